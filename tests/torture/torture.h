@@ -560,4 +560,179 @@ static inline void t_fill(void *p, size_t n, uint64_t seed)
 	}
 }
 
+/* ---- a mixed workload and a non-blocking pipeline driver ------------- */
+
+/*
+ * Append n rounds of "SET key:j value; GET key:j; INCR counter" to cmd and
+ * the replies to exp.  Value lengths vary from 0 to ~120 KiB (most small, a
+ * few large) so that replies span many reads and records.  The counter key
+ * must not exist before.  Deterministic for a given seed.
+ */
+static inline void t_workload(struct tbuf *cmd, struct tbuf *exp, const char *prefix,
+			      int n, uint64_t seed)
+{
+	char key[200], ctr[200];
+	uint64_t s = seed | 1;
+	char *v = malloc(128 * 1024);
+
+	if (!v)
+		die("out of memory");
+	snprintf(ctr, sizeof(ctr), "%s:counter", prefix);
+	for (int i = 0; i < n; i++) {
+		uint64_t r = t_rand(&s);
+		size_t len = r % 100 < 4 ? 50000 + (size_t)(r >> 8) % 70000 : (size_t)(r >> 8) % 2000;
+		const char *a[3];
+		size_t l[3];
+
+		snprintf(key, sizeof(key), "%s:%d", prefix, i % 8);
+		t_fill(v, len, r);
+		a[0] = "SET", a[1] = key, a[2] = v;
+		l[0] = 3, l[1] = strlen(key), l[2] = len;
+		resp_cmdv(cmd, 3, a, l);
+		resp_cmd(cmd, "GET", key, NULL);
+		resp_cmd(cmd, "INCR", ctr, NULL);
+		tbuf_add(exp, "+OK\r\n", 5);
+		resp_bulk(exp, v, len);
+		tbuf_addf(exp, ":%d\r\n", i + 1);
+	}
+	free(v);
+}
+
+/* The "DEL" that removes what t_workload(prefix) created, and its reply. */
+static inline void t_workload_cleanup(struct tbuf *cmd, struct tbuf *exp, const char *prefix, int n)
+{
+	char keys[9][200];
+	const char *a[10] = { "DEL" };
+	int k = n < 8 ? n : 8;
+
+	for (int i = 0; i < k; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "%s:%d", prefix, i);
+		a[i + 1] = keys[i];
+	}
+	snprintf(keys[k], sizeof(keys[k]), "%s:counter", prefix);
+	a[k + 1] = keys[k];
+	resp_cmdv(cmd, k + 2, a, NULL);
+	tbuf_addf(exp, ":%d\r\n", k + 1);
+}
+
+/*
+ * A pipeline on a non-blocking socket: bytes still to send, replies still
+ * expected.  Read and write sizes follow a deterministic pseudo-random
+ * sequence (1 byte up to a few KiB) so reads split replies everywhere.
+ */
+struct tpipe {
+	int fd;
+	const char *out;
+	size_t out_len, out_off;
+	struct texp in;
+	uint64_t rng;
+	unsigned reads, writes, eagains;
+};
+
+static inline void tpipe_init(struct tpipe *p, int fd, const struct tbuf *cmd,
+			      const struct tbuf *exp, const char *what)
+{
+	memset(p, 0, sizeof(*p));
+	p->fd = fd;
+	p->out = cmd->p;
+	p->out_len = cmd->len;
+	p->in = (struct texp){ what, exp->p, exp->len, 0 };
+	p->rng = 0x9e3779b97f4a7c15ULL;
+}
+
+static inline int tpipe_want_write(const struct tpipe *p)
+{
+	return p->out_off < p->out_len;
+}
+
+static inline int tpipe_done(const struct tpipe *p)
+{
+	return !tpipe_want_write(p) && texp_done(&p->in);
+}
+
+static inline size_t tpipe_step(struct tpipe *p, size_t max)
+{
+	uint64_t r = t_rand(&p->rng);
+
+	return r % 8 == 0 ? 1 : 1 + (size_t)(r >> 8) % max;
+}
+
+/*
+ * write() once (drain = 0) or until EAGAIN (drain = 1).  A write that fails
+ * with EAGAIN is legitimate after readiness (another thread, a shim draining
+ * records); any other error dies.
+ */
+static inline void tpipe_on_writable(struct tpipe *p, int drain)
+{
+	while (tpipe_want_write(p)) {
+		size_t n = tpipe_step(p, 16384);
+		ssize_t w;
+
+		if (n > p->out_len - p->out_off)
+			n = p->out_len - p->out_off;
+		w = write(p->fd, p->out + p->out_off, n);
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			p->eagains++;
+			return;
+		}
+		if (w < 0)
+			die_errno("%s: write(%zu) at byte %zu of the request stream",
+				  p->in.what, n, p->out_off);
+		if (w == 0)
+			die("%s: write returned 0", p->in.what);
+		p->out_off += (size_t)w;
+		p->writes++;
+		if (!drain)
+			return;
+	}
+}
+
+/*
+ * read() with a size of at most max, once (drain = 0) or until EAGAIN
+ * (drain = 1).  Returns the number of bytes read; dies on EOF or error.
+ * Never asks for more than the expected stream still holds, so a surplus
+ * byte from the server shows up as an unexpected readable event instead.
+ */
+static inline size_t tpipe_on_readable(struct tpipe *p, size_t max, int drain)
+{
+	char buf[16384];
+	size_t total = 0;
+
+	if (max > sizeof(buf))
+		max = sizeof(buf);
+	for (;;) {
+		size_t left = p->in.len - p->in.pos, n = tpipe_step(p, max);
+		ssize_t r;
+
+		if (left == 0) {
+			/* everything expected is here: anything more is a surplus */
+			r = read(p->fd, buf, 1);
+			if (r > 0)
+				texp_feed(&p->in, buf, (size_t)r);	/* dies */
+			if (r == 0)
+				die("%s: EOF after the last reply", p->in.what);
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				die_errno("%s: read after the last reply", p->in.what);
+			p->eagains++;
+			return total;
+		}
+		if (n > left)
+			n = left;
+		r = read(p->fd, buf, n);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			p->eagains++;
+			return total;
+		}
+		if (r < 0)
+			die_errno("%s: read(%zu) at byte %zu", p->in.what, n, p->in.pos);
+		if (r == 0)
+			die("%s: EOF at byte %zu of %zu", p->in.what, p->in.pos, p->in.len);
+		texp_feed(&p->in, buf, (size_t)r);
+		p->reads++;
+		total += (size_t)r;
+		if (!drain)
+			return total;
+	}
+}
+
 #endif /* TORTURE_H */
