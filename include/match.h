@@ -1,0 +1,100 @@
+/*
+ * match.h - endpoint match specs: parse them, and test a connection
+ * attempt against one.  Pure logic: no I/O, no allocation, thread-safe.
+ *
+ * Forms (host part, then ':' and a port part):
+ *   redis.example.com:6379        a host name (case-insensitive, a trailing
+ *                                 dot ignored)
+ *   *.example.com:6379            any name below example.com (one or more
+ *                                 labels), not example.com itself
+ *   10.0.0.5:6379  [::1]:6379     an address; IPv4-mapped IPv6 addresses of
+ *                                 targets are compared as IPv4
+ *   10.1.0.0/16:6379  [fd00::]/8:6379   a CIDR block (a v6 block may also
+ *                                 be written [fd00::/8])
+ * Port part: N, A-B (inclusive, A <= B), or '*' (any port 1-65535).
+ */
+#ifndef SHIM_MATCH_H
+#define SHIM_MATCH_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define MATCH_NAME_MAX 253
+#define MATCH_MAX_RESOLVED 16
+
+enum match_host_kind {
+	MATCH_HOST_NAME,
+	MATCH_HOST_WILDCARD,
+	MATCH_HOST_ADDR,
+	MATCH_HOST_CIDR,
+};
+
+struct match_addr {
+	int family; /* AF_INET or AF_INET6 */
+	unsigned char bytes[16]; /* network order; IPv4 in the first 4 */
+};
+
+struct match_spec {
+	enum match_host_kind kind;
+	char name[MATCH_NAME_MAX + 2]; /* NAME: "host"; WILDCARD: ".domain";
+					  lower case, no trailing dot */
+	struct match_addr addr;        /* ADDR and CIDR */
+	unsigned prefix;               /* CIDR prefix length */
+	unsigned port_lo, port_hi;     /* inclusive */
+	/* Addresses a NAME spec resolved to when the configuration was loaded
+	   (filled by the caller), so a program that dials the address itself
+	   still gets TLS. */
+	struct match_addr resolved[MATCH_MAX_RESOLVED];
+	size_t nresolved;
+};
+
+/* One connection attempt. */
+struct match_target {
+	struct match_addr addr; /* v4-mapped v6 already turned into AF_INET */
+	unsigned port;
+	const char *name; /* the name the program resolved, or NULL */
+};
+
+enum match_result {
+	MATCH_NONE = 0,
+	MATCH_BY_NAME,     /* the program's name matched a NAME or WILDCARD */
+	MATCH_BY_ADDR,     /* the address matched an ADDR or CIDR spec */
+	MATCH_BY_RESOLVED, /* the address is one a NAME spec resolved to */
+};
+
+/*
+ * match_parse - parse `text` into *spec.
+ * Returns 0, or -1 with a one-line reason in err (e.g. "port 70000 out of
+ * range", "CIDR prefix 33 too long for IPv4").
+ */
+int match_parse(const char *text, struct match_spec *spec, char *err,
+		size_t errlen);
+
+/*
+ * match_target_from_sockaddr - fill *t from a connect() address.
+ * Returns 0, or -1 if the family is neither AF_INET nor AF_INET6 or the
+ * length is short.
+ */
+int match_target_from_sockaddr(const struct sockaddr *sa, socklen_t len,
+			       const char *name, struct match_target *t);
+
+/* match_test - how `t` matches `spec`, or MATCH_NONE. */
+enum match_result match_test(const struct match_spec *spec,
+			     const struct match_target *t);
+
+/* match_addr_format - "10.0.0.1" or "::1" into buf; returns buf. */
+const char *match_addr_format(const struct match_addr *a, char *buf,
+			      size_t len);
+
+/*
+ * match_check_name - 0 if `name` is a valid host name (labels of letters,
+ * digits, '-' and '_', 1-63 characters, at most 253 in all, one trailing
+ * dot allowed, last label not all digits); -1 with a one-line reason in
+ * err otherwise.  Wildcards and IP literals are not names.
+ */
+int match_check_name(const char *name, char *err, size_t errlen);
+
+/* match_is_ip_literal - 1 if `name` is an IPv4 or IPv6 address literal. */
+int match_is_ip_literal(const char *name);
+
+#endif
