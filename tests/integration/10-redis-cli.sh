@@ -1,6 +1,7 @@
 #!/bin/bash
 # redis-cli, unmodified, through scripts/redis-tls-run against a TLS-only
 # redis-server that requires client certificates.
+# shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317,SC2119
 source "$(dirname "$0")/../../scripts/testlib.sh"
 t_require_shim
 start_tls_redis || t_done

@@ -1,6 +1,7 @@
 #!/bin/bash
 # /usr/bin/python3 with Debian's redis package (redis-py), socket_timeout
 # set, through the shim: pipelines, large values, threads, pub/sub.
+# shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317,SC2119
 source "$(dirname "$0")/../../scripts/testlib.sh"
 t_require_shim
 start_tls_redis || t_done

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Ruby's redis gem (Debian's ruby-redis), unmodified, through the shim:
 # values of several MiB, pipelines, MULTI/EXEC.
+# shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317,SC2119
 source "$(dirname "$0")/../../scripts/testlib.sh"
 t_require_shim
 start_tls_redis || t_done
