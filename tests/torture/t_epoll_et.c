@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 		die_errno("epoll_ctl(MOD, EPOLLIN|EPOLLET)");
 	if (epoll_wait(ep, evs, 4, 200) != 0)
 		die("an event (0x%x) after the last reply was read", evs[0].events);
-	t_checks++;
+	t_checked();
 	printf("epoll ET: %zu reply bytes in %u wake-ups (%u found nothing to read), %u reads\n",
 	       p.in.len, wakeups, empty, p.reads);
 	close(fd);

@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 	if (epoll_wait(ep, evs, 8, 200) != 0)
 		die("an event (0x%x, data 0x%llx) after the last reply", evs[0].events,
 		    (unsigned long long)evs[0].data.u64);
-	t_checks++;
+	t_checked();
 	printf("epoll LT: %zu reply bytes in %u wake-ups, %u reads, %u writes\n",
 	       p.in.len, wakeups, p.reads, p.writes);
 	close(fd);

@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 		}
 	}
 	expect_none(ep, 200, "after the last reply, re-armed", 0);
-	t_checks++;
+	t_checked();
 	t_set_nonblock(fd, 0);
 	t_cmd_expect(fd, ":1\r\n", "DEL", key, NULL);
 	printf("epoll one-shot: %u events\n", events);

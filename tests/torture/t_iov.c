@@ -129,7 +129,7 @@ static void expect_einval(int fd)
 	errno = 0;
 	if (readv(fd, iov, IOV_MAX + 1) != -1 || errno != EINVAL)
 		die_errno("readv(IOV_MAX + 1 iovecs): expected -1/EINVAL");
-	t_checks++;
+	t_checked();
 }
 
 int main(int argc, char **argv)

@@ -125,7 +125,7 @@ static void do_connect(struct variant *v)
 	got = wait_for(v, EPOLLIN, 100);
 	if (got != 0)
 		die("%s: readable (0x%x) before any request was sent", v->what, got);
-	t_checks++;
+	t_checked();
 	freeaddrinfo(res);
 }
 
@@ -202,7 +202,7 @@ static void refused(void)
 	} else if (errno != ECONNREFUSED) {
 		die_errno("refused: connect failed, but with neither EINPROGRESS nor ECONNREFUSED");
 	}
-	t_checks++;
+	t_checked();
 	close(fd);
 	close(lfd);
 	freeaddrinfo(res);

@@ -69,7 +69,7 @@ static void run(int fd, int pipe_rd, int use_ppoll, const char *prefix, const ch
 	pfd[0] = (struct pollfd){ fd, POLLIN | POLLOUT, 0 };
 	if (poll(pfd, 1, 1000) != 1 || pfd[0].revents != POLLOUT)
 		die("%s: idle socket: expected revents POLLOUT only, got 0x%x", what, pfd[0].revents);
-	t_checks++;
+	t_checked();
 	printf("%s: %zu reply bytes in %u wake-ups, %u reads, %u writes\n",
 	       what, p.in.len, wakeups, p.reads, p.writes);
 	tbuf_free(&cmd);

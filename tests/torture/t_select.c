@@ -90,7 +90,7 @@ static void run(int fd, int pipe_rd, int use_pselect, const char *prefix, const 
 	tv = (struct timeval){ 1, 0 };
 	if (select(fd + 1, &rd, &wr, NULL, &tv) != 1 || !FD_ISSET(fd, &wr))
 		die("%s: idle socket: expected writable and not readable", what);
-	t_checks++;
+	t_checked();
 	printf("%s: %zu reply bytes in %u wake-ups, %u reads, %u writes\n",
 	       what, p.in.len, wakeups, p.reads, p.writes);
 	tbuf_free(&cmd);

@@ -43,7 +43,14 @@
 
 static const char *t_host;
 static const char *t_port;
+static const char *volatile t_phase = "start";	/* named by the watchdog */
 static unsigned t_checks;	/* byte-exact comparisons that passed */
+
+/* Count one passed check; threads may call it concurrently. */
+static inline void t_checked(void)
+{
+	__atomic_add_fetch(&t_checks, 1, __ATOMIC_RELAXED);
+}
 
 /* ---- failing --------------------------------------------------------- */
 
@@ -102,8 +109,8 @@ static inline void *t_watchdog(void *arg)
 	long secs = (long)(intptr_t)arg;
 
 	t_sleep_ms(secs * 1000);
-	fprintf(stderr, "%s: FAIL: watchdog: still running after %lds (hung?)\n",
-		program_invocation_short_name, secs);
+	fprintf(stderr, "%s: FAIL: watchdog: still running after %lds (hung?) in: %s\n",
+		program_invocation_short_name, secs, t_phase);
 	_exit(3);
 }
 
@@ -380,7 +387,7 @@ static inline void t_compare(const char *what, const void *exp, size_t explen,
 	for (i = 0; i < n && e[i] == g[i]; i++)
 		;
 	if (i == n && explen == gotlen) {
-		t_checks++;
+		t_checked();
 		return;
 	}
 	die("%s: reply differs at byte %zu (expected %zu bytes, got %zu)\n"
@@ -416,7 +423,7 @@ static inline void texp_feed(struct texp *x, const void *data, size_t n)
 			    t_show(sg, sizeof(sg), d, n, i));
 	x->pos += n;
 	if (x->pos == x->len)
-		t_checks++;
+		t_checked();
 }
 
 static inline int texp_done(const struct texp *x)
