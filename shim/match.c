@@ -36,6 +36,10 @@ match_fail(char *err, size_t errlen, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
+		/* the spec is quoted: keep the reason on one line */
+		for (; *err; err++)
+			if ((unsigned char)*err < 0x20 || *err == 0x7f)
+				*err = '?';
 	}
 	return -1;
 }

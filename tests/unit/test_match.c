@@ -241,6 +241,7 @@ static const struct bad_case bad_cases[] = {
 	{ "redis/example.com:6379", "'redis' is not an IPv4 address (IPv6 blocks are written [fd00::]/8)" },
 	{ "re$dis:6379", "bad character '$' in host name 're$dis'" },
 	{ "r\xc3\xa9" "dis:6379", "bad character 0xc3 in host name 'r\xc3\xa9" "dis'" },
+	{ "a\nb:6379", "bad character 0x0a in host name 'a?b'" },
 	{ "a..b:6379", "empty label in host name 'a..b'" },
 	{ ".a:6379", "empty label in host name '.a'" },
 	{ "a..:6379", "empty label in host name 'a.'" },
