@@ -1,0 +1,128 @@
+# redis-tls-shim
+#   make            build/libredistls.so (the switchboard users preload) and
+#                   build/libredistls-engine.so (loaded by it on first connect)
+#   make check      install missing packages, build, run every test
+#   make demo       a throwaway TLS-only redis-server and redis-cli through the shim
+#   make bench      the comparison table (plaintext, native TLS, shim, stunnel)
+#   SANITIZER=address|undefined|thread  builds the engine into the switchboard
+#   V=1             show the commands
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+BUILD    ?= build
+SANITIZER ?=
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -fPIC -fvisibility=hidden -pthread $(WARN) -Iinclude -D_GNU_SOURCE
+LDFLAGS  ?=
+
+ifneq ($(SANITIZER),)
+CFLAGS   += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -DSHIM_STATIC_ENGINE
+LDFLAGS  += -fsanitize=$(SANITIZER)
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PKGS_ENGINE := libssl libcrypto libconfig
+
+SWITCHBOARD_SRCS := shim/hooks.c shim/real.c shim/fdtable.c shim/sock.c \
+                    shim/block.c shim/ready.c shim/names.c shim/loader.c shim/log.c
+ENGINE_SRCS      := shim/engine.c shim/config.c shim/match.c shim/tls_ctx.c \
+                    shim/tls_session.c shim/tls_bio.c
+PURE_SRCS        := shim/config.c shim/match.c
+
+SWITCHBOARD_OBJS := $(SWITCHBOARD_SRCS:shim/%.c=$(BUILD)/obj/%.o)
+ENGINE_OBJS      := $(ENGINE_SRCS:shim/%.c=$(BUILD)/obj/%.o)
+PURE_OBJS        := $(PURE_SRCS:shim/%.c=$(BUILD)/obj/%.o)
+
+LIB     := $(BUILD)/libredistls.so
+ENGINE  := $(BUILD)/libredistls-engine.so
+CTL     := $(BUILD)/redis-tls-ctl
+
+UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
+UNIT_BINS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TORTURE_SRCS := $(wildcard tests/torture/*.c)
+TORTURE_BINS := $(TORTURE_SRCS:tests/torture/%.c=$(BUILD)/torture/%)
+
+ENGINE_CFLAGS = $(shell pkg-config --cflags $(PKGS_ENGINE) 2>/dev/null)
+ENGINE_LIBS   = $(shell pkg-config --libs $(PKGS_ENGINE) 2>/dev/null)
+
+.PHONY: all check unit integration demo bench clean install deps fuzz soak torture
+
+ifeq ($(SANITIZER),)
+all: $(LIB) $(ENGINE) $(CTL)
+else
+all: $(LIB) $(CTL)
+endif
+
+$(BUILD)/obj/%.o: shim/%.c $(wildcard include/*.h) | $(BUILD)/obj
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(ENGINE_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj $(BUILD)/tests $(BUILD)/torture:
+	$(Q)mkdir -p $@
+
+ifeq ($(SANITIZER),)
+$(LIB): $(SWITCHBOARD_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ -ldl -pthread
+
+$(ENGINE): $(ENGINE_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(ENGINE_LIBS) -pthread
+else
+# Sanitizer runtimes refuse RTLD_DEEPBIND: link the engine in.
+$(LIB): $(SWITCHBOARD_OBJS) $(ENGINE_OBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(ENGINE_LIBS) -ldl -pthread
+endif
+
+$(CTL): tools/redis-tls-ctl.c $(ENGINE_OBJS) $(wildcard include/*.h)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(ENGINE_CFLAGS) $(LDFLAGS) -o $@ tools/redis-tls-ctl.c $(ENGINE_OBJS) $(ENGINE_LIBS) -pthread
+
+$(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) | $(BUILD)/tests
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PURE_OBJS) -lcmocka $(ENGINE_LIBS)
+
+$(BUILD)/torture/%: tests/torture/%.c tests/torture/torture.h | $(BUILD)/torture
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -pthread
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+unit: $(UNIT_BINS)
+	$(Q)fail=0; for t in $(UNIT_BINS); do $$t || fail=1; done; exit $$fail
+
+torture: $(TORTURE_BINS)
+
+integration: all torture
+	$(Q)tests/run-integration.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory integration
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/redis-tls-shim $(DESTDIR)$(PREFIX)/bin
+	install -m 0644 $(LIB) $(ENGINE) $(DESTDIR)$(PREFIX)/lib/redis-tls-shim/
+	install -m 0755 $(CTL) $(DESTDIR)$(PREFIX)/lib/redis-tls-shim/
+	install -m 0755 scripts/redis-tls-run scripts/redis-tls-entrypoint $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,36 @@
+/*
+ * block.h - waiting on a real fd the way a blocking socket call waits:
+ * until ready, until a deadline (SO_RCVTIMEO / SO_SNDTIMEO / handshake
+ * timeout), or until a signal interrupts it (EINTR exactly when the real
+ * call would return it).  Thread-safe; holds no lock while waiting.
+ */
+#ifndef SHIM_BLOCK_H
+#define SHIM_BLOCK_H
+
+#include <sys/time.h>
+#include <time.h>
+
+/* block_now - CLOCK_MONOTONIC now. */
+void block_now(struct timespec *ts);
+
+/* block_deadline_ms / _tv - now + a timeout; a zero timeval means none
+   (returns 0), else 1. */
+void block_deadline_ms(struct timespec *out, long ms);
+int block_deadline_tv(struct timespec *out, const struct timeval *tv);
+
+/* block_remaining_ms - milliseconds to the deadline (>= 0), rounded up. */
+int block_remaining_ms(const struct timespec *deadline);
+
+/* block_expired - 1 if the deadline has passed. */
+int block_expired(const struct timespec *deadline);
+
+/*
+ * block_wait - wait until fd has one of `events` (POLLIN/POLLOUT), an error
+ * or hang-up.  deadline NULL waits forever.
+ * Returns 0 when ready, -1 with errno EAGAIN at the deadline, or EINTR when
+ * a signal arrived and the real call would not have been restarted (a
+ * handler without SA_RESTART, or a socket timeout set: see signal(7)).
+ */
+int block_wait(int fd, short events, const struct timespec *deadline);
+
+#endif

@@ -1,0 +1,124 @@
+/*
+ * engine_api.h - the one table between the switchboard and the engine.
+ *
+ * The switchboard (libredistls.so, libc only) loads the engine
+ * (libredistls-engine.so: configuration, matching, OpenSSL) on the first
+ * connect() of an IPv4/IPv6 stream socket and calls shim_engine_init().
+ * Everything else goes through struct shim_engine_ops.
+ *
+ * Contract of the I/O calls (hiredis style): they never block and never
+ * touch errno of the caller.  They return
+ *   >= 0              bytes transferred (0 from read: orderly end of stream),
+ *   SHIM_IO_ERROR     failure; *err holds the errno value the program sees,
+ *   SHIM_IO_WANT_READ / SHIM_IO_WANT_WRITE
+ *                     retry once the kernel socket is readable / writable.
+ *
+ * Thread-safety: calls on one struct shim_tls are serialised by the caller
+ * (the switchboard's per-socket lock).  Calls on different sessions may run
+ * concurrently.
+ */
+#ifndef SHIM_ENGINE_API_H
+#define SHIM_ENGINE_API_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#define SHIM_ENGINE_ABI 1
+#define SHIM_ENGINE_INIT_SYMBOL "shim_engine_init"
+
+#define SHIM_IO_ERROR (-1)
+#define SHIM_IO_WANT_READ (-2)
+#define SHIM_IO_WANT_WRITE (-3)
+
+enum shim_log_level {
+	SHIM_LOG_DEBUG,
+	SHIM_LOG_INFO,
+	SHIM_LOG_NOTICE,
+	SHIM_LOG_WARNING,
+	SHIM_LOG_ERROR,
+};
+
+/* What the switchboard lends the engine. */
+struct shim_host {
+	int abi;
+	/* The real libc calls, never the hooks. */
+	ssize_t (*recv)(int fd, void *buf, size_t len, int flags);
+	ssize_t (*send)(int fd, const void *buf, size_t len, int flags);
+	int (*close)(int fd);
+	/* Logging; printf format, no trailing newline. */
+	void (*log)(enum shim_log_level level, const char *fmt, ...)
+		__attribute__((format(printf, 2, 3)));
+	int (*log_enabled)(enum shim_log_level level);
+	/* Apply the configuration's log section: returns 0, or -1 with *why. */
+	int (*log_configure)(const char *level, const char *target,
+			     const char **why);
+};
+
+struct shim_tls; /* one TLS session, opaque to the switchboard */
+
+/* What the switchboard learns when it opens a session. */
+struct shim_session_info {
+	int handshake_timeout_ms;
+	char label[320]; /* "host:port" for log lines */
+};
+
+enum shim_decision {
+	SHIM_PASS,  /* not a configured endpoint: leave the socket alone */
+	SHIM_WRAP,  /* configured: *out is a new session */
+	SHIM_REFUSE /* configured but unusable: fail the connect with *err */
+};
+
+struct shim_engine_ops {
+	int abi;
+
+	/*
+	 * Decide what to do with connect(fd, addr) where the program resolved
+	 * `name` for that address (NULL when it dialled a literal).  On
+	 * SHIM_WRAP the session owns no fd yet beyond using `fd` for I/O.
+	 */
+	enum shim_decision (*open)(int fd, const struct sockaddr *addr,
+				   socklen_t addrlen, const char *name,
+				   struct shim_tls **out,
+				   struct shim_session_info *info, int *err);
+
+	/* Advance the handshake: 0 done, or an SHIM_IO_* code. */
+	int (*handshake)(struct shim_tls *s, int *err);
+
+	/* Read plaintext; peek leaves it buffered.  Drains what is buffered. */
+	ssize_t (*read)(struct shim_tls *s, void *buf, size_t len, int peek,
+			int *err);
+
+	/*
+	 * Write plaintext.  The session owns every record it has started, so
+	 * a retry after WANT_WRITE may pass any buffer and length.
+	 */
+	ssize_t (*write)(struct shim_tls *s, const void *buf, size_t len,
+			 int *err);
+
+	/* Push out owned records: 0 when none remain, or an SHIM_IO_* code. */
+	int (*flush)(struct shim_tls *s, int *err);
+
+	/* Plaintext (or whole records) held in user space: 1 or 0. */
+	int (*buffered)(struct shim_tls *s);
+
+	/* Bytes of plaintext ready without a syscall (FIONREAD). */
+	size_t (*pending)(struct shim_tls *s);
+
+	/* Ciphertext owned but not yet accepted by the kernel. */
+	size_t (*unsent)(struct shim_tls *s);
+
+	/* Send close_notify without blocking (best effort). */
+	void (*shutdown)(struct shim_tls *s);
+
+	/* Free the session; never touches the socket. */
+	void (*free)(struct shim_tls *s);
+
+	/* At process exit: statistics line and the like. */
+	void (*at_exit)(void);
+};
+
+typedef const struct shim_engine_ops *(*shim_engine_init_fn)(
+	const struct shim_host *host, char *why, size_t whylen);
+
+#endif

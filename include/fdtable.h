@@ -1,0 +1,71 @@
+/*
+ * fdtable.h - fd number -> struct shim_sock, one array look-up.
+ *
+ * The array is sized from RLIMIT_NOFILE when the first socket is tracked;
+ * until then every look-up is a NULL test.  Entries are read without a lock
+ * (fdt_peek: is this fd ours at all?); taking a reference (fdt_acquire) and
+ * changing entries happen under one table mutex, so a socket can never be
+ * freed under a caller that holds a reference.
+ *
+ * Stale entries: a number whose socket was closed behind our back (fclose
+ * of an fdopen'ed socket, a raw syscall) is forgotten as soon as a hooked
+ * call hands out that number again (fdt_forget_stale), so an entry is never
+ * applied to a new file that reuses the number.
+ */
+#ifndef SHIM_FDTABLE_H
+#define SHIM_FDTABLE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+struct shim_sock;
+
+struct fdt_map {
+	_Atomic(void *) *slots;
+	size_t size;
+};
+
+extern struct fdt_map fdt_socks;  /* fd -> struct shim_sock */
+extern atomic_int fdt_live;       /* entries in fdt_socks */
+
+/* fdt_map_peek - the entry for fd, without a reference; NULL if none. */
+static inline void *fdt_map_peek(struct fdt_map *m, int fd)
+{
+	_Atomic(void *) *slots =
+		atomic_load_explicit((_Atomic(_Atomic(void *) *) *)&m->slots,
+				     memory_order_acquire);
+
+	if (slots == NULL || fd < 0 || (size_t)fd >= m->size)
+		return NULL;
+	return atomic_load_explicit(&slots[fd], memory_order_acquire);
+}
+
+/* fdt_map_set - store p at fd (NULL clears); 0, or -1 if fd is too large. */
+int fdt_map_set(struct fdt_map *m, int fd, void *p);
+
+static inline struct shim_sock *fdt_peek(int fd)
+{
+	return (struct shim_sock *)fdt_map_peek(&fdt_socks, fd);
+}
+
+/* fdt_acquire - the socket at fd with a reference taken, or NULL. */
+struct shim_sock *fdt_acquire(int fd);
+
+/* fdt_install - point fd at s, taking an fd reference on s. 0 or -1. */
+int fdt_install(int fd, struct shim_sock *s);
+
+/*
+ * fdt_remove - clear fd; returns its socket with the fd reference handed
+ * to the caller (who must sock_put it), or NULL.  *last is set to 1 when
+ * no other fd in this process refers to the socket.
+ */
+struct shim_sock *fdt_remove(int fd, int *last);
+
+/* fdt_forget_stale - a hooked call just returned `fd` as a new file. */
+void fdt_forget_stale(int fd);
+
+/* fdt_lock / fdt_unlock - the table mutex (also taken around fork). */
+void fdt_lock(void);
+void fdt_unlock(void);
+
+#endif

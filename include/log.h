@@ -1,0 +1,31 @@
+/*
+ * log.h - the shim's log: one line per event, "redis-tls-shim[PID]: LEVEL:
+ * message", to stderr (default), syslog, or a file (appended).
+ *
+ * Level and target come from REDIS_TLS_LOG_LEVEL / REDIS_TLS_LOG_TARGET at
+ * first use, and may be changed once the engine has read the configuration
+ * file (log_configure).  Thread-safe: each line is one write(2).
+ * Never pass key material to these functions.
+ */
+#ifndef SHIM_LOG_H
+#define SHIM_LOG_H
+
+#include "engine_api.h"
+
+void log_msg(enum shim_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* log_enabled - 1 if a message at `level` would be written. */
+int log_enabled(enum shim_log_level level);
+
+/*
+ * log_configure - set level ("debug".."error") and target ("stderr",
+ * "syslog" or a file path); NULL leaves that part as it is.
+ * Returns 0, or -1 with *why set to a static reason.
+ */
+int log_configure(const char *level, const char *target, const char **why);
+
+/* log_parse_level - "notice" -> SHIM_LOG_NOTICE; -1 if unknown. */
+int log_parse_level(const char *name);
+
+#endif

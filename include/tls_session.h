@@ -1,0 +1,49 @@
+/*
+ * tls_session.h - one TLS connection: handshake, verification and its
+ * error reports, reads that drain, writes that own their records.
+ *
+ * Only this file and tls_ctx.c / tls_bio.c touch OpenSSL.  Each function
+ * interprets OpenSSL's result in one place (tls_result, after redis's
+ * handleSSLReturnCode) and follows engine_api.h's return contract.
+ * Not thread-safe: the switchboard serialises calls per session.
+ */
+#ifndef SHIM_TLS_SESSION_H
+#define SHIM_TLS_SESSION_H
+
+#include <sys/types.h>
+
+#include "tls_ctx.h"
+
+struct shim_tls;
+
+struct tls_target {
+	const char *label;  /* "host:port" for log lines */
+	const char *expect; /* name or IP literal to verify */
+	const char *sni;    /* NULL: send none */
+	const char *cache_key;
+};
+
+struct shim_tls *tls_session_new(struct tls_endpoint *ep, int fd,
+				 const struct tls_target *t, int *err);
+int tls_session_handshake(struct shim_tls *t, int *err);
+ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
+			 int *err);
+ssize_t tls_session_write(struct shim_tls *t, const void *buf, size_t len,
+			  int *err);
+int tls_session_flush(struct shim_tls *t, int *err);
+int tls_session_buffered(struct shim_tls *t);
+size_t tls_session_pending(struct shim_tls *t);
+size_t tls_session_unsent(struct shim_tls *t);
+void tls_session_shutdown(struct shim_tls *t);
+void tls_session_free(struct shim_tls *t);
+
+/* For --check: protocol, cipher, resumed, peer certificate text. */
+struct tls_session_facts {
+	const char *protocol, *cipher;
+	int resumed;
+	char peer[768];   /* subject, SANs, issuer, validity */
+	char client[256]; /* subject of the certificate we sent, or "" */
+};
+void tls_session_facts(struct shim_tls *t, struct tls_session_facts *f);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * fdtable.c - the fd -> socket array and its references.
+ *
+ * Arrays are allocated with mmap (zero pages, touched only where fds are
+ * tracked) once, sized from RLIMIT_NOFILE (at least 1024, at most 2^20),
+ * and never moved, so lock-free readers need no hazard handling.
+ */
+#include "fdtable.h"
+#include "log.h"
+#include "sock.h"
+
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+
+struct fdt_map fdt_socks;
+atomic_int fdt_live;
+static pthread_mutex_t fdt_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+void fdt_lock(void)
+{
+	pthread_mutex_lock(&fdt_mutex);
+}
+
+void fdt_unlock(void)
+{
+	pthread_mutex_unlock(&fdt_mutex);
+}
+
+static size_t fdt_capacity(void)
+{
+	struct rlimit rl;
+	rlim_t n = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		n = rl.rlim_max > rl.rlim_cur ? rl.rlim_max : rl.rlim_cur;
+		if (n == RLIM_INFINITY || n > (1u << 20))
+			n = 1u << 20;
+		if (n < 1024)
+			n = 1024;
+	}
+	return (size_t)n;
+}
+
+/* Caller holds fdt_mutex. */
+static int fdt_map_alloc(struct fdt_map *m)
+{
+	size_t n = fdt_capacity();
+	void *p = mmap(NULL, n * sizeof(void *), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	m->size = n;
+	atomic_store_explicit((_Atomic(_Atomic(void *) *) *)&m->slots,
+			      (_Atomic(void *) *)p, memory_order_release);
+	return 0;
+}
+
+int fdt_map_set(struct fdt_map *m, int fd, void *p)
+{
+	if (m->slots == NULL) {
+		if (p == NULL)
+			return 0;
+		if (fdt_map_alloc(m) < 0)
+			return -1;
+	}
+	if (fd < 0 || (size_t)fd >= m->size)
+		return -1;
+	atomic_store_explicit(&m->slots[fd], p, memory_order_release);
+	return 0;
+}
+
+struct shim_sock *fdt_acquire(int fd)
+{
+	struct shim_sock *s;
+
+	if (fdt_peek(fd) == NULL)
+		return NULL;
+	fdt_lock();
+	s = fdt_peek(fd);
+	if (s != NULL)
+		sock_get(s);
+	fdt_unlock();
+	return s;
+}
+
+int fdt_install(int fd, struct shim_sock *s)
+{
+	int rc;
+
+	fdt_lock();
+	rc = fdt_map_peek(&fdt_socks, fd) == NULL ? 0 : -1;
+	if (rc == 0)
+		rc = fdt_map_set(&fdt_socks, fd, s);
+	if (rc == 0) {
+		sock_get(s);
+		s->nfds++;
+		atomic_fetch_add(&fdt_live, 1);
+	}
+	fdt_unlock();
+	if (rc < 0)
+		log_msg(SHIM_LOG_ERROR, "fd %d: cannot be tracked (beyond the "
+			"table, or taken)", fd);
+	return rc;
+}
+
+struct shim_sock *fdt_remove(int fd, int *last)
+{
+	struct shim_sock *s;
+
+	*last = 0;
+	if (fdt_peek(fd) == NULL)
+		return NULL;
+	fdt_lock();
+	s = fdt_peek(fd);
+	if (s != NULL) {
+		fdt_map_set(&fdt_socks, fd, NULL);
+		*last = --s->nfds == 0;
+		atomic_fetch_sub(&fdt_live, 1);
+	}
+	fdt_unlock();
+	return s;
+}
+
+void fdt_forget_stale(int fd)
+{
+	int last;
+	struct shim_sock *s;
+
+	if (fdt_peek(fd) == NULL)
+		return;
+	s = fdt_remove(fd, &last);
+	if (s == NULL)
+		return;
+	log_msg(SHIM_LOG_DEBUG, "fd %d: closed behind the shim's back; its "
+		"state is dropped", fd);
+	sock_put(s);
+}

@@ -1,0 +1,614 @@
+/*
+ * hooks.c - the interposed libc functions.
+ *
+ * Thin by rule: look the fd up (one array read); if the shim does not
+ * track it, call libc; otherwise hand it to sock.c / ready.c.  No policy
+ * lives here.  Every hook preserves errno as the real call would set it.
+ */
+#include "fdtable.h"
+#include "names.h"
+#include "ready.h"
+#include "real.h"
+#include "sock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+
+extern void __chk_fail(void) __attribute__((noreturn));
+
+static void hooks_atfork_prepare(void)
+{
+	fdt_lock();
+}
+
+static void hooks_atfork_parent(void)
+{
+	fdt_unlock();
+}
+
+static void hooks_atfork_child(void)
+{
+	/* sessions inherited from here on belong to the parent */
+	atomic_fetch_add(&sock_fork_gen, 1);
+	fdt_unlock();
+}
+
+static void hooks_init_slow(void)
+{
+	static atomic_int registered;
+
+	real_init();
+	if (atomic_exchange(&registered, 1) == 0)
+		pthread_atfork(hooks_atfork_prepare, hooks_atfork_parent,
+			       hooks_atfork_child);
+}
+
+static inline void hooks_init(void)
+{
+	if (!LIKELY(real_ready()))
+		hooks_init_slow();
+}
+
+/*
+ * Run `call` on the tracked socket of fd with a reference held, or
+ * `plain` when the fd is not ours.  errno survives the release.
+ */
+#define ON_SOCK(fd, plain, call)                                           \
+	do {                                                               \
+		struct shim_sock *s_;                                      \
+		__typeof__(plain) r_;                                      \
+		int e_;                                                    \
+		hooks_init();                                              \
+		if (LIKELY(fdt_peek(fd) == NULL) ||                        \
+		    (s_ = fdt_acquire(fd)) == NULL)                        \
+			return plain;                                      \
+		struct shim_sock *s = s_;                                  \
+		r_ = call;                                                 \
+		e_ = errno;                                                \
+		sock_put(s_);                                              \
+		errno = e_;                                                \
+		return r_;                                                 \
+	} while (0)
+
+/* ------------------------------------------------------------ sockets */
+
+SHIM_EXPORT int socket(int domain, int type, int protocol)
+{
+	int fd;
+
+	hooks_init();
+	fd = real.socket(domain, type, protocol);
+	if (fd >= 0)
+		sock_track_new(fd, domain, type);
+	return fd;
+}
+
+SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	hooks_init();
+	if (addr == NULL || len < sizeof(sa_family_t) ||
+	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+		return real.connect(fd, addr, len);
+	return sock_connect(fd, addr, len);
+}
+
+SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	int r;
+
+	hooks_init();
+	r = real.accept(fd, addr, len);
+	if (r >= 0)
+		fdt_forget_stale(r);
+	return r;
+}
+
+SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len,
+			int flags)
+{
+	int r;
+
+	hooks_init();
+	r = real.accept4(fd, addr, len, flags);
+	if (r >= 0)
+		fdt_forget_stale(r);
+	return r;
+}
+
+SHIM_EXPORT int socketpair(int d, int t, int p, int sv[2])
+{
+	int r;
+
+	hooks_init();
+	r = real.socketpair(d, t, p, sv);
+	if (r == 0) {
+		fdt_forget_stale(sv[0]);
+		fdt_forget_stale(sv[1]);
+	}
+	return r;
+}
+
+/* ------------------------------------------------------------ data */
+
+SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	ON_SOCK(fd, real.read(fd, buf, n), sock_recv(s, fd, buf, n, 0));
+}
+
+SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	ON_SOCK(fd, real.write(fd, buf, n), sock_send(s, fd, buf, n, 0));
+}
+
+SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	ON_SOCK(fd, real.recv(fd, buf, n, flags),
+		sock_recv(s, fd, buf, n, flags));
+}
+
+SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	ON_SOCK(fd, real.send(fd, buf, n, flags),
+		sock_send(s, fd, buf, n, flags));
+}
+
+static ssize_t hooks_recvfrom_tls(struct shim_sock *s, int fd, void *buf,
+				  size_t n, int flags, socklen_t *alen)
+{
+	ssize_t r = sock_recv(s, fd, buf, n, flags);
+
+	if (r >= 0 && alen != NULL)
+		*alen = 0; /* connected stream: no source address */
+	return r;
+}
+
+SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
+			     struct sockaddr *addr, socklen_t *alen)
+{
+	ON_SOCK(fd, real.recvfrom(fd, buf, n, flags, addr, alen),
+		atomic_load(&s->state) == SOCK_FRESH ?
+			real.recvfrom(fd, buf, n, flags, addr, alen) :
+			hooks_recvfrom_tls(s, fd, buf, n, flags, alen));
+}
+
+SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+			   const struct sockaddr *addr, socklen_t alen)
+{
+	ON_SOCK(fd, real.sendto(fd, buf, n, flags, addr, alen),
+		atomic_load(&s->state) == SOCK_FRESH ?
+			sock_sendto_fresh(s, fd, buf, n, flags, addr, alen) :
+			sock_send(s, fd, buf, n, flags));
+}
+
+SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	ON_SOCK(fd, real.readv(fd, iov, cnt), sock_readv(s, fd, iov, cnt, 0));
+}
+
+SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	ON_SOCK(fd, real.writev(fd, iov, cnt),
+		sock_writev(s, fd, iov, cnt, 0));
+}
+
+SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	ON_SOCK(fd, real.recvmsg(fd, msg, flags),
+		sock_recvmsg(s, fd, msg, flags));
+}
+
+SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	hooks_init();
+	if (msg != NULL && msg->msg_controllen > 0 &&
+	    atomic_load(&fdt_live) > 0 && sock_check_sendmsg(msg)) {
+		errno = EPERM;
+		return -1;
+	}
+	ON_SOCK(fd, real.sendmsg(fd, msg, flags),
+		sock_sendmsg(s, fd, msg, flags));
+}
+
+SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return read(fd, buf, n);
+}
+
+SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen,
+			       int flags)
+{
+	if (n > buflen)
+		__chk_fail();
+	return recv(fd, buf, n, flags);
+}
+
+SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n,
+				   size_t buflen, int flags,
+				   struct sockaddr *addr, socklen_t *alen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return recvfrom(fd, buf, n, flags, addr, alen);
+}
+
+/* ------------------------------------------------------- descriptors */
+
+SHIM_EXPORT int close(int fd)
+{
+	hooks_init();
+	if (LIKELY(fdt_peek(fd) == NULL) && !ready_has_set(fd))
+		return real.close(fd);
+	return sock_close(fd);
+}
+
+SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	hooks_init();
+	return sock_close_range(first, last, flags);
+}
+
+SHIM_EXPORT int shutdown(int fd, int how)
+{
+	ON_SOCK(fd, real.shutdown(fd, how), sock_shutdown(s, fd, how));
+}
+
+SHIM_EXPORT int dup(int fd)
+{
+	hooks_init();
+	return sock_dup(fd, 0, 0, SOCK_DUP_DUP);
+}
+
+SHIM_EXPORT int dup2(int oldfd, int newfd)
+{
+	hooks_init();
+	return sock_dup(oldfd, newfd, 0, SOCK_DUP_DUP2);
+}
+
+SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	hooks_init();
+	return sock_dup(oldfd, newfd, flags, SOCK_DUP_DUP3);
+}
+
+static int hooks_fcntl(int fd, int cmd, unsigned long arg)
+{
+	hooks_init();
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		return sock_dup(fd, (int)arg, 0,
+				cmd == F_DUPFD ? SOCK_DUP_FCNTL
+					       : SOCK_DUP_FCNTL_CLOEXEC);
+	ON_SOCK(fd, real.fcntl(fd, cmd, arg), sock_fcntl(s, fd, cmd, arg));
+}
+
+SHIM_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	unsigned long arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	return hooks_fcntl(fd, cmd, arg);
+}
+
+SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	unsigned long arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	return hooks_fcntl(fd, cmd, arg);
+}
+
+SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	ON_SOCK(fd, real.ioctl(fd, req, arg), sock_ioctl(s, fd, req, arg));
+}
+
+SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val,
+			   socklen_t *len)
+{
+	ON_SOCK(fd, real.getsockopt(fd, level, name, val, len),
+		sock_getsockopt(s, fd, level, name, val, len));
+}
+
+SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val,
+			   socklen_t len)
+{
+	ON_SOCK(fd, real.setsockopt(fd, level, name, val, len),
+		sock_setsockopt(s, fd, level, name, val, len));
+}
+
+/* New files: a number handed out again cannot carry a stale entry. */
+#define NEW_FD(expr)                                                       \
+	do {                                                               \
+		int r_;                                                    \
+		hooks_init();                                              \
+		r_ = (expr);                                               \
+		if (r_ >= 0)                                               \
+			fdt_forget_stale(r_);                              \
+		return r_;                                                 \
+	} while (0)
+
+SHIM_EXPORT int open(const char *path, int flags, ...)
+{
+	va_list ap;
+	int mode;
+
+	va_start(ap, flags);
+	mode = va_arg(ap, int);
+	va_end(ap);
+	NEW_FD(real.open(path, flags, mode));
+}
+
+SHIM_EXPORT int open64(const char *path, int flags, ...)
+{
+	va_list ap;
+	int mode;
+
+	va_start(ap, flags);
+	mode = va_arg(ap, int);
+	va_end(ap);
+	NEW_FD(real.open(path, flags | O_LARGEFILE, mode));
+}
+
+SHIM_EXPORT int openat(int dir, const char *path, int flags, ...)
+{
+	va_list ap;
+	int mode;
+
+	va_start(ap, flags);
+	mode = va_arg(ap, int);
+	va_end(ap);
+	NEW_FD(real.openat(dir, path, flags, mode));
+}
+
+SHIM_EXPORT int openat64(int dir, const char *path, int flags, ...)
+{
+	va_list ap;
+	int mode;
+
+	va_start(ap, flags);
+	mode = va_arg(ap, int);
+	va_end(ap);
+	NEW_FD(real.openat(dir, path, flags | O_LARGEFILE, mode));
+}
+
+static int hooks_pipe_done(int r, int fds[2])
+{
+	if (r == 0) {
+		fdt_forget_stale(fds[0]);
+		fdt_forget_stale(fds[1]);
+	}
+	return r;
+}
+
+SHIM_EXPORT int pipe(int fds[2])
+{
+	hooks_init();
+	return hooks_pipe_done(real.pipe(fds), fds);
+}
+
+SHIM_EXPORT int pipe2(int fds[2], int flags)
+{
+	hooks_init();
+	return hooks_pipe_done(real.pipe2(fds, flags), fds);
+}
+
+SHIM_EXPORT int eventfd(unsigned int initval, int flags)
+{
+	NEW_FD(real.eventfd(initval, flags));
+}
+
+/* ------------------------------------------------------- readiness */
+
+static struct timespec *hooks_ms_to_ts(int ms, struct timespec *ts)
+{
+	if (ms < 0)
+		return NULL;
+	ts->tv_sec = ms / 1000;
+	ts->tv_nsec = (ms % 1000) * 1000000L;
+	return ts;
+}
+
+SHIM_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	struct timespec ts;
+
+	hooks_init();
+	if (LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0))
+		return real.poll(fds, n, timeout);
+	return ready_poll(fds, n, hooks_ms_to_ts(timeout, &ts), NULL);
+}
+
+SHIM_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout,
+			   size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		__chk_fail();
+	return poll(fds, n, timeout);
+}
+
+SHIM_EXPORT int ppoll(struct pollfd *fds, nfds_t n,
+		      const struct timespec *timeout, const sigset_t *mask)
+{
+	hooks_init();
+	if (LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0))
+		return real.ppoll(fds, n, timeout, mask);
+	return ready_poll(fds, n, timeout, mask);
+}
+
+SHIM_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n,
+			    const struct timespec *timeout,
+			    const sigset_t *mask, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		__chk_fail();
+	return ppoll(fds, n, timeout, mask);
+}
+
+SHIM_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e,
+		       struct timeval *tv)
+{
+	struct timespec ts, *tp = NULL;
+	int rc;
+
+	hooks_init();
+	if (LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0))
+		return real.select(nfds, r, w, e, tv);
+	if (tv != NULL) {
+		ts.tv_sec = tv->tv_sec;
+		ts.tv_nsec = tv->tv_usec * 1000L;
+		tp = &ts;
+	}
+	rc = ready_select(nfds, r, w, e, tp, NULL, 1);
+	if (tv != NULL) {
+		tv->tv_sec = ts.tv_sec;
+		tv->tv_usec = ts.tv_nsec / 1000;
+	}
+	return rc;
+}
+
+SHIM_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
+			const struct timespec *timeout, const sigset_t *mask)
+{
+	struct timespec ts, *tp = NULL;
+
+	hooks_init();
+	if (LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0))
+		return real.pselect(nfds, r, w, e, timeout, mask);
+	if (timeout != NULL) {
+		ts = *timeout;
+		tp = &ts;
+	}
+	return ready_select(nfds, r, w, e, tp, mask, 0);
+}
+
+SHIM_EXPORT int epoll_create(int size)
+{
+	NEW_FD(real.epoll_create(size));
+}
+
+SHIM_EXPORT int epoll_create1(int flags)
+{
+	NEW_FD(real.epoll_create1(flags));
+}
+
+SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	ON_SOCK(fd, real.epoll_ctl(epfd, op, fd, ev),
+		ready_epoll_ctl(s, epfd, op, fd, ev));
+}
+
+SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int ms)
+{
+	struct timespec ts;
+
+	hooks_init();
+	if (LIKELY(!ready_has_set(epfd)))
+		return real.epoll_wait(epfd, ev, max, ms);
+	return ready_epoll_wait(epfd, ev, max, hooks_ms_to_ts(ms, &ts), NULL);
+}
+
+SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max,
+			    int ms, const sigset_t *mask)
+{
+	struct timespec ts;
+
+	hooks_init();
+	if (LIKELY(!ready_has_set(epfd)))
+		return real.epoll_pwait(epfd, ev, max, ms, mask);
+	return ready_epoll_wait(epfd, ev, max, hooks_ms_to_ts(ms, &ts), mask);
+}
+
+SHIM_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
+			     const struct timespec *timeout,
+			     const sigset_t *mask)
+{
+	hooks_init();
+	if (real.epoll_pwait2 == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (LIKELY(!ready_has_set(epfd)))
+		return real.epoll_pwait2(epfd, ev, max, timeout, mask);
+	return ready_epoll_wait(epfd, ev, max, timeout, mask);
+}
+
+/* ------------------------------------------------------- name capture */
+
+SHIM_EXPORT int getaddrinfo(const char *node, const char *service,
+			    const struct addrinfo *hints,
+			    struct addrinfo **res)
+{
+	int rc;
+
+	hooks_init();
+	rc = real.getaddrinfo(node, service, hints, res);
+	if (rc == 0 && res != NULL)
+		names_record_addrinfo(node, *res);
+	return rc;
+}
+
+SHIM_EXPORT struct hostent *gethostbyname(const char *name)
+{
+	struct hostent *h;
+
+	hooks_init();
+	h = real.gethostbyname(name);
+	names_record_hostent(name, h);
+	return h;
+}
+
+SHIM_EXPORT struct hostent *gethostbyname2(const char *name, int af)
+{
+	struct hostent *h;
+
+	hooks_init();
+	h = real.gethostbyname2(name, af);
+	names_record_hostent(name, h);
+	return h;
+}
+
+SHIM_EXPORT int gethostbyname_r(const char *name, struct hostent *ret,
+				char *buf, size_t len, struct hostent **result,
+				int *herr)
+{
+	int rc;
+
+	hooks_init();
+	rc = real.gethostbyname_r(name, ret, buf, len, result, herr);
+	if (rc == 0 && result != NULL)
+		names_record_hostent(name, *result);
+	return rc;
+}
+
+SHIM_EXPORT int gethostbyname2_r(const char *name, int af,
+				 struct hostent *ret, char *buf, size_t len,
+				 struct hostent **result, int *herr)
+{
+	int rc;
+
+	hooks_init();
+	rc = real.gethostbyname2_r(name, af, ret, buf, len, result, herr);
+	if (rc == 0 && result != NULL)
+		names_record_hostent(name, *result);
+	return rc;
+}

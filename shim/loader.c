@@ -1,0 +1,154 @@
+/*
+ * loader.c - load the engine once, on the first TCP connect().
+ */
+#include "loader.h"
+#include "log.h"
+#include "real.h"
+#include "sock.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOADER_ENGINE_NAME "libredistls-engine.so"
+
+static pthread_once_t loader_once = PTHREAD_ONCE_INIT;
+static _Atomic(const struct shim_engine_ops *) loader_ops;
+static __thread int loader_in_init;
+
+#ifdef SHIM_STATIC_ENGINE
+const struct shim_engine_ops *shim_engine_init(const struct shim_host *host,
+					       char *why, size_t whylen);
+#endif
+
+static ssize_t loader_recv(int fd, void *buf, size_t len, int flags)
+{
+	return real.recv(fd, buf, len, flags);
+}
+
+static ssize_t loader_send(int fd, const void *buf, size_t len, int flags)
+{
+	return real.send(fd, buf, len, flags);
+}
+
+static int loader_close(int fd)
+{
+	return real.close(fd);
+}
+
+static const struct shim_host loader_host = {
+	.abi = SHIM_ENGINE_ABI,
+	.recv = loader_recv,
+	.send = loader_send,
+	.close = loader_close,
+	.log = log_msg,
+	.log_enabled = log_enabled,
+	.log_configure = log_configure,
+};
+
+#ifndef SHIM_STATIC_ENGINE
+/* The engine beside this library, unless REDIS_TLS_ENGINE names one. */
+static int loader_engine_path(char *out, size_t len)
+{
+	const char *env = getenv("REDIS_TLS_ENGINE");
+	Dl_info info;
+	const char *slash;
+
+	if (env != NULL && *env != '\0') {
+		snprintf(out, len, "%s", env);
+		return 0;
+	}
+	if (!dladdr((void *)loader_engine_path, &info) || info.dli_fname == NULL)
+		return -1;
+	slash = strrchr(info.dli_fname, '/');
+	if (slash == NULL)
+		snprintf(out, len, "%s", LOADER_ENGINE_NAME);
+	else
+		snprintf(out, len, "%.*s/%s", (int)(slash - info.dli_fname),
+			 info.dli_fname, LOADER_ENGINE_NAME);
+	return 0;
+}
+
+static shim_engine_init_fn loader_open(char *why, size_t whylen)
+{
+	char path[PATH_MAX];
+	void *h;
+	shim_engine_init_fn init;
+
+	if (loader_engine_path(path, sizeof(path)) < 0) {
+		snprintf(why, whylen, "cannot locate %s", LOADER_ENGINE_NAME);
+		return NULL;
+	}
+	/* DEEPBIND: the engine must get the system libssl even inside a
+	   program (node) that exports OpenSSL symbols of its own. */
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+	if (h == NULL) {
+		snprintf(why, whylen, "cannot load the engine: %s", dlerror());
+		return NULL;
+	}
+	*(void **)&init = dlsym(h, SHIM_ENGINE_INIT_SYMBOL);
+	if (init == NULL) {
+		snprintf(why, whylen, "%.900s: no %s", path,
+			 SHIM_ENGINE_INIT_SYMBOL);
+		return NULL;
+	}
+	return init;
+}
+#endif
+
+static void loader_at_exit(void)
+{
+	const struct shim_engine_ops *e = atomic_load(&loader_ops);
+
+	if (e != NULL && e->at_exit != NULL)
+		e->at_exit();
+}
+
+static void loader_load(void)
+{
+	char why[1024] = "";
+	shim_engine_init_fn init;
+	const struct shim_engine_ops *ops = NULL;
+
+	loader_in_init = 1;
+#ifdef SHIM_STATIC_ENGINE
+	init = shim_engine_init;
+#else
+	init = loader_open(why, sizeof(why));
+#endif
+	if (init != NULL)
+		ops = init(&loader_host, why, sizeof(why));
+	if (ops != NULL && ops->abi != SHIM_ENGINE_ABI) {
+		snprintf(why, sizeof(why), "engine ABI %d, switchboard ABI %d",
+			 ops->abi, SHIM_ENGINE_ABI);
+		ops = NULL;
+	}
+	loader_in_init = 0;
+	if (ops == NULL) {
+		log_msg(SHIM_LOG_ERROR, "%s; every outbound TCP connection "
+			"of this process is refused (fail closed)", why);
+		return;
+	}
+	atomic_store(&loader_ops, ops);
+	atexit(loader_at_exit);
+}
+
+const struct shim_engine_ops *loader_engine(void)
+{
+	pthread_once(&loader_once, loader_load);
+	return atomic_load(&loader_ops);
+}
+
+const struct shim_engine_ops *loader_loaded(void)
+{
+	return atomic_load_explicit(&loader_ops, memory_order_acquire);
+}
+
+int loader_busy(void)
+{
+	return loader_in_init;
+}

@@ -1,0 +1,150 @@
+/*
+ * log.c - one line per event, written with a single write(2) so lines from
+ * threads and processes sharing a target never interleave.
+ *
+ * Invariant: the level and target are read without locks on the hot path
+ * (atomics); changing the target swaps an fd under a mutex and closes the
+ * old one.
+ */
+#include "log.h"
+#include "real.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <unistd.h>
+
+enum log_sink { LOG_SINK_STDERR, LOG_SINK_SYSLOG, LOG_SINK_FILE };
+
+static atomic_int log_level = SHIM_LOG_NOTICE;
+static atomic_int log_sink = LOG_SINK_STDERR;
+static atomic_int log_fd = 2;
+static atomic_int log_env_done;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const log_names[] = {
+	[SHIM_LOG_DEBUG] = "debug",	[SHIM_LOG_INFO] = "info",
+	[SHIM_LOG_NOTICE] = "notice",	[SHIM_LOG_WARNING] = "warning",
+	[SHIM_LOG_ERROR] = "error",
+};
+
+int log_parse_level(const char *name)
+{
+	for (size_t i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++)
+		if (strcasecmp(name, log_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int log_set_target(const char *target, const char **why)
+{
+	int fd = -1, sink;
+
+	if (strcmp(target, "stderr") == 0) {
+		sink = LOG_SINK_STDERR;
+		fd = 2;
+	} else if (strcmp(target, "syslog") == 0) {
+		sink = LOG_SINK_SYSLOG;
+	} else {
+		real_init();
+		fd = real.open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+			       0600);
+		if (fd < 0) {
+			*why = "cannot open the log file";
+			return -1;
+		}
+		sink = LOG_SINK_FILE;
+	}
+	pthread_mutex_lock(&log_lock);
+	int old = atomic_exchange(&log_fd, fd);
+	atomic_store(&log_sink, sink);
+	pthread_mutex_unlock(&log_lock);
+	if (old > 2 && old != fd)
+		real.close(old);
+	return 0;
+}
+
+int log_configure(const char *level, const char *target, const char **why)
+{
+	if (level != NULL) {
+		int l = log_parse_level(level);
+		if (l < 0) {
+			*why = "unknown log level";
+			return -1;
+		}
+		atomic_store(&log_level, l);
+	}
+	if (target != NULL && log_set_target(target, why) < 0)
+		return -1;
+	return 0;
+}
+
+/* The environment is read lazily: nothing runs in a constructor. */
+static void log_from_env(void)
+{
+	const char *why;
+	const char *level, *target;
+
+	if (atomic_load_explicit(&log_env_done, memory_order_acquire))
+		return;
+	atomic_store(&log_env_done, 1);
+	level = getenv("REDIS_TLS_LOG_LEVEL");
+	target = getenv("REDIS_TLS_LOG_TARGET");
+	if (level != NULL && *level && log_configure(level, NULL, &why) < 0)
+		log_msg(SHIM_LOG_WARNING, "REDIS_TLS_LOG_LEVEL '%s': %s", level,
+			why);
+	if (target != NULL && *target && log_configure(NULL, target, &why) < 0)
+		log_msg(SHIM_LOG_WARNING, "REDIS_TLS_LOG_TARGET '%s': %s",
+			target, why);
+}
+
+int log_enabled(enum shim_log_level level)
+{
+	log_from_env();
+	return (int)level >= atomic_load_explicit(&log_level,
+						   memory_order_relaxed);
+}
+
+static const int log_syslog_prio[] = {
+	[SHIM_LOG_DEBUG] = LOG_DEBUG,	  [SHIM_LOG_INFO] = LOG_INFO,
+	[SHIM_LOG_NOTICE] = LOG_NOTICE,	  [SHIM_LOG_WARNING] = LOG_WARNING,
+	[SHIM_LOG_ERROR] = LOG_ERR,
+};
+
+void log_msg(enum shim_log_level level, const char *fmt, ...)
+{
+	char line[2048];
+	int saved = errno, n, m;
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	n = snprintf(line, sizeof(line), "redis-tls-shim[%d]: %s: ",
+		     (int)getpid(), log_names[level]);
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		m = 0;
+	n += m;
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	if (atomic_load(&log_sink) == LOG_SINK_SYSLOG) {
+		line[n] = '\0';
+		syslog(LOG_USER | log_syslog_prio[level], "%s", line);
+	} else {
+		line[n++] = '\n';
+		real_init();
+		pthread_mutex_lock(&log_lock);
+		(void)!real.write(atomic_load(&log_fd), line, (size_t)n);
+		pthread_mutex_unlock(&log_lock);
+	}
+	errno = saved;
+}

@@ -1,0 +1,810 @@
+/*
+ * ready.c - readiness emulation for poll, select and epoll.
+ *
+ * For poll/select nothing is remembered: each call asks every TLS socket
+ * what the kernel must watch (ready_prepare) and what is ready already,
+ * waits, then lets each socket interpret the kernel's answer
+ * (ready_complete), looping while time remains and nothing the program
+ * asked for is ready.
+ *
+ * For epoll the kernel keeps registrations across calls, so each
+ * registration of a tracked socket is mirrored in a struct ready_reg, kept
+ * in a list per socket and a list plus hash (by epoll_data) per epoll fd.
+ * The kernel registration carries the program's own epoll_data and an
+ * event mask computed from the socket's state (ready_kernel_mask), updated
+ * by ready_sync when that state changes.  Kernel events are recognised by
+ * their data (a program needs distinct data per fd to tell fds apart).
+ */
+#include "ready.h"
+#include "block.h"
+#include "fdtable.h"
+#include "log.h"
+#include "real.h"
+#include "sock.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define READY_DISARMED 0xffffffffu /* one-shot fired, awaiting EPOLL_CTL_MOD */
+#define READY_ALWAYS (EPOLLERR | EPOLLHUP)
+#define READY_FLAGS (EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)
+#define READY_MAX_EXPIRED 16
+
+struct ready_reg {
+	int epfd, fd;
+	uint32_t app_events;
+	epoll_data_t data;
+	uint32_t kernel_events;
+	int armed;
+	int err_reported;
+	struct shim_sock *sock;
+	struct ready_reg *sock_next, *set_next, *hash_next;
+};
+
+struct ready_set {
+	struct ready_reg *regs;
+	size_t nregs;
+	struct ready_reg **hash;
+	size_t nbuckets;
+};
+
+static struct fdt_map ready_sets;
+static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ------------------------------------------------- per-socket mapping */
+
+static int ready_is_handshaking(enum sock_state st)
+{
+	return st == SOCK_CONNECTING || st == SOCK_HANDSHAKING;
+}
+
+/* Events the kernel must watch for `want` (POLLIN/POLLOUT bits). */
+static uint32_t ready_kernel_events(struct shim_sock *s, uint32_t want)
+{
+	unsigned h = atomic_load(&s->hints);
+	uint32_t k;
+
+	switch (atomic_load(&s->state)) {
+	case SOCK_FRESH:
+		return want;
+	case SOCK_CONNECTING:
+		return EPOLLOUT;
+	case SOCK_HANDSHAKING:
+		return s->hs_want == SHIM_IO_WANT_READ ? EPOLLIN : EPOLLOUT;
+	case SOCK_FAILED:
+		return 0;
+	case SOCK_READY:
+	default:
+		k = want;
+		if (h & SOCK_HINT_UNSENT)
+			k |= EPOLLOUT;
+		if ((h & SOCK_HINT_RD_WANTS_WR) && (want & EPOLLIN))
+			k |= EPOLLOUT;
+		if ((h & SOCK_HINT_WR_WANTS_RD) && (want & EPOLLOUT))
+			k |= EPOLLIN;
+		return k;
+	}
+}
+
+/* What is ready without asking the kernel. */
+static uint32_t ready_synthetic(struct shim_sock *s, uint32_t want)
+{
+	switch (atomic_load(&s->state)) {
+	case SOCK_FAILED:
+		return READY_ALWAYS | (want & (EPOLLIN | EPOLLOUT));
+	case SOCK_READY:
+		if ((want & EPOLLIN) &&
+		    (atomic_load(&s->hints) & SOCK_HINT_BUFFERED))
+			return EPOLLIN;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The kernel reported `got` for socket s (registered for `want`): drive the
+ * handshake or flush as needed, and say what the program should see.
+ */
+static uint32_t ready_complete(struct shim_sock *s, int fd, uint32_t want,
+			       uint32_t got)
+{
+	enum sock_state st = atomic_load(&s->state);
+	unsigned h;
+	uint32_t r;
+
+	if (st == SOCK_FRESH)
+		return got & (want | READY_ALWAYS);
+	if (ready_is_handshaking(st)) {
+		if (got == 0 && !block_expired(&s->hs_deadline))
+			return 0;
+		sock_step(s, fd);
+		st = atomic_load(&s->state);
+		if (st == SOCK_READY)
+			return (want & EPOLLOUT) | ready_synthetic(s, want);
+		return st == SOCK_FAILED ? ready_synthetic(s, want) : 0;
+	}
+	if (st == SOCK_FAILED)
+		return ready_synthetic(s, want);
+	if ((got & EPOLLOUT) && (atomic_load(&s->hints) & SOCK_HINT_UNSENT))
+		sock_flush(s);
+	h = atomic_load(&s->hints);
+	r = got & (READY_ALWAYS | (want & (EPOLLRDHUP | EPOLLPRI)));
+	if ((want & EPOLLIN) &&
+	    ((got & (EPOLLIN | READY_ALWAYS)) || (h & SOCK_HINT_BUFFERED) ||
+	     ((h & SOCK_HINT_RD_WANTS_WR) && (got & EPOLLOUT))))
+		r |= EPOLLIN;
+	if ((want & EPOLLOUT) &&
+	    (((got & EPOLLOUT) && !(h & SOCK_HINT_UNSENT)) ||
+	     ((h & SOCK_HINT_WR_WANTS_RD) && (got & EPOLLIN))))
+		r |= EPOLLOUT;
+	return r;
+}
+
+/* ------------------------------------------------------------- poll */
+
+struct ready_own {
+	nfds_t idx;
+	struct shim_sock *s;
+	short app;
+	short syn;
+};
+
+static int ready_timeout_ms(const struct timespec *deadline)
+{
+	return deadline == NULL ? -1 : block_remaining_ms(deadline);
+}
+
+/* Shorten *ms to the nearest handshake deadline among own[]. */
+static int ready_cap_handshakes(struct ready_own *own, size_t n, int ms)
+{
+	for (size_t i = 0; i < n; i++) {
+		int left;
+
+		if (!ready_is_handshaking(atomic_load(&own[i].s->state)))
+			continue;
+		left = block_remaining_ms(&own[i].s->hs_deadline);
+		if (ms < 0 || left < ms)
+			ms = left;
+	}
+	return ms;
+}
+
+static int ready_poll_round(struct pollfd *fds, nfds_t n,
+			    struct ready_own *own, size_t nown, int ms,
+			    const sigset_t *mask)
+{
+	struct timespec ts, *tp = NULL;
+	int rc, err, nsyn = 0, count = 0;
+
+	for (size_t i = 0; i < nown; i++) {
+		struct pollfd *p = &fds[own[i].idx];
+
+		own[i].app = p->events;
+		own[i].syn = (short)ready_synthetic(own[i].s, (uint16_t)p->events);
+		p->events = (short)ready_kernel_events(own[i].s, (uint16_t)p->events);
+		nsyn += own[i].syn != 0;
+	}
+	ms = nsyn ? 0 : ready_cap_handshakes(own, nown, ms);
+	if (ms >= 0) {
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (ms % 1000) * 1000000L;
+		tp = &ts;
+	}
+	rc = real.ppoll(fds, n, tp, mask);
+	err = errno;
+	for (size_t i = 0; i < nown; i++) {
+		struct pollfd *p = &fds[own[i].idx];
+		uint32_t got = rc > 0 ? (uint16_t)p->revents : 0;
+		uint32_t r = ready_complete(own[i].s, p->fd, (uint16_t)own[i].app, got);
+
+		p->events = own[i].app;
+		p->revents = (short)((r | (uint16_t)own[i].syn) &
+				     ((uint16_t)own[i].app | READY_ALWAYS | POLLNVAL));
+	}
+	if (rc < 0 && nsyn == 0) {
+		errno = err;
+		return -1;
+	}
+	for (nfds_t i = 0; i < n; i++) {
+		if (rc < 0)
+			fds[i].revents = 0;
+		count += fds[i].revents != 0;
+	}
+	return count;
+}
+
+int ready_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
+	       const sigset_t *mask)
+{
+	struct ready_own stack_own[64], *own = stack_own;
+	struct timespec deadline, *dl = NULL;
+	size_t nown = 0;
+	int rc;
+
+	for (nfds_t i = 0; i < n; i++) {
+		struct shim_sock *s = fdt_peek(fds[i].fd);
+		if (s != NULL && atomic_load(&s->state) != SOCK_FRESH)
+			nown++;
+	}
+	if (nown == 0)
+		return real.ppoll(fds, n, timeout, mask);
+	if (nown > 64 && (own = calloc(nown, sizeof(*own))) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	nown = 0;
+	for (nfds_t i = 0; i < n; i++) {
+		struct shim_sock *s = fdt_acquire(fds[i].fd);
+		if (s == NULL)
+			continue;
+		if (atomic_load(&s->state) == SOCK_FRESH) {
+			sock_put(s);
+			continue;
+		}
+		own[nown].idx = i;
+		own[nown++].s = s;
+	}
+	if (timeout != NULL) {
+		block_deadline_ms(&deadline, timeout->tv_sec * 1000 +
+					     (timeout->tv_nsec + 999999) / 1000000);
+		dl = &deadline;
+	}
+	for (;;) {
+		rc = ready_poll_round(fds, n, own, nown, ready_timeout_ms(dl), mask);
+		if (rc != 0 || (dl != NULL && block_expired(dl)))
+			break;
+	}
+	for (size_t i = 0; i < nown; i++)
+		sock_put(own[i].s);
+	if (own != stack_own)
+		free(own);
+	return rc;
+}
+
+/* ----------------------------------------------------------- select */
+
+static int ready_select_has_tls(int nfds, fd_set *r, fd_set *w, fd_set *e)
+{
+	for (int fd = 0; fd < nfds; fd++) {
+		struct shim_sock *s;
+
+		if (!((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) ||
+		      (e && FD_ISSET(fd, e))))
+			continue;
+		s = fdt_peek(fd);
+		if (s != NULL && atomic_load(&s->state) != SOCK_FRESH)
+			return 1;
+	}
+	return 0;
+}
+
+static size_t ready_select_to_poll(int nfds, fd_set *r, fd_set *w, fd_set *e,
+				   struct pollfd *p)
+{
+	size_t n = 0;
+
+	for (int fd = 0; fd < nfds; fd++) {
+		short ev = 0;
+
+		if (r && FD_ISSET(fd, r))
+			ev |= POLLIN;
+		if (w && FD_ISSET(fd, w))
+			ev |= POLLOUT;
+		if (e && FD_ISSET(fd, e))
+			ev |= POLLPRI;
+		if (ev == 0)
+			continue;
+		p[n].fd = fd;
+		p[n].events = ev;
+		p[n++].revents = 0;
+	}
+	return n;
+}
+
+int ready_select(int nfds, fd_set *r, fd_set *w, fd_set *e,
+		 struct timespec *timeout, const sigset_t *mask,
+		 int update_timeout)
+{
+	struct pollfd *p;
+	struct timespec start;
+	size_t n;
+	int rc, count = 0;
+
+	if (nfds < 0 || nfds > FD_SETSIZE) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!ready_select_has_tls(nfds, r, w, e))
+		return real.pselect(nfds, r, w, e, timeout, mask);
+	p = calloc((size_t)nfds, sizeof(*p));
+	if (p == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	n = ready_select_to_poll(nfds, r, w, e, p);
+	block_now(&start);
+	rc = ready_poll(p, n, timeout, mask);
+	if (rc >= 0) {
+		if (r)
+			FD_ZERO(r);
+		if (w)
+			FD_ZERO(w);
+		if (e)
+			FD_ZERO(e);
+		for (size_t i = 0; i < n; i++) {
+			short ev = p[i].events, rev = p[i].revents;
+
+			if (rev & POLLNVAL) {
+				free(p);
+				errno = EBADF;
+				return -1;
+			}
+			if ((ev & POLLIN) && (rev & (POLLIN | POLLHUP | POLLERR)))
+				FD_SET(p[i].fd, r), count++;
+			if ((ev & POLLOUT) && (rev & (POLLOUT | POLLERR)))
+				FD_SET(p[i].fd, w), count++;
+			if ((ev & POLLPRI) && (rev & POLLPRI))
+				FD_SET(p[i].fd, e), count++;
+		}
+		rc = count;
+	}
+	if (update_timeout && timeout != NULL) {
+		struct timespec now;
+		long long left;
+
+		block_now(&now);
+		left = (timeout->tv_sec - (now.tv_sec - start.tv_sec)) * 1000000000LL +
+		       timeout->tv_nsec - (now.tv_nsec - start.tv_nsec);
+		if (left < 0)
+			left = 0;
+		timeout->tv_sec = (time_t)(left / 1000000000LL);
+		timeout->tv_nsec = (long)(left % 1000000000LL);
+	}
+	free(p);
+	return rc;
+}
+
+/* ------------------------------------------------------------ epoll */
+
+static size_t ready_hash_of(uint64_t v, size_t nbuckets)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdULL;
+	v ^= v >> 33;
+	return (size_t)v & (nbuckets - 1);
+}
+
+/* Caller holds ready_lock: re-index every registration of the set. */
+static void ready_hash_rebuild(struct ready_set *set)
+{
+	size_t nb = 16;
+
+	if (set == NULL)
+		return;
+	while (nb < set->nregs * 2)
+		nb *= 2;
+	if (nb != set->nbuckets) {
+		struct ready_reg **h = calloc(nb, sizeof(*h));
+		if (h != NULL) {
+			free(set->hash);
+			set->hash = h;
+			set->nbuckets = nb;
+		}
+	}
+	if (set->hash == NULL)
+		return;
+	memset(set->hash, 0, set->nbuckets * sizeof(*set->hash));
+	for (struct ready_reg *r = set->regs; r != NULL; r = r->set_next) {
+		size_t b = ready_hash_of(r->data.u64, set->nbuckets);
+		r->hash_next = set->hash[b];
+		set->hash[b] = r;
+	}
+}
+
+static struct ready_reg *ready_find_data(struct ready_set *set, uint64_t data)
+{
+	struct ready_reg *r;
+
+	if (set->nbuckets == 0)
+		return NULL;
+	for (r = set->hash[ready_hash_of(data, set->nbuckets)]; r != NULL;
+	     r = r->hash_next)
+		if (r->data.u64 == data)
+			return r;
+	return NULL;
+}
+
+static struct ready_reg *ready_find(struct shim_sock *s, int epfd, int fd)
+{
+	for (struct ready_reg *r = s->regs; r != NULL; r = r->sock_next)
+		if (r->epfd == epfd && r->fd == fd)
+			return r;
+	return NULL;
+}
+
+static void ready_unlink(struct ready_reg **head, struct ready_reg *r,
+			 size_t offset)
+{
+	for (struct ready_reg **pp = head; *pp != NULL;
+	     pp = (struct ready_reg **)((char *)*pp + offset)) {
+		if (*pp == r) {
+			*pp = *(struct ready_reg **)((char *)r + offset);
+			return;
+		}
+	}
+}
+
+/* Caller holds ready_lock: detach r from its socket and set, free it. */
+static void ready_drop(struct ready_reg *r)
+{
+	struct ready_set *set = fdt_map_peek(&ready_sets, r->epfd);
+
+	ready_unlink(&r->sock->regs, r, offsetof(struct ready_reg, sock_next));
+	if (set != NULL) {
+		ready_unlink(&set->regs, r, offsetof(struct ready_reg, set_next));
+		set->nregs--;
+		if (set->nregs == 0) {
+			fdt_map_set(&ready_sets, r->epfd, NULL);
+			free(set->hash);
+			free(set);
+		} else {
+			ready_hash_rebuild(set);
+		}
+	}
+	free(r);
+}
+
+/* Caller holds ready_lock. */
+static uint32_t ready_kernel_mask(struct ready_reg *r)
+{
+	uint32_t want = r->app_events & ~READY_FLAGS;
+	enum sock_state st = atomic_load(&r->sock->state);
+
+	if (st == SOCK_FRESH)
+		return r->app_events;
+	if (!r->armed)
+		return READY_DISARMED;
+	if (st != SOCK_READY)
+		return ready_kernel_events(r->sock, want);
+	return ready_kernel_events(r->sock, want) |
+	       (r->app_events & (EPOLLET | EPOLLONESHOT));
+}
+
+/* Caller holds ready_lock: make the kernel registration match. */
+static void ready_apply(struct ready_reg *r)
+{
+	uint32_t m = ready_kernel_mask(r);
+	struct epoll_event ev;
+
+	if (m == r->kernel_events)
+		return;
+	ev.events = m == READY_DISARMED ? EPOLLONESHOT : m;
+	ev.data = r->data;
+	if (real.epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->fd, &ev) == 0)
+		r->kernel_events = m;
+	else
+		log_msg(SHIM_LOG_DEBUG, "epoll_ctl(MOD, fd %d): %s", r->fd,
+			strerror(errno));
+}
+
+void ready_sync(struct shim_sock *s)
+{
+	if (s->regs == NULL)
+		return;
+	pthread_mutex_lock(&ready_lock);
+	for (struct ready_reg *r = s->regs; r != NULL; r = r->sock_next)
+		ready_apply(r);
+	pthread_mutex_unlock(&ready_lock);
+}
+
+int ready_has_set(int epfd)
+{
+	return fdt_map_peek(&ready_sets, epfd) != NULL;
+}
+
+static struct ready_set *ready_set_get(int epfd)
+{
+	struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
+
+	if (set != NULL)
+		return set;
+	set = calloc(1, sizeof(*set));
+	if (set == NULL)
+		return NULL;
+	if (fdt_map_set(&ready_sets, epfd, set) < 0) {
+		free(set);
+		return NULL;
+	}
+	return set;
+}
+
+static int ready_ctl_add(struct shim_sock *s, int epfd, int fd,
+			 struct epoll_event *ev)
+{
+	struct ready_reg *r = calloc(1, sizeof(*r));
+	struct ready_set *set;
+	struct epoll_event kev;
+	int rc;
+
+	if (r == NULL || (set = ready_set_get(epfd)) == NULL) {
+		free(r);
+		return real.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, ev);
+	}
+	*r = (struct ready_reg){ .epfd = epfd, .fd = fd,
+				 .app_events = ev->events, .data = ev->data,
+				 .armed = 1, .sock = s };
+	r->kernel_events = ready_kernel_mask(r);
+	kev.events = r->kernel_events |
+		     (atomic_load(&s->state) == SOCK_FRESH ? 0 :
+		      (ev->events & EPOLLEXCLUSIVE));
+	kev.data = ev->data;
+	rc = real.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &kev);
+	if (rc < 0) {
+		int err = errno;
+		if (set->nregs == 0) {
+			fdt_map_set(&ready_sets, epfd, NULL);
+			free(set);
+		}
+		free(r);
+		errno = err;
+		return -1;
+	}
+	r->sock_next = s->regs;
+	s->regs = r;
+	r->set_next = set->regs;
+	set->regs = r;
+	set->nregs++;
+	ready_hash_rebuild(set);
+	return 0;
+}
+
+int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
+		    struct epoll_event *ev)
+{
+	struct ready_reg *r;
+	struct epoll_event kev;
+	int rc, err;
+
+	pthread_mutex_lock(&ready_lock);
+	r = ready_find(s, epfd, fd);
+	switch (op) {
+	case EPOLL_CTL_ADD:
+		rc = r != NULL ? (errno = EEXIST, -1) :
+				 ready_ctl_add(s, epfd, fd, ev);
+		break;
+	case EPOLL_CTL_MOD:
+		if (r == NULL || ev == NULL) {
+			rc = real.epoll_ctl(epfd, op, fd, ev);
+			break;
+		}
+		r->app_events = ev->events;
+		r->armed = 1;
+		r->err_reported = 0;
+		if (r->data.u64 != ev->data.u64) {
+			r->data = ev->data;
+			ready_hash_rebuild(fdt_map_peek(&ready_sets, epfd));
+		}
+		kev.events = ready_kernel_mask(r);
+		kev.data = ev->data;
+		rc = real.epoll_ctl(epfd, op, fd, &kev);
+		if (rc == 0)
+			r->kernel_events = kev.events;
+		break;
+	case EPOLL_CTL_DEL:
+		rc = real.epoll_ctl(epfd, op, fd, ev);
+		if (r != NULL)
+			ready_drop(r);
+		break;
+	default:
+		rc = real.epoll_ctl(epfd, op, fd, ev);
+		break;
+	}
+	err = errno;
+	pthread_mutex_unlock(&ready_lock);
+	errno = err;
+	return rc;
+}
+
+void ready_fd_closed(struct shim_sock *s, int fd)
+{
+	struct ready_reg *r, *next;
+
+	if (s->regs == NULL)
+		return;
+	pthread_mutex_lock(&ready_lock);
+	for (r = s->regs; r != NULL; r = next) {
+		next = r->sock_next;
+		if (r->fd == fd)
+			ready_drop(r);
+	}
+	pthread_mutex_unlock(&ready_lock);
+}
+
+void ready_forget(struct shim_sock *s)
+{
+	if (s->regs == NULL)
+		return;
+	pthread_mutex_lock(&ready_lock);
+	while (s->regs != NULL)
+		ready_drop(s->regs);
+	pthread_mutex_unlock(&ready_lock);
+}
+
+void ready_epfd_closed(int epfd)
+{
+	struct ready_set *set;
+
+	if (fdt_map_peek(&ready_sets, epfd) == NULL)
+		return;
+	pthread_mutex_lock(&ready_lock);
+	while ((set = fdt_map_peek(&ready_sets, epfd)) != NULL)
+		ready_drop(set->regs);
+	pthread_mutex_unlock(&ready_lock);
+}
+
+/* ready_epoll_wait: the synthetic events of one round, under ready_lock. */
+struct ready_round {
+	struct epoll_event *ev;
+	int max, n;
+	int cap_ms;                   /* nearest handshake deadline, or -1 */
+	struct shim_sock *expired[READY_MAX_EXPIRED];
+	int expired_fd[READY_MAX_EXPIRED];
+	int nexpired;
+	struct ready_reg *synth_reg[64]; /* to merge kernel duplicates */
+};
+
+static void ready_collect(struct ready_set *set, struct ready_round *rd)
+{
+	for (struct ready_reg *r = set->regs; r != NULL; r = r->set_next) {
+		struct shim_sock *s = r->sock;
+		enum sock_state st = atomic_load(&s->state);
+		uint32_t want = r->app_events & ~READY_FLAGS, ev;
+
+		if (ready_is_handshaking(st)) {
+			int left = block_remaining_ms(&s->hs_deadline);
+			if (left == 0 && rd->nexpired < READY_MAX_EXPIRED) {
+				sock_get(s);
+				rd->expired_fd[rd->nexpired] = r->fd;
+				rd->expired[rd->nexpired++] = s;
+			}
+			if (rd->cap_ms < 0 || left < rd->cap_ms)
+				rd->cap_ms = left;
+			continue;
+		}
+		if (!r->armed || rd->n >= rd->max)
+			continue;
+		ev = ready_synthetic(s, want);
+		/* edge-triggered: an error is an edge, reported once */
+		if (st == SOCK_FAILED && (r->app_events & EPOLLET)) {
+			if (r->err_reported)
+				continue;
+			r->err_reported = 1;
+		}
+		/* edge-triggered readers read until EAGAIN, so buffered
+		   plaintext never needs a second edge */
+		if (st == SOCK_READY && (r->app_events & EPOLLET))
+			continue;
+		if (ev == 0)
+			continue;
+		if (rd->n < 64)
+			rd->synth_reg[rd->n] = r;
+		rd->ev[rd->n].events = ev;
+		rd->ev[rd->n++].data = r->data;
+		if (r->app_events & EPOLLONESHOT) {
+			r->armed = 0;
+			ready_apply(r);
+		}
+	}
+}
+
+/* Interpret one kernel event; returns 1 to keep it (rewritten in *ev). */
+static int ready_translate(int epfd, struct epoll_event *ev,
+			   struct ready_round *rd, int nsyn)
+{
+	struct ready_set *set;
+	struct ready_reg *r;
+	struct shim_sock *s;
+	uint32_t want, out;
+	int fd, oneshot;
+
+	pthread_mutex_lock(&ready_lock);
+	set = fdt_map_peek(&ready_sets, epfd);
+	r = set ? ready_find_data(set, ev->data.u64) : NULL;
+	if (r == NULL) {
+		pthread_mutex_unlock(&ready_lock);
+		return 1;
+	}
+	oneshot = (r->app_events & EPOLLONESHOT) &&
+		  atomic_load(&r->sock->state) == SOCK_READY;
+	if (!r->armed) {
+		pthread_mutex_unlock(&ready_lock);
+		return 0;
+	}
+	if (oneshot)
+		r->kernel_events = READY_DISARMED; /* the kernel disarmed it */
+	s = r->sock;
+	sock_get(s);
+	want = r->app_events & ~READY_FLAGS;
+	fd = r->fd;
+	pthread_mutex_unlock(&ready_lock);
+
+	out = ready_complete(s, fd, want, ev->events);
+
+	pthread_mutex_lock(&ready_lock);
+	r = ready_find(s, epfd, fd);
+	if (r != NULL && oneshot && out != 0)
+		r->armed = 0;
+	if (r != NULL)
+		ready_apply(r); /* re-arm if we swallowed a one-shot event */
+	for (int i = 0; r != NULL && out != 0 && i < nsyn && i < 64; i++) {
+		if (rd->synth_reg[i] == r) {
+			rd->ev[i].events |= out;
+			out = 0;
+		}
+	}
+	pthread_mutex_unlock(&ready_lock);
+	ready_sync(s);
+	sock_put(s);
+	ev->events = out;
+	return out != 0;
+}
+
+int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
+		     const struct timespec *timeout, const sigset_t *mask)
+{
+	struct timespec deadline, *dl = NULL;
+	struct ready_round rd;
+
+	if (max <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (timeout != NULL) {
+		block_deadline_ms(&deadline, timeout->tv_sec * 1000 +
+					     (timeout->tv_nsec + 999999) / 1000000);
+		dl = &deadline;
+	}
+	for (;;) {
+		struct ready_set *set;
+		int ms, n, out;
+
+		memset(&rd, 0, sizeof(rd));
+		rd.ev = events;
+		rd.max = max;
+		rd.cap_ms = -1;
+		pthread_mutex_lock(&ready_lock);
+		set = fdt_map_peek(&ready_sets, epfd);
+		if (set != NULL)
+			ready_collect(set, &rd);
+		pthread_mutex_unlock(&ready_lock);
+		for (int i = 0; i < rd.nexpired; i++) {
+			sock_step(rd.expired[i], rd.expired_fd[i]);
+			sock_put(rd.expired[i]);
+		}
+		if (rd.nexpired > 0 && rd.n == 0)
+			continue; /* they are FAILED now: report them */
+		ms = ready_timeout_ms(dl);
+		if (rd.n > 0)
+			ms = 0;
+		else if (rd.cap_ms >= 0 && (ms < 0 || rd.cap_ms < ms))
+			ms = rd.cap_ms;
+		n = rd.n < max ? real.epoll_pwait(epfd, events + rd.n,
+						  max - rd.n, ms, mask) : 0;
+		if (n < 0)
+			return rd.n > 0 ? rd.n : -1;
+		out = rd.n;
+		for (int i = 0; i < n; i++) {
+			struct epoll_event ev = events[rd.n + i];
+			if (ready_translate(epfd, &ev, &rd, rd.n))
+				events[out++] = ev;
+		}
+		if (out > 0)
+			return out;
+		if (dl != NULL && block_expired(dl))
+			return 0;
+	}
+}

@@ -1,0 +1,78 @@
+/*
+ * real.c - resolve the real libc functions once (proxychains-ng style).
+ *
+ * Every hook calls REAL(x) which resolves the table on first use.  The
+ * table is written only with the values dlsym returns, which are the same
+ * on every call, so concurrent first calls are harmless.
+ */
+#include "real.h"
+
+#include <dlfcn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct real_fns real;
+static atomic_int real_done;
+
+static void real_die(const char *what, const char *name)
+{
+	char msg[200];
+	int n = snprintf(msg, sizeof(msg), "redis-tls-shim: error: %s '%s'\n",
+			 what, name);
+
+	/* no stdio: we may be inside the program's own stdio call */
+	if (n > 0)
+		(void)!write(2, msg, (size_t)n);
+	abort();
+}
+
+/*
+ * A lookup that lands in a libredistls object is a second copy of the shim
+ * (preloaded twice under two paths): calling it would wrap TLS twice, or
+ * recurse.  Refuse loudly.
+ */
+static void *real_lookup(const char *name, int required)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+	Dl_info info;
+
+	if (p == NULL) {
+		if (required)
+			real_die("cannot find libc function", name);
+		return NULL;
+	}
+	if (dladdr(p, &info) && info.dli_fname != NULL &&
+	    strstr(info.dli_fname, "libredistls") != NULL)
+		real_die("the shim is loaded twice; the second copy owns", name);
+	return p;
+}
+
+void real_init(void)
+{
+	if (atomic_load_explicit(&real_done, memory_order_acquire))
+		return;
+#define R(f) real.f = real_lookup(#f, 1)
+#define O(f) real.f = real_lookup(#f, 0)
+	R(socket); R(connect); R(accept); R(accept4);
+	R(read); R(write); R(recv); R(send); R(recvfrom); R(sendto);
+	R(readv); R(writev); R(recvmsg); R(sendmsg);
+	R(close); O(close_range); R(shutdown); R(dup); R(dup2); R(dup3);
+	R(fcntl); R(ioctl); R(getsockopt); R(setsockopt);
+	R(poll); R(ppoll); R(select); R(pselect);
+	R(epoll_create); R(epoll_create1); R(epoll_ctl); R(epoll_wait);
+	R(epoll_pwait); O(epoll_pwait2);
+	R(getaddrinfo); R(gethostbyname); R(gethostbyname2);
+	R(gethostbyname_r); R(gethostbyname2_r);
+	R(open); R(openat); R(pipe); R(pipe2); R(socketpair); R(eventfd);
+#undef R
+#undef O
+	atomic_store_explicit(&real_done, 1, memory_order_release);
+}
+
+int real_ready(void)
+{
+	return atomic_load_explicit(&real_done, memory_order_acquire);
+}

@@ -1,0 +1,516 @@
+/*
+ * tls_session.c - a TLS client connection on a non-blocking socket.
+ */
+#include "tls_session.h"
+#include "engine.h"
+#include "match.h"
+#include "tls_bio.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TLS_WRITE_CHUNK 16384
+
+enum tls_op { TLS_OP_HANDSHAKE, TLS_OP_READ, TLS_OP_WRITE };
+
+struct shim_tls {
+	SSL *ssl;
+	struct tls_bio bio;
+	struct tls_endpoint *ep;
+	char label[320];
+	char expect[256];
+	char cache_key[320];
+	int starved;     /* the last read needs bytes the kernel lacks */
+	int failed;      /* a fatal error was reported: report no more */
+	struct timespec t0;
+	int vfail;       /* X509_V_ERR_* of the first verification failure */
+	char peer[768];  /* the server certificate, described */
+};
+
+/* ------------------------------------------------ certificate text */
+
+static void tls_name_text(X509_NAME *n, char *out, size_t len)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int k;
+
+	out[0] = '\0';
+	if (b == NULL)
+		return;
+	X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+	k = BIO_read(b, out, (int)len - 1);
+	out[k > 0 ? k : 0] = '\0';
+	BIO_free(b);
+}
+
+static void tls_time_text(const ASN1_TIME *t, char *out, size_t len)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
+		snprintf(out, len, "?");
+		return;
+	}
+	strftime(out, len, "%Y-%m-%d %H:%M:%SZ", &tm);
+}
+
+static void tls_sans_text(X509 *cert, char *out, size_t len)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name,
+						NULL, NULL);
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		char ip[64] = "";
+		int k = 0;
+
+		if (g->type == GEN_DNS)
+			k = snprintf(out + n, len - n, "%sDNS:%s", n ? "," : "",
+				     (const char *)ASN1_STRING_get0_data(g->d.dNSName));
+		else if (g->type == GEN_IPADD) {
+			struct match_addr a = { 0 };
+			int l = ASN1_STRING_length(g->d.iPAddress);
+			if (l == 4 || l == 16) {
+				a.family = l == 4 ? AF_INET : AF_INET6;
+				memcpy(a.bytes, ASN1_STRING_get0_data(g->d.iPAddress),
+				       (size_t)l);
+				match_addr_format(&a, ip, sizeof(ip));
+			}
+			k = snprintf(out + n, len - n, "%sIP:%s", n ? "," : "", ip);
+		}
+		if (k < 0 || (size_t)k >= len - n)
+			break;
+		n += (size_t)k;
+	}
+	GENERAL_NAMES_free(names);
+	if (n == 0)
+		snprintf(out, len, "none");
+}
+
+/* "subject CN=x, SANs DNS:a,IP:b, issuer CN=y, valid A to B" */
+static void tls_describe_cert(X509 *cert, char *out, size_t len)
+{
+	char subj[256], iss[256], sans[256], nb[32], na[32];
+
+	tls_name_text(X509_get_subject_name(cert), subj, sizeof(subj));
+	tls_name_text(X509_get_issuer_name(cert), iss, sizeof(iss));
+	tls_sans_text(cert, sans, sizeof(sans));
+	tls_time_text(X509_get0_notBefore(cert), nb, sizeof(nb));
+	tls_time_text(X509_get0_notAfter(cert), na, sizeof(na));
+	snprintf(out, len, "subject '%s', SANs %s, issuer '%s', valid %s to %s",
+		 subj, sans, iss, nb, na);
+}
+
+static int tls_verify_cb(int ok, X509_STORE_CTX *xs)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(
+		xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct shim_tls *t = ssl ? SSL_get_ex_data(ssl, tls_ctx_ex_index()) : NULL;
+
+	if (t == NULL)
+		return ok;
+	if (t->peer[0] == '\0' && X509_STORE_CTX_get0_cert(xs) != NULL)
+		tls_describe_cert(X509_STORE_CTX_get0_cert(xs), t->peer,
+				  sizeof(t->peer));
+	if (!ok && t->vfail == 0)
+		t->vfail = X509_STORE_CTX_get_error(xs);
+	return ok;
+}
+
+/* ------------------------------------------------------- creation */
+
+static int tls_set_expectations(struct shim_tls *t, const struct tls_target *tg)
+{
+	const struct cfg_tls *c = &t->ep->cfg->tls;
+	int ok = 1;
+
+	if (c->verify == CFG_VERIFY_NONE) {
+		SSL_set_verify(t->ssl, SSL_VERIFY_NONE, NULL);
+		ENGINE_LOG(SHIM_LOG_WARNING,
+			   "%s: certificate verification is OFF (insecure = "
+			   "true): anyone on the path can read and change this "
+			   "connection", tg->label);
+	} else {
+		SSL_set_verify(t->ssl, SSL_VERIFY_PEER, tls_verify_cb);
+		if (match_is_ip_literal(tg->expect))
+			ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl),
+							   tg->expect);
+		else {
+			SSL_set_hostflags(t->ssl,
+					  X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+			ok = SSL_set1_host(t->ssl, tg->expect);
+		}
+	}
+	if (ok && tg->sni != NULL && !match_is_ip_literal(tg->sni))
+		ok = SSL_set_tlsext_host_name(t->ssl, tg->sni);
+	return ok ? 0 : -1;
+}
+
+struct shim_tls *tls_session_new(struct tls_endpoint *ep, int fd,
+				 const struct tls_target *tg, int *err)
+{
+	struct shim_tls *t = calloc(1, sizeof(*t));
+	SSL_SESSION *resume;
+	BIO *b;
+
+	*err = ENOMEM;
+	if (t == NULL)
+		return NULL;
+	t->ep = ep;
+	t->bio.fd = fd;
+	snprintf(t->label, sizeof(t->label), "%s", tg->label);
+	snprintf(t->expect, sizeof(t->expect), "%s", tg->expect);
+	snprintf(t->cache_key, sizeof(t->cache_key), "%s", tg->cache_key);
+	t->ssl = SSL_new(ep->ctx);
+	b = t->ssl ? tls_bio_new(&t->bio) : NULL;
+	if (b == NULL) {
+		tls_session_free(t);
+		return NULL;
+	}
+	SSL_set_bio(t->ssl, b, b);
+	SSL_set_ex_data(t->ssl, tls_ctx_ex_index(), t);
+	SSL_set_connect_state(t->ssl);
+	if (tls_set_expectations(t, tg) < 0) {
+		ENGINE_LOG(SHIM_LOG_ERROR, "%s: cannot set the name to verify "
+			   "'%s'", tg->label, tg->expect);
+		*err = EINVAL;
+		tls_session_free(t);
+		return NULL;
+	}
+	resume = tls_cache_get(ep, t->cache_key);
+	if (resume != NULL) {
+		SSL_set_session(t->ssl, resume);
+		SSL_SESSION_free(resume);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t->t0);
+	return t;
+}
+
+int tls_session_cache_target(SSL *ssl, struct tls_endpoint **ep,
+			     const char **key);
+
+int tls_session_cache_target(SSL *ssl, struct tls_endpoint **ep,
+			     const char **key)
+{
+	struct shim_tls *t = SSL_get_ex_data(ssl, tls_ctx_ex_index());
+
+	if (t == NULL)
+		return -1;
+	*ep = t->ep;
+	*key = t->cache_key;
+	return 0;
+}
+
+/* --------------------------------------------------- error reports */
+
+static const char *tls_alert_hint(int reason)
+{
+	switch (reason) {
+	case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+		return " (the server requires a client certificate: set "
+		       "cert_file and key_file, or --cert and --key)";
+	case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+	case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+	case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+		return " (the server does not accept the client certificate "
+		       "we sent: is it signed by a CA the server trusts?)";
+	case SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE:
+	case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+		return " (no protocol version or cipher in common)";
+	default:
+		return "";
+	}
+}
+
+static int tls_not_tls_reason(int reason)
+{
+	return reason == SSL_R_WRONG_VERSION_NUMBER ||
+	       reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
+	       reason == SSL_R_UNKNOWN_PROTOCOL ||
+	       reason == SSL_R_RECORD_LENGTH_MISMATCH ||
+	       reason == SSL_R_UNEXPECTED_MESSAGE ||
+	       reason == SSL_R_HTTP_REQUEST;
+}
+
+static int tls_report_verify(struct shim_tls *t, long vr)
+{
+	ENGINE_LOG(SHIM_LOG_ERROR,
+		   "%s: server certificate rejected: %s; expected name '%s'; "
+		   "server presented %s", t->label,
+		   X509_verify_cert_error_string(vr), t->expect,
+		   t->peer[0] ? t->peer : "no certificate");
+	return EACCES;
+}
+
+/* One line for a fatal OpenSSL error; returns the errno for the program. */
+static int tls_report_ssl(struct shim_tls *t, enum tls_op op)
+{
+	unsigned long e = ERR_peek_last_error();
+	int reason = ERR_GET_REASON(e);
+	long vr = SSL_get_verify_result(t->ssl);
+	char text[256];
+	int hs = op == TLS_OP_HANDSHAKE;
+
+	ERR_error_string_n(e, text, sizeof(text));
+	ERR_clear_error();
+	if (hs && vr != X509_V_OK)
+		return tls_report_verify(t, vr);
+	if (hs && t->vfail != 0)
+		return tls_report_verify(t, t->vfail);
+	if (reason >= SSL_AD_REASON_OFFSET) {
+		ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server refused the TLS "
+			   "connection%s: %s%s", t->label,
+			   hs ? " during the handshake" : "",
+			   ERR_reason_error_string(e) ? ERR_reason_error_string(e)
+						      : text,
+			   tls_alert_hint(reason));
+		return hs ? ECONNREFUSED : ECONNRESET;
+	}
+	if (hs && tls_not_tls_reason(reason)) {
+		ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server does not speak TLS "
+			   "(its answer is not a TLS record: is this the "
+			   "server's TLS port?) [%s]", t->label, text);
+		return EPROTO;
+	}
+	ENGINE_LOG(SHIM_LOG_ERROR, "%s: TLS error%s: %s", t->label,
+		   hs ? " during the handshake" : "", text);
+	return hs ? EPROTO : ECONNRESET;
+}
+
+static int tls_report_syscall(struct shim_tls *t, enum tls_op op)
+{
+	int err = t->bio.last_errno ? t->bio.last_errno : ECONNRESET;
+
+	ERR_clear_error();
+	if (op == TLS_OP_HANDSHAKE)
+		ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server closed the "
+			   "connection during the TLS handshake (%s): is it a "
+			   "TLS port, and does it accept this client?",
+			   t->label, t->bio.last_errno ? strerror(err)
+						       : "end of stream");
+	else if (t->bio.last_errno != EPIPE && t->bio.last_errno != ECONNRESET)
+		ENGINE_LOG(SHIM_LOG_INFO, "%s: connection lost: %s", t->label,
+			   strerror(err));
+	return err;
+}
+
+/* Interpret an OpenSSL result: the single place that does so. */
+static int tls_result(struct shim_tls *t, int rc, enum tls_op op, int *err)
+{
+	switch (SSL_get_error(t->ssl, rc)) {
+	case SSL_ERROR_WANT_READ:
+		if (tls_bio_unsent(&t->bio) > 0) {
+			int f = tls_bio_flush(&t->bio);
+			if (f < 0)
+				break;
+			if (f > 0)
+				return SHIM_IO_WANT_WRITE;
+		}
+		if (op == TLS_OP_READ)
+			t->starved = 1;
+		return SHIM_IO_WANT_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return SHIM_IO_WANT_WRITE;
+	case SSL_ERROR_ZERO_RETURN:
+		if (op == TLS_OP_READ)
+			return 0;
+		*err = op == TLS_OP_WRITE ? EPIPE : ECONNRESET;
+		t->failed = 1;
+		return SHIM_IO_ERROR;
+	case SSL_ERROR_SSL:
+		*err = t->failed ? ECONNRESET : tls_report_ssl(t, op);
+		t->failed = 1;
+		return SHIM_IO_ERROR;
+	case SSL_ERROR_SYSCALL:
+	default:
+		break;
+	}
+	*err = t->failed ? ECONNRESET : tls_report_syscall(t, op);
+	if (op == TLS_OP_READ && t->bio.last_errno == 0 && t->bio.eof) {
+		ERR_clear_error();
+		return 0; /* end of stream without close_notify */
+	}
+	t->failed = 1;
+	return SHIM_IO_ERROR;
+}
+
+/* ---------------------------------------------------------- I/O */
+
+static void tls_log_done(struct shim_tls *t)
+{
+	struct timespec now;
+	double ms;
+
+	if (!engine_host->log_enabled(SHIM_LOG_INFO))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (double)(now.tv_sec - t->t0.tv_sec) * 1e3 +
+	     (double)(now.tv_nsec - t->t0.tv_nsec) / 1e6;
+	ENGINE_LOG(SHIM_LOG_INFO, "%s: TLS handshake done: %s, %s, "
+		   "verified '%s', resumed %s, %.1f ms", t->label,
+		   SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl),
+		   SSL_get_verify_mode(t->ssl) == SSL_VERIFY_NONE ? "(nothing)"
+								  : t->expect,
+		   SSL_session_reused(t->ssl) ? "yes" : "no", ms);
+}
+
+int tls_session_handshake(struct shim_tls *t, int *err)
+{
+	int rc;
+
+	ERR_clear_error();
+	rc = SSL_do_handshake(t->ssl);
+	if (rc == 1) {
+		tls_log_done(t);
+		if (tls_bio_unsent(&t->bio) > 0 && tls_bio_flush(&t->bio) < 0) {
+			*err = tls_report_syscall(t, TLS_OP_HANDSHAKE);
+			return SHIM_IO_ERROR;
+		}
+		return 0;
+	}
+	rc = tls_result(t, rc, TLS_OP_HANDSHAKE, err);
+	if (rc == SHIM_IO_ERROR)
+		tls_cache_drop(t->ep, t->cache_key);
+	return rc;
+}
+
+static int tls_flush_first(struct shim_tls *t, int *err)
+{
+	int f;
+
+	if (tls_bio_unsent(&t->bio) == 0)
+		return 0;
+	f = tls_bio_flush(&t->bio);
+	if (f < 0) {
+		*err = t->bio.last_errno;
+		return SHIM_IO_ERROR;
+	}
+	return f > 0 ? SHIM_IO_WANT_WRITE : 0;
+}
+
+ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
+			 int *err)
+{
+	size_t got = 0;
+
+	/* the request must be out before its reply can come */
+	if (tls_flush_first(t, err) == SHIM_IO_ERROR)
+		return SHIM_IO_ERROR;
+	while (got < len) {
+		size_t n = 0;
+		int ok;
+
+		ERR_clear_error();
+		ok = peek ? SSL_peek_ex(t->ssl, (char *)buf + got, len - got, &n)
+			  : SSL_read_ex(t->ssl, (char *)buf + got, len - got, &n);
+		if (ok) {
+			got += n;
+			t->starved = 0;
+			if (peek || (SSL_pending(t->ssl) == 0 &&
+				     !SSL_has_pending(t->ssl)))
+				break;
+			continue;
+		}
+		if (got > 0) {
+			if (SSL_get_error(t->ssl, 0) == SSL_ERROR_WANT_READ)
+				t->starved = 1;
+			ERR_clear_error();
+			break;
+		}
+		return tls_result(t, 0, TLS_OP_READ, err);
+	}
+	return (ssize_t)got;
+}
+
+ssize_t tls_session_write(struct shim_tls *t, const void *buf, size_t len,
+			  int *err)
+{
+	size_t done = 0;
+	int f = tls_flush_first(t, err);
+
+	if (f != 0)
+		return f;
+	while (done < len) {
+		size_t chunk = len - done < TLS_WRITE_CHUNK ? len - done
+							    : TLS_WRITE_CHUNK;
+		size_t n = 0;
+
+		ERR_clear_error();
+		if (SSL_write_ex(t->ssl, (const char *)buf + done, chunk, &n)) {
+			done += n;
+			if (tls_bio_unsent(&t->bio) > 0)
+				break; /* the kernel is full: stop here */
+			continue;
+		}
+		if (done > 0)
+			break;
+		return tls_result(t, 0, TLS_OP_WRITE, err);
+	}
+	return (ssize_t)done;
+}
+
+int tls_session_flush(struct shim_tls *t, int *err)
+{
+	return tls_flush_first(t, err);
+}
+
+int tls_session_buffered(struct shim_tls *t)
+{
+	return SSL_pending(t->ssl) > 0 ||
+	       (!t->starved && SSL_has_pending(t->ssl));
+}
+
+size_t tls_session_pending(struct shim_tls *t)
+{
+	int n = SSL_pending(t->ssl);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+size_t tls_session_unsent(struct shim_tls *t)
+{
+	return tls_bio_unsent(&t->bio);
+}
+
+void tls_session_shutdown(struct shim_tls *t)
+{
+	if (t->failed || !SSL_is_init_finished(t->ssl))
+		return;
+	ERR_clear_error();
+	SSL_shutdown(t->ssl);
+	ERR_clear_error();
+	tls_bio_flush(&t->bio);
+}
+
+void tls_session_free(struct shim_tls *t)
+{
+	if (t == NULL)
+		return;
+	if (t->ssl != NULL)
+		SSL_free(t->ssl);
+	tls_bio_release(&t->bio);
+	free(t);
+}
+
+void tls_session_facts(struct shim_tls *t, struct tls_session_facts *f)
+{
+	X509 *peer = SSL_get0_peer_certificate(t->ssl);
+	X509 *mine = SSL_get_certificate(t->ssl);
+
+	memset(f, 0, sizeof(*f));
+	f->protocol = SSL_get_version(t->ssl);
+	f->cipher = SSL_get_cipher_name(t->ssl);
+	f->resumed = SSL_session_reused(t->ssl);
+	if (peer != NULL)
+		tls_describe_cert(peer, f->peer, sizeof(f->peer));
+	if (mine != NULL)
+		tls_name_text(X509_get_subject_name(mine), f->client,
+			      sizeof(f->client));
+}
