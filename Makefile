@@ -72,9 +72,9 @@ $(LIB): $(SWITCHBOARD_OBJS)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ -ldl -pthread
 
-$(ENGINE): $(ENGINE_OBJS)
+$(ENGINE): $(ENGINE_OBJS) $(BUILD)/obj/engine_alloc.o
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(ENGINE_LIBS) -pthread
+	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(ENGINE_LIBS) -ldl -pthread
 else
 # Sanitizer runtimes refuse RTLD_DEEPBIND: link the engine in.
 $(LIB): $(SWITCHBOARD_OBJS) $(ENGINE_OBJS)

@@ -435,6 +435,7 @@ int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
 			&tls, &info, &err)) {
 	case SHIM_WRAP:
 		rc = sock_begin(s, fd, addr, len, tls, &info);
+		err = errno;
 		break;
 	case SHIM_REFUSE:
 		rc = -1;
@@ -445,8 +446,6 @@ int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		sock_put(s);
 		return real.connect(fd, addr, len);
 	}
-	if (rc < 0 && err == 0)
-		err = errno;
 	sock_put(s);
 	errno = err;
 	return rc;
