@@ -7,9 +7,11 @@
  * (so its address differs); then the previous buffer is overwritten with
  * garbage and freed.  After EAGAIN or a short write the next attempt thus
  * uses a new buffer with another length: shorter or longer than the one
- * that just failed (1 byte up to 3 MiB).  A kernel socket allows any retry pattern;
- * TLS libraries want the same buffer again, so the transport must own what
- * it has accepted.  Writability is awaited with poll().
+ * that just failed (1 byte up to 3 MiB).  A kernel socket allows any
+ * retry pattern; TLS libraries want the same buffer again, so the transport
+ * must own what it has accepted.  Writability is awaited with poll().  Meanwhile a
+ * second connection keeps the server busy in a 500 ms script, so that the
+ * socket buffers surely fill up and EAGAIN happens.
  *
  * Checks: the +OK reply, then GET returns the 64 MiB value byte-exact (read
  * non-blocking in pieces of varying size), STRLEN and DEL agree; at least
@@ -144,6 +146,29 @@ static void recv_stream(int fd, const struct stream *s, const char *what)
 	free(exp);
 }
 
+/*
+ * Keep the server busy in a 500 ms script (sent on another connection, its
+ * reply read later) so that it stops reading for a while: the send path
+ * then surely meets EAGAIN, however fast the machine or slow the tool
+ * (valgrind) running this program.
+ */
+static int stall_server(void)
+{
+	static const char script[] =
+		"local s = redis.call('TIME') "
+		"local t0 = s[1] * 1000000 + s[2] "
+		"repeat s = redis.call('TIME') until s[1] * 1000000 + s[2] - t0 > 500000 "
+		"return 1";
+	struct tbuf cmd = { 0 };
+	int h = t_connect();
+
+	resp_cmd(&cmd, "EVAL", script, "0", NULL);
+	t_write_all(h, cmd.p, cmd.len);
+	tbuf_free(&cmd);
+	t_sleep_ms(50);	/* let it start; if it starts later, it stalls us later */
+	return h;
+}
+
 int main(int argc, char **argv)
 {
 	struct tbuf hdr = { 0 }, ghdr = { 0 }, cmd = { 0 };
@@ -151,7 +176,7 @@ int main(int argc, char **argv)
 	char key[128], num[32];
 	unsigned eagains = 0, writes = 0;
 	char *v = malloc(VALUE_LEN);
-	int fd;
+	int fd, stall;
 
 	t_init(argc, argv);
 	if (!v)
@@ -163,8 +188,11 @@ int main(int argc, char **argv)
 
 	fd = t_connect();
 	t_set_nonblock(fd, 1);
+	stall = stall_server();
 	t_phase = "writing 64 MiB with a new buffer for every attempt";
 	send_stream(fd, &req, &eagains, &writes);
+	t_expect_str(stall, "EVAL busy loop", ":1\r\n");
+	close(stall);
 	if (eagains == 0)
 		die("64 MiB were written without a single EAGAIN: retry path not exercised");
 	t_phase = "reading the SET reply";
