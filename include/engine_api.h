@@ -82,6 +82,13 @@ struct shim_engine_ops {
 				   struct shim_tls **out,
 				   struct shim_session_info *info, int *err);
 
+	/*
+	 * Use `fd` for the session's I/O from now on.  The program may reach
+	 * one session through several fds (dup) and close any of them, so
+	 * the switchboard names the fd it is serving before each call.
+	 */
+	void (*set_fd)(struct shim_tls *s, int fd);
+
 	/* Advance the handshake: 0 done, or an SHIM_IO_* code. */
 	int (*handshake)(struct shim_tls *s, int *err);
 
@@ -102,7 +109,7 @@ struct shim_engine_ops {
 	/* Plaintext (or whole records) held in user space: 1 or 0. */
 	int (*buffered)(struct shim_tls *s);
 
-	/* Bytes of plaintext ready without a syscall (FIONREAD). */
+	/* Bytes of plaintext ready now (FIONREAD); may decrypt one record. */
 	size_t (*pending)(struct shim_tls *s);
 
 	/* Ciphertext owned but not yet accepted by the kernel. */

@@ -117,7 +117,14 @@ void sock_track_new(int fd, int domain, int type);
 void sock_step(struct shim_sock *s, int fd);
 
 /* sock_flush - push owned ciphertext without blocking (best effort). */
-void sock_flush(struct shim_sock *s);
+void sock_flush(struct shim_sock *s, int fd);
+
+/*
+ * sock_probe_readable - the kernel says readable: is there plaintext (or
+ * an end or error) for the program, or only TLS records of its own, like
+ * session tickets?  Decrypts what is there; 1 if a read would not block.
+ */
+int sock_probe_readable(struct shim_sock *s, int fd);
 
 /* sock_check_sendmsg - 1 (and a log line) if msg passes a TLS socket. */
 int sock_check_sendmsg(const struct msghdr *msg);

@@ -25,6 +25,7 @@ struct tls_target {
 
 struct shim_tls *tls_session_new(struct tls_endpoint *ep, int fd,
 				 const struct tls_target *t, int *err);
+void tls_session_set_fd(struct shim_tls *t, int fd);
 int tls_session_handshake(struct shim_tls *t, int *err);
 ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 			 int *err);

@@ -123,6 +123,7 @@ static void engine_at_exit(void)
 static const struct shim_engine_ops engine_ops = {
 	.abi = SHIM_ENGINE_ABI,
 	.open = engine_open,
+	.set_fd = tls_session_set_fd,
 	.handshake = engine_handshake,
 	.read = engine_read,
 	.write = engine_write,

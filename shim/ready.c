@@ -130,9 +130,14 @@ static uint32_t ready_complete(struct shim_sock *s, int fd, uint32_t want,
 	if (st == SOCK_FAILED)
 		return ready_synthetic(s, want);
 	if ((got & EPOLLOUT) && (atomic_load(&s->hints) & SOCK_HINT_UNSENT))
-		sock_flush(s);
+		sock_flush(s, fd);
 	h = atomic_load(&s->hints);
 	r = got & (READY_ALWAYS | (want & (EPOLLRDHUP | EPOLLPRI)));
+	/* readable means plaintext, not a session ticket */
+	if ((want & EPOLLIN) && (got & EPOLLIN) && !(got & READY_ALWAYS) &&
+	    !(h & SOCK_HINT_BUFFERED) && !sock_probe_readable(s, fd))
+		got &= ~(uint32_t)EPOLLIN;
+	h = atomic_load(&s->hints);
 	if ((want & EPOLLIN) &&
 	    ((got & (EPOLLIN | READY_ALWAYS)) || (h & SOCK_HINT_BUFFERED) ||
 	     ((h & SOCK_HINT_RD_WANTS_WR) && (got & EPOLLOUT))))

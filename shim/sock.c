@@ -66,6 +66,14 @@ void sock_put(struct shim_sock *s)
 	free(s);
 }
 
+/* Take s->lock to serve the program's call on fd. */
+static void sock_lock_fd(struct shim_sock *s, int fd)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->tls != NULL && fd >= 0)
+		sock_eng()->set_fd(s->tls, fd);
+}
+
 static int sock_is_tls(const struct shim_sock *s)
 {
 	return atomic_load(&s->state) != SOCK_FRESH;
@@ -169,7 +177,7 @@ void sock_step(struct shim_sock *s, int fd)
 {
 	enum sock_state before, after;
 
-	pthread_mutex_lock(&s->lock);
+	sock_lock_fd(s, fd);
 	before = atomic_load(&s->state);
 	if (before == SOCK_CONNECTING || before == SOCK_HANDSHAKING)
 		sock_step_locked(s, fd);
@@ -179,11 +187,11 @@ void sock_step(struct shim_sock *s, int fd)
 		ready_sync(s);
 }
 
-void sock_flush(struct shim_sock *s)
+void sock_flush(struct shim_sock *s, int fd)
 {
 	int err, changed = 0;
 
-	pthread_mutex_lock(&s->lock);
+	sock_lock_fd(s, fd);
 	if (atomic_load(&s->state) == SOCK_READY &&
 	    sock_eng()->unsent(s->tls) > 0) {
 		sock_eng()->flush(s->tls, &err);
@@ -192,6 +200,25 @@ void sock_flush(struct shim_sock *s)
 	pthread_mutex_unlock(&s->lock);
 	if (changed)
 		ready_sync(s);
+}
+
+int sock_probe_readable(struct shim_sock *s, int fd)
+{
+	char c;
+	int err = 0, changed;
+	ssize_t n;
+
+	if (!sock_owned(s))
+		return 1; /* let the read report it */
+	sock_lock_fd(s, fd);
+	n = sock_eng()->read(s->tls, &c, 1, 1, &err);
+	if (n == SHIM_IO_ERROR && s->so_error == 0)
+		s->so_error = err;
+	changed = sock_refresh_hints(s, n < 0 && n != SHIM_IO_ERROR ? (int)n : 0, -1);
+	pthread_mutex_unlock(&s->lock);
+	if (changed)
+		ready_sync(s);
+	return n >= 0 || n == SHIM_IO_ERROR;
 }
 
 /* The socket is waiting for the kernel: which event does it need? */
@@ -485,7 +512,15 @@ ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 		int err = 0, changed;
 		ssize_t n;
 
-		pthread_mutex_lock(&s->lock);
+		sock_lock_fd(s, fd);
+		if (s->so_error != 0 && got == 0) {
+			/* an error a readiness probe met first */
+			err = s->so_error;
+			s->so_error = 0;
+			pthread_mutex_unlock(&s->lock);
+			errno = err;
+			return -1;
+		}
 		n = e->read(s->tls, (char *)buf + got, len - got, peek, &err);
 		changed = sock_refresh_hints(s, n < 0 && n != SHIM_IO_ERROR ? (int)n : 0, -1);
 		pthread_mutex_unlock(&s->lock);
@@ -526,7 +561,7 @@ static int sock_drain_blocking(struct shim_sock *s, int fd,
 	for (;;) {
 		int err = 0, rc;
 
-		pthread_mutex_lock(&s->lock);
+		sock_lock_fd(s, fd);
 		rc = e->flush(s->tls, &err);
 		sock_refresh_hints(s, -1, -1);
 		pthread_mutex_unlock(&s->lock);
@@ -570,7 +605,7 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 		int err = 0, changed;
 		ssize_t n;
 
-		pthread_mutex_lock(&s->lock);
+		sock_lock_fd(s, fd);
 		n = e->write(s->tls, (const char *)buf + done, len - done, &err);
 		changed = sock_refresh_hints(s, -1, n < 0 && n != SHIM_IO_ERROR ? (int)n : 0);
 		pthread_mutex_unlock(&s->lock);
@@ -801,7 +836,7 @@ static void sock_release_ref(struct shim_sock *s, int fd, int last)
 	ready_fd_closed(s, fd);
 	if (!last || !sock_owned(s) || s->tls == NULL)
 		return;
-	pthread_mutex_lock(&s->lock);
+	sock_lock_fd(s, fd);
 	if (atomic_load(&s->state) == SOCK_READY && !s->wr_shut) {
 		sock_eng()->shutdown(s->tls);
 		s->wr_shut = 1;
@@ -856,7 +891,7 @@ int sock_shutdown(struct shim_sock *s, int fd, int how)
 		return real.shutdown(fd, how);
 	if (!sock_owned(s))
 		return sock_child_refuse(s, fd, ENOTCONN);
-	pthread_mutex_lock(&s->lock);
+	sock_lock_fd(s, fd);
 	switch (atomic_load(&s->state)) {
 	case SOCK_READY:
 		if ((how == SHUT_WR || how == SHUT_RDWR) && !s->wr_shut) {
@@ -974,7 +1009,7 @@ int sock_ioctl(struct shim_sock *s, int fd, unsigned long req, void *arg)
 		}
 		if (!sock_owned(s))
 			return sock_child_refuse(s, fd, ENOTCONN);
-		pthread_mutex_lock(&s->lock);
+		sock_lock_fd(s, fd);
 		*(int *)arg = atomic_load(&s->state) == SOCK_READY ?
 				      (int)sock_eng()->pending(s->tls) : 0;
 		pthread_mutex_unlock(&s->lock);

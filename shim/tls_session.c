@@ -361,6 +361,11 @@ static void tls_log_done(struct shim_tls *t)
 		   SSL_session_reused(t->ssl) ? "yes" : "no", ms);
 }
 
+void tls_session_set_fd(struct shim_tls *t, int fd)
+{
+	t->bio.fd = fd;
+}
+
 int tls_session_handshake(struct shim_tls *t, int *err)
 {
 	int rc;
@@ -471,6 +476,16 @@ size_t tls_session_pending(struct shim_tls *t)
 {
 	int n = SSL_pending(t->ssl);
 
+	if (n == 0 && !t->failed) {
+		/* decrypt the next record, if it is there, to count it */
+		char c;
+		size_t got;
+
+		ERR_clear_error();
+		if (!SSL_peek_ex(t->ssl, &c, 1, &got))
+			ERR_clear_error();
+		n = SSL_pending(t->ssl);
+	}
 	return n > 0 ? (size_t)n : 0;
 }
 
