@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 enum log_sink { LOG_SINK_STDERR, LOG_SINK_SYSLOG, LOG_SINK_FILE };
@@ -118,6 +119,34 @@ static const int log_syslog_prio[] = {
 	[SHIM_LOG_ERROR] = LOG_ERR,
 };
 
+/*
+ * Programs retry (redis-cli connects twice before it gives up): the same
+ * warning or error again within LOG_REPEAT_MS is not written again, so a
+ * failure reads as one line and a retry loop cannot flood the log.
+ */
+#define LOG_REPEAT_MS 30000
+static char log_last[512];
+static struct timespec log_last_at;
+
+/* Caller holds log_lock. */
+static int log_is_repeat(enum shim_log_level level, const char *text)
+{
+	struct timespec now;
+	long long ms;
+
+	if (level < SHIM_LOG_WARNING)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(now.tv_sec - log_last_at.tv_sec) * 1000 +
+	     (now.tv_nsec - log_last_at.tv_nsec) / 1000000;
+	if (strncmp(log_last, text, sizeof(log_last) - 1) == 0 &&
+	    ms < LOG_REPEAT_MS)
+		return 1;
+	snprintf(log_last, sizeof(log_last), "%s", text);
+	log_last_at = now;
+	return 0;
+}
+
 void log_msg(enum shim_log_level level, const char *fmt, ...)
 {
 	char line[2048];
@@ -133,6 +162,13 @@ void log_msg(enum shim_log_level level, const char *fmt, ...)
 	va_end(ap);
 	if (m < 0)
 		m = 0;
+	pthread_mutex_lock(&log_lock);
+	m = log_is_repeat(level, line + n) ? -1 : m;
+	pthread_mutex_unlock(&log_lock);
+	if (m < 0) {
+		errno = saved;
+		return;
+	}
 	n += m;
 	if (n > (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;

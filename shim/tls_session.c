@@ -26,6 +26,8 @@ struct shim_tls {
 	char expect[256];
 	char cache_key[320];
 	int starved;     /* the last read needs bytes the kernel lacks */
+	int got_data;    /* the server has sent application data */
+	int cert_requested; /* the server asked for a client certificate */
 	int failed;      /* a fatal error was reported: report no more */
 	struct timespec t0;
 	int vfail;       /* X509_V_ERR_* of the first verification failure */
@@ -153,6 +155,17 @@ static int tls_set_expectations(struct shim_tls *t, const struct tls_target *tg)
 	return ok ? 0 : -1;
 }
 
+/* Notes a CertificateRequest: the server checks client certificates. */
+static void tls_msg_cb(int write_p, int version, int content_type,
+		       const void *buf, size_t len, SSL *ssl, void *arg)
+{
+	struct shim_tls *t = arg;
+
+	if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+	    ((const unsigned char *)buf)[0] == SSL3_MT_CERTIFICATE_REQUEST)
+		t->cert_requested = 1;
+}
+
 struct shim_tls *tls_session_new(struct tls_endpoint *ep, int fd,
 				 const struct tls_target *tg, int *err)
 {
@@ -177,6 +190,8 @@ struct shim_tls *tls_session_new(struct tls_endpoint *ep, int fd,
 	SSL_set_bio(t->ssl, b, b);
 	SSL_set_ex_data(t->ssl, tls_ctx_ex_index(), t);
 	SSL_set_connect_state(t->ssl);
+	SSL_set_msg_callback(t->ssl, tls_msg_cb);
+	SSL_set_msg_callback_arg(t->ssl, t);
 	if (tls_set_expectations(t, tg) < 0) {
 		ENGINE_LOG(SHIM_LOG_ERROR, "%s: cannot set the name to verify "
 			   "'%s'", tg->label, tg->expect);
@@ -284,11 +299,45 @@ static int tls_report_ssl(struct shim_tls *t, enum tls_op op)
 	return hs ? EPROTO : ECONNRESET;
 }
 
+/*
+ * In TLS 1.3 the client finishes its handshake before the server has
+ * checked the client certificate; a server that rejects it sends an alert
+ * and closes, and the alert is often lost to the reset.  A connection that
+ * dies before its first reply, after the server asked for a certificate,
+ * almost always died of that: say so.
+ */
+static void tls_report_early_close(struct shim_tls *t, int err)
+{
+	X509 *mine = SSL_get_certificate(t->ssl);
+	char subj[256] = "", iss[256] = "";
+
+	if (mine != NULL) {
+		tls_name_text(X509_get_subject_name(mine), subj, sizeof(subj));
+		tls_name_text(X509_get_issuer_name(mine), iss, sizeof(iss));
+		ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server closed the "
+			   "connection (%s) before its first reply: it most "
+			   "likely rejected our client certificate (subject "
+			   "'%s', issuer '%s'): is it signed by a CA the server "
+			   "trusts?", t->label, strerror(err), subj, iss);
+	} else {
+		ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server closed the "
+			   "connection (%s) before its first reply: it most "
+			   "likely requires a client certificate (set cert_file "
+			   "and key_file, or --cert and --key)", t->label,
+			   strerror(err));
+	}
+}
+
 static int tls_report_syscall(struct shim_tls *t, enum tls_op op)
 {
 	int err = t->bio.last_errno ? t->bio.last_errno : ECONNRESET;
 
 	ERR_clear_error();
+	if (op == TLS_OP_READ && !t->got_data && t->cert_requested &&
+	    SSL_is_init_finished(t->ssl)) {
+		tls_report_early_close(t, err);
+		return err;
+	}
 	if (op == TLS_OP_HANDSHAKE)
 		ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server closed the "
 			   "connection during the TLS handshake (%s): is it a "
@@ -418,6 +467,7 @@ ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 		if (ok) {
 			got += n;
 			t->starved = 0;
+			t->got_data = 1;
 			if (peek || (SSL_pending(t->ssl) == 0 &&
 				     !SSL_has_pending(t->ssl)))
 				break;
