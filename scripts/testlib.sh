@@ -33,8 +33,10 @@ T_TIMEOUT=${T_TIMEOUT:-60}
 # Settings that would change what the shim does must come from the tests.
 while IFS='=' read -r _name _; do
 	unset "$_name"
-done < <(env | grep -E '^REDIS_TLS_[A-Z_]*=' | grep -vE '^REDIS_TLS_(LIB|TEST_[A-Z_]*)=')
+done < <(env | grep -E '^REDIS_TLS_[A-Z_]*=' | grep -vE '^REDIS_TLS_(LIB|ENGINE|TEST_[A-Z_]*)=')
 unset _name
+# The wrapper and the tests' own LD_PRELOAD use the same library.
+export REDIS_TLS_LIB=$T_LIB
 
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/redis-tls-test.XXXXXX")
 
@@ -147,6 +149,20 @@ assert_one_shim_error() {
 	n=$(grep -c . <<<"$lines")
 	if [ "$n" -ne 1 ]; then
 		fail "expected one redis-tls-shim log line, got $n; stderr: $(t_short "$T_ERR" 800)"
+		return 1
+	fi
+	assert_match "$lines" "$1" "the shim's log line"
+}
+
+# assert_same_shim_error ERE: as assert_one_shim_error, for a client that
+# retries a failed connection itself: one or more lines, all the same (but
+# for the pid), matching ERE.
+assert_same_shim_error() {
+	local lines n
+	lines=$(shim_log_lines "$T_ERR" | sed 's/^redis-tls-shim\[[0-9]*\]/redis-tls-shim/' | sort -u)
+	n=$(grep -c . <<<"$lines")
+	if [ "$n" -ne 1 ]; then
+		fail "expected one distinct redis-tls-shim log line, got $n; stderr: $(t_short "$T_ERR" 800)"
 		return 1
 	fi
 	assert_match "$lines" "$1" "the shim's log line"
