@@ -9,9 +9,10 @@
  * uses a new buffer with another length: shorter or longer than the one
  * that just failed (1 byte up to 3 MiB).  A kernel socket allows any
  * retry pattern; TLS libraries want the same buffer again, so the transport
- * must own what it has accepted.  Writability is awaited with poll().  Meanwhile a
- * second connection keeps the server busy in a 500 ms script, so that the
- * socket buffers surely fill up and EAGAIN happens.
+ * must own what it has accepted.  Writability is awaited with poll().
+ * SO_SNDBUF is 256 KiB, and a second connection keeps the server busy in a
+ * 500 ms script at the start, so that the socket buffers surely fill up and
+ * EAGAIN happens, however fast the machine or slow the tool (valgrind).
  *
  * Checks: the +OK reply, then GET returns the 64 MiB value byte-exact (read
  * non-blocking in pieces of varying size), STRLEN and DEL agree; at least
@@ -187,6 +188,9 @@ int main(int argc, char **argv)
 	stream_init(&req, hdr.p, hdr.len, v, VALUE_LEN, "\r\n", 2);
 
 	fd = t_connect();
+	/* a small send buffer: EAGAIN comes early and often, even under valgrind */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ 256 * 1024 }, sizeof(int)) < 0)
+		die_errno("setsockopt(SO_SNDBUF)");
 	t_set_nonblock(fd, 1);
 	stall = stall_server();
 	t_phase = "writing 64 MiB with a new buffer for every attempt";
