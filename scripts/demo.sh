@@ -32,7 +32,9 @@ fi
 say() { printf '\n%s==> %s%s\n' "$bold" "$*" "$off"; }
 show() {
 	# show CMD...: print the command as a user would type it, then run it.
-	printf '%s$ %s%s\n' "$bold" "$*" "$off"
+	printf '%s$' "$bold"
+	printf ' %q' "$@"
+	printf '%s\n' "$off"
 	"$@"
 }
 
@@ -90,7 +92,7 @@ shim=(redis-tls-run --endpoint "127.0.0.1:$port" --cacert "$pki/ca.crt"
 show "${shim[@]}" redis-cli -h 127.0.0.1 -p "$port" SET greeting "hello over mutual TLS"
 show "${shim[@]}" redis-cli -h 127.0.0.1 -p "$port" GET greeting
 
-say "4. What the server saw: the connections were TLS with the client's certificate"
+say "4. Reading the value back with redis-cli's own TLS support (no shim)"
 got=$(redis-cli --tls --cacert "$pki/ca.crt" --cert "$pki/client.crt" --key "$pki/client.key" \
 	-h 127.0.0.1 -p "$port" GET greeting)
 printf 'native redis-cli --tls reads back: %s\n' "$got"
