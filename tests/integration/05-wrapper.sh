@@ -1,0 +1,121 @@
+#!/bin/bash
+# scripts/redis-tls-run itself: flags to REDIS_TLS_* variables, LD_PRELOAD
+# kept and appended to, refusals (bad usage, programs LD_PRELOAD cannot
+# reach) with exit status 2 and the command not started.
+# shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317,SC2119,SC2016
+source "$(dirname "$0")/../../scripts/testlib.sh"
+t_require_shim
+
+LIBC=$(ldd /bin/true | awk '/libc\.so/ { print $3 }')
+
+case_mapping() {
+	t_run "$T_RUN" --endpoint 127.0.0.1:7001 --endpoint=localhost:7002 \
+		--cacert "$PKI/ca.crt" --cacertdir "$PKI/cadir" --cert "$PKI/client.crt" \
+		--key "$PKI/client-enc.key" --key-passphrase-file "$PKI/passphrase.txt" \
+		--sni sni.example --verify-name name.example --tls-ciphers 'ECDHE+AESGCM' \
+		--tls-ciphersuites TLS_AES_128_GCM_SHA256 --insecure --log-level error -- env
+	assert_rc 0 || return
+	local want
+	for want in REDIS_TLS_ENDPOINTS=127.0.0.1:7001,localhost:7002 \
+		"REDIS_TLS_CA_FILE=$PKI/ca.crt" "REDIS_TLS_CA_PATH=$PKI/cadir" \
+		"REDIS_TLS_CERT_FILE=$PKI/client.crt" "REDIS_TLS_KEY_FILE=$PKI/client-enc.key" \
+		"REDIS_TLS_KEY_PASSPHRASE_FILE=$PKI/passphrase.txt" \
+		REDIS_TLS_SNI=sni.example REDIS_TLS_VERIFY_NAME=name.example \
+		REDIS_TLS_CIPHERS=ECDHE+AESGCM REDIS_TLS_CIPHERSUITES=TLS_AES_128_GCM_SHA256 \
+		REDIS_TLS_INSECURE=1 REDIS_TLS_VERIFY=none REDIS_TLS_LOG_LEVEL=error \
+		"LD_PRELOAD=$T_LIB"; do
+		grep -qxF -- "$want" <<<"$T_OUT" || fail "env lacks $want"
+	done
+}
+
+case_passphrase_env_mapping() {
+	local pass
+	pass=$(head -1 "$PKI/passphrase.txt")
+	t_run env WRAPPER_TEST_PASS="$pass" "$T_RUN" --endpoint 127.0.0.1:7001 \
+		--cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client-enc.key" \
+		--key-passphrase-env WRAPPER_TEST_PASS -- env
+	assert_rc 0 || return
+	grep -qxF REDIS_TLS_KEY_PASSPHRASE_ENV=WRAPPER_TEST_PASS <<<"$T_OUT" ||
+		fail "env lacks REDIS_TLS_KEY_PASSPHRASE_ENV=WRAPPER_TEST_PASS"
+}
+
+case_config_mapping() {
+	local conf=$T_TMP/w.conf
+	printf 'version = 1;\ndefaults = { ca_file = "%s"; };\nendpoints = ( { match = "127.0.0.1:7001"; } );\n' \
+		"$PKI/ca.crt" >"$conf"
+	t_run "$T_RUN" --config "$conf" -- env
+	assert_rc 0 || return
+	grep -qxF "REDIS_TLS_CONFIG=$conf" <<<"$T_OUT" || fail "env lacks REDIS_TLS_CONFIG"
+}
+
+case_preload_appended() {
+	t_run env LD_PRELOAD="$LIBC" "$T_RUN" --endpoint 127.0.0.1:7001 \
+		--cacert "$PKI/ca.crt" -- sh -c 'printf "%s\n" "$LD_PRELOAD"'
+	assert_rc 0 || return
+	assert_eq "$LIBC $T_LIB" "$T_OUT" "LD_PRELOAD"
+}
+
+case_preload_not_doubled() {
+	t_run env LD_PRELOAD="$LIBC:$T_LIB" "$T_RUN" --endpoint 127.0.0.1:7001 \
+		--cacert "$PKI/ca.crt" -- sh -c 'printf "%s\n" "$LD_PRELOAD"'
+	assert_rc 0 || return
+	assert_eq "$LIBC:$T_LIB" "$T_OUT" "LD_PRELOAD"
+}
+
+case_exit_status() {
+	t_run "$T_RUN" --endpoint 127.0.0.1:7001 --cacert "$PKI/ca.crt" -- sh -c 'exit 7'
+	assert_rc 7 "the command's own exit status"
+}
+
+# refused WHAT ERE WRAPPER-ARGS...: exit 2, the error matches ERE, no
+# COMMAND-RAN on stdout.
+refused() {
+	local what=$1 ere=$2
+	shift 2
+	t_run "$T_RUN" "$@"
+	assert_rc 2 "$what" || return
+	assert_not_contains "$T_OUT" COMMAND-RAN "$what: output"
+	assert_match "$T_ERR" "$ere" "$what: error"
+}
+
+case_usage_errors() {
+	local run=(sh -c 'echo COMMAND-RAN')
+	refused "no endpoint" "endpoint|config" -- "${run[@]}"
+	refused "unknown option" "unknown option" --endpoint 127.0.0.1:7001 --frobnicate -- "${run[@]}"
+	refused "missing value" "needs a value" --endpoint
+	refused "no command" "no command" --endpoint 127.0.0.1:7001 --
+	refused "unreadable --cacert" "cannot read" --endpoint 127.0.0.1:7001 --cacert "$T_TMP/none.pem" -- "${run[@]}"
+	refused "unset passphrase variable" "not set" --endpoint 127.0.0.1:7001 \
+		--key-passphrase-env WRAPPER_TEST_UNSET_VAR -- "${run[@]}"
+	refused "bad log level" "log-level" --endpoint 127.0.0.1:7001 --log-level chatty -- "${run[@]}"
+	REDIS_TLS_LIB=$T_TMP/nolib.so refused "missing library" "no such library" \
+		--endpoint 127.0.0.1:7001 -- "${run[@]}"
+	t_run "$T_RUN" --help
+	assert_rc 0 "--help"
+	assert_contains "$T_OUT" "--endpoint" "--help"
+}
+
+case_unreachable_programs() {
+	# Programs LD_PRELOAD cannot reach would talk plaintext: refused.
+	local go=$T_TMP/fake-go static=$T_TMP/static
+	cp /bin/true "$go"
+	printf '\377 Go buildinf:' >>"$go"
+	refused "Go program" "Go program" --endpoint 127.0.0.1:7001 --cacert "$PKI/ca.crt" -- "$go"
+	if printf 'int main(void){return 0;}\n' | cc -static -x c -o "$static" - 2>/dev/null; then
+		refused "static program" "statically linked" --endpoint 127.0.0.1:7001 --cacert "$PKI/ca.crt" -- "$static"
+	else
+		echo "    (no static libc: static case not run)"
+	fi
+	t_run env REDIS_TLS_RUN_NO_CHECK=1 "$T_RUN" --endpoint 127.0.0.1:7001 --cacert "$PKI/ca.crt" -- "$go"
+	assert_rc 0 "REDIS_TLS_RUN_NO_CHECK=1 runs it anyway"
+}
+
+t_case "flags map to REDIS_TLS_* variables" case_mapping
+t_case "--key-passphrase-env maps to REDIS_TLS_KEY_PASSPHRASE_ENV" case_passphrase_env_mapping
+t_case "--config maps to REDIS_TLS_CONFIG" case_config_mapping
+t_case "LD_PRELOAD kept, the shim appended" case_preload_appended
+t_case "LD_PRELOAD already holding the shim is left alone" case_preload_not_doubled
+t_case "the command's exit status is the wrapper's" case_exit_status
+t_case "usage errors: exit 2, command not started" case_usage_errors
+t_case "static and Go programs refused" case_unreachable_programs
+t_done
