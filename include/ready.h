@@ -42,6 +42,9 @@ int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
 /* ready_has_set - 1 if epfd has registrations of tracked sockets. */
 int ready_has_set(int epfd);
 
+/* ready_is_epfd - 1 if fd is an epoll fd the shim keeps state for. */
+int ready_is_epfd(int fd);
+
 /* A tracked socket changed state: re-register it with the kernel where
    its registrations need other events.  Caller holds a reference. */
 void ready_sync(struct shim_sock *s);

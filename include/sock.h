@@ -58,6 +58,7 @@ struct shim_sock {
 	int hs_want;            /* SHIM_IO_WANT_* of the handshake */
 	int rd_shut, wr_shut;
 	int child_warned;
+	atomic_int seen_data;   /* plaintext has arrived (no more probing) */
 	struct timespec hs_deadline;
 	struct timeval rcvtimeo, sndtimeo;
 	struct ready_reg *regs; /* epoll registrations (ready.c) */

@@ -38,6 +38,23 @@ size_t tls_session_unsent(struct shim_tls *t);
 void tls_session_shutdown(struct shim_tls *t);
 void tls_session_free(struct shim_tls *t);
 
+/* Why a session failed, for statistics. */
+enum tls_failure {
+	TLS_FAIL_NONE,
+	TLS_FAIL_VERIFY,     /* we rejected the server's certificate */
+	TLS_FAIL_REFUSED,    /* the server sent a fatal alert */
+	TLS_FAIL_NOT_TLS,    /* the peer does not speak TLS */
+	TLS_FAIL_CLOSED,     /* the connection was closed or reset */
+	TLS_FAIL_OTHER,
+};
+
+enum tls_failure tls_session_failure(const struct shim_tls *t);
+
+/* The OpenSSL object and the log label, for the engine's own checks
+   (pinning, expiry warnings, statistics).  Read-only use. */
+SSL *tls_session_ssl(struct shim_tls *t);
+const char *tls_session_label(const struct shim_tls *t);
+
 /* For --check: protocol, cipher, resumed, peer certificate text. */
 struct tls_session_facts {
 	const char *protocol, *cipher;

@@ -245,7 +245,7 @@ SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n,
 SHIM_EXPORT int close(int fd)
 {
 	hooks_init();
-	if (LIKELY(fdt_peek(fd) == NULL) && !ready_has_set(fd))
+	if (LIKELY(fdt_peek(fd) == NULL) && !ready_is_epfd(fd))
 		return real.close(fd);
 	return sock_close(fd);
 }

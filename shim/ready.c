@@ -133,9 +133,12 @@ static uint32_t ready_complete(struct shim_sock *s, int fd, uint32_t want,
 		sock_flush(s, fd);
 	h = atomic_load(&s->hints);
 	r = got & (READY_ALWAYS | (want & (EPOLLRDHUP | EPOLLPRI)));
-	/* readable means plaintext, not a session ticket */
+	/* readable means plaintext, not a session ticket (which come right
+	   after the handshake, before any reply) */
 	if ((want & EPOLLIN) && (got & EPOLLIN) && !(got & READY_ALWAYS) &&
-	    !(h & SOCK_HINT_BUFFERED) && !sock_probe_readable(s, fd))
+	    !(h & SOCK_HINT_BUFFERED) &&
+	    !atomic_load_explicit(&s->seen_data, memory_order_relaxed) &&
+	    !sock_probe_readable(s, fd))
 		got &= ~(uint32_t)EPOLLIN;
 	h = atomic_load(&s->hints);
 	if ((want & EPOLLIN) &&
@@ -443,7 +446,40 @@ static void ready_unlink(struct ready_reg **head, struct ready_reg *r,
 	}
 }
 
-/* Caller holds ready_lock: detach r from its socket and set, free it. */
+/* Caller holds ready_lock: index r by its data. */
+static void ready_hash_add(struct ready_set *set, struct ready_reg *r)
+{
+	size_t b;
+
+	if (set->nbuckets < set->nregs * 2 || set->hash == NULL) {
+		ready_hash_rebuild(set); /* grows, and indexes r too */
+		return;
+	}
+	b = ready_hash_of(r->data.u64, set->nbuckets);
+	r->hash_next = set->hash[b];
+	set->hash[b] = r;
+}
+
+static void ready_hash_del(struct ready_set *set, struct ready_reg *r)
+{
+	if (set->hash == NULL)
+		return;
+	ready_unlink(&set->hash[ready_hash_of(r->data.u64, set->nbuckets)], r,
+		     offsetof(struct ready_reg, hash_next));
+}
+
+static void ready_set_free(int epfd, struct ready_set *set)
+{
+	fdt_map_set(&ready_sets, epfd, NULL);
+	free(set->hash);
+	free(set);
+}
+
+/*
+ * Caller holds ready_lock: detach r from its socket and set, free it.
+ * An emptied set stays (event loops delete and add registrations all the
+ * time) until its epoll fd is closed.
+ */
 static void ready_drop(struct ready_reg *r)
 {
 	struct ready_set *set = fdt_map_peek(&ready_sets, r->epfd);
@@ -451,14 +487,8 @@ static void ready_drop(struct ready_reg *r)
 	ready_unlink(&r->sock->regs, r, offsetof(struct ready_reg, sock_next));
 	if (set != NULL) {
 		ready_unlink(&set->regs, r, offsetof(struct ready_reg, set_next));
+		ready_hash_del(set, r);
 		set->nregs--;
-		if (set->nregs == 0) {
-			fdt_map_set(&ready_sets, r->epfd, NULL);
-			free(set->hash);
-			free(set);
-		} else {
-			ready_hash_rebuild(set);
-		}
 	}
 	free(r);
 }
@@ -508,7 +538,14 @@ void ready_sync(struct shim_sock *s)
 
 int ready_has_set(int epfd)
 {
-	return fdt_map_peek(&ready_sets, epfd) != NULL;
+	struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
+
+	return set != NULL && __atomic_load_n(&set->nregs, __ATOMIC_RELAXED) > 0;
+}
+
+int ready_is_epfd(int fd)
+{
+	return fdt_map_peek(&ready_sets, fd) != NULL;
 }
 
 static struct ready_set *ready_set_get(int epfd)
@@ -550,10 +587,8 @@ static int ready_ctl_add(struct shim_sock *s, int epfd, int fd,
 	rc = real.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &kev);
 	if (rc < 0) {
 		int err = errno;
-		if (set->nregs == 0) {
-			fdt_map_set(&ready_sets, epfd, NULL);
-			free(set);
-		}
+		if (set->nregs == 0)
+			ready_set_free(epfd, set);
 		free(r);
 		errno = err;
 		return -1;
@@ -563,7 +598,7 @@ static int ready_ctl_add(struct shim_sock *s, int epfd, int fd,
 	r->set_next = set->regs;
 	set->regs = r;
 	set->nregs++;
-	ready_hash_rebuild(set);
+	ready_hash_add(set, r);
 	return 0;
 }
 
@@ -590,8 +625,10 @@ int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 		r->armed = 1;
 		r->err_reported = 0;
 		if (r->data.u64 != ev->data.u64) {
+			struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
+			ready_hash_del(set, r);
 			r->data = ev->data;
-			ready_hash_rebuild(fdt_map_peek(&ready_sets, epfd));
+			ready_hash_add(set, r);
 		}
 		kev.events = ready_kernel_mask(r);
 		kev.data = ev->data;
@@ -646,8 +683,11 @@ void ready_epfd_closed(int epfd)
 	if (fdt_map_peek(&ready_sets, epfd) == NULL)
 		return;
 	pthread_mutex_lock(&ready_lock);
-	while ((set = fdt_map_peek(&ready_sets, epfd)) != NULL)
+	set = fdt_map_peek(&ready_sets, epfd);
+	while (set != NULL && set->regs != NULL)
 		ready_drop(set->regs);
+	if (set != NULL)
+		ready_set_free(epfd, set);
 	pthread_mutex_unlock(&ready_lock);
 }
 

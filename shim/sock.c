@@ -218,6 +218,8 @@ int sock_probe_readable(struct shim_sock *s, int fd)
 	pthread_mutex_unlock(&s->lock);
 	if (changed)
 		ready_sync(s);
+	if (n > 0)
+		atomic_store(&s->seen_data, 1);
 	return n >= 0 || n == SHIM_IO_ERROR;
 }
 
@@ -528,6 +530,7 @@ ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 			ready_sync(s);
 		if (n > 0) {
 			got += (size_t)n;
+			atomic_store_explicit(&s->seen_data, 1, memory_order_relaxed);
 			if (!waitall || got == len)
 				return (ssize_t)got;
 			continue;

@@ -117,6 +117,11 @@ static int tls_load_identity(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 		OPENSSL_cleanse(pass, strlen(pass));
 		free(pass);
 	}
+	if (ok != 1 && ERR_GET_REASON(ERR_peek_last_error()) ==
+			       X509_R_KEY_VALUES_MISMATCH)
+		return tls_fail(err, errlen, &t->w_key,
+				"the private key does not match the "
+				"certificate", t->key_file);
 	if (ok != 1)
 		return tls_fail(err, errlen, &t->w_key,
 				"cannot load the private key (wrong "

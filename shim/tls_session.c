@@ -28,6 +28,7 @@ struct shim_tls {
 	int starved;     /* the last read needs bytes the kernel lacks */
 	int got_data;    /* the server has sent application data */
 	int cert_requested; /* the server asked for a client certificate */
+	enum tls_failure why; /* the first fatal failure */
 	int failed;      /* a fatal error was reported: report no more */
 	struct timespec t0;
 	int vfail;       /* X509_V_ERR_* of the first verification failure */
@@ -124,6 +125,17 @@ static int tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	if (!ok && t->vfail == 0)
 		t->vfail = X509_STORE_CTX_get_error(xs);
 	return ok;
+}
+
+/*
+ * OpenSSL needs an empty error queue before each I/O call for
+ * SSL_get_error to be right; ERR_clear_error itself is not cheap (it
+ * frees per slot), so clear only what is there.
+ */
+static void tls_clear_errors(void)
+{
+	if (ERR_peek_error() != 0)
+		ERR_clear_error();
 }
 
 /* ------------------------------------------------------- creation */
@@ -256,6 +268,7 @@ static int tls_not_tls_reason(int reason)
 
 static int tls_report_verify(struct shim_tls *t, long vr)
 {
+	t->why = TLS_FAIL_VERIFY;
 	ENGINE_LOG(SHIM_LOG_ERROR,
 		   "%s: server certificate rejected: %s; expected name '%s'; "
 		   "server presented %s", t->label,
@@ -280,6 +293,7 @@ static int tls_report_ssl(struct shim_tls *t, enum tls_op op)
 	if (hs && t->vfail != 0)
 		return tls_report_verify(t, t->vfail);
 	if (reason >= SSL_AD_REASON_OFFSET) {
+		t->why = TLS_FAIL_REFUSED;
 		ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server refused the TLS "
 			   "connection%s: %s%s", t->label,
 			   hs ? " during the handshake" : "",
@@ -289,11 +303,13 @@ static int tls_report_ssl(struct shim_tls *t, enum tls_op op)
 		return hs ? ECONNREFUSED : ECONNRESET;
 	}
 	if (hs && tls_not_tls_reason(reason)) {
+		t->why = TLS_FAIL_NOT_TLS;
 		ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server does not speak TLS "
 			   "(its answer is not a TLS record: is this the "
 			   "server's TLS port?) [%s]", t->label, text);
 		return EPROTO;
 	}
+	t->why = TLS_FAIL_OTHER;
 	ENGINE_LOG(SHIM_LOG_ERROR, "%s: TLS error%s: %s", t->label,
 		   hs ? " during the handshake" : "", text);
 	return hs ? EPROTO : ECONNRESET;
@@ -333,7 +349,10 @@ static int tls_report_syscall(struct shim_tls *t, enum tls_op op)
 	int err = t->bio.last_errno ? t->bio.last_errno : ECONNRESET;
 
 	ERR_clear_error();
-	if (op == TLS_OP_READ && !t->got_data && t->cert_requested &&
+	if (t->why == TLS_FAIL_NONE)
+		t->why = TLS_FAIL_CLOSED;
+	/* the reset may meet the program's first write as well as its read */
+	if (op != TLS_OP_HANDSHAKE && !t->got_data && t->cert_requested &&
 	    SSL_is_init_finished(t->ssl)) {
 		tls_report_early_close(t, err);
 		return err;
@@ -419,7 +438,7 @@ int tls_session_handshake(struct shim_tls *t, int *err)
 {
 	int rc;
 
-	ERR_clear_error();
+	tls_clear_errors();
 	rc = SSL_do_handshake(t->ssl);
 	if (rc == 1) {
 		tls_log_done(t);
@@ -461,7 +480,7 @@ ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 		size_t n = 0;
 		int ok;
 
-		ERR_clear_error();
+		tls_clear_errors();
 		ok = peek ? SSL_peek_ex(t->ssl, (char *)buf + got, len - got, &n)
 			  : SSL_read_ex(t->ssl, (char *)buf + got, len - got, &n);
 		if (ok) {
@@ -476,7 +495,7 @@ ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 		if (got > 0) {
 			if (SSL_get_error(t->ssl, 0) == SSL_ERROR_WANT_READ)
 				t->starved = 1;
-			ERR_clear_error();
+			tls_clear_errors();
 			break;
 		}
 		return tls_result(t, 0, TLS_OP_READ, err);
@@ -497,7 +516,7 @@ ssize_t tls_session_write(struct shim_tls *t, const void *buf, size_t len,
 							    : TLS_WRITE_CHUNK;
 		size_t n = 0;
 
-		ERR_clear_error();
+		tls_clear_errors();
 		if (SSL_write_ex(t->ssl, (const char *)buf + done, chunk, &n)) {
 			done += n;
 			if (tls_bio_unsent(&t->bio) > 0)
@@ -531,9 +550,9 @@ size_t tls_session_pending(struct shim_tls *t)
 		char c;
 		size_t got;
 
-		ERR_clear_error();
+		tls_clear_errors();
 		if (!SSL_peek_ex(t->ssl, &c, 1, &got))
-			ERR_clear_error();
+			tls_clear_errors();
 		n = SSL_pending(t->ssl);
 	}
 	return n > 0 ? (size_t)n : 0;
@@ -562,6 +581,21 @@ void tls_session_free(struct shim_tls *t)
 		SSL_free(t->ssl);
 	tls_bio_release(&t->bio);
 	free(t);
+}
+
+enum tls_failure tls_session_failure(const struct shim_tls *t)
+{
+	return t->why;
+}
+
+SSL *tls_session_ssl(struct shim_tls *t)
+{
+	return t->ssl;
+}
+
+const char *tls_session_label(const struct shim_tls *t)
+{
+	return t->label;
 }
 
 void tls_session_facts(struct shim_tls *t, struct tls_session_facts *f)
