@@ -126,3 +126,23 @@ install: all
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- tests/clients: client programs for the integration tests ------------
+# (15-benchmark, 25-async, 90-valgrind).  Each tests/clients/NAME.c becomes
+# build/clients/NAME, linked with hiredis and libevent (libhiredis-dev,
+# libevent-dev).
+CLIENT_SRCS := $(wildcard tests/clients/*.c)
+CLIENT_BINS := $(CLIENT_SRCS:tests/clients/%.c=$(BUILD)/clients/%)
+CLIENT_LIBS := -lhiredis -levent
+
+.PHONY: clients
+clients: $(CLIENT_BINS)
+integration: clients
+
+$(BUILD)/clients:
+	$(Q)mkdir -p $@
+
+$(BUILD)/clients/%: tests/clients/%.c | $(BUILD)/clients
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CLIENT_LIBS)
+# ---- end of tests/clients -------------------------------------------------
