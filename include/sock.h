@@ -62,6 +62,7 @@ struct shim_sock {
 	struct timespec hs_deadline;
 	struct timeval rcvtimeo, sndtimeo;
 	struct ready_reg *regs; /* epoll registrations (ready.c) */
+	struct shim_sock *pool_next; /* recycled (sock.c) */
 };
 
 extern atomic_ulong sock_fork_gen;

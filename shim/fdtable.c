@@ -71,18 +71,34 @@ int fdt_map_set(struct fdt_map *m, int fd, void *p)
 	return 0;
 }
 
+/*
+ * Lock-free: socket memory is never returned to malloc (sock.c recycles
+ * it), so a socket found in the slot can always be touched; a reference is
+ * taken only while the count is not zero, and kept only if the slot still
+ * holds the same socket afterwards.
+ */
 struct shim_sock *fdt_acquire(int fd)
 {
-	struct shim_sock *s;
+	for (int tries = 0; tries < 64; tries++) {
+		struct shim_sock *s = fdt_peek(fd);
+		int refs;
 
-	if (fdt_peek(fd) == NULL)
-		return NULL;
-	fdt_lock();
-	s = fdt_peek(fd);
-	if (s != NULL)
-		sock_get(s);
-	fdt_unlock();
-	return s;
+		if (s == NULL)
+			return NULL;
+		refs = atomic_load_explicit(&s->refs, memory_order_relaxed);
+		do {
+			if (refs == 0)
+				break;
+		} while (!atomic_compare_exchange_weak_explicit(
+			&s->refs, &refs, refs + 1, memory_order_acquire,
+			memory_order_relaxed));
+		if (refs == 0)
+			continue;
+		if (fdt_peek(fd) == s)
+			return s;
+		sock_put(s);
+	}
+	return NULL;
 }
 
 int fdt_install(int fd, struct shim_sock *s)

@@ -40,6 +40,7 @@ struct ready_reg {
 	uint32_t kernel_events;
 	int armed;
 	int err_reported;
+	int live;       /* 0 after EPOLL_CTL_DEL: kept for the next ADD */
 	struct shim_sock *sock;
 	struct ready_reg *sock_next, *set_next, *hash_next;
 };
@@ -408,6 +409,9 @@ static void ready_hash_rebuild(struct ready_set *set)
 	memset(set->hash, 0, set->nbuckets * sizeof(*set->hash));
 	for (struct ready_reg *r = set->regs; r != NULL; r = r->set_next) {
 		size_t b = ready_hash_of(r->data.u64, set->nbuckets);
+
+		if (!r->live)
+			continue;
 		r->hash_next = set->hash[b];
 		set->hash[b] = r;
 	}
@@ -487,8 +491,10 @@ static void ready_drop(struct ready_reg *r)
 	ready_unlink(&r->sock->regs, r, offsetof(struct ready_reg, sock_next));
 	if (set != NULL) {
 		ready_unlink(&set->regs, r, offsetof(struct ready_reg, set_next));
-		ready_hash_del(set, r);
-		set->nregs--;
+		if (r->live) {
+			ready_hash_del(set, r);
+			set->nregs--;
+		}
 	}
 	free(r);
 }
@@ -532,7 +538,8 @@ void ready_sync(struct shim_sock *s)
 		return;
 	pthread_mutex_lock(&ready_lock);
 	for (struct ready_reg *r = s->regs; r != NULL; r = r->sock_next)
-		ready_apply(r);
+		if (r->live)
+			ready_apply(r);
 	pthread_mutex_unlock(&ready_lock);
 }
 
@@ -564,86 +571,111 @@ static struct ready_set *ready_set_get(int epfd)
 	return set;
 }
 
-static int ready_ctl_add(struct shim_sock *s, int epfd, int fd,
-			 struct epoll_event *ev)
+/*
+ * EPOLL_CTL_ADD of a tracked socket.  `r` is the registration a previous
+ * EPOLL_CTL_DEL left behind for this (epfd, fd), reused so that event
+ * loops that add and delete all the time allocate nothing.
+ */
+static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
+			 int fd, struct epoll_event *ev)
 {
-	struct ready_reg *r = calloc(1, sizeof(*r));
-	struct ready_set *set;
+	struct ready_set *set = ready_set_get(epfd);
+	int fresh = r == NULL;
 	struct epoll_event kev;
-	int rc;
 
-	if (r == NULL || (set = ready_set_get(epfd)) == NULL) {
-		free(r);
+	if (fresh)
+		r = calloc(1, sizeof(*r));
+	if (r == NULL || set == NULL) {
+		if (fresh)
+			free(r);
 		return real.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, ev);
 	}
-	*r = (struct ready_reg){ .epfd = epfd, .fd = fd,
-				 .app_events = ev->events, .data = ev->data,
-				 .armed = 1, .sock = s };
+	r->epfd = epfd;
+	r->fd = fd;
+	r->app_events = ev->events;
+	r->data = ev->data;
+	r->armed = 1;
+	r->err_reported = 0;
+	r->sock = s;
 	r->kernel_events = ready_kernel_mask(r);
 	kev.events = r->kernel_events |
 		     (atomic_load(&s->state) == SOCK_FRESH ? 0 :
 		      (ev->events & EPOLLEXCLUSIVE));
 	kev.data = ev->data;
-	rc = real.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &kev);
-	if (rc < 0) {
+	if (real.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &kev) < 0) {
 		int err = errno;
-		if (set->nregs == 0)
+		if (fresh)
+			free(r);
+		if (set->nregs == 0 && set->regs == NULL)
 			ready_set_free(epfd, set);
-		free(r);
 		errno = err;
 		return -1;
 	}
-	r->sock_next = s->regs;
-	s->regs = r;
-	r->set_next = set->regs;
-	set->regs = r;
+	if (fresh) {
+		r->sock_next = s->regs;
+		s->regs = r;
+		r->set_next = set->regs;
+		set->regs = r;
+	}
+	r->live = 1;
 	set->nregs++;
 	ready_hash_add(set, r);
 	return 0;
+}
+
+static int ready_ctl_mod(struct ready_reg *r, int epfd, int fd,
+			 struct epoll_event *ev)
+{
+	struct epoll_event kev;
+	int rc;
+
+	r->app_events = ev->events;
+	r->armed = 1;
+	r->err_reported = 0;
+	if (r->data.u64 != ev->data.u64) {
+		struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
+		ready_hash_del(set, r);
+		r->data = ev->data;
+		ready_hash_add(set, r);
+	}
+	kev.events = ready_kernel_mask(r);
+	kev.data = ev->data;
+	rc = real.epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &kev);
+	if (rc == 0)
+		r->kernel_events = kev.events;
+	return rc;
+}
+
+/* EPOLL_CTL_DEL: the registration sleeps until the next ADD. */
+static void ready_ctl_del(struct ready_reg *r)
+{
+	struct ready_set *set = fdt_map_peek(&ready_sets, r->epfd);
+
+	if (!r->live)
+		return;
+	r->live = 0;
+	if (set != NULL) {
+		ready_hash_del(set, r);
+		set->nregs--;
+	}
 }
 
 int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 		    struct epoll_event *ev)
 {
 	struct ready_reg *r;
-	struct epoll_event kev;
 	int rc, err;
 
 	pthread_mutex_lock(&ready_lock);
 	r = ready_find(s, epfd, fd);
-	switch (op) {
-	case EPOLL_CTL_ADD:
-		rc = r != NULL ? (errno = EEXIST, -1) :
-				 ready_ctl_add(s, epfd, fd, ev);
-		break;
-	case EPOLL_CTL_MOD:
-		if (r == NULL || ev == NULL) {
-			rc = real.epoll_ctl(epfd, op, fd, ev);
-			break;
-		}
-		r->app_events = ev->events;
-		r->armed = 1;
-		r->err_reported = 0;
-		if (r->data.u64 != ev->data.u64) {
-			struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
-			ready_hash_del(set, r);
-			r->data = ev->data;
-			ready_hash_add(set, r);
-		}
-		kev.events = ready_kernel_mask(r);
-		kev.data = ev->data;
-		rc = real.epoll_ctl(epfd, op, fd, &kev);
-		if (rc == 0)
-			r->kernel_events = kev.events;
-		break;
-	case EPOLL_CTL_DEL:
+	if (op == EPOLL_CTL_ADD && ev != NULL && (r == NULL || !r->live))
+		rc = ready_ctl_add(s, r, epfd, fd, ev);
+	else if (op == EPOLL_CTL_MOD && ev != NULL && r != NULL && r->live)
+		rc = ready_ctl_mod(r, epfd, fd, ev);
+	else {
 		rc = real.epoll_ctl(epfd, op, fd, ev);
-		if (r != NULL)
-			ready_drop(r);
-		break;
-	default:
-		rc = real.epoll_ctl(epfd, op, fd, ev);
-		break;
+		if (op == EPOLL_CTL_DEL && rc == 0 && r != NULL)
+			ready_ctl_del(r);
 	}
 	err = errno;
 	pthread_mutex_unlock(&ready_lock);
@@ -707,6 +739,9 @@ static void ready_collect(struct ready_set *set, struct ready_round *rd)
 	for (struct ready_reg *r = set->regs; r != NULL; r = r->set_next) {
 		struct shim_sock *s = r->sock;
 		enum sock_state st = atomic_load(&s->state);
+
+		if (!r->live)
+			continue;
 		uint32_t want = r->app_events & ~READY_FLAGS, ev;
 
 		if (ready_is_handshaking(st)) {
@@ -746,6 +781,33 @@ static void ready_collect(struct ready_set *set, struct ready_round *rd)
 	}
 }
 
+/*
+ * The common case, a connected socket with nothing of its own pending:
+ * the kernel's answer is the program's, give or take buffered plaintext.
+ */
+static int ready_steady(struct shim_sock *s)
+{
+	return atomic_load_explicit(&s->state, memory_order_relaxed) == SOCK_READY &&
+	       atomic_load_explicit(&s->seen_data, memory_order_relaxed) &&
+	       !(atomic_load_explicit(&s->hints, memory_order_relaxed) &
+		 ~SOCK_HINT_BUFFERED);
+}
+
+static uint32_t ready_steady_events(struct shim_sock *s, uint32_t want,
+				    uint32_t got)
+{
+	uint32_t r = got & (READY_ALWAYS | (want & (EPOLLRDHUP | EPOLLPRI)));
+
+	if ((want & EPOLLIN) &&
+	    ((got & (EPOLLIN | READY_ALWAYS)) ||
+	     (atomic_load_explicit(&s->hints, memory_order_relaxed) &
+	      SOCK_HINT_BUFFERED)))
+		r |= EPOLLIN;
+	if ((want & EPOLLOUT) && (got & EPOLLOUT))
+		r |= EPOLLOUT;
+	return r;
+}
+
 /* Interpret one kernel event; returns 1 to keep it (rewritten in *ev). */
 static int ready_translate(int epfd, struct epoll_event *ev,
 			   struct ready_round *rd, int nsyn)
@@ -769,6 +831,13 @@ static int ready_translate(int epfd, struct epoll_event *ev,
 		pthread_mutex_unlock(&ready_lock);
 		return 0;
 	}
+	if (!oneshot && nsyn == 0 && ready_steady(r->sock)) {
+		out = ready_steady_events(r->sock, r->app_events & ~READY_FLAGS,
+					  ev->events);
+		pthread_mutex_unlock(&ready_lock);
+		ev->events = out;
+		return out != 0;
+	}
 	if (oneshot)
 		r->kernel_events = READY_DISARMED; /* the kernel disarmed it */
 	s = r->sock;
@@ -781,6 +850,8 @@ static int ready_translate(int epfd, struct epoll_event *ev,
 
 	pthread_mutex_lock(&ready_lock);
 	r = ready_find(s, epfd, fd);
+	if (r != NULL && !r->live)
+		r = NULL;
 	if (r != NULL && oneshot && out != 0)
 		r->armed = 0;
 	if (r != NULL)

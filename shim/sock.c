@@ -38,14 +38,40 @@ static const struct shim_engine_ops *sock_eng(void)
 	return loader_loaded();
 }
 
+/*
+ * Sockets are recycled, never freed: fdt_acquire() reads them without a
+ * lock, so their memory must stay a struct shim_sock.  The pool holds at
+ * most as many as were ever open at once.
+ */
+static struct shim_sock *sock_pool;
+static pthread_mutex_t sock_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct shim_sock *sock_new(void)
 {
-	struct shim_sock *s = calloc(1, sizeof(*s));
+	struct shim_sock *s;
 
-	if (s == NULL)
+	pthread_mutex_lock(&sock_pool_lock);
+	s = sock_pool;
+	if (s != NULL)
+		sock_pool = s->pool_next;
+	pthread_mutex_unlock(&sock_pool_lock);
+	if (s == NULL && (s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
+	/* refs is 0 and stays untouched: a stale fdt_acquire may look at it */
+	s->nfds = 0;
+	s->tls = NULL;
+	memset(&s->info, 0, sizeof(s->info));
+	s->app_nonblock = s->so_error = s->hs_want = 0;
+	s->rd_shut = s->wr_shut = s->child_warned = 0;
+	memset(&s->hs_deadline, 0, sizeof(s->hs_deadline));
+	memset(&s->rcvtimeo, 0, sizeof(s->rcvtimeo));
+	memset(&s->sndtimeo, 0, sizeof(s->sndtimeo));
+	s->regs = NULL;
+	s->pool_next = NULL;
+	atomic_store(&s->hints, 0);
+	atomic_store(&s->seen_data, 0);
 	pthread_mutex_init(&s->lock, NULL);
-	atomic_init(&s->state, SOCK_FRESH);
+	atomic_store(&s->state, SOCK_FRESH);
 	s->owner_gen = atomic_load(&sock_fork_gen);
 	return s;
 }
@@ -62,8 +88,12 @@ void sock_put(struct shim_sock *s)
 	ready_forget(s);
 	if (s->tls != NULL && sock_eng() != NULL)
 		sock_eng()->free(s->tls);
+	s->tls = NULL;
 	pthread_mutex_destroy(&s->lock);
-	free(s);
+	pthread_mutex_lock(&sock_pool_lock);
+	s->pool_next = sock_pool;
+	sock_pool = s;
+	pthread_mutex_unlock(&sock_pool_lock);
 }
 
 /* Take s->lock to serve the program's call on fd. */

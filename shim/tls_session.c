@@ -202,6 +202,8 @@ struct shim_tls *tls_session_new(struct tls_endpoint *ep, int fd,
 	SSL_set_bio(t->ssl, b, b);
 	SSL_set_ex_data(t->ssl, tls_ctx_ex_index(), t);
 	SSL_set_connect_state(t->ssl);
+	/* buffers freed after every record cost more than they save */
+	SSL_clear_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
 	SSL_set_msg_callback(t->ssl, tls_msg_cb);
 	SSL_set_msg_callback_arg(t->ssl, t);
 	if (tls_set_expectations(t, tg) < 0) {
