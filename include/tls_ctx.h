@@ -1,11 +1,20 @@
 /*
- * tls_ctx.h - one OpenSSL context per configured endpoint: trust store,
- * client certificate and key, protocol limits, ciphers; plus the
- * endpoint's session-resumption cache.
+ * tls_ctx.h - one OpenSSL context per configured endpoint: trust store and
+ * CRL, client certificate and key, protocol limits, ciphers, key log; plus
+ * the endpoint's session-resumption cache and the certificate facts the
+ * engine checks after a handshake (expiry, public-key pin).
  *
- * Built once at engine init, so every file and key problem is reported at
- * load with the configuration's file:line.  Read-only afterwards except the
- * resumption cache, which has its own lock.
+ * Built at engine init, so every file and key problem is reported at load
+ * with the configuration's file:line.  A reload (reload.c) builds a new
+ * context with the same code and swaps it in with tls_ctx_swap.
+ *
+ * Thread-safety: ep->ctx is the current context.  Read it only between
+ * tls_ctx_read_lock and tls_ctx_read_unlock (tls_session_new's SSL_new
+ * does, called from engine_open); tls_ctx_swap replaces it under the
+ * exclusive lock.  Every SSL holds its own reference to the context it was
+ * made from, so sessions already open keep theirs.  The resumption cache
+ * has its own lock (order: ctx_lock, then cache_lock) and only ever holds
+ * sessions made with the current context.
  */
 #ifndef SHIM_TLS_CTX_H
 #define SHIM_TLS_CTX_H
@@ -16,30 +25,66 @@
 #include "config.h"
 
 #define TLS_CACHE_SLOTS 16
+#define TLS_EXPIRY_WARN_DAYS 14
+#define TLS_PIN_LEN 44 /* base64 of a SHA-256 digest */
 
 struct tls_cache_slot {
-	char key[300]; /* "name|port" the session was made for */
+	char key[320]; /* the session's cache key (tls_target.cache_key) */
 	SSL_SESSION *sess;
 	unsigned long stamp;
 };
 
 struct tls_endpoint {
 	const struct cfg_endpoint *cfg;
-	SSL_CTX *ctx;
+	SSL_CTX *ctx; /* current; see the locking rules above */
+	pthread_rwlock_t ctx_lock;
 	pthread_mutex_t cache_lock;
 	struct tls_cache_slot cache[TLS_CACHE_SLOTS];
 	unsigned long clock;
 };
 
-/* tls_ctx_build - 0, or -1 with a one-line "FILE:LINE: ..." reason. */
+/*
+ * tls_ctx_build - initialise *ep for `cfg` and build its first context.
+ * Returns 0, or -1 with a one-line "FILE:LINE: ..." reason (ep is then
+ * left freed).
+ */
 int tls_ctx_build(struct tls_endpoint *ep, const struct cfg_endpoint *cfg,
 		  char *err, size_t errlen);
 void tls_ctx_free(struct tls_endpoint *ep);
+
+/*
+ * tls_ctx_new - a new context for `cfg`, loading every file again: what
+ * tls_ctx_build and a reload use.  Logs the warnings a load gives (client
+ * certificate expiring within TLS_EXPIRY_WARN_DAYS, CRL out of date).
+ * Returns the context, or NULL with a one-line reason.
+ */
+SSL_CTX *tls_ctx_new(const struct cfg_endpoint *cfg, char *err,
+		     size_t errlen);
+
+/* tls_ctx_swap - make `ctx` (whose reference ep takes) the current
+   context, drop the old one's reference and every cached session. */
+void tls_ctx_swap(struct tls_endpoint *ep, SSL_CTX *ctx);
+
+/* Hold these around any read of ep->ctx (SSL_new). */
+void tls_ctx_read_lock(struct tls_endpoint *ep);
+void tls_ctx_read_unlock(struct tls_endpoint *ep);
+
+/*
+ * tls_ctx_set_strict - with on, an expired client certificate fails
+ * tls_ctx_new (redis-tls-ctl check-config, used before exec); without,
+ * it is logged as an error and loaded anyway (the server will say no).
+ */
+void tls_ctx_set_strict(int on);
 
 /* Resumption cache.  get returns a new reference or NULL. */
 SSL_SESSION *tls_cache_get(struct tls_endpoint *ep, const char *key);
 void tls_cache_put(struct tls_endpoint *ep, const char *key, SSL_SESSION *s);
 void tls_cache_drop(struct tls_endpoint *ep, const char *key);
+
+/* tls_session_cache_target - (defined in tls_session.c) the endpoint and
+   the cache key of the session an SSL belongs to: 0, or -1 if none. */
+int tls_session_cache_target(SSL *ssl, struct tls_endpoint **ep,
+			     const char **key);
 
 /* tls_ctx_ex_index - SSL ex_data slot holding the struct shim_tls. */
 int tls_ctx_ex_index(void);
@@ -47,5 +92,37 @@ int tls_ctx_ex_index(void);
 /* tls_openssl_error - the newest OpenSSL error as text (and clear the
    queue); "" if none. */
 const char *tls_openssl_error(char *buf, size_t len);
+
+/* ------------------------------------- certificate facts (engine checks) */
+
+/* The server's certificate of a finished handshake, or our own; NULL if
+   none.  No reference is taken. */
+X509 *tls_cert_peer(SSL *ssl);
+X509 *tls_cert_own(SSL *ssl);
+
+/*
+ * tls_cert_days_left - whole days from now to the certificate's notAfter
+ * (negative once expired) into *days, its date ("2025-01-31") into date.
+ * Returns 0, or -1 if the certificate has no usable notAfter.
+ */
+int tls_cert_days_left(const X509 *cert, long *days, char *date, size_t len);
+
+/* tls_cert_subject - the subject as RFC 2253 text. */
+void tls_cert_subject(const X509 *cert, char *out, size_t len);
+
+/* tls_cert_pin - base64 SHA-256 of the SubjectPublicKeyInfo (the form of
+   pin_sha256 and curl's --pinnedpubkey sha256//), into out
+   (TLS_PIN_LEN + 1 bytes).  Returns 0 or -1. */
+int tls_cert_pin(const X509 *cert, char *out);
+
+/* tls_ssl_mark - set the engine's one-bit mark on ssl; returns the old
+   value (the engine counts each session once in its statistics). */
+int tls_ssl_mark(SSL *ssl);
+
+/* tls_ssl_resumed - 1 if the handshake resumed a session. */
+int tls_ssl_resumed(const SSL *ssl);
+
+/* tls_ssl_finished - 1 once the handshake has completed. */
+int tls_ssl_finished(const SSL *ssl);
 
 #endif

@@ -1,28 +1,47 @@
 /*
- * tls_ctx.c - SSL_CTX per endpoint, loaded and checked at init.
+ * tls_ctx.c - SSL_CTX per endpoint, loaded and checked at init and on
+ * reload; the resumption cache; certificate facts for the engine.
+ *
+ * The key log (SSLKEYLOGFILE) is opened once per process; its lines are
+ * appended with one write(2) each, so concurrent handshakes never mix.
  */
 #include "tls_ctx.h"
 #include "engine.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-static int tls_ex_index = -1;
+static int tls_ex_index = -1, tls_mark_index = -1;
 static pthread_once_t tls_ex_once = PTHREAD_ONCE_INIT;
+static atomic_int tls_strict;
 
 static void tls_ex_init(void)
 {
 	tls_ex_index = SSL_get_ex_new_index(0, "redis-tls-shim", NULL, NULL,
 					    NULL);
+	tls_mark_index = SSL_get_ex_new_index(0, "redis-tls-shim mark", NULL,
+					      NULL, NULL);
 }
 
 int tls_ctx_ex_index(void)
 {
 	pthread_once(&tls_ex_once, tls_ex_init);
 	return tls_ex_index;
+}
+
+void tls_ctx_set_strict(int on)
+{
+	atomic_store(&tls_strict, on);
 }
 
 const char *tls_openssl_error(char *buf, size_t len)
@@ -127,10 +146,14 @@ static int tls_load_identity(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 				"cannot load the private key (wrong "
 				"passphrase, or not a PEM key)",
 				t->key_file);
-	if (SSL_CTX_check_private_key(ctx) != 1)
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		/* OpenSSL drops the certificate on a mismatch and then says
+		   "no certificate assigned": not the user's problem */
+		ERR_clear_error();
 		return tls_fail(err, errlen, &t->w_key,
 				"the private key does not match the "
 				"certificate", t->key_file);
+	}
 	return 0;
 }
 
@@ -168,21 +191,139 @@ static int tls_set_suites(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 	return 0;
 }
 
+/* ------------------------------------------------ CRL */
+
+static void tls_crl_check_date(const X509_CRL *crl, const struct cfg_tls *t)
+{
+	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+	char where[400], date[32];
+	struct tm tm;
+
+	if (next == NULL || X509_cmp_current_time(next) > 0)
+		return;
+	date[0] = '\0';
+	if (ASN1_TIME_to_tm(next, &tm) == 1)
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%SZ", &tm);
+	ENGINE_LOG(SHIM_LOG_WARNING, "%s: the CRL '%s' is out of date (next "
+		   "update was due %s): servers its CA signed are refused "
+		   "(\"CRL has expired\") until it is renewed",
+		   config_where_format(&t->w_crl, where, sizeof(where)),
+		   t->crl_file, date);
+}
+
+/* Every CRL in the PEM file into the store; the leaf is then checked. */
+static int tls_load_crl(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
+			size_t errlen)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	BIO *b;
+	X509_CRL *crl;
+	int n = 0, ok = 1;
+
+	if (t->crl_file == NULL)
+		return 0;
+	b = BIO_new_file(t->crl_file, "r");
+	if (b == NULL)
+		return tls_fail(err, errlen, &t->w_crl, "cannot read the CRL",
+				t->crl_file);
+	while (ok && (crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) != NULL) {
+		tls_crl_check_date(crl, t);
+		ok = X509_STORE_add_crl(store, crl) == 1;
+		X509_CRL_free(crl);
+		n++;
+	}
+	BIO_free(b);
+	if (!ok)
+		return tls_fail(err, errlen, &t->w_crl, "cannot use the CRL",
+				t->crl_file);
+	if (n == 0)
+		return tls_fail(err, errlen, &t->w_crl,
+				"no PEM CRL (-----BEGIN X509 CRL-----) in",
+				t->crl_file);
+	ERR_clear_error(); /* the end of the file reads as an error */
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	return 0;
+}
+
+/* ------------------------------------------------ client certificate expiry */
+
+static int tls_check_identity_dates(SSL_CTX *ctx, const struct cfg_tls *t,
+				    char *err, size_t errlen)
+{
+	X509 *cert = SSL_CTX_get0_certificate(ctx);
+	char where[400], subj[256], date[32];
+	long days;
+
+	if (cert == NULL ||
+	    tls_cert_days_left(cert, &days, date, sizeof(date)) < 0)
+		return 0;
+	config_where_format(&t->w_cert, where, sizeof(where));
+	tls_cert_subject(cert, subj, sizeof(subj));
+	if (days < 0 && atomic_load(&tls_strict)) {
+		snprintf(err, errlen, "%s: the client certificate '%s' (subject "
+			 "'%s') expired on %s: servers will refuse it", where,
+			 t->cert_file, subj, date);
+		return -1;
+	}
+	if (days < 0)
+		ENGINE_LOG(SHIM_LOG_ERROR, "%s: the client certificate '%s' "
+			   "(subject '%s') expired on %s: servers will refuse "
+			   "it", where, t->cert_file, subj, date);
+	else if (days < TLS_EXPIRY_WARN_DAYS)
+		ENGINE_LOG(SHIM_LOG_WARNING, "%s: the client certificate '%s' "
+			   "(subject '%s') expires in %ld day%s, on %s", where,
+			   t->cert_file, subj, days, days == 1 ? "" : "s",
+			   date);
+	if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0)
+		ENGINE_LOG(SHIM_LOG_WARNING, "%s: the client certificate '%s' "
+			   "(subject '%s') is not valid yet: is the clock "
+			   "right?", where, t->cert_file, subj);
+	return 0;
+}
+
+/* ------------------------------------------------ SSLKEYLOGFILE */
+
+static int tls_keylog_fd = -1;
+static pthread_once_t tls_keylog_once = PTHREAD_ONCE_INIT;
+
+static void tls_keylog_open(void)
+{
+	const char *path = getenv("SSLKEYLOGFILE");
+
+	if (path == NULL || *path == '\0')
+		return;
+	tls_keylog_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+			     0600);
+	if (tls_keylog_fd < 0) {
+		ENGINE_LOG(SHIM_LOG_WARNING, "SSLKEYLOGFILE=%s: %s; no TLS "
+			   "secrets are logged", path, strerror(errno));
+		return;
+	}
+	ENGINE_LOG(SHIM_LOG_WARNING, "SSLKEYLOGFILE=%s: the TLS secrets of "
+		   "every connection are written there: whoever can read that "
+		   "file can decrypt the traffic (for debugging only)", path);
+}
+
+/* One NSS key log line per call; never logged anywhere else. */
+static void tls_keylog_cb(const SSL *ssl, const char *line)
+{
+	char buf[1024];
+	size_t n = strlen(line);
+
+	if (n + 1 > sizeof(buf))
+		return;
+	memcpy(buf, line, n);
+	buf[n] = '\n';
+	(void)!write(tls_keylog_fd, buf, n + 1);
+	OPENSSL_cleanse(buf, sizeof(buf));
+}
+
+/* ------------------------------------------------ contexts */
+
 static int tls_new_session_cb(SSL *ssl, SSL_SESSION *sess);
 
-int tls_ctx_build(struct tls_endpoint *ep, const struct cfg_endpoint *cfg,
-		  char *err, size_t errlen)
+static void tls_ctx_settings(SSL_CTX *ctx, const struct cfg_tls *t)
 {
-	const struct cfg_tls *t = &cfg->tls;
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-
-	memset(ep, 0, sizeof(*ep));
-	ep->cfg = cfg;
-	pthread_mutex_init(&ep->cache_lock, NULL);
-	if (ctx == NULL)
-		return tls_fail(err, errlen, &cfg->where,
-				"cannot create a TLS context", NULL);
-	ep->ctx = ctx;
 	SSL_CTX_set_min_proto_version(ctx, t->min_protocol ? t->min_protocol
 							    : TLS1_2_VERSION);
 	if (t->max_protocol)
@@ -197,26 +338,100 @@ int tls_ctx_build(struct tls_endpoint *ep, const struct cfg_endpoint *cfg,
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
 					      SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(ctx, tls_new_session_cb);
+	pthread_once(&tls_keylog_once, tls_keylog_open);
+	if (tls_keylog_fd >= 0)
+		SSL_CTX_set_keylog_callback(ctx, tls_keylog_cb);
+}
+
+SSL_CTX *tls_ctx_new(const struct cfg_endpoint *cfg, char *err,
+		     size_t errlen)
+{
+	const struct cfg_tls *t = &cfg->tls;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL) {
+		tls_fail(err, errlen, &cfg->where,
+			 "cannot create a TLS context", NULL);
+		return NULL;
+	}
+	tls_ctx_settings(ctx, t);
 	if (tls_load_trust(ctx, t, err, errlen) < 0 ||
+	    tls_load_crl(ctx, t, err, errlen) < 0 ||
 	    tls_load_identity(ctx, t, err, errlen) < 0 ||
+	    tls_check_identity_dates(ctx, t, err, errlen) < 0 ||
 	    tls_set_suites(ctx, t, err, errlen) < 0) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+int tls_ctx_build(struct tls_endpoint *ep, const struct cfg_endpoint *cfg,
+		  char *err, size_t errlen)
+{
+	pthread_rwlockattr_t attr;
+
+	memset(ep, 0, sizeof(*ep));
+	ep->cfg = cfg;
+	/* a reload must not wait behind a stream of new connections */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr,
+			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&ep->ctx_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	pthread_mutex_init(&ep->cache_lock, NULL);
+	ep->ctx = tls_ctx_new(cfg, err, errlen);
+	if (ep->ctx == NULL) {
 		tls_ctx_free(ep);
 		return -1;
 	}
 	return 0;
 }
 
-void tls_ctx_free(struct tls_endpoint *ep)
+/* Caller holds cache_lock. */
+static void tls_cache_clear_locked(struct tls_endpoint *ep)
 {
 	for (int i = 0; i < TLS_CACHE_SLOTS; i++) {
 		if (ep->cache[i].sess != NULL)
 			SSL_SESSION_free(ep->cache[i].sess);
 		ep->cache[i].sess = NULL;
 	}
+}
+
+void tls_ctx_free(struct tls_endpoint *ep)
+{
+	tls_cache_clear_locked(ep);
 	if (ep->ctx != NULL)
 		SSL_CTX_free(ep->ctx);
 	ep->ctx = NULL;
 	pthread_mutex_destroy(&ep->cache_lock);
+	pthread_rwlock_destroy(&ep->ctx_lock);
+}
+
+void tls_ctx_swap(struct tls_endpoint *ep, SSL_CTX *ctx)
+{
+	SSL_CTX *old;
+
+	pthread_rwlock_wrlock(&ep->ctx_lock);
+	pthread_mutex_lock(&ep->cache_lock);
+	old = ep->ctx;
+	ep->ctx = ctx;
+	/* a resumed session skips verification: none may outlive the
+	   trust it was verified with */
+	tls_cache_clear_locked(ep);
+	pthread_mutex_unlock(&ep->cache_lock);
+	pthread_rwlock_unlock(&ep->ctx_lock);
+	SSL_CTX_free(old); /* open sessions keep their own reference */
+}
+
+void tls_ctx_read_lock(struct tls_endpoint *ep)
+{
+	pthread_rwlock_rdlock(&ep->ctx_lock);
+}
+
+void tls_ctx_read_unlock(struct tls_endpoint *ep)
+{
+	pthread_rwlock_unlock(&ep->ctx_lock);
 }
 
 /* ------------------------------------------------ resumption cache */
@@ -238,11 +453,12 @@ SSL_SESSION *tls_cache_get(struct tls_endpoint *ep, const char *key)
 	return s;
 }
 
-void tls_cache_put(struct tls_endpoint *ep, const char *key, SSL_SESSION *s)
+/* Caller holds cache_lock. */
+static void tls_cache_put_locked(struct tls_endpoint *ep, const char *key,
+				 SSL_SESSION *s)
 {
 	struct tls_cache_slot *victim = &ep->cache[0];
 
-	pthread_mutex_lock(&ep->cache_lock);
 	for (int i = 0; i < TLS_CACHE_SLOTS; i++) {
 		struct tls_cache_slot *c = &ep->cache[i];
 		if (c->sess != NULL && strcmp(c->key, key) == 0) {
@@ -257,6 +473,12 @@ void tls_cache_put(struct tls_endpoint *ep, const char *key, SSL_SESSION *s)
 	snprintf(victim->key, sizeof(victim->key), "%s", key);
 	victim->sess = s;
 	victim->stamp = ++ep->clock;
+}
+
+void tls_cache_put(struct tls_endpoint *ep, const char *key, SSL_SESSION *s)
+{
+	pthread_mutex_lock(&ep->cache_lock);
+	tls_cache_put_locked(ep, key, s);
 	pthread_mutex_unlock(&ep->cache_lock);
 }
 
@@ -273,17 +495,104 @@ void tls_cache_drop(struct tls_endpoint *ep, const char *key)
 	pthread_mutex_unlock(&ep->cache_lock);
 }
 
-/* defined in tls_session.c: which endpoint and key a session belongs to */
-int tls_session_cache_target(SSL *ssl, struct tls_endpoint **ep,
-			     const char **key);
-
 static int tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
 {
 	struct tls_endpoint *ep;
 	const char *key;
+	int kept = 0;
 
 	if (tls_session_cache_target(ssl, &ep, &key) < 0)
 		return 0;
-	tls_cache_put(ep, key, sess);
-	return 1; /* we keep the reference */
+	/* a ticket can arrive after a reload, on a session of the old
+	   context: it must not be resumed under the new one */
+	pthread_mutex_lock(&ep->cache_lock);
+	if (SSL_get_SSL_CTX(ssl) == ep->ctx) {
+		tls_cache_put_locked(ep, key, sess);
+		kept = 1;
+	}
+	pthread_mutex_unlock(&ep->cache_lock);
+	return kept; /* 1: we keep the reference */
+}
+
+/* ------------------------------------------------ certificate facts */
+
+X509 *tls_cert_peer(SSL *ssl)
+{
+	return SSL_get0_peer_certificate(ssl);
+}
+
+X509 *tls_cert_own(SSL *ssl)
+{
+	return SSL_get_certificate(ssl);
+}
+
+int tls_cert_days_left(const X509 *cert, long *days, char *date, size_t len)
+{
+	const ASN1_TIME *na = X509_get0_notAfter(cert);
+	int d, s;
+	struct tm tm;
+
+	if (na == NULL || ASN1_TIME_diff(&d, &s, NULL, na) != 1)
+		return -1;
+	/* d and s share a sign; a part day left is a day not yet gone */
+	*days = d < 0 || s < 0 ? (d < 0 ? d : -1) : d;
+	if (len > 0) {
+		date[0] = '\0';
+		if (ASN1_TIME_to_tm(na, &tm) == 1)
+			strftime(date, len, "%Y-%m-%d %H:%M:%SZ", &tm);
+	}
+	return 0;
+}
+
+void tls_cert_subject(const X509 *cert, char *out, size_t len)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int k;
+
+	out[0] = '\0';
+	if (b == NULL || len == 0)
+		goto done;
+	X509_NAME_print_ex(b, X509_get_subject_name(cert), 0,
+			   XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+	k = BIO_read(b, out, (int)len - 1);
+	out[k > 0 ? k : 0] = '\0';
+done:
+	BIO_free(b);
+}
+
+int tls_cert_pin(const X509 *cert, char *out)
+{
+	unsigned char *der = NULL, md[SHA256_DIGEST_LENGTH];
+	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+	int ok;
+
+	out[0] = '\0';
+	if (n <= 0)
+		return -1;
+	ok = EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL);
+	OPENSSL_free(der);
+	if (!ok)
+		return -1;
+	return EVP_EncodeBlock((unsigned char *)out, md, sizeof(md)) ==
+			       TLS_PIN_LEN ? 0 : -1;
+}
+
+int tls_ssl_mark(SSL *ssl)
+{
+	int was;
+
+	pthread_once(&tls_ex_once, tls_ex_init);
+	was = SSL_get_ex_data(ssl, tls_mark_index) != NULL;
+	SSL_set_ex_data(ssl, tls_mark_index, (void *)1);
+	return was;
+}
+
+int tls_ssl_resumed(const SSL *ssl)
+{
+	return SSL_session_reused(ssl);
+}
+
+int tls_ssl_finished(const SSL *ssl)
+{
+	return SSL_is_init_finished(ssl);
 }
