@@ -33,7 +33,7 @@ PKGS_ENGINE := libssl libcrypto libconfig
 SWITCHBOARD_SRCS := shim/hooks.c shim/real.c shim/fdtable.c shim/sock.c \
                     shim/block.c shim/ready.c shim/names.c shim/loader.c shim/log.c
 ENGINE_SRCS      := shim/engine.c shim/config.c shim/match.c shim/tls_ctx.c \
-                    shim/tls_session.c shim/tls_bio.c
+                    shim/tls_session.c shim/tls_bio.c shim/reload.c shim/stats.c
 PURE_SRCS        := shim/config.c shim/match.c shim/names.c
 
 SWITCHBOARD_OBJS := $(SWITCHBOARD_SRCS:shim/%.c=$(BUILD)/obj/%.o)

@@ -3,26 +3,55 @@
  * context per endpoint, and decide for each connect() whether and how to
  * wrap it.  Exports one symbol, shim_engine_init.
  *
+ * Around the TLS sessions it adds the operator's concerns: reloading an
+ * endpoint's certificates when its files change (reload.c, polled from
+ * engine_open), the checks after a handshake (public-key pins, server
+ * certificate close to expiry), and statistics (stats.c).
+ *
  * Initialisation runs once (the switchboard serialises it); afterwards the
- * configuration and contexts are read-only and shared by all threads.
+ * configuration is read-only, contexts change only through tls_ctx_swap,
+ * and the per-endpoint state below has its own locks.
  */
 #include "config.h"
 #include "engine.h"
 #include "match.h"
+#include "reload.h"
+#include "stats.h"
 #include "tls_ctx.h"
 #include "tls_session.h"
 
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ENGINE_EXPORT __attribute__((visibility("default")))
+
+/* A server certificate close to expiry is named once an hour per server
+   (endpoint, label and notAfter), not on every connection. */
+#define ENGINE_WARN_SLOTS 8
+#define ENGINE_WARN_EVERY_S 3600
+
+struct engine_warned {
+	uint64_t key;
+	time_t at;
+};
+
+/* What the engine keeps per endpoint besides its TLS context. */
+struct engine_ep {
+	struct reload_watch watch;
+	pthread_mutex_t warn_lock;
+	struct engine_warned warned[ENGINE_WARN_SLOTS];
+};
 
 const struct shim_host *engine_host;
 static struct shim_config engine_cfg;
 static struct tls_endpoint *engine_eps;
+static struct engine_ep *engine_state;
 
 static const char *engine_getenv(const char *name)
 {
@@ -47,15 +76,15 @@ static void engine_resolve(struct match_spec *m)
 	freeaddrinfo(res);
 }
 
-static const struct tls_endpoint *engine_find(const struct match_target *t,
-					      enum match_result *how)
+/* The index of the first endpoint `t` matches, or -1. */
+static long engine_find(const struct match_target *t, enum match_result *how)
 {
 	for (size_t i = 0; i < engine_cfg.nendpoints; i++) {
 		*how = match_test(&engine_cfg.endpoints[i].match, t);
 		if (*how != MATCH_NONE)
-			return &engine_eps[i];
+			return (long)i;
 	}
-	return NULL;
+	return -1;
 }
 
 static enum shim_decision engine_open(int fd, const struct sockaddr *addr,
@@ -63,17 +92,19 @@ static enum shim_decision engine_open(int fd, const struct sockaddr *addr,
 				      struct shim_tls **out,
 				      struct shim_session_info *info, int *err)
 {
-	const struct tls_endpoint *ep;
+	struct tls_endpoint *ep;
 	const struct cfg_tls *c;
 	struct match_target t;
 	enum match_result how = MATCH_NONE;
 	char ip[64], key[700];
 	const char *dialled, *expect, *sni;
 	struct tls_target tg;
+	long i;
 
 	if (match_target_from_sockaddr(addr, addrlen, name, &t) < 0 ||
-	    (ep = engine_find(&t, &how)) == NULL)
+	    (i = engine_find(&t, &how)) < 0)
 		return SHIM_PASS;
+	ep = &engine_eps[i];
 	c = &ep->cfg->tls;
 	match_addr_format(&t.addr, ip, sizeof(ip));
 	dialled = how == MATCH_BY_RESOLVED ? ep->cfg->match.name : name;
@@ -95,29 +126,193 @@ static enum shim_decision engine_open(int fd, const struct sockaddr *addr,
 		ENGINE_LOG(SHIM_LOG_DEBUG, "%s: matches endpoint '%s'; "
 			   "verifying '%s', SNI %s", info->label,
 			   ep->cfg->match_text, expect, sni ? sni : "(none)");
-	*out = tls_session_new((struct tls_endpoint *)ep, fd, &tg, err);
-	return *out != NULL ? SHIM_WRAP : SHIM_REFUSE;
+	reload_poll(&engine_state[i].watch);
+	stats_add(STATS_CONNECTIONS, 1);
+	tls_ctx_read_lock(ep);
+	*out = tls_session_new(ep, fd, &tg, err);
+	tls_ctx_read_unlock(ep);
+	if (*out == NULL) {
+		stats_add(STATS_FAIL_OTHER, 1);
+		return SHIM_REFUSE;
+	}
+	return SHIM_WRAP;
 }
 
+/* ------------------------------------------- checks after the handshake */
+
+static uint64_t engine_hash(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+/* 1 if this server's certificate was not named within the last hour. */
+static int engine_warn_due(struct engine_ep *st, const char *label,
+			   const char *date)
+{
+	uint64_t key = engine_hash(engine_hash(0xcbf29ce484222325ULL, label),
+				   date);
+	time_t now = time(NULL);
+	struct engine_warned *slot = &st->warned[0];
+	int due = 1;
+
+	pthread_mutex_lock(&st->warn_lock);
+	for (int i = 0; i < ENGINE_WARN_SLOTS; i++) {
+		struct engine_warned *w = &st->warned[i];
+		if (w->key == key) {
+			slot = w;
+			due = now - w->at >= ENGINE_WARN_EVERY_S;
+			break;
+		}
+		if (w->at < slot->at)
+			slot = w;
+	}
+	if (due) {
+		slot->key = key;
+		slot->at = now;
+	}
+	pthread_mutex_unlock(&st->warn_lock);
+	return due;
+}
+
+static void engine_warn_expiry(struct engine_ep *st, struct shim_tls *s,
+			       X509 *peer)
+{
+	const char *label = tls_session_label(s);
+	char date[32], subj[256];
+	long days;
+
+	if (peer == NULL ||
+	    tls_cert_days_left(peer, &days, date, sizeof(date)) < 0 ||
+	    days >= TLS_EXPIRY_WARN_DAYS || !engine_warn_due(st, label, date))
+		return;
+	tls_cert_subject(peer, subj, sizeof(subj));
+	if (days < 0)
+		ENGINE_LOG(SHIM_LOG_WARNING, "%s: the server certificate "
+			   "(subject '%s') expired on %s", label, subj, date);
+	else
+		ENGINE_LOG(SHIM_LOG_WARNING, "%s: the server certificate "
+			   "(subject '%s') expires in %ld day%s, on %s", label,
+			   subj, days, days == 1 ? "" : "s", date);
+}
+
+/* 0 if no pin is set or the server's public key matches one; else one
+   error line and -1. */
+static int engine_check_pins(const struct tls_endpoint *ep,
+			     struct shim_tls *s, X509 *peer)
+{
+	const struct cfg_tls *c = &ep->cfg->tls;
+	char got[TLS_PIN_LEN + 1] = "", subj[256] = "";
+	char want[CFG_MAX_PINS * (TLS_PIN_LEN + 2) + 1];
+	size_t n = 0;
+
+	if (c->npins == 0)
+		return 0;
+	if (peer != NULL && tls_cert_pin(peer, got) == 0)
+		for (size_t i = 0; i < c->npins; i++)
+			if (strcmp(got, c->pin_sha256[i]) == 0)
+				return 0;
+	want[0] = '\0';
+	for (size_t i = 0; i < c->npins && n < sizeof(want); i++)
+		n += (size_t)snprintf(want + n, sizeof(want) - n, "%s%s",
+				      i ? ", " : "", c->pin_sha256[i]);
+	if (peer != NULL)
+		tls_cert_subject(peer, subj, sizeof(subj));
+	ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server's public key matches no "
+		   "pin of endpoint '%s': expected pin_sha256 %s; server "
+		   "presented %s (subject '%s'); connection refused",
+		   tls_session_label(s), ep->cfg->match_text, want,
+		   got[0] ? got : "no key", subj);
+	return -1;
+}
+
+static enum stats_counter engine_fail_counter(enum tls_failure f)
+{
+	switch (f) {
+	case TLS_FAIL_VERIFY:
+		return STATS_FAIL_VERIFY;
+	case TLS_FAIL_REFUSED:
+		return STATS_FAIL_REFUSED;
+	case TLS_FAIL_NOT_TLS:
+		return STATS_FAIL_NOT_TLS;
+	case TLS_FAIL_CLOSED:
+		return STATS_FAIL_CLOSED;
+	case TLS_FAIL_NONE:
+	case TLS_FAIL_OTHER:
+	default:
+		return STATS_FAIL_OTHER;
+	}
+}
+
+/* Count a session's outcome once (the mark lives on its SSL). */
+static void engine_count(SSL *ssl, enum stats_counter c)
+{
+	if (!tls_ssl_mark(ssl))
+		stats_add(c, 1);
+}
+
+/*
+ * The handshake, then the engine's own checks.  The switchboard writes no
+ * application byte before this returns 0, so a pin mismatch refuses the
+ * connection before the program has said anything.
+ */
 static int engine_handshake(struct shim_tls *s, int *err)
 {
-	return tls_session_handshake(s, err);
+	SSL *ssl = tls_session_ssl(s);
+	struct tls_endpoint *ep;
+	const char *key;
+	X509 *peer;
+	int rc = tls_session_handshake(s, err);
+
+	if (rc == SHIM_IO_ERROR)
+		engine_count(ssl, engine_fail_counter(tls_session_failure(s)));
+	if (rc != 0 || tls_session_cache_target(ssl, &ep, &key) < 0)
+		return rc;
+	peer = tls_cert_peer(ssl);
+	if (engine_check_pins(ep, s, peer) < 0) {
+		tls_cache_drop(ep, key);
+		engine_count(ssl, STATS_FAIL_PIN);
+		*err = EACCES;
+		return SHIM_IO_ERROR;
+	}
+	engine_warn_expiry(&engine_state[ep - engine_eps], s, peer);
+	engine_count(ssl, tls_ssl_resumed(ssl) ? STATS_RESUMED : STATS_FULL);
+	return 0;
 }
 
 static ssize_t engine_read(struct shim_tls *s, void *buf, size_t len, int peek,
 			   int *err)
 {
-	return tls_session_read(s, buf, len, peek, err);
+	ssize_t n = tls_session_read(s, buf, len, peek, err);
+
+	if (n > 0 && !peek)
+		stats_add(STATS_BYTES_RECEIVED, (unsigned long long)n);
+	return n;
 }
 
 static ssize_t engine_write(struct shim_tls *s, const void *buf, size_t len,
 			    int *err)
 {
-	return tls_session_write(s, buf, len, err);
+	ssize_t n = tls_session_write(s, buf, len, err);
+
+	if (n > 0)
+		stats_add(STATS_BYTES_SENT, (unsigned long long)n);
+	return n;
+}
+
+/* A session freed before its handshake ended or failed: a timeout, or the
+   program gave up on it. */
+static void engine_free(struct shim_tls *s)
+{
+	if (s != NULL && !tls_ssl_finished(tls_session_ssl(s)))
+		engine_count(tls_session_ssl(s), STATS_FAIL_UNFINISHED);
+	tls_session_free(s);
 }
 
 static void engine_at_exit(void)
 {
+	stats_report();
 }
 
 static const struct shim_engine_ops engine_ops = {
@@ -132,14 +327,29 @@ static const struct shim_engine_ops engine_ops = {
 	.pending = tls_session_pending,
 	.unsent = tls_session_unsent,
 	.shutdown = tls_session_shutdown,
-	.free = tls_session_free,
+	.free = engine_free,
 	.at_exit = engine_at_exit,
 };
+
+static void engine_unbuild(size_t n)
+{
+	while (n-- > 0) {
+		reload_watch_destroy(&engine_state[n].watch);
+		pthread_mutex_destroy(&engine_state[n].warn_lock);
+		tls_ctx_free(&engine_eps[n]);
+	}
+	free(engine_eps);
+	free(engine_state);
+	engine_eps = NULL;
+	engine_state = NULL;
+}
 
 static int engine_build(char *why, size_t whylen)
 {
 	engine_eps = calloc(engine_cfg.nendpoints, sizeof(*engine_eps));
-	if (engine_eps == NULL) {
+	engine_state = calloc(engine_cfg.nendpoints, sizeof(*engine_state));
+	if (engine_eps == NULL || engine_state == NULL) {
+		engine_unbuild(0);
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
@@ -147,14 +357,36 @@ static int engine_build(char *why, size_t whylen)
 		engine_resolve(&engine_cfg.endpoints[i].match);
 		if (tls_ctx_build(&engine_eps[i], &engine_cfg.endpoints[i], why,
 				  whylen) < 0) {
-			while (i-- > 0)
-				tls_ctx_free(&engine_eps[i]);
-			free(engine_eps);
-			engine_eps = NULL;
+			engine_unbuild(i);
 			return -1;
 		}
+		reload_watch_init(&engine_state[i].watch, &engine_eps[i]);
+		pthread_mutex_init(&engine_state[i].warn_lock, NULL);
 	}
 	return 0;
+}
+
+/* ------------------------------------------------ for redis-tls-ctl */
+
+void engine_set_strict(int on)
+{
+	tls_ctx_set_strict(on);
+}
+
+const struct shim_config *engine_config(void)
+{
+	return &engine_cfg;
+}
+
+int engine_cert_days(struct shim_tls *s, int peer, long *days, char *date,
+		     size_t len)
+{
+	SSL *ssl = tls_session_ssl(s);
+	X509 *cert = peer ? tls_cert_peer(ssl) : tls_cert_own(ssl);
+
+	if (cert == NULL)
+		return -1;
+	return tls_cert_days_left(cert, days, date, len);
 }
 
 ENGINE_EXPORT const struct shim_engine_ops *
@@ -185,5 +417,6 @@ shim_engine_init(const struct shim_host *host, char *why, size_t whylen)
 		config_free(&engine_cfg);
 		return NULL;
 	}
+	stats_init();
 	return &engine_ops;
 }

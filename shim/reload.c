@@ -1,0 +1,174 @@
+/*
+ * reload.c - rebuild an endpoint's TLS context when its files change.
+ *
+ * The signature of the files is taken before the new context is built:
+ * if they change again while it loads, the next check sees that and loads
+ * again.  A certificate and key replaced one after the other make one
+ * failed attempt (they do not match) and then a good one.
+ */
+#include "reload.h"
+#include "engine.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const reload_names[RELOAD_FILES] = {
+	"ca_file", "ca_path", "cert_file", "key_file", "key_passphrase_file",
+	"crl_file",
+};
+
+static void reload_paths(const struct cfg_tls *t,
+			 const char *paths[RELOAD_FILES])
+{
+	paths[0] = t->ca_file;
+	paths[1] = t->ca_path;
+	paths[2] = t->cert_file;
+	paths[3] = t->key_file;
+	paths[4] = t->key_passphrase_file;
+	paths[5] = t->crl_file;
+}
+
+static void reload_take(const struct cfg_tls *t, struct reload_sig *sig)
+{
+	const char *paths[RELOAD_FILES];
+	struct stat st;
+
+	reload_paths(t, paths);
+	memset(sig, 0, sizeof(*sig));
+	for (int i = 0; i < RELOAD_FILES; i++) {
+		struct reload_file *f = &sig->f[i];
+
+		if (paths[i] == NULL)
+			continue;
+		if (stat(paths[i], &st) < 0) {
+			f->err = errno;
+			continue;
+		}
+		f->present = 1;
+		f->dev = st.st_dev;
+		f->ino = st.st_ino;
+		f->size = st.st_size;
+		f->mtime = st.st_mtim;
+		f->ctime = st.st_ctim;
+	}
+}
+
+static int reload_ts_eq(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+static int reload_file_eq(const struct reload_file *a,
+			  const struct reload_file *b)
+{
+	if (a->present != b->present)
+		return 0;
+	if (!a->present)
+		return a->err == b->err;
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       reload_ts_eq(a->mtime, b->mtime) &&
+	       reload_ts_eq(a->ctime, b->ctime);
+}
+
+/* The names of the files that differ, "cert_file, key_file". */
+static int reload_diff(const struct reload_sig *a, const struct reload_sig *b,
+		       char *out, size_t len)
+{
+	size_t n = 0;
+	int changed = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < RELOAD_FILES; i++) {
+		if (reload_file_eq(&a->f[i], &b->f[i]))
+			continue;
+		changed++;
+		if (n < len)
+			n += (size_t)snprintf(out + n, len - n, "%s%s",
+					      n ? ", " : "", reload_names[i]);
+	}
+	return changed;
+}
+
+static int reload_sig_eq(const struct reload_sig *a, const struct reload_sig *b)
+{
+	for (int i = 0; i < RELOAD_FILES; i++)
+		if (!reload_file_eq(&a->f[i], &b->f[i]))
+			return 0;
+	return 1;
+}
+
+static long long reload_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void reload_watch_init(struct reload_watch *w, struct tls_endpoint *ep)
+{
+	memset(w, 0, sizeof(*w));
+	w->ep = ep;
+	pthread_mutex_init(&w->lock, NULL);
+	reload_take(&ep->cfg->tls, &w->loaded);
+	__atomic_store_n(&w->next_ms, reload_now_ms() + RELOAD_INTERVAL_MS,
+			 __ATOMIC_RELAXED);
+}
+
+void reload_watch_destroy(struct reload_watch *w)
+{
+	if (w->ep != NULL)
+		pthread_mutex_destroy(&w->lock);
+	w->ep = NULL;
+}
+
+/* Caller holds w->lock. */
+static void reload_check(struct reload_watch *w)
+{
+	const struct cfg_endpoint *cfg = w->ep->cfg;
+	struct reload_sig now;
+	char what[128], why[1024];
+	SSL_CTX *ctx;
+
+	reload_take(&cfg->tls, &now);
+	if (reload_sig_eq(&now, &w->loaded) ||
+	    (w->has_failed && reload_sig_eq(&now, &w->failed)))
+		return;
+	reload_diff(&w->loaded, &now, what, sizeof(what));
+	ctx = tls_ctx_new(cfg, why, sizeof(why));
+	if (ctx == NULL) {
+		w->failed = now;
+		w->has_failed = 1;
+		ENGINE_LOG(SHIM_LOG_WARNING, "endpoint '%s': %s changed but "
+			   "cannot be loaded; new connections keep using the "
+			   "previous certificates: %s", cfg->match_text, what,
+			   why);
+		return;
+	}
+	tls_ctx_swap(w->ep, ctx);
+	w->loaded = now;
+	w->has_failed = 0;
+	ENGINE_LOG(SHIM_LOG_NOTICE, "endpoint '%s': %s changed: reloaded; new "
+		   "connections use the new certificates", cfg->match_text,
+		   what);
+}
+
+void reload_poll(struct reload_watch *w)
+{
+	long long now = reload_now_ms();
+
+	if (now < __atomic_load_n(&w->next_ms, __ATOMIC_RELAXED))
+		return;
+	/* a thread already checking does it for everyone */
+	if (pthread_mutex_trylock(&w->lock) != 0)
+		return;
+	if (now >= __atomic_load_n(&w->next_ms, __ATOMIC_RELAXED)) {
+		reload_check(w);
+		__atomic_store_n(&w->next_ms, reload_now_ms() + RELOAD_INTERVAL_MS,
+				 __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
