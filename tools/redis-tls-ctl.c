@@ -5,34 +5,64 @@
  *                                shim would (file + REDIS_TLS_*), build
  *                                every TLS context, report the first
  *                                problem; exit 0 if it loads, 1 if not.
+ *                                An expired client certificate is a
+ *                                problem here (the shim only logs it).
+ *   redis-tls-ctl check          the same, then for each endpoint that
+ *                                names one address: connect, handshake,
+ *                                PING, twice (to show resumption), and
+ *                                print what was negotiated and presented.
  *
  * Used by redis-tls-run and redis-tls-entrypoint before they exec, so a
  * bad configuration is reported up front, not at the first connection.
+ * `check` drives the engine through the same table of functions the
+ * switchboard uses (open, handshake, write, read), on its own
+ * non-blocking sockets, with poll(2) for the waits.
  */
-#include "engine_api.h"
+#include "config.h"
+#include "engine.h"
+#include "match.h"
+#include "tls_session.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 const struct shim_engine_ops *shim_engine_init(const struct shim_host *host,
 					       char *why, size_t whylen);
 
 static int ctl_level = SHIM_LOG_WARNING;
+static int ctl_checking;         /* `check`: log lines go into the report */
+static char ctl_last_error[1024]; /* the engine's last error, for a verdict */
 
 static void ctl_log(enum shim_log_level level, const char *fmt, ...)
 {
+	char line[1024];
 	va_list ap;
 
 	if ((int)level < ctl_level)
 		return;
 	va_start(ap, fmt);
-	fprintf(stderr, "redis-tls-shim: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	if (!ctl_checking) {
+		fprintf(stderr, "redis-tls-shim: %s\n", line);
+		return;
+	}
+	if (level >= SHIM_LOG_ERROR) {
+		/* the verdict quotes it */
+		snprintf(ctl_last_error, sizeof(ctl_last_error), "%s", line);
+		return;
+	}
+	printf("  %-12s %s\n", level == SHIM_LOG_WARNING ? "warning" : "log",
+	       line);
 }
 
 static int ctl_log_enabled(enum shim_log_level level)
@@ -43,6 +73,12 @@ static int ctl_log_enabled(enum shim_log_level level)
 static int ctl_log_configure(const char *level, const char *target,
 			     const char **why)
 {
+	static const char *const names[] = { "debug", "info", "notice",
+					      "warning", "error" };
+
+	for (int i = 0; level != NULL && i < 5; i++)
+		if (strcasecmp(level, names[i]) == 0 && i < ctl_level)
+			ctl_level = i; /* more detail, never less */
 	return 0;
 }
 
@@ -56,28 +92,376 @@ static const struct shim_host ctl_host = {
 	.log_configure = ctl_log_configure,
 };
 
-static int ctl_check_config(void)
+static const struct shim_engine_ops *ctl_load(void)
 {
 	char why[1024] = "";
+	const struct shim_engine_ops *ops;
 
-	if (shim_engine_init(&ctl_host, why, sizeof(why)) == NULL) {
+	engine_set_strict(1);
+	ops = shim_engine_init(&ctl_host, why, sizeof(why));
+	if (ops == NULL)
 		fprintf(stderr, "redis-tls-shim: configuration error: %s\n", why);
-		return 1;
+	return ops;
+}
+
+static int ctl_check_config(void)
+{
+	return ctl_load() != NULL ? 0 : 1;
+}
+
+/* ------------------------------------------------------------ check */
+
+struct ctl_dial {
+	const struct shim_engine_ops *ops;
+	const char *name;         /* the NAME dialled, or NULL */
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	char where[80];           /* "127.0.0.1:6379" */
+	struct timespec deadline;
+	char failed[1200];        /* why it failed, "" if it did not */
+};
+
+static int ctl_ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
+	     (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
+}
+
+/* Wait for `events` on fd until the deadline: 0, or -1 on timeout. */
+static int ctl_wait(struct ctl_dial *d, int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int rc;
+
+	do
+		rc = poll(&p, 1, ctl_ms_left(&d->deadline));
+	while (rc < 0 && errno == EINTR);
+	return rc > 0 ? 0 : -1;
+}
+
+static int ctl_fail(struct ctl_dial *d, const char *step, int err)
+{
+	if (ctl_last_error[0] != '\0')
+		snprintf(d->failed, sizeof(d->failed), "%s: %s", step,
+			 ctl_last_error);
+	else
+		snprintf(d->failed, sizeof(d->failed), "%s: %s", step,
+			 err ? strerror(err) : "timed out");
+	ctl_last_error[0] = '\0';
+	return -1;
+}
+
+/* A TCP connection to d->sa: the fd, or -1. */
+static int ctl_tcp(struct ctl_dial *d)
+{
+	int fd = socket(d->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+					       SOCK_CLOEXEC, 0);
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (fd < 0)
+		return ctl_fail(d, "socket", errno);
+	if (connect(fd, (struct sockaddr *)&d->sa, d->salen) < 0 &&
+	    errno != EINPROGRESS) {
+		err = errno;
+		close(fd);
+		return ctl_fail(d, "connect", err);
+	}
+	if (ctl_wait(d, fd, POLLOUT) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
+		close(fd);
+		return ctl_fail(d, "connect", err);
+	}
+	return fd;
+}
+
+/* Run op until it stops asking to wait: its result, or SHIM_IO_ERROR. */
+#define CTL_DRIVE(d, fd, rc, call, err)                                    \
+	do {                                                               \
+		(rc) = (call);                                             \
+		if ((rc) != SHIM_IO_WANT_READ && (rc) != SHIM_IO_WANT_WRITE) \
+			break;                                             \
+		if (ctl_wait((d), (fd), (rc) == SHIM_IO_WANT_READ ? POLLIN \
+								   : POLLOUT) < 0) { \
+			(err) = ETIMEDOUT;                                 \
+			(rc) = SHIM_IO_ERROR;                              \
+			break;                                             \
+		}                                                          \
+	} while (1)
+
+/* PING over the session; the first reply line into reply. */
+static int ctl_ping(struct ctl_dial *d, int fd, struct shim_tls *t,
+		    char *reply, size_t len)
+{
+	const char ping[] = "PING\r\n";
+	size_t got = 0;
+	ssize_t rc;
+	int err = 0;
+
+	CTL_DRIVE(d, fd, rc, d->ops->write(t, ping, sizeof(ping) - 1, &err),
+		  err);
+	if (rc != (ssize_t)sizeof(ping) - 1)
+		return ctl_fail(d, "PING", rc < 0 ? err : EIO);
+	while (got + 1 < len && memchr(reply, '\n', got) == NULL) {
+		CTL_DRIVE(d, fd, rc, d->ops->read(t, reply + got,
+						   len - 1 - got, 0, &err),
+			  err);
+		if (rc == 0)
+			err = ECONNRESET;
+		if (rc <= 0)
+			return ctl_fail(d, "PING", err);
+		got += (size_t)rc;
+	}
+	reply[got] = '\0';
+	reply[strcspn(reply, "\r\n")] = '\0';
+	if (reply[0] != '+' && reply[0] != '-') {
+		snprintf(d->failed, sizeof(d->failed),
+			 "PING: the server's answer is not Redis: '%.40s'",
+			 reply);
+		return -1;
 	}
 	return 0;
 }
 
+static void ctl_days_text(long days, const char *date, char *out, size_t len)
+{
+	if (days < 0)
+		snprintf(out, len, "EXPIRED on %s", date);
+	else
+		snprintf(out, len, "in %ld day%s (%s)%s", days,
+			 days == 1 ? "" : "s", date,
+			 days < 14 ? " - renew it soon" : "");
+}
+
+static void ctl_print_facts(struct shim_tls *t, const struct cfg_tls *c,
+			    const char *reply)
+{
+	struct tls_session_facts f;
+	char date[32], text[96];
+	long days;
+
+	tls_session_facts(t, &f);
+	printf("  %-12s %s, cipher %s\n", "protocol", f.protocol, f.cipher);
+	printf("  %-12s %s\n", "server", f.peer[0] ? f.peer : "(none)");
+	if (engine_cert_days(t, 1, &days, date, sizeof(date)) == 0) {
+		ctl_days_text(days, date, text, sizeof(text));
+		printf("  %-12s %s\n", "expires", text);
+	}
+	if (f.client[0] != '\0' &&
+	    engine_cert_days(t, 0, &days, date, sizeof(date)) == 0) {
+		ctl_days_text(days, date, text, sizeof(text));
+		printf("  %-12s '%s' from %s, expires %s\n", "client cert",
+		       f.client, c->cert_file, text);
+	} else {
+		printf("  %-12s none configured\n", "client cert");
+	}
+	printf("  %-12s PING -> %s\n", "redis", reply);
+}
+
+/*
+ * One connection: TCP, TLS through the engine, PING.  With `report`, the
+ * negotiated facts are printed.  *resumed says whether the handshake
+ * resumed a session.  0, or -1 with d->failed set.
+ */
+static int ctl_connect_once(struct ctl_dial *d, const struct cfg_tls *c,
+			    int report, int *resumed)
+{
+	struct shim_session_info info = { 0 };
+	struct shim_tls *t = NULL;
+	char reply[256] = "";
+	int fd, err = 0, rc = -1, hs;
+	enum shim_decision how;
+
+	clock_gettime(CLOCK_MONOTONIC, &d->deadline);
+	d->deadline.tv_sec += c->handshake_timeout_ms / 1000;
+	d->deadline.tv_nsec += (long)(c->handshake_timeout_ms % 1000) * 1000000;
+	if (d->deadline.tv_nsec >= 1000000000) {
+		d->deadline.tv_sec++;
+		d->deadline.tv_nsec -= 1000000000;
+	}
+	ctl_last_error[0] = '\0';
+	if ((fd = ctl_tcp(d)) < 0)
+		return -1;
+	how = d->ops->open(fd, (struct sockaddr *)&d->sa, d->salen, d->name,
+			   &t, &info, &err);
+	if (how != SHIM_WRAP) {
+		if (how == SHIM_PASS)
+			snprintf(d->failed, sizeof(d->failed),
+				 "no endpoint matches %s", d->where);
+		else
+			ctl_fail(d, "TLS set-up", err);
+		close(fd);
+		return -1;
+	}
+	CTL_DRIVE(d, fd, hs, d->ops->handshake(t, &err), err);
+	if (hs != 0)
+		ctl_fail(d, "TLS handshake", err);
+	else if (ctl_ping(d, fd, t, reply, sizeof(reply)) == 0)
+		rc = 0;
+	if (hs == 0) {
+		struct tls_session_facts f;
+
+		tls_session_facts(t, &f);
+		*resumed = f.resumed;
+		if (report && rc == 0)
+			ctl_print_facts(t, c, reply);
+		d->ops->shutdown(t);
+	}
+	d->ops->free(t);
+	close(fd);
+	return rc;
+}
+
+/* The addresses to try for an endpoint: 0 and n, or -1 (not dialable). */
+static int ctl_targets(const struct match_spec *m, struct match_addr *out,
+		       size_t *n)
+{
+	if (m->port_lo != m->port_hi)
+		return -1;
+	switch (m->kind) {
+	case MATCH_HOST_NAME:
+		memcpy(out, m->resolved, m->nresolved * sizeof(*out));
+		*n = m->nresolved;
+		return 0;
+	case MATCH_HOST_ADDR:
+		out[0] = m->addr;
+		*n = 1;
+		return 0;
+	case MATCH_HOST_WILDCARD:
+	case MATCH_HOST_CIDR:
+	default:
+		return -1;
+	}
+}
+
+static void ctl_sockaddr(struct ctl_dial *d, const struct match_addr *a,
+			 unsigned port)
+{
+	char ip[64];
+
+	memset(&d->sa, 0, sizeof(d->sa));
+	if (a->family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&d->sa;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		memcpy(&s4->sin_addr, a->bytes, 4);
+		d->salen = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&d->sa;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		memcpy(&s6->sin6_addr, a->bytes, 16);
+		d->salen = sizeof(*s6);
+	}
+	match_addr_format(a, ip, sizeof(ip));
+	snprintf(d->where, sizeof(d->where),
+		 a->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+}
+
+/* 0 if d->sa accepts a TCP connection within 2 s. */
+static int ctl_probe(struct ctl_dial *d)
+{
+	int fd;
+
+	clock_gettime(CLOCK_MONOTONIC, &d->deadline);
+	d->deadline.tv_sec += 2;
+	fd = ctl_tcp(d);
+	d->failed[0] = '\0';
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+enum ctl_outcome { CTL_OK, CTL_FAILED, CTL_SKIPPED };
+
+static enum ctl_outcome ctl_check_endpoint(const struct shim_engine_ops *ops,
+					   const struct cfg_endpoint *e)
+{
+	struct match_addr addrs[MATCH_MAX_RESOLVED];
+	struct ctl_dial d = { .ops = ops };
+	char where[400];
+	size_t n = 0, i;
+	int first = 0, second = 0;
+
+	printf("endpoint '%s' (%s)\n", e->match_text,
+	       config_where_format(&e->where, where, sizeof(where)));
+	if (ctl_targets(&e->match, addrs, &n) < 0) {
+		printf("  %-12s skipped (not a single address)\n", "verdict");
+		return CTL_SKIPPED;
+	}
+	d.name = e->match.kind == MATCH_HOST_NAME ? e->match.name : NULL;
+	if (n == 0)
+		snprintf(d.failed, sizeof(d.failed), "'%s' does not resolve",
+			 e->match.name);
+	/* like a client: the next address when one refuses the TCP connect */
+	for (i = 0; i < n; i++) {
+		ctl_sockaddr(&d, &addrs[i], e->match.port_lo);
+		if (i + 1 == n || ctl_probe(&d) == 0)
+			break;
+	}
+	if (i < n) {
+		printf("  %-12s %s\n", "address", d.where);
+		if (ctl_connect_once(&d, &e->tls, 1, &first) == 0)
+			ctl_connect_once(&d, &e->tls, 0, &second);
+	}
+	if (d.failed[0] != '\0') {
+		printf("  %-12s FAILED: %s\n", "verdict", d.failed);
+		return CTL_FAILED;
+	}
+	printf("  %-12s %s\n", "resumed", second ? "yes: a second connection "
+		"resumed the session" : "no: the server did not resume the "
+		"session on a second connection");
+	printf("  %-12s OK\n", "verdict");
+	return CTL_OK;
+}
+
+static int ctl_check(void)
+{
+	const struct shim_engine_ops *ops = ctl_load();
+	const struct shim_config *cfg;
+	size_t count[3] = { 0, 0, 0 };
+
+	if (ops == NULL)
+		return 1;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ctl_checking = 1;
+	cfg = engine_config();
+	for (size_t i = 0; i < cfg->nendpoints; i++)
+		count[ctl_check_endpoint(ops, &cfg->endpoints[i])]++;
+	printf("%zu endpoint%s: %zu ok, %zu failed, %zu skipped\n",
+	       cfg->nendpoints, cfg->nendpoints == 1 ? "" : "s",
+	       count[CTL_OK], count[CTL_FAILED], count[CTL_SKIPPED]);
+	return count[CTL_FAILED] > 0 ? 1 : 0;
+}
+
 static void ctl_usage(FILE *f)
 {
-	fprintf(f, "usage: redis-tls-ctl check-config\n"
-		   "  Load the configuration (REDIS_TLS_CONFIG and REDIS_TLS_* "
-		   "variables)\n  as the shim would; exit 0 if it is valid.\n");
+	fprintf(f,
+		"usage: redis-tls-ctl check-config | check\n"
+		"  check-config  load the configuration (REDIS_TLS_CONFIG and "
+		"REDIS_TLS_*\n"
+		"                variables) as the shim would; exit 0 if it is "
+		"valid\n"
+		"  check         also connect to each endpoint that names one "
+		"address,\n"
+		"                handshake and PING; print protocol, cipher, "
+		"resumption,\n"
+		"                certificates and a verdict; exit 1 on any "
+		"failure\n");
 }
 
 int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "check-config") == 0)
 		return ctl_check_config();
+	if (argc == 2 && strcmp(argv[1], "check") == 0)
+		return ctl_check();
 	if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
 			  strcmp(argv[1], "--help") == 0)) {
 		ctl_usage(stdout);
