@@ -85,7 +85,7 @@ EOF
 				-subj "/O=redis-tls-shim test/CN=$name" -out "$d/$name.csr" &&
 			openssl x509 -req -in "$d/$name.csr" -CA "$PKI/ca.crt" \
 				-CAkey "$PKI/ca.key" -CAcreateserial -CAserial "$d/ca.srl" \
-				-sha256 -days 2 -extfile "$d/$name.ext" -out "$d/$name.crt"
+				-sha256 -days 825 -extfile "$d/$name.ext" -out "$d/$name.crt"
 	} 2>"$d/$name.err"; then
 		fail "openssl could not make a certificate for $name: $(cat "$d/$name.err")"
 		return 1
