@@ -224,8 +224,8 @@ case_failover() {
 	load_start "$tag" info
 	wait_until 30 load_at_least 1000 || { fail "the client made no progress: $(cat "$LOAD_DIR/err")"; load_stop; return 1; }
 	assert_eq OK "$(cl_native "$r" CLUSTER FAILOVER)" "CLUSTER FAILOVER on $r"
-	wait_until 20 test "$(cl_role "$r")" = master || fail "replica $r did not become master"
-	wait_until 20 test "$(cl_role "$m")" = slave || fail "old master $m did not become a replica"
+	wait_until 20 cl_role_is "$r" master || fail "replica $r did not become master"
+	wait_until 20 cl_role_is "$m" slave || fail "old master $m did not become a replica"
 	touch "$LOAD_DIR/mark"
 	n=$(load_progress)
 	wait_until 20 load_at_least $((n + 1000)) || fail "the client stalled after the failover"

@@ -141,7 +141,8 @@ cl_start_node() {
 		--logfile "$log" \
 		--tls-cert-file "$cert.crt" --tls-key-file "$cert.key" \
 		--tls-ca-cert-file "$PKI/ca.crt" --tls-auth-clients yes \
-		--tls-replication yes "$@" </dev/null >/dev/null 2>&1 &
+		--tls-replication yes --repl-diskless-sync-delay 0 \
+		"$@" </dev/null >/dev/null 2>&1 &
 	pid=$!
 	t_track "$pid"
 	CL_PID[$port]=$pid
@@ -299,3 +300,9 @@ for n in range(100000):
         break
 ' "$2"
 }
+
+# cl_role_is PORT ROLE: the node's role (ROLE's first line) is ROLE.
+cl_role_is() { [ "$(cl_role "$1")" = "$2" ]; }
+
+# cl_file_at_least FILE N: FILE holds a number >= N.
+cl_file_at_least() { [ "$(cat "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
