@@ -291,6 +291,14 @@ static int ready_select_has_tls(int nfds, fd_set *r, fd_set *w, fd_set *e)
 	return 0;
 }
 
+static void ready_fd_zero(fd_set *set, int nfds)
+{
+	size_t words = ((size_t)nfds + NFDBITS - 1) / NFDBITS;
+
+	if (set != NULL)
+		memset(set, 0, words * sizeof(__fd_mask));
+}
+
 static size_t ready_select_to_poll(int nfds, fd_set *r, fd_set *w, fd_set *e,
 				   struct pollfd *p)
 {
@@ -338,12 +346,11 @@ int ready_select(int nfds, fd_set *r, fd_set *w, fd_set *e,
 	block_now(&start);
 	rc = ready_poll(p, n, timeout, mask);
 	if (rc >= 0) {
-		if (r)
-			FD_ZERO(r);
-		if (w)
-			FD_ZERO(w);
-		if (e)
-			FD_ZERO(e);
+		/* only the first nfds bits: programs (libevent) allocate sets
+		   sized to their highest fd, smaller than an fd_set */
+		ready_fd_zero(r, nfds);
+		ready_fd_zero(w, nfds);
+		ready_fd_zero(e, nfds);
 		for (size_t i = 0; i < n; i++) {
 			short ev = p[i].events, rev = p[i].revents;
 

@@ -24,7 +24,7 @@ selected() {
 	return 1
 }
 
-log=$(mktemp)
+log=$(mktemp "${TMPDIR:-/tmp}/redis-tls-integration.XXXXXX")
 trap 'rm -f "$log"' EXIT
 
 shopt -s nullglob
