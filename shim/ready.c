@@ -331,7 +331,8 @@ int ready_select(int nfds, fd_set *r, fd_set *w, fd_set *e,
 	size_t n;
 	int rc, count = 0;
 
-	if (nfds < 0 || nfds > FD_SETSIZE) {
+	/* nfds may exceed FD_SETSIZE: the kernel takes larger sets */
+	if (nfds < 0) {
 		errno = EINVAL;
 		return -1;
 	}
