@@ -276,13 +276,25 @@ int ready_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 
 /* ----------------------------------------------------------- select */
 
+/* Bit access without FD_SETSIZE checks: sets may be larger (or smaller). */
+static int ready_fd_isset(int fd, const fd_set *set)
+{
+	return set != NULL && (((const __fd_mask *)set)[fd / NFDBITS] &
+			       ((__fd_mask)1 << (fd % NFDBITS))) != 0;
+}
+
+static void ready_fd_set(int fd, fd_set *set)
+{
+	((__fd_mask *)set)[fd / NFDBITS] |= (__fd_mask)1 << (fd % NFDBITS);
+}
+
 static int ready_select_has_tls(int nfds, fd_set *r, fd_set *w, fd_set *e)
 {
 	for (int fd = 0; fd < nfds; fd++) {
 		struct shim_sock *s;
 
-		if (!((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) ||
-		      (e && FD_ISSET(fd, e))))
+		if (!(ready_fd_isset(fd, r) || ready_fd_isset(fd, w) ||
+		      ready_fd_isset(fd, e)))
 			continue;
 		s = fdt_peek(fd);
 		if (s != NULL && atomic_load(&s->state) != SOCK_FRESH)
@@ -307,11 +319,11 @@ static size_t ready_select_to_poll(int nfds, fd_set *r, fd_set *w, fd_set *e,
 	for (int fd = 0; fd < nfds; fd++) {
 		short ev = 0;
 
-		if (r && FD_ISSET(fd, r))
+		if (ready_fd_isset(fd, r))
 			ev |= POLLIN;
-		if (w && FD_ISSET(fd, w))
+		if (ready_fd_isset(fd, w))
 			ev |= POLLOUT;
-		if (e && FD_ISSET(fd, e))
+		if (ready_fd_isset(fd, e))
 			ev |= POLLPRI;
 		if (ev == 0)
 			continue;
@@ -361,11 +373,11 @@ int ready_select(int nfds, fd_set *r, fd_set *w, fd_set *e,
 				return -1;
 			}
 			if ((ev & POLLIN) && (rev & (POLLIN | POLLHUP | POLLERR)))
-				FD_SET(p[i].fd, r), count++;
+				ready_fd_set(p[i].fd, r), count++;
 			if ((ev & POLLOUT) && (rev & (POLLOUT | POLLERR)))
-				FD_SET(p[i].fd, w), count++;
+				ready_fd_set(p[i].fd, w), count++;
 			if ((ev & POLLPRI) && (rev & POLLPRI))
-				FD_SET(p[i].fd, e), count++;
+				ready_fd_set(p[i].fd, e), count++;
 		}
 		rc = count;
 	}
