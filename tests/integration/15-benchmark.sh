@@ -95,7 +95,7 @@ case_p64() { bench_incr 192000 -c 10 -P 64; }
 case_threads() { bench_incr 40000 -c 20 --threads 2; }
 
 case_k0() {
-	local before after n=400
+	local before after n=200
 	before=$(stat_of stats total_connections_received)
 	bench_incr "$n" -c 4 -k 0 || return
 	after=$(stat_of stats total_connections_received)
@@ -135,7 +135,7 @@ t_case "redis-benchmark -c 50 (INCR x20000)" case_c50
 t_case "redis-benchmark -c 500 (INCR x20000)" case_c500
 t_case "redis-benchmark -P 16 (INCR x96000)" case_p16
 t_case "redis-benchmark -P 64 (INCR x192000)" case_p64
-t_case "redis-benchmark -k 0: a connection per request (INCR x400)" case_k0
+t_case "redis-benchmark -k 0: a connection per request (INCR x200)" case_k0
 t_case "redis-benchmark --threads 2 (INCR x40000)" case_threads
 t_case "redis-benchmark -d 100000 -t set,get (x1000 each)" case_d100000
 t_case "redis-benchmark -x SET, a binary 100000-byte value (x500)" case_x100000

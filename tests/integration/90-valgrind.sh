@@ -23,8 +23,10 @@ T_TIMEOUT=180
 
 # A frame of ours, as valgrind prints it: the object, or a source file of
 # shim/ (the libraries have debug information, so frames show file:line).
-SHIM_FRAME="libredistls[-a-z]*\\.so|\\(($(cd "$T_ROOT/shim" && ls -- *.c | sed 's/\.c$//' | paste -sd'|'))\\.c:[0-9]+\\)"
+_shim_srcs=$(cd "$T_ROOT/shim" && printf '%s\n' *.c | sed 's/\.c$//' | paste -sd'|')
+SHIM_FRAME="libredistls[-a-z]*\\.so|\\(($_shim_srcs)\\.c:[0-9]+\\)"
 
+# shellcheck disable=SC2054 # the commas are valgrind's
 VG=(valgrind --tool=memcheck --error-exitcode=99 --leak-check=full
 	--errors-for-leak-kinds=definite,indirect
 	--show-leak-kinds=all
