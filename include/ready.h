@@ -34,6 +34,8 @@ int ready_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 int ready_select(int nfds, fd_set *r, fd_set *w, fd_set *e,
 		 struct timespec *timeout, const sigset_t *mask,
 		 int update_timeout);
+/* ready_select_has_tls - 1 if any fd in the sets is a TLS socket. */
+int ready_select_has_tls(int nfds, fd_set *r, fd_set *w, fd_set *e);
 int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 		    struct epoll_event *ev);
 int ready_epoll_wait(int epfd, struct epoll_event *events, int max,

@@ -471,7 +471,9 @@ SHIM_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e,
 	int rc;
 
 	hooks_init();
-	if (LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0))
+	/* the real select, so the unslept time is written back as usual */
+	if (LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0) ||
+	    nfds <= 0 || !ready_select_has_tls(nfds, r, w, e))
 		return real.select(nfds, r, w, e, tv);
 	if (tv != NULL) {
 		ts.tv_sec = tv->tv_sec;

@@ -288,7 +288,7 @@ static void ready_fd_set(int fd, fd_set *set)
 	((__fd_mask *)set)[fd / NFDBITS] |= (__fd_mask)1 << (fd % NFDBITS);
 }
 
-static int ready_select_has_tls(int nfds, fd_set *r, fd_set *w, fd_set *e)
+int ready_select_has_tls(int nfds, fd_set *r, fd_set *w, fd_set *e)
 {
 	for (int fd = 0; fd < nfds; fd++) {
 		struct shim_sock *s;
