@@ -28,7 +28,7 @@ REPLICAS=()
 # conf FILE LEVEL ENDPOINT-ENTRY...: a shim configuration with the test CA
 # and client certificate as defaults.
 conf() {
-	local f=$1 level=$2 e
+	local f=$1 level=$2 e sep=""
 	shift 2
 	{
 		echo "version = 1;"
@@ -37,14 +37,15 @@ conf() {
 		echo "  key_file = \"$PKI/client.key\"; handshake_timeout_ms = 5000; };"
 		echo "endpoints = ("
 		for e in "$@"; do
-			printf '  %s%s\n' "$e" "$([ "$e" = "${*: -1}" ] || echo ,)"
+			printf '%s  %s' "$sep" "$e"
+			sep=$',\n'
 		done
-		echo ");"
+		printf '\n);\n'
 	} >"$f"
 }
 
-# masters / node_name PORT: the current masters (they change on failover);
-# the name nodeN.cluster.test of a node.
+# current_masters: MASTERS = the masters now (a failover changes them).
+# node_name PORT: the node's name, nodeN.cluster.test.
 current_masters() {
 	local p
 	MASTERS=()
