@@ -1,0 +1,620 @@
+#!/bin/bash
+# bench.sh [--short|--full] [--rounds N] [--out FILE] - make bench: the shim
+# against plaintext, the client's native TLS and stunnel, in one run
+# against one redis-server.
+#
+# One redis-server on 127.0.0.1 with a plaintext port and a TLS port that
+# requires client certificates (the test PKI, RSA-2048 server key).  Four
+# ways to reach it, measured with redis-benchmark:
+#   plaintext  redis-benchmark to the plaintext port
+#   native     redis-benchmark --tls --cacert --cert --key to the TLS port
+#   shim       plain redis-benchmark through scripts/redis-tls-run
+#   stunnel    plain redis-benchmark to stunnel4 in client mode (verifying
+#              chain and IP, same certificates) in front of the TLS port
+# on GET/SET with 50 clients, the same with -P 16, with 1 KiB values, and
+# GET with -k 0 (a new connection per request).  Each round runs every
+# workload in every mode, the modes in a different order each round; the
+# table shows medians (requests/s) and the ratios shim/native and
+# shim/stunnel.  The same run measures the extras of issue 4: plaintext
+# traffic to a port the shim is not configured for, preloaded against not
+# preloaded; the start-up of /bin/true, preloaded against not; the memory
+# of 1000 idle TLS connections, through the shim against a C client using
+# OpenSSL itself (tests/clients/idle_conns.c).
+#
+#   --full      (default) 5 rounds after an uncounted calibration round,
+#               about 2.5 s per measurement: several minutes
+#   --short     2 rounds, about 0.3 s per measurement, fewer connections and
+#               start-ups: under 90 s on an idle machine (CI proves it runs)
+#   --rounds N  override the number of counted rounds
+#   --out FILE  where to write the markdown (default build/bench/results.md)
+#
+# The number of requests of each measurement follows the rate measured so
+# far in that cell (the calibration round, or the previous rounds), so that
+# each takes about the target time whatever the machine's load.
+#
+# Prints the markdown (tables, machine, date) on stdout, progress on stderr;
+# raw samples go to samples.tsv beside the markdown.  Exit status 0 when every
+# figure was measured, whatever the figures are; 1 when a measurement could
+# not be taken (the table then shows n/a); 2 when a prerequisite is missing.
+# Every process it starts listens on 127.0.0.1 only and is stopped on exit.
+# shellcheck disable=SC2317  # cleanup, port_open: called by trap, wait_until
+set -u
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+LIB=${REDIS_TLS_LIB:-$BUILD/libredistls.so}
+RUN=$ROOT/scripts/redis-tls-run
+PKI=${REDIS_TLS_TEST_PKI:-$BUILD/test-pki}
+OUTDIR=$BUILD/bench
+PY=/usr/bin/python3
+me=bench.sh
+
+short=0
+rounds=""
+out=""
+while [ $# -gt 0 ]; do
+	case $1 in
+	--short) short=1 ;;
+	--full) short=0 ;;
+	--rounds)
+		if [ $# -lt 2 ] || ! [[ $2 =~ ^[1-9][0-9]*$ ]]; then
+			echo "$me: --rounds needs a number" >&2
+			exit 2
+		fi
+		rounds=$2
+		shift
+		;;
+	--out)
+		[ $# -ge 2 ] || { echo "$me: --out needs a file" >&2; exit 2; }
+		out=$2
+		shift
+		;;
+	-h | --help)
+		sed -n '2,/^set -u/{/^set -u/d;s/^# \{0,1\}//;p}' "$0"
+		exit 0
+		;;
+	*)
+		echo "$me: unknown option $1 (see --help)" >&2
+		exit 2
+		;;
+	esac
+	shift
+done
+
+if [ "$short" = 1 ]; then
+	ROUNDS=${rounds:-2}
+	CALIBRATE=0      # the first counted round calibrates the next
+	TARGET=0.3       # seconds per redis-benchmark test
+	SPAWN_RUNS=200   # /bin/true start-ups of each kind
+	IDLE_CONNS=200   # idle TLS connections per memory measurement
+	MEM_REPS=1
+	RB_TIMEOUT=60
+else
+	ROUNDS=${rounds:-5}
+	CALIBRATE=1
+	TARGET=2.5
+	SPAWN_RUNS=1000
+	IDLE_CONNS=1000
+	MEM_REPS=3
+	RB_TIMEOUT=300
+fi
+out=${out:-$OUTDIR/results.md}
+
+T0=$SECONDS
+log() { echo "$me: [$((SECONDS - T0))s] $*" >&2; }
+die() {
+	log "$*"
+	exit 2
+}
+
+# ------------------------------------------------------------ prerequisites
+
+STUNNEL=$(command -v stunnel4 || command -v stunnel || true)
+for tool in redis-server redis-benchmark redis-cli openssl cc "$PY"; do
+	command -v "$tool" >/dev/null 2>&1 || die "$tool not found (scripts/install-deps.sh installs it)"
+done
+[ -n "$STUNNEL" ] || die "stunnel4 not found (scripts/install-deps.sh installs it)"
+[ -r "$LIB" ] || die "$LIB not built: run make"
+[ -x "$RUN" ] || die "$RUN missing"
+
+# Settings that would change what the shim does come from this script only.
+while IFS='=' read -r _name _; do
+	unset "$_name"
+done < <(env | grep -E '^REDIS_TLS_[A-Z_]*=' | grep -vE '^REDIS_TLS_(LIB|ENGINE|TEST_[A-Z_]*)=')
+unset _name LD_PRELOAD
+export REDIS_TLS_LIB=$LIB
+
+# 1000 idle connections, in the client and in the server.
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] && hard=65536
+[ "$hard" -gt 65536 ] && hard=65536
+ulimit -n "$hard" 2>/dev/null
+if [ "$(ulimit -n)" -lt $((IDLE_CONNS + 200)) ]; then
+	IDLE_CONNS=$(($(ulimit -n) - 200))
+	log "file descriptor limit $(ulimit -n): $IDLE_CONNS idle connections only"
+fi
+
+"$ROOT/scripts/mkpki.sh" "$PKI" || die "scripts/mkpki.sh $PKI failed"
+mkdir -p "$OUTDIR" || die "cannot create $OUTDIR"
+
+# ------------------------------------------------------------ cleanup
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/redis-tls-bench.XXXXXX") || die "mktemp failed"
+log "scratch folder $TMP"
+PIDS=()
+CUR=""
+
+stop_pid() {
+	local pid=$1
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null
+	for _ in $(seq 1 40); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+cleanup() {
+	local pid
+	[ -n "$CUR" ] && stop_pid "$CUR"
+	for pid in "${PIDS[@]}"; do
+		stop_pid "$pid"
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# run_bg TIMEOUT OUTFILE ERRFILE CMD...: CMD with a timeout, waited for in
+# a way a signal to this script interrupts; sets RC.
+run_bg() {
+	local t=$1 o=$2 e=$3
+	shift 3
+	timeout -k 5 "$t" "$@" </dev/null >"$o" 2>"$e" &
+	CUR=$!
+	wait "$CUR"
+	RC=$?
+	CUR=""
+}
+
+# ------------------------------------------------------------ helpers
+
+# calc EXPR: awk arithmetic, printed with the format in $FMT (default %.0f).
+calc() { awk "BEGIN { printf \"${FMT:-%.0f}\", $1 }"; }
+
+# median V...: the median of numbers (mean of the middle two for an even
+# count); empty when there are none.
+median() {
+	[ $# -eq 0 ] && return 0
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+		END { if (NR % 2) printf "%.6g", v[(NR + 1) / 2];
+		      else printf "%.6g", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+free_port() {
+	"$PY" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+wait_until() {
+	local deadline=$((SECONDS + $1))
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -ge "$deadline" ] && return 1
+		sleep 0.05
+	done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# compile NAME SRC: build/bench/NAME from SRC when missing or older; the
+# binary is moved in whole, so concurrent runs never see half of one.
+compile() {
+	local bin=$OUTDIR/$1 src=$2
+	[ -x "$bin" ] && [ "$bin" -nt "$src" ] && return 0
+	cc -O2 -o "$TMP/$1" "$src" -ldl || die "cannot compile $src"
+	mv -f "$TMP/$1" "$bin"
+}
+
+# ------------------------------------------------------------ servers
+
+start_redis() {
+	local try
+	for try in 1 2 3 4 5; do
+		P1=$(free_port)
+		P2=$(free_port)
+		[ "$P1" != "$P2" ] || continue
+		: >"$TMP/redis.log"
+		redis-server --bind 127.0.0.1 --port "$P1" --tls-port "$P2" \
+			--tls-cert-file "$PKI/server.crt" --tls-key-file "$PKI/server.key" \
+			--tls-ca-cert-file "$PKI/ca.crt" --tls-auth-clients yes \
+			--maxclients $((IDLE_CONNS * 2 + 1000)) \
+			--save '' --appendonly no --daemonize no --dir "$TMP" \
+			--logfile "$TMP/redis.log" </dev/null >/dev/null 2>&1 &
+		REDIS_PID=$!
+		PIDS+=("$REDIS_PID")
+		if wait_until 10 grep -q "Ready to accept connections" "$TMP/redis.log" &&
+			kill -0 "$REDIS_PID" 2>/dev/null; then
+			return 0
+		fi
+		stop_pid "$REDIS_PID"
+		log "redis-server on $P1/$P2 did not start (try $try):"
+		tail -3 "$TMP/redis.log" >&2
+	done
+	die "could not start redis-server"
+}
+
+# stunnel in client mode, verifying the server like the shim does: the
+# chain against the test CA and the IP address it dials against the
+# certificate's IP SANs; the same client certificate.
+start_stunnel() {
+	local try
+	for try in 1 2 3; do
+		P3=$(free_port)
+		cat >"$TMP/stunnel.conf" <<EOF
+foreground = yes
+pid =
+debug = 4
+output = $TMP/stunnel.log
+socket = l:TCP_NODELAY=1
+socket = r:TCP_NODELAY=1
+
+[redis]
+client = yes
+accept = 127.0.0.1:$P3
+connect = 127.0.0.1:$P2
+CAfile = $PKI/ca.crt
+cert = $PKI/client.crt
+key = $PKI/client.key
+verifyChain = yes
+checkIP = 127.0.0.1
+EOF
+		"$STUNNEL" "$TMP/stunnel.conf" </dev/null >"$TMP/stunnel.out" 2>&1 &
+		STUNNEL_PID=$!
+		PIDS+=("$STUNNEL_PID")
+		if wait_until 10 port_open "$P3" && kill -0 "$STUNNEL_PID" 2>/dev/null; then
+			return 0
+		fi
+		stop_pid "$STUNNEL_PID"
+		log "stunnel on $P3 did not start (try $try):"
+		tail -3 "$TMP/stunnel.out" "$TMP/stunnel.log" >&2 2>/dev/null
+	done
+	die "could not start stunnel"
+}
+
+# ------------------------------------------------------------ modes, workloads
+
+TLS_FLAGS=()
+SHIM=()
+set_flags() {
+	TLS_FLAGS=(--tls --cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
+	SHIM=("$RUN" --endpoint "127.0.0.1:$P2" --cacert "$PKI/ca.crt"
+		--cert "$PKI/client.crt" --key "$PKI/client.key" --)
+}
+
+# mode_cmd MODE: CMD = the client command for MODE, without the workload.
+mode_cmd() {
+	case $1 in
+	plain) CMD=(redis-benchmark -h 127.0.0.1 -p "$P1") ;;
+	native) CMD=(redis-benchmark -h 127.0.0.1 -p "$P2" "${TLS_FLAGS[@]}") ;;
+	shim) CMD=("${SHIM[@]}" redis-benchmark -h 127.0.0.1 -p "$P2") ;;
+	stunnel) CMD=(redis-benchmark -h 127.0.0.1 -p "$P3") ;;
+	# preloaded and configured for the TLS port, talking to the other one
+	passthru) CMD=("${SHIM[@]}" redis-benchmark -h 127.0.0.1 -p "$P1") ;;
+	*) die "mode_cmd: $1" ;;
+	esac
+}
+
+WORKLOADS=(c50 p16 d1k k0)
+# wl_args WL: ARGS = redis-benchmark's workload flags; TESTS = the tests
+# it reports; N0 = requests of the first measurement of a cell (before any
+# rate is known), NMIN = the fewest requests of any measurement.
+# shellcheck disable=SC2054  # -t takes a comma-separated list
+wl_args() {
+	case $1 in
+	c50) ARGS=(-c 50 -t set,get) TESTS="SET GET" N0=5000 NMIN=2000 ;;
+	p16) ARGS=(-c 50 -P 16 -t set,get) TESTS="SET GET" N0=50000 NMIN=20000 ;;
+	d1k) ARGS=(-c 50 -d 1024 -t set,get) TESTS="SET GET" N0=5000 NMIN=2000 ;;
+	k0) ARGS=(-c 50 -k 0 -t get) TESTS="GET" N0=100 NMIN=100 ;;
+	*) die "wl_args: $1" ;;
+	esac
+	if [ "$short" = 1 ]; then
+		# enough to prove every cell can be measured, even when the
+		# machine is busy: 10 requests per client, 1 at -k 0
+		N0=$((N0 / 5 > 50 ? N0 / 5 : 50))
+		NMIN=$((NMIN / 4 > 50 ? NMIN / 4 : 50))
+	fi
+}
+
+wl_modes() {
+	case $1 in
+	c50) MODES=(plain native shim stunnel passthru) ;;
+	*) MODES=(plain native shim stunnel) ;;
+	esac
+}
+
+declare -A SAMPLES=()   # "WL TEST MODE" -> space-separated requests/s
+FAILED=0
+
+declare -A CAL=()       # "WL TEST MODE" -> rate of the calibration round
+
+# next_n WL MODE: requests for the next measurement of the cell: the
+# slowest of its tests' rates so far (median of the counted samples, else
+# the calibration) x TARGET seconds; N0 when nothing was measured yet.
+next_n() {
+	local wl=$1 mode=$2 t m slowest=""
+	wl_args "$wl"
+	for t in $TESTS; do
+		# shellcheck disable=SC2086
+		m=$(median ${SAMPLES["$wl $t $mode"]:-})
+		m=${m:-${CAL["$wl $t $mode"]:-}}
+		[ -n "$m" ] || { echo "$N0"; return; }
+		slowest=$(awk "BEGIN { s = \"$slowest\"; print (s == \"\" || $m < s + 0) ? $m : s }")
+	done
+	awk "BEGIN { n = $slowest * $TARGET; if (n < $NMIN) n = $NMIN;
+		if (n > 5000000) n = 5000000; printf \"%.0f\", n }"
+}
+
+# measure WL MODE ROUND [record]: one redis-benchmark run; records the
+# rates in SAMPLES when asked (not for calibration).
+measure() {
+	local wl=$1 mode=$2 round=$3 record=${4:-record} n t v o e attempt ok=0
+	wl_args "$wl"
+	mode_cmd "$mode"
+	n=$(next_n "$wl" "$mode")
+	o=$TMP/rb.out e=$TMP/rb.err
+	for attempt in 1 2; do
+		run_bg "$RB_TIMEOUT" "$o" "$e" "${CMD[@]}" "${ARGS[@]}" -n "$n" --csv
+		ok=1
+		for t in $TESTS; do
+			v=$(sed -n "s/^\"$t\",\"\\([0-9.]*\\)\".*/\\1/p" "$o" | head -1)
+			[ -n "$v" ] && awk "BEGIN { exit !($v > 0) }" || ok=0
+		done
+		[ "$RC" -eq 0 ] && [ "$ok" = 1 ] && break
+		ok=0
+		log "round $round $wl $mode: redis-benchmark failed (exit $RC, attempt $attempt):"
+		tail -3 "$e" >&2
+	done
+	if [ "$ok" = 0 ]; then
+		FAILED=1
+		return 0
+	fi
+	local line
+	line="round $round $(printf '%-4s %-8s n=%-8s' "$wl" "$mode" "$n")"
+	for t in $TESTS; do
+		v=$(sed -n "s/^\"$t\",\"\\([0-9.]*\\)\".*/\\1/p" "$o" | head -1)
+		line+=" $t $v"
+		if [ "$record" = record ]; then
+			SAMPLES["$wl $t $mode"]+="$v "
+			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$wl" "$t" "$mode" "$n" "$v" >>"$TMP/samples.tsv"
+		else
+			CAL["$wl $t $mode"]=$v
+		fi
+	done
+	log "$line"
+}
+
+# one_round ROUND [record]: every workload in every mode; the order of the
+# modes rotates with the round.
+one_round() {
+	local round=$1 record=${2:-record} wl i k
+	for wl in "${WORKLOADS[@]}"; do
+		wl_modes "$wl"
+		k=${#MODES[@]}
+		for ((i = 0; i < k; i++)); do
+			measure "$wl" "${MODES[$(((i + round) % k))]}" "$round" "$record"
+		done
+	done
+}
+
+# ------------------------------------------------------------ extras
+
+MEM_SHIM=()
+MEM_NATIVE=()
+# memory_once ORDER: the idle-connection memory through the shim and
+# natively, in the order given.
+memory_once() {
+	local kind o=$TMP/idle.out e=$TMP/idle.err v
+	for kind in "$@"; do
+		if [ "$kind" = shim ]; then
+			run_bg "$RB_TIMEOUT" "$o" "$e" "${SHIM[@]}" "$OUTDIR/idle_conns" plain \
+				127.0.0.1 "$P2" "$IDLE_CONNS"
+		else
+			run_bg "$RB_TIMEOUT" "$o" "$e" "$OUTDIR/idle_conns" tls 127.0.0.1 "$P2" \
+				"$IDLE_CONNS" "$PKI/ca.crt" "$PKI/client.crt" "$PKI/client.key"
+		fi
+		v=$(sed -n 's/.*per_conn_kib=\([0-9.-]*\).*/\1/p' "$o")
+		if [ "$RC" -ne 0 ] || [ -z "$v" ]; then
+			log "idle connections ($kind) failed (exit $RC):"
+			tail -3 "$e" >&2
+			FAILED=1
+			continue
+		fi
+		log "memory $kind: $(cat "$o")"
+		printf 'mem\tidle\tKiB\t%s\t%s\t%s\n' "$kind" "$IDLE_CONNS" "$v" >>"$TMP/samples.tsv"
+		if [ "$kind" = shim ]; then MEM_SHIM+=("$v"); else MEM_NATIVE+=("$v"); fi
+	done
+}
+
+SPAWN_PLAIN=""
+SPAWN_PRE=""
+spawn_once() {
+	local o=$TMP/spawn.out e=$TMP/spawn.err
+	# The preloaded process has the shim's configuration in its
+	# environment too, as in a container; both kinds get the same.
+	run_bg "$RB_TIMEOUT" "$o" "$e" env REDIS_TLS_ENDPOINTS="127.0.0.1:$P2" \
+		REDIS_TLS_CA_FILE="$PKI/ca.crt" REDIS_TLS_CERT_FILE="$PKI/client.crt" \
+		REDIS_TLS_KEY_FILE="$PKI/client.key" \
+		"$OUTDIR/spawn_time" "$SPAWN_RUNS" "$LIB" /bin/true
+	SPAWN_PLAIN=$(sed -n 's/.*plain_median_us=\([0-9.]*\).*/\1/p' "$o")
+	SPAWN_PRE=$(sed -n 's/.*preload_median_us=\([0-9.]*\).*/\1/p' "$o")
+	if [ "$RC" -ne 0 ] || [ -z "$SPAWN_PLAIN" ] || [ -z "$SPAWN_PRE" ]; then
+		log "start-up timing failed (exit $RC):"
+		tail -3 "$e" >&2
+		SPAWN_PLAIN="" SPAWN_PRE=""
+		FAILED=1
+		return 0
+	fi
+	log "start-up: $(cat "$o")"
+	printf 'spawn\t/bin/true\tus\tplain\t%s\t%s\n' "$SPAWN_RUNS" "$SPAWN_PLAIN" >>"$TMP/samples.tsv"
+	printf 'spawn\t/bin/true\tus\tpreload\t%s\t%s\n' "$SPAWN_RUNS" "$SPAWN_PRE" >>"$TMP/samples.tsv"
+}
+
+# ------------------------------------------------------------ report
+
+# cell WL TEST MODE: the median, or n/a.
+cell() {
+	local m
+	# shellcheck disable=SC2086
+	m=$(median ${SAMPLES["$1 $2 $3"]:-})
+	if [ -n "$m" ]; then calc "$m"; else echo "n/a"; fi
+}
+
+# ratio A B [FORMAT]: A/B, or n/a.
+ratio() {
+	case "$1$2" in *n/a*) echo "n/a"; return ;; *) ;; esac
+	awk "BEGIN { exit !($2 > 0) }" || { echo "n/a"; return; }
+	FMT=${3:-%.2f} calc "$1 / $2"
+}
+
+row_label() {
+	case "$1 $2" in
+	"c50 GET") echo "GET" ;;
+	"c50 SET") echo "SET" ;;
+	"p16 GET") echo "GET, -P 16" ;;
+	"p16 SET") echo "SET, -P 16" ;;
+	"d1k GET") echo "GET, 1 KiB values" ;;
+	"d1k SET") echo "SET, 1 KiB values" ;;
+	"k0 GET") echo "GET, -k 0 (new connection per request)" ;;
+	*) echo "$1 $2" ;;
+	esac
+}
+
+machine() {
+	local cpu ossl redis stun
+	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+	ossl=$(openssl version 2>/dev/null)
+	redis=$(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')
+	stun=$("$STUNNEL" -version 2>&1 | sed -n 's/^\(stunnel [0-9.]*\).*/\1/p' | head -1)
+	echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r)"
+	echo "- software: $ossl; redis-server and redis-benchmark $redis; $stun"
+	echo "- shim: commit $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+	echo "- date: $START_DATE; load average (1 min) $LOAD0 at the start, $(cut -d' ' -f1 /proc/loadavg) at the end"
+}
+
+report() {
+	local wl t label p n s st
+	echo "### redis-tls-shim benchmark ($([ "$short" = 1 ] && echo short || echo full) run)"
+	echo
+	echo "requests/s, median of $ROUNDS rounds (modes alternated, order rotated each round);"
+	echo "redis-benchmark, 50 clients, one redis-server (TLS 1.3, mutual TLS, RSA-2048 server key)"
+	echo
+	echo "| workload | plaintext | native TLS | shim | stunnel | shim/native | shim/stunnel |"
+	echo "|---|---:|---:|---:|---:|---:|---:|"
+	for wl in "${WORKLOADS[@]}"; do
+		wl_args "$wl"
+		for t in $TESTS; do
+			label=$(row_label "$wl" "$t")
+			p=$(cell "$wl" "$t" plain)
+			n=$(cell "$wl" "$t" native)
+			s=$(cell "$wl" "$t" shim)
+			st=$(cell "$wl" "$t" stunnel)
+			echo "| $label | $p | $n | $s | $st | $(ratio "$s" "$n") | $(ratio "$s" "$st") |"
+		done
+	done
+	echo
+	echo "Goals (issue 4): shim/native ≥ 0.97 for GET and for -P 16; shim/stunnel ≥ 3 for GET;"
+	echo "shim/native ≥ 2 at -k 0."
+	echo
+	echo "redis-benchmark starts its clock before its 50 connections are up, so every figure"
+	echo "includes 50 handshakes: all full with native TLS; one full and 49 resumed through the"
+	echo "shim, and through stunnel (both resume by default).  Against a ~2.5 s test that is a few"
+	echo "percent on an idle machine, more on a busy one (see the -k 0 row for the handshake rate)."
+	echo
+	local pg pp sg sp mn ms
+	pg=$(cell c50 GET plain)
+	pp=$(cell c50 GET passthru)
+	sg=$(cell c50 SET plain)
+	sp=$(cell c50 SET passthru)
+	# shellcheck disable=SC2068
+	mn=$(FMT=%.1f; m=$(median ${MEM_NATIVE[@]+"${MEM_NATIVE[@]}"}); [ -n "$m" ] && calc "$m" || echo n/a)
+	# shellcheck disable=SC2068
+	ms=$(FMT=%.1f; m=$(median ${MEM_SHIM[@]+"${MEM_SHIM[@]}"}); [ -n "$m" ] && calc "$m" || echo n/a)
+	local up=n/a uq=n/a
+	[ -n "$SPAWN_PLAIN" ] && up=$(calc "$SPAWN_PLAIN")
+	[ -n "$SPAWN_PRE" ] && uq=$(calc "$SPAWN_PRE")
+	echo "| measure | without the shim | with the shim | ratio | goal |"
+	echo "|---|---:|---:|---:|---|"
+	echo "| plaintext GET to a port the shim is not configured for, req/s | $pg | $pp | $(ratio "$pp" "$pg" %.3f) | ≥ 0.99 |"
+	echo "| plaintext SET to a port the shim is not configured for, req/s | $sg | $sp | $(ratio "$sp" "$sg" %.3f) | ≥ 0.99 |"
+	echo "| start-up of /bin/true, µs (median of $SPAWN_RUNS, interleaved) | $up | $uq | $(ratio "$uq" "$up" %.3f) | ≤ 1.10 |"
+	echo "| memory per idle TLS connection, KiB ($IDLE_CONNS connections, RSS delta; without = native OpenSSL C client) | $mn | $ms | $(ratio "$ms" "$mn") | ≤ 48 KiB |"
+	echo
+	machine
+}
+
+# ------------------------------------------------------------ main
+
+START_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)
+: >"$TMP/samples.tsv"
+
+compile idle_conns "$ROOT/tests/clients/idle_conns.c"
+compile spawn_time "$ROOT/scripts/bench-lib/spawn_time.c"
+
+start_redis
+start_stunnel
+set_flags
+log "redis-server plaintext 127.0.0.1:$P1, TLS 127.0.0.1:$P2; stunnel 127.0.0.1:$P3"
+
+# Each way in must work before anything is measured.
+check() {
+	local what=$1 got
+	shift
+	got=$(timeout 30 "$@" PING 2>"$TMP/check.err")
+	[ "$got" = PONG ] && return 0
+	log "$what: PING did not answer PONG ($got):"
+	tail -3 "$TMP/check.err" >&2
+	tail -3 "$TMP/stunnel.log" >&2 2>/dev/null
+	exit 1
+}
+check plaintext redis-cli -h 127.0.0.1 -p "$P1"
+check "native TLS" redis-cli -h 127.0.0.1 -p "$P2" "${TLS_FLAGS[@]}"
+check shim "${SHIM[@]}" redis-cli -h 127.0.0.1 -p "$P2"
+check stunnel redis-cli -h 127.0.0.1 -p "$P3"
+check "shim, unconfigured port" "${SHIM[@]}" redis-cli -h 127.0.0.1 -p "$P1"
+
+if [ "$CALIBRATE" = 1 ]; then
+	log "calibration round (not counted)"
+	one_round 0 calibrate
+fi
+mem_round=0
+for ((r = 1; r <= ROUNDS; r++)); do
+	log "round $r of $ROUNDS"
+	one_round "$r"
+	if [ "$mem_round" -lt "$MEM_REPS" ]; then
+		if ((r % 2)); then memory_once shim native; else memory_once native shim; fi
+		mem_round=$((mem_round + 1))
+	fi
+done
+spawn_once
+
+report >"$TMP/results.md"
+cat "$TMP/results.md"
+samples=$(dirname "$out")/samples.tsv
+if ! mkdir -p "$(dirname "$out")" || ! cp "$TMP/results.md" "$out" ||
+	! cp "$TMP/samples.tsv" "$samples"; then
+	log "cannot write $out"
+fi
+log "results in $out, samples in $samples "
+if [ "$FAILED" = 1 ]; then
+	log "some measurements could not be taken (n/a in the table)"
+	exit 1
+fi
+exit 0
