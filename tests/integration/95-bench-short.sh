@@ -1,0 +1,111 @@
+#!/bin/bash
+# make bench works: `scripts/bench.sh --short` runs to the end and prints a
+# well-formed table with every cell measured, the extras of issue 4 and the
+# machine it ran on, and writes the same markdown to its --out file.  The
+# figures themselves are never judged here: CI machines are noisy.
+# shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317
+source "$(dirname "$0")/../../scripts/testlib.sh"
+t_require_shim
+
+OUT=$T_TMP/bench/results.md
+INT='^[0-9]+$'
+DEC='^[0-9]+\.[0-9]+$'
+NUM='^[0-9]+(\.[0-9]+)?$'
+
+# table_rows HEADER_START: the data rows of the markdown table whose header
+# line starts with HEADER_START (its separator line skipped).
+table_rows() {
+	awk -v h="$1" '
+		index($0, h) == 1 { on = 1; getline; next }
+		on && /^\|/ { print; next }
+		on { exit }' <<<"$T_OUT"
+}
+
+trim() { sed 's/^[[:space:]]*//; s/[[:space:]]*$//' <<<"$1"; }
+
+# check_cells ROW RE...: ROW's cells after the label match the REs in order
+# (one per cell, no more cells than REs).
+check_cells() {
+	local row=$1 label i cell
+	shift
+	local -a cells
+	IFS='|' read -r -a cells <<<"$row"
+	# cells[0] is empty (before the first |), cells[1] the label
+	label=$(trim "${cells[1]}")
+	if [ $((${#cells[@]} - 2)) -ne $# ]; then
+		fail "row '$label': $((${#cells[@]} - 2)) cells, expected $#"
+		return 1
+	fi
+	for ((i = 2; i < ${#cells[@]}; i++)); do
+		cell=$(trim "${cells[$i]}")
+		if ! [[ $cell =~ $1 ]]; then
+			fail "row '$label', column $((i - 1)): '$cell' is not a measured figure"
+		fi
+		shift
+	done
+}
+
+case_runs() {
+	T_TIMEOUT=270 t_run "$T_ROOT/scripts/bench.sh" --short --out "$OUT"
+	assert_rc 0 "scripts/bench.sh --short" || return
+	assert_not_contains "$T_OUT" "n/a" "the tables"
+}
+
+case_main_table() {
+	local rows n row
+	rows=$(table_rows "| workload |")
+	n=$(grep -c . <<<"$rows")
+	assert_eq 7 "$n" "rows in the main table" || return
+	for label in "GET" "SET" "GET, -P 16" "SET, -P 16" "GET, 1 KiB values" \
+		"SET, 1 KiB values" "GET, -k 0"; do
+		grep -q "^| $label" <<<"$rows" || fail "no row '$label' in the main table"
+	done
+	while IFS= read -r row; do
+		# plaintext native shim stunnel (req/s), shim/native, shim/stunnel
+		check_cells "$row" "$INT" "$INT" "$INT" "$INT" "$DEC" "$DEC"
+	done <<<"$rows"
+}
+
+case_extras_table() {
+	local rows n row
+	rows=$(table_rows "| measure |")
+	n=$(grep -c . <<<"$rows")
+	assert_eq 4 "$n" "rows in the extras table" || return
+	assert_contains "$rows" "not configured" "the extras table"
+	assert_contains "$rows" "/bin/true" "the extras table"
+	assert_contains "$rows" "idle TLS connection" "the extras table"
+	while IFS= read -r row; do
+		# without, with, ratio, goal (text)
+		check_cells "$row" "$NUM" "$NUM" "$DEC" "."
+	done <<<"$rows"
+}
+
+case_machine() {
+	assert_match "$T_OUT" '^- machine: [0-9]+ CPUs, .+, Linux ' "the machine line"
+	assert_match "$T_OUT" '^- software: OpenSSL [0-9].*redis-server .*[0-9]+\.[0-9]+.*stunnel [0-9]' \
+		"the software line"
+	assert_match "$T_OUT" '^- date: [0-9]{4}-[0-9]{2}-[0-9]{2} ' "the date line"
+}
+
+case_file() {
+	[ -s "$OUT" ] || { fail "$OUT not written"; return 1; }
+	assert_eq "$T_OUT" "$(cat "$OUT")" "the --out file against stdout"
+	[ -s "$(dirname "$OUT")/samples.tsv" ] || fail "no samples.tsv beside $OUT"
+}
+
+case_nothing_left() {
+	# every server and tunnel it started is gone, and its scratch folder
+	local scratch
+	scratch=$(sed -n 's/.*scratch folder \(.*\)$/\1/p' <<<"$T_ERR" | head -1)
+	[ -n "$scratch" ] || { fail "bench.sh did not name its scratch folder"; return 1; }
+	[ ! -e "$scratch" ] || fail "$scratch left behind"
+	assert_eq "" "$(pgrep -f -- "$scratch" 2>/dev/null)" "processes started by bench.sh still running"
+}
+
+t_case "bench.sh --short completes" case_runs
+t_case "main table: every workload, every cell measured" case_main_table
+t_case "extras table: every cell measured" case_extras_table
+t_case "machine, software and date" case_machine
+t_case "--out file and samples written" case_file
+t_case "servers, tunnel and scratch folder gone" case_nothing_left
+t_done
