@@ -1,9 +1,13 @@
 /*
- * names.c - address -> resolved name, newest first.
+ * names.c - address -> resolved name.
  *
- * A ring of NAMES_MAX entries under one mutex; look-ups scan from the
- * newest, so the name a program resolved last for an address wins.  Only
- * resolution and connect() touch it, never the data path.
+ * A ring of NAMES_MAX entries under one mutex.  Each entry remembers the
+ * port the resolution was for (from the service, 0 if none) and the thread
+ * that asked, so that when several names share an address the connect()
+ * gets the one its own thread resolved for that port; otherwise the newest
+ * wins.  A numeric "resolution" (getaddrinfo("10.0.0.1")) is recorded as
+ * "no name": the program dials that address as an address.  Only
+ * resolution and connect() touch the table, never the data path.
  */
 #include "names.h"
 
@@ -15,7 +19,9 @@
 struct names_entry {
 	int family;
 	unsigned char addr[16];
-	char name[256];
+	unsigned port;         /* host order; 0: any */
+	unsigned long thread;  /* pthread_self() of the resolver */
+	char name[256];        /* "" = dialled as an address */
 };
 
 static struct names_entry names_ring[NAMES_MAX];
@@ -55,7 +61,8 @@ static int names_key(int family, const void *addr, int *kfam,
 	return 0;
 }
 
-static void names_add(const char *name, int family, const void *addr)
+static void names_add(const char *name, int family, const void *addr,
+		      unsigned port)
 {
 	struct names_entry *e;
 	int kfam;
@@ -67,6 +74,8 @@ static void names_add(const char *name, int family, const void *addr)
 	e = &names_ring[names_next];
 	e->family = kfam;
 	memcpy(e->addr, kaddr, 16);
+	e->port = port;
+	e->thread = (unsigned long)pthread_self();
 	strncpy(e->name, name, sizeof(e->name) - 1);
 	e->name[sizeof(e->name) - 1] = '\0';
 	names_next = (names_next + 1) % NAMES_MAX;
@@ -77,25 +86,31 @@ static void names_add(const char *name, int family, const void *addr)
 
 static int names_usable(const char *name)
 {
-	return name != NULL && *name != '\0' && strlen(name) < 256 &&
-	       !names_is_numeric(name);
+	return name != NULL && *name != '\0' && strlen(name) < 256;
 }
 
 void names_record_addrinfo(const char *node, const struct addrinfo *res)
 {
+	const char *name;
+
 	if (!names_usable(node))
 		return;
+	/* a numeric node is recorded too, as "no name": the address it
+	   resolves to is dialled as an address from now on */
+	name = names_is_numeric(node) ? "" : node;
 	for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
 		if (ai->ai_addr == NULL)
 			continue;
 		if (ai->ai_family == AF_INET &&
-		    ai->ai_addrlen >= sizeof(struct sockaddr_in))
-			names_add(node, AF_INET,
-				  &((struct sockaddr_in *)ai->ai_addr)->sin_addr);
-		else if (ai->ai_family == AF_INET6 &&
-			 ai->ai_addrlen >= sizeof(struct sockaddr_in6))
-			names_add(node, AF_INET6,
-				  &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
+		    ai->ai_addrlen >= sizeof(struct sockaddr_in)) {
+			const struct sockaddr_in *a = (void *)ai->ai_addr;
+			names_add(name, AF_INET, &a->sin_addr, ntohs(a->sin_port));
+		} else if (ai->ai_family == AF_INET6 &&
+			   ai->ai_addrlen >= sizeof(struct sockaddr_in6)) {
+			const struct sockaddr_in6 *a = (void *)ai->ai_addr;
+			names_add(name, AF_INET6, &a->sin6_addr,
+				  ntohs(a->sin6_port));
+		}
 	}
 }
 
@@ -103,39 +118,70 @@ void names_record_hostent(const char *name, const struct hostent *h)
 {
 	if (h == NULL || !names_usable(name) || h->h_addr_list == NULL)
 		return;
+	if (names_is_numeric(name))
+		name = "";
 	if (h->h_addrtype != AF_INET && h->h_addrtype != AF_INET6)
 		return;
 	if (h->h_length != (h->h_addrtype == AF_INET ? 4 : 16))
 		return;
 	for (char **a = h->h_addr_list; *a != NULL; a++)
-		names_add(name, h->h_addrtype, *a);
+		names_add(name, h->h_addrtype, *a, 0);
+}
+
+/* How well entry e fits a connect() to `port` from this thread. */
+static int names_fit(const struct names_entry *e, unsigned port,
+		     unsigned long self)
+{
+	int fit = e->thread == self ? 4 : 0;
+
+	if (e->port == port)
+		fit += 2;
+	else if (e->port == 0)
+		fit += 1;
+	return fit;
 }
 
 int names_lookup(const struct sockaddr *sa, socklen_t len, char *out,
 		 size_t outlen)
 {
-	int kfam, found = 0;
+	const struct names_entry *best = NULL;
+	unsigned long self = (unsigned long)pthread_self();
+	int kfam, best_fit = -1, found = 0;
 	unsigned char kaddr[16];
 	const void *addr;
+	unsigned port;
 
-	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in))
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
 		addr = &((const struct sockaddr_in *)sa)->sin_addr;
-	else if (sa->sa_family == AF_INET6 &&
-		 len >= sizeof(struct sockaddr_in6))
+		port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	} else if (sa->sa_family == AF_INET6 &&
+		   len >= sizeof(struct sockaddr_in6)) {
 		addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-	else
+		port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	} else {
 		return 0;
+	}
 	if (names_key(sa->sa_family, addr, &kfam, kaddr) < 0 || outlen == 0)
 		return 0;
 	pthread_mutex_lock(&names_lock);
-	for (size_t i = 1; i <= names_count && !found; i++) {
+	/* newest first: among equally good fits the newest wins */
+	for (size_t i = 1; i <= names_count; i++) {
 		const struct names_entry *e =
 			&names_ring[(names_next + NAMES_MAX - i) % NAMES_MAX];
-		if (e->family == kfam && memcmp(e->addr, kaddr, 16) == 0) {
-			strncpy(out, e->name, outlen - 1);
-			out[outlen - 1] = '\0';
-			found = 1;
+		int fit;
+
+		if (e->family != kfam || memcmp(e->addr, kaddr, 16) != 0)
+			continue;
+		fit = names_fit(e, port, self);
+		if (fit > best_fit) {
+			best = e;
+			best_fit = fit;
 		}
+	}
+	if (best != NULL && best->name[0] != '\0') {
+		strncpy(out, best->name, outlen - 1);
+		out[outlen - 1] = '\0';
+		found = 1;
 	}
 	pthread_mutex_unlock(&names_lock);
 	return found;

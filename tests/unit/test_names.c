@@ -1,13 +1,15 @@
 /*
  * test_names.c - name capture: what getaddrinfo / gethostbyname* resolved
- * is found again at connect() for SNI and name verification.  Numeric
- * names, other families and oversized names are not recorded; the newest
- * name for an address wins; v4-mapped IPv6 addresses find the IPv4 entry;
- * the table is bounded.
+ * is found again at connect() for SNI and name verification.  A numeric
+ * lookup means "dialled as an address"; other families and oversized names
+ * are not recorded; among names for one address the same thread and port
+ * win, then the newest; v4-mapped IPv6 addresses find the IPv4 entry; the
+ * table is bounded.
  */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,6 +121,63 @@ static void test_v4_mapped_finds_v4(void **state)
 	assert_string_equal(name, "node1.example.com");
 }
 
+/* redis-py's RedisCluster resolves "localhost", then dials 127.0.0.1 by
+   address: the address must be verified, not the old name. */
+static void test_numeric_after_name_means_address(void **state)
+{
+	struct sockaddr_in a = sin4("127.0.0.1", 6379);
+	struct addrinfo aa = ai_of(&a, sizeof(a), AF_INET, NULL);
+
+	names_record_addrinfo("localhost", &aa);
+	assert_string_equal(lookup4("127.0.0.1"), "localhost");
+	names_record_addrinfo("127.0.0.1", &aa);
+	assert_null(lookup4("127.0.0.1"));
+}
+
+/* Two names on one address: the port each was resolved for decides. */
+static void test_port_decides(void **state)
+{
+	struct sockaddr_in a = sin4("10.2.0.1", 7001), b = sin4("10.2.0.1", 7002);
+	struct addrinfo aa = ai_of(&a, sizeof(a), AF_INET, NULL);
+	struct addrinfo ab = ai_of(&b, sizeof(b), AF_INET, NULL);
+	struct sockaddr_in q = sin4("10.2.0.1", 7001);
+	char name[256];
+
+	names_record_addrinfo("a.test", &aa);
+	names_record_addrinfo("b.test", &ab);
+	assert_int_equal(names_lookup((struct sockaddr *)&q, sizeof(q), name,
+				      sizeof(name)), 1);
+	assert_string_equal(name, "a.test");
+	q.sin_port = htons(7002);
+	assert_int_equal(names_lookup((struct sockaddr *)&q, sizeof(q), name,
+				      sizeof(name)), 1);
+	assert_string_equal(name, "b.test");
+}
+
+static void *other_thread_resolves(void *arg)
+{
+	struct sockaddr_in a = sin4("10.3.0.1", 6379);
+	struct addrinfo aa = ai_of(&a, sizeof(a), AF_INET, NULL);
+
+	names_record_addrinfo((const char *)arg, &aa);
+	return NULL;
+}
+
+/* Another thread resolving another name for the same address and port
+   later does not take this thread's name away. */
+static void test_own_thread_wins(void **state)
+{
+	struct sockaddr_in a = sin4("10.3.0.1", 6379);
+	struct addrinfo aa = ai_of(&a, sizeof(a), AF_INET, NULL);
+	pthread_t t;
+
+	names_record_addrinfo("mine.test", &aa);
+	assert_int_equal(pthread_create(&t, NULL, other_thread_resolves,
+					"theirs.test"), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_string_equal(lookup4("10.3.0.1"), "mine.test");
+}
+
 static void test_hostent(void **state)
 {
 	struct in_addr x, y;
@@ -222,6 +281,9 @@ int main(void)
 		cmocka_unit_test_setup(test_numeric_not_recorded, setup),
 		cmocka_unit_test_setup(test_newest_wins, setup),
 		cmocka_unit_test_setup(test_v4_mapped_finds_v4, setup),
+		cmocka_unit_test_setup(test_numeric_after_name_means_address, setup),
+		cmocka_unit_test_setup(test_port_decides, setup),
+		cmocka_unit_test_setup(test_own_thread_wins, setup),
 		cmocka_unit_test_setup(test_hostent, setup),
 		cmocka_unit_test_setup(test_malformed_hostent, setup),
 		cmocka_unit_test_setup(test_malformed_addrinfo, setup),
