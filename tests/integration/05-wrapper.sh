@@ -1,7 +1,9 @@
 #!/bin/bash
 # scripts/redis-tls-run itself: flags to REDIS_TLS_* variables, LD_PRELOAD
 # kept and appended to, refusals (bad usage, programs LD_PRELOAD cannot
-# reach) with exit status 2 and the command not started.
+# reach: static, Go, setuid) with exit status 2 and the command not
+# started, --check-config.  (--check and --print-env against a server:
+# 65-operate.sh.)
 # shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317,SC2119,SC2016
 source "$(dirname "$0")/../../scripts/testlib.sh"
 t_require_shim
@@ -26,6 +28,38 @@ case_mapping() {
 		"LD_PRELOAD=$T_LIB"; do
 		grep -qxF -- "$want" <<<"$T_OUT" || fail "env lacks $want"
 	done
+}
+
+case_operate_flags_mapping() {
+	local pin1 pin2 crl=$T_TMP/ca.crl
+	pin1=$(printf '%043d=' 0 | tr 0 A)
+	pin2=$(printf '%043d=' 0 | tr 0 E)
+	# an empty CRL of the test CA (the wrapper checks the configuration)
+	mkdir -p "$T_TMP/cadb"
+	: >"$T_TMP/cadb/index.txt"
+	printf '[ca]\ndefault_ca=c\n[c]\ndatabase=%s\ndefault_md=sha256\ndefault_crl_days=1\n' \
+		"$T_TMP/cadb/index.txt" >"$T_TMP/ca.cnf"
+	openssl ca -config "$T_TMP/ca.cnf" -cert "$PKI/ca.crt" -keyfile "$PKI/ca.key" -gencrl \
+		-out "$crl" 2>"$T_TMP/ca.err" || { fail "openssl ca -gencrl: $(cat "$T_TMP/ca.err")"; return; }
+	t_run "$T_RUN" --endpoint 127.0.0.1:7001 --cacert "$PKI/ca.crt" --crl-file "$crl" \
+		--pin-sha256 "$pin1" --pin-sha256 "sha256//$pin2" --stats -- env
+	assert_rc 0 || return
+	local want
+	for want in "REDIS_TLS_CRL_FILE=$crl" "REDIS_TLS_PIN_SHA256=$pin1,$pin2" REDIS_TLS_STATS=1; do
+		grep -qxF -- "$want" <<<"$T_OUT" || fail "env lacks $want"
+	done
+	t_run "$T_RUN" --endpoint 127.0.0.1:7001 --cacert "$PKI/ca.crt" --stats-file "$T_TMP/s.log" -- env
+	grep -qxF -- "REDIS_TLS_STATS=$T_TMP/s.log" <<<"$T_OUT" || fail "env lacks REDIS_TLS_STATS=$T_TMP/s.log"
+}
+
+case_check_config() {
+	t_run "$T_RUN" --endpoint 127.0.0.1:7001 --cacert "$PKI/ca.crt" --check-config
+	assert_rc 0 "--check-config of a good configuration" || return
+	assert_contains "$T_ERR" "configuration OK" "--check-config"
+	t_run "$T_RUN" --endpoint 127.0.0.1:7001 --cert "$PKI/client.crt" --key "$PKI/server.key" --check-config
+	assert_rc 2 "--check-config of a key that does not match" || return
+	assert_contains "$T_ERR" "the private key does not match the certificate" "--check-config's reason"
+	refused "--print-env=FORMAT" "formats are" --endpoint 127.0.0.1:7001 --print-env=json
 }
 
 case_passphrase_env_mapping() {
@@ -110,7 +144,25 @@ case_unreachable_programs() {
 	assert_rc 0 "REDIS_TLS_RUN_NO_CHECK=1 runs it anyway"
 }
 
+case_setuid_refused() {
+	# The loader ignores LD_PRELOAD when the set-user-ID bit changes the
+	# effective user: a copy of true owned by nobody, mode 4755.
+	local suid=$T_TMP/suid-true
+	if [ "$(id -u)" != 0 ]; then
+		echo "    (not root: cannot make a set-user-ID file of another user; not run)"
+		return 0
+	fi
+	cp /bin/true "$suid"
+	if ! chown 65534 "$suid" || ! chmod 4755 "$suid"; then
+		fail "chown/chmod of $suid"
+		return
+	fi
+	refused "setuid program" "setuid/setgid" --endpoint 127.0.0.1:7001 --cacert "$PKI/ca.crt" -- "$suid"
+}
+
 t_case "flags map to REDIS_TLS_* variables" case_mapping
+t_case "--crl-file, --pin-sha256, --stats, --stats-file map to variables" case_operate_flags_mapping
+t_case "--check-config: OK, or the reason and status 2" case_check_config
 t_case "--key-passphrase-env maps to REDIS_TLS_KEY_PASSPHRASE_ENV" case_passphrase_env_mapping
 t_case "--config maps to REDIS_TLS_CONFIG" case_config_mapping
 t_case "LD_PRELOAD kept, the shim appended" case_preload_appended
@@ -118,4 +170,5 @@ t_case "LD_PRELOAD already holding the shim is left alone" case_preload_not_doub
 t_case "the command's exit status is the wrapper's" case_exit_status
 t_case "usage errors: exit 2, command not started" case_usage_errors
 t_case "static and Go programs refused" case_unreachable_programs
+t_case "setuid programs refused" case_setuid_refused
 t_done
