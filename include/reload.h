@@ -60,4 +60,8 @@ void reload_watch_destroy(struct reload_watch *w);
  */
 void reload_poll(struct reload_watch *w);
 
+/* Around fork(2): take w's lock; give it back (child: anew). */
+void reload_fork_prepare(struct reload_watch *w);
+void reload_fork_after(struct reload_watch *w, int child);
+
 #endif

@@ -69,6 +69,10 @@ void tls_ctx_swap(struct tls_endpoint *ep, SSL_CTX *ctx);
 void tls_ctx_read_lock(struct tls_endpoint *ep);
 void tls_ctx_read_unlock(struct tls_endpoint *ep);
 
+/* Around fork(2): take ep's locks; give them back (child: anew). */
+void tls_ctx_fork_prepare(struct tls_endpoint *ep);
+void tls_ctx_fork_after(struct tls_endpoint *ep, int child);
+
 /*
  * tls_ctx_set_strict - with on, an expired client certificate fails
  * tls_ctx_new (redis-tls-ctl check-config, used before exec); without,
@@ -99,6 +103,7 @@ const char *tls_openssl_error(char *buf, size_t len);
    none.  No reference is taken. */
 X509 *tls_cert_peer(SSL *ssl);
 X509 *tls_cert_own(SSL *ssl);
+X509 *tls_ctx_cert(SSL_CTX *ctx); /* the context's client certificate */
 
 /*
  * tls_cert_days_left - whole days from now to the certificate's notAfter

@@ -176,24 +176,28 @@ static int engine_warn_due(struct engine_ep *st, const char *label,
 	return due;
 }
 
-static void engine_warn_expiry(struct engine_ep *st, struct shim_tls *s,
-			       X509 *peer)
+/*
+ * A certificate in use that expires within TLS_EXPIRY_WARN_DAYS: the
+ * server's after every handshake, ours too (a long-running program loaded
+ * it long ago), each named at most once an hour.
+ */
+static void engine_warn_expiry(struct engine_ep *st, const char *label,
+			       const char *whose, X509 *cert)
 {
-	const char *label = tls_session_label(s);
 	char date[32], subj[256];
 	long days;
 
-	if (peer == NULL ||
-	    tls_cert_days_left(peer, &days, date, sizeof(date)) < 0 ||
+	if (cert == NULL ||
+	    tls_cert_days_left(cert, &days, date, sizeof(date)) < 0 ||
 	    days >= TLS_EXPIRY_WARN_DAYS || !engine_warn_due(st, label, date))
 		return;
-	tls_cert_subject(peer, subj, sizeof(subj));
+	tls_cert_subject(cert, subj, sizeof(subj));
 	if (days < 0)
-		ENGINE_LOG(SHIM_LOG_WARNING, "%s: the server certificate "
-			   "(subject '%s') expired on %s", label, subj, date);
+		ENGINE_LOG(SHIM_LOG_WARNING, "%s: the %s certificate (subject "
+			   "'%s') expired on %s", label, whose, subj, date);
 	else
-		ENGINE_LOG(SHIM_LOG_WARNING, "%s: the server certificate "
-			   "(subject '%s') expires in %ld day%s, on %s", label,
+		ENGINE_LOG(SHIM_LOG_WARNING, "%s: the %s certificate (subject "
+			   "'%s') expires in %ld day%s, on %s", label, whose,
 			   subj, days, days == 1 ? "" : "s", date);
 }
 
@@ -261,6 +265,7 @@ static int engine_handshake(struct shim_tls *s, int *err)
 {
 	SSL *ssl = tls_session_ssl(s);
 	struct tls_endpoint *ep;
+	struct engine_ep *st;
 	const char *key;
 	X509 *peer;
 	int rc = tls_session_handshake(s, err);
@@ -276,7 +281,10 @@ static int engine_handshake(struct shim_tls *s, int *err)
 		*err = EACCES;
 		return SHIM_IO_ERROR;
 	}
-	engine_warn_expiry(&engine_state[ep - engine_eps], s, peer);
+	st = &engine_state[ep - engine_eps];
+	engine_warn_expiry(st, tls_session_label(s), "server", peer);
+	engine_warn_expiry(st, ep->cfg->match_text, "client",
+			   tls_cert_own(ssl));
 	engine_count(ssl, tls_ssl_resumed(ssl) ? STATS_RESUMED : STATS_FULL);
 	return 0;
 }
@@ -331,6 +339,53 @@ static const struct shim_engine_ops engine_ops = {
 	.at_exit = engine_at_exit,
 };
 
+/* tls_ctx_new has just warned about our certificate: the next warning
+   after a handshake is due in an hour. */
+static void engine_seed_warned(size_t i)
+{
+	X509 *own = tls_ctx_cert(engine_eps[i].ctx);
+	char date[32];
+	long days;
+
+	if (own != NULL &&
+	    tls_cert_days_left(own, &days, date, sizeof(date)) == 0 &&
+	    days < TLS_EXPIRY_WARN_DAYS)
+		engine_warn_due(&engine_state[i],
+				engine_cfg.endpoints[i].match_text, date);
+}
+
+/*
+ * fork(2) copies locks as they are: one held by another thread would stay
+ * held in the child for ever.  So every lock of ours is taken before the
+ * fork (in the order the code nests them) and given back on both sides.
+ */
+static void engine_fork_prepare(void)
+{
+	for (size_t i = 0; i < engine_cfg.nendpoints; i++) {
+		reload_fork_prepare(&engine_state[i].watch);
+		tls_ctx_fork_prepare(&engine_eps[i]);
+		pthread_mutex_lock(&engine_state[i].warn_lock);
+	}
+}
+
+static void engine_fork_parent(void)
+{
+	for (size_t i = engine_cfg.nendpoints; i-- > 0;) {
+		pthread_mutex_unlock(&engine_state[i].warn_lock);
+		tls_ctx_fork_after(&engine_eps[i], 0);
+		reload_fork_after(&engine_state[i].watch, 0);
+	}
+}
+
+static void engine_fork_child(void)
+{
+	for (size_t i = engine_cfg.nendpoints; i-- > 0;) {
+		pthread_mutex_init(&engine_state[i].warn_lock, NULL);
+		tls_ctx_fork_after(&engine_eps[i], 1);
+		reload_fork_after(&engine_state[i].watch, 1);
+	}
+}
+
 static void engine_unbuild(size_t n)
 {
 	while (n-- > 0) {
@@ -362,6 +417,7 @@ static int engine_build(char *why, size_t whylen)
 		}
 		reload_watch_init(&engine_state[i].watch, &engine_eps[i]);
 		pthread_mutex_init(&engine_state[i].warn_lock, NULL);
+		engine_seed_warned(i);
 	}
 	return 0;
 }
@@ -418,5 +474,7 @@ shim_engine_init(const struct shim_host *host, char *why, size_t whylen)
 		return NULL;
 	}
 	stats_init();
+	pthread_atfork(engine_fork_prepare, engine_fork_parent,
+		       engine_fork_child);
 	return &engine_ops;
 }

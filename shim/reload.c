@@ -172,3 +172,16 @@ void reload_poll(struct reload_watch *w)
 	}
 	pthread_mutex_unlock(&w->lock);
 }
+
+void reload_fork_prepare(struct reload_watch *w)
+{
+	pthread_mutex_lock(&w->lock);
+}
+
+void reload_fork_after(struct reload_watch *w, int child)
+{
+	if (child)
+		pthread_mutex_init(&w->lock, NULL);
+	else
+		pthread_mutex_unlock(&w->lock);
+}

@@ -366,13 +366,10 @@ SSL_CTX *tls_ctx_new(const struct cfg_endpoint *cfg, char *err,
 	return ctx;
 }
 
-int tls_ctx_build(struct tls_endpoint *ep, const struct cfg_endpoint *cfg,
-		  char *err, size_t errlen)
+static void tls_ctx_locks_init(struct tls_endpoint *ep)
 {
 	pthread_rwlockattr_t attr;
 
-	memset(ep, 0, sizeof(*ep));
-	ep->cfg = cfg;
 	/* a reload must not wait behind a stream of new connections */
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr,
@@ -380,6 +377,30 @@ int tls_ctx_build(struct tls_endpoint *ep, const struct cfg_endpoint *cfg,
 	pthread_rwlock_init(&ep->ctx_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&ep->cache_lock, NULL);
+}
+
+void tls_ctx_fork_prepare(struct tls_endpoint *ep)
+{
+	pthread_rwlock_wrlock(&ep->ctx_lock);
+	pthread_mutex_lock(&ep->cache_lock);
+}
+
+void tls_ctx_fork_after(struct tls_endpoint *ep, int child)
+{
+	if (child) {
+		tls_ctx_locks_init(ep);
+		return;
+	}
+	pthread_mutex_unlock(&ep->cache_lock);
+	pthread_rwlock_unlock(&ep->ctx_lock);
+}
+
+int tls_ctx_build(struct tls_endpoint *ep, const struct cfg_endpoint *cfg,
+		  char *err, size_t errlen)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->cfg = cfg;
+	tls_ctx_locks_init(ep);
 	ep->ctx = tls_ctx_new(cfg, err, errlen);
 	if (ep->ctx == NULL) {
 		tls_ctx_free(ep);
@@ -524,6 +545,11 @@ X509 *tls_cert_peer(SSL *ssl)
 X509 *tls_cert_own(SSL *ssl)
 {
 	return SSL_get_certificate(ssl);
+}
+
+X509 *tls_ctx_cert(SSL_CTX *ctx)
+{
+	return SSL_CTX_get0_certificate(ctx);
 }
 
 int tls_cert_days_left(const X509 *cert, long *days, char *date, size_t len)
