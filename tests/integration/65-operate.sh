@@ -345,13 +345,15 @@ case_crl_revoked() {
 	assert_eq PONG "$T_OUT" "PING to a server whose certificate is not revoked"
 }
 
-case_crl_reloaded() {
-	# One process: connects, the CRL is replaced by one revoking the
-	# server, connects again: refused, although the first connection left
-	# a session to resume (a reload drops them).
+# crl_reload_run CRL-PATH SWAP-COMMAND...: one process connects, then
+# SWAP-COMMAND puts a CRL revoking the server in place, and the process
+# connects again: refused, although the first connection left a session
+# to resume (a reload drops them).
+crl_reload_run() {
 	[ -n "${CRL_PORT:-}" ] || { fail "needs the CRL server of the previous case"; return; }
-	local crl=$T_TMP/live.crl go=$T_TMP/crl.go
-	cp "$OP/empty.crl" "$crl"
+	local crl=$1 go=$T_TMP/crl.go
+	shift
+	rm -f "$go" "$go.ready"
 	"$T_RUN" --endpoint "127.0.0.1:$CRL_PORT" --cacert "$PKI/ca.crt" --cert "$PKI/client.crt" \
 		--key "$PKI/client.key" --crl-file "$crl" -- "$T_PY" -c '
 import os, sys, time, redis
@@ -374,7 +376,7 @@ ping()
 	local pid=$!
 	t_track "$pid"
 	wait_until 20 test -e "$go.ready" || { fail "the client did not connect: $(cat "$T_TMP/crl.err")"; return; }
-	swap_in "$OP/revoked.crl" "$crl"
+	"$@" || { fail "swapping the CRL: $*"; return; }
 	touch "$go"
 	wait "$pid"
 	T_OUT=$(cat "$T_TMP/crl.out") T_ERR=$(cat "$T_TMP/crl.err")
@@ -382,6 +384,32 @@ ping()
 	assert_match "$(sed -n 2p <<<"$T_OUT")" "^ping error .*Permission denied" "the connection after the CRL changed" || return
 	assert_match "$T_ERR" "notice: endpoint '127.0.0.1:$CRL_PORT': crl_file changed: reloaded" "the reload notice"
 	assert_match "$T_ERR" "server certificate rejected: certificate revoked" "the refusal"
+}
+
+case_crl_reloaded() {
+	cp "$OP/empty.crl" "$T_TMP/live.crl"
+	crl_reload_run "$T_TMP/live.crl" swap_in "$OP/revoked.crl" "$T_TMP/live.crl"
+}
+
+# A Kubernetes Secret volume: FILE -> ..data/FILE, ..data -> ..TIMESTAMP/;
+# the kubelet writes a new ..TIMESTAMP/ and renames a new ..data link over
+# the old one.
+kubelet_update() {
+	local vol=$1 name=$2 src=$3 stamp
+	stamp=..$(date +%Y_%m_%d_%H_%M_%S.%N)
+	mkdir "$vol/$stamp"
+	cp "$src" "$vol/$stamp/$name"
+	ln -s "$stamp" "$vol/..data_tmp"
+	mv -T "$vol/..data_tmp" "$vol/..data"
+}
+
+case_crl_secret_volume() {
+	local vol=$T_TMP/secret-volume
+	mkdir -p "$vol/..2000_01_01_00_00_00.0"
+	cp "$OP/empty.crl" "$vol/..2000_01_01_00_00_00.0/crl.pem"
+	ln -s ..2000_01_01_00_00_00.0 "$vol/..data"
+	ln -s ..data/crl.pem "$vol/crl.pem"
+	crl_reload_run "$vol/crl.pem" kubelet_update "$vol" crl.pem "$OP/revoked.crl"
 }
 
 # ------------------------------------------------------------ rotation
@@ -567,6 +595,7 @@ t_case "pin_sha256: a matching pin" case_pin_match
 t_case "pin_sha256: a pin that does not match refuses, nothing sent" case_pin_mismatch
 t_case "CRL: revoked server certificate refused" case_crl_revoked
 t_case "CRL: a new CRL applies to the next connection of a running client" case_crl_reloaded
+t_case "CRL: the same through a Secret volume's ..data link swap" case_crl_secret_volume
 t_case "rotation: client certificate and CA changed under a running client" case_rotation
 t_case "REDIS_TLS_STATS=1: the line at exit, exact counts" case_stats_log
 t_case "REDIS_TLS_STATS=FILE: resumed and failed handshakes counted" case_stats_file
