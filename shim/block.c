@@ -66,7 +66,12 @@ static int block_all_handlers_restart(void)
 	for (int sig = 1; sig < NSIG; sig++) {
 		struct sigaction sa;
 
-		if (sig == SIGKILL || sig == SIGSTOP)
+		/* faults are raised by the faulting thread itself: they
+		   cannot be what interrupted a wait (sanitizers and crash
+		   reporters install these without SA_RESTART) */
+		if (sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV ||
+		    sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
+		    sig == SIGTRAP || sig == SIGSYS)
 			continue;
 		if (sigaction(sig, NULL, &sa) < 0)
 			continue;
