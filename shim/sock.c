@@ -173,8 +173,8 @@ static void sock_step_locked(struct shim_sock *s, int fd)
 		if (real.getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 			err = errno;
 		if (err != 0) {
-			log_msg(SHIM_LOG_INFO, "%s: connect: %s",
-				s->info.label, strerror(err));
+			log_msg(SHIM_LOG_ERROR, "%s: TCP connect failed, before "
+				"any TLS: %s", s->info.label, strerror(err));
 			sock_fail(s, fd, err);
 			return;
 		}
