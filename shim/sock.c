@@ -411,6 +411,8 @@ static int sock_begin(struct shim_sock *s, int fd, const struct sockaddr *addr,
 	rc = real.connect(fd, addr, len);
 	err = errno;
 	if (rc < 0 && err != EINPROGRESS) {
+		log_msg(SHIM_LOG_ERROR, "%s: TCP connect failed, before any "
+			"TLS: %s", info->label, strerror(err));
 		sock_give_back(s, fd);
 		pthread_mutex_unlock(&s->lock);
 		errno = err;
