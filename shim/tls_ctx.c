@@ -457,38 +457,67 @@ void tls_ctx_read_unlock(struct tls_endpoint *ep)
 
 /* ------------------------------------------------ resumption cache */
 
+/*
+ * A TLS 1.3 ticket is used once (RFC 8446 C.4; servers with stateful
+ * tickets, redis among them, honour it only once), so the cache keeps
+ * several per key and hands each out to one connection; every handshake
+ * brings new ones.  A TLS 1.2 session may be shared.
+ */
 SSL_SESSION *tls_cache_get(struct tls_endpoint *ep, const char *key)
 {
+	struct tls_cache_slot *best = NULL;
 	SSL_SESSION *s = NULL;
 
 	pthread_mutex_lock(&ep->cache_lock);
-	for (int i = 0; i < TLS_CACHE_SLOTS && s == NULL; i++) {
+	for (int i = 0; i < TLS_CACHE_SLOTS; i++) {
 		struct tls_cache_slot *c = &ep->cache[i];
-		if (c->sess != NULL && strcmp(c->key, key) == 0 &&
-		    SSL_SESSION_is_resumable(c->sess)) {
-			s = c->sess;
-			SSL_SESSION_up_ref(s);
+		if (c->sess == NULL || strcmp(c->key, key) != 0)
+			continue;
+		if (!SSL_SESSION_is_resumable(c->sess)) {
+			SSL_SESSION_free(c->sess);
+			c->sess = NULL;
+			continue;
 		}
+		if (best == NULL || c->stamp > best->stamp)
+			best = c;
+	}
+	if (best != NULL) {
+		s = best->sess;
+		if (SSL_SESSION_get_protocol_version(s) >= TLS1_3_VERSION)
+			best->sess = NULL; /* the caller takes the only reference */
+		else
+			SSL_SESSION_up_ref(s);
 	}
 	pthread_mutex_unlock(&ep->cache_lock);
 	return s;
 }
 
-/* Caller holds cache_lock. */
+/* Caller holds cache_lock: keep s, evicting the oldest entry (of this key
+   once it has TLS_CACHE_PER_KEY, else of any). */
 static void tls_cache_put_locked(struct tls_endpoint *ep, const char *key,
 				 SSL_SESSION *s)
 {
-	struct tls_cache_slot *victim = &ep->cache[0];
+	struct tls_cache_slot *victim = NULL, *own_oldest = NULL;
+	int own = 0;
 
 	for (int i = 0; i < TLS_CACHE_SLOTS; i++) {
 		struct tls_cache_slot *c = &ep->cache[i];
-		if (c->sess != NULL && strcmp(c->key, key) == 0) {
-			victim = c;
-			break;
+		if (c->sess == NULL) {
+			if (victim == NULL || victim->sess != NULL)
+				victim = c;
+			continue;
 		}
-		if (c->sess == NULL || c->stamp < victim->stamp)
+		if (strcmp(c->key, key) == 0) {
+			own++;
+			if (own_oldest == NULL || c->stamp < own_oldest->stamp)
+				own_oldest = c;
+		}
+		if (victim == NULL ||
+		    (victim->sess != NULL && c->stamp < victim->stamp))
 			victim = c;
 	}
+	if (own >= TLS_CACHE_PER_KEY)
+		victim = own_oldest;
 	if (victim->sess != NULL)
 		SSL_SESSION_free(victim->sess);
 	snprintf(victim->key, sizeof(victim->key), "%s", key);
