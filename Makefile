@@ -146,3 +146,54 @@ $(BUILD)/clients/%: tests/clients/%.c | $(BUILD)/clients
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CLIENT_LIBS)
 # ---- end of tests/clients -------------------------------------------------
+
+# ---- issue 5: fuzzing, soak, sanitizers ------------------------------------
+#   make fuzz [FUZZ_SECONDS=60]  build the libFuzzer targets (clang) into
+#                                build-fuzz/, replay tests/fuzz/regressions and
+#                                the seeds, then fuzz each target that long
+#   make fuzz-regress            only the replay
+#   make soak [SOAK_SECONDS=300] scripts/soak.sh (RSS and fds shown flat)
+#   make sanitize                tests/sanitizers.sh (ASan, UBSan, TSan)
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Wall -Wextra \
+                -Wno-unused-parameter -pthread \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_BINS    := $(FUZZ_BUILD)/fuzz_config $(FUZZ_BUILD)/fuzz_match \
+                $(FUZZ_BUILD)/fuzz_session
+
+.PHONY: fuzz-build fuzz-regress sanitize
+
+$(FUZZ_BUILD):
+	$(Q)mkdir -p $@
+
+$(FUZZ_BUILD)/fuzz_config: tests/fuzz/fuzz_config.c shim/config.c shim/match.c \
+                           $(wildcard include/*.h) | $(FUZZ_BUILD)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(ENGINE_CFLAGS) -o $@ $(filter %.c,$^) $(ENGINE_LIBS)
+
+$(FUZZ_BUILD)/fuzz_match: tests/fuzz/fuzz_match.c shim/match.c \
+                          $(wildcard include/*.h) | $(FUZZ_BUILD)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
+
+$(FUZZ_BUILD)/fuzz_session: tests/fuzz/fuzz_session.c $(ENGINE_SRCS) \
+                            $(wildcard include/*.h) | $(FUZZ_BUILD)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(ENGINE_CFLAGS) -o $@ $(filter %.c,$^) $(ENGINE_LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	$(Q)tests/fuzz/run.sh --seconds $(FUZZ_SECONDS) --build $(FUZZ_BUILD)
+
+fuzz-regress: fuzz-build
+	$(Q)tests/fuzz/run.sh --regress-only --build $(FUZZ_BUILD)
+
+soak: all
+	$(Q)scripts/soak.sh $(if $(SOAK_SECONDS),--seconds $(SOAK_SECONDS))
+
+sanitize:
+	$(Q)tests/sanitizers.sh
+# ---- end of issue 5 ---------------------------------------------------------
