@@ -37,6 +37,9 @@ after the handshake, in reply to the client's first request:
   garbage             1024 random bytes, not framed as records
   bad-record          random bytes framed as application-data records
                       (right header, ciphertext that fails authentication)
+  reply-then-bad      a whole, good reply ("+OK\\r\\n") and, in the same TCP
+                      segment, a record of random ciphertext; then good
+                      replies are impossible (the session is broken)
   good                answers "+OK\\r\\n" to every request (a control)
 
 The port is written to --port-file (atomically) once listening.  Exits on
@@ -290,6 +293,11 @@ def after_mode(c, mode):
         c.log("1024 random bytes")
         c.send(os.urandom(1024))
         c.stall()
+    elif mode == "reply-then-bad":
+        c.log("a good reply and a forged record in one segment")
+        c.send(c.encrypt(b"+OK\r\n") +
+               struct.pack("!BBBH", 23, 3, 3, 64) + os.urandom(64))
+        c.stall()
     elif mode == "bad-record":
         c.log("4 application records of random ciphertext")
         for _ in range(4):
@@ -320,7 +328,7 @@ def handle(sock, rec, cid, args):
 
 MODES = ["hs-truncate-stall", "hs-truncate-close", "hs-oversize",
          "truncate-close", "truncate-stall", "oversize", "close-notify",
-         "fin", "rst", "garbage", "bad-record", "good"]
+         "fin", "rst", "garbage", "bad-record", "reply-then-bad", "good"]
 
 
 def main():
