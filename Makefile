@@ -70,7 +70,7 @@ $(BUILD)/obj $(BUILD)/tests $(BUILD)/torture:
 ifeq ($(SANITIZER),)
 $(LIB): $(SWITCHBOARD_OBJS)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ -ldl -pthread
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,-z,noseparate-code -o $@ $^ -ldl -pthread
 
 $(ENGINE): $(ENGINE_OBJS) $(BUILD)/obj/engine_alloc.o
 	@$(if $(Q),echo "  LD      $@")

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct names_entry {
@@ -24,7 +25,9 @@ struct names_entry {
 	char name[256];        /* "" = dialled as an address */
 };
 
-static struct names_entry names_ring[NAMES_MAX];
+/* allocated at the first resolution: a process that resolves nothing (and
+   /bin/true under LD_PRELOAD) maps no 70 KiB of zeroes for it */
+static struct names_entry *names_ring;
 static size_t names_next, names_count;
 static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -71,6 +74,11 @@ static void names_add(const char *name, int family, const void *addr,
 	if (names_key(family, addr, &kfam, kaddr) < 0)
 		return;
 	pthread_mutex_lock(&names_lock);
+	if (names_ring == NULL &&
+	    (names_ring = calloc(NAMES_MAX, sizeof(*names_ring))) == NULL) {
+		pthread_mutex_unlock(&names_lock);
+		return;
+	}
 	e = &names_ring[names_next];
 	e->family = kfam;
 	memcpy(e->addr, kaddr, 16);
