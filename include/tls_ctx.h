@@ -24,8 +24,8 @@
 
 #include "config.h"
 
-#define TLS_CACHE_SLOTS 32
-#define TLS_CACHE_PER_KEY 16 /* TLS 1.3 tickets kept per server */
+#define TLS_CACHE_SLOTS 160
+#define TLS_CACHE_PER_KEY 128 /* TLS 1.3 tickets kept per server */
 #define TLS_EXPIRY_WARN_DAYS 14
 #define TLS_PIN_LEN 44 /* base64 of a SHA-256 digest */
 
