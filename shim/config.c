@@ -1320,6 +1320,67 @@ static int cfg_locate_file(struct cfg_loader *ld)
 	return 0;
 }
 
+/*
+ * libconfig 1.5 exit()s the whole program when an @include names a folder
+ * or nothing (its scanner's fatal error).  So every @include is checked
+ * first, recursively, for a readable regular file.  (An @include inside a
+ * block comment is checked too: harmless.)
+ */
+#define CFG_INCLUDE_DEPTH 10
+
+static int cfg_check_includes(struct cfg_loader *ld, const char *file,
+			      int depth);
+
+static int cfg_check_include_line(struct cfg_loader *ld, const char *file,
+				  int lineno, const char *p, int depth)
+{
+	char name[PATH_MAX], path[PATH_MAX];
+	struct cfg_where w;
+	struct stat st;
+	size_t n = 0;
+
+	p += strlen("@include");
+	p += strspn(p, " \t");
+	if (*p != '"')
+		return 0; /* libconfig reports the syntax error itself */
+	for (p++; *p && *p != '"' && n + 1 < sizeof(name); p++)
+		name[n++] = *p == '\\' && p[1] ? *++p : *p;
+	name[n] = '\0';
+	cfg_where_file(ld, &w, file, lineno);
+	if ((name[0] == '/' ? snprintf(path, sizeof(path), "%s", name)
+			    : snprintf(path, sizeof(path), "%.2000s/%.2000s",
+				       ld->dir, name)) >= (int)sizeof(path))
+		return cfg_fail(ld, &w, "@include: path too long");
+	if (name[0] == '\0' || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    access(path, R_OK) != 0)
+		return cfg_fail(ld, &w, "@include \"%s\": not a readable "
+				"regular file", name);
+	if (depth >= CFG_INCLUDE_DEPTH)
+		return cfg_fail(ld, &w, "@include nested more than %d deep",
+				CFG_INCLUDE_DEPTH);
+	return cfg_check_includes(ld, path, depth + 1);
+}
+
+static int cfg_check_includes(struct cfg_loader *ld, const char *file,
+			      int depth)
+{
+	char line[4096];
+	int lineno = 0, rc = 0;
+	FILE *f = fopen(file, "re");
+
+	if (f == NULL)
+		return 0; /* reported by libconfig with its own words */
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+		const char *p = line + strspn(line, " \t");
+
+		lineno++;
+		if (strncmp(p, "@include", 8) == 0)
+			rc = cfg_check_include_line(ld, file, lineno, p, depth);
+	}
+	fclose(f);
+	return rc;
+}
+
 static int cfg_load_all(struct cfg_loader *ld, config_t *lc)
 {
 	const config_setting_t *eps = NULL;
@@ -1328,6 +1389,8 @@ static int cfg_load_all(struct cfg_loader *ld, config_t *lc)
 		return -1;
 	if (ld->cfg->path) {
 		config_set_include_dir(lc, ld->dir);
+		if (cfg_check_includes(ld, ld->cfg->path, 0) < 0)
+			return -1;
 		if (config_read_file(lc, ld->cfg->path) != CONFIG_TRUE)
 			return cfg_syntax_fail(ld, lc);
 		if (cfg_file_root(ld, lc, &eps) < 0)

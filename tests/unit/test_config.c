@@ -700,6 +700,22 @@ static void test_duplicate_key(void **state)
 	load_fails(f, "%s:3: syntax error: duplicate setting name", f->conf);
 }
 
+/* libconfig 1.5 would exit() the program on these: refused first. */
+static void test_include_of_folder_or_nothing(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "version = 1;\n@include \".\"\n");
+	load_fails(f, "%s:2: @include \".\": not a readable regular file",
+		   f->conf);
+	write_conf(f, "version = 1;\n\n  @include \"\"\n");
+	load_fails(f, "%s:3: @include \"\": not a readable regular file",
+		   f->conf);
+	write_conf(f, "@include \"missing.conf\"\n");
+	load_fails(f, "%s:1: @include \"missing.conf\": not a readable "
+		      "regular file", f->conf);
+}
+
 static void test_unknown_keys_everywhere(void **state)
 {
 	struct fx *f = *state;
@@ -1214,6 +1230,7 @@ int main(void)
 		T(test_syntax_error),
 		T(test_unterminated_string),
 		T(test_duplicate_key),
+		T(test_include_of_folder_or_nothing),
 		T(test_unknown_keys_everywhere),
 		T(test_wrong_types),
 		T(test_wrong_section_types),
