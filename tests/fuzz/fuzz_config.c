@@ -158,50 +158,6 @@ static void check_tls(const struct cfg_tls *t)
 	CHECK((t->cert_file == NULL) == (t->key_file == NULL));
 }
 
-/*
- * Known, reported, not yet fixed (tests/fuzz/regressions/config/open-*):
- * libconfig's scanner calls exit() when an @include names a folder (and
- * would read /dev/zero forever).  Inputs that @include anything but a
- * regular file, or nothing, are skipped so that the fuzzer explores past
- * it; the regression inputs replay the bug itself.  Set
- * FUZZ_CONFIG_NO_SKIP=1 to run them anyway.
- */
-static int includes_non_regular(const uint8_t *data, size_t size)
-{
-	static const char kw[] = "@include";
-	const char *p = (const char *)data, *end = p + size;
-
-	if (getenv("FUZZ_CONFIG_NO_SKIP") != NULL)
-		return 0;
-	while ((p = memmem(p, (size_t)(end - p), kw, sizeof(kw) - 1)) != NULL) {
-		const char *q = p + sizeof(kw) - 1, *close;
-		char name[512], path[1024];
-		struct stat st;
-
-		p = q;
-		while (q < end && (*q == ' ' || *q == '\t'))
-			q++;
-		if (q >= end || *q != '"')
-			continue;
-		close = memchr(q + 1, '"', (size_t)(end - q - 1));
-		if (close == NULL)
-			return 1; /* whatever the scanner makes of it */
-		if ((size_t)(close - q - 1) >= sizeof(name))
-			return 1;
-		memcpy(name, q + 1, (size_t)(close - q - 1));
-		name[close - q - 1] = '\0';
-		if (strchr(name, '\\') != NULL)
-			return 1; /* escapes: do not guess */
-		if (name[0] == '/')
-			snprintf(path, sizeof(path), "%s", name);
-		else
-			snprintf(path, sizeof(path), "%s/%s", fuzz_dir, name);
-		if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-			return 1;
-	}
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *nul = memchr(data, 0, size);
@@ -210,8 +166,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[600];
 	int fd, rc;
 
-	if (includes_non_regular(data, flen))
-		return 0;
 	fd = open(conf_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	CHECK(fd >= 0);
 	if (flen > 0)

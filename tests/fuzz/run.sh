@@ -62,8 +62,7 @@ replay() {
 	for f in "$here/regressions/$t"/*; do
 		[ -f "$f" ] || continue
 		n=$((n + 1))
-		# the harness's skips (see fuzz_config.c) do not apply here
-		out=$(FUZZ_CONFIG_NO_SKIP=1 "$bin" "$f" 2>&1)
+		out=$("$bin" "$f" 2>&1)
 		local rc=$?
 		case $(basename "$f") in
 		open-*)
