@@ -105,10 +105,18 @@ torture: $(TORTURE_BINS)
 integration: all torture
 	$(Q)tests/run-integration.sh
 
+# The long runs in short form: 60 s of each fuzz target (run at once),
+# the ASan and UBSan passes, a 30 s soak.  Each step runs even if an
+# earlier one failed; check fails if any did.
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory unit
-	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)fail=0; \
+	$(MAKE) --no-print-directory unit || fail=1; \
+	$(MAKE) --no-print-directory integration || fail=1; \
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60 || fail=1; \
+	tests/sanitizers.sh asan ubsan || fail=1; \
+	scripts/soak.sh --short || fail=1; \
+	exit $$fail
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
