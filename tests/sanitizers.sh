@@ -26,7 +26,6 @@
 # executables: a clang build would need -shared-libsan.)  Reports go to
 # files (log_path), one per process; a report from any process fails the
 # case that produced it (TSan: see tsan_verdict for OpenSSL's own).
-# Known shim bug worked around here: t_eintr under ASan (see below).
 # ~3 minutes on 2 cores.  Last line: "N passed, N failed".
 set -u
 
@@ -67,7 +66,7 @@ mkdir -p "$REPORTS"
 san_env() {
 	local san=$1 dir=$2
 	mkdir -p "$dir"
-	export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=86:log_path=$dir/asan:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1${ASAN_EXTRA:+:$ASAN_EXTRA}"
+	export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=86:log_path=$dir/asan:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
 	export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=87:log_path=$dir/ubsan"
 	export TSAN_OPTIONS="halt_on_error=0:exitcode=88:second_deadlock_stack=1:log_path=$dir/tsan"
 }
@@ -346,23 +345,7 @@ for san in "${SANS[@]}"; do
 	asan | ubsan)
 		t_case "$san: 10-redis-cli.sh" run_file "$san" 10-redis-cli.sh
 		t_case "$san: 20-python.sh" run_file "$san" 20-python.sh
-		if [ "$san" = asan ]; then
-			# ASan installs SIGSEGV/SIGBUS/SIGFPE handlers without
-			# SA_RESTART, and the shim restarts a blocking read after
-			# a signal only when every installed handler has
-			# SA_RESTART (shim/block.c, block_all_handlers_restart):
-			# t_eintr's SA_RESTART case then gets EINTR.  A shim bug
-			# (any program with a crash handler sees it), reported;
-			# until it is fixed t_eintr runs with ASan's handlers off.
-			mapfile -t others < <(find "$ROOT/build-asan/torture" -maxdepth 1 -type f \
-				-perm -u+x -printf '%f\n' | grep -vx t_eintr | sort)
-			t_case "asan: torture.sh (all but t_eintr)" run_file asan torture.sh --no-valgrind "${others[@]}"
-			ASAN_EXTRA=handle_segv=0:handle_sigbus=0:handle_sigfpe=0 \
-				t_case "asan: torture.sh t_eintr (ASan's crash handlers off)" \
-				run_file asan torture.sh --no-valgrind t_eintr
-		else
-			t_case "$san: torture.sh" run_file "$san" torture.sh --no-valgrind
-		fi
+		t_case "$san: torture.sh" run_file "$san" torture.sh --no-valgrind
 		if [ "$san" = asan ]; then
 			t_case "asan: leak pass (programs that close their connections)" case_leaks
 			t_case "asan: leak pass control (a connection left open is seen)" case_leak_control
