@@ -73,6 +73,21 @@ static void put_file(const char *name, const char *text)
 	close(fd);
 }
 
+static void remove_fuzz_dir(void)
+{
+	static const char *const names[] = { "ca.crt", "client.crt",
+		"client.key", "pass.txt", "crl.pem", "input.conf" };
+	char path[400];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", fuzz_dir, names[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/cadir", fuzz_dir);
+	rmdir(path);
+	rmdir(fuzz_dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -81,6 +96,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(fuzz_dir, sizeof(fuzz_dir), "%s/redis-tls-fuzz-config.XXXXXX",
 		 tmp && *tmp ? tmp : "/tmp");
 	CHECK(mkdtemp(fuzz_dir) != NULL);
+	atexit(remove_fuzz_dir);
 	/* config.c only checks that files are readable; the TLS layer, not
 	   fuzzed here, reads them */
 	put_file("ca.crt", "ca\n");

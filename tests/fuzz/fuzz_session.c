@@ -334,6 +334,19 @@ static EVP_PKEY *read_key(const char *name)
 	return k;
 }
 
+static void remove_pki_dir(void)
+{
+	static const char *const names[] = { "ca.crt", "server.crt",
+		"server.key", "client.crt", "client.key" };
+	char path[400];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pki_dir, names[i]);
+		unlink(path);
+	}
+	rmdir(pki_dir);
+}
+
 /*
  * The PKI lives in $FUZZ_SESSION_PKI (tests/fuzz/pki in the tree, so that
  * the certificates inside the seed flights verify in every run), made
@@ -355,6 +368,7 @@ static void make_pki(void)
 			 "%s/redis-tls-fuzz-session.XXXXXX",
 			 tmp && *tmp ? tmp : "/tmp");
 		CHECK(mkdtemp(pki_dir) != NULL);
+		atexit(remove_pki_dir);
 	}
 	ca = read_cert("ca.crt");
 	sc = read_cert("server.crt");
