@@ -329,7 +329,6 @@ static void tls_ctx_settings(SSL_CTX *ctx, const struct cfg_tls *t)
 	if (t->max_protocol)
 		SSL_CTX_set_max_proto_version(ctx, t->max_protocol);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-					 SSL_OP_IGNORE_UNEXPECTED_EOF |
 					 SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |

@@ -29,6 +29,7 @@ struct shim_tls {
 	int got_data;    /* the server has sent application data */
 	int cert_requested; /* the server asked for a client certificate */
 	enum tls_failure why; /* the first fatal failure */
+	int deferred;    /* errno of a failure met after data was returned */
 	int failed;      /* a fatal error was reported: report no more */
 	struct timespec t0;
 	int vfail;       /* X509_V_ERR_* of the first verification failure */
@@ -346,6 +347,11 @@ static void tls_report_early_close(struct shim_tls *t, int err)
 	}
 }
 
+static int tls_is_hangup(int err)
+{
+	return err == ECONNRESET || err == EPIPE || err == 0;
+}
+
 static int tls_report_syscall(struct shim_tls *t, enum tls_op op)
 {
 	int err = t->bio.last_errno ? t->bio.last_errno : ECONNRESET;
@@ -359,16 +365,48 @@ static int tls_report_syscall(struct shim_tls *t, enum tls_op op)
 		tls_report_early_close(t, err);
 		return err;
 	}
+	/* reset, broken pipe or end of stream: one cause, one wording, so a
+	   program's retry repeats the line exactly (and it is written once) */
 	if (op == TLS_OP_HANDSHAKE)
 		ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server closed the "
-			   "connection during the TLS handshake (%s): is it a "
+			   "connection during the TLS handshake%s%s: is it a "
 			   "TLS port, and does it accept this client?",
-			   t->label, t->bio.last_errno ? strerror(err)
-						       : "end of stream");
+			   t->label, tls_is_hangup(err) ? "" : ": ",
+			   tls_is_hangup(err) ? "" : strerror(err));
 	else if (t->bio.last_errno != EPIPE && t->bio.last_errno != ECONNRESET)
 		ENGINE_LOG(SHIM_LOG_INFO, "%s: connection lost: %s", t->label,
 			   strerror(err));
 	return err;
+}
+
+/*
+ * The peer closed TCP without close_notify.  Between records that is how a
+ * kernel socket ends (Redis servers do not all send close_notify): the
+ * program reads 0.  Inside a record, or in the handshake, it is a
+ * truncation: an error, and said so.
+ */
+static int tls_result_eof(struct shim_tls *t, enum tls_op op, int *err)
+{
+	int mid_record = SSL_has_pending(t->ssl);
+
+	ERR_clear_error();
+	if (op == TLS_OP_READ && !mid_record)
+		return 0;
+	t->failed = 1;
+	if (op == TLS_OP_WRITE) {
+		*err = EPIPE;
+		return SHIM_IO_ERROR;
+	}
+	if (op == TLS_OP_HANDSHAKE) {
+		*err = tls_report_syscall(t, op);
+		return SHIM_IO_ERROR;
+	}
+	if (t->why == TLS_FAIL_NONE)
+		t->why = TLS_FAIL_CLOSED;
+	ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server's stream ended in the "
+		   "middle of a TLS record: the reply is truncated", t->label);
+	*err = ECONNRESET;
+	return SHIM_IO_ERROR;
 }
 
 /* Interpret an OpenSSL result: the single place that does so. */
@@ -391,10 +429,13 @@ static int tls_result(struct shim_tls *t, int rc, enum tls_op op, int *err)
 	case SSL_ERROR_ZERO_RETURN:
 		if (op == TLS_OP_READ)
 			return 0;
-		*err = op == TLS_OP_WRITE ? EPIPE : ECONNRESET;
+		*err = op == TLS_OP_WRITE ? EPIPE : tls_report_syscall(t, op);
 		t->failed = 1;
 		return SHIM_IO_ERROR;
 	case SSL_ERROR_SSL:
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    SSL_R_UNEXPECTED_EOF_WHILE_READING)
+			return tls_result_eof(t, op, err);
 		*err = t->failed ? ECONNRESET : tls_report_ssl(t, op);
 		t->failed = 1;
 		return SHIM_IO_ERROR;
@@ -475,6 +516,12 @@ ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 {
 	size_t got = 0;
 
+	if (t->deferred != 0) {
+		*err = t->deferred;
+		if (!peek)
+			t->deferred = 0;
+		return SHIM_IO_ERROR;
+	}
 	/* the request must be out before its reply can come */
 	if (tls_flush_first(t, err) == SHIM_IO_ERROR)
 		return SHIM_IO_ERROR;
@@ -495,9 +542,12 @@ ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 			continue;
 		}
 		if (got > 0) {
-			if (SSL_get_error(t->ssl, 0) == SSL_ERROR_WANT_READ)
-				t->starved = 1;
-			tls_clear_errors();
+			/* the bytes first; a fatal error after them is logged
+			   now and returned by the next call */
+			int rc = tls_result(t, 0, TLS_OP_READ, &t->deferred);
+
+			if (rc != SHIM_IO_ERROR)
+				t->deferred = 0;
 			break;
 		}
 		return tls_result(t, 0, TLS_OP_READ, err);
