@@ -74,6 +74,12 @@ struct real_fns {
 	int (*pipe2)(int[2], int);
 	int (*socketpair)(int, int, int, int[2]);
 	int (*eventfd)(unsigned int, int);
+	int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+	int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int,
+			struct timespec *);
+	ssize_t (*sendfile)(int, int, off_t *, size_t);
+	ssize_t (*sendfile64)(int, int, off_t *, size_t);
+	ssize_t (*splice)(int, off_t *, int, off_t *, size_t, unsigned int);
 };
 
 extern struct real_fns real;

@@ -97,6 +97,15 @@ ssize_t sock_sendmsg(struct shim_sock *s, int fd, const struct msghdr *msg,
 ssize_t sock_sendto_fresh(struct shim_sock *s, int fd, const void *buf,
 			  size_t len, int flags, const struct sockaddr *addr,
 			  socklen_t alen);
+/* sendmmsg/recvmmsg on a TLS socket: one message after another through
+   sock_sendmsg/sock_recvmsg, as the kernel would count them. */
+int sock_sendmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
+		  unsigned int n, int flags);
+int sock_recvmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
+		  unsigned int n, int flags);
+/* sendfile to a TLS socket: the file is read and sent through TLS. */
+ssize_t sock_sendfile(struct shim_sock *s, int out, int in, off_t *off,
+		      size_t count);
 int sock_close(int fd);
 int sock_close_range(unsigned first, unsigned last, int flags);
 int sock_shutdown(struct shim_sock *s, int fd, int how);

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
@@ -214,6 +215,63 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	}
 	ON_SOCK(fd, real.sendmsg(fd, msg, flags),
 		sock_sendmsg(s, fd, msg, flags));
+}
+
+SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
+	hooks_init();
+	for (unsigned int i = 0; v != NULL && i < n; i++)
+		if (v[i].msg_hdr.msg_controllen > 0 &&
+		    atomic_load(&fdt_live) > 0 && sock_check_sendmsg(&v[i].msg_hdr)) {
+			errno = EPERM;
+			return -1;
+		}
+	ON_SOCK(fd, real.sendmmsg(fd, v, n, flags),
+		sock_sendmmsg(s, fd, v, n, flags));
+}
+
+SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
+			 struct timespec *timeout)
+{
+	ON_SOCK(fd, real.recvmmsg(fd, v, n, flags, timeout),
+		atomic_load(&s->state) == SOCK_FRESH ?
+			real.recvmmsg(fd, v, n, flags, timeout) :
+			sock_recvmmsg(s, fd, v, n, flags));
+}
+
+SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
+{
+	ON_SOCK(out, real.sendfile(out, in, off, count),
+		sock_sendfile(s, out, in, off, count));
+}
+
+SHIM_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
+{
+	ON_SOCK(out, real.sendfile64 ? real.sendfile64(out, in, off, count)
+				    : real.sendfile(out, in, off, count),
+		sock_sendfile(s, out, in, off, count));
+}
+
+/* splice moves bytes inside the kernel, past TLS: refused on TLS sockets
+   (EINVAL, as for a descriptor splice cannot use: callers fall back). */
+static ssize_t hooks_splice_refused(void)
+{
+	errno = EINVAL;
+	return -1;
+}
+
+SHIM_EXPORT ssize_t splice(int in, off_t *offin, int out, off_t *offout,
+			   size_t len, unsigned int flags)
+{
+	struct shim_sock *t;
+
+	hooks_init();
+	if (LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0))
+		return real.splice(in, offin, out, offout, len, flags);
+	if (((t = fdt_peek(in)) != NULL && atomic_load(&t->state) != SOCK_FRESH) ||
+	    ((t = fdt_peek(out)) != NULL && atomic_load(&t->state) != SOCK_FRESH))
+		return hooks_splice_refused();
+	return real.splice(in, offin, out, offout, len, flags);
 }
 
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)

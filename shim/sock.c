@@ -863,6 +863,103 @@ ssize_t sock_recvmsg(struct shim_sock *s, int fd, struct msghdr *msg,
 	return n;
 }
 
+int sock_sendmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
+		  unsigned int n, int flags)
+{
+	unsigned int i;
+
+	if (!sock_is_tls(s))
+		return real.sendmmsg(fd, v, n, flags);
+	for (i = 0; i < n; i++) {
+		int saved = errno;
+		ssize_t w = sock_sendmsg(s, fd, &v[i].msg_hdr, flags);
+
+		if (w < 0) {
+			if (i == 0)
+				return -1;
+			errno = saved;
+			break;
+		}
+		v[i].msg_len = (unsigned int)w;
+	}
+	return (int)i;
+}
+
+int sock_recvmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
+		  unsigned int n, int flags)
+{
+	unsigned int i;
+
+	if (!sock_is_tls(s))
+		return real.recvmmsg(fd, v, n, flags, NULL);
+	for (i = 0; i < n; i++) {
+		int saved = errno;
+		/* like the kernel: block for the first message only */
+		ssize_t r = sock_recvmsg(s, fd, &v[i].msg_hdr,
+					 i == 0 ? flags & ~MSG_WAITFORONE
+						: flags | MSG_DONTWAIT);
+
+		if (r < 0) {
+			if (i == 0)
+				return -1;
+			errno = saved;
+			break;
+		}
+		v[i].msg_len = (unsigned int)r;
+		if (r == 0)
+			return (int)i + 1;
+		if (flags & MSG_WAITFORONE)
+			flags |= MSG_DONTWAIT;
+	}
+	return (int)i;
+}
+
+ssize_t sock_sendfile(struct shim_sock *s, int out, int in, off_t *off,
+		      size_t count)
+{
+	char *buf;
+	size_t done = 0;
+
+	if (!sock_is_tls(s))
+		return real.sendfile(out, in, off, count);
+	buf = malloc(SOCK_IOV_CHUNK);
+	if (buf == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	while (done < count) {
+		size_t want = count - done < SOCK_IOV_CHUNK ? count - done
+							   : SOCK_IOV_CHUNK;
+		ssize_t r = off ? pread(in, buf, want, *off) : real.read(in, buf, want);
+		ssize_t w;
+
+		if (r <= 0) {
+			if (r < 0 && done == 0) {
+				free(buf);
+				return -1;
+			}
+			break;
+		}
+		w = sock_send(s, out, buf, (size_t)r, 0);
+		if (w > 0) {
+			done += (size_t)w;
+			if (off)
+				*off += w;
+			else if (w < r)
+				lseek(in, w - r, SEEK_CUR); /* give back what was not sent */
+		}
+		if (w < r) {
+			if (w < 0 && done == 0) {
+				free(buf);
+				return -1;
+			}
+			break;
+		}
+	}
+	free(buf);
+	return (ssize_t)done;
+}
+
 /* ------------------------------------------------------- life and death */
 
 /* The last reference of the owner goes: close_notify, without blocking. */

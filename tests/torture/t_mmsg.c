@@ -1,0 +1,125 @@
+/*
+ * t_mmsg - sendmmsg/recvmmsg and sendfile on the connection: every byte
+ * must travel the way write() would (through TLS, with the shim), and the
+ * replies come back byte-exact.
+ *   - sendmmsg of 3 messages (SET, GET, PING), each of several iovecs:
+ *     returns 3, each msg_len the message's size;
+ *   - recvmmsg of the replies into 2 messages: the first holds data;
+ *   - sendfile of a file holding 100 pipelined INCRs, with an offset and
+ *     without: the replies are :1 .. :100.
+ */
+#include "torture.h"
+
+#include <sys/sendfile.h>
+
+static void mmsg_round(int fd)
+{
+	char key[128];
+	struct tbuf c[3] = { 0 }, exp = { 0 };
+	struct iovec iov[3][2];
+	struct mmsghdr m[3];
+	char rbuf[2][256];
+	struct iovec riov[2] = { { rbuf[0], sizeof(rbuf[0]) },
+				 { rbuf[1], sizeof(rbuf[1]) } };
+	struct mmsghdr r[2];
+	size_t got = 0;
+	char all[512];
+	int n;
+
+	t_key(key, sizeof(key), "mmsg");
+	resp_cmd(&c[0], "SET", key, "mmsg-value", NULL);
+	resp_cmd(&c[1], "GET", key, NULL);
+	resp_cmd(&c[2], "PING", NULL);
+	memset(m, 0, sizeof(m));
+	for (int i = 0; i < 3; i++) {
+		size_t half = c[i].len / 2;
+		iov[i][0] = (struct iovec){ c[i].p, half };
+		iov[i][1] = (struct iovec){ c[i].p + half, c[i].len - half };
+		m[i].msg_hdr.msg_iov = iov[i];
+		m[i].msg_hdr.msg_iovlen = 2;
+	}
+	n = sendmmsg(fd, m, 3, 0);
+	if (n != 3)
+		die_errno("sendmmsg returned %d, expected 3", n);
+	for (int i = 0; i < 3; i++)
+		if (m[i].msg_len != c[i].len)
+			die("sendmmsg: msg_len[%d] = %u, expected %zu", i,
+			    m[i].msg_len, c[i].len);
+	tbuf_addf(&exp, "+OK\r\n$10\r\nmmsg-value\r\n+PONG\r\n");
+	while (got < exp.len) {
+		memset(r, 0, sizeof(r));
+		r[0].msg_hdr.msg_iov = &riov[0];
+		r[0].msg_hdr.msg_iovlen = 1;
+		r[1].msg_hdr.msg_iov = &riov[1];
+		r[1].msg_hdr.msg_iovlen = 1;
+		n = recvmmsg(fd, r, 2, MSG_WAITFORONE, NULL);
+		if (n < 1)
+			die_errno("recvmmsg returned %d", n);
+		for (int i = 0; i < n; i++) {
+			if (got + r[i].msg_len > sizeof(all))
+				die("recvmmsg: more bytes than the replies");
+			memcpy(all + got, rbuf[i], r[i].msg_len);
+			got += r[i].msg_len;
+		}
+	}
+	t_compare("replies to sendmmsg", exp.p, exp.len, all, got);
+	t_checked();
+	for (int i = 0; i < 3; i++)
+		tbuf_free(&c[i]);
+	tbuf_free(&exp);
+}
+
+static void sendfile_round(int fd, int with_offset)
+{
+	char key[128], path[] = "/tmp/t_mmsg.XXXXXX";
+	struct tbuf cmds = { 0 }, exp = { 0 };
+	off_t off = 7;
+	ssize_t w;
+	int f;
+
+	t_key(key, sizeof(key), with_offset ? "sf-off" : "sf");
+	tbuf_add(&cmds, "garbage", 7); /* skipped by the offset */
+	for (int i = 1; i <= 100; i++) {
+		resp_cmd(&cmds, "INCR", key, NULL);
+		tbuf_addf(&exp, ":%d\r\n", i);
+	}
+	f = mkstemp(path);
+	if (f < 0)
+		die_errno("mkstemp");
+	unlink(path);
+	t_write_all(f, cmds.p, cmds.len);
+	if (with_offset) {
+		w = sendfile(fd, f, &off, cmds.len - 7);
+		if (w != (ssize_t)(cmds.len - 7) || off != (off_t)cmds.len)
+			die_errno("sendfile with offset: %zd, offset %lld", w,
+				  (long long)off);
+	} else {
+		if (lseek(f, 7, SEEK_SET) != 7)
+			die_errno("lseek");
+		w = sendfile(fd, f, NULL, cmds.len - 7);
+		if (w != (ssize_t)(cmds.len - 7))
+			die_errno("sendfile: %zd", w);
+	}
+	close(f);
+	t_expect(fd, with_offset ? "sendfile (offset) replies" : "sendfile replies",
+		 exp.p, exp.len);
+	t_cmd_expect(fd, ":1\r\n", "DEL", key, NULL);
+	tbuf_free(&cmds);
+	tbuf_free(&exp);
+}
+
+int main(int argc, char **argv)
+{
+	int fd;
+
+	t_init(argc, argv);
+	fd = t_connect();
+	t_phase = "sendmmsg/recvmmsg";
+	mmsg_round(fd);
+	t_phase = "sendfile";
+	sendfile_round(fd, 1);
+	sendfile_round(fd, 0);
+	close(fd);
+	t_done();
+	return 0;
+}
