@@ -6,6 +6,7 @@
  * lives here.  Every hook preserves errno as the real call would set it.
  */
 #include "fdtable.h"
+#include "log.h"
 #include "names.h"
 #include "ready.h"
 #include "real.h"
@@ -272,6 +273,25 @@ SHIM_EXPORT ssize_t splice(int in, off_t *offin, int out, off_t *offout,
 	    ((t = fdt_peek(out)) != NULL && atomic_load(&t->state) != SOCK_FRESH))
 		return hooks_splice_refused();
 	return real.splice(in, offin, out, offout, len, flags);
+}
+
+/*
+ * stdio reads and writes through libc-internal calls no hook sees: a FILE
+ * on a TLS socket would put plaintext into the TLS stream.  Refused.
+ */
+SHIM_EXPORT FILE *fdopen(int fd, const char *mode)
+{
+	struct shim_sock *t;
+
+	hooks_init();
+	t = fdt_peek(fd);
+	if (t != NULL && atomic_load(&t->state) != SOCK_FRESH) {
+		log_msg(SHIM_LOG_ERROR, "fd %d: fdopen() of a TLS socket is "
+			"refused: stdio would bypass TLS", fd);
+		errno = EINVAL;
+		return NULL;
+	}
+	return real.fdopen(fd, mode);
 }
 
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)

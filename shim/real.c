@@ -68,6 +68,7 @@ void real_init(void)
 	R(gethostbyname_r); R(gethostbyname2_r);
 	R(open); R(openat); R(pipe); R(pipe2); R(socketpair); R(eventfd);
 	R(sendmmsg); R(recvmmsg); R(sendfile); O(sendfile64); R(splice);
+	R(fdopen);
 #undef R
 #undef O
 	atomic_store_explicit(&real_done, 1, memory_order_release);
