@@ -59,6 +59,8 @@ struct shim_sock {
 	int rd_shut, wr_shut;
 	int child_warned;
 	atomic_int seen_data;   /* plaintext has arrived (no more probing) */
+	int stdio;              /* fdopen()ed before connect: stdio would
+				   bypass TLS, so it must not become one */
 	struct timespec hs_deadline;
 	struct timeval rcvtimeo, sndtimeo;
 	struct ready_reg *regs; /* epoll registrations (ready.c) */

@@ -282,6 +282,7 @@ SHIM_EXPORT ssize_t splice(int in, off_t *offin, int out, off_t *offout,
 SHIM_EXPORT FILE *fdopen(int fd, const char *mode)
 {
 	struct shim_sock *t;
+	FILE *f;
 
 	hooks_init();
 	t = fdt_peek(fd);
@@ -291,7 +292,10 @@ SHIM_EXPORT FILE *fdopen(int fd, const char *mode)
 		errno = EINVAL;
 		return NULL;
 	}
-	return real.fdopen(fd, mode);
+	f = real.fdopen(fd, mode);
+	if (f != NULL && t != NULL)
+		t->stdio = 1; /* a TCP socket not connected yet: see connect */
+	return f;
 }
 
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)

@@ -62,7 +62,7 @@ struct shim_sock *sock_new(void)
 	s->tls = NULL;
 	memset(&s->info, 0, sizeof(s->info));
 	s->app_nonblock = s->so_error = s->hs_want = 0;
-	s->rd_shut = s->wr_shut = s->child_warned = 0;
+	s->rd_shut = s->wr_shut = s->child_warned = s->stdio = 0;
 	memset(&s->hs_deadline, 0, sizeof(s->hs_deadline));
 	memset(&s->rcvtimeo, 0, sizeof(s->rcvtimeo));
 	memset(&s->sndtimeo, 0, sizeof(s->sndtimeo));
@@ -495,6 +495,15 @@ int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
 			names_lookup(addr, len, name, sizeof(name)) ? name : NULL,
 			&tls, &info, &err)) {
 	case SHIM_WRAP:
+		if (s->stdio) {
+			log_msg(SHIM_LOG_ERROR, "%s: refused: this socket was "
+				"fdopen()ed, and stdio would write past TLS",
+				info.label);
+			e->free(tls);
+			rc = -1;
+			err = EACCES;
+			break;
+		}
 		rc = sock_begin(s, fd, addr, len, tls, &info);
 		err = errno;
 		break;
