@@ -79,7 +79,6 @@ struct real_fns {
 	int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int,
 			struct timespec *);
 	ssize_t (*sendfile)(int, int, off_t *, size_t);
-	ssize_t (*sendfile64)(int, int, off_t *, size_t);
 	ssize_t (*splice)(int, off_t *, int, off_t *, size_t, unsigned int);
 	FILE *(*fdopen)(int, const char *);
 };

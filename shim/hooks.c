@@ -21,6 +21,10 @@
 #include <unistd.h>
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
+
+#if !defined(__LP64__)
+#error "the LFS aliases below (open64, fcntl64, ...) assume a 64-bit ABI"
+#endif
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 
 extern void __chk_fail(void) __attribute__((noreturn));
@@ -247,11 +251,7 @@ SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 }
 
 SHIM_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
-{
-	ON_SOCK(out, real.sendfile64 ? real.sendfile64(out, in, off, count)
-				    : real.sendfile(out, in, off, count),
-		sock_sendfile(s, out, in, off, count));
-}
+	__attribute__((alias("sendfile")));
 
 /* splice moves bytes inside the kernel, past TLS: refused on TLS sockets
    (EINVAL, as for a descriptor splice cannot use: callers fall back). */
@@ -382,16 +382,9 @@ SHIM_EXPORT int fcntl(int fd, int cmd, ...)
 	return hooks_fcntl(fd, cmd, arg);
 }
 
-SHIM_EXPORT int fcntl64(int fd, int cmd, ...)
-{
-	va_list ap;
-	unsigned long arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, unsigned long);
-	va_end(ap);
-	return hooks_fcntl(fd, cmd, arg);
-}
+/* The LFS names are the same calls on a 64-bit ABI (off_t is 64-bit,
+   O_LARGEFILE is 0): one implementation each. */
+SHIM_EXPORT int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
 
 SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 {
@@ -441,15 +434,7 @@ SHIM_EXPORT int open(const char *path, int flags, ...)
 }
 
 SHIM_EXPORT int open64(const char *path, int flags, ...)
-{
-	va_list ap;
-	int mode;
-
-	va_start(ap, flags);
-	mode = va_arg(ap, int);
-	va_end(ap);
-	NEW_FD(real.open(path, flags | O_LARGEFILE, mode));
-}
+	__attribute__((alias("open")));
 
 SHIM_EXPORT int openat(int dir, const char *path, int flags, ...)
 {
@@ -463,15 +448,7 @@ SHIM_EXPORT int openat(int dir, const char *path, int flags, ...)
 }
 
 SHIM_EXPORT int openat64(int dir, const char *path, int flags, ...)
-{
-	va_list ap;
-	int mode;
-
-	va_start(ap, flags);
-	mode = va_arg(ap, int);
-	va_end(ap);
-	NEW_FD(real.openat(dir, path, flags | O_LARGEFILE, mode));
-}
+	__attribute__((alias("openat")));
 
 static int hooks_pipe_done(int r, int fds[2])
 {

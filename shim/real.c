@@ -67,7 +67,7 @@ void real_init(void)
 	R(getaddrinfo); R(gethostbyname); R(gethostbyname2);
 	R(gethostbyname_r); R(gethostbyname2_r);
 	R(open); R(openat); R(pipe); R(pipe2); R(socketpair); R(eventfd);
-	R(sendmmsg); R(recvmmsg); R(sendfile); O(sendfile64); R(splice);
+	R(sendmmsg); R(recvmmsg); R(sendfile); R(splice);
 	R(fdopen);
 #undef R
 #undef O

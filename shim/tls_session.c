@@ -224,9 +224,6 @@ struct shim_tls *tls_session_new(struct tls_endpoint *ep, int fd,
 }
 
 int tls_session_cache_target(SSL *ssl, struct tls_endpoint **ep,
-			     const char **key);
-
-int tls_session_cache_target(SSL *ssl, struct tls_endpoint **ep,
 			     const char **key)
 {
 	struct shim_tls *t = SSL_get_ex_data(ssl, tls_ctx_ex_index());
