@@ -31,6 +31,7 @@ endif
 PKGS_ENGINE := libssl libcrypto libconfig
 
 SWITCHBOARD_SRCS := shim/hooks.c shim/real.c shim/fdtable.c shim/sock.c \
+                    shim/sock_io.c shim/sock_fd.c shim/relay.c \
                     shim/block.c shim/ready.c shim/names.c shim/loader.c shim/log.c
 ENGINE_SRCS      := shim/engine.c shim/config.c shim/match.c shim/tls_ctx.c \
                     shim/tls_session.c shim/tls_bio.c shim/reload.c shim/stats.c

@@ -33,4 +33,10 @@ int block_expired(const struct timespec *deadline);
  */
 int block_wait(int fd, short events, const struct timespec *deadline);
 
+/* block_wait2 - block_wait, also returning 0 when wake_fd (if >= 0) is
+   readable or hung up: the fast path's waits end when relay.c takes the
+   connection over, since it then writes to the program's descriptor. */
+int block_wait2(int fd, short events, int wake_fd,
+		const struct timespec *deadline);
+
 #endif

@@ -57,6 +57,15 @@ void ready_fd_closed(struct shim_sock *s, int fd);
 /* fd was an epoll instance that is now closed. */
 void ready_epfd_closed(int epfd);
 
+/* The kernel descriptor behind s changes (connect moves the connection to
+   its private socket; relay.c hands the program's descriptor back to the
+   kernel): ready_detach removes s's registrations from the kernel before,
+   ready_attach adds them again after; ready_rebind does both for every
+   registration whose descriptor changed.  Caller holds a reference. */
+void ready_detach(struct shim_sock *s);
+void ready_attach(struct shim_sock *s);
+void ready_rebind(struct shim_sock *s);
+
 /* The socket is no longer tracked (connect passed through) or is freed. */
 void ready_forget(struct shim_sock *s);
 

@@ -81,12 +81,23 @@ struct real_fns {
 	ssize_t (*sendfile)(int, int, off_t *, size_t);
 	ssize_t (*splice)(int, off_t *, int, off_t *, size_t, unsigned int);
 	FILE *(*fdopen)(int, const char *);
+	int (*getpeername)(int, struct sockaddr *, socklen_t *);
+	int (*getsockname)(int, struct sockaddr *, socklen_t *);
+	int (*bind)(int, const struct sockaddr *, socklen_t);
+	ssize_t (*preadv)(int, const struct iovec *, int, off_t);
+	ssize_t (*pwritev)(int, const struct iovec *, int, off_t);
+	ssize_t (*preadv2)(int, const struct iovec *, int, off_t, int);
+	ssize_t (*pwritev2)(int, const struct iovec *, int, off_t, int);
 };
 
 extern struct real_fns real;
 
 /* Resolve every entry (once).  Safe to call from anywhere. */
 void real_init(void);
+
+/* real_other_copy - the path of another copy of the shim found behind this
+   one (which then stands aside), or NULL. */
+const char *real_other_copy(void);
 
 /* real_ready - 1 once real_init() has completed. */
 int real_ready(void);

@@ -5,14 +5,30 @@
  * States: FRESH (an IPv4/IPv6 stream socket not yet connected: tracked so
  * epoll registrations and flags made before connect() are known), then, if
  * connect() targets a configured endpoint, CONNECTING -> HANDSHAKING ->
- * READY, or FAILED.  FRESH sockets whose connect() is not configured leave
- * the table: from then on every call on them is a straight pass-through.
+ * READY, or FAILED (the fast path), and from any of those, for good, RELAY;
+ * DONE once the session has ended.  FRESH sockets whose connect() is not
+ * configured leave the table: from then on every call on them is a straight
+ * pass-through.
  *
- * The kernel socket of a TLS session is always O_NONBLOCK; the program's
- * view (app_nonblock) is emulated.  One lock per socket covers each engine
- * call and is never held across a wait, so a reader blocked in poll() does
- * not stop a writer.  A child process (fork) inherits sockets it does not
- * own: it may close them (silently) but never use them.
+ * The program never holds the network socket.  At connect() to a configured
+ * endpoint the TCP connection is made on a private, close-on-exec socket
+ * (kfd) placed above the program's range, and every number the program
+ * knows for the socket becomes one end of an AF_UNIX socketpair whose other
+ * end (shim_end) the shim keeps.  Hooked calls take the fast path straight
+ * into the TLS session on kfd.  Bytes that reach the program's descriptor by
+ * a path no hook saw land in the socketpair, never on the wire; relay.c
+ * notices them and switches the connection to RELAY: from then on its
+ * thread carries both directions between shim_end and the session, and the
+ * hooks act on the program's descriptor as the kernel would.
+ *
+ * kfd is always O_NONBLOCK; the program's view (app_nonblock) is emulated on
+ * the fast path and set on its socketpair end for everything else.  One
+ * lock per socket covers each engine call and is never held across a wait,
+ * so a reader blocked in poll() does not stop a writer; a signal handler
+ * whose call finds the lock held by its own thread gets EAGAIN.  A child
+ * process (fork) inherits sockets it does not own: it may close them
+ * (silently) but its hooked calls never use the session; a vfork child
+ * (same memory, other pid) never changes the parent's state.
  *
  * Errors: functions mirroring a syscall return what it would (-1 and errno).
  */
@@ -34,6 +50,8 @@ enum sock_state {
 	SOCK_HANDSHAKING,
 	SOCK_READY,
 	SOCK_FAILED,
+	SOCK_RELAY,  /* relay.c's thread carries the bytes; hooks pass through */
+	SOCK_DONE,   /* session over, private descriptors closed */
 };
 
 /* Lock-free hints for the readiness scans (sock.hints). */
@@ -43,6 +61,7 @@ enum sock_state {
 #define SOCK_HINT_WR_WANTS_RD 0x8u
 
 struct ready_reg;
+struct relay_state;
 
 struct shim_sock {
 	pthread_mutex_t lock;
@@ -65,14 +84,39 @@ struct shim_sock {
 	struct timeval rcvtimeo, sndtimeo;
 	struct ready_reg *regs; /* epoll registrations (ready.c) */
 	struct shim_sock *pool_next; /* recycled (sock.c) */
+	int kfd;                /* the private TCP socket, or -1 */
+	int shim_end;           /* our end of the socketpair, or -1 */
+	atomic_ulong lock_owner; /* thread holding lock (0: none) */
+	int watched;            /* registered with relay.c (under its lock) */
+	struct relay_state *relay; /* RELAY: relay.c's buffers */
+	struct shim_sock *live_next; /* relay.c's list of sessions */
 };
 
 extern atomic_ulong sock_fork_gen;
+/* The lowest number a private descriptor ever had (INT_MAX: none yet). */
+extern atomic_int sock_private_min;
 
 /* sock_new - a FRESH socket (refs = 0). */
 struct shim_sock *sock_new(void);
 void sock_get(struct shim_sock *s);
 void sock_put(struct shim_sock *s);
+
+/* sock_eng - the engine's table (loaded before any session exists). */
+const struct shim_engine_ops *sock_eng(void);
+
+/* sock_lock - take s->lock; -1 with errno EAGAIN if this thread already
+   holds it (a signal handler re-entering).  sock_unlock releases it. */
+int sock_lock(struct shim_sock *s);
+void sock_unlock(struct shim_sock *s);
+
+/* sock_emulated - 1 if hooked calls on the socket go to its TLS session
+   (the fast path); 0 for FRESH, RELAY and DONE (the program's descriptor
+   then behaves as the kernel makes it). */
+static inline int sock_emulated(enum sock_state st)
+{
+	return st == SOCK_CONNECTING || st == SOCK_HANDSHAKING ||
+	       st == SOCK_READY || st == SOCK_FAILED;
+}
 
 /* sock_owned - 1 if this process owns the TLS session. */
 static inline int sock_owned(const struct shim_sock *s)
@@ -80,6 +124,24 @@ static inline int sock_owned(const struct shim_sock *s)
 	return s->owner_gen ==
 	       atomic_load_explicit(&sock_fork_gen, memory_order_relaxed);
 }
+
+static inline int sock_fast(const struct shim_sock *s)
+{
+	return sock_emulated(atomic_load(&s->state));
+}
+
+/* sock_kernel_fd - the descriptor the kernel must watch for the program's
+   descriptor fd: the private socket on the owner's fast path, else fd. */
+static inline int sock_kernel_fd(const struct shim_sock *s, int fd)
+{
+	return sock_fast(s) && sock_owned(s) && s->kfd >= 0 ? s->kfd : fd;
+}
+
+/* sock_in_vfork_child - 1 in a vfork() child (the parent's memory, another
+   pid): it must not change the parent's table or sessions. */
+int sock_in_vfork_child(void);
+/* sock_note_pid - remember this process's pid (start-up, fork child). */
+void sock_note_pid(void);
 
 int sock_connect(int fd, const struct sockaddr *addr, socklen_t len);
 ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
@@ -94,11 +156,6 @@ ssize_t sock_recvmsg(struct shim_sock *s, int fd, struct msghdr *msg,
 		     int flags);
 ssize_t sock_sendmsg(struct shim_sock *s, int fd, const struct msghdr *msg,
 		     int flags);
-/* sendto() with an address on a socket not yet connected (TCP Fast Open):
-   refused for configured endpoints, since it would skip the handshake. */
-ssize_t sock_sendto_fresh(struct shim_sock *s, int fd, const void *buf,
-			  size_t len, int flags, const struct sockaddr *addr,
-			  socklen_t alen);
 /* sendmmsg/recvmmsg on a TLS socket: one message after another through
    sock_sendmsg/sock_recvmsg, as the kernel would count them. */
 int sock_sendmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
@@ -118,6 +175,17 @@ int sock_getsockopt(struct shim_sock *s, int fd, int level, int name,
 		    void *val, socklen_t *len);
 int sock_setsockopt(struct shim_sock *s, int fd, int level, int name,
 		    const void *val, socklen_t len);
+/* getpeername (peer 1) / getsockname (0): the private TCP socket's. */
+int sock_getname(struct shim_sock *s, int fd, int peer, struct sockaddr *addr,
+		 socklen_t *len);
+
+/*
+ * sock_fastopen_refused - data sent with a connection request (sendto or
+ * sendmsg with an address, MSG_FASTOPEN) to addr: 1 (errno set, one log
+ * line) if addr is a configured endpoint, or if the configuration cannot
+ * be loaded; 0 if it may go.
+ */
+int sock_fastopen_refused(const struct sockaddr *addr, socklen_t alen);
 
 /* sock_track_new - a hooked socket()/accept() returned fd. */
 void sock_track_new(int fd, int domain, int type);
@@ -135,12 +203,30 @@ void sock_flush(struct shim_sock *s, int fd);
 /*
  * sock_probe_readable - the kernel says readable: is there plaintext (or
  * an end or error) for the program, or only TLS records of its own, like
- * session tickets?  Decrypts what is there; 1 if a read would not block.
+ * session tickets, or part of a record?  Decrypts what is there; 1 if a
+ * read would not block.
  */
 int sock_probe_readable(struct shim_sock *s, int fd);
 
-/* sock_check_sendmsg - 1 (and a log line) if msg passes a TLS socket. */
-int sock_check_sendmsg(const struct msghdr *msg);
+/* sock_check_sendmsg - msg passes TLS sockets to another process
+   (SCM_RIGHTS): they are switched to RELAY, so the receiver can use them. */
+void sock_check_sendmsg(const struct msghdr *msg);
+
+/* For sock_io.c, sock_fd.c and relay.c (callers hold s->lock where said). */
+int sock_refresh_hints(struct shim_sock *s, int rd_want, int wr_want);
+int sock_need_ready(struct shim_sock *s, int fd, int nonblock, int fail_errno);
+int sock_child_refuse(struct shim_sock *s, int fd, int err);
+int sock_failed_errno(struct shim_sock *s, int dflt);
+/* locked: shut everything down; the program sees err. */
+void sock_fail_locked(struct shim_sock *s, int err);
+/* locked: one step of connect + handshake on *st: 1 done (READY), 0 wait
+   (s->hs_want says for what), -1 failed (s->so_error set, logged). */
+int sock_advance_locked(struct shim_sock *s, enum sock_state *st);
+/* locked: end the session (close_notify first if notify), close the
+   private descriptors, stop watching; DONE. */
+void sock_end_locked(struct shim_sock *s, int notify);
+/* The program's last number for s in this process is closed (not locked). */
+void sock_last_close(struct shim_sock *s);
 
 #define SOCK_DUP_DUP 0  /* dup / F_DUPFD: newfd is the lowest >= newfd */
 #define SOCK_DUP_DUP2 1

@@ -85,7 +85,14 @@ static int block_all_handlers_restart(void)
 
 int block_wait(int fd, short events, const struct timespec *deadline)
 {
-	struct pollfd p = { .fd = fd, .events = events };
+	return block_wait2(fd, events, -1, deadline);
+}
+
+int block_wait2(int fd, short events, int wake_fd,
+		const struct timespec *deadline)
+{
+	struct pollfd p[2] = { { .fd = fd, .events = events },
+			       { .fd = wake_fd, .events = POLLIN } };
 
 	for (;;) {
 		int ms = deadline ? block_remaining_ms(deadline) : -1;
@@ -95,7 +102,7 @@ int block_wait(int fd, short events, const struct timespec *deadline)
 			errno = EAGAIN;
 			return -1;
 		}
-		rc = real.poll(&p, 1, ms);
+		rc = real.poll(p, wake_fd >= 0 ? 2 : 1, ms);
 		if (rc > 0)
 			return 0;
 		if (rc == 0)

@@ -10,6 +10,7 @@
 #include "names.h"
 #include "ready.h"
 #include "real.h"
+#include "relay.h"
 #include "sock.h"
 
 #include <errno.h>
@@ -43,6 +44,8 @@ static void hooks_atfork_child(void)
 {
 	/* sessions inherited from here on belong to the parent */
 	atomic_fetch_add(&sock_fork_gen, 1);
+	sock_note_pid();
+	relay_atfork_child();
 	fdt_unlock();
 }
 
@@ -51,9 +54,15 @@ static void hooks_init_slow(void)
 	static atomic_int registered;
 
 	real_init();
-	if (atomic_exchange(&registered, 1) == 0)
+	if (atomic_exchange(&registered, 1) == 0) {
+		sock_note_pid();
 		pthread_atfork(hooks_atfork_prepare, hooks_atfork_parent,
 			       hooks_atfork_child);
+		if (real_other_copy() != NULL)
+			log_msg(SHIM_LOG_INFO, "another copy of the shim is "
+				"loaded (%s): it stands aside, this one serves",
+				real_other_copy());
+	}
 }
 
 static inline void hooks_init(void)
@@ -179,18 +188,39 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 			     struct sockaddr *addr, socklen_t *alen)
 {
 	ON_SOCK(fd, real.recvfrom(fd, buf, n, flags, addr, alen),
-		atomic_load(&s->state) == SOCK_FRESH ?
+		!sock_fast(s) ?
 			real.recvfrom(fd, buf, n, flags, addr, alen) :
 			hooks_recvfrom_tls(s, fd, buf, n, flags, alen));
+}
+
+/*
+ * Data with an address on a socket that is not connected yet is a
+ * connection request (TCP Fast Open with MSG_FASTOPEN): checked against
+ * the configuration whether or not the shim tracks the socket.
+ */
+static int hooks_fastopen_refused(int fd, int flags, const void *addr,
+				  socklen_t alen)
+{
+	struct shim_sock *t;
+
+	if (addr == NULL)
+		return 0;
+	t = fdt_peek(fd);
+	if (!(flags & MSG_FASTOPEN) &&
+	    (t == NULL || atomic_load(&t->state) != SOCK_FRESH))
+		return 0;
+	return sock_fastopen_refused(addr, alen);
 }
 
 SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			   const struct sockaddr *addr, socklen_t alen)
 {
+	hooks_init();
+	if (hooks_fastopen_refused(fd, flags, addr, alen))
+		return -1;
 	ON_SOCK(fd, real.sendto(fd, buf, n, flags, addr, alen),
-		atomic_load(&s->state) == SOCK_FRESH ?
-			sock_sendto_fresh(s, fd, buf, n, flags, addr, alen) :
-			sock_send(s, fd, buf, n, flags));
+		!sock_fast(s) ? real.sendto(fd, buf, n, flags, addr, alen) :
+				sock_send(s, fd, buf, n, flags));
 }
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
@@ -210,14 +240,25 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		sock_recvmsg(s, fd, msg, flags));
 }
 
+/* sendmsg/sendmmsg: a connection request with data, or TLS sockets
+   passed to another process (switched to RELAY so the receiver can use
+   them).  Returns 1 (errno set) if the call must be refused. */
+static int hooks_check_msg(int fd, const struct msghdr *msg, int flags)
+{
+	if (msg == NULL)
+		return 0;
+	if (hooks_fastopen_refused(fd, flags, msg->msg_name, msg->msg_namelen))
+		return 1;
+	if (msg->msg_controllen > 0 && atomic_load(&fdt_live) > 0)
+		sock_check_sendmsg(msg);
+	return 0;
+}
+
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	hooks_init();
-	if (msg != NULL && msg->msg_controllen > 0 &&
-	    atomic_load(&fdt_live) > 0 && sock_check_sendmsg(msg)) {
-		errno = EPERM;
+	if (hooks_check_msg(fd, msg, flags))
 		return -1;
-	}
 	ON_SOCK(fd, real.sendmsg(fd, msg, flags),
 		sock_sendmsg(s, fd, msg, flags));
 }
@@ -226,11 +267,8 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
 	hooks_init();
 	for (unsigned int i = 0; v != NULL && i < n; i++)
-		if (v[i].msg_hdr.msg_controllen > 0 &&
-		    atomic_load(&fdt_live) > 0 && sock_check_sendmsg(&v[i].msg_hdr)) {
-			errno = EPERM;
+		if (hooks_check_msg(fd, &v[i].msg_hdr, flags))
 			return -1;
-		}
 	ON_SOCK(fd, real.sendmmsg(fd, v, n, flags),
 		sock_sendmmsg(s, fd, v, n, flags));
 }
@@ -239,10 +277,77 @@ SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
 			 struct timespec *timeout)
 {
 	ON_SOCK(fd, real.recvmmsg(fd, v, n, flags, timeout),
-		atomic_load(&s->state) == SOCK_FRESH ?
-			real.recvmmsg(fd, v, n, flags, timeout) :
-			sock_recvmmsg(s, fd, v, n, flags));
+		!sock_fast(s) ? real.recvmmsg(fd, v, n, flags, timeout) :
+				sock_recvmmsg(s, fd, v, n, flags));
 }
+
+/* preadv/pwritev: a socket has no offset (ESPIPE, as the kernel says);
+   the v2 forms with offset -1 are readv/writev with flags. */
+SHIM_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	ON_SOCK(fd, real.preadv(fd, iov, cnt, off),
+		!sock_fast(s) ? real.preadv(fd, iov, cnt, off) :
+				(errno = ESPIPE, (ssize_t)-1));
+}
+
+SHIM_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	ON_SOCK(fd, real.pwritev(fd, iov, cnt, off),
+		!sock_fast(s) ? real.pwritev(fd, iov, cnt, off) :
+				(errno = ESPIPE, (ssize_t)-1));
+}
+
+static int hooks_rwf_flags(int rwf)
+{
+	return (rwf & RWF_NOWAIT) ? MSG_DONTWAIT : 0;
+}
+
+static ssize_t hooks_real_preadv2(int fd, const struct iovec *iov, int cnt,
+				  off_t off, int rwf)
+{
+	if (real.preadv2 == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real.preadv2(fd, iov, cnt, off, rwf);
+}
+
+static ssize_t hooks_real_pwritev2(int fd, const struct iovec *iov, int cnt,
+				   off_t off, int rwf)
+{
+	if (real.pwritev2 == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real.pwritev2(fd, iov, cnt, off, rwf);
+}
+
+SHIM_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt,
+			    off_t off, int rwf)
+{
+	ON_SOCK(fd, hooks_real_preadv2(fd, iov, cnt, off, rwf),
+		!sock_fast(s) ? hooks_real_preadv2(fd, iov, cnt, off, rwf) :
+		off != -1 ? (errno = ESPIPE, (ssize_t)-1) :
+			    sock_readv(s, fd, iov, cnt, hooks_rwf_flags(rwf)));
+}
+
+SHIM_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt,
+			     off_t off, int rwf)
+{
+	ON_SOCK(fd, hooks_real_pwritev2(fd, iov, cnt, off, rwf),
+		!sock_fast(s) ? hooks_real_pwritev2(fd, iov, cnt, off, rwf) :
+		off != -1 ? (errno = ESPIPE, (ssize_t)-1) :
+			    sock_writev(s, fd, iov, cnt, hooks_rwf_flags(rwf)));
+}
+
+SHIM_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
+	__attribute__((alias("preadv")));
+SHIM_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
+	__attribute__((alias("pwritev")));
+SHIM_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt,
+			       off_t off, int rwf) __attribute__((alias("preadv2")));
+SHIM_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt,
+				off_t off, int rwf) __attribute__((alias("pwritev2")));
 
 SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 {
@@ -253,48 +358,41 @@ SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 SHIM_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
 	__attribute__((alias("sendfile")));
 
-/* splice moves bytes inside the kernel, past TLS: refused on TLS sockets
-   (EINVAL, as for a descriptor splice cannot use: callers fall back). */
-static ssize_t hooks_splice_refused(void)
+/* A TLS socket used by something the hooks cannot follow: the kernel
+   moves its bytes (splice), stdio reads and writes it: relay it. */
+static void hooks_relay(int fd, const char *why)
 {
-	errno = EINVAL;
-	return -1;
+	struct shim_sock *t = fdt_acquire(fd);
+
+	if (t == NULL)
+		return;
+	if (sock_fast(t))
+		relay_take(t, why);
+	sock_put(t);
 }
 
 SHIM_EXPORT ssize_t splice(int in, off_t *offin, int out, off_t *offout,
 			   size_t len, unsigned int flags)
 {
-	struct shim_sock *t;
-
 	hooks_init();
-	if (LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0))
-		return real.splice(in, offin, out, offout, len, flags);
-	if (((t = fdt_peek(in)) != NULL && atomic_load(&t->state) != SOCK_FRESH) ||
-	    ((t = fdt_peek(out)) != NULL && atomic_load(&t->state) != SOCK_FRESH))
-		return hooks_splice_refused();
+	if (!LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0)) {
+		hooks_relay(in, "splice() from it");
+		hooks_relay(out, "splice() to it");
+	}
 	return real.splice(in, offin, out, offout, len, flags);
 }
 
-/*
- * stdio reads and writes through libc-internal calls no hook sees: a FILE
- * on a TLS socket would put plaintext into the TLS stream.  Refused.
- */
 SHIM_EXPORT FILE *fdopen(int fd, const char *mode)
 {
 	struct shim_sock *t;
 	FILE *f;
 
 	hooks_init();
-	t = fdt_peek(fd);
-	if (t != NULL && atomic_load(&t->state) != SOCK_FRESH) {
-		log_msg(SHIM_LOG_ERROR, "fd %d: fdopen() of a TLS socket is "
-			"refused: stdio would bypass TLS", fd);
-		errno = EINVAL;
-		return NULL;
-	}
+	hooks_relay(fd, "fdopen() (stdio)");
 	f = real.fdopen(fd, mode);
-	if (f != NULL && t != NULL)
-		t->stdio = 1; /* a TCP socket not connected yet: see connect */
+	t = fdt_peek(fd);
+	if (f != NULL && t != NULL && atomic_load(&t->state) == SOCK_FRESH)
+		t->stdio = 1; /* not connected yet: relayed from the start */
 	return f;
 }
 
@@ -327,8 +425,14 @@ SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n,
 SHIM_EXPORT int close(int fd)
 {
 	hooks_init();
-	if (LIKELY(fdt_peek(fd) == NULL) && !ready_is_epfd(fd))
+	if (LIKELY(fdt_peek(fd) == NULL) && !ready_is_epfd(fd) &&
+	    LIKELY(fd < atomic_load_explicit(&sock_private_min,
+					     memory_order_relaxed)))
 		return real.close(fd);
+	if (relay_is_private_fd(fd)) {
+		errno = EBADF; /* not the program's: it never had it */
+		return -1;
+	}
 	return sock_close(fd);
 }
 
@@ -409,6 +513,18 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val,
 {
 	ON_SOCK(fd, real.setsockopt(fd, level, name, val, len),
 		sock_setsockopt(s, fd, level, name, val, len));
+}
+
+SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	ON_SOCK(fd, real.getpeername(fd, addr, len),
+		sock_getname(s, fd, 1, addr, len));
+}
+
+SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	ON_SOCK(fd, real.getsockname(fd, addr, len),
+		sock_getname(s, fd, 0, addr, len));
 }
 
 /* New files: a number handed out again cannot carry a stale entry. */
@@ -673,3 +789,23 @@ SHIM_EXPORT int gethostbyname2_r(const char *name, int af,
 		names_record_hostent(name, *result);
 	return rc;
 }
+
+/* ------------------------------------------------- glibc's own names */
+
+/* glibc exports these aliases of the calls above; a program (or library)
+   that calls them must meet the same hooks. */
+SHIM_EXPORT int __connect(int fd, const struct sockaddr *addr, socklen_t len)
+	__attribute__((alias("connect")));
+SHIM_EXPORT ssize_t __write(int fd, const void *buf, size_t n)
+	__attribute__((alias("write")));
+SHIM_EXPORT ssize_t __read(int fd, void *buf, size_t n)
+	__attribute__((alias("read")));
+SHIM_EXPORT ssize_t __send(int fd, const void *buf, size_t n, int flags)
+	__attribute__((alias("send")));
+SHIM_EXPORT ssize_t __recv(int fd, void *buf, size_t n, int flags)
+	__attribute__((alias("recv")));
+SHIM_EXPORT int __close(int fd) __attribute__((alias("close")));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-attributes"
+SHIM_EXPORT int __dup2(int oldfd, int newfd) __attribute__((alias("dup2")));
+#pragma GCC diagnostic pop

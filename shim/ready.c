@@ -35,6 +35,7 @@
 
 struct ready_reg {
 	int epfd, fd;
+	int kfd;        /* the descriptor registered with the kernel, or -1 */
 	uint32_t app_events;
 	epoll_data_t data;
 	uint32_t kernel_events;
@@ -70,6 +71,8 @@ static uint32_t ready_kernel_events(struct shim_sock *s, uint32_t want)
 
 	switch (atomic_load(&s->state)) {
 	case SOCK_FRESH:
+	case SOCK_RELAY:
+	case SOCK_DONE:
 		return want;
 	case SOCK_CONNECTING:
 		return EPOLLOUT;
@@ -117,7 +120,7 @@ static uint32_t ready_complete(struct shim_sock *s, int fd, uint32_t want,
 	unsigned h;
 	uint32_t r;
 
-	if (st == SOCK_FRESH)
+	if (!sock_emulated(st))
 		return got & (want | READY_ALWAYS);
 	if (ready_is_handshaking(st)) {
 		if (got == 0 && !block_expired(&s->hs_deadline))
@@ -134,12 +137,10 @@ static uint32_t ready_complete(struct shim_sock *s, int fd, uint32_t want,
 		sock_flush(s, fd);
 	h = atomic_load(&s->hints);
 	r = got & (READY_ALWAYS | (want & (EPOLLRDHUP | EPOLLPRI)));
-	/* readable means plaintext, not a session ticket (which come right
-	   after the handshake, before any reply) */
+	/* readable means a read would return plaintext: not a session ticket,
+	   not part of a record */
 	if ((want & EPOLLIN) && (got & EPOLLIN) && !(got & READY_ALWAYS) &&
-	    !(h & SOCK_HINT_BUFFERED) &&
-	    !atomic_load_explicit(&s->seen_data, memory_order_relaxed) &&
-	    !sock_probe_readable(s, fd))
+	    !(h & SOCK_HINT_BUFFERED) && !sock_probe_readable(s, fd))
 		got &= ~(uint32_t)EPOLLIN;
 	h = atomic_load(&s->hints);
 	if ((want & EPOLLIN) &&
@@ -157,6 +158,7 @@ static uint32_t ready_complete(struct shim_sock *s, int fd, uint32_t want,
 
 struct ready_own {
 	nfds_t idx;
+	int fd;         /* the program's */
 	struct shim_sock *s;
 	short app;
 	short syn;
@@ -193,8 +195,10 @@ static int ready_poll_round(struct pollfd *fds, nfds_t n,
 		struct pollfd *p = &fds[own[i].idx];
 
 		own[i].app = p->events;
+		own[i].fd = p->fd;
 		own[i].syn = (short)ready_synthetic(own[i].s, (uint16_t)p->events);
 		p->events = (short)ready_kernel_events(own[i].s, (uint16_t)p->events);
+		p->fd = sock_kernel_fd(own[i].s, p->fd);
 		nsyn += own[i].syn != 0;
 	}
 	ms = nsyn ? 0 : ready_cap_handshakes(own, nown, ms);
@@ -208,8 +212,10 @@ static int ready_poll_round(struct pollfd *fds, nfds_t n,
 	for (size_t i = 0; i < nown; i++) {
 		struct pollfd *p = &fds[own[i].idx];
 		uint32_t got = rc > 0 ? (uint16_t)p->revents : 0;
-		uint32_t r = ready_complete(own[i].s, p->fd, (uint16_t)own[i].app, got);
+		uint32_t r;
 
+		p->fd = own[i].fd;
+		r = ready_complete(own[i].s, p->fd, (uint16_t)own[i].app, got);
 		p->events = own[i].app;
 		p->revents = (short)((r | (uint16_t)own[i].syn) &
 				     ((uint16_t)own[i].app | READY_ALWAYS | POLLNVAL));
@@ -236,7 +242,7 @@ int ready_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 
 	for (nfds_t i = 0; i < n; i++) {
 		struct shim_sock *s = fdt_peek(fds[i].fd);
-		if (s != NULL && atomic_load(&s->state) != SOCK_FRESH)
+		if (s != NULL && sock_fast(s) && sock_owned(s))
 			nown++;
 	}
 	if (nown == 0)
@@ -250,7 +256,7 @@ int ready_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 		struct shim_sock *s = fdt_acquire(fds[i].fd);
 		if (s == NULL)
 			continue;
-		if (atomic_load(&s->state) == SOCK_FRESH) {
+		if (!sock_fast(s) || !sock_owned(s)) {
 			sock_put(s);
 			continue;
 		}
@@ -297,7 +303,7 @@ int ready_select_has_tls(int nfds, fd_set *r, fd_set *w, fd_set *e)
 		      ready_fd_isset(fd, e)))
 			continue;
 		s = fdt_peek(fd);
-		if (s != NULL && atomic_load(&s->state) != SOCK_FRESH)
+		if (s != NULL && sock_fast(s))
 			return 1;
 	}
 	return 0;
@@ -525,7 +531,7 @@ static uint32_t ready_kernel_mask(struct ready_reg *r)
 	uint32_t want = r->app_events & ~READY_FLAGS;
 	enum sock_state st = atomic_load(&r->sock->state);
 
-	if (st == SOCK_FRESH)
+	if (!sock_emulated(st) || !sock_owned(r->sock))
 		return r->app_events;
 	if (!r->armed)
 		return READY_DISARMED;
@@ -545,7 +551,9 @@ static void ready_apply(struct ready_reg *r)
 		return;
 	ev.events = m == READY_DISARMED ? EPOLLONESHOT : m;
 	ev.data = r->data;
-	if (real.epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->fd, &ev) == 0)
+	if (r->kfd < 0)
+		return;
+	if (real.epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->kfd, &ev) == 0)
 		r->kernel_events = m;
 	else
 		log_msg(SHIM_LOG_DEBUG, "epoll_ctl(MOD, fd %d): %s", r->fd,
@@ -617,12 +625,12 @@ static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 	r->armed = 1;
 	r->err_reported = 0;
 	r->sock = s;
+	r->kfd = sock_kernel_fd(s, fd);
 	r->kernel_events = ready_kernel_mask(r);
 	kev.events = r->kernel_events |
-		     (atomic_load(&s->state) == SOCK_FRESH ? 0 :
-		      (ev->events & EPOLLEXCLUSIVE));
+		     (!sock_fast(s) ? 0 : (ev->events & EPOLLEXCLUSIVE));
 	kev.data = ev->data;
-	if (real.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &kev) < 0) {
+	if (real.epoll_ctl(epfd, EPOLL_CTL_ADD, r->kfd, &kev) < 0) {
 		int err = errno;
 		if (fresh)
 			free(r);
@@ -660,7 +668,7 @@ static int ready_ctl_mod(struct ready_reg *r, int epfd, int fd,
 	}
 	kev.events = ready_kernel_mask(r);
 	kev.data = ev->data;
-	rc = real.epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &kev);
+	rc = real.epoll_ctl(epfd, EPOLL_CTL_MOD, r->kfd >= 0 ? r->kfd : fd, &kev);
 	if (rc == 0)
 		r->kernel_events = kev.events;
 	return rc;
@@ -693,7 +701,9 @@ int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 	else if (op == EPOLL_CTL_MOD && ev != NULL && r != NULL && r->live)
 		rc = ready_ctl_mod(r, epfd, fd, ev);
 	else {
-		rc = real.epoll_ctl(epfd, op, fd, ev);
+		int kfd = op == EPOLL_CTL_DEL && r != NULL && r->live && r->kfd >= 0 ?
+				  r->kfd : fd;
+		rc = real.epoll_ctl(epfd, op, kfd, ev);
 		if (op == EPOLL_CTL_DEL && rc == 0 && r != NULL)
 			ready_ctl_del(r);
 	}
@@ -712,8 +722,13 @@ void ready_fd_closed(struct shim_sock *s, int fd)
 	pthread_mutex_lock(&ready_lock);
 	for (r = s->regs; r != NULL; r = next) {
 		next = r->sock_next;
-		if (r->fd == fd)
-			ready_drop(r);
+		if (r->fd != fd)
+			continue;
+		/* the kernel forgets fd's own registrations, not the private
+		   socket's */
+		if (r->live && r->kfd >= 0 && r->kfd != fd)
+			real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->kfd, NULL);
+		ready_drop(r);
 	}
 	pthread_mutex_unlock(&ready_lock);
 }
@@ -723,8 +738,73 @@ void ready_forget(struct shim_sock *s)
 	if (s->regs == NULL)
 		return;
 	pthread_mutex_lock(&ready_lock);
-	while (s->regs != NULL)
-		ready_drop(s->regs);
+	while (s->regs != NULL) {
+		struct ready_reg *r = s->regs;
+
+		if (r->live && r->kfd >= 0 && r->kfd != r->fd)
+			real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->kfd, NULL);
+		ready_drop(r);
+	}
+	pthread_mutex_unlock(&ready_lock);
+}
+
+void ready_detach(struct shim_sock *s)
+{
+	if (s->regs == NULL)
+		return;
+	pthread_mutex_lock(&ready_lock);
+	for (struct ready_reg *r = s->regs; r != NULL; r = r->sock_next) {
+		if (r->live && r->kfd >= 0)
+			real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->kfd, NULL);
+		r->kfd = -1;
+	}
+	pthread_mutex_unlock(&ready_lock);
+}
+
+/* Caller holds ready_lock: register r with the kernel on kfd. */
+static void ready_register(struct ready_reg *r, int kfd)
+{
+	struct epoll_event ev;
+	uint32_t m;
+
+	r->kfd = kfd;
+	m = ready_kernel_mask(r);
+	ev.events = m == READY_DISARMED ? EPOLLONESHOT : m;
+	ev.data = r->data;
+	if (real.epoll_ctl(r->epfd, EPOLL_CTL_ADD, kfd, &ev) == 0) {
+		r->kernel_events = m;
+	} else {
+		log_msg(SHIM_LOG_WARNING, "epoll_ctl(ADD, fd %d for fd %d): %s",
+			kfd, r->fd, strerror(errno));
+		r->kfd = -1;
+	}
+}
+
+void ready_attach(struct shim_sock *s)
+{
+	if (s->regs == NULL)
+		return;
+	pthread_mutex_lock(&ready_lock);
+	for (struct ready_reg *r = s->regs; r != NULL; r = r->sock_next)
+		if (r->live && r->kfd < 0)
+			ready_register(r, sock_kernel_fd(s, r->fd));
+	pthread_mutex_unlock(&ready_lock);
+}
+
+void ready_rebind(struct shim_sock *s)
+{
+	if (s->regs == NULL)
+		return;
+	pthread_mutex_lock(&ready_lock);
+	for (struct ready_reg *r = s->regs; r != NULL; r = r->sock_next) {
+		int k = sock_kernel_fd(s, r->fd);
+
+		if (!r->live || r->kfd == k)
+			continue;
+		if (r->kfd >= 0)
+			real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->kfd, NULL);
+		ready_register(r, k);
+	}
 	pthread_mutex_unlock(&ready_lock);
 }
 
@@ -852,9 +932,23 @@ static int ready_translate(int epfd, struct epoll_event *ev,
 		return 0;
 	}
 	if (!oneshot && nsyn == 0 && ready_steady(r->sock)) {
-		out = ready_steady_events(r->sock, r->app_events & ~READY_FLAGS,
-					  ev->events);
+		s = r->sock;
+		want = r->app_events & ~READY_FLAGS;
+		out = ready_steady_events(s, want, ev->events);
+		if (!(out & EPOLLIN) || !(ev->events & EPOLLIN) ||
+		    (atomic_load_explicit(&s->hints, memory_order_relaxed) &
+		     SOCK_HINT_BUFFERED)) {
+			pthread_mutex_unlock(&ready_lock);
+			ev->events = out;
+			return out != 0;
+		}
+		/* the kernel has bytes: readable only if they make a record */
+		sock_get(s);
+		fd = r->fd;
 		pthread_mutex_unlock(&ready_lock);
+		if (!sock_probe_readable(s, fd))
+			out &= ~(uint32_t)EPOLLIN;
+		sock_put(s);
 		ev->events = out;
 		return out != 0;
 	}

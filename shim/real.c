@@ -1,9 +1,14 @@
 /*
  * real.c - resolve the real libc functions once (proxychains-ng style).
  *
- * Every hook calls REAL(x) which resolves the table on first use.  The
- * table is written only with the values dlsym returns, which are the same
- * on every call, so concurrent first calls are harmless.
+ * Every hook calls hooks_init(), which resolves the table on first use.
+ * The table is written only with the values dlsym returns, which are the
+ * same on every call, so concurrent first calls are harmless.
+ *
+ * Loaded twice (two paths, e.g. /etc/ld.so.preload and LD_PRELOAD): the
+ * copy found first serves the program; the lookups that land in the other
+ * copy are taken from libc itself, so the other copy is never called and
+ * stands aside.
  */
 #include "real.h"
 
@@ -12,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct real_fns real;
@@ -25,29 +31,41 @@ static void real_die(const char *what, const char *name)
 
 	/* no stdio: we may be inside the program's own stdio call */
 	if (n > 0)
-		(void)!write(2, msg, (size_t)n);
+		(void)!syscall(SYS_write, 2, msg, (size_t)n); /* not the hook */
 	abort();
 }
 
-/*
- * A lookup that lands in a libredistls object is a second copy of the shim
- * (preloaded twice under two paths): calling it would wrap TLS twice, or
- * recurse.  Refuse loudly.
- */
+static const char *real_other;
+
+static int real_is_shim(void *p, const char **path)
+{
+	Dl_info info;
+
+	if (!dladdr(p, &info) || info.dli_fname == NULL ||
+	    strstr(info.dli_fname, "libredistls") == NULL)
+		return 0;
+	*path = info.dli_fname;
+	return 1;
+}
+
+/* A lookup that lands in another copy of the shim takes libc's own. */
 static void *real_lookup(const char *name, int required)
 {
 	void *p = dlsym(RTLD_NEXT, name);
-	Dl_info info;
 
-	if (p == NULL) {
-		if (required)
-			real_die("cannot find libc function", name);
-		return NULL;
+	if (p != NULL && real_is_shim(p, &real_other)) {
+		void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+
+		p = libc != NULL ? dlsym(libc, name) : NULL;
 	}
-	if (dladdr(p, &info) && info.dli_fname != NULL &&
-	    strstr(info.dli_fname, "libredistls") != NULL)
-		real_die("the shim is loaded twice; the second copy owns", name);
+	if (p == NULL && required)
+		real_die("cannot find libc function", name);
 	return p;
+}
+
+const char *real_other_copy(void)
+{
+	return real_other;
 }
 
 void real_init(void)
@@ -68,7 +86,8 @@ void real_init(void)
 	R(gethostbyname_r); R(gethostbyname2_r);
 	R(open); R(openat); R(pipe); R(pipe2); R(socketpair); R(eventfd);
 	R(sendmmsg); R(recvmmsg); R(sendfile); R(splice);
-	R(fdopen);
+	R(fdopen); R(getpeername); R(getsockname); R(bind);
+	R(preadv); R(pwritev); O(preadv2); O(pwritev2);
 #undef R
 #undef O
 	atomic_store_explicit(&real_done, 1, memory_order_release);

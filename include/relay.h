@@ -1,0 +1,47 @@
+/*
+ * relay.h - the watcher and relay for bytes that reach a TLS connection's
+ * socketpair by paths no hook sees (stdio, dprintf, aio, io_uring, raw
+ * syscall(), a child that was given the descriptor...).
+ *
+ * One thread per process, started with the first TLS connection, all
+ * signals blocked.  It watches the shim's end of every connection's
+ * socketpair (one epoll set; nothing arrives there while the program
+ * uses the hooks, so it sleeps).  When bytes or a hang-up arrive, the
+ * connection switches for good to RELAY: the thread then carries both
+ * directions between the socketpair and the TLS session, finishing the
+ * handshake first (the program's bytes wait in the socketpair until the
+ * peer is verified), and ends the session when the program's end is closed
+ * by everyone holding it.
+ *
+ * Locking: relay's own mutex guards its list and epoll registrations; it
+ * may be taken while a socket lock is held, never the other way round.
+ */
+#ifndef SHIM_RELAY_H
+#define SHIM_RELAY_H
+
+struct shim_sock;
+
+/* relay_watch - watch s->shim_end (caller holds s->lock).  Takes a
+   reference on s, dropped by relay_unwatch.  0, or -1 with errno. */
+int relay_watch(struct shim_sock *s);
+
+/* relay_unwatch - stop watching s (caller holds s->lock and a reference
+   of its own).  No effect if s is not watched. */
+void relay_unwatch(struct shim_sock *s);
+
+/* relay_take - switch s to RELAY now (caller holds a reference, not the
+   lock), saying why at info; no effect unless s is on the fast path. */
+void relay_take(struct shim_sock *s, const char *why);
+
+/* relay_private_fds - the shim's own descriptors in [first, last], sorted,
+   in a malloc'ed array of *n (NULL when none; *n = -1 on ENOMEM). */
+int *relay_private_fds(unsigned first, unsigned last, int *n);
+
+/* relay_is_private_fd - 1 if fd is one of the shim's own descriptors. */
+int relay_is_private_fd(int fd);
+
+/* relay_atfork_child - in a fork() child: forget the parent's thread and
+   close the child's copies of the parent's private descriptors. */
+void relay_atfork_child(void);
+
+#endif

@@ -1,0 +1,559 @@
+/*
+ * relay.c - the watcher and relay thread (see relay.h).
+ *
+ * Invariants:
+ *  - s->watched is 1 exactly while s is in relay_list and its shim_end is
+ *    registered with relay_epfd; it holds one reference on s;
+ *  - a RELAY connection reads from the program's end only once its
+ *    handshake is done and the peer verified, so a byte the program wrote
+ *    before then waits in the socketpair, and goes nowhere if it fails;
+ *  - epoll data is the socket's address with bit 0 telling kfd (1) from
+ *    shim_end (0); an event for a socket no longer watched is dropped, and
+ *    one for a recycled socket only makes it re-check its descriptors.
+ */
+#include "relay.h"
+#include "block.h"
+#include "log.h"
+#include "ready.h"
+#include "real.h"
+#include "sock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#define RELAY_BUF 16384
+#define RELAY_EVENTS 64
+#define RELAY_TAG_KFD 1u
+#define RELAY_HS_TICK_MS 50
+#define RELAY_ROUNDS 64 /* moves per wake-up before others get a turn */
+
+struct relay_state {
+	enum sock_state phase;  /* of the handshake: CONNECTING .. FAILED */
+	char to_app[RELAY_BUF]; /* decrypted, not yet in the socketpair */
+	size_t app_off, app_len;
+	char to_tls[RELAY_BUF]; /* from the socketpair, not yet encrypted */
+	size_t tls_off, tls_len;
+	int tls_eof;            /* the peer ended (or failed) */
+	int app_eof;            /* the program ended its writing */
+	int app_gone;           /* nobody holds the program's end any more */
+	int notified;           /* close_notify sent */
+	int kfd_dead;           /* kfd reported an error or hang-up */
+	uint32_t end_ev, kfd_ev; /* registered interest; ~0: not registered */
+};
+
+static pthread_mutex_t relay_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct shim_sock *relay_list;
+static int relay_epfd = -1;
+static int relay_started;
+static int relay_handshaking; /* RELAY sockets still in their handshake */
+
+/* ------------------------------------------------------ registrations */
+
+static int relay_ctl(int op, int fd, uint32_t events, struct shim_sock *s,
+		     uint32_t tag)
+{
+	struct epoll_event ev = { .events = events };
+
+	ev.data.u64 = (uint64_t)(uintptr_t)s | tag;
+	return real.epoll_ctl(relay_epfd, op, fd, &ev);
+}
+
+/* Caller holds relay_mu. */
+static void relay_list_del(struct shim_sock *s)
+{
+	for (struct shim_sock **pp = &relay_list; *pp != NULL;
+	     pp = &(*pp)->live_next) {
+		if (*pp == s) {
+			*pp = s->live_next;
+			s->live_next = NULL;
+			return;
+		}
+	}
+}
+
+static void *relay_main(void *arg);
+
+/* Caller holds relay_mu. */
+static int relay_start(void)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	if (relay_started)
+		return 0;
+	if (relay_epfd < 0) {
+		int fd = real.epoll_create1(EPOLL_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		relay_epfd = real.fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (relay_epfd < 0)
+			relay_epfd = fd;
+		else
+			real.close(fd);
+	}
+	/* no signal of the program may land on this thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	rc = pthread_create(&t, &attr, relay_main, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	relay_started = 1;
+	return 0;
+}
+
+int relay_watch(struct shim_sock *s)
+{
+	int rc = -1, err = 0;
+
+	pthread_mutex_lock(&relay_mu);
+	if (!s->watched && relay_start() == 0 &&
+	    relay_ctl(EPOLL_CTL_ADD, s->shim_end, EPOLLIN | EPOLLRDHUP, s, 0) == 0) {
+		sock_get(s);
+		s->watched = 1;
+		s->live_next = relay_list;
+		relay_list = s;
+		rc = 0;
+	}
+	err = errno;
+	pthread_mutex_unlock(&relay_mu);
+	errno = err;
+	return rc;
+}
+
+void relay_unwatch(struct shim_sock *s)
+{
+	int was;
+
+	pthread_mutex_lock(&relay_mu);
+	was = s->watched;
+	if (was) {
+		real.epoll_ctl(relay_epfd, EPOLL_CTL_DEL, s->shim_end, NULL);
+		if (s->relay != NULL && s->relay->kfd_ev != ~0u)
+			real.epoll_ctl(relay_epfd, EPOLL_CTL_DEL, s->kfd, NULL);
+		relay_list_del(s);
+		s->watched = 0;
+		if (s->relay != NULL &&
+		    (s->relay->phase == SOCK_CONNECTING ||
+		     s->relay->phase == SOCK_HANDSHAKING))
+			relay_handshaking--;
+	}
+	pthread_mutex_unlock(&relay_mu);
+	if (was)
+		sock_put(s); /* never the last: the caller holds one */
+}
+
+/* Caller holds s->lock: make the registered interest what is needed. */
+static void relay_interest(struct shim_sock *s, uint32_t end_ev, uint32_t kfd_ev)
+{
+	struct relay_state *r = s->relay;
+
+	pthread_mutex_lock(&relay_mu);
+	if (s->watched && end_ev != r->end_ev) {
+		if (end_ev == ~0u)
+			real.epoll_ctl(relay_epfd, EPOLL_CTL_DEL, s->shim_end, NULL);
+		else
+			relay_ctl(r->end_ev == ~0u ? EPOLL_CTL_ADD : EPOLL_CTL_MOD,
+				  s->shim_end, end_ev, s, 0);
+		r->end_ev = end_ev;
+	}
+	if (s->watched && kfd_ev != r->kfd_ev) {
+		if (kfd_ev == ~0u)
+			real.epoll_ctl(relay_epfd, EPOLL_CTL_DEL, s->kfd, NULL);
+		else
+			relay_ctl(r->kfd_ev == ~0u ? EPOLL_CTL_ADD : EPOLL_CTL_MOD,
+				  s->kfd, kfd_ev, s, RELAY_TAG_KFD);
+		r->kfd_ev = kfd_ev;
+	}
+	pthread_mutex_unlock(&relay_mu);
+}
+
+/* ------------------------------------------------------------ moving */
+
+static uint32_t relay_want_ev(int want)
+{
+	return want == SHIM_IO_WANT_WRITE ? EPOLLOUT :
+	       want == SHIM_IO_WANT_READ ? EPOLLIN : 0;
+}
+
+/* Peer to program: decrypt into to_app, then into the socketpair. */
+static int relay_to_app(struct shim_sock *s, uint32_t *kfd_ev)
+{
+	struct relay_state *r = s->relay;
+	int moved = 0, err = 0;
+
+	if (r->app_len == 0 && !r->tls_eof) {
+		ssize_t n = sock_eng()->read(s->tls, r->to_app, RELAY_BUF, 0, &err);
+
+		if (n > 0) {
+			r->app_off = 0;
+			r->app_len = (size_t)n;
+			moved = 1;
+		} else if (n == 0 || n == SHIM_IO_ERROR) {
+			r->tls_eof = 1;
+			real.shutdown(s->shim_end, SHUT_WR);
+			moved = 1;
+		} else {
+			*kfd_ev |= relay_want_ev((int)n);
+		}
+	}
+	if (r->app_len > 0 && !r->app_gone) {
+		ssize_t w = real.send(s->shim_end, r->to_app + r->app_off,
+				      r->app_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w > 0) {
+			r->app_off += (size_t)w;
+			r->app_len -= (size_t)w;
+			moved = 1;
+		} else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+			r->app_gone = 1; /* nobody reads any more */
+			moved = 1;
+		}
+	}
+	if (r->app_gone)
+		r->app_len = 0;
+	return moved;
+}
+
+/* Program to peer: from the socketpair into to_tls, then encrypt. */
+static int relay_to_tls(struct shim_sock *s, uint32_t *kfd_ev)
+{
+	struct relay_state *r = s->relay;
+	int moved = 0, err = 0;
+
+	if (r->tls_len == 0 && !r->app_eof) {
+		ssize_t n = real.recv(s->shim_end, r->to_tls, RELAY_BUF,
+				      MSG_DONTWAIT);
+
+		if (n > 0) {
+			r->tls_off = 0;
+			r->tls_len = (size_t)n;
+			moved = 1;
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			r->app_eof = 1;
+			moved = 1;
+		}
+	}
+	if (r->tls_len > 0) {
+		ssize_t n = sock_eng()->write(s->tls, r->to_tls + r->tls_off,
+					      r->tls_len, &err);
+
+		if (n > 0) {
+			r->tls_off += (size_t)n;
+			r->tls_len -= (size_t)n;
+			moved = 1;
+		} else if (n == SHIM_IO_ERROR) {
+			/* the session is broken: the program's writes fail */
+			r->tls_len = 0;
+			r->app_eof = r->tls_eof = 1;
+			real.shutdown(s->shim_end, SHUT_RDWR);
+			moved = 1;
+		} else {
+			*kfd_ev |= relay_want_ev((int)n);
+		}
+	}
+	return moved;
+}
+
+/* 1 if nobody holds the program's end any more. */
+static int relay_app_gone(struct shim_sock *s)
+{
+	struct pollfd p = { .fd = s->shim_end, .events = 0 };
+
+	return real.poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
+/* Caller holds s->lock: the handshake part.  1 when it is done. */
+static int relay_handshake(struct shim_sock *s)
+{
+	struct relay_state *r = s->relay;
+	int rc;
+
+	if (r->phase != SOCK_CONNECTING && r->phase != SOCK_HANDSHAKING)
+		return r->phase == SOCK_READY;
+	rc = sock_advance_locked(s, &r->phase);
+	if (rc > 0 || rc < 0) {
+		pthread_mutex_lock(&relay_mu);
+		relay_handshaking--;
+		pthread_mutex_unlock(&relay_mu);
+	}
+	if (rc < 0) {
+		r->phase = SOCK_FAILED;
+		return 0;
+	}
+	if (rc == 0) {
+		uint32_t ev = r->phase == SOCK_CONNECTING ||
+				      s->hs_want == SHIM_IO_WANT_WRITE ?
+			      EPOLLOUT : EPOLLIN;
+		relay_interest(s, relay_app_gone(s) ? ~0u : 0, ev);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Caller holds s->lock: move what can be moved without blocking.
+ * Returns 1 when the session is over (the caller ends it).
+ */
+static int relay_pump_locked(struct shim_sock *s)
+{
+	const struct shim_engine_ops *e = sock_eng();
+	struct relay_state *r = s->relay;
+	uint32_t kfd_ev = 0, end_ev = 0;
+	int err = 0, fl;
+
+	if (!relay_handshake(s))
+		return r->phase == SOCK_FAILED;
+	for (int i = 0; i < RELAY_ROUNDS; i++) {
+		uint32_t k = 0;
+		int moved = relay_to_app(s, &k) | relay_to_tls(s, &k);
+
+		kfd_ev = k;
+		if (!moved)
+			break;
+	}
+	fl = e->flush(s->tls, &err);
+	if (fl == SHIM_IO_ERROR)
+		r->kfd_dead = 1;
+	else if (fl != 0)
+		kfd_ev |= relay_want_ev(fl);
+	if (r->app_eof && r->tls_len == 0 && !r->notified) {
+		e->shutdown(s->tls); /* close_notify, as the program ended */
+		r->notified = 1;
+		if (e->unsent(s->tls) > 0)
+			kfd_ev |= EPOLLOUT;
+	}
+	if (!r->app_gone && relay_app_gone(s))
+		r->app_gone = r->app_eof = 1;
+	if (r->app_gone && r->tls_len == 0)
+		return 1;
+	if (r->app_eof && r->tls_eof && r->app_len == 0)
+		return 1;
+	if (r->kfd_dead && r->tls_eof)
+		return 1;
+	if (!r->app_eof && r->tls_len == 0)
+		end_ev |= EPOLLIN;
+	if (r->app_len > 0)
+		end_ev |= EPOLLOUT;
+	if (!r->tls_eof && r->app_len == 0)
+		kfd_ev |= EPOLLIN;
+	/* a hang-up is reported whatever is asked: once seen, stop asking */
+	relay_interest(s, r->app_gone ? ~0u : end_ev,
+		       r->kfd_dead || kfd_ev == 0 ? ~0u : kfd_ev);
+	return 0;
+}
+
+/* Caller holds s->lock and a reference: switch to RELAY. */
+static void relay_switch_locked(struct shim_sock *s, const char *why)
+{
+	enum sock_state st = atomic_load(&s->state);
+	struct relay_state *r;
+
+	if (!sock_emulated(st) || !sock_owned(s) || !s->watched)
+		return;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		log_msg(SHIM_LOG_ERROR, "%s: cannot relay the connection (%s): "
+			"out of memory; it is closed", s->info.label, why);
+		sock_fail_locked(s, ENOMEM);
+		return;
+	}
+	r->phase = st;
+	r->end_ev = EPOLLIN | EPOLLRDHUP;
+	r->kfd_ev = ~0u;
+	s->relay = r;
+	atomic_store(&s->state, SOCK_RELAY);
+	if (st == SOCK_CONNECTING || st == SOCK_HANDSHAKING) {
+		pthread_mutex_lock(&relay_mu);
+		relay_handshaking++;
+		pthread_mutex_unlock(&relay_mu);
+	}
+	log_msg(SHIM_LOG_INFO, "%s: relayed from now on: %s", s->info.label, why);
+	ready_rebind(s);
+}
+
+/* Caller holds s->lock and a reference. */
+static void relay_run_locked(struct shim_sock *s)
+{
+	if (atomic_load(&s->state) == SOCK_RELAY && s->relay != NULL &&
+	    s->watched && relay_pump_locked(s))
+		sock_end_locked(s, 0);
+}
+
+void relay_take(struct shim_sock *s, const char *why)
+{
+	if (sock_lock(s) < 0)
+		return;
+	relay_switch_locked(s, why);
+	relay_run_locked(s);
+	sock_unlock(s);
+}
+
+/* ----------------------------------------------------------- thread */
+
+/* 1 if bytes, an end or a hang-up wait at s's end of the socketpair. */
+static int relay_stray(struct shim_sock *s)
+{
+	struct pollfd p = { .fd = s->shim_end, .events = POLLIN };
+
+	return s->shim_end >= 0 && real.poll(&p, 1, 0) == 1;
+}
+
+static void relay_event(struct shim_sock *s)
+{
+	if (sock_lock(s) < 0)
+		return;
+	if (sock_emulated(atomic_load(&s->state)) && relay_stray(s))
+		relay_switch_locked(s, "bytes reached the program's descriptor "
+				       "by a path the shim does not hook");
+	relay_run_locked(s);
+	sock_unlock(s);
+}
+
+/* Handshake deadlines: the RELAY sockets still in their handshake. */
+static void relay_tick(void)
+{
+	struct shim_sock *batch[RELAY_EVENTS];
+	int n = 0;
+
+	pthread_mutex_lock(&relay_mu);
+	for (struct shim_sock *s = relay_list; s != NULL && n < RELAY_EVENTS;
+	     s = s->live_next) {
+		if (atomic_load(&s->state) == SOCK_RELAY) {
+			sock_get(s);
+			batch[n++] = s;
+		}
+	}
+	pthread_mutex_unlock(&relay_mu);
+	for (int i = 0; i < n; i++) {
+		relay_event(batch[i]);
+		sock_put(batch[i]);
+	}
+}
+
+static void *relay_main(void *arg)
+{
+	struct epoll_event ev[RELAY_EVENTS];
+
+	for (;;) {
+		struct shim_sock *got[RELAY_EVENTS];
+		int n, ng = 0, ms;
+
+		pthread_mutex_lock(&relay_mu);
+		ms = relay_handshaking > 0 ? RELAY_HS_TICK_MS : -1;
+		pthread_mutex_unlock(&relay_mu);
+		n = real.epoll_wait(relay_epfd, ev, RELAY_EVENTS, ms);
+		if (n < 0 && errno != EINTR) {
+			log_msg(SHIM_LOG_ERROR, "relay: epoll_wait: %s",
+				strerror(errno));
+			return NULL;
+		}
+		pthread_mutex_lock(&relay_mu);
+		for (int i = 0; i < n; i++) {
+			struct shim_sock *s = (struct shim_sock *)(uintptr_t)(
+				ev[i].data.u64 & ~(uint64_t)RELAY_TAG_KFD);
+
+			if (s->watched) {
+				sock_get(s);
+				got[ng++] = s;
+			}
+		}
+		pthread_mutex_unlock(&relay_mu);
+		for (int i = 0; i < ng; i++) {
+			relay_event(got[i]);
+			sock_put(got[i]);
+		}
+		if (n == 0)
+			relay_tick();
+	}
+	return NULL;
+}
+
+static int relay_cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int relay_in(int fd, unsigned first, unsigned last)
+{
+	return fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last;
+}
+
+int *relay_private_fds(unsigned first, unsigned last, int *n)
+{
+	size_t cap = 1;
+	int *v;
+
+	*n = 0;
+	pthread_mutex_lock(&relay_mu);
+	for (struct shim_sock *s = relay_list; s != NULL; s = s->live_next)
+		cap += 2;
+	v = malloc(cap * sizeof(*v));
+	if (v == NULL) {
+		pthread_mutex_unlock(&relay_mu);
+		*n = -1;
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (relay_in(relay_epfd, first, last))
+		v[(*n)++] = relay_epfd;
+	for (struct shim_sock *s = relay_list; s != NULL; s = s->live_next) {
+		if (relay_in(s->kfd, first, last))
+			v[(*n)++] = s->kfd;
+		if (relay_in(s->shim_end, first, last))
+			v[(*n)++] = s->shim_end;
+	}
+	pthread_mutex_unlock(&relay_mu);
+	if (*n == 0) {
+		free(v);
+		return NULL;
+	}
+	qsort(v, (size_t)*n, sizeof(*v), relay_cmp_int);
+	return v;
+}
+
+int relay_is_private_fd(int fd)
+{
+	int n, *v = relay_private_fds((unsigned)fd, (unsigned)fd, &n);
+
+	free(v);
+	return fd >= 0 && n > 0;
+}
+
+void relay_atfork_child(void)
+{
+	/* The parent's thread is not here; its epoll set and descriptors
+	   are the parent's business.  The child keeps nothing of them. */
+	pthread_mutex_init(&relay_mu, NULL);
+	for (struct shim_sock *s = relay_list; s != NULL; s = s->live_next) {
+		if (s->kfd >= 0)
+			real.close(s->kfd);
+		if (s->shim_end >= 0)
+			real.close(s->shim_end);
+		s->kfd = s->shim_end = -1;
+	}
+	if (relay_epfd >= 0)
+		real.close(relay_epfd);
+	relay_epfd = -1;
+	relay_started = 0;
+	relay_handshaking = 0;
+	relay_list = NULL;
+}

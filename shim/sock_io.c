@@ -1,0 +1,482 @@
+/*
+ * sock_io.c - the data path of a TLS socket: the program's reads and writes
+ * on the fast path, straight into the TLS session on the private socket,
+ * with blocking, timeouts and EINTR emulated on top of the non-blocking
+ * engine.  A socket relay.c has taken over (RELAY) or that has ended is
+ * served by the real call on the program's descriptor, as the kernel would.
+ */
+#include "sock.h"
+#include "block.h"
+#include "fdtable.h"
+#include "log.h"
+#include "ready.h"
+#include "real.h"
+#include "relay.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SOCK_IOV_CHUNK 65536
+
+/* ------------------------------------------------------------------ I/O */
+
+static int sock_nonblock(const struct shim_sock *s, int flags)
+{
+	return s->app_nonblock || (flags & MSG_DONTWAIT);
+}
+
+static void sock_raise_sigpipe(int flags)
+{
+	if (!(flags & MSG_NOSIGNAL))
+		pthread_kill(pthread_self(), SIGPIPE);
+}
+
+ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
+		  int flags)
+{
+	const struct shim_engine_ops *e = sock_eng();
+	int nonblock = sock_nonblock(s, flags), peek = (flags & MSG_PEEK) != 0;
+	int waitall = (flags & MSG_WAITALL) && !nonblock && !peek;
+	struct timespec deadline, *dl = NULL;
+	size_t got = 0;
+
+	if (!sock_fast(s))
+		return real.recv(fd, buf, len, flags);
+	if (!sock_owned(s))
+		return sock_child_refuse(s, fd, ENOTCONN);
+	if (sock_need_ready(s, fd, nonblock, ENOTCONN) < 0)
+		return -1;
+	if (s->rd_shut || len == 0)
+		return 0;
+	for (;;) {
+		int err = 0, changed;
+		ssize_t n;
+
+		if (sock_lock(s) < 0)
+			return -1;
+		if (!sock_fast(s)) { /* relay.c took it over meanwhile */
+			sock_unlock(s);
+			return got > 0 ? (ssize_t)got : real.recv(fd, buf, len, flags);
+		}
+		if (s->so_error != 0 && got == 0) {
+			/* an error a readiness probe met first */
+			err = s->so_error;
+			s->so_error = 0;
+			sock_unlock(s);
+			errno = err;
+			return -1;
+		}
+		n = e->read(s->tls, (char *)buf + got, len - got, peek, &err);
+		changed = sock_refresh_hints(s, n < 0 && n != SHIM_IO_ERROR ? (int)n : 0, -1);
+		sock_unlock(s);
+		if (changed)
+			ready_sync(s);
+		if (n > 0) {
+			got += (size_t)n;
+			atomic_store_explicit(&s->seen_data, 1, memory_order_relaxed);
+			if (!waitall || got == len)
+				return (ssize_t)got;
+			continue;
+		}
+		if (n == 0)
+			return (ssize_t)got;
+		if (n == SHIM_IO_ERROR) {
+			if (got > 0)
+				return (ssize_t)got;
+			errno = err;
+			return -1;
+		}
+		if (nonblock) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (dl == NULL && block_deadline_tv(&deadline, &s->rcvtimeo))
+			dl = &deadline;
+		if (block_wait2(s->kfd, n == SHIM_IO_WANT_READ ? POLLIN : POLLOUT, fd, dl) < 0)
+			return got > 0 ? (ssize_t)got : -1;
+	}
+}
+
+/* Blocking writes return once the kernel has every byte, like send(). */
+static int sock_drain_blocking(struct shim_sock *s, int fd,
+			       const struct timespec *dl)
+{
+	const struct shim_engine_ops *e = sock_eng();
+
+	for (;;) {
+		int err = 0, rc;
+
+		if (sock_lock(s) < 0)
+			return -1;
+		if (!sock_fast(s)) {
+			sock_unlock(s);
+			return 0;
+		}
+		rc = e->flush(s->tls, &err);
+		sock_refresh_hints(s, -1, -1);
+		sock_unlock(s);
+		if (rc == 0)
+			return 0;
+		if (rc == SHIM_IO_ERROR) {
+			errno = err;
+			return -1;
+		}
+		if (block_wait2(s->kfd, rc == SHIM_IO_WANT_READ ? POLLIN : POLLOUT, fd, dl) < 0)
+			return -1;
+	}
+}
+
+ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
+		  int flags)
+{
+	const struct shim_engine_ops *e = sock_eng();
+	int nonblock = sock_nonblock(s, flags);
+	struct timespec deadline, *dl = NULL;
+	size_t done = 0;
+
+	if (!sock_fast(s))
+		return real.send(fd, buf, len, flags);
+	if (!sock_owned(s))
+		return sock_child_refuse(s, fd, EPIPE);
+	if (sock_need_ready(s, fd, nonblock, EPIPE) < 0) {
+		if (errno == EPIPE)
+			sock_raise_sigpipe(flags);
+		return -1;
+	}
+	if (s->wr_shut) {
+		sock_raise_sigpipe(flags);
+		errno = EPIPE;
+		return -1;
+	}
+	if (!nonblock && block_deadline_tv(&deadline, &s->sndtimeo))
+		dl = &deadline;
+	while (done < len) {
+		int err = 0, changed;
+		ssize_t n;
+
+		if (sock_lock(s) < 0)
+			return -1;
+		if (!sock_fast(s)) { /* relay.c took it over meanwhile */
+			sock_unlock(s);
+			return done > 0 ? (ssize_t)done :
+					  real.send(fd, buf, len, flags);
+		}
+		n = e->write(s->tls, (const char *)buf + done, len - done, &err);
+		changed = sock_refresh_hints(s, -1, n < 0 && n != SHIM_IO_ERROR ? (int)n : 0);
+		sock_unlock(s);
+		if (changed)
+			ready_sync(s);
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n == SHIM_IO_ERROR) {
+			if (done > 0)
+				return (ssize_t)done;
+			if (err == EPIPE)
+				sock_raise_sigpipe(flags);
+			errno = err;
+			return -1;
+		}
+		if (nonblock || done > 0) {
+			if (done > 0)
+				return (ssize_t)done;
+			errno = EAGAIN;
+			return -1;
+		}
+		if (block_wait2(s->kfd, n == SHIM_IO_WANT_READ ? POLLIN : POLLOUT, fd, dl) < 0)
+			return -1;
+	}
+	if (!nonblock && sock_drain_blocking(s, fd, dl) < 0 && errno != EAGAIN &&
+	    errno != EINTR)
+		return -1;
+	return (ssize_t)done;
+}
+
+static size_t sock_iov_total(const struct iovec *iov, int n)
+{
+	size_t t = 0;
+
+	for (int i = 0; i < n; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+ssize_t sock_readv(struct shim_sock *s, int fd, const struct iovec *iov,
+		   int iovcnt, int flags)
+{
+	size_t total = 0;
+
+	if (!sock_fast(s))
+		return real.readv(fd, iov, iovcnt);
+	if (iovcnt < 0 || iovcnt > IOV_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (flags & MSG_PEEK) {
+		size_t want = sock_iov_total(iov, iovcnt), off = 0;
+		char *tmp = malloc(want ? want : 1);
+		ssize_t n;
+
+		if (tmp == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		n = sock_recv(s, fd, tmp, want, flags);
+		for (int i = 0; n > 0 && i < iovcnt && off < (size_t)n; i++) {
+			size_t c = iov[i].iov_len < (size_t)n - off ?
+					   iov[i].iov_len : (size_t)n - off;
+			memcpy(iov[i].iov_base, tmp + off, c);
+			off += c;
+		}
+		free(tmp);
+		return n;
+	}
+	for (int i = 0; i < iovcnt; i++) {
+		int saved = errno;
+		ssize_t n;
+
+		if (iov[i].iov_len == 0)
+			continue;
+		n = sock_recv(s, fd, iov[i].iov_base, iov[i].iov_len,
+			      total > 0 ? (flags | MSG_DONTWAIT) & ~MSG_WAITALL
+					: flags);
+		if (n < 0) {
+			if (total == 0)
+				return -1;
+			errno = saved;
+			break;
+		}
+		total += (size_t)n;
+		if ((size_t)n < iov[i].iov_len)
+			break;
+	}
+	return (ssize_t)total;
+}
+
+/* Gather up to SOCK_IOV_CHUNK bytes starting at (*i, *off). */
+static size_t sock_gather(const struct iovec *iov, int n, int *i, size_t *off,
+			  char *out)
+{
+	size_t len = 0;
+
+	while (*i < n && len < SOCK_IOV_CHUNK) {
+		size_t c = iov[*i].iov_len - *off;
+
+		if (c > SOCK_IOV_CHUNK - len)
+			c = SOCK_IOV_CHUNK - len;
+		memcpy(out + len, (const char *)iov[*i].iov_base + *off, c);
+		len += c;
+		*off += c;
+		if (*off == iov[*i].iov_len) {
+			(*i)++;
+			*off = 0;
+		}
+	}
+	return len;
+}
+
+ssize_t sock_writev(struct shim_sock *s, int fd, const struct iovec *iov,
+		    int iovcnt, int flags)
+{
+	size_t total = 0, off = 0;
+	int i = 0;
+	char *chunk;
+
+	if (!sock_fast(s))
+		return real.writev(fd, iov, iovcnt);
+	if (iovcnt < 0 || iovcnt > IOV_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (iovcnt == 1)
+		return sock_send(s, fd, iov[0].iov_base, iov[0].iov_len, flags);
+	chunk = malloc(SOCK_IOV_CHUNK);
+	if (chunk == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	while (i < iovcnt) {
+		size_t len = sock_gather(iov, iovcnt, &i, &off, chunk);
+		ssize_t n;
+
+		if (len == 0)
+			break;
+		n = sock_send(s, fd, chunk, len, flags);
+		if (n < 0) {
+			if (total == 0) {
+				free(chunk);
+				return -1;
+			}
+			break;
+		}
+		total += (size_t)n;
+		if ((size_t)n < len)
+			break;
+	}
+	free(chunk);
+	return (ssize_t)total;
+}
+
+/*
+ * sendmsg() on any socket: a TLS socket passed to another process
+ * (SCM_RIGHTS) gives it the program's end of the socketpair, which works
+ * once the connection is relayed; switch it now.
+ */
+void sock_check_sendmsg(const struct msghdr *msg)
+{
+	struct cmsghdr *c;
+
+	if (msg->msg_control == NULL || msg->msg_controllen == 0)
+		return;
+	for (c = CMSG_FIRSTHDR((struct msghdr *)msg); c != NULL;
+	     c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+		size_t n;
+		const int *fds = (const int *)CMSG_DATA(c);
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t k = 0; k < n; k++) {
+			struct shim_sock *t = fdt_acquire(fds[k]);
+
+			if (t == NULL)
+				continue;
+			if (sock_fast(t))
+				relay_take(t, "passed to another process "
+					      "(SCM_RIGHTS)");
+			sock_put(t);
+		}
+	}
+}
+
+ssize_t sock_sendmsg(struct shim_sock *s, int fd, const struct msghdr *msg,
+		     int flags)
+{
+	if (!sock_fast(s))
+		return real.sendmsg(fd, msg, flags);
+	if (msg->msg_controllen > 0) {
+		errno = EOPNOTSUPP; /* no ancillary data over TLS */
+		return -1;
+	}
+	return sock_writev(s, fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
+}
+
+ssize_t sock_recvmsg(struct shim_sock *s, int fd, struct msghdr *msg,
+		     int flags)
+{
+	ssize_t n;
+
+	if (!sock_fast(s))
+		return real.recvmsg(fd, msg, flags);
+	n = sock_readv(s, fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
+	if (n >= 0) {
+		msg->msg_namelen = 0;
+		msg->msg_controllen = 0;
+		msg->msg_flags = 0;
+	}
+	return n;
+}
+
+int sock_sendmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
+		  unsigned int n, int flags)
+{
+	unsigned int i;
+
+	if (!sock_fast(s))
+		return real.sendmmsg(fd, v, n, flags);
+	for (i = 0; i < n; i++) {
+		int saved = errno;
+		ssize_t w = sock_sendmsg(s, fd, &v[i].msg_hdr, flags);
+
+		if (w < 0) {
+			if (i == 0)
+				return -1;
+			errno = saved;
+			break;
+		}
+		v[i].msg_len = (unsigned int)w;
+	}
+	return (int)i;
+}
+
+int sock_recvmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
+		  unsigned int n, int flags)
+{
+	unsigned int i;
+
+	if (!sock_fast(s))
+		return real.recvmmsg(fd, v, n, flags, NULL);
+	for (i = 0; i < n; i++) {
+		int saved = errno;
+		/* like the kernel: block for the first message only */
+		ssize_t r = sock_recvmsg(s, fd, &v[i].msg_hdr,
+					 i == 0 ? flags & ~MSG_WAITFORONE
+						: flags | MSG_DONTWAIT);
+
+		if (r < 0) {
+			if (i == 0)
+				return -1;
+			errno = saved;
+			break;
+		}
+		v[i].msg_len = (unsigned int)r;
+		if (r == 0)
+			return (int)i + 1;
+		if (flags & MSG_WAITFORONE)
+			flags |= MSG_DONTWAIT;
+	}
+	return (int)i;
+}
+
+ssize_t sock_sendfile(struct shim_sock *s, int out, int in, off_t *off,
+		      size_t count)
+{
+	char *buf;
+	size_t done = 0;
+
+	if (!sock_fast(s))
+		return real.sendfile(out, in, off, count);
+	buf = malloc(SOCK_IOV_CHUNK);
+	if (buf == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	while (done < count) {
+		size_t want = count - done < SOCK_IOV_CHUNK ? count - done
+							   : SOCK_IOV_CHUNK;
+		ssize_t r = off ? pread(in, buf, want, *off) : real.read(in, buf, want);
+		ssize_t w;
+
+		if (r <= 0) {
+			if (r < 0 && done == 0) {
+				free(buf);
+				return -1;
+			}
+			break;
+		}
+		w = sock_send(s, out, buf, (size_t)r, 0);
+		if (w > 0) {
+			done += (size_t)w;
+			if (off)
+				*off += w;
+			else if (w < r)
+				lseek(in, w - r, SEEK_CUR); /* give back what was not sent */
+		}
+		if (w < r) {
+			if (w < 0 && done == 0) {
+				free(buf);
+				return -1;
+			}
+			break;
+		}
+	}
+	free(buf);
+	return (ssize_t)done;
+}
+
