@@ -8,7 +8,8 @@
  * Prints "reply: LINE" for every reply line it reads (non-printable bytes
  * as \xNN), "error: WHAT: ERRNO-TEXT" when a call fails, and "note: ..."
  * lines.  Exit status: 0 the expected reply ("+OK", "+PONG" where said)
- * was read; 1 another reply, none, or a call failed; 2 bad usage or the
+ * was read; 1 another reply, none, a call failed, or the probe was still
+ * running after 12 s (the watchdog says so); 2 bad usage or the
  * setup failed (socket, connect, a file); 3 the path is not available in
  * this build or kernel (io_uring).
  *
@@ -583,7 +584,7 @@ static int m_race(void)
 	if (r != 0)
 		err("connect");
 	atomic_store(&race_connected, 1);
-	deadline = now_ms() + 3000;
+	deadline = now_ms() + (r == 0 ? 3000 : 0);
 	while (atomic_load(&race_ok_after) < 5 && now_ms() < deadline)
 		usleep(1000);
 	atomic_store(&race_stop, 1);
@@ -872,6 +873,21 @@ static int m_signal(void)
 	return oks > 0 ? 0 : 1;
 }
 
+/* The watchdog: a call that blocks where no reply comes (an unhooked
+ * blocking read, a deadlock in a hook) ends the probe with a line saying so,
+ * well within the test's own timeout. */
+#define WATCHDOG_S 12
+static void on_watchdog(int sig)
+{
+	static const char msg[] = "error: watchdog: still running after "
+				  "12 s (a call blocked)\n";
+
+	(void)sig;
+	if (write(g_out, msg, sizeof msg - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode;
@@ -892,6 +908,10 @@ int main(int argc, char **argv)
 				    g_marker);
 	if (g_cmdlen >= sizeof g_cmd)
 		return 2;
+	if (strcmp(mode, "signal") != 0) { /* which uses SIGALRM itself */
+		signal(SIGALRM, on_watchdog);
+		alarm(WATCHDOG_S);
+	}
 
 	if (!strcmp(mode, "write") || !strcmp(mode, "anyaddr"))
 		return m_write();

@@ -331,10 +331,14 @@ t_case "connect to 0.0.0.0 / ::ffff:0.0.0.0 / [::] when loopback is configured" 
 # --------------------------------------------------------------- 12. race
 
 case_race() {
+	# Timing decides whether a given run would leak: three runs.
+	local i
 	np_setup race || return
-	probe race
+	for i in 1 2 3; do
+		probe race
+		works || break
+	done
 	no_leak
-	works
 }
 t_case "a second thread write()s the command while connect() runs" case_race
 
