@@ -154,6 +154,15 @@ $(BUILD)/clients:
 $(BUILD)/clients/%: tests/clients/%.c | $(BUILD)/clients
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CLIENT_LIBS)
+
+# leak_probe (12-never-plaintext) needs threads, POSIX aio and, where
+# liburing-dev is installed (scripts/install-deps.sh installs it), io_uring;
+# without liburing its iouring mode reports itself missing and that case fails.
+LEAK_PROBE_URING := $(shell pkg-config --exists liburing 2>/dev/null && echo yes)
+$(BUILD)/clients/leak_probe: tests/clients/leak_probe.c | $(BUILD)/clients
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(if $(LEAK_PROBE_URING),-DHAVE_LIBURING) $(LDFLAGS) -o $@ $< \
+		-pthread -lrt $(if $(LEAK_PROBE_URING),$(shell pkg-config --libs liburing))
 # ---- end of tests/clients -------------------------------------------------
 
 # ---- issue 5: fuzzing, soak, sanitizers ------------------------------------

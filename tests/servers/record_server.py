@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """record_server.py - a test peer that records every byte a client sends.
 
-Listens on 127.0.0.1 (only), one thread per connection, and appends what it
+Listens on 127.0.0.1 (or, with --bind ::1, on ::1; loopback only), one
+thread per connection, and appends what it
 receives to files, so a test can assert that a client's command bytes (a
 unique marker) never reached the network, or never reached a server's
 application layer:
@@ -231,7 +232,11 @@ def main():
     p.add_argument("--client-ca")
     p.add_argument("--upstream", type=int)
     p.add_argument("--lifetime", type=float, default=600)
+    p.add_argument("--bind", default="127.0.0.1",
+                   help="127.0.0.1 (default) or ::1: loopback only")
     args = p.parse_args()
+    if args.bind not in ("127.0.0.1", "::1"):
+        p.error("--bind: 127.0.0.1 or ::1 only")
 
     if args.mode == "tls":
         if not (args.cert and args.key):
@@ -241,9 +246,10 @@ def main():
         p.error("proxy mode needs --upstream")
 
     rec = Recorder(args.record)
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in args.bind else socket.AF_INET
+    srv = socket.socket(family, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", args.port))
+    srv.bind((args.bind, args.port))
     srv.listen(64)
     port = srv.getsockname()[1]
     if args.port_file:

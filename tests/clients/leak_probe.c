@@ -1,0 +1,963 @@
+/*
+ * leak_probe MODE HOST PORT MARKER [ARGS...] - send "SET MARKER 1" to a
+ * Redis at HOST:PORT by one particular path the shim's hooks may not see,
+ * then read the reply (5 s at most) and print it.  For
+ * tests/integration/12-never-plaintext.sh: through the shim, no byte of the
+ * command may reach the network in clear, whatever the path.
+ *
+ * Prints "reply: LINE" for every reply line it reads (non-printable bytes
+ * as \xNN), "error: WHAT: ERRNO-TEXT" when a call fails, and "note: ..."
+ * lines.  Exit status: 0 the expected reply ("+OK", "+PONG" where said)
+ * was read; 1 another reply, none, a call failed, or the probe was still
+ * running after 12 s (the watchdog says so); 2 bad usage or the
+ * setup failed (socket, connect, a file); 3 the path is not available in
+ * this build or kernel (io_uring).
+ *
+ * Modes (the socket is blocking and connected with connect() unless said):
+ *   write        write() (the control: the path the hooks do see)
+ *   anyaddr      = write; the test passes HOST 0.0.0.0 or ::ffff:0.0.0.0
+ *   vfork        PING by write(); vfork(), child close(fd) + exec
+ *                /bin/true; parent write()s the SET
+ *   dprintf      dprintf(fd, ...)
+ *   stdio        dup2(fd, 1), fputs + fflush on stdout, read(fd)
+ *   pwritev2     pwritev2(fd, iov, 1, -1, 0), then read()
+ *   preadv2      write(), then the reply by preadv2(fd, iov, 1, -1, 0)
+ *   aio          aio_write + aio_suspend, then read()
+ *   spawn        posix_spawn /bin/sh -c 'printf ...' with fd dup2()ed to 1
+ *   fionclex     SOCK_CLOEXEC socket, ioctl(FIONCLEX), fork + exec
+ *                /bin/bash -c 'printf ... >&FD'
+ *   glibc_alias  __connect, then __write and __send (two SETs)
+ *   alias_io     connect(), then __write and __send (two SETs)
+ *   fastopen_sendmsg   unconnected socket, sendmsg(MSG_FASTOPEN, msg_name)
+ *   fastopen_sendmmsg  the same with sendmmsg
+ *   v6len LEN    AF_INET6 socket, ::ffff:HOST, connect() with addrlen LEN
+ *   race         a second thread write()s the SET in a loop from before
+ *                connect() until after it returned
+ *   syscall      syscall(SYS_write) then syscall(SYS_sendto) (two SETs)
+ *   sendfile     sendfile() from a temporary file holding the command
+ *   splice       splice() from a pipe holding the command
+ *   fork_writev  fork(); the child writev()s the SET and exits; the parent
+ *                reads (2 s), then sends PING itself
+ *   iouring      io_uring write then io_uring send (two SETs)
+ *   collateral PLAINPORT WAITMS
+ *                non-blocking connect to HOST:PORT (a server that never
+ *                answers), close at once; a new socket (same fd number)
+ *                to 127.0.0.1:PLAINPORT (blocking); wait WAITMS; PING
+ *                on it must get +PONG
+ *   signal       SIGALRM every 1 ms whose handler send()s PING on the
+ *                socket, while the main thread connects and SETs (10
+ *                times and for 300 ms at least); prints how many SETs
+ *                got +OK and how often the handler ran
+ */
+#include <aio.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef HAVE_LIBURING
+#include <liburing.h>
+#endif
+
+extern char **environ;
+
+/* glibc's exported aliases (not in its headers). */
+extern ssize_t __write(int fd, const void *buf, size_t n);
+extern ssize_t __send(int fd, const void *buf, size_t n, int flags);
+extern int __connect(int fd, const struct sockaddr *addr, socklen_t len);
+
+#define REPLY_MS 5000
+
+static int g_quiet;   /* signal mode: do not print every reply line */
+static int g_out = 1; /* our report channel: a copy of the original stdout */
+static const char *g_host, *g_port, *g_marker;
+static char g_cmd[256];
+static size_t g_cmdlen;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof buf - 2)
+		n = sizeof buf - 2;
+	buf[n++] = '\n';
+	if (write(g_out, buf, (size_t)n) < 0)
+		_exit(2);
+}
+
+static void err(const char *what)
+{
+	say("error: %s: %s", what, strerror(errno));
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* make_addr HOST PORT: IPv4 or IPv6 literal. */
+static socklen_t make_addr(const char *host, const char *port,
+			   struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof *ss);
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((unsigned short)atoi(port));
+		return sizeof *in4;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((unsigned short)atoi(port));
+		return sizeof *in6;
+	}
+	say("error: not an address literal: %s", host);
+	exit(2);
+}
+
+static int dial_with(int (*conn)(int, const struct sockaddr *, socklen_t),
+		     int extra_type)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(g_host, g_port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM | extra_type, 0);
+
+	if (fd < 0) {
+		err("socket");
+		exit(2);
+	}
+	if (conn(fd, (struct sockaddr *)&ss, len) != 0) {
+		err("connect");
+		exit(2);
+	}
+	return fd;
+}
+
+static int dial(void)
+{
+	return dial_with(connect, 0);
+}
+
+enum reader { R_READ, R_PREADV2 };
+
+/* read_line: one reply line (up to CRLF) from fd within ms; prints it.
+ * Returns 1 when it starts with expect, 0 for another line, -1 for none. */
+static char g_rbuf[4096];
+static size_t g_rlen;
+
+static int read_line(int fd, const char *expect, long ms, enum reader how)
+{
+	long deadline = now_ms() + ms;
+	char *eol, shown[400];
+	size_t i, n, o = 0;
+
+	for (;;) {
+		eol = g_rlen ? memmem(g_rbuf, g_rlen, "\r\n", 2) : NULL;
+		if (eol || g_rlen == sizeof g_rbuf)
+			break;
+		long left = deadline - now_ms();
+		if (left <= 0) {
+			say("error: no reply line within %ld ms (%zu bytes "
+			    "read)",
+			    ms, g_rlen);
+			return -1;
+		}
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int r = poll(&p, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err("poll");
+			return -1;
+		}
+		if (r == 0)
+			continue;
+		ssize_t got;
+		if (how == R_PREADV2) {
+			struct iovec iov = { g_rbuf + g_rlen,
+					     sizeof g_rbuf - g_rlen };
+			got = preadv2(fd, &iov, 1, -1, 0);
+		} else {
+			got = read(fd, g_rbuf + g_rlen, sizeof g_rbuf - g_rlen);
+		}
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got < 0) {
+			err(how == R_PREADV2 ? "preadv2" : "read");
+			return -1;
+		}
+		if (got == 0) {
+			say("error: connection closed (%zu bytes read)",
+			    g_rlen);
+			if (g_rlen)
+				break;
+			return -1;
+		}
+		g_rlen += (size_t)got;
+	}
+	n = eol ? (size_t)(eol - g_rbuf) : g_rlen;
+	for (i = 0; i < n && o < sizeof shown - 5; i++) {
+		unsigned char c = (unsigned char)g_rbuf[i];
+		if (c >= 0x20 && c < 0x7f)
+			shown[o++] = (char)c;
+		else
+			o += (size_t)snprintf(shown + o, 5, "\\x%02x", c);
+	}
+	shown[o] = 0;
+	if (!g_quiet)
+		say("reply: %s", shown);
+	int ok = n >= strlen(expect) && memcmp(g_rbuf, expect, strlen(expect)) == 0;
+	if (eol)
+		n += 2;
+	memmove(g_rbuf, g_rbuf + n, g_rlen - n);
+	g_rlen -= n;
+	return ok;
+}
+
+static int expect_reply(int fd, const char *expect)
+{
+	return read_line(fd, expect, REPLY_MS, R_READ) == 1 ? 0 : 1;
+}
+
+/* write_all by write(): for the control paths. */
+static int write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			err("write");
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int wait_child(pid_t pid, const char *what)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR) {
+			err("waitpid");
+			return -1;
+		}
+	}
+	say("note: %s exited with status %d", what,
+	    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	return 0;
+}
+
+/* ---------------------------------------------------------------- modes */
+
+static int m_write(void)
+{
+	int fd = dial();
+
+	if (write_all(fd, g_cmd, g_cmdlen) < 0)
+		return 1;
+	return expect_reply(fd, "+OK");
+}
+
+static int m_vfork(void)
+{
+	int fd = dial();
+	pid_t pid;
+
+	if (write_all(fd, "PING\r\n", 6) < 0 || expect_reply(fd, "+PONG"))
+		return 1;
+	pid = vfork();
+	if (pid < 0) {
+		err("vfork");
+		return 1;
+	}
+	if (pid == 0) {
+		close(fd);
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	if (wait_child(pid, "vfork child") < 0)
+		return 1;
+	if (write_all(fd, g_cmd, g_cmdlen) < 0)
+		return 1;
+	return expect_reply(fd, "+OK");
+}
+
+static int m_dprintf(void)
+{
+	int fd = dial();
+
+	if (dprintf(fd, "SET %s 1\r\n", g_marker) < 0) {
+		err("dprintf");
+		return 1;
+	}
+	return expect_reply(fd, "+OK");
+}
+
+static int m_stdio(void)
+{
+	int fd = dial();
+
+	if (dup2(fd, 1) < 0) {
+		err("dup2");
+		return 1;
+	}
+	if (fputs(g_cmd, stdout) < 0 || fflush(stdout) != 0) {
+		err("fputs/fflush on stdout");
+		return 1;
+	}
+	return expect_reply(fd, "+OK");
+}
+
+static int m_pwritev2(void)
+{
+	int fd = dial();
+	struct iovec iov = { g_cmd, g_cmdlen };
+	ssize_t w = pwritev2(fd, &iov, 1, -1, 0);
+
+	if (w < 0) {
+		err("pwritev2");
+		return 1;
+	}
+	if ((size_t)w != g_cmdlen) {
+		say("error: pwritev2 wrote %zd of %zu bytes", w, g_cmdlen);
+		return 1;
+	}
+	return expect_reply(fd, "+OK");
+}
+
+static int m_preadv2(void)
+{
+	int fd = dial();
+
+	if (write_all(fd, g_cmd, g_cmdlen) < 0)
+		return 1;
+	return read_line(fd, "+OK", REPLY_MS, R_PREADV2) == 1 ? 0 : 1;
+}
+
+static int m_aio(void)
+{
+	int fd = dial();
+	struct aiocb cb;
+	const struct aiocb *list[1] = { &cb };
+	struct timespec ts = { 5, 0 };
+	ssize_t w;
+
+	memset(&cb, 0, sizeof cb);
+	cb.aio_fildes = fd;
+	cb.aio_buf = g_cmd;
+	cb.aio_nbytes = g_cmdlen;
+	cb.aio_sigevent.sigev_notify = SIGEV_NONE;
+	if (aio_write(&cb) != 0) {
+		err("aio_write");
+		return 1;
+	}
+	while (aio_error(&cb) == EINPROGRESS) {
+		if (aio_suspend(list, 1, &ts) != 0 && errno != EINTR) {
+			err("aio_suspend");
+			return 1;
+		}
+	}
+	w = aio_return(&cb);
+	if (w < 0) {
+		errno = aio_error(&cb);
+		err("aio_write (completion)");
+		return 1;
+	}
+	say("note: aio_write wrote %zd bytes", w);
+	return expect_reply(fd, "+OK");
+}
+
+static int m_spawn(void)
+{
+	int fd = dial();
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	char *argv[] = { "sh", "-c", "printf 'SET %s 1\\r\\n' \"$0\"",
+			 (char *)g_marker, NULL };
+	int r;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fd, 1);
+	r = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (r != 0) {
+		errno = r;
+		err("posix_spawn");
+		return 1;
+	}
+	if (wait_child(pid, "spawned sh") < 0)
+		return 1;
+	return expect_reply(fd, "+OK");
+}
+
+static int m_fionclex(void)
+{
+	int fd = dial_with(connect, SOCK_CLOEXEC);
+	char fdstr[16];
+	pid_t pid;
+
+	if (ioctl(fd, FIONCLEX) != 0) {
+		err("ioctl(FIONCLEX)");
+		return 1;
+	}
+	snprintf(fdstr, sizeof fdstr, "%d", fd);
+	pid = fork();
+	if (pid < 0) {
+		err("fork");
+		return 1;
+	}
+	if (pid == 0) {
+		execl("/bin/bash", "bash", "-c",
+		      "printf 'SET %s 1\\r\\n' \"$1\" >&$0", fdstr, g_marker,
+		      (char *)NULL);
+		_exit(127);
+	}
+	if (wait_child(pid, "bash child") < 0)
+		return 1;
+	return expect_reply(fd, "+OK");
+}
+
+static int alias_writes(int fd)
+{
+	ssize_t w = __write(fd, g_cmd, g_cmdlen);
+
+	if (w != (ssize_t)g_cmdlen) {
+		err("__write");
+		return 1;
+	}
+	if (expect_reply(fd, "+OK"))
+		return 1;
+	w = __send(fd, g_cmd, g_cmdlen, MSG_NOSIGNAL);
+	if (w != (ssize_t)g_cmdlen) {
+		err("__send");
+		return 1;
+	}
+	return expect_reply(fd, "+OK");
+}
+
+static int m_glibc_alias(void)
+{
+	return alias_writes(dial_with(__connect, 0));
+}
+
+static int m_alias_io(void)
+{
+	return alias_writes(dial());
+}
+
+static int m_fastopen(int mmsg)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(g_host, g_port, &ss);
+	struct iovec iov = { g_cmd, g_cmdlen };
+	struct msghdr mh = { .msg_name = &ss, .msg_namelen = len,
+			     .msg_iov = &iov, .msg_iovlen = 1 };
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+
+	if (fd < 0) {
+		err("socket");
+		return 2;
+	}
+	if (mmsg) {
+		struct mmsghdr v = { .msg_hdr = mh };
+		int r = sendmmsg(fd, &v, 1, MSG_FASTOPEN);
+		if (r != 1) {
+			err("sendmmsg(MSG_FASTOPEN)");
+			return 1;
+		}
+		say("note: sendmmsg sent %u bytes", v.msg_len);
+	} else {
+		ssize_t r = sendmsg(fd, &mh, MSG_FASTOPEN);
+		if (r < 0) {
+			err("sendmsg(MSG_FASTOPEN)");
+			return 1;
+		}
+		say("note: sendmsg sent %zd bytes", r);
+	}
+	return expect_reply(fd, "+OK");
+}
+
+static int m_v6len(const char *lenarg)
+{
+	struct sockaddr_in6 a;
+	char mapped[64];
+	socklen_t len = (socklen_t)atoi(lenarg);
+	int fd;
+
+	memset(&a, 0, sizeof a);
+	a.sin6_family = AF_INET6;
+	a.sin6_port = htons((unsigned short)atoi(g_port));
+	snprintf(mapped, sizeof mapped, "::ffff:%s", g_host);
+	if (inet_pton(AF_INET6, mapped, &a.sin6_addr) != 1) {
+		say("error: bad address %s", mapped);
+		return 2;
+	}
+	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	if (fd < 0) {
+		err("socket(AF_INET6)");
+		return 2;
+	}
+	if (connect(fd, (struct sockaddr *)&a, len) != 0) {
+		err("connect");
+		return 2;
+	}
+	if (write_all(fd, g_cmd, g_cmdlen) < 0)
+		return 1;
+	return expect_reply(fd, "+OK");
+}
+
+static atomic_int race_fd = -1, race_connected, race_stop;
+static atomic_int race_ok_before, race_ok_after, race_fail;
+
+static void *race_writer(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&race_stop)) {
+		int fd = atomic_load(&race_fd);
+		int connected = atomic_load(&race_connected);
+		ssize_t w = write(fd, g_cmd, g_cmdlen);
+		if (w > 0 && connected) {
+			if (atomic_fetch_add(&race_ok_after, 1) + 1 >= 5)
+				break;
+		} else if (w > 0) {
+			atomic_fetch_add(&race_ok_before, 1);
+		} else {
+			atomic_fetch_add(&race_fail, 1);
+		}
+	}
+	return NULL;
+}
+
+static int m_race(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(g_host, g_port, &ss);
+	pthread_t t;
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0), r;
+	long deadline;
+
+	if (fd < 0) {
+		err("socket");
+		return 2;
+	}
+	atomic_store(&race_fd, fd);
+	pthread_create(&t, NULL, race_writer, NULL);
+	while (atomic_load(&race_fail) + atomic_load(&race_ok_before) < 100)
+		usleep(100);
+	r = connect(fd, (struct sockaddr *)&ss, len);
+	if (r != 0)
+		err("connect");
+	atomic_store(&race_connected, 1);
+	deadline = now_ms() + (r == 0 ? 3000 : 0);
+	while (atomic_load(&race_ok_after) < 5 && now_ms() < deadline)
+		usleep(1000);
+	atomic_store(&race_stop, 1);
+	pthread_join(t, NULL);
+	say("note: writes: %d failed, %d accepted before connect() returned, "
+	    "%d after",
+	    atomic_load(&race_fail), atomic_load(&race_ok_before),
+	    atomic_load(&race_ok_after));
+	if (r != 0)
+		return 2;
+	return expect_reply(fd, "+OK");
+}
+
+static int m_syscall(void)
+{
+	int fd = dial();
+	long w = syscall(SYS_write, fd, g_cmd, g_cmdlen);
+
+	if (w != (long)g_cmdlen) {
+		err("syscall(SYS_write)");
+		return 1;
+	}
+	if (expect_reply(fd, "+OK"))
+		return 1;
+	w = syscall(SYS_sendto, fd, g_cmd, g_cmdlen, MSG_NOSIGNAL, NULL, 0);
+	if (w != (long)g_cmdlen) {
+		err("syscall(SYS_sendto)");
+		return 1;
+	}
+	return expect_reply(fd, "+OK");
+}
+
+static int m_sendfile(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char path[512];
+	int fd, tf;
+	ssize_t w;
+
+	snprintf(path, sizeof path, "%s/leak_probe.XXXXXX", tmp ? tmp : "/tmp");
+	tf = mkstemp(path);
+	if (tf < 0) {
+		err("mkstemp");
+		return 2;
+	}
+	unlink(path);
+	if (write_all(tf, g_cmd, g_cmdlen) < 0 || lseek(tf, 0, SEEK_SET) != 0)
+		return 2;
+	fd = dial();
+	w = sendfile(fd, tf, NULL, g_cmdlen);
+	if (w != (ssize_t)g_cmdlen) {
+		err("sendfile");
+		return 1;
+	}
+	return expect_reply(fd, "+OK");
+}
+
+static int m_splice(void)
+{
+	int p[2], fd;
+	ssize_t w;
+
+	if (pipe(p) != 0) {
+		err("pipe");
+		return 2;
+	}
+	if (write_all(p[1], g_cmd, g_cmdlen) < 0)
+		return 2;
+	fd = dial();
+	w = splice(p[0], NULL, fd, NULL, g_cmdlen, 0);
+	if (w != (ssize_t)g_cmdlen) {
+		err("splice");
+		return 1;
+	}
+	return expect_reply(fd, "+OK");
+}
+
+static int m_fork_writev(void)
+{
+	int fd = dial();
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		err("fork");
+		return 1;
+	}
+	if (pid == 0) {
+		struct iovec iov[2] = { { g_cmd, 4 },
+					{ g_cmd + 4, g_cmdlen - 4 } };
+		ssize_t w = writev(fd, iov, 2);
+		if (w < 0)
+			err("child writev");
+		else
+			say("note: child writev wrote %zd bytes", w);
+		_exit(w == (ssize_t)g_cmdlen ? 0 : 1);
+	}
+	if (wait_child(pid, "forked child") < 0)
+		return 1;
+	int r = read_line(fd, "+OK", 2000, R_READ);
+	if (write_all(fd, "PING\r\n", 6) == 0)
+		read_line(fd, "+PONG", REPLY_MS, R_READ);
+	return r == 1 ? 0 : 1;
+}
+
+static int m_iouring(void)
+{
+#ifdef HAVE_LIBURING
+	struct io_uring ring;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	int fd, r, i;
+
+	r = io_uring_queue_init(4, &ring, 0);
+	if (r < 0) {
+		errno = -r;
+		err("io_uring_queue_init");
+		return 3;
+	}
+	fd = dial();
+	for (i = 0; i < 2; i++) {
+		sqe = io_uring_get_sqe(&ring);
+		if (i == 0)
+			io_uring_prep_write(sqe, fd, g_cmd, (unsigned)g_cmdlen,
+					    0);
+		else
+			io_uring_prep_send(sqe, fd, g_cmd, g_cmdlen,
+					   MSG_NOSIGNAL);
+		io_uring_submit(&ring);
+		r = io_uring_wait_cqe(&ring, &cqe);
+		if (r < 0) {
+			errno = -r;
+			err("io_uring_wait_cqe");
+			return 1;
+		}
+		r = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+		if (r != (int)g_cmdlen) {
+			errno = r < 0 ? -r : 0;
+			say("error: io_uring %s: %d (%s)",
+			    i ? "send" : "write", r, strerror(errno));
+			return 1;
+		}
+		if (expect_reply(fd, "+OK"))
+			return 1;
+	}
+	io_uring_queue_exit(&ring);
+	return 0;
+#else
+	say("error: io_uring: leak_probe was built without liburing");
+	return 3;
+#endif
+}
+
+static int m_collateral(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(g_host, g_port, &ss);
+	int fd, fd2, waitms;
+	char port[16];
+
+	if (argc < 7) {
+		say("error: collateral needs PLAINPORT WAITMS");
+		return 2;
+	}
+	waitms = atoi(argv[6]);
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		err("socket");
+		return 2;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) == 0)
+		say("note: non-blocking connect returned 0");
+	else if (errno == EINPROGRESS)
+		say("note: non-blocking connect: in progress");
+	else
+		err("non-blocking connect");
+	close(fd);
+	snprintf(port, sizeof port, "%s", argv[5]);
+	len = make_addr("127.0.0.1", port, &ss);
+	fd2 = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd2 < 0) {
+		err("socket");
+		return 2;
+	}
+	say("note: first fd %d, second fd %d (%s)", fd, fd2,
+	    fd == fd2 ? "same number" : "different numbers");
+	if (fd2 != fd)
+		return 2;
+	if (connect(fd2, (struct sockaddr *)&ss, len) != 0) {
+		err("connect (plaintext)");
+		return 2;
+	}
+	usleep((useconds_t)waitms * 1000);
+	if (write_all(fd2, "PING\r\n", 6) < 0)
+		return 1;
+	return expect_reply(fd2, "+PONG");
+}
+
+static volatile sig_atomic_t sig_fd = -1;
+static atomic_int sig_count;
+
+static void on_alarm(int sig)
+{
+	int e = errno;
+
+	(void)sig;
+	if (sig_fd >= 0)
+		send(sig_fd, "PING\r\n", 6, MSG_NOSIGNAL);
+	atomic_fetch_add(&sig_count, 1);
+	errno = e;
+}
+
+static int m_signal(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(g_host, g_port, &ss);
+	struct sigaction sa;
+	struct itimerval it = { { 0, 1000 }, { 0, 1000 } }, off = { { 0, 0 },
+								     { 0, 0 } };
+	int fd, i, oks = 0;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd < 0) {
+		err("socket");
+		return 2;
+	}
+	sig_fd = fd;
+	setitimer(ITIMER_REAL, &it, NULL);
+	if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+		if (errno != EINTR) {
+			err("connect");
+			setitimer(ITIMER_REAL, &off, NULL);
+			return 2;
+		}
+		/* Interrupted: the connection goes on; wait for it. */
+		say("note: connect interrupted, waiting for it");
+		long deadline = now_ms() + 10000;
+		for (;;) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			int e = 0;
+			socklen_t el = sizeof e;
+			if (now_ms() > deadline) {
+				say("error: connect never completed");
+				setitimer(ITIMER_REAL, &off, NULL);
+				return 1;
+			}
+			if (poll(&p, 1, 100) <= 0)
+				continue;
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
+			if (e) {
+				errno = e;
+				err("connect (SO_ERROR)");
+				setitimer(ITIMER_REAL, &off, NULL);
+				return 2;
+			}
+			break;
+		}
+	}
+	/* At least 10 SETs and 300 ms, so the timer fires throughout. */
+	long until = now_ms() + 300;
+	g_quiet = 1;
+	for (i = 0; i < 20000 && (i < 10 || now_ms() < until); i++) {
+		if (write_all(fd, g_cmd, g_cmdlen) < 0)
+			break;
+		/* Skip the handler's +PONGs; give each SET 1 s. */
+		long deadline = now_ms() + 1000;
+		while (now_ms() < deadline) {
+			int r = read_line(fd, "+OK", deadline - now_ms(),
+					  R_READ);
+			if (r < 0)
+				break;
+			if (r == 1) {
+				oks++;
+				break;
+			}
+		}
+	}
+	setitimer(ITIMER_REAL, &off, NULL);
+	g_quiet = 0;
+	say("note: %d of %d SETs answered +OK; the handler ran %d times", oks,
+	    i, atomic_load(&sig_count));
+	return oks > 0 ? 0 : 1;
+}
+
+/* The watchdog: a call that blocks where no reply comes (an unhooked
+ * blocking read, a deadlock in a hook) ends the probe with a line saying so,
+ * well within the test's own timeout. */
+#define WATCHDOG_S 12
+static void on_watchdog(int sig)
+{
+	static const char msg[] = "error: watchdog: still running after "
+				  "12 s (a call blocked)\n";
+
+	(void)sig;
+	if (write(g_out, msg, sizeof msg - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode;
+
+	if (argc < 5) {
+		fprintf(stderr, "usage: leak_probe MODE HOST PORT MARKER [ARGS]\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	g_out = dup(1);
+	if (g_out < 0)
+		return 2;
+	mode = argv[1];
+	g_host = argv[2];
+	g_port = argv[3];
+	g_marker = argv[4];
+	g_cmdlen = (size_t)snprintf(g_cmd, sizeof g_cmd, "SET %s 1\r\n",
+				    g_marker);
+	if (g_cmdlen >= sizeof g_cmd)
+		return 2;
+	if (strcmp(mode, "signal") != 0) { /* which uses SIGALRM itself */
+		signal(SIGALRM, on_watchdog);
+		alarm(WATCHDOG_S);
+	}
+
+	if (!strcmp(mode, "write") || !strcmp(mode, "anyaddr"))
+		return m_write();
+	if (!strcmp(mode, "vfork"))
+		return m_vfork();
+	if (!strcmp(mode, "dprintf"))
+		return m_dprintf();
+	if (!strcmp(mode, "stdio"))
+		return m_stdio();
+	if (!strcmp(mode, "pwritev2"))
+		return m_pwritev2();
+	if (!strcmp(mode, "preadv2"))
+		return m_preadv2();
+	if (!strcmp(mode, "aio"))
+		return m_aio();
+	if (!strcmp(mode, "spawn"))
+		return m_spawn();
+	if (!strcmp(mode, "fionclex"))
+		return m_fionclex();
+	if (!strcmp(mode, "glibc_alias"))
+		return m_glibc_alias();
+	if (!strcmp(mode, "alias_io"))
+		return m_alias_io();
+	if (!strcmp(mode, "fastopen_sendmsg"))
+		return m_fastopen(0);
+	if (!strcmp(mode, "fastopen_sendmmsg"))
+		return m_fastopen(1);
+	if (!strcmp(mode, "v6len") && argc >= 6)
+		return m_v6len(argv[5]);
+	if (!strcmp(mode, "race"))
+		return m_race();
+	if (!strcmp(mode, "syscall"))
+		return m_syscall();
+	if (!strcmp(mode, "sendfile"))
+		return m_sendfile();
+	if (!strcmp(mode, "splice"))
+		return m_splice();
+	if (!strcmp(mode, "fork_writev"))
+		return m_fork_writev();
+	if (!strcmp(mode, "iouring"))
+		return m_iouring();
+	if (!strcmp(mode, "collateral"))
+		return m_collateral(argc, argv);
+	if (!strcmp(mode, "signal"))
+		return m_signal();
+	fprintf(stderr, "leak_probe: unknown mode or missing argument: %s\n",
+		mode);
+	return 2;
+}

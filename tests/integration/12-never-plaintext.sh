@@ -1,0 +1,428 @@
+#!/bin/bash
+# 12-never-plaintext.sh - no byte of a program's plaintext to a configured
+# endpoint reaches the network in clear, whatever path the program takes to
+# its socket (DESIGN.md: "The program never holds the network socket").
+#
+# Each case: a recording proxy (record_server.py proxy mode) in front of the
+# TLS-only redis-server (client certificates required); the shim configured
+# for the PROXY's address; a program (tests/clients/leak_probe MODE, bash,
+# python3) sends "SET <unique marker> 1" by one path.  The marker must never
+# be in what the proxy received from the client.  Where the path must work,
+# the reply came back (+OK) and the key is on the server (asked natively).
+# shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317,SC2119
+source "$(dirname "$0")/../../scripts/testlib.sh"
+t_require_shim
+T_TIMEOUT=15
+PROBE=$BUILD/clients/leak_probe
+if [ ! -x "$PROBE" ]; then
+	echo "$PROBE not built: run make clients" >&2
+	T_FAIL=$((T_FAIL + 1))
+	echo "FAIL leak_probe exists"
+	t_done
+fi
+start_tls_redis || t_done
+
+# np_setup NAME [PROXY ARGS...]: a fresh marker $M and a fresh recording
+# proxy to the TLS server on $P; $NP_SHIM = the wrapper configured for
+# 127.0.0.1:$P.  Restarts the TLS server if an earlier case killed it.
+np_setup() {
+	local name=$1
+	shift
+	M=$(marker)
+	if ! kill -0 "$REDIS_PID" 2>/dev/null; then
+		echo "    (TLS redis-server died; starting another)" >&2
+		start_tls_redis || return
+	fi
+	start_record_server proxy "$name" --upstream "$REDIS_PORT" "$@" || return
+	P=$REC_PORT
+	NP_TLS=(--cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
+	NP_SHIM=("$T_RUN" --endpoint "127.0.0.1:$P" "${NP_TLS[@]}" --)
+}
+
+# probe MODE [ARGS...]: leak_probe through the shim to 127.0.0.1:$P.
+probe() {
+	local mode=$1
+	shift
+	t_run "${NP_SHIM[@]}" "$PROBE" "$mode" 127.0.0.1 "$P" "$M" "$@"
+}
+
+# rec_settled: every connection the proxy accepted is closed, so all the
+# client sent has been recorded.
+rec_settled() {
+	local a c
+	a=$(grep -c ' accept$' "$REC.log" 2>/dev/null)
+	c=$(grep -c ' closed$' "$REC.log" 2>/dev/null)
+	[ "${a:-0}" -eq "${c:-0}" ]
+}
+
+# no_leak [WHAT]: the marker is not in what the proxy received.
+no_leak() {
+	wait_until 3 rec_settled || true
+	assert_file_lacks "$REC.raw" "$M" "${1:-bytes the proxy received from the client}"
+}
+
+# stored [WHAT]: the marker key is on the TLS server (native redis-cli).
+stored() {
+	assert_eq 1 "$(rcli_native EXISTS "$M" 2>&1)" "${1:-EXISTS marker on the server}"
+}
+
+# works [REPLY...]: the last run exited 0 and printed these reply lines
+# (default +OK), and the key is stored.
+works() {
+	local r
+	[ $# -gt 0 ] || set -- +OK
+	if [ "$T_RC" -ne 0 ]; then
+		fail "exit status $T_RC, expected 0; stdout: $(t_short "$T_OUT" 500); stderr: $(t_short "$T_ERR" 500)"
+		return 1
+	fi
+	for r in "$@"; do
+		assert_contains "$T_OUT" "reply: $r" "the program's output" || return
+	done
+	stored
+}
+
+# error_or_tls: the program saw an error, or its command went over TLS
+# (it got +OK and the key is stored).  Never: it "worked" with no key.
+error_or_tls() {
+	if [ "$T_RC" -eq 124 ] || [ "$T_RC" -eq 137 ]; then
+		fail "timed out; stdout: $(t_short "$T_OUT" 500)"
+		return 1
+	fi
+	if [ "$T_RC" -eq 0 ]; then
+		stored "EXISTS marker (the program reported +OK)"
+	else
+		assert_match "$T_OUT$T_ERR" "error|refused|denied|not supported" \
+			"the failing program's output"
+	fi
+}
+
+# ------------------------------------------------------------- premises
+
+case_premise_leak_seen() {
+	# Without the shim the command goes out in clear and the proxy sees
+	# it: the detector works.
+	np_setup premise || return
+	t_run "$PROBE" write 127.0.0.1 "$P" "$M"
+	wait_until 3 rec_settled || true
+	assert_file_has "$REC.raw" "$M" "bytes the proxy received (no shim)"
+	assert_eq 0 "$(rcli_native EXISTS "$M")" "EXISTS marker (no shim)"
+}
+t_case "premise: without the shim the marker is on the wire" case_premise_leak_seen
+
+case_control_write() {
+	np_setup control || return
+	probe write
+	works
+	no_leak
+}
+t_case "control: connect + write() through the shim goes over TLS" case_control_write
+
+# -------------------------------------------------------------- 1. vfork
+
+case_vfork() {
+	np_setup vfork || return
+	probe vfork
+	works +PONG +OK
+	no_leak
+}
+t_case "vfork child close()s the socket and execs; the parent's SET still works" case_vfork
+
+NP_PY_VFORK='import socket, subprocess, sys
+port, m = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+def cmd(b):
+    s.sendall(b)
+    print("reply: " + s.recv(4096).decode(errors="replace").strip(), flush=True)
+cmd(b"PING\r\n")
+subprocess.run(["true"], check=True)
+cmd(("SET %s 1\r\n" % m).encode())'
+
+case_vfork_python() {
+	np_setup vfork-py || return
+	t_run "${NP_SHIM[@]}" "$T_PY" -c "$NP_PY_VFORK" "$P" "$M"
+	works +PONG +OK
+	no_leak
+}
+t_case "python3: subprocess.run between two commands on one connection" case_vfork_python
+
+# ------------------------------------------------------ 2. dprintf, stdio
+
+case_dprintf() {
+	np_setup dprintf || return
+	probe dprintf
+	works
+	no_leak
+}
+t_case "dprintf() on the socket" case_dprintf
+
+case_stdio() {
+	np_setup stdio || return
+	probe stdio
+	works
+	no_leak
+}
+t_case "dup2(fd, 1) then fputs + fflush on stdout" case_stdio
+
+# -------------------------------------------------- 3. pwritev2, preadv2
+
+case_pwritev2() {
+	np_setup pwritev2 || return
+	probe pwritev2
+	works
+	no_leak
+}
+t_case "pwritev2(fd, iov, 1, -1, 0)" case_pwritev2
+
+case_preadv2() {
+	np_setup preadv2 || return
+	probe preadv2
+	# The reply is plaintext RESP, never TLS records.
+	assert_match "$T_OUT" '^reply: \+' "the line preadv2 read" || return
+	works
+	no_leak
+}
+t_case "preadv2() reads the plaintext reply" case_preadv2
+
+# ---------------------------------------------------------------- 4. aio
+
+case_aio() {
+	np_setup aio || return
+	probe aio
+	works
+	no_leak
+}
+t_case "aio_write + aio_suspend" case_aio
+
+# -------------------------------------------------------- 5. posix_spawn
+
+case_spawn() {
+	np_setup spawn || return
+	probe spawn
+	works
+	no_leak
+}
+t_case "posix_spawn child with the socket dup2()ed to stdout writes the command" case_spawn
+
+NP_PY_SPAWN='import socket, subprocess, sys
+port, m = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+subprocess.run(["printf", "SET %s 1\\r\\n" % m], stdout=s.fileno(), close_fds=False, check=True)
+print("reply: " + s.recv(4096).decode(errors="replace").strip(), flush=True)'
+
+case_spawn_python() {
+	np_setup spawn-py || return
+	t_run "${NP_SHIM[@]}" "$T_PY" -c "$NP_PY_SPAWN" "$P" "$M"
+	works
+	no_leak
+}
+t_case "python3: subprocess.run(printf, stdout=sock.fileno())" case_spawn_python
+
+# ----------------------------------------------------------- 6. FIONCLEX
+
+case_fionclex() {
+	np_setup fionclex || return
+	probe fionclex
+	works
+	no_leak
+}
+t_case "ioctl(FIONCLEX), then an exec'd bash writes to the inherited socket" case_fionclex
+
+# ------------------------------------------------------ 7. glibc aliases
+
+case_glibc_alias() {
+	# __connect is glibc's alias of connect: a hook on connect alone does
+	# not see it.  The connection must go over TLS or fail.
+	np_setup glibc-alias || return
+	probe glibc_alias
+	no_leak
+	error_or_tls
+}
+t_case "__connect, __write, __send (glibc's exported aliases)" case_glibc_alias
+
+case_alias_io() {
+	np_setup alias-io || return
+	probe alias_io
+	works +OK
+	no_leak
+}
+t_case "connect(), then __write and __send" case_alias_io
+
+# ------------------------------------------------------ 8. bash /dev/tcp
+
+case_bash_devtcp() {
+	np_setup bash || return
+	# shellcheck disable=SC2016
+	t_run "${NP_SHIM[@]}" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"
+printf "SET %s 1\r\n" "$1" >&3
+read -r -t 5 line <&3
+echo "reply: $line"' "$P" "$M"
+	works
+	no_leak
+}
+t_case "bash: exec 3<>/dev/tcp, printf >&3, read <&3" case_bash_devtcp
+
+# ------------------------------------------------------ 9. TCP Fast Open
+
+case_fastopen() {
+	local mode
+	for mode in fastopen_sendmsg fastopen_sendmmsg; do
+		np_setup "$mode" || return
+		probe "$mode"
+		no_leak "bytes the proxy received ($mode)"
+		error_or_tls
+		stop_pid "$REC_PID"
+	done
+}
+t_case "sendmsg/sendmmsg(MSG_FASTOPEN) on an unconnected socket" case_fastopen
+
+case_broken_config() {
+	# The configuration cannot be loaded: nothing goes out at all, by any
+	# of these paths.
+	local bad=$T_TMP/broken.conf mode n
+	printf 'version = 1;\nendpoints = ( { match = "127.0.0.1:1" \n' >"$bad"
+	for mode in write fastopen_sendmsg fastopen_sendmmsg; do
+		np_setup "broken-$mode" || return
+		t_run env LD_PRELOAD="$T_LIB" REDIS_TLS_CONFIG="$bad" \
+			REDIS_TLS_ENDPOINTS="127.0.0.1:$P" REDIS_TLS_CA_FILE="$PKI/ca.crt" \
+			REDIS_TLS_CERT_FILE="$PKI/client.crt" REDIS_TLS_KEY_FILE="$PKI/client.key" \
+			"$PROBE" "$mode" 127.0.0.1 "$P" "$M"
+		no_leak "bytes the proxy received ($mode, broken configuration)"
+		assert_failed "$mode with a broken configuration"
+		n=$(rec_connections)
+		assert_eq 0 "${n:-0}" "connections the proxy accepted ($mode, broken configuration)"
+		stop_pid "$REC_PID"
+	done
+}
+t_case "broken configuration: connect and fast-open sends fail, nothing goes out" case_broken_config
+
+# ---------------------------------------------------- 10. short sockaddr_in6
+
+case_v6len() {
+	local len
+	for len in 24 26 27; do
+		np_setup "v6len-$len" || return
+		probe v6len "$len"
+		no_leak "bytes the proxy received (addrlen $len)"
+		works
+		stop_pid "$REC_PID"
+	done
+}
+t_case "connect(::ffff:127.0.0.1) with addrlen 24, 26, 27" case_v6len
+
+# ------------------------------------------------------------ 11. any-address
+
+case_anyaddr() {
+	local host
+	for host in 0.0.0.0 ::ffff:0.0.0.0; do
+		np_setup "any-$host" || return
+		t_run "${NP_SHIM[@]}" "$PROBE" anyaddr "$host" "$P" "$M"
+		no_leak "bytes the proxy received (connect to $host)"
+		error_or_tls
+		stop_pid "$REC_PID"
+	done
+	# [::]:PORT dials ::1: a proxy on ::1, the shim configured for [::1].
+	np_setup any6 --bind ::1 || return
+	t_run "$T_RUN" --endpoint "[::1]:$P" "${NP_TLS[@]}" -- "$PROBE" anyaddr :: "$P" "$M"
+	no_leak "bytes the proxy received (connect to [::])"
+	error_or_tls
+}
+t_case "connect to 0.0.0.0 / ::ffff:0.0.0.0 / [::] when loopback is configured" case_anyaddr
+
+# --------------------------------------------------------------- 12. race
+
+case_race() {
+	# Timing decides whether a given run would leak: three runs.
+	local run
+	np_setup race || return
+	for run in 1 2 3; do
+		probe race
+		[ "$T_RC" -eq 0 ] || echo "    (race run $run: status $T_RC)" >&2
+		works || break
+	done
+	no_leak
+}
+t_case "a second thread write()s the command while connect() runs" case_race
+
+# ------------------------------------------------------- 13. other paths
+
+case_syscall() {
+	np_setup syscall || return
+	probe syscall
+	no_leak
+	works
+}
+t_case "raw syscall(SYS_write) and syscall(SYS_sendto)" case_syscall
+
+case_sendfile() {
+	np_setup sendfile || return
+	TMPDIR=$T_TMP probe sendfile
+	no_leak
+	works
+}
+t_case "sendfile() from a file holding the command" case_sendfile
+
+case_splice() {
+	np_setup splice || return
+	probe splice
+	no_leak
+	works
+}
+t_case "splice() from a pipe into the socket" case_splice
+
+case_fork_writev() {
+	# The child's use of a session it inherited may be refused: only the
+	# wire is asserted.
+	np_setup fork-writev || return
+	probe fork_writev
+	if [ "$T_RC" -eq 124 ] || [ "$T_RC" -eq 137 ]; then
+		fail "timed out; stdout: $(t_short "$T_OUT" 500)"
+	fi
+	no_leak
+}
+t_case "a forked child writev()s on the inherited socket" case_fork_writev
+
+case_iouring() {
+	np_setup iouring || return
+	probe iouring
+	assert_not_contains "$T_OUT" "built without liburing" "leak_probe" || return
+	no_leak
+	works
+}
+t_case "io_uring write and send" case_iouring
+
+# -------------------------------------------------- collateral, signal
+
+case_collateral() {
+	# A non-blocking connect to a configured endpoint that never answers
+	# the handshake, closed at once; the fd number is reused for a
+	# plaintext connection to an unconfigured redis.  Past the handshake
+	# timeout (300 ms) that connection must be untouched.
+	local stall
+	start_plain_redis || return
+	M=$(marker)
+	start_record_server stall collateral || return
+	stall=$REC_PORT
+	REDIS_TLS_HANDSHAKE_TIMEOUT_MS=300 t_run "$T_RUN" --endpoint "127.0.0.1:$stall" \
+		"${NP_TLS[@]}" -- "$PROBE" collateral 127.0.0.1 "$stall" "$M" "$PLAIN_PORT" 1000
+	assert_contains "$T_OUT" "same number" "the probe's fd numbers" || return
+	assert_rc 0 "PING on the reused fd (0: +PONG)" || return
+	assert_contains "$T_OUT" "reply: +PONG" "the probe's output"
+	stop_pid "$PLAIN_PID"
+}
+t_case "closing a connecting TLS socket does not harm the next socket with its fd number" case_collateral
+
+case_signal() {
+	local n
+	np_setup signal || return
+	T_TIMEOUT=20 probe signal
+	if [ "$T_RC" -eq 124 ] || [ "$T_RC" -ge 128 ]; then
+		fail "did not exit by itself (status $T_RC): hang or crash; stdout: $(t_short "$T_OUT" 300)"
+	else
+		n=$(sed -n 's/.*the handler ran \([0-9]*\) times.*/\1/p' <<<"$T_OUT")
+		[ "${n:-0}" -gt 0 ] || fail "the SIGALRM handler never ran (premise); stdout: $(t_short "$T_OUT")"
+	fi
+	no_leak
+}
+t_case "a SIGALRM handler send()s on the TLS socket every 1 ms: no hang" case_signal
+
+t_done
