@@ -32,6 +32,7 @@
 #define READY_ALWAYS (EPOLLERR | EPOLLHUP)
 #define READY_FLAGS (EPOLLET | EPOLLONESHOT | EPOLLEXCLUSIVE | EPOLLWAKEUP)
 #define READY_MAX_EXPIRED 16
+#define READY_STACK_OWN 32
 
 struct ready_reg {
 	int epfd, fd;
@@ -184,21 +185,33 @@ static int ready_cap_handshakes(struct ready_own *own, size_t n, int ms)
 	return ms;
 }
 
-static int ready_poll_round(struct pollfd *fds, nfds_t n,
+#define READY_WOKE (-2) /* a socket left the fast path: start again */
+
+/*
+ * One wait.  The kernel gets a copy of fds (kp, n + nown entries): each
+ * TLS socket's entry watches its private socket for what the session
+ * needs, and an extra entry watches the program's descriptor, which only
+ * becomes readable once relay.c has taken the connection over.
+ */
+static int ready_poll_round(struct pollfd *fds, nfds_t n, struct pollfd *kp,
 			    struct ready_own *own, size_t nown, int ms,
 			    const sigset_t *mask)
 {
 	struct timespec ts, *tp = NULL;
-	int rc, err, nsyn = 0, count = 0;
+	int rc, err, nsyn = 0, count = 0, woke = 0;
 
+	memcpy(kp, fds, n * sizeof(*fds));
 	for (size_t i = 0; i < nown; i++) {
-		struct pollfd *p = &fds[own[i].idx];
+		struct pollfd *p = &kp[own[i].idx];
 
 		own[i].app = p->events;
 		own[i].fd = p->fd;
 		own[i].syn = (short)ready_synthetic(own[i].s, (uint16_t)p->events);
 		p->events = (short)ready_kernel_events(own[i].s, (uint16_t)p->events);
 		p->fd = sock_kernel_fd(own[i].s, p->fd);
+		kp[n + i].fd = own[i].fd;
+		kp[n + i].events = POLLIN;
+		kp[n + i].revents = 0;
 		nsyn += own[i].syn != 0;
 	}
 	ms = nsyn ? 0 : ready_cap_handshakes(own, nown, ms);
@@ -207,16 +220,17 @@ static int ready_poll_round(struct pollfd *fds, nfds_t n,
 		ts.tv_nsec = (ms % 1000) * 1000000L;
 		tp = &ts;
 	}
-	rc = real.ppoll(fds, n, tp, mask);
+	rc = real.ppoll(kp, n + nown, tp, mask);
 	err = errno;
+	for (nfds_t i = 0; i < n; i++)
+		fds[i].revents = rc > 0 ? kp[i].revents : 0;
 	for (size_t i = 0; i < nown; i++) {
 		struct pollfd *p = &fds[own[i].idx];
-		uint32_t got = rc > 0 ? (uint16_t)p->revents : 0;
+		uint32_t got = (uint16_t)p->revents;
 		uint32_t r;
 
-		p->fd = own[i].fd;
+		woke |= rc > 0 && kp[n + i].revents != 0;
 		r = ready_complete(own[i].s, p->fd, (uint16_t)own[i].app, got);
-		p->events = own[i].app;
 		p->revents = (short)((r | (uint16_t)own[i].syn) &
 				     ((uint16_t)own[i].app | READY_ALWAYS | POLLNVAL));
 	}
@@ -229,28 +243,27 @@ static int ready_poll_round(struct pollfd *fds, nfds_t n,
 			fds[i].revents = 0;
 		count += fds[i].revents != 0;
 	}
-	return count;
+	return count == 0 && woke ? READY_WOKE : count;
 }
 
-int ready_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
-	       const sigset_t *mask)
+/* The fds of the program that are TLS sockets on this process's fast path,
+   each with a reference, into *own (malloc'ed when large).  Returns how many. */
+static size_t ready_own_collect(struct pollfd *fds, nfds_t n,
+				struct ready_own *stack, size_t nstack,
+				struct ready_own **own)
 {
-	struct ready_own stack_own[64], *own = stack_own;
-	struct timespec deadline, *dl = NULL;
 	size_t nown = 0;
-	int rc;
 
+	*own = stack;
 	for (nfds_t i = 0; i < n; i++) {
 		struct shim_sock *s = fdt_peek(fds[i].fd);
 		if (s != NULL && sock_fast(s) && sock_owned(s))
 			nown++;
 	}
 	if (nown == 0)
-		return real.ppoll(fds, n, timeout, mask);
-	if (nown > 64 && (own = calloc(nown, sizeof(*own))) == NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
+		return 0;
+	if (nown > nstack && (*own = calloc(nown, sizeof(**own))) == NULL)
+		return (size_t)-1;
 	nown = 0;
 	for (nfds_t i = 0; i < n; i++) {
 		struct shim_sock *s = fdt_acquire(fds[i].fd);
@@ -260,23 +273,70 @@ int ready_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 			sock_put(s);
 			continue;
 		}
-		own[nown].idx = i;
-		own[nown++].s = s;
+		(*own)[nown].idx = i;
+		(*own)[nown++].s = s;
 	}
+	return nown;
+}
+
+static void ready_own_release(struct ready_own *own, size_t nown,
+			      struct ready_own *stack)
+{
+	for (size_t i = 0; i < nown; i++)
+		sock_put(own[i].s);
+	if (own != stack)
+		free(own);
+}
+
+int ready_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
+	       const sigset_t *mask)
+{
+	struct ready_own stack_own[READY_STACK_OWN], *own;
+	struct pollfd stack_kp[READY_STACK_OWN * 2], *kp = stack_kp;
+	struct timespec deadline, *dl = NULL;
+	size_t nown;
+	int rc;
+
 	if (timeout != NULL) {
 		block_deadline_ms(&deadline, timeout->tv_sec * 1000 +
 					     (timeout->tv_nsec + 999999) / 1000000);
 		dl = &deadline;
 	}
+again:
+	nown = ready_own_collect(fds, n, stack_own, READY_STACK_OWN, &own);
+	if (nown == (size_t)-1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (nown == 0) {
+		struct timespec left, *lp = NULL;
+
+		if (dl != NULL) {
+			int ms = block_remaining_ms(dl);
+			left.tv_sec = ms / 1000;
+			left.tv_nsec = (ms % 1000) * 1000000L;
+			lp = &left;
+		}
+		return real.ppoll(fds, n, lp, mask);
+	}
+	if (n + nown > READY_STACK_OWN * 2 &&
+	    (kp = malloc((n + nown) * sizeof(*kp))) == NULL) {
+		ready_own_release(own, nown, stack_own);
+		errno = ENOMEM;
+		return -1;
+	}
 	for (;;) {
-		rc = ready_poll_round(fds, n, own, nown, ready_timeout_ms(dl), mask);
+		rc = ready_poll_round(fds, n, kp, own, nown, ready_timeout_ms(dl),
+				      mask);
 		if (rc != 0 || (dl != NULL && block_expired(dl)))
 			break;
 	}
-	for (size_t i = 0; i < nown; i++)
-		sock_put(own[i].s);
-	if (own != stack_own)
-		free(own);
+	ready_own_release(own, nown, stack_own);
+	if (kp != stack_kp)
+		free(kp);
+	kp = stack_kp;
+	if (rc == READY_WOKE)
+		goto again;
 	return rc;
 }
 
@@ -701,8 +761,7 @@ int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 	else if (op == EPOLL_CTL_MOD && ev != NULL && r != NULL && r->live)
 		rc = ready_ctl_mod(r, epfd, fd, ev);
 	else {
-		int kfd = op == EPOLL_CTL_DEL && r != NULL && r->live && r->kfd >= 0 ?
-				  r->kfd : fd;
+		int kfd = r != NULL && r->live && r->kfd >= 0 ? r->kfd : fd;
 		rc = real.epoll_ctl(epfd, op, kfd, ev);
 		if (op == EPOLL_CTL_DEL && rc == 0 && r != NULL)
 			ready_ctl_del(r);

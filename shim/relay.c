@@ -407,21 +407,42 @@ void relay_take(struct shim_sock *s, const char *why)
 
 /* ----------------------------------------------------------- thread */
 
-/* 1 if bytes, an end or a hang-up wait at s's end of the socketpair. */
+/* What waits at s's end of the socketpair: 0 nothing, 1 bytes (or a
+   half-close), 2 a hang-up: nobody holds the program's end any more. */
 static int relay_stray(struct shim_sock *s)
 {
 	struct pollfd p = { .fd = s->shim_end, .events = POLLIN };
+	char c;
 
-	return s->shim_end >= 0 && real.poll(&p, 1, 0) == 1;
+	if (s->shim_end < 0 || real.poll(&p, 1, 0) != 1)
+		return 0;
+	if ((p.revents & (POLLHUP | POLLERR)) &&
+	    real.recv(s->shim_end, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
+		return 2;
+	return 1;
 }
 
 static void relay_event(struct shim_sock *s)
 {
 	if (sock_lock(s) < 0)
 		return;
-	if (sock_emulated(atomic_load(&s->state)) && relay_stray(s))
-		relay_switch_locked(s, "bytes reached the program's descriptor "
-				       "by a path the shim does not hook");
+	if (sock_emulated(atomic_load(&s->state)) && sock_owned(s)) {
+		switch (relay_stray(s)) {
+		case 2: /* closed by a call no hook saw (a raw close) */
+			log_msg(SHIM_LOG_DEBUG, "%s: the program's descriptor "
+				"was closed past the hooks; the session ends",
+				s->info.label);
+			sock_end_locked(s, 1);
+			break;
+		case 1:
+			relay_switch_locked(s, "bytes reached the program's "
+					       "descriptor by a path the shim "
+					       "does not hook");
+			break;
+		default:
+			break;
+		}
+	}
 	relay_run_locked(s);
 	sock_unlock(s);
 }
