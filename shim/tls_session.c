@@ -25,7 +25,6 @@ struct shim_tls {
 	char label[320];
 	char expect[256];
 	char cache_key[320];
-	int starved;     /* the last read needs bytes the kernel lacks */
 	int got_data;    /* the server has sent application data */
 	int cert_requested; /* the server asked for a client certificate */
 	enum tls_failure why; /* the first fatal failure */
@@ -418,8 +417,6 @@ static int tls_result(struct shim_tls *t, int rc, enum tls_op op, int *err)
 			if (f > 0)
 				return SHIM_IO_WANT_WRITE;
 		}
-		if (op == TLS_OP_READ)
-			t->starved = 1;
 		return SHIM_IO_WANT_READ;
 	case SSL_ERROR_WANT_WRITE:
 		return SHIM_IO_WANT_WRITE;
@@ -469,6 +466,8 @@ static void tls_log_done(struct shim_tls *t)
 		   SSL_session_reused(t->ssl) ? "yes" : "no", ms);
 }
 
+static void tls_lookahead(struct shim_tls *t);
+
 void tls_session_set_fd(struct shim_tls *t, int fd)
 {
 	t->bio.fd = fd;
@@ -486,6 +485,8 @@ int tls_session_handshake(struct shim_tls *t, int *err)
 			*err = tls_report_syscall(t, TLS_OP_HANDSHAKE);
 			return SHIM_IO_ERROR;
 		}
+		/* read_ahead may have taken records past the Finished */
+		tls_lookahead(t);
 		return 0;
 	}
 	rc = tls_result(t, rc, TLS_OP_HANDSHAKE, err);
@@ -508,6 +509,42 @@ static int tls_flush_first(struct shim_tls *t, int *err)
 	return f > 0 ? SHIM_IO_WANT_WRITE : 0;
 }
 
+/*
+ * After a read that filled the caller's buffer: if OpenSSL holds bytes it
+ * has not decrypted, decrypt the next whole record now, so that
+ * tls_session_buffered (what readiness trusts) can answer from
+ * SSL_pending alone.  With read_ahead on, SSL_has_pending is also true for
+ * a partial record: that one stays a partial (the BIO read is
+ * non-blocking), and the session is then not readable.  A fatal
+ * error met here is reported now and returned by the next read, like one
+ * met after data.
+ */
+static void tls_lookahead(struct shim_tls *t)
+{
+	char c;
+	size_t n;
+	int rc;
+
+	if (t->failed || t->deferred != 0 || SSL_pending(t->ssl) > 0 ||
+	    !SSL_has_pending(t->ssl))
+		return;
+	tls_clear_errors();
+	if (SSL_peek_ex(t->ssl, &c, 1, &n))
+		return;
+	rc = tls_result(t, 0, TLS_OP_READ, &t->deferred);
+	if (rc != SHIM_IO_ERROR)
+		t->deferred = 0;
+}
+
+/*
+ * Reads drain like a kernel socket: min(len, every byte available without
+ * waiting), across record boundaries.  After each record the loop asks for
+ * more; the BIO's recv is non-blocking, so the first WANT_READ ends the
+ * read with what it has.  A read that returns less than asked for has
+ * therefore found the kernel socket empty, which is what an edge-triggered
+ * reader takes a short read to mean.  A peek returns one record's worth
+ * at most (OpenSSL cannot peek past it).
+ */
 ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 			 int *err)
 {
@@ -531,10 +568,8 @@ ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 			  : SSL_read_ex(t->ssl, (char *)buf + got, len - got, &n);
 		if (ok) {
 			got += n;
-			t->starved = 0;
 			t->got_data = 1;
-			if (peek || (SSL_pending(t->ssl) == 0 &&
-				     !SSL_has_pending(t->ssl)))
+			if (peek)
 				break;
 			continue;
 		}
@@ -549,6 +584,8 @@ ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 		}
 		return tls_result(t, 0, TLS_OP_READ, err);
 	}
+	if (!peek && got == len)
+		tls_lookahead(t);
 	return (ssize_t)got;
 }
 
@@ -584,24 +621,38 @@ int tls_session_flush(struct shim_tls *t, int *err)
 	return tls_flush_first(t, err);
 }
 
+/*
+ * 1 only when a read would return at once without the kernel: decrypted
+ * plaintext (SSL_pending), a close_notify received (the read returns 0),
+ * or an error held for the next read.  Not SSL_has_pending: tls_ctx.c
+ * turns read_ahead on, and then it is also true for a partial record,
+ * which a read cannot return.  Whole records OpenSSL read ahead are
+ * decrypted by the read that left them (tls_lookahead), so they show here
+ * as SSL_pending.
+ */
 int tls_session_buffered(struct shim_tls *t)
 {
-	return SSL_pending(t->ssl) > 0 ||
-	       (!t->starved && SSL_has_pending(t->ssl));
+	return SSL_pending(t->ssl) > 0 || t->deferred != 0 ||
+	       (SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
 }
 
 size_t tls_session_pending(struct shim_tls *t)
 {
 	int n = SSL_pending(t->ssl);
 
-	if (n == 0 && !t->failed) {
-		/* decrypt the next record, if it is there, to count it */
+	if (n == 0 && !t->failed && t->deferred == 0) {
+		/* decrypt the next record, if it is there, to count it; a
+		   fatal error is held for the next read, not lost */
 		char c;
 		size_t got;
+		int rc;
 
 		tls_clear_errors();
-		if (!SSL_peek_ex(t->ssl, &c, 1, &got))
-			tls_clear_errors();
+		if (!SSL_peek_ex(t->ssl, &c, 1, &got)) {
+			rc = tls_result(t, 0, TLS_OP_READ, &t->deferred);
+			if (rc != SHIM_IO_ERROR)
+				t->deferred = 0;
+		}
 		n = SSL_pending(t->ssl);
 	}
 	return n > 0 ? (size_t)n : 0;
