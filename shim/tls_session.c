@@ -26,6 +26,8 @@ struct shim_tls {
 	char expect[256];
 	char cache_key[320];
 	int got_data;    /* the server has sent application data */
+	int wrote;       /* the program has written plaintext */
+	int double_tls;  /* the program speaks TLS itself: writes fail */
 	int cert_requested; /* the server asked for a client certificate */
 	enum tls_failure why; /* the first fatal failure */
 	int deferred;    /* errno of a failure met after data was returned */
@@ -589,12 +591,43 @@ ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 	return (ssize_t)got;
 }
 
+/*
+ * 1 if the program's first bytes are a TLS handshake record (content type
+ * 22, version 3.0 to 3.4): it speaks TLS itself, and TLS inside TLS only
+ * makes the server wait for a Redis command that never comes.  No Redis
+ * command starts with byte 0x16.  Bytes not yet written count as a match.
+ */
+static int tls_looks_like_tls(const unsigned char *p, size_t len)
+{
+	return len > 0 && p[0] == SSL3_RT_HANDSHAKE &&
+	       (len < 2 || p[1] == 3) && (len < 3 || p[2] <= 4);
+}
+
+static int tls_refuse_double_tls(struct shim_tls *t, int *err)
+{
+	if (!t->double_tls)
+		ENGINE_LOG(SHIM_LOG_ERROR, "%s: the program already speaks TLS "
+			   "to this endpoint (its first bytes are a TLS "
+			   "handshake), and the shim adds TLS too: turn off the "
+			   "program's own TLS (e.g. drop redis-cli's --tls), or "
+			   "remove this endpoint from the shim's configuration",
+			   t->label);
+	t->double_tls = 1;
+	t->why = TLS_FAIL_OTHER;
+	*err = EPROTO;
+	return SHIM_IO_ERROR;
+}
+
 ssize_t tls_session_write(struct shim_tls *t, const void *buf, size_t len,
 			  int *err)
 {
 	size_t done = 0;
-	int f = tls_flush_first(t, err);
+	int f;
 
+	if (t->double_tls ||
+	    (!t->wrote && tls_looks_like_tls(buf, len)))
+		return tls_refuse_double_tls(t, err);
+	f = tls_flush_first(t, err);
 	if (f != 0)
 		return f;
 	while (done < len) {
@@ -605,6 +638,7 @@ ssize_t tls_session_write(struct shim_tls *t, const void *buf, size_t len,
 		tls_clear_errors();
 		if (SSL_write_ex(t->ssl, (const char *)buf + done, chunk, &n)) {
 			done += n;
+			t->wrote = 1;
 			if (tls_bio_unsent(&t->bio) > 0)
 				break; /* the kernel is full: stop here */
 			continue;

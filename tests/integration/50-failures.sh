@@ -160,6 +160,26 @@ EOF
 	stop_pid "$REC_PID"
 }
 
+case_double_tls() {
+	# A program that speaks TLS itself, through the shim configured for
+	# the same endpoint: TLS inside TLS.  It must fail at once (well within
+	# the handshake timeout) and say why, not hang.
+	local t0
+	start_tls_redis || return
+	export REDIS_TLS_HANDSHAKE_TIMEOUT_MS=3000
+	t0=$SECONDS
+	T_TIMEOUT=20 t_run "$T_RUN" --endpoint "127.0.0.1:$REDIS_PORT" --cacert "$PKI/ca.crt" \
+		--cert "$PKI/client.crt" --key "$PKI/client.key" -- \
+		redis-cli --tls --cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key" \
+		-h 127.0.0.1 -p "$REDIS_PORT" SET "$M" 1
+	unset REDIS_TLS_HANDSHAKE_TIMEOUT_MS
+	client_failed
+	[ $((SECONDS - t0)) -le 3 ] || fail "took $((SECONDS - t0))s: longer than the 3s handshake timeout"
+	assert_one_shim_error "error: 127\.0\.0\.1:$REDIS_PORT: the program already speaks TLS to this endpoint.*turn off the program's own TLS.*remove this endpoint"
+	assert_eq 0 "$(rcli_native EXISTS "$M")" "EXISTS marker on the server"
+	stop_pid "$REDIS_PID"
+}
+
 # ------------------------------------------------------- configuration
 
 # bad_conf NAME ERE BODY: a configuration file that must be rejected,
@@ -278,6 +298,7 @@ t_case "not TLS at all (plaintext redis-server)" case_not_tls_redis
 t_case "peer sends garbage" case_peer garbage "tls|handshake|wrong version|record|protocol|packet"
 t_case "peer closes at once" case_peer close "closed|eof|reset|handshake"
 t_case "peer never answers: handshake timeout" case_stall
+t_case "program already speaks TLS (redis-cli --tls through the shim)" case_double_tls
 t_case "config: unknown key" case_conf_unknown_key
 t_case "config: missing file" case_conf_missing_file
 t_case "config: key does not match certificate" case_conf_key_mismatch
