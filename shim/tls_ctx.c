@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -286,19 +287,64 @@ static int tls_check_identity_dates(SSL_CTX *ctx, const struct cfg_tls *t,
 static int tls_keylog_fd = -1;
 static pthread_once_t tls_keylog_once = PTHREAD_ONCE_INIT;
 
+/*
+ * The key log holds what decrypts every connection, so it is used only if
+ * nobody else can read it: a regular file of ours, mode 0600 or tighter,
+ * not reached through a symbolic link (one could point it anywhere).  A
+ * new file is created 0600 with O_EXCL; an existing one is opened with
+ * O_NOFOLLOW and checked on the descriptor, so nothing can be swapped in
+ * between the check and the use.  Refused: one error line, no key
+ * logging, and the connection goes on.
+ */
+static int tls_keylog_usable(int fd, const char *path)
+{
+	struct stat st;
+	const char *why = NULL;
+	char detail[64] = "";
+
+	if (fstat(fd, &st) < 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (st.st_uid != geteuid())
+		why = "owned by another user, who can read it";
+	else if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		why = "readable or writable by group or others";
+		snprintf(detail, sizeof(detail), " (mode %04o: chmod 600 it)",
+			 (unsigned)(st.st_mode & 07777));
+	}
+	if (why == NULL)
+		return 1;
+	ENGINE_LOG(SHIM_LOG_ERROR, "SSLKEYLOGFILE=%s: refused: %s%s; no TLS "
+		   "secrets are logged", path, why, detail);
+	return 0;
+}
+
 static void tls_keylog_open(void)
 {
 	const char *path = getenv("SSLKEYLOGFILE");
+	int fl = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+	int fd;
 
 	if (path == NULL || *path == '\0')
 		return;
-	tls_keylog_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-			     0600);
-	if (tls_keylog_fd < 0) {
-		ENGINE_LOG(SHIM_LOG_WARNING, "SSLKEYLOGFILE=%s: %s; no TLS "
-			   "secrets are logged", path, strerror(errno));
+	fd = open(path, fl | O_CREAT | O_EXCL, 0600);
+	if (fd < 0 && errno == EEXIST)
+		fd = open(path, fl);
+	if (fd < 0) {
+		ENGINE_LOG(SHIM_LOG_ERROR, "SSLKEYLOGFILE=%s: refused: %s; no "
+			   "TLS secrets are logged", path,
+			   errno == ELOOP ? "it is a symbolic link"
+					  : strerror(errno));
 		return;
 	}
+	if (!tls_keylog_usable(fd, path)) {
+		close(fd);
+		return;
+	}
+	/* O_NONBLOCK was for the open (a FIFO must not hang it) */
+	(void)fcntl(fd, F_SETFL, O_APPEND);
+	tls_keylog_fd = fd;
 	ENGINE_LOG(SHIM_LOG_WARNING, "SSLKEYLOGFILE=%s: the TLS secrets of "
 		   "every connection are written there: whoever can read that "
 		   "file can decrypt the traffic (for debugging only)", path);
