@@ -421,22 +421,22 @@ static void tls_ctx_locks_init(struct tls_endpoint *ep)
 			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&ep->ctx_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
-	pthread_mutex_init(&ep->cache_lock, NULL);
 }
 
 void tls_ctx_fork_prepare(struct tls_endpoint *ep)
 {
 	pthread_rwlock_wrlock(&ep->ctx_lock);
-	pthread_mutex_lock(&ep->cache_lock);
+	session_cache_lock(&ep->cache);
 }
 
 void tls_ctx_fork_after(struct tls_endpoint *ep, int child)
 {
 	if (child) {
 		tls_ctx_locks_init(ep);
+		session_cache_reinit_lock(&ep->cache);
 		return;
 	}
-	pthread_mutex_unlock(&ep->cache_lock);
+	session_cache_unlock(&ep->cache);
 	pthread_rwlock_unlock(&ep->ctx_lock);
 }
 
@@ -446,6 +446,7 @@ int tls_ctx_build(struct tls_endpoint *ep, const struct cfg_endpoint *cfg,
 	memset(ep, 0, sizeof(*ep));
 	ep->cfg = cfg;
 	tls_ctx_locks_init(ep);
+	session_cache_init(&ep->cache);
 	ep->ctx = tls_ctx_new(cfg, err, errlen);
 	if (ep->ctx == NULL) {
 		tls_ctx_free(ep);
@@ -454,23 +455,12 @@ int tls_ctx_build(struct tls_endpoint *ep, const struct cfg_endpoint *cfg,
 	return 0;
 }
 
-/* Caller holds cache_lock. */
-static void tls_cache_clear_locked(struct tls_endpoint *ep)
-{
-	for (int i = 0; i < TLS_CACHE_SLOTS; i++) {
-		if (ep->cache[i].sess != NULL)
-			SSL_SESSION_free(ep->cache[i].sess);
-		ep->cache[i].sess = NULL;
-	}
-}
-
 void tls_ctx_free(struct tls_endpoint *ep)
 {
-	tls_cache_clear_locked(ep);
+	session_cache_destroy(&ep->cache);
 	if (ep->ctx != NULL)
 		SSL_CTX_free(ep->ctx);
 	ep->ctx = NULL;
-	pthread_mutex_destroy(&ep->cache_lock);
 	pthread_rwlock_destroy(&ep->ctx_lock);
 }
 
@@ -479,13 +469,13 @@ void tls_ctx_swap(struct tls_endpoint *ep, SSL_CTX *ctx)
 	SSL_CTX *old;
 
 	pthread_rwlock_wrlock(&ep->ctx_lock);
-	pthread_mutex_lock(&ep->cache_lock);
+	session_cache_lock(&ep->cache);
 	old = ep->ctx;
 	ep->ctx = ctx;
 	/* a resumed session skips verification: none may outlive the
 	   trust it was verified with */
-	tls_cache_clear_locked(ep);
-	pthread_mutex_unlock(&ep->cache_lock);
+	session_cache_clear_locked(&ep->cache);
+	session_cache_unlock(&ep->cache);
 	pthread_rwlock_unlock(&ep->ctx_lock);
 	SSL_CTX_free(old); /* open sessions keep their own reference */
 }
@@ -502,92 +492,20 @@ void tls_ctx_read_unlock(struct tls_endpoint *ep)
 
 /* ------------------------------------------------ resumption cache */
 
-/*
- * A TLS 1.3 ticket is used once (RFC 8446 C.4; servers with stateful
- * tickets, redis among them, honour it only once), so the cache keeps
- * several per key and hands each out to one connection; every handshake
- * brings new ones.  A TLS 1.2 session may be shared.
- */
 SSL_SESSION *tls_cache_get(struct tls_endpoint *ep, const char *key)
 {
-	struct tls_cache_slot *best = NULL;
-	SSL_SESSION *s = NULL;
-
-	pthread_mutex_lock(&ep->cache_lock);
-	for (int i = 0; i < TLS_CACHE_SLOTS; i++) {
-		struct tls_cache_slot *c = &ep->cache[i];
-		if (c->sess == NULL || strcmp(c->key, key) != 0)
-			continue;
-		if (!SSL_SESSION_is_resumable(c->sess)) {
-			SSL_SESSION_free(c->sess);
-			c->sess = NULL;
-			continue;
-		}
-		if (best == NULL || c->stamp > best->stamp)
-			best = c;
-	}
-	if (best != NULL) {
-		s = best->sess;
-		if (SSL_SESSION_get_protocol_version(s) >= TLS1_3_VERSION)
-			best->sess = NULL; /* the caller takes the only reference */
-		else
-			SSL_SESSION_up_ref(s);
-	}
-	pthread_mutex_unlock(&ep->cache_lock);
-	return s;
-}
-
-/* Caller holds cache_lock: keep s, evicting the oldest entry (of this key
-   once it has TLS_CACHE_PER_KEY, else of any). */
-static void tls_cache_put_locked(struct tls_endpoint *ep, const char *key,
-				 SSL_SESSION *s)
-{
-	struct tls_cache_slot *victim = NULL, *own_oldest = NULL;
-	int own = 0;
-
-	for (int i = 0; i < TLS_CACHE_SLOTS; i++) {
-		struct tls_cache_slot *c = &ep->cache[i];
-		if (c->sess == NULL) {
-			if (victim == NULL || victim->sess != NULL)
-				victim = c;
-			continue;
-		}
-		if (strcmp(c->key, key) == 0) {
-			own++;
-			if (own_oldest == NULL || c->stamp < own_oldest->stamp)
-				own_oldest = c;
-		}
-		if (victim == NULL ||
-		    (victim->sess != NULL && c->stamp < victim->stamp))
-			victim = c;
-	}
-	if (own >= TLS_CACHE_PER_KEY)
-		victim = own_oldest;
-	if (victim->sess != NULL)
-		SSL_SESSION_free(victim->sess);
-	snprintf(victim->key, sizeof(victim->key), "%s", key);
-	victim->sess = s;
-	victim->stamp = ++ep->clock;
+	return session_cache_get(&ep->cache, key);
 }
 
 void tls_cache_put(struct tls_endpoint *ep, const char *key, SSL_SESSION *s)
 {
-	pthread_mutex_lock(&ep->cache_lock);
-	tls_cache_put_locked(ep, key, s);
-	pthread_mutex_unlock(&ep->cache_lock);
+	if (!session_cache_put(&ep->cache, key, s))
+		SSL_SESSION_free(s);
 }
 
 void tls_cache_drop(struct tls_endpoint *ep, const char *key)
 {
-	pthread_mutex_lock(&ep->cache_lock);
-	for (int i = 0; i < TLS_CACHE_SLOTS; i++) {
-		struct tls_cache_slot *c = &ep->cache[i];
-		if (c->sess != NULL && strcmp(c->key, key) == 0) {
-			SSL_SESSION_free(c->sess);
-			c->sess = NULL;
-		}
-	}
-	pthread_mutex_unlock(&ep->cache_lock);
+	session_cache_drop(&ep->cache, key);
 }
 
 static int tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
@@ -600,12 +518,10 @@ static int tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
 		return 0;
 	/* a ticket can arrive after a reload, on a session of the old
 	   context: it must not be resumed under the new one */
-	pthread_mutex_lock(&ep->cache_lock);
-	if (SSL_get_SSL_CTX(ssl) == ep->ctx) {
-		tls_cache_put_locked(ep, key, sess);
-		kept = 1;
-	}
-	pthread_mutex_unlock(&ep->cache_lock);
+	session_cache_lock(&ep->cache);
+	if (SSL_get_SSL_CTX(ssl) == ep->ctx)
+		kept = session_cache_put_locked(&ep->cache, key, sess);
+	session_cache_unlock(&ep->cache);
 	return kept; /* 1: we keep the reference */
 }
 

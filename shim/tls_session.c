@@ -24,7 +24,7 @@ struct shim_tls {
 	struct tls_endpoint *ep;
 	char label[320];
 	char expect[256];
-	char cache_key[320];
+	char *cache_key; /* the full resumption key (session_cache.h) */
 	int got_data;    /* the server has sent application data */
 	int wrote;       /* the program has written plaintext */
 	int double_tls;  /* the program speaks TLS itself: writes fail */
@@ -194,8 +194,8 @@ struct shim_tls *tls_session_new(struct tls_endpoint *ep, int fd,
 	t->bio.fd = fd;
 	snprintf(t->label, sizeof(t->label), "%s", tg->label);
 	snprintf(t->expect, sizeof(t->expect), "%s", tg->expect);
-	snprintf(t->cache_key, sizeof(t->cache_key), "%s", tg->cache_key);
-	t->ssl = SSL_new(ep->ctx);
+	t->cache_key = strdup(tg->cache_key);
+	t->ssl = t->cache_key ? SSL_new(ep->ctx) : NULL;
 	b = t->ssl ? tls_bio_new(&t->bio) : NULL;
 	if (b == NULL) {
 		tls_session_free(t);
@@ -714,6 +714,7 @@ void tls_session_free(struct shim_tls *t)
 	if (t->ssl != NULL)
 		SSL_free(t->ssl);
 	tls_bio_release(&t->bio);
+	free(t->cache_key);
 	free(t);
 }
 
