@@ -158,6 +158,103 @@ static int tls_load_identity(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 	return 0;
 }
 
+/* ------------------------------------------------ CA file dates */
+
+/* A CA file is named once per content (path, size, mtime), not once per
+   endpoint that uses it; a changed file (a reload) is checked again. */
+#define TLS_CA_SEEN 16
+static struct { char path[256]; off_t size; time_t mtime; } tls_ca_seen[TLS_CA_SEEN];
+static unsigned tls_ca_nseen;
+static pthread_mutex_t tls_ca_seen_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int tls_ca_first_look(const char *path)
+{
+	struct stat st;
+	int first = 1;
+
+	if (stat(path, &st) < 0)
+		return 1;
+	pthread_mutex_lock(&tls_ca_seen_lock);
+	for (unsigned i = 0; i < TLS_CA_SEEN && i < tls_ca_nseen; i++)
+		if (strcmp(tls_ca_seen[i].path, path) == 0 &&
+		    tls_ca_seen[i].size == st.st_size &&
+		    tls_ca_seen[i].mtime == st.st_mtime)
+			first = 0;
+	if (first) {
+		unsigned i = tls_ca_nseen++ % TLS_CA_SEEN;
+		snprintf(tls_ca_seen[i].path, sizeof(tls_ca_seen[i].path),
+			 "%s", path);
+		tls_ca_seen[i].size = st.st_size;
+		tls_ca_seen[i].mtime = st.st_mtime;
+	}
+	pthread_mutex_unlock(&tls_ca_seen_lock);
+	return first;
+}
+
+/* 1 if cert is outside its validity now; its dates into nb/na. */
+static int tls_ca_out_of_date(X509 *cert, char *nb, char *na, size_t len,
+			      int *not_yet)
+{
+	struct tm tm;
+
+	nb[0] = na[0] = '\0';
+	if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) == 1)
+		strftime(nb, len, "%Y-%m-%d %H:%M:%SZ", &tm);
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+		strftime(na, len, "%Y-%m-%d %H:%M:%SZ", &tm);
+	*not_yet = X509_cmp_current_time(X509_get0_notBefore(cert)) > 0;
+	return *not_yet || X509_cmp_current_time(X509_get0_notAfter(cert)) < 0;
+}
+
+/*
+ * For redis-tls-ctl check-config (strict mode) only: every certificate of
+ * the CA file that is expired or not yet valid is named (subject, dates)
+ * with a warning, since a server whose chain ends at it is refused while
+ * the others in the file still verify theirs.  When no certificate of the
+ * file is valid, nothing can verify: the load fails.  The preloaded shim
+ * says nothing at load; the one line of a refused handshake names the
+ * certificate then (tls_session.c).
+ */
+static int tls_check_ca_dates(const struct cfg_tls *t, char *err,
+			      size_t errlen)
+{
+	char where[400], subj[256], nb[32], na[32];
+	int total = 0, bad = 0, not_yet, log;
+	BIO *b;
+	X509 *x;
+
+	if (!atomic_load(&tls_strict) || t->ca_file == NULL ||
+	    (b = BIO_new_file(t->ca_file, "r")) == NULL) {
+		ERR_clear_error();
+		return 0;
+	}
+	log = tls_ca_first_look(t->ca_file);
+	config_where_format(&t->w_ca, where, sizeof(where));
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+		total++;
+		if (tls_ca_out_of_date(x, nb, na, sizeof(nb), &not_yet)) {
+			bad++;
+			tls_cert_subject(x, subj, sizeof(subj));
+			if (log)
+				ENGINE_LOG(SHIM_LOG_WARNING, "%s: the CA "
+					   "certificate '%s' in '%s' %s (valid "
+					   "%s to %s): servers whose chain ends "
+					   "at it will be refused", where, subj,
+					   t->ca_file, not_yet ? "is not valid "
+					   "yet" : "has expired", nb, na);
+		}
+		X509_free(x);
+	}
+	BIO_free(b);
+	ERR_clear_error(); /* the end of the file reads as an error */
+	if (total == 0 || bad < total)
+		return 0;
+	snprintf(err, errlen, "%s: no certificate in the CA file '%s' is "
+		 "valid now (%d expired or not yet valid): no server can be "
+		 "verified", where, t->ca_file, bad);
+	return -1;
+}
+
 static int tls_load_trust(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 			  size_t errlen)
 {
@@ -172,7 +269,7 @@ static int tls_load_trust(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 		return tls_fail(err, errlen, &t->w_ca,
 				"cannot load CA certificates",
 				t->ca_file ? t->ca_file : t->ca_path);
-	return 0;
+	return tls_check_ca_dates(t, err, errlen);
 }
 
 static int tls_set_suites(SSL_CTX *ctx, const struct cfg_tls *t, char *err,

@@ -34,6 +34,8 @@ struct shim_tls {
 	int failed;      /* a fatal error was reported: report no more */
 	struct timespec t0;
 	int vfail;       /* X509_V_ERR_* of the first verification failure */
+	int vfail_depth; /* the depth of the certificate it is about */
+	char vfail_cert[720]; /* that certificate (a CA's), described */
 	char peer[768];  /* the server certificate, described */
 };
 
@@ -113,6 +115,40 @@ static void tls_describe_cert(X509 *cert, char *out, size_t len)
 		 subj, sans, iss, nb, na);
 }
 
+/*
+ * The CA certificate a verification failure is about (an expired root in
+ * the CA file, an intermediate the server sent): the log line must name it
+ * and its dates, or "certificate has expired" reads as the server's.
+ */
+static void tls_describe_ca(struct shim_tls *t, X509_STORE_CTX *xs)
+{
+	X509 *ca = X509_STORE_CTX_get_current_cert(xs);
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(xs);
+	const struct cfg_tls *c = &t->ep->cfg->tls;
+	char subj[256], nb[32], na[32], from[300];
+	int top = chain != NULL && t->vfail_depth == sk_X509_num(chain) - 1;
+
+	if (ca == NULL)
+		return;
+	tls_name_text(X509_get_subject_name(ca), subj, sizeof(subj));
+	tls_time_text(X509_get0_notBefore(ca), nb, sizeof(nb));
+	tls_time_text(X509_get0_notAfter(ca), na, sizeof(na));
+	if (!top)
+		snprintf(from, sizeof(from), "intermediate CA certificate (sent "
+			 "by the server)");
+	else if (c->ca_file != NULL)
+		snprintf(from, sizeof(from), "CA certificate from '%s'",
+			 c->ca_file);
+	else if (c->ca_path != NULL)
+		snprintf(from, sizeof(from), "CA certificate from '%s'",
+			 c->ca_path);
+	else
+		snprintf(from, sizeof(from), "CA certificate from the system "
+			 "trust store");
+	snprintf(t->vfail_cert, sizeof(t->vfail_cert), "the %s, subject '%s', "
+		 "depth %d, valid %s to %s", from, subj, t->vfail_depth, nb, na);
+}
+
 static int tls_verify_cb(int ok, X509_STORE_CTX *xs)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(
@@ -124,8 +160,12 @@ static int tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	if (t->peer[0] == '\0' && X509_STORE_CTX_get0_cert(xs) != NULL)
 		tls_describe_cert(X509_STORE_CTX_get0_cert(xs), t->peer,
 				  sizeof(t->peer));
-	if (!ok && t->vfail == 0)
+	if (!ok && t->vfail == 0) {
 		t->vfail = X509_STORE_CTX_get_error(xs);
+		t->vfail_depth = X509_STORE_CTX_get_error_depth(xs);
+		if (t->vfail_depth > 0)
+			tls_describe_ca(t, xs);
+	}
 	return ok;
 }
 
@@ -269,12 +309,15 @@ static int tls_not_tls_reason(int reason)
 
 static int tls_report_verify(struct shim_tls *t, long vr)
 {
+	int about_ca = vr == t->vfail && t->vfail_cert[0] != '\0';
+
 	t->why = TLS_FAIL_VERIFY;
 	ENGINE_LOG(SHIM_LOG_ERROR,
-		   "%s: server certificate rejected: %s; expected name '%s'; "
-		   "server presented %s", t->label,
-		   X509_verify_cert_error_string(vr), t->expect,
-		   t->peer[0] ? t->peer : "no certificate");
+		   "%s: server certificate rejected: %s%s%s; expected name "
+		   "'%s'; server presented %s", t->label,
+		   X509_verify_cert_error_string(vr),
+		   about_ca ? ": it is " : "", about_ca ? t->vfail_cert : "",
+		   t->expect, t->peer[0] ? t->peer : "no certificate");
 	return EACCES;
 }
 
