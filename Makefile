@@ -34,8 +34,9 @@ SWITCHBOARD_SRCS := shim/hooks.c shim/real.c shim/fdtable.c shim/sock.c \
                     shim/sock_io.c shim/sock_fd.c shim/relay.c \
                     shim/block.c shim/ready.c shim/names.c shim/loader.c shim/log.c
 ENGINE_SRCS      := shim/engine.c shim/config.c shim/match.c shim/tls_ctx.c \
-                    shim/tls_session.c shim/tls_bio.c shim/reload.c shim/stats.c
-PURE_SRCS        := shim/config.c shim/match.c shim/names.c
+                    shim/tls_session.c shim/tls_bio.c shim/reload.c shim/stats.c \
+                    shim/session_cache.c
+PURE_SRCS        := shim/config.c shim/match.c shim/names.c shim/session_cache.c
 
 SWITCHBOARD_OBJS := $(SWITCHBOARD_SRCS:shim/%.c=$(BUILD)/obj/%.o)
 ENGINE_OBJS      := $(ENGINE_SRCS:shim/%.c=$(BUILD)/obj/%.o)

@@ -13,8 +13,8 @@
  * does, called from engine_open); tls_ctx_swap replaces it under the
  * exclusive lock.  Every SSL holds its own reference to the context it was
  * made from, so sessions already open keep theirs.  The resumption cache
- * has its own lock (order: ctx_lock, then cache_lock) and only ever holds
- * sessions made with the current context.
+ * (session_cache.h) has its own lock (order: ctx_lock, then the cache's)
+ * and only ever holds sessions made with the current context.
  */
 #ifndef SHIM_TLS_CTX_H
 #define SHIM_TLS_CTX_H
@@ -23,25 +23,16 @@
 #include <pthread.h>
 
 #include "config.h"
+#include "session_cache.h"
 
-#define TLS_CACHE_SLOTS 160
-#define TLS_CACHE_PER_KEY 128 /* TLS 1.3 tickets kept per server */
 #define TLS_EXPIRY_WARN_DAYS 14
 #define TLS_PIN_LEN 44 /* base64 of a SHA-256 digest */
-
-struct tls_cache_slot {
-	char key[320]; /* the session's cache key (tls_target.cache_key) */
-	SSL_SESSION *sess;
-	unsigned long stamp;
-};
 
 struct tls_endpoint {
 	const struct cfg_endpoint *cfg;
 	SSL_CTX *ctx; /* current; see the locking rules above */
 	pthread_rwlock_t ctx_lock;
-	pthread_mutex_t cache_lock;
-	struct tls_cache_slot cache[TLS_CACHE_SLOTS];
-	unsigned long clock;
+	struct session_cache cache; /* sessions of the current ctx only */
 };
 
 /*
@@ -81,7 +72,8 @@ void tls_ctx_fork_after(struct tls_endpoint *ep, int child);
  */
 void tls_ctx_set_strict(int on);
 
-/* Resumption cache.  get returns a new reference or NULL. */
+/* Resumption cache (session_cache.h), under the full key.  get returns a
+   new reference or NULL. */
 SSL_SESSION *tls_cache_get(struct tls_endpoint *ep, const char *key);
 void tls_cache_put(struct tls_endpoint *ep, const char *key, SSL_SESSION *s);
 void tls_cache_drop(struct tls_endpoint *ep, const char *key);

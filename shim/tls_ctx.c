@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -157,6 +158,103 @@ static int tls_load_identity(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 	return 0;
 }
 
+/* ------------------------------------------------ CA file dates */
+
+/* A CA file is named once per content (path, size, mtime), not once per
+   endpoint that uses it; a changed file (a reload) is checked again. */
+#define TLS_CA_SEEN 16
+static struct { char path[256]; off_t size; time_t mtime; } tls_ca_seen[TLS_CA_SEEN];
+static unsigned tls_ca_nseen;
+static pthread_mutex_t tls_ca_seen_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int tls_ca_first_look(const char *path)
+{
+	struct stat st;
+	int first = 1;
+
+	if (stat(path, &st) < 0)
+		return 1;
+	pthread_mutex_lock(&tls_ca_seen_lock);
+	for (unsigned i = 0; i < TLS_CA_SEEN && i < tls_ca_nseen; i++)
+		if (strcmp(tls_ca_seen[i].path, path) == 0 &&
+		    tls_ca_seen[i].size == st.st_size &&
+		    tls_ca_seen[i].mtime == st.st_mtime)
+			first = 0;
+	if (first) {
+		unsigned i = tls_ca_nseen++ % TLS_CA_SEEN;
+		snprintf(tls_ca_seen[i].path, sizeof(tls_ca_seen[i].path),
+			 "%s", path);
+		tls_ca_seen[i].size = st.st_size;
+		tls_ca_seen[i].mtime = st.st_mtime;
+	}
+	pthread_mutex_unlock(&tls_ca_seen_lock);
+	return first;
+}
+
+/* 1 if cert is outside its validity now; its dates into nb/na. */
+static int tls_ca_out_of_date(X509 *cert, char *nb, char *na, size_t len,
+			      int *not_yet)
+{
+	struct tm tm;
+
+	nb[0] = na[0] = '\0';
+	if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) == 1)
+		strftime(nb, len, "%Y-%m-%d %H:%M:%SZ", &tm);
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+		strftime(na, len, "%Y-%m-%d %H:%M:%SZ", &tm);
+	*not_yet = X509_cmp_current_time(X509_get0_notBefore(cert)) > 0;
+	return *not_yet || X509_cmp_current_time(X509_get0_notAfter(cert)) < 0;
+}
+
+/*
+ * For redis-tls-ctl check-config (strict mode) only: every certificate of
+ * the CA file that is expired or not yet valid is named (subject, dates)
+ * with a warning, since a server whose chain ends at it is refused while
+ * the others in the file still verify theirs.  When no certificate of the
+ * file is valid, nothing can verify: the load fails.  The preloaded shim
+ * says nothing at load; the one line of a refused handshake names the
+ * certificate then (tls_session.c).
+ */
+static int tls_check_ca_dates(const struct cfg_tls *t, char *err,
+			      size_t errlen)
+{
+	char where[400], subj[256], nb[32], na[32];
+	int total = 0, bad = 0, not_yet, log;
+	BIO *b;
+	X509 *x;
+
+	if (!atomic_load(&tls_strict) || t->ca_file == NULL ||
+	    (b = BIO_new_file(t->ca_file, "r")) == NULL) {
+		ERR_clear_error();
+		return 0;
+	}
+	log = tls_ca_first_look(t->ca_file);
+	config_where_format(&t->w_ca, where, sizeof(where));
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+		total++;
+		if (tls_ca_out_of_date(x, nb, na, sizeof(nb), &not_yet)) {
+			bad++;
+			tls_cert_subject(x, subj, sizeof(subj));
+			if (log)
+				ENGINE_LOG(SHIM_LOG_WARNING, "%s: the CA "
+					   "certificate '%s' in '%s' %s (valid "
+					   "%s to %s): servers whose chain ends "
+					   "at it will be refused", where, subj,
+					   t->ca_file, not_yet ? "is not valid "
+					   "yet" : "has expired", nb, na);
+		}
+		X509_free(x);
+	}
+	BIO_free(b);
+	ERR_clear_error(); /* the end of the file reads as an error */
+	if (total == 0 || bad < total)
+		return 0;
+	snprintf(err, errlen, "%s: no certificate in the CA file '%s' is "
+		 "valid now (%d expired or not yet valid): no server can be "
+		 "verified", where, t->ca_file, bad);
+	return -1;
+}
+
 static int tls_load_trust(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 			  size_t errlen)
 {
@@ -171,7 +269,7 @@ static int tls_load_trust(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 		return tls_fail(err, errlen, &t->w_ca,
 				"cannot load CA certificates",
 				t->ca_file ? t->ca_file : t->ca_path);
-	return 0;
+	return tls_check_ca_dates(t, err, errlen);
 }
 
 static int tls_set_suites(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
@@ -286,19 +384,64 @@ static int tls_check_identity_dates(SSL_CTX *ctx, const struct cfg_tls *t,
 static int tls_keylog_fd = -1;
 static pthread_once_t tls_keylog_once = PTHREAD_ONCE_INIT;
 
+/*
+ * The key log holds what decrypts every connection, so it is used only if
+ * nobody else can read it: a regular file of ours, mode 0600 or tighter,
+ * not reached through a symbolic link (one could point it anywhere).  A
+ * new file is created 0600 with O_EXCL; an existing one is opened with
+ * O_NOFOLLOW and checked on the descriptor, so nothing can be swapped in
+ * between the check and the use.  Refused: one error line, no key
+ * logging, and the connection goes on.
+ */
+static int tls_keylog_usable(int fd, const char *path)
+{
+	struct stat st;
+	const char *why = NULL;
+	char detail[64] = "";
+
+	if (fstat(fd, &st) < 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (st.st_uid != geteuid())
+		why = "owned by another user, who can read it";
+	else if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		why = "readable or writable by group or others";
+		snprintf(detail, sizeof(detail), " (mode %04o: chmod 600 it)",
+			 (unsigned)(st.st_mode & 07777));
+	}
+	if (why == NULL)
+		return 1;
+	ENGINE_LOG(SHIM_LOG_ERROR, "SSLKEYLOGFILE=%s: refused: %s%s; no TLS "
+		   "secrets are logged", path, why, detail);
+	return 0;
+}
+
 static void tls_keylog_open(void)
 {
 	const char *path = getenv("SSLKEYLOGFILE");
+	int fl = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+	int fd;
 
 	if (path == NULL || *path == '\0')
 		return;
-	tls_keylog_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-			     0600);
-	if (tls_keylog_fd < 0) {
-		ENGINE_LOG(SHIM_LOG_WARNING, "SSLKEYLOGFILE=%s: %s; no TLS "
-			   "secrets are logged", path, strerror(errno));
+	fd = open(path, fl | O_CREAT | O_EXCL, 0600);
+	if (fd < 0 && errno == EEXIST)
+		fd = open(path, fl);
+	if (fd < 0) {
+		ENGINE_LOG(SHIM_LOG_ERROR, "SSLKEYLOGFILE=%s: refused: %s; no "
+			   "TLS secrets are logged", path,
+			   errno == ELOOP ? "it is a symbolic link"
+					  : strerror(errno));
 		return;
 	}
+	if (!tls_keylog_usable(fd, path)) {
+		close(fd);
+		return;
+	}
+	/* O_NONBLOCK was for the open (a FIFO must not hang it) */
+	(void)fcntl(fd, F_SETFL, O_APPEND);
+	tls_keylog_fd = fd;
 	ENGINE_LOG(SHIM_LOG_WARNING, "SSLKEYLOGFILE=%s: the TLS secrets of "
 		   "every connection are written there: whoever can read that "
 		   "file can decrypt the traffic (for debugging only)", path);
@@ -375,22 +518,22 @@ static void tls_ctx_locks_init(struct tls_endpoint *ep)
 			PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&ep->ctx_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
-	pthread_mutex_init(&ep->cache_lock, NULL);
 }
 
 void tls_ctx_fork_prepare(struct tls_endpoint *ep)
 {
 	pthread_rwlock_wrlock(&ep->ctx_lock);
-	pthread_mutex_lock(&ep->cache_lock);
+	session_cache_lock(&ep->cache);
 }
 
 void tls_ctx_fork_after(struct tls_endpoint *ep, int child)
 {
 	if (child) {
 		tls_ctx_locks_init(ep);
+		session_cache_reinit_lock(&ep->cache);
 		return;
 	}
-	pthread_mutex_unlock(&ep->cache_lock);
+	session_cache_unlock(&ep->cache);
 	pthread_rwlock_unlock(&ep->ctx_lock);
 }
 
@@ -400,6 +543,7 @@ int tls_ctx_build(struct tls_endpoint *ep, const struct cfg_endpoint *cfg,
 	memset(ep, 0, sizeof(*ep));
 	ep->cfg = cfg;
 	tls_ctx_locks_init(ep);
+	session_cache_init(&ep->cache);
 	ep->ctx = tls_ctx_new(cfg, err, errlen);
 	if (ep->ctx == NULL) {
 		tls_ctx_free(ep);
@@ -408,23 +552,12 @@ int tls_ctx_build(struct tls_endpoint *ep, const struct cfg_endpoint *cfg,
 	return 0;
 }
 
-/* Caller holds cache_lock. */
-static void tls_cache_clear_locked(struct tls_endpoint *ep)
-{
-	for (int i = 0; i < TLS_CACHE_SLOTS; i++) {
-		if (ep->cache[i].sess != NULL)
-			SSL_SESSION_free(ep->cache[i].sess);
-		ep->cache[i].sess = NULL;
-	}
-}
-
 void tls_ctx_free(struct tls_endpoint *ep)
 {
-	tls_cache_clear_locked(ep);
+	session_cache_destroy(&ep->cache);
 	if (ep->ctx != NULL)
 		SSL_CTX_free(ep->ctx);
 	ep->ctx = NULL;
-	pthread_mutex_destroy(&ep->cache_lock);
 	pthread_rwlock_destroy(&ep->ctx_lock);
 }
 
@@ -433,13 +566,13 @@ void tls_ctx_swap(struct tls_endpoint *ep, SSL_CTX *ctx)
 	SSL_CTX *old;
 
 	pthread_rwlock_wrlock(&ep->ctx_lock);
-	pthread_mutex_lock(&ep->cache_lock);
+	session_cache_lock(&ep->cache);
 	old = ep->ctx;
 	ep->ctx = ctx;
 	/* a resumed session skips verification: none may outlive the
 	   trust it was verified with */
-	tls_cache_clear_locked(ep);
-	pthread_mutex_unlock(&ep->cache_lock);
+	session_cache_clear_locked(&ep->cache);
+	session_cache_unlock(&ep->cache);
 	pthread_rwlock_unlock(&ep->ctx_lock);
 	SSL_CTX_free(old); /* open sessions keep their own reference */
 }
@@ -456,92 +589,20 @@ void tls_ctx_read_unlock(struct tls_endpoint *ep)
 
 /* ------------------------------------------------ resumption cache */
 
-/*
- * A TLS 1.3 ticket is used once (RFC 8446 C.4; servers with stateful
- * tickets, redis among them, honour it only once), so the cache keeps
- * several per key and hands each out to one connection; every handshake
- * brings new ones.  A TLS 1.2 session may be shared.
- */
 SSL_SESSION *tls_cache_get(struct tls_endpoint *ep, const char *key)
 {
-	struct tls_cache_slot *best = NULL;
-	SSL_SESSION *s = NULL;
-
-	pthread_mutex_lock(&ep->cache_lock);
-	for (int i = 0; i < TLS_CACHE_SLOTS; i++) {
-		struct tls_cache_slot *c = &ep->cache[i];
-		if (c->sess == NULL || strcmp(c->key, key) != 0)
-			continue;
-		if (!SSL_SESSION_is_resumable(c->sess)) {
-			SSL_SESSION_free(c->sess);
-			c->sess = NULL;
-			continue;
-		}
-		if (best == NULL || c->stamp > best->stamp)
-			best = c;
-	}
-	if (best != NULL) {
-		s = best->sess;
-		if (SSL_SESSION_get_protocol_version(s) >= TLS1_3_VERSION)
-			best->sess = NULL; /* the caller takes the only reference */
-		else
-			SSL_SESSION_up_ref(s);
-	}
-	pthread_mutex_unlock(&ep->cache_lock);
-	return s;
-}
-
-/* Caller holds cache_lock: keep s, evicting the oldest entry (of this key
-   once it has TLS_CACHE_PER_KEY, else of any). */
-static void tls_cache_put_locked(struct tls_endpoint *ep, const char *key,
-				 SSL_SESSION *s)
-{
-	struct tls_cache_slot *victim = NULL, *own_oldest = NULL;
-	int own = 0;
-
-	for (int i = 0; i < TLS_CACHE_SLOTS; i++) {
-		struct tls_cache_slot *c = &ep->cache[i];
-		if (c->sess == NULL) {
-			if (victim == NULL || victim->sess != NULL)
-				victim = c;
-			continue;
-		}
-		if (strcmp(c->key, key) == 0) {
-			own++;
-			if (own_oldest == NULL || c->stamp < own_oldest->stamp)
-				own_oldest = c;
-		}
-		if (victim == NULL ||
-		    (victim->sess != NULL && c->stamp < victim->stamp))
-			victim = c;
-	}
-	if (own >= TLS_CACHE_PER_KEY)
-		victim = own_oldest;
-	if (victim->sess != NULL)
-		SSL_SESSION_free(victim->sess);
-	snprintf(victim->key, sizeof(victim->key), "%s", key);
-	victim->sess = s;
-	victim->stamp = ++ep->clock;
+	return session_cache_get(&ep->cache, key);
 }
 
 void tls_cache_put(struct tls_endpoint *ep, const char *key, SSL_SESSION *s)
 {
-	pthread_mutex_lock(&ep->cache_lock);
-	tls_cache_put_locked(ep, key, s);
-	pthread_mutex_unlock(&ep->cache_lock);
+	if (!session_cache_put(&ep->cache, key, s))
+		SSL_SESSION_free(s);
 }
 
 void tls_cache_drop(struct tls_endpoint *ep, const char *key)
 {
-	pthread_mutex_lock(&ep->cache_lock);
-	for (int i = 0; i < TLS_CACHE_SLOTS; i++) {
-		struct tls_cache_slot *c = &ep->cache[i];
-		if (c->sess != NULL && strcmp(c->key, key) == 0) {
-			SSL_SESSION_free(c->sess);
-			c->sess = NULL;
-		}
-	}
-	pthread_mutex_unlock(&ep->cache_lock);
+	session_cache_drop(&ep->cache, key);
 }
 
 static int tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
@@ -554,12 +615,10 @@ static int tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
 		return 0;
 	/* a ticket can arrive after a reload, on a session of the old
 	   context: it must not be resumed under the new one */
-	pthread_mutex_lock(&ep->cache_lock);
-	if (SSL_get_SSL_CTX(ssl) == ep->ctx) {
-		tls_cache_put_locked(ep, key, sess);
-		kept = 1;
-	}
-	pthread_mutex_unlock(&ep->cache_lock);
+	session_cache_lock(&ep->cache);
+	if (SSL_get_SSL_CTX(ssl) == ep->ctx)
+		kept = session_cache_put_locked(&ep->cache, key, sess);
+	session_cache_unlock(&ep->cache);
 	return kept; /* 1: we keep the reference */
 }
 

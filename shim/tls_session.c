@@ -24,15 +24,18 @@ struct shim_tls {
 	struct tls_endpoint *ep;
 	char label[320];
 	char expect[256];
-	char cache_key[320];
-	int starved;     /* the last read needs bytes the kernel lacks */
+	char *cache_key; /* the full resumption key (session_cache.h) */
 	int got_data;    /* the server has sent application data */
+	int wrote;       /* the program has written plaintext */
+	int double_tls;  /* the program speaks TLS itself: writes fail */
 	int cert_requested; /* the server asked for a client certificate */
 	enum tls_failure why; /* the first fatal failure */
 	int deferred;    /* errno of a failure met after data was returned */
 	int failed;      /* a fatal error was reported: report no more */
 	struct timespec t0;
 	int vfail;       /* X509_V_ERR_* of the first verification failure */
+	int vfail_depth; /* the depth of the certificate it is about */
+	char vfail_cert[720]; /* that certificate (a CA's), described */
 	char peer[768];  /* the server certificate, described */
 };
 
@@ -112,6 +115,40 @@ static void tls_describe_cert(X509 *cert, char *out, size_t len)
 		 subj, sans, iss, nb, na);
 }
 
+/*
+ * The CA certificate a verification failure is about (an expired root in
+ * the CA file, an intermediate the server sent): the log line must name it
+ * and its dates, or "certificate has expired" reads as the server's.
+ */
+static void tls_describe_ca(struct shim_tls *t, X509_STORE_CTX *xs)
+{
+	X509 *ca = X509_STORE_CTX_get_current_cert(xs);
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(xs);
+	const struct cfg_tls *c = &t->ep->cfg->tls;
+	char subj[256], nb[32], na[32], from[300];
+	int top = chain != NULL && t->vfail_depth == sk_X509_num(chain) - 1;
+
+	if (ca == NULL)
+		return;
+	tls_name_text(X509_get_subject_name(ca), subj, sizeof(subj));
+	tls_time_text(X509_get0_notBefore(ca), nb, sizeof(nb));
+	tls_time_text(X509_get0_notAfter(ca), na, sizeof(na));
+	if (!top)
+		snprintf(from, sizeof(from), "intermediate CA certificate (sent "
+			 "by the server)");
+	else if (c->ca_file != NULL)
+		snprintf(from, sizeof(from), "CA certificate from '%s'",
+			 c->ca_file);
+	else if (c->ca_path != NULL)
+		snprintf(from, sizeof(from), "CA certificate from '%s'",
+			 c->ca_path);
+	else
+		snprintf(from, sizeof(from), "CA certificate from the system "
+			 "trust store");
+	snprintf(t->vfail_cert, sizeof(t->vfail_cert), "the %s, subject '%s', "
+		 "depth %d, valid %s to %s", from, subj, t->vfail_depth, nb, na);
+}
+
 static int tls_verify_cb(int ok, X509_STORE_CTX *xs)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(
@@ -123,8 +160,12 @@ static int tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	if (t->peer[0] == '\0' && X509_STORE_CTX_get0_cert(xs) != NULL)
 		tls_describe_cert(X509_STORE_CTX_get0_cert(xs), t->peer,
 				  sizeof(t->peer));
-	if (!ok && t->vfail == 0)
+	if (!ok && t->vfail == 0) {
 		t->vfail = X509_STORE_CTX_get_error(xs);
+		t->vfail_depth = X509_STORE_CTX_get_error_depth(xs);
+		if (t->vfail_depth > 0)
+			tls_describe_ca(t, xs);
+	}
 	return ok;
 }
 
@@ -193,8 +234,8 @@ struct shim_tls *tls_session_new(struct tls_endpoint *ep, int fd,
 	t->bio.fd = fd;
 	snprintf(t->label, sizeof(t->label), "%s", tg->label);
 	snprintf(t->expect, sizeof(t->expect), "%s", tg->expect);
-	snprintf(t->cache_key, sizeof(t->cache_key), "%s", tg->cache_key);
-	t->ssl = SSL_new(ep->ctx);
+	t->cache_key = strdup(tg->cache_key);
+	t->ssl = t->cache_key ? SSL_new(ep->ctx) : NULL;
 	b = t->ssl ? tls_bio_new(&t->bio) : NULL;
 	if (b == NULL) {
 		tls_session_free(t);
@@ -268,12 +309,15 @@ static int tls_not_tls_reason(int reason)
 
 static int tls_report_verify(struct shim_tls *t, long vr)
 {
+	int about_ca = vr == t->vfail && t->vfail_cert[0] != '\0';
+
 	t->why = TLS_FAIL_VERIFY;
 	ENGINE_LOG(SHIM_LOG_ERROR,
-		   "%s: server certificate rejected: %s; expected name '%s'; "
-		   "server presented %s", t->label,
-		   X509_verify_cert_error_string(vr), t->expect,
-		   t->peer[0] ? t->peer : "no certificate");
+		   "%s: server certificate rejected: %s%s%s; expected name "
+		   "'%s'; server presented %s", t->label,
+		   X509_verify_cert_error_string(vr),
+		   about_ca ? ": it is " : "", about_ca ? t->vfail_cert : "",
+		   t->expect, t->peer[0] ? t->peer : "no certificate");
 	return EACCES;
 }
 
@@ -418,8 +462,6 @@ static int tls_result(struct shim_tls *t, int rc, enum tls_op op, int *err)
 			if (f > 0)
 				return SHIM_IO_WANT_WRITE;
 		}
-		if (op == TLS_OP_READ)
-			t->starved = 1;
 		return SHIM_IO_WANT_READ;
 	case SSL_ERROR_WANT_WRITE:
 		return SHIM_IO_WANT_WRITE;
@@ -469,6 +511,8 @@ static void tls_log_done(struct shim_tls *t)
 		   SSL_session_reused(t->ssl) ? "yes" : "no", ms);
 }
 
+static void tls_lookahead(struct shim_tls *t);
+
 void tls_session_set_fd(struct shim_tls *t, int fd)
 {
 	t->bio.fd = fd;
@@ -486,6 +530,8 @@ int tls_session_handshake(struct shim_tls *t, int *err)
 			*err = tls_report_syscall(t, TLS_OP_HANDSHAKE);
 			return SHIM_IO_ERROR;
 		}
+		/* read_ahead may have taken records past the Finished */
+		tls_lookahead(t);
 		return 0;
 	}
 	rc = tls_result(t, rc, TLS_OP_HANDSHAKE, err);
@@ -508,6 +554,42 @@ static int tls_flush_first(struct shim_tls *t, int *err)
 	return f > 0 ? SHIM_IO_WANT_WRITE : 0;
 }
 
+/*
+ * After a read that filled the caller's buffer: if OpenSSL holds bytes it
+ * has not decrypted, decrypt the next whole record now, so that
+ * tls_session_buffered (what readiness trusts) can answer from
+ * SSL_pending alone.  With read_ahead on, SSL_has_pending is also true for
+ * a partial record: that one stays a partial (the BIO read is
+ * non-blocking), and the session is then not readable.  A fatal
+ * error met here is reported now and returned by the next read, like one
+ * met after data.
+ */
+static void tls_lookahead(struct shim_tls *t)
+{
+	char c;
+	size_t n;
+	int rc;
+
+	if (t->failed || t->deferred != 0 || SSL_pending(t->ssl) > 0 ||
+	    !SSL_has_pending(t->ssl))
+		return;
+	tls_clear_errors();
+	if (SSL_peek_ex(t->ssl, &c, 1, &n))
+		return;
+	rc = tls_result(t, 0, TLS_OP_READ, &t->deferred);
+	if (rc != SHIM_IO_ERROR)
+		t->deferred = 0;
+}
+
+/*
+ * Reads drain like a kernel socket: min(len, every byte available without
+ * waiting), across record boundaries.  After each record the loop asks for
+ * more; the BIO's recv is non-blocking, so the first WANT_READ ends the
+ * read with what it has.  A read that returns less than asked for has
+ * therefore found the kernel socket empty, which is what an edge-triggered
+ * reader takes a short read to mean.  A peek returns one record's worth
+ * at most (OpenSSL cannot peek past it).
+ */
 ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 			 int *err)
 {
@@ -531,10 +613,8 @@ ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 			  : SSL_read_ex(t->ssl, (char *)buf + got, len - got, &n);
 		if (ok) {
 			got += n;
-			t->starved = 0;
 			t->got_data = 1;
-			if (peek || (SSL_pending(t->ssl) == 0 &&
-				     !SSL_has_pending(t->ssl)))
+			if (peek)
 				break;
 			continue;
 		}
@@ -549,15 +629,48 @@ ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 		}
 		return tls_result(t, 0, TLS_OP_READ, err);
 	}
+	if (!peek && got == len)
+		tls_lookahead(t);
 	return (ssize_t)got;
+}
+
+/*
+ * 1 if the program's first bytes are a TLS handshake record (content type
+ * 22, version 3.0 to 3.4): it speaks TLS itself, and TLS inside TLS only
+ * makes the server wait for a Redis command that never comes.  No Redis
+ * command starts with byte 0x16.  Bytes not yet written count as a match.
+ */
+static int tls_looks_like_tls(const unsigned char *p, size_t len)
+{
+	return len > 0 && p[0] == SSL3_RT_HANDSHAKE &&
+	       (len < 2 || p[1] == 3) && (len < 3 || p[2] <= 4);
+}
+
+static int tls_refuse_double_tls(struct shim_tls *t, int *err)
+{
+	if (!t->double_tls)
+		ENGINE_LOG(SHIM_LOG_ERROR, "%s: the program already speaks TLS "
+			   "to this endpoint (its first bytes are a TLS "
+			   "handshake), and the shim adds TLS too: turn off the "
+			   "program's own TLS (e.g. drop redis-cli's --tls), or "
+			   "remove this endpoint from the shim's configuration",
+			   t->label);
+	t->double_tls = 1;
+	t->why = TLS_FAIL_OTHER;
+	*err = EPROTO;
+	return SHIM_IO_ERROR;
 }
 
 ssize_t tls_session_write(struct shim_tls *t, const void *buf, size_t len,
 			  int *err)
 {
 	size_t done = 0;
-	int f = tls_flush_first(t, err);
+	int f;
 
+	if (t->double_tls ||
+	    (!t->wrote && tls_looks_like_tls(buf, len)))
+		return tls_refuse_double_tls(t, err);
+	f = tls_flush_first(t, err);
 	if (f != 0)
 		return f;
 	while (done < len) {
@@ -568,6 +681,7 @@ ssize_t tls_session_write(struct shim_tls *t, const void *buf, size_t len,
 		tls_clear_errors();
 		if (SSL_write_ex(t->ssl, (const char *)buf + done, chunk, &n)) {
 			done += n;
+			t->wrote = 1;
 			if (tls_bio_unsent(&t->bio) > 0)
 				break; /* the kernel is full: stop here */
 			continue;
@@ -584,24 +698,38 @@ int tls_session_flush(struct shim_tls *t, int *err)
 	return tls_flush_first(t, err);
 }
 
+/*
+ * 1 only when a read would return at once without the kernel: decrypted
+ * plaintext (SSL_pending), a close_notify received (the read returns 0),
+ * or an error held for the next read.  Not SSL_has_pending: tls_ctx.c
+ * turns read_ahead on, and then it is also true for a partial record,
+ * which a read cannot return.  Whole records OpenSSL read ahead are
+ * decrypted by the read that left them (tls_lookahead), so they show here
+ * as SSL_pending.
+ */
 int tls_session_buffered(struct shim_tls *t)
 {
-	return SSL_pending(t->ssl) > 0 ||
-	       (!t->starved && SSL_has_pending(t->ssl));
+	return SSL_pending(t->ssl) > 0 || t->deferred != 0 ||
+	       (SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
 }
 
 size_t tls_session_pending(struct shim_tls *t)
 {
 	int n = SSL_pending(t->ssl);
 
-	if (n == 0 && !t->failed) {
-		/* decrypt the next record, if it is there, to count it */
+	if (n == 0 && !t->failed && t->deferred == 0) {
+		/* decrypt the next record, if it is there, to count it; a
+		   fatal error is held for the next read, not lost */
 		char c;
 		size_t got;
+		int rc;
 
 		tls_clear_errors();
-		if (!SSL_peek_ex(t->ssl, &c, 1, &got))
-			tls_clear_errors();
+		if (!SSL_peek_ex(t->ssl, &c, 1, &got)) {
+			rc = tls_result(t, 0, TLS_OP_READ, &t->deferred);
+			if (rc != SHIM_IO_ERROR)
+				t->deferred = 0;
+		}
 		n = SSL_pending(t->ssl);
 	}
 	return n > 0 ? (size_t)n : 0;
@@ -629,6 +757,7 @@ void tls_session_free(struct shim_tls *t)
 	if (t->ssl != NULL)
 		SSL_free(t->ssl);
 	tls_bio_release(&t->bio);
+	free(t->cache_key);
 	free(t);
 }
 

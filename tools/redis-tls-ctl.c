@@ -7,6 +7,10 @@
  *                                problem; exit 0 if it loads, 1 if not.
  *                                An expired client certificate is a
  *                                problem here (the shim only logs it).
+ *                                Each CA certificate of a ca_file that
+ *                                is expired or not yet valid is named
+ *                                with its dates in a warning; only a
+ *                                ca_file with no valid one is a problem.
  *   redis-tls-ctl check          the same, then for each endpoint that
  *                                names one address: connect, handshake,
  *                                PING, twice (to show resumption), and

@@ -74,6 +74,96 @@ case_expired() {
 	bad_server "$PKI/server-expired.crt" "$PKI/server-expired.key" "expired"
 }
 
+# ------------------------------------------- expired CA / intermediate
+
+DATED=$T_TMP/dated # this file's own CAs with past dates
+mkdir -p "$DATED"
+
+dossl() {
+	openssl "$@" 2>"$DATED/ossl.err" && return 0
+	fail "openssl $1: $(cat "$DATED/ossl.err")"
+}
+
+# dated_sign ISSUER NAME CN START END EXTS: $DATED/NAME.crt/.key, signed by
+# ISSUER (a path prefix: ISSUER.crt/.key; "self" for a self-signed one),
+# valid from START to END (YYYYMMDDHHMMSSZ; `openssl ca` can back-date).
+dated_sign() {
+	local issuer=$1 name=$2 cn=$3 start=$4 end=$5 exts=$6 db=$DATED/db-$2
+	local -a by=(-cert "$issuer.crt" -keyfile "$issuer.key")
+	mkdir -p "$db"
+	: >"$db/index.txt"
+	echo 1000 >"$db/serial"
+	printf '%s\n' "$exts" >"$DATED/$name.ext"
+	printf '%s\n' "[ ca ]" "default_ca = test" "[ test ]" \
+		"database = $db/index.txt" "new_certs_dir = $db" "serial = $db/serial" \
+		"default_md = sha256" "policy = anything" "unique_subject = no" \
+		"copy_extensions = none" "[ anything ]" "organizationName = optional" \
+		"commonName = supplied" >"$DATED/$name.cnf"
+	dossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$DATED/$name.key" || return
+	dossl req -new -key "$DATED/$name.key" -subj "/O=redis-tls-shim test/CN=$cn" \
+		-out "$DATED/$name.csr" || return
+	[ "$issuer" = self ] && by=(-selfsign -keyfile "$DATED/$name.key")
+	dossl ca -batch -config "$DATED/$name.cnf" "${by[@]}" -notext \
+		-startdate "$start" -enddate "$end" -extfile "$DATED/$name.ext" \
+		-in "$DATED/$name.csr" -out "$DATED/$name.crt"
+}
+
+CA_EXT='basicConstraints=critical,CA:TRUE
+keyUsage=critical,keyCertSign,cRLSign'
+LEAF_EXT='basicConstraints=critical,CA:FALSE
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:localhost,IP:127.0.0.1'
+NOW=$(date -u -d '-1 hour' +%Y%m%d%H%M%SZ)
+LATER=$(date -u -d '+30 days' +%Y%m%d%H%M%SZ)
+
+case_expired_ca() {
+	# The CA in the CA file expired; the server's own certificate is
+	# valid.  The line names the CA, its file and its dates.
+	dated_sign self old-ca "expired test CA" 20200101000000Z 20200102000000Z "$CA_EXT" || return
+	dated_sign "$DATED/old-ca" old-ca-server localhost "$NOW" "$LATER" "$LEAF_EXT" || return
+	start_tls_redis --tls-cert-file "$DATED/old-ca-server.crt" \
+		--tls-key-file "$DATED/old-ca-server.key" || return
+	# A bundle where one CA (the server's) expired passes --check-config
+	# (the wrapper's), with a warning; the handshake then fails.
+	cat "$PKI/ca.crt" "$DATED/old-ca.crt" >"$DATED/mixed-bundle.crt"
+	run_cli "$REDIS_PORT" --cacert "$DATED/mixed-bundle.crt" --cert "$PKI/client.crt" --key "$PKI/client.key"
+	client_failed
+	assert_one_shim_error "server certificate rejected: certificate has expired: it is the CA certificate from '[^']*mixed-bundle\.crt', subject 'CN=expired test CA,O=redis-tls-shim test', depth 1, valid 2020-01-01 00:00:00Z to 2020-01-02 00:00:00Z" || return
+	not_stored "$REDIS_PORT"
+	stop_pid "$REDIS_PID"
+}
+
+case_expired_intermediate() {
+	# The root is valid; the intermediate the server sends expired.
+	dated_sign "$PKI/ca" old-int "expired intermediate" 20200101000000Z 20200102000000Z "$CA_EXT" || return
+	dated_sign "$DATED/old-int" old-int-server localhost "$NOW" "$LATER" "$LEAF_EXT" || return
+	cat "$DATED/old-int-server.crt" "$DATED/old-int.crt" >"$DATED/old-int-chain.crt"
+	start_tls_redis --tls-cert-file "$DATED/old-int-chain.crt" \
+		--tls-key-file "$DATED/old-int-server.key" || return
+	run_cli "$REDIS_PORT"
+	client_failed
+	assert_one_shim_error "certificate has expired: it is the intermediate CA certificate \(sent by the server\), subject 'CN=expired intermediate,O=redis-tls-shim test', depth 1, valid 2020-01-01 00:00:00Z to 2020-01-02 00:00:00Z" || return
+	not_stored "$REDIS_PORT"
+	stop_pid "$REDIS_PID"
+}
+
+case_check_config_expired_ca() {
+	# One expired CA among valid ones: a warning naming it and its dates,
+	# and the configuration is still accepted.  Only expired ones: refused.
+	[ -e "$DATED/old-ca.crt" ] || dated_sign self old-ca "expired test CA" 20200101000000Z 20200102000000Z "$CA_EXT" || return
+	cat "$PKI/ca.crt" "$DATED/old-ca.crt" >"$DATED/mixed-bundle.crt"
+	t_run "$T_RUN" --endpoint "127.0.0.1:6379" --cacert "$DATED/mixed-bundle.crt" --check-config
+	assert_rc 0 "--check-config with one expired CA among valid ones" || return
+	assert_match "$T_ERR" "the CA certificate 'CN=expired test CA,O=redis-tls-shim test' in '[^']*mixed-bundle\.crt' has expired \(valid 2020-01-01 00:00:00Z to 2020-01-02 00:00:00Z\)" \
+		"--check-config's warning" || return
+	assert_eq 1 "$(grep -c 'expired test CA' <<<"$T_ERR")" "warnings naming the expired CA"
+	assert_contains "$T_ERR" "configuration OK" "--check-config's verdict"
+
+	t_run "$T_RUN" --endpoint "127.0.0.1:6379" --cacert "$DATED/old-ca.crt" --check-config
+	assert_rc 2 "--check-config with only an expired CA" || return
+	assert_match "$T_ERR" "no certificate in the CA file '[^']*old-ca\.crt' is valid now" "--check-config's error"
+}
+
 # bad_client ERE WRAPPER-FLAGS...: a server that requires a client
 # certificate from the test CA refuses the client's.
 bad_client() {
@@ -158,6 +248,26 @@ EOF
 	[ $((SECONDS - t0)) -le 8 ] || fail "took $((SECONDS - t0))s for a 1s handshake timeout"
 	nothing_received
 	stop_pid "$REC_PID"
+}
+
+case_double_tls() {
+	# A program that speaks TLS itself, through the shim configured for
+	# the same endpoint: TLS inside TLS.  It must fail at once (well within
+	# the handshake timeout) and say why, not hang.
+	local t0
+	start_tls_redis || return
+	export REDIS_TLS_HANDSHAKE_TIMEOUT_MS=3000
+	t0=$SECONDS
+	T_TIMEOUT=20 t_run "$T_RUN" --endpoint "127.0.0.1:$REDIS_PORT" --cacert "$PKI/ca.crt" \
+		--cert "$PKI/client.crt" --key "$PKI/client.key" -- \
+		redis-cli --tls --cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key" \
+		-h 127.0.0.1 -p "$REDIS_PORT" SET "$M" 1
+	unset REDIS_TLS_HANDSHAKE_TIMEOUT_MS
+	client_failed
+	[ $((SECONDS - t0)) -le 3 ] || fail "took $((SECONDS - t0))s: longer than the 3s handshake timeout"
+	assert_one_shim_error "error: 127\.0\.0\.1:$REDIS_PORT: the program already speaks TLS to this endpoint.*turn off the program's own TLS.*remove this endpoint"
+	assert_eq 0 "$(rcli_native EXISTS "$M")" "EXISTS marker on the server"
+	stop_pid "$REDIS_PID"
 }
 
 # ------------------------------------------------------- configuration
@@ -271,6 +381,9 @@ case_wrong_passphrase() {
 t_case "server signed by another CA" case_other_ca
 t_case "server certificate for another name" case_wrong_name
 t_case "expired server certificate" case_expired
+t_case "expired CA certificate (CA file): the line names it and its dates" case_expired_ca
+t_case "expired intermediate (sent by the server): named with its dates" case_expired_intermediate
+t_case "--check-config: an expired CA in the CA file is named, others still valid" case_check_config_expired_ca
 t_case "no client certificate where required" case_no_client_cert
 t_case "client certificate from another CA" case_client_other_ca
 t_case "not TLS at all (recording server)" case_not_tls_record
@@ -278,6 +391,7 @@ t_case "not TLS at all (plaintext redis-server)" case_not_tls_redis
 t_case "peer sends garbage" case_peer garbage "tls|handshake|wrong version|record|protocol|packet"
 t_case "peer closes at once" case_peer close "closed|eof|reset|handshake"
 t_case "peer never answers: handshake timeout" case_stall
+t_case "program already speaks TLS (redis-cli --tls through the shim)" case_double_tls
 t_case "config: unknown key" case_conf_unknown_key
 t_case "config: missing file" case_conf_missing_file
 t_case "config: key does not match certificate" case_conf_key_mismatch

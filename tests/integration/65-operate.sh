@@ -556,6 +556,59 @@ case_keylog() {
 	assert_not_contains "$T_ERR" "TRAFFIC_SECRET" "stderr"
 }
 
+# keylog_refused PATH ERE: PING works with SSLKEYLOGFILE=PATH, the shim's
+# one line is an error matching ERE, and no secret is written anywhere.
+keylog_refused() {
+	local path=$1 ere=$2
+	t_run env SSLKEYLOGFILE="$path" "${RCLI[@]}" PING
+	assert_eq PONG "$T_OUT" "PING with a refused SSLKEYLOGFILE" || return
+	assert_one_shim_error "error: SSLKEYLOGFILE=.*: refused: $ere.*no TLS secrets are logged" || return
+	assert_not_contains "$T_ERR" "TRAFFIC_SECRET" "stderr"
+}
+
+case_keylog_symlink() {
+	local target=$T_TMP/keylog-target.log link=$T_TMP/keylog-link.log
+	: >"$target"
+	chmod 600 "$target"
+	ln -sf "$target" "$link"
+	keylog_refused "$link" "it is a symbolic link" || return
+	assert_eq 0 "$(stat -c %s "$target")" "bytes written through the link"
+	# A dangling link is not followed to create its target either.
+	rm -f "$target"
+	keylog_refused "$link" "it is a symbolic link" || return
+	[ ! -e "$target" ] || fail "the link's target was created"
+}
+
+case_keylog_open_mode() {
+	local keys=$T_TMP/keys-shared.log mode
+	for mode in 644 640 604 620 602; do
+		: >"$keys"
+		chmod "$mode" "$keys"
+		keylog_refused "$keys" "readable or writable by group or others \(mode 0$mode" || return
+		assert_eq 0 "$(stat -c %s "$keys")" "bytes written to a $mode file"
+		assert_eq "$mode" "$(stat -c %a "$keys")" "the refused file's mode (left alone)"
+	done
+}
+
+case_keylog_existing_private() {
+	# An existing private file is appended to, not replaced.
+	local keys=$T_TMP/keys-private.log
+	echo "# earlier line" >"$keys"
+	chmod 600 "$keys"
+	t_run env SSLKEYLOGFILE="$keys" "${RCLI[@]}" PING
+	assert_eq PONG "$T_OUT" "PING" || return
+	assert_eq "# earlier line" "$(head -1 "$keys")" "the key log's first line" || return
+	assert_file_has "$keys" "CLIENT_TRAFFIC_SECRET_0 " "the key log"
+}
+
+case_keylog_new_umask() {
+	# Created 0600 whatever the umask.
+	local keys=$T_TMP/keys-umask.log
+	t_run sh -c 'umask 000; exec "$@"' sh env SSLKEYLOGFILE="$keys" "${RCLI[@]}" PING
+	assert_eq PONG "$T_OUT" "PING" || return
+	assert_eq 600 "$(stat -c %a "$keys")" "the key log's mode under umask 000"
+}
+
 case_handshake_info_line() {
 	t_run "${SHIM[@]::${#SHIM[@]}-1}" --log-level info -- redis-cli -h 127.0.0.1 -p "$REDIS_PORT" PING
 	assert_eq PONG "$T_OUT" "PING" || return
@@ -600,6 +653,10 @@ t_case "rotation: client certificate and CA changed under a running client" case
 t_case "REDIS_TLS_STATS=1: the line at exit, exact counts" case_stats_log
 t_case "REDIS_TLS_STATS=FILE: resumed and failed handshakes counted" case_stats_file
 t_case "SSLKEYLOGFILE: secrets written, warned" case_keylog
+t_case "SSLKEYLOGFILE: a symbolic link is refused" case_keylog_symlink
+t_case "SSLKEYLOGFILE: a file group or others can open is refused" case_keylog_open_mode
+t_case "SSLKEYLOGFILE: an existing private file is appended to" case_keylog_existing_private
+t_case "SSLKEYLOGFILE: created 0600 under umask 000" case_keylog_new_umask
 t_case "one info line per handshake" case_handshake_info_line
 t_case "server certificate expiring in 5 days: warned" case_server_expiry_warning
 t_done
