@@ -27,6 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RELAY_BUF 16384
@@ -53,6 +57,9 @@ static pthread_mutex_t relay_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct shim_sock *relay_list;
 static int relay_epfd = -1;
 static int relay_started;
+static pthread_t relay_thread;
+static int relay_wake_fd = -1;  /* eventfd: stop the thread at exit */
+static int relay_pid;
 static int relay_handshaking; /* RELAY sockets still in their handshake */
 
 /* ------------------------------------------------------ registrations */
@@ -101,11 +108,21 @@ static int relay_start(void)
 		else
 			real.close(fd);
 	}
+	if (relay_wake_fd < 0) {
+		int fd = real.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		struct epoll_event ev = { .events = EPOLLIN };
+
+		if (fd < 0)
+			return -1;
+		relay_wake_fd = real.fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		real.close(fd);
+		ev.data.u64 = 0; /* no socket */
+		real.epoll_ctl(relay_epfd, EPOLL_CTL_ADD, relay_wake_fd, &ev);
+	}
 	/* no signal of the program may land on this thread */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	rc = pthread_create(&t, &attr, relay_main, NULL);
 	pthread_attr_destroy(&attr);
@@ -114,6 +131,8 @@ static int relay_start(void)
 		errno = rc;
 		return -1;
 	}
+	relay_thread = t;
+	relay_pid = (int)syscall(SYS_getpid);
 	relay_started = 1;
 	return 0;
 }
@@ -490,6 +509,10 @@ static void *relay_main(void *arg)
 			struct shim_sock *s = (struct shim_sock *)(uintptr_t)(
 				ev[i].data.u64 & ~(uint64_t)RELAY_TAG_KFD);
 
+			if (s == NULL) { /* the process is exiting */
+				pthread_mutex_unlock(&relay_mu);
+				return NULL;
+			}
 			if (s->watched) {
 				sock_get(s);
 				got[ng++] = s;
@@ -520,7 +543,7 @@ static int relay_in(int fd, unsigned first, unsigned last)
 
 int *relay_private_fds(unsigned first, unsigned last, int *n)
 {
-	size_t cap = 1;
+	size_t cap = 2;
 	int *v;
 
 	*n = 0;
@@ -536,6 +559,8 @@ int *relay_private_fds(unsigned first, unsigned last, int *n)
 	}
 	if (relay_in(relay_epfd, first, last))
 		v[(*n)++] = relay_epfd;
+	if (relay_in(relay_wake_fd, first, last))
+		v[(*n)++] = relay_wake_fd;
 	for (struct shim_sock *s = relay_list; s != NULL; s = s->live_next) {
 		if (relay_in(s->kfd, first, last))
 			v[(*n)++] = s->kfd;
@@ -559,6 +584,46 @@ int relay_is_private_fd(int fd)
 	return fd >= 0 && n > 0;
 }
 
+/* 1 while bytes of the program wait to be carried (any watched socket). */
+static int relay_busy(void)
+{
+	int busy = 0;
+
+	pthread_mutex_lock(&relay_mu);
+	for (struct shim_sock *s = relay_list; s != NULL && !busy;
+	     s = s->live_next) {
+		int n = 0;
+
+		if (s->shim_end >= 0 && real.ioctl(s->shim_end, FIONREAD, &n) == 0 &&
+		    n > 0)
+			busy = 1;
+		if (s->relay != NULL && s->relay->tls_len > 0)
+			busy = 1;
+	}
+	pthread_mutex_unlock(&relay_mu);
+	return busy;
+}
+
+/*
+ * At exit (after the program's atexit handlers and destructors): what the
+ * program wrote past the hooks just before exiting is still in flight;
+ * give the thread a moment to carry it, then stop it.
+ */
+__attribute__((destructor)) static void relay_fini(void)
+{
+	struct timespec nap = { 0, 2 * 1000 * 1000 }, end;
+	uint64_t one = 1;
+
+	if (!relay_started || relay_pid != (int)syscall(SYS_getpid))
+		return;
+	block_deadline_ms(&end, 2000);
+	while (relay_busy() && !block_expired(&end))
+		nanosleep(&nap, NULL);
+	if (real.write(relay_wake_fd, &one, sizeof(one)) == sizeof(one))
+		pthread_join(relay_thread, NULL);
+	relay_started = 0;
+}
+
 void relay_atfork_child(void)
 {
 	/* The parent's thread is not here; its epoll set and descriptors
@@ -573,7 +638,9 @@ void relay_atfork_child(void)
 	}
 	if (relay_epfd >= 0)
 		real.close(relay_epfd);
-	relay_epfd = -1;
+	if (relay_wake_fd >= 0)
+		real.close(relay_wake_fd);
+	relay_epfd = relay_wake_fd = -1;
 	relay_started = 0;
 	relay_handshaking = 0;
 	relay_list = NULL;
