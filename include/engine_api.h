@@ -123,6 +123,10 @@ struct shim_engine_ops {
 
 	/* At process exit: statistics line and the like. */
 	void (*at_exit)(void);
+
+	/* A thread of the switchboard that used sessions ends: free what
+	   the TLS library keeps per thread. */
+	void (*thread_stop)(void);
 };
 
 typedef const struct shim_engine_ops *(*shim_engine_init_fn)(

@@ -108,6 +108,8 @@ const struct shim_engine_ops *sock_eng(void);
    holds it (a signal handler re-entering).  sock_unlock releases it. */
 int sock_lock(struct shim_sock *s);
 void sock_unlock(struct shim_sock *s);
+/* sock_held_here - 1 if this thread holds (or is taking) s->lock. */
+int sock_held_here(const struct shim_sock *s);
 
 /* sock_emulated - 1 if hooked calls on the socket go to its TLS session
    (the fast path); 0 for FRESH, RELAY and DONE (the program's descriptor

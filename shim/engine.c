@@ -318,6 +318,11 @@ static void engine_free(struct shim_tls *s)
 	tls_session_free(s);
 }
 
+static void engine_thread_stop(void)
+{
+	OPENSSL_thread_stop();
+}
+
 static void engine_at_exit(void)
 {
 	stats_report();
@@ -337,6 +342,7 @@ static const struct shim_engine_ops engine_ops = {
 	.shutdown = tls_session_shutdown,
 	.free = engine_free,
 	.at_exit = engine_at_exit,
+	.thread_stop = engine_thread_stop,
 };
 
 /* tls_ctx_new has just warned about our certificate: the next warning

@@ -511,6 +511,8 @@ static void *relay_main(void *arg)
 
 			if (s == NULL) { /* the process is exiting */
 				pthread_mutex_unlock(&relay_mu);
+				if (sock_eng() != NULL && sock_eng()->thread_stop)
+					sock_eng()->thread_stop();
 				return NULL;
 			}
 			if (s->watched) {

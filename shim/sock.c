@@ -136,15 +136,21 @@ static __thread struct shim_sock *sock_held[SOCK_HELD_MAX]
 	__attribute__((tls_model("initial-exec")));
 static __thread int sock_nheld __attribute__((tls_model("initial-exec")));
 
+int sock_held_here(const struct shim_sock *s)
+{
+	for (int i = 0; i < sock_nheld && i < SOCK_HELD_MAX; i++)
+		if (sock_held[i] == s)
+			return 1;
+	return 0;
+}
+
 int sock_lock(struct shim_sock *s)
 {
 	int n = sock_nheld;
 
-	for (int i = 0; i < n && i < SOCK_HELD_MAX; i++) {
-		if (sock_held[i] == s) {
-			errno = EAGAIN;
-			return -1;
-		}
+	if (sock_held_here(s)) {
+		errno = EAGAIN;
+		return -1;
 	}
 	if (n < SOCK_HELD_MAX)
 		sock_held[n] = s;
@@ -370,6 +376,12 @@ int sock_failed_errno(struct shim_sock *s, int dflt)
 /* Drive connect + handshake to the end, blocking.  0 or -1/errno. */
 static int sock_finish_blocking(struct shim_sock *s, int fd)
 {
+	if (sock_held_here(s)) {
+		/* a signal handler interrupted this thread inside the
+		   session: it cannot wait for itself */
+		errno = EAGAIN;
+		return -1;
+	}
 	for (;;) {
 		enum sock_state st;
 		short ev;
@@ -919,9 +931,11 @@ void sock_last_close(struct shim_sock *s)
 		return;
 	if (sock_emulated(atomic_load(&s->state))) {
 		struct pollfd p = { .fd = s->shim_end, .events = POLLIN };
+		char c;
 
-		if (real.poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) &&
-		    !(p.revents & POLLIN))
+		/* hung up (everyone closed it) with nothing unread: the end */
+		if (real.poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) &&
+		    real.recv(s->shim_end, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
 			sock_end_locked(s, 1);
 	}
 	sock_unlock(s);
