@@ -36,7 +36,7 @@ SWITCHBOARD_SRCS := shim/hooks.c shim/real.c shim/fdtable.c shim/sock.c \
                     shim/addr.c
 ENGINE_SRCS      := shim/engine.c shim/config.c shim/match.c shim/tls_ctx.c \
                     shim/tls_session.c shim/tls_bio.c shim/reload.c shim/stats.c \
-                    shim/addr.c
+                    shim/resolve.c shim/addr.c
 PURE_SRCS        := shim/config.c shim/match.c shim/names.c shim/addr.c
 
 SWITCHBOARD_OBJS := $(SWITCHBOARD_SRCS:shim/%.c=$(BUILD)/obj/%.o)
