@@ -30,13 +30,15 @@ endif
 
 PKGS_ENGINE := libssl libcrypto libconfig
 
+# shim/addr.c (address parsing and normalisation) is linked into both.
 SWITCHBOARD_SRCS := shim/hooks.c shim/real.c shim/fdtable.c shim/sock.c \
                     shim/sock_io.c shim/sock_fd.c shim/relay.c \
-                    shim/block.c shim/ready.c shim/names.c shim/loader.c shim/log.c
+                    shim/block.c shim/ready.c shim/names.c shim/loader.c shim/log.c \
+                    shim/addr.c
 ENGINE_SRCS      := shim/engine.c shim/config.c shim/match.c shim/tls_ctx.c \
                     shim/tls_session.c shim/tls_bio.c shim/reload.c shim/stats.c \
-                    shim/session_cache.c
-PURE_SRCS        := shim/config.c shim/match.c shim/names.c shim/session_cache.c
+                    shim/session_cache.c shim/resolve.c shim/addr.c
+PURE_SRCS        := shim/config.c shim/match.c shim/names.c shim/session_cache.c shim/addr.c
 
 SWITCHBOARD_OBJS := $(SWITCHBOARD_SRCS:shim/%.c=$(BUILD)/obj/%.o)
 ENGINE_OBJS      := $(ENGINE_SRCS:shim/%.c=$(BUILD)/obj/%.o)
@@ -79,7 +81,7 @@ $(ENGINE): $(ENGINE_OBJS) $(BUILD)/obj/engine_alloc.o
 	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(ENGINE_LIBS) -ldl -pthread
 else
 # Sanitizer runtimes refuse RTLD_DEEPBIND: link the engine in.
-$(LIB): $(SWITCHBOARD_OBJS) $(ENGINE_OBJS)
+$(LIB): $(sort $(SWITCHBOARD_OBJS) $(ENGINE_OBJS))
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(ENGINE_LIBS) -ldl -pthread
 endif
@@ -187,12 +189,12 @@ FUZZ_BINS    := $(FUZZ_BUILD)/fuzz_config $(FUZZ_BUILD)/fuzz_match \
 $(FUZZ_BUILD):
 	$(Q)mkdir -p $@
 
-$(FUZZ_BUILD)/fuzz_config: tests/fuzz/fuzz_config.c shim/config.c shim/match.c \
+$(FUZZ_BUILD)/fuzz_config: tests/fuzz/fuzz_config.c shim/config.c shim/match.c shim/addr.c \
                            $(wildcard include/*.h) | $(FUZZ_BUILD)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(ENGINE_CFLAGS) -o $@ $(filter %.c,$^) $(ENGINE_LIBS)
 
-$(FUZZ_BUILD)/fuzz_match: tests/fuzz/fuzz_match.c shim/match.c \
+$(FUZZ_BUILD)/fuzz_match: tests/fuzz/fuzz_match.c shim/match.c shim/addr.c \
                           $(wildcard include/*.h) | $(FUZZ_BUILD)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "addr.h"
+
 #define MATCH_NAME_MAX 253
 #define MATCH_MAX_RESOLVED 16
 
@@ -29,10 +31,9 @@ enum match_host_kind {
 	MATCH_HOST_CIDR,
 };
 
-struct match_addr {
-	int family; /* AF_INET or AF_INET6 */
-	unsigned char bytes[16]; /* network order; IPv4 in the first 4 */
-};
+/* An address as specs and targets hold it: addr.h's one type (the name
+   is kept for the callers that use it). */
+#define match_addr addr_ip
 
 struct match_spec {
 	enum match_host_kind kind;
@@ -43,14 +44,15 @@ struct match_spec {
 	unsigned port_lo, port_hi;     /* inclusive */
 	/* Addresses a NAME spec resolved to when the configuration was loaded
 	   (filled by the caller), so a program that dials the address itself
-	   still gets TLS. */
+	   still gets TLS.  The engine keeps a fresher set of its own and
+	   passes it to match_test_set. */
 	struct match_addr resolved[MATCH_MAX_RESOLVED];
 	size_t nresolved;
 };
 
 /* One connection attempt. */
 struct match_target {
-	struct match_addr addr; /* v4-mapped v6 already turned into AF_INET */
+	struct match_addr addr; /* normalised (addr_normalize) */
 	unsigned port;
 	const char *name; /* the name the program resolved, or NULL */
 };
@@ -71,7 +73,9 @@ int match_parse(const char *text, struct match_spec *spec, char *err,
 		size_t errlen);
 
 /*
- * match_target_from_sockaddr - fill *t from a connect() address.
+ * match_target_from_sockaddr - fill *t from a connect() address, read by
+ * addr_from_sockaddr (an AF_INET6 length of 24-27 counts, as the kernel's
+ * does).  The any-address is left as it is: see addr_kernel_dest.
  * Returns 0, or -1 if the family is neither AF_INET nor AF_INET6 or the
  * length is short.
  */
@@ -81,6 +85,14 @@ int match_target_from_sockaddr(const struct sockaddr *sa, socklen_t len,
 /* match_test - how `t` matches `spec`, or MATCH_NONE. */
 enum match_result match_test(const struct match_spec *spec,
 			     const struct match_target *t);
+
+/*
+ * match_test_set - match_test, with `set` (n addresses) standing for
+ * spec->resolved: the addresses a NAME spec's name resolves to now.
+ */
+enum match_result match_test_set(const struct match_spec *spec,
+				 const struct match_target *t,
+				 const struct match_addr *set, size_t n);
 
 /* match_addr_format - "10.0.0.1" or "::1" into buf; returns buf. */
 const char *match_addr_format(const struct match_addr *a, char *buf,
@@ -94,7 +106,8 @@ const char *match_addr_format(const struct match_addr *a, char *buf,
  */
 int match_check_name(const char *name, char *err, size_t errlen);
 
-/* match_is_ip_literal - 1 if `name` is an IPv4 or IPv6 address literal. */
+/* match_is_ip_literal - 1 if `name` is an IPv4 or IPv6 address literal
+   (addr_is_literal: "127.1" is one, as getaddrinfo takes it). */
 int match_is_ip_literal(const char *name);
 
 #endif

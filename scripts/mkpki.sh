@@ -10,15 +10,18 @@
 #   client-other-ca.crt/.key        a client certificate signed by other-ca
 #   server-wrongname.crt/.key       signed by the CA, DNS:wrong.example only
 #   server-expired.crt/.key         signed by the CA, valid 2020-01-01..02
+#   server-redistest.crt/.key       signed by the CA, DNS:redis.test only (no IP
+#                                   SAN: only a connection verified as that
+#                                   name accepts it)
 #   ca-bundle.crt                   other-ca.crt then ca.crt (a two-CA bundle)
 #   cadir/                          ca.crt under its `openssl rehash` name
 #
-# Idempotent: a complete DIR is left alone (stamp file .mkpki-v1).  Safe to
+# Idempotent: a complete DIR is left alone (stamp file .mkpki-v2).  Safe to
 # run concurrently on one DIR (flock).  Private keys are test keys: never use
 # them for anything but tests.
 set -eu
 
-STAMP=.mkpki-v1
+STAMP=.mkpki-v2
 
 if [ $# -ne 1 ]; then
 	echo "usage: $0 DIR" >&2
@@ -93,6 +96,7 @@ make_ca other-ca "unrelated test CA"
 
 ext_server server.ext "DNS:localhost,IP:127.0.0.1,IP:::1"
 ext_server wrongname.ext "DNS:wrong.example"
+ext_server redistest.ext "DNS:redis.test"
 ext_client client.ext
 
 rsa_key server.key
@@ -103,6 +107,9 @@ sign other-ca server-other-ca localhost server.ext
 
 rsa_key server-wrongname.key
 sign ca server-wrongname wrong.example wrongname.ext
+
+rsa_key server-redistest.key
+sign ca server-redistest redis.test redistest.ext
 
 ec_key client.key
 sign ca client "test client" client.ext

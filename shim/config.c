@@ -516,13 +516,11 @@ static int cfg_apply_envname(struct cfg_loader *ld, struct cfg_layer *ly,
 	return cfg_store_string(ld, ly, k, text, src);
 }
 
-/* An address the TLS layer can check against IP SANs as written. */
+/* An IP literal (addr.h's one test; the engine verifies its canonical
+   form against IP SANs). */
 static int cfg_is_ip(const char *s)
 {
-	unsigned char buf[16];
-
-	return inet_pton(AF_INET, s, buf) == 1 ||
-	       inet_pton(AF_INET6, s, buf) == 1;
+	return addr_is_literal(s);
 }
 
 /* SNI and verify_name, stored without a trailing dot. */

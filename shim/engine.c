@@ -8,6 +8,15 @@
  * engine_open), the checks after a handshake (public-key pins, server
  * certificate close to expiry), and statistics (stats.c).
  *
+ * Which endpoint a connect() is, and which name it verifies (DESIGN,
+ * security rule 2): the destination is read and normalised as the kernel
+ * dials it (addr.c: v4-mapped IPv6 as IPv4, the any-address as the local
+ * host); a host-name endpoint also matches every address its name
+ * resolves to now (resolve.c); the name verified is the endpoint's
+ * verify_name, else the configured name it matched through, else the name
+ * the connecting thread resolved for this address and port (names.c),
+ * else the IP against IP SANs.
+ *
  * Initialisation runs once (the switchboard serialises it); afterwards the
  * configuration is read-only, contexts change only through tls_ctx_swap,
  * and the per-endpoint state below has its own locks.
@@ -16,6 +25,7 @@
 #include "engine.h"
 #include "match.h"
 #include "reload.h"
+#include "resolve.h"
 #include "stats.h"
 #include "tls_ctx.h"
 #include "tls_session.h"
@@ -58,33 +68,68 @@ static const char *engine_getenv(const char *name)
 	return getenv(name);
 }
 
-/* A NAME spec also matches the addresses it resolves to now, so a program
-   that dials the address gets TLS too (fail closed, not open). */
-static void engine_resolve(struct match_spec *m)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-
-	if (m->kind != MATCH_HOST_NAME ||
-	    getaddrinfo(m->name, NULL, &hints, &res) != 0)
-		return;
-	for (ai = res; ai && m->nresolved < MATCH_MAX_RESOLVED; ai = ai->ai_next) {
-		struct match_target t;
-		if (match_target_from_sockaddr(ai->ai_addr, ai->ai_addrlen,
-					       NULL, &t) == 0)
-			m->resolved[m->nresolved++] = t.addr;
-	}
-	freeaddrinfo(res);
-}
-
-/* The index of the first endpoint `t` matches, or -1. */
+/* The index of the first endpoint `t` matches, or -1.  A NAME endpoint
+   matches the addresses its name resolves to now, so a program that
+   dials the address gets TLS too (fail closed, not open). */
 static long engine_find(const struct match_target *t, enum match_result *how)
 {
+	long found = -1;
+
+	resolve_read_lock();
 	for (size_t i = 0; i < engine_cfg.nendpoints; i++) {
-		*how = match_test(&engine_cfg.endpoints[i].match, t);
-		if (*how != MATCH_NONE)
-			return (long)i;
+		size_t n;
+		const struct match_addr *set = resolve_set(i, &n);
+
+		*how = match_test_set(&engine_cfg.endpoints[i].match, t, set, n);
+		if (*how != MATCH_NONE) {
+			found = (long)i;
+			break;
+		}
 	}
-	return -1;
+	resolve_read_unlock();
+	return found;
+}
+
+/* The socket's local address, normalised; 0, or -1 if unbound/unknown. */
+static int engine_bound(int fd, struct match_addr *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    addr_from_sockaddr((struct sockaddr *)&ss, len, out, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Find the endpoint of a connect() to t->addr.  A connect to 0.0.0.0 or
+ * :: reaches the local host (addr_kernel_dest), so it is matched as that
+ * host: t->addr becomes the loopback address actually dialled, and if no
+ * endpoint is configured for it, the other loopback family's (a server
+ * on [::]:P answers 127.0.0.1 and ::1 alike), so 127.0.0.1:P, [::1]:P and
+ * localhost:P all cover 0.0.0.0:P and [::]:P.  Returns the index or -1.
+ */
+static long engine_find_dest(int fd, struct match_target *t,
+			     enum match_result *how)
+{
+	struct match_addr bound, lo, other;
+	long i;
+
+	if (!addr_is_any(&t->addr))
+		return engine_find(t, how);
+	addr_kernel_dest(&t->addr, engine_bound(fd, &bound) == 0 ? &bound
+								 : NULL);
+	if ((i = engine_find(t, how)) >= 0)
+		return i;
+	addr_loopback(t->addr.family, &lo);
+	if (!addr_equal(&t->addr, &lo))
+		return -1; /* a bound source address: that host, no other */
+	other = t->addr;
+	addr_loopback(lo.family == AF_INET ? AF_INET6 : AF_INET, &t->addr);
+	if ((i = engine_find(t, how)) < 0)
+		t->addr = other;
+	return i;
 }
 
 static enum shim_decision engine_open(int fd, const struct sockaddr *addr,
@@ -96,20 +141,31 @@ static enum shim_decision engine_open(int fd, const struct sockaddr *addr,
 	const struct cfg_tls *c;
 	struct match_target t;
 	enum match_result how = MATCH_NONE;
-	char ip[64], key[700];
+	char ip[ADDR_TEXT_MAX], verify_ip[ADDR_TEXT_MAX], key[700];
 	const char *dialled, *expect, *sni;
 	struct tls_target tg;
 	long i;
 
-	if (match_target_from_sockaddr(addr, addrlen, name, &t) < 0 ||
-	    (i = engine_find(&t, &how)) < 0)
+	/* a name that is an IP literal ("127.1") is that address, dialled
+	   as an address: never verified or sent as a name */
+	if (name != NULL && addr_is_literal(name))
+		name = NULL;
+	if (match_target_from_sockaddr(addr, addrlen, name, &t) < 0)
+		return SHIM_PASS;
+	resolve_poll();
+	if ((i = engine_find_dest(fd, &t, &how)) < 0)
 		return SHIM_PASS;
 	ep = &engine_eps[i];
 	c = &ep->cfg->tls;
 	match_addr_format(&t.addr, ip, sizeof(ip));
 	dialled = how == MATCH_BY_RESOLVED ? ep->cfg->match.name : name;
 	expect = c->verify_name ? c->verify_name : dialled ? dialled : ip;
+	/* X509 IP checks take the canonical form only */
+	if (addr_canonical(expect, verify_ip, sizeof(verify_ip)))
+		expect = verify_ip;
 	sni = c->sni ? c->sni : dialled ? dialled : c->verify_name;
+	if (sni != NULL && addr_is_literal(sni))
+		sni = NULL; /* never SNI for an IP literal */
 	if (dialled != NULL)
 		snprintf(info->label, sizeof(info->label), "%s:%u", dialled,
 			 t.port);
@@ -367,6 +423,7 @@ static void engine_seed_warned(size_t i)
  */
 static void engine_fork_prepare(void)
 {
+	resolve_fork_prepare();
 	for (size_t i = 0; i < engine_cfg.nendpoints; i++) {
 		reload_fork_prepare(&engine_state[i].watch);
 		tls_ctx_fork_prepare(&engine_eps[i]);
@@ -381,6 +438,7 @@ static void engine_fork_parent(void)
 		tls_ctx_fork_after(&engine_eps[i], 0);
 		reload_fork_after(&engine_state[i].watch, 0);
 	}
+	resolve_fork_parent();
 }
 
 static void engine_fork_child(void)
@@ -390,6 +448,7 @@ static void engine_fork_child(void)
 		tls_ctx_fork_after(&engine_eps[i], 1);
 		reload_fork_after(&engine_state[i].watch, 1);
 	}
+	resolve_fork_child();
 }
 
 static void engine_unbuild(size_t n)
@@ -399,6 +458,7 @@ static void engine_unbuild(size_t n)
 		pthread_mutex_destroy(&engine_state[n].warn_lock);
 		tls_ctx_free(&engine_eps[n]);
 	}
+	resolve_free();
 	free(engine_eps);
 	free(engine_state);
 	engine_eps = NULL;
@@ -414,8 +474,11 @@ static int engine_build(char *why, size_t whylen)
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
+	if (resolve_init(&engine_cfg, why, whylen) < 0) {
+		engine_unbuild(0);
+		return -1;
+	}
 	for (size_t i = 0; i < engine_cfg.nendpoints; i++) {
-		engine_resolve(&engine_cfg.endpoints[i].match);
 		if (tls_ctx_build(&engine_eps[i], &engine_cfg.endpoints[i], why,
 				  whylen) < 0) {
 			engine_unbuild(i);
@@ -482,5 +545,6 @@ shim_engine_init(const struct shim_host *host, char *why, size_t whylen)
 	stats_init();
 	pthread_atfork(engine_fork_prepare, engine_fork_parent,
 		       engine_fork_child);
+	resolve_start();
 	return &engine_ops;
 }

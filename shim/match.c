@@ -3,14 +3,14 @@
  *
  * Pure logic: no allocation, no I/O, no global state, so every function is
  * safe to call from any thread and from inside the interposed calls.
- * inet_pton/inet_ntop/inet_aton are used because they are pure too.
+ * Addresses are read and normalised by addr.c alone, so a spec, a target
+ * and the name capture agree on what an IP literal is.
  *
  * Invariants of a parsed spec: names are lower case without a trailing dot;
  * CIDR blocks have their host bits cleared; an IPv4-mapped IPv6 address (or
  * a block inside ::ffff:0:0/96) is stored as IPv4, because targets are
  * compared in that form.
  */
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,10 +22,6 @@
 #define MATCH_LABEL_MAX 63
 #define MATCH_HOST_BUF 300 /* longest host part we look at, with brackets */
 #define MATCH_PORT_MAX 65535u
-
-static const unsigned char match_v4mapped_prefix[12] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
-};
 
 __attribute__((format(printf, 3, 4))) static int
 match_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -175,11 +171,6 @@ static void match_copy_lower(char *dst, const char *s, size_t n)
 
 /* ---- addresses -------------------------------------------------------- */
 
-static size_t match_addr_len(int family)
-{
-	return family == AF_INET ? 4 : 16;
-}
-
 static void match_mask(unsigned char *b, unsigned prefix, size_t nbytes)
 {
 	size_t i;
@@ -205,24 +196,6 @@ static int match_prefix_equal(const unsigned char *a, const unsigned char *b,
 		return 1;
 	m = (unsigned char)(0xffu << (8 - rem));
 	return (a[full] & m) == (b[full] & m);
-}
-
-/* IPv4-mapped IPv6 -> IPv4, in place; anything else unchanged. */
-static void match_addr_normalize(struct match_addr *a)
-{
-	if (a->family != AF_INET6 ||
-	    memcmp(a->bytes, match_v4mapped_prefix, 12) != 0)
-		return;
-	a->family = AF_INET;
-	memmove(a->bytes, a->bytes + 12, 4);
-	memset(a->bytes + 4, 0, 12);
-}
-
-static int match_addr_equal(const struct match_addr *a,
-			    const struct match_addr *b)
-{
-	return a->family == b->family &&
-	       memcmp(a->bytes, b->bytes, match_addr_len(a->family)) == 0;
 }
 
 /* ---- ports ------------------------------------------------------------ */
@@ -305,32 +278,35 @@ static int match_parse_prefix(const char *s, unsigned max, const char *fam,
 /* Turn a spec's address or block inside ::ffff:0:0/96 into IPv4. */
 static void match_spec_normalize(struct match_spec *spec)
 {
-	if (spec->addr.family != AF_INET6 ||
-	    memcmp(spec->addr.bytes, match_v4mapped_prefix, 12) != 0)
+	struct match_addr a = spec->addr;
+
+	addr_normalize(&a);
+	if (a.family == spec->addr.family)
 		return;
 	if (spec->kind == MATCH_HOST_CIDR) {
 		if (spec->prefix < 96)
 			return;
 		spec->prefix -= 96;
 	}
-	match_addr_normalize(&spec->addr);
+	spec->addr = a;
 }
 
 static int match_set_v6(const char *addr, const char *prefix,
 			struct match_spec *spec, char *err, size_t errlen)
 {
-	unsigned char tmp[4];
-
-	if (inet_pton(AF_INET6, addr, spec->addr.bytes) != 1) {
-		if (inet_pton(AF_INET, addr, tmp) == 1)
-			return match_fail(err, errlen,
-					  "'[%s]': write IPv4 addresses "
-					  "without brackets",
-					  addr);
+	if (strchr(addr, '%'))
+		return match_fail(err, errlen,
+				  "'[%s]': a zone (%%...) cannot be matched; "
+				  "write the address alone",
+				  addr);
+	if (addr_parse(addr, &spec->addr) < 0)
 		return match_fail(err, errlen, "'%s' is not an IPv6 address",
 				  addr);
-	}
-	spec->addr.family = AF_INET6;
+	if (spec->addr.family != AF_INET6)
+		return match_fail(err, errlen,
+				  "'[%s]': write IPv4 addresses without "
+				  "brackets",
+				  addr);
 	spec->kind = MATCH_HOST_ADDR;
 	if (prefix) {
 		if (match_parse_prefix(prefix, 128, "IPv6", &spec->prefix, err,
@@ -378,7 +354,7 @@ static int match_parse_cidr4(char *buf, struct match_spec *spec, char *err,
 	char *slash = strchr(buf, '/');
 
 	*slash = '\0';
-	if (inet_pton(AF_INET, buf, spec->addr.bytes) != 1)
+	if (addr_parse_dotted4(buf, &spec->addr) < 0)
 		return match_fail(err, errlen,
 				  "'%s' is not an IPv4 address (IPv6 blocks "
 				  "are written [fd00::]/8)",
@@ -386,7 +362,6 @@ static int match_parse_cidr4(char *buf, struct match_spec *spec, char *err,
 	if (match_parse_prefix(slash + 1, 32, "IPv4", &spec->prefix, err,
 			       errlen) < 0)
 		return -1;
-	spec->addr.family = AF_INET;
 	spec->kind = MATCH_HOST_CIDR;
 	match_mask(spec->addr.bytes, spec->prefix, 4);
 	return 0;
@@ -436,11 +411,22 @@ static int match_parse_host(const char *h, size_t n, struct match_spec *spec,
 		return match_parse_bracketed(buf, spec, err, errlen);
 	if (strchr(buf, '/'))
 		return match_parse_cidr4(buf, spec, err, errlen);
-	if (inet_pton(AF_INET, buf, spec->addr.bytes) == 1) {
-		spec->addr.family = AF_INET;
+	if (addr_parse_dotted4(buf, &spec->addr) == 0) {
 		spec->kind = MATCH_HOST_ADDR;
 		return 0;
 	}
+	/* "127.1" is an address to getaddrinfo, never a name; in a spec it
+	   is more likely a typo than meant, so it is said, not guessed */
+	if (addr_parse(buf, &spec->addr) == 0) {
+		char full[ADDR_TEXT_MAX];
+
+		addr_format(&spec->addr, full, sizeof(full));
+		return match_fail(err, errlen,
+				  "'%s' is an IPv4 address written short "
+				  "(%s): write all four parts",
+				  buf, full);
+	}
+	memset(&spec->addr, 0, sizeof(spec->addr));
 	if (buf[0] == '*')
 		return match_parse_wildcard(buf, spec, err, errlen);
 	if (match_check_name_n(buf, n, err, errlen) < 0)
@@ -506,27 +492,11 @@ int match_parse(const char *text, struct match_spec *spec, char *err,
 int match_target_from_sockaddr(const struct sockaddr *sa, socklen_t len,
 			       const char *name, struct match_target *t)
 {
-	struct sockaddr_in sin;
-	struct sockaddr_in6 sin6;
-
-	if (!sa || !t || len < (socklen_t)sizeof(sa_family_t))
+	if (!t)
 		return -1;
 	memset(t, 0, sizeof(*t));
-	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(sin)) {
-		memcpy(&sin, sa, sizeof(sin));
-		t->addr.family = AF_INET;
-		memcpy(t->addr.bytes, &sin.sin_addr, 4);
-		t->port = ntohs(sin.sin_port);
-	} else if (sa->sa_family == AF_INET6 &&
-		   len >= (socklen_t)sizeof(sin6)) {
-		memcpy(&sin6, sa, sizeof(sin6));
-		t->addr.family = AF_INET6;
-		memcpy(t->addr.bytes, &sin6.sin6_addr, 16);
-		t->port = ntohs(sin6.sin6_port);
-		match_addr_normalize(&t->addr);
-	} else {
+	if (addr_from_sockaddr(sa, len, &t->addr, &t->port) < 0)
 		return -1;
-	}
 	t->name = name;
 	return 0;
 }
@@ -549,16 +519,16 @@ static int match_name_below(const char *suffix, const char *target)
 	return n > sl && strncasecmp(target + n - sl, suffix, sl) == 0;
 }
 
-static int match_in_resolved(const struct match_spec *spec,
-			     const struct match_addr *a)
+static int match_in_set(const struct match_addr *set, size_t n,
+			const struct match_addr *a)
 {
 	struct match_addr r;
 	size_t i;
 
-	for (i = 0; i < spec->nresolved && i < MATCH_MAX_RESOLVED; i++) {
-		r = spec->resolved[i];
-		match_addr_normalize(&r);
-		if (match_addr_equal(&r, a))
+	for (i = 0; set != NULL && i < n; i++) {
+		r = set[i];
+		addr_normalize(&r);
+		if (addr_equal(&r, a))
 			return 1;
 	}
 	return 0;
@@ -566,21 +536,21 @@ static int match_in_resolved(const struct match_spec *spec,
 
 static enum match_result match_host(const struct match_spec *spec,
 				    const struct match_target *t,
-				    const struct match_addr *a)
+				    const struct match_addr *a,
+				    const struct match_addr *set, size_t n)
 {
 	switch (spec->kind) {
 	case MATCH_HOST_NAME:
 		if (t->name && match_name_equal(spec->name, t->name))
 			return MATCH_BY_NAME;
-		return match_in_resolved(spec, a) ? MATCH_BY_RESOLVED
-						  : MATCH_NONE;
+		return match_in_set(set, n, a) ? MATCH_BY_RESOLVED
+					       : MATCH_NONE;
 	case MATCH_HOST_WILDCARD:
 		if (t->name && match_name_below(spec->name, t->name))
 			return MATCH_BY_NAME;
 		return MATCH_NONE;
 	case MATCH_HOST_ADDR:
-		return match_addr_equal(&spec->addr, a) ? MATCH_BY_ADDR
-							: MATCH_NONE;
+		return addr_equal(&spec->addr, a) ? MATCH_BY_ADDR : MATCH_NONE;
 	case MATCH_HOST_CIDR:
 		if (a->family == spec->addr.family &&
 		    match_prefix_equal(a->bytes, spec->addr.bytes,
@@ -592,8 +562,9 @@ static enum match_result match_host(const struct match_spec *spec,
 	}
 }
 
-enum match_result match_test(const struct match_spec *spec,
-			     const struct match_target *t)
+enum match_result match_test_set(const struct match_spec *spec,
+				 const struct match_target *t,
+				 const struct match_addr *set, size_t n)
 {
 	struct match_addr a;
 
@@ -601,38 +572,28 @@ enum match_result match_test(const struct match_spec *spec,
 		return MATCH_NONE;
 	/* Callers should have normalised already; be safe if not. */
 	a = t->addr;
-	match_addr_normalize(&a);
-	return match_host(spec, t, &a);
+	addr_normalize(&a);
+	return match_host(spec, t, &a, set, n);
+}
+
+enum match_result match_test(const struct match_spec *spec,
+			     const struct match_target *t)
+{
+	if (!spec)
+		return MATCH_NONE;
+	return match_test_set(spec, t, spec->resolved,
+			      spec->nresolved < MATCH_MAX_RESOLVED
+				      ? spec->nresolved
+				      : MATCH_MAX_RESOLVED);
 }
 
 const char *match_addr_format(const struct match_addr *a, char *buf,
 			      size_t len)
 {
-	if (!buf || len == 0)
-		return buf;
-	if (!a || (a->family != AF_INET && a->family != AF_INET6) ||
-	    !inet_ntop(a->family, a->bytes, buf, (socklen_t)len))
-		snprintf(buf, len, "?");
-	return buf;
+	return addr_format(a, buf, len);
 }
 
 int match_is_ip_literal(const char *name)
 {
-	char buf[INET6_ADDRSTRLEN + 1];
-	unsigned char bytes[16];
-	struct in_addr in;
-	size_t n;
-
-	if (!name || name[0] == '\0' || strpbrk(name, " \t\n"))
-		return 0;
-	/* inet_aton: getaddrinfo takes "127.1" and "0x7f.1" as literals too,
-	   and those must never be sent as SNI. */
-	if (inet_aton(name, &in) != 0)
-		return 1;
-	n = strcspn(name, "%"); /* zone: "fe80::1%eth0" */
-	if (n >= sizeof(buf) || !memchr(name, ':', n))
-		return 0;
-	memcpy(buf, name, n);
-	buf[n] = '\0';
-	return inet_pton(AF_INET6, buf, bytes) == 1;
+	return addr_is_literal(name);
 }

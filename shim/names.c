@@ -1,203 +1,197 @@
 /*
- * names.c - address -> resolved name.
+ * names.c - address -> resolved name, per thread (see names.h).
  *
- * A ring of NAMES_MAX entries under one mutex.  Each entry remembers the
- * port the resolution was for (from the service, 0 if none) and the thread
- * that asked, so that when several names share an address the connect()
- * gets the one its own thread resolved for that port; otherwise the newest
- * wins.  A numeric "resolution" (getaddrinfo("10.0.0.1")) is recorded as
- * "no name": the program dials that address as an address.  Only
- * resolution and connect() touch the table, never the data path.
+ * Each thread that resolves gets a ring of NAMES_MAX entries, reached
+ * through a pthread key so that it is freed when the thread exits (and
+ * kept, with the rest of the thread, by a fork child).  Nothing is
+ * shared between threads, which is the point: a name in another thread's
+ * ring can never be verified for this thread's connection.  Only
+ * resolution and connect() touch the rings, never the data path.
+ *
+ * A signal handler that resolves or connects while its thread is inside
+ * this file sees a ring mid-update: at worst a torn entry, never a read
+ * past one (names are always terminated inside their entry).
  */
 #include "names.h"
 
-#include <arpa/inet.h>
+#include "addr.h"
+
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define NAMES_NAME_MAX 256 /* with the NUL; longer names are not kept */
+
 struct names_entry {
-	int family;
-	unsigned char addr[16];
-	unsigned port;         /* host order; 0: any */
-	unsigned long thread;  /* pthread_self() of the resolver */
-	char name[256];        /* "" = dialled as an address */
+	struct addr_ip addr;          /* normalised */
+	unsigned port;                /* host order; 0: resolved for any port */
+	char name[NAMES_NAME_MAX];    /* "" = dialled as an address */
 };
 
-/* allocated at the first resolution: a process that resolves nothing (and
-   /bin/true under LD_PRELOAD) maps no 70 KiB of zeroes for it */
-static struct names_entry *names_ring;
-static size_t names_next, names_count;
-static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
+struct names_ring {
+	size_t next, count;
+	struct names_entry e[NAMES_MAX];
+};
 
-static int names_is_numeric(const char *node)
+static pthread_key_t names_key;
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+static int names_key_ok;
+
+static void names_make_key(void)
 {
-	unsigned char buf[16];
-
-	return inet_pton(AF_INET, node, buf) == 1 ||
-	       inet_pton(AF_INET6, node, buf) == 1;
+	names_key_ok = pthread_key_create(&names_key, free) == 0;
 }
 
-/* Normalise to (family, bytes); v4-mapped v6 becomes v4.  0 on success. */
-static int names_key(int family, const void *addr, int *kfam,
-		     unsigned char kaddr[16])
+/* This thread's ring; with `create`, allocated on first use.  NULL if
+   there is none (or no memory: then nothing is captured, and the
+   connection is verified against the configured name or the IP). */
+static struct names_ring *names_mine(int create)
 {
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0,
-						  0, 0, 0, 0, 0xff, 0xff };
+	struct names_ring *r;
 
-	memset(kaddr, 0, 16);
-	if (family == AF_INET) {
-		*kfam = AF_INET;
-		memcpy(kaddr, addr, 4);
-		return 0;
+	if (pthread_once(&names_once, names_make_key) != 0 || !names_key_ok)
+		return NULL;
+	r = pthread_getspecific(names_key);
+	if (r == NULL && create) {
+		r = calloc(1, sizeof(*r));
+		if (r != NULL && pthread_setspecific(names_key, r) != 0) {
+			free(r);
+			r = NULL;
+		}
 	}
-	if (family != AF_INET6)
-		return -1;
-	if (memcmp(addr, mapped, 12) == 0) {
-		*kfam = AF_INET;
-		memcpy(kaddr, (const unsigned char *)addr + 12, 4);
-		return 0;
+	return r;
+}
+
+static struct names_entry *names_at(struct names_ring *r, size_t age)
+{
+	return &r->e[(r->next + NAMES_MAX - 1 - age) % NAMES_MAX];
+}
+
+/* getaddrinfo without a socket type returns each address three times
+   (stream, datagram, raw): keep one.  `fresh` entries were added by this
+   resolution. */
+static int names_dup(struct names_ring *r, size_t fresh,
+		     const struct addr_ip *a, unsigned port)
+{
+	for (size_t i = 0; i < fresh && i < r->count; i++) {
+		const struct names_entry *e = names_at(r, i);
+		if (e->port == port && addr_equal(&e->addr, a))
+			return 1;
 	}
-	*kfam = AF_INET6;
-	memcpy(kaddr, addr, 16);
 	return 0;
 }
 
-static void names_add(const char *name, int family, const void *addr,
-		      unsigned port)
+/* Add (a, port) -> name unless this resolution added it already; returns
+   the new count of fresh entries. */
+static size_t names_add(struct names_ring *r, size_t fresh, const char *name,
+			const struct addr_ip *a, unsigned port)
 {
 	struct names_entry *e;
-	int kfam;
-	unsigned char kaddr[16];
 
-	if (names_key(family, addr, &kfam, kaddr) < 0)
-		return;
-	pthread_mutex_lock(&names_lock);
-	if (names_ring == NULL &&
-	    (names_ring = calloc(NAMES_MAX, sizeof(*names_ring))) == NULL) {
-		pthread_mutex_unlock(&names_lock);
-		return;
-	}
-	e = &names_ring[names_next];
-	e->family = kfam;
-	memcpy(e->addr, kaddr, 16);
+	if (names_dup(r, fresh, a, port))
+		return fresh;
+	e = &r->e[r->next];
+	e->addr = *a;
 	e->port = port;
-	e->thread = (unsigned long)pthread_self();
+	/* the name last: a signal handler's lookup meanwhile finds the old
+	   name or a prefix of the new one, terminated either way */
+	e->name[0] = '\0';
 	strncpy(e->name, name, sizeof(e->name) - 1);
 	e->name[sizeof(e->name) - 1] = '\0';
-	names_next = (names_next + 1) % NAMES_MAX;
-	if (names_count < NAMES_MAX)
-		names_count++;
-	pthread_mutex_unlock(&names_lock);
+	r->next = (r->next + 1) % NAMES_MAX;
+	if (r->count < NAMES_MAX)
+		r->count++;
+	return fresh + 1;
 }
 
 static int names_usable(const char *name)
 {
-	return name != NULL && *name != '\0' && strlen(name) < 256;
+	return name != NULL && *name != '\0' &&
+	       strlen(name) < NAMES_NAME_MAX;
 }
 
 void names_record_addrinfo(const char *node, const struct addrinfo *res)
 {
+	struct names_ring *r;
 	const char *name;
+	size_t fresh = 0;
 
-	if (!names_usable(node))
+	if (!names_usable(node) || res == NULL || (r = names_mine(1)) == NULL)
 		return;
 	/* a numeric node is recorded too, as "no name": the address it
 	   resolves to is dialled as an address from now on */
-	name = names_is_numeric(node) ? "" : node;
+	name = addr_is_literal(node) ? "" : node;
 	for (const struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
-		if (ai->ai_addr == NULL)
+		struct addr_ip a;
+		unsigned port;
+
+		if (ai->ai_addr == NULL || ai->ai_family != ai->ai_addr->sa_family ||
+		    addr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, &a,
+				       &port) < 0)
 			continue;
-		if (ai->ai_family == AF_INET &&
-		    ai->ai_addrlen >= sizeof(struct sockaddr_in)) {
-			const struct sockaddr_in *a = (void *)ai->ai_addr;
-			names_add(name, AF_INET, &a->sin_addr, ntohs(a->sin_port));
-		} else if (ai->ai_family == AF_INET6 &&
-			   ai->ai_addrlen >= sizeof(struct sockaddr_in6)) {
-			const struct sockaddr_in6 *a = (void *)ai->ai_addr;
-			names_add(name, AF_INET6, &a->sin6_addr,
-				  ntohs(a->sin6_port));
-		}
+		fresh = names_add(r, fresh, name, &a, port);
 	}
 }
 
 void names_record_hostent(const char *name, const struct hostent *h)
 {
+	struct names_ring *r;
+	size_t fresh = 0;
+
 	if (h == NULL || !names_usable(name) || h->h_addr_list == NULL)
 		return;
-	if (names_is_numeric(name))
-		name = "";
 	if (h->h_addrtype != AF_INET && h->h_addrtype != AF_INET6)
 		return;
 	if (h->h_length != (h->h_addrtype == AF_INET ? 4 : 16))
 		return;
-	for (char **a = h->h_addr_list; *a != NULL; a++)
-		names_add(name, h->h_addrtype, *a, 0);
-}
+	if ((r = names_mine(1)) == NULL)
+		return;
+	if (addr_is_literal(name))
+		name = "";
+	for (char **p = h->h_addr_list; *p != NULL; p++) {
+		struct addr_ip a = { .family = h->h_addrtype };
 
-/* How well entry e fits a connect() to `port` from this thread. */
-static int names_fit(const struct names_entry *e, unsigned port,
-		     unsigned long self)
-{
-	int fit = e->thread == self ? 4 : 0;
-
-	if (e->port == port)
-		fit += 2;
-	else if (e->port == 0)
-		fit += 1;
-	return fit;
+		memcpy(a.bytes, *p, (size_t)h->h_length);
+		addr_normalize(&a);
+		fresh = names_add(r, fresh, name, &a, 0); /* no port: any */
+	}
 }
 
 int names_lookup(const struct sockaddr *sa, socklen_t len, char *out,
 		 size_t outlen)
 {
-	const struct names_entry *best = NULL;
-	unsigned long self = (unsigned long)pthread_self();
-	int kfam, best_fit = -1, found = 0;
-	unsigned char kaddr[16];
-	const void *addr;
+	struct names_ring *r;
+	struct addr_ip a;
 	unsigned port;
+	size_t n;
 
-	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
-		addr = &((const struct sockaddr_in *)sa)->sin_addr;
-		port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
-	} else if (sa->sa_family == AF_INET6 &&
-		   len >= sizeof(struct sockaddr_in6)) {
-		addr = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-	} else {
+	if (outlen == 0 || addr_from_sockaddr(sa, len, &a, &port) < 0 ||
+	    (r = names_mine(0)) == NULL)
 		return 0;
-	}
-	if (names_key(sa->sa_family, addr, &kfam, kaddr) < 0 || outlen == 0)
-		return 0;
-	pthread_mutex_lock(&names_lock);
-	/* newest first: among equally good fits the newest wins */
-	for (size_t i = 1; i <= names_count; i++) {
-		const struct names_entry *e =
-			&names_ring[(names_next + NAMES_MAX - i) % NAMES_MAX];
-		int fit;
+	/* newest first: the newest resolution for this address decides */
+	for (size_t i = 0; i < r->count; i++) {
+		const struct names_entry *e = names_at(r, i);
 
-		if (e->family != kfam || memcmp(e->addr, kaddr, 16) != 0)
+		if ((e->port != 0 && e->port != port) ||
+		    !addr_equal(&e->addr, &a))
 			continue;
-		fit = names_fit(e, port, self);
-		if (fit > best_fit) {
-			best = e;
-			best_fit = fit;
-		}
+		if (e->name[0] == '\0')
+			return 0;
+		n = strnlen(e->name, sizeof(e->name) - 1);
+		if (n > outlen - 1)
+			n = outlen - 1;
+		memcpy(out, e->name, n);
+		out[n] = '\0';
+		return 1;
 	}
-	if (best != NULL && best->name[0] != '\0') {
-		strncpy(out, best->name, outlen - 1);
-		out[outlen - 1] = '\0';
-		found = 1;
-	}
-	pthread_mutex_unlock(&names_lock);
-	return found;
+	return 0;
 }
 
 void names_reset(void)
 {
-	pthread_mutex_lock(&names_lock);
-	names_next = names_count = 0;
-	pthread_mutex_unlock(&names_lock);
+	struct names_ring *r = names_mine(0);
+
+	if (r != NULL)
+		r->next = r->count = 0;
 }

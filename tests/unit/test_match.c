@@ -230,7 +230,9 @@ static const struct bad_case bad_cases[] = {
 	{ "[10.0.0.1]:6379", "'[10.0.0.1]': write IPv4 addresses without brackets" },
 	{ "[]:6379", "'' is not an IPv6 address" },
 	{ "10.0.0.256:6379", "'10.0.0.256' is neither a valid IPv4 address nor a host name" },
-	{ "1.2.3:6379", "'1.2.3' is neither a valid IPv4 address nor a host name" },
+	{ "1.2.3:6379", "'1.2.3' is an IPv4 address written short (1.2.0.3): write all four parts" },
+	{ "127.1:6379", "'127.1' is an IPv4 address written short (127.0.0.1): write all four parts" },
+	{ "0x7f.1:6379", "'0x7f.1' is an IPv4 address written short (127.0.0.1): write all four parts" },
 	{ "*:6379", "a bare '*' host is not allowed; use 0.0.0.0/0:PORT and [::]/0:PORT for any address" },
 	{ "a.*.com:6379", "'*' in 'a.*.com' is only allowed as the whole first label, as in *.example.com" },
 	{ "*foo.com:6379", "'*' in '*foo.com' is only allowed as the whole first label, as in *.example.com" },
@@ -546,6 +548,65 @@ static void test_target_from_sockaddr_v4_v6_mapped(void **state)
 			    "192.0.2.9");
 }
 
+/* connect() takes an AF_INET6 length of 24-27 (no scope id) as well as
+   28: each must match like 28, or "::1" and "::ffff:127.0.0.1" would pass
+   by without TLS. */
+static void test_v6_short_lengths_match_like_full(void **state)
+{
+	static const char *dest[] = { "::1", "::ffff:127.0.0.1" };
+	struct match_spec v6 = parse_ok("[::1]:6379");
+	struct match_spec v4 = parse_ok("127.0.0.1:6379");
+
+	for (size_t i = 0; i < 2; i++) {
+		struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
+					     .sin6_port = htons(6379) };
+		const struct match_spec *want = i == 0 ? &v6 : &v4;
+
+		assert_int_equal(inet_pton(AF_INET6, dest[i], &sin6.sin6_addr),
+				 1);
+		for (socklen_t len = 24; len <= sizeof(sin6); len++) {
+			struct match_target t;
+
+			assert_int_equal(match_target_from_sockaddr(
+						 (struct sockaddr *)&sin6, len,
+						 NULL, &t),
+					 0);
+			assert_int_equal(t.port, 6379);
+			assert_int_equal(match_test(want, &t), MATCH_BY_ADDR);
+		}
+	}
+}
+
+/* A CIDR base is written in full, where "10.1/16" would read as
+   10.0.0.1; a zone cannot be matched. */
+static void test_short_forms_and_zones_in_specs(void **state)
+{
+	assert_string_equal(parse_err("10.1/16:6379"),
+			    "'10.1' is not an IPv4 address (IPv6 blocks are "
+			    "written [fd00::]/8)");
+	assert_string_equal(parse_err("[fe80::1%eth0]:6379"),
+			    "'[fe80::1%eth0]': a zone (%...) cannot be "
+			    "matched; write the address alone");
+	/* a target dialled as "127.1" is 127.0.0.1 and matches */
+	assert_int_equal(test_one("127.0.0.1:6379", "127.0.0.1", 6379, NULL),
+			 MATCH_BY_ADDR);
+}
+
+/* match_test_set: the engine's fresh set stands for spec->resolved. */
+static void test_match_test_set(void **state)
+{
+	struct match_spec s = parse_ok("redis.example.com:6379");
+	struct match_target t = target("192.0.2.20", 6379, NULL);
+	struct match_addr now[1];
+
+	s.resolved[0] = addr_of("192.0.2.10");
+	s.nresolved = 1;
+	now[0] = addr_of("192.0.2.20");
+	assert_int_equal(match_test(&s, &t), MATCH_NONE);
+	assert_int_equal(match_test_set(&s, &t, now, 1), MATCH_BY_RESOLVED);
+	assert_int_equal(match_test_set(&s, &t, NULL, 0), MATCH_NONE);
+}
+
 static void test_target_from_sockaddr_rejects_short_and_unix(void **state)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -556,8 +617,9 @@ static void test_target_from_sockaddr_rejects_short_and_unix(void **state)
 	assert_int_equal(match_target_from_sockaddr((struct sockaddr *)&sin,
 						    sizeof(sin) - 1, NULL, &t),
 			 -1);
+	/* 24 bytes (RFC 2133, no scope id) is the kernel's minimum */
 	assert_int_equal(match_target_from_sockaddr((struct sockaddr *)&sin6,
-						    sizeof(sin6) - 1, NULL, &t),
+						    24 - 1, NULL, &t),
 			 -1);
 	assert_int_equal(match_target_from_sockaddr((struct sockaddr *)&sun,
 						    sizeof(sun), NULL, &t),
@@ -642,6 +704,9 @@ int main(void)
 			test_target_from_sockaddr_rejects_short_and_unix),
 		cmocka_unit_test(test_addr_format_small_buffer),
 		cmocka_unit_test(test_is_ip_literal),
+		cmocka_unit_test(test_v6_short_lengths_match_like_full),
+		cmocka_unit_test(test_short_forms_and_zones_in_specs),
+		cmocka_unit_test(test_match_test_set),
 		cmocka_unit_test(test_check_name),
 	};
 

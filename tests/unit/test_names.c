@@ -1,10 +1,12 @@
 /*
  * test_names.c - name capture: what getaddrinfo / gethostbyname* resolved
- * is found again at connect() for SNI and name verification.  A numeric
- * lookup means "dialled as an address"; other families and oversized names
- * are not recorded; among names for one address the same thread and port
- * win, then the newest; v4-mapped IPv6 addresses find the IPv4 entry; the
- * table is bounded.
+ * is found again at connect() for SNI and name verification, by the
+ * thread that resolved it and for the port it resolved (DESIGN, security
+ * rule 2): another thread's or another port's name is never found.  A
+ * numeric lookup (inet_aton forms too) means "dialled as an address";
+ * other families and oversized names are not recorded; the newest fitting
+ * resolution wins; v4-mapped IPv6 addresses find the IPv4 entry; each
+ * thread's table is bounded.
  */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -163,6 +165,13 @@ static void *other_thread_resolves(void *arg)
 	return NULL;
 }
 
+static void *other_thread_looks_up(void *arg)
+{
+	const char *got = lookup4("10.3.0.1");
+
+	return got ? strdup(got) : NULL;
+}
+
 /* Another thread resolving another name for the same address and port
    later does not take this thread's name away. */
 static void test_own_thread_wins(void **state)
@@ -176,6 +185,105 @@ static void test_own_thread_wins(void **state)
 					"theirs.test"), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_string_equal(lookup4("10.3.0.1"), "mine.test");
+}
+
+/* The attack of rule 2: one thread resolves evil.test (pointed at the
+   Redis address), another dials that address bare.  It must verify the
+   IP, not evil.test. */
+static void test_other_thread_not_found(void **state)
+{
+	struct sockaddr_in a = sin4("10.3.0.1", 6379);
+	struct addrinfo aa = ai_of(&a, sizeof(a), AF_INET, NULL);
+	pthread_t t;
+	void *got = (void *)1;
+
+	assert_int_equal(pthread_create(&t, NULL, other_thread_resolves,
+					"evil.test"), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_null(lookup4("10.3.0.1"));
+	/* and the other way round: this thread's name is not the other's */
+	names_record_addrinfo("mine.test", &aa);
+	assert_string_equal(lookup4("10.3.0.1"), "mine.test");
+	assert_int_equal(pthread_create(&t, NULL, other_thread_looks_up, NULL),
+			 0);
+	assert_int_equal(pthread_join(t, &got), 0);
+	assert_null(got);
+}
+
+/* getaddrinfo("evil.test", "443") says nothing about a connect to 6379. */
+static void test_other_port_not_found(void **state)
+{
+	struct sockaddr_in a = sin4("10.4.0.1", 443);
+	struct addrinfo aa = ai_of(&a, sizeof(a), AF_INET, NULL);
+	struct sockaddr_in q = sin4("10.4.0.1", 443);
+	char name[256];
+
+	names_record_addrinfo("evil.test", &aa);
+	assert_null(lookup4("10.4.0.1")); /* port 6379 */
+	assert_int_equal(names_lookup((struct sockaddr *)&q, sizeof(q), name,
+				      sizeof(name)), 1);
+	assert_string_equal(name, "evil.test");
+}
+
+static void test_same_thread_and_port_found(void **state)
+{
+	struct sockaddr_in a = sin4("10.5.0.1", 6379);
+	struct addrinfo aa = ai_of(&a, sizeof(a), AF_INET, NULL);
+
+	names_record_addrinfo("redis.test", &aa);
+	assert_string_equal(lookup4("10.5.0.1"), "redis.test");
+}
+
+/* The newest resolution for the address and port decides, whichever
+   form it took: a port-less one (gethostbyname) counts for every port. */
+static void test_newest_fit_wins(void **state)
+{
+	struct sockaddr_in a = sin4("10.6.0.1", 6379);
+	struct addrinfo aa = ai_of(&a, sizeof(a), AF_INET, NULL);
+	struct in_addr x;
+	char *list[] = { (char *)&x, NULL };
+	struct hostent h = { .h_addrtype = AF_INET, .h_length = 4,
+			     .h_addr_list = list };
+
+	inet_pton(AF_INET, "10.6.0.1", &x);
+	names_record_addrinfo("first.test", &aa);
+	names_record_hostent("second.test", &h);
+	assert_string_equal(lookup4("10.6.0.1"), "second.test");
+	names_record_addrinfo("third.test", &aa);
+	assert_string_equal(lookup4("10.6.0.1"), "third.test");
+}
+
+/* getaddrinfo takes "127.1", "0x7f.1" and "2130706433" as numeric hosts
+   (it dials 127.0.0.1): no name, so the IP is verified (no more "cannot
+   set the name to verify '127.1'"). */
+static void test_inet_aton_forms_are_numeric(void **state)
+{
+	static const char *forms[] = { "127.1", "0x7f.1", "2130706433",
+				       "0177.0.0.1", "127.0.0.1" };
+	struct sockaddr_in a = sin4("127.0.0.1", 6379);
+	struct addrinfo aa = ai_of(&a, sizeof(a), AF_INET, NULL);
+
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		names_record_addrinfo("localhost", &aa);
+		assert_string_equal(lookup4("127.0.0.1"), "localhost");
+		names_record_addrinfo(forms[i], &aa);
+		assert_null(lookup4("127.0.0.1"));
+	}
+}
+
+/* The kernel takes an AF_INET6 address of 24 bytes (no scope id). */
+static void test_v6_short_length(void **state)
+{
+	struct sockaddr_in6 a = sin6("fd00::9", 6379);
+	struct addrinfo aa = ai_of(&a, sizeof(a), AF_INET6, NULL);
+	char name[256];
+
+	names_record_addrinfo("six.test", &aa);
+	for (socklen_t len = 24; len <= sizeof(a); len++)
+		assert_int_equal(names_lookup((struct sockaddr *)&a, len, name,
+					      sizeof(name)), 1);
+	assert_int_equal(names_lookup((struct sockaddr *)&a, 23, name,
+				      sizeof(name)), 0);
 }
 
 static void test_hostent(void **state)
@@ -270,8 +378,14 @@ static void test_bounded_table(void **state)
 	assert_null(lookup4("10.1.0.0"));
 	assert_null(lookup4("10.1.0.9"));
 	assert_string_equal(lookup4("10.1.0.10"), "host10.example.com");
-	snprintf(nm, sizeof(nm), "host%d.example.com", NAMES_MAX + 9);
-	assert_string_equal(lookup4("10.1.1.9"), nm);
+	snprintf(nm, sizeof(nm), "10.1.%d.%d", (NAMES_MAX + 9) / 256,
+		 (NAMES_MAX + 9) % 256);
+	{
+		const char *got = lookup4(nm);
+		snprintf(nm, sizeof(nm), "host%d.example.com", NAMES_MAX + 9);
+		assert_non_null(got);
+		assert_string_equal(got, nm);
+	}
 }
 
 int main(void)
@@ -284,6 +398,12 @@ int main(void)
 		cmocka_unit_test_setup(test_numeric_after_name_means_address, setup),
 		cmocka_unit_test_setup(test_port_decides, setup),
 		cmocka_unit_test_setup(test_own_thread_wins, setup),
+		cmocka_unit_test_setup(test_other_thread_not_found, setup),
+		cmocka_unit_test_setup(test_other_port_not_found, setup),
+		cmocka_unit_test_setup(test_same_thread_and_port_found, setup),
+		cmocka_unit_test_setup(test_newest_fit_wins, setup),
+		cmocka_unit_test_setup(test_inet_aton_forms_are_numeric, setup),
+		cmocka_unit_test_setup(test_v6_short_length, setup),
 		cmocka_unit_test_setup(test_hostent, setup),
 		cmocka_unit_test_setup(test_malformed_hostent, setup),
 		cmocka_unit_test_setup(test_malformed_addrinfo, setup),

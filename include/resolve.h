@@ -1,0 +1,69 @@
+/*
+ * resolve.h - the addresses each host-name endpoint resolves to now.
+ *
+ * An endpoint written as a name ("redis.test:6380") must stay protected
+ * when its DNS changes after the configuration was loaded: a program may
+ * dial the new address by any means (its own resolver, an IP string, or
+ * after its own resolution fell out of the capture ring), so the engine
+ * matches a connect() to any address a configured name resolves to, and
+ * verifies the configured name.
+ *
+ * Each name is resolved at load, then again every RESOLVE_REFRESH_S
+ * seconds by a refresher thread of the engine (all signals blocked),
+ * through the real getaddrinfo: the engine is dlopen()ed with
+ * RTLD_DEEPBIND, so its calls bind to libc's, not to the switchboard's
+ * hooks.  A connect() pays one clock read for the staleness check and a
+ * read lock for the match, never a DNS lookup, except in a process with
+ * no refresher (a fork child): there the first connect() after the sets
+ * went stale refreshes them, one thread at a time.
+ *
+ * An address seen once stays matched RESOLVE_KEEP_S seconds after the
+ * name last resolved to it (round-robin DNS answers vary); a name that
+ * fails to resolve keeps the addresses it had (fail closed).
+ *
+ * Thread-safety: the sets are read under resolve_read_lock() and replaced
+ * under the write side of one rwlock; a refresh runs outside it.
+ */
+#ifndef SHIM_RESOLVE_H
+#define SHIM_RESOLVE_H
+
+#include <stddef.h>
+
+#include "match.h"
+
+struct shim_config;
+
+#define RESOLVE_REFRESH_S 10
+#define RESOLVE_KEEP_S 60
+#define RESOLVE_MAX 32 /* addresses kept per name */
+
+/*
+ * resolve_init - resolve every NAME endpoint of cfg (also into its
+ * match.resolved, for redis-tls-ctl).  Returns 0, or -1 with why (out of
+ * memory); a name that does not resolve is not an error.  cfg must
+ * outlive every other call here.
+ */
+int resolve_init(struct shim_config *cfg, char *why, size_t whylen);
+
+/* resolve_start - once the engine is up: start the refresher thread if
+   any endpoint is a name. */
+void resolve_start(void);
+
+/* resolve_free - undo resolve_init (before resolve_start only). */
+void resolve_free(void);
+
+/* resolve_poll - at connect(): the staleness check (see above). */
+void resolve_poll(void);
+
+/* Read side: the set of endpoint i (NULL and 0 for a non-NAME endpoint)
+   stays valid until resolve_read_unlock. */
+void resolve_read_lock(void);
+const struct match_addr *resolve_set(size_t i, size_t *n);
+void resolve_read_unlock(void);
+
+/* pthread_atfork handlers (called by the engine's). */
+void resolve_fork_prepare(void);
+void resolve_fork_parent(void);
+void resolve_fork_child(void);
+
+#endif
