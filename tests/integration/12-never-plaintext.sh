@@ -425,4 +425,24 @@ case_signal() {
 }
 t_case "a SIGALRM handler send()s on the TLS socket every 1 ms: no hang" case_signal
 
+# ------------------------------------------------------ double preload
+
+# The shim loaded twice under two paths (as /etc/ld.so.preload plus a
+# program's own LD_PRELOAD would): the first copy serves, the second
+# stands aside with one line, and the command goes over TLS once.
+case_double_preload() {
+	local copy=$T_TMP/copy/libredistls.so
+	np_setup double || return
+	mkdir -p "$T_TMP/copy" && cp "$T_LIB" "$copy" || return
+	t_run env LD_PRELOAD="$T_LIB:$copy" REDIS_TLS_LOG_LEVEL=info \
+		REDIS_TLS_ENDPOINTS="127.0.0.1:$P" REDIS_TLS_CA_FILE="$PKI/ca.crt" \
+		REDIS_TLS_CERT_FILE="$PKI/client.crt" REDIS_TLS_KEY_FILE="$PKI/client.key" \
+		"$PROBE" write 127.0.0.1 "$P" "$M"
+	works || return
+	assert_eq 1 "$(shim_log_lines | grep -c 'stands aside')" "lines saying a copy stands aside" || return
+	assert_eq 1 "$(shim_log_lines | grep -c 'TLS handshake done')" "handshakes (TLS once, not twice)" || return
+	no_leak
+}
+t_case "the shim preloaded twice: one copy stands aside, TLS once" case_double_preload
+
 t_done
