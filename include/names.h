@@ -13,8 +13,9 @@
  * "127.1": addr_is_literal) records "no name": that address is dialled as
  * an address from then on.  The newest fitting entry wins.
  *
- * Thread-safety: every call touches the calling thread's ring only, so
- * none takes a lock.  A ring is allocated at the thread's first
+ * Thread-safety: names_lookup touches the calling thread's ring only, so
+ * it takes no lock; recording also copies into one shared ring under a
+ * mutex, read by names_lookup_other.  A ring is allocated at the thread's first
  * resolution and freed when the thread exits.
  */
 #ifndef SHIM_NAMES_H
@@ -41,7 +42,18 @@ void names_record_hostent(const char *name, const struct hostent *h);
 int names_lookup(const struct sockaddr *sa, socklen_t len, char *out,
 		 size_t outlen);
 
-/* names_reset - forget what the calling thread resolved (tests). */
+/*
+ * names_lookup_other - like names_lookup, but among the names OTHER
+ * threads resolved (a process-wide ring of the newest NAMES_MAX).  Never
+ * for verifying or SNI: only so that connect() can tell that a name
+ * resolved elsewhere (a resolver thread, as in libuv) would make this a
+ * configured endpoint, and refuse rather than send plaintext.
+ */
+int names_lookup_other(const struct sockaddr *sa, socklen_t len, char *out,
+		       size_t outlen);
+
+/* names_reset - forget what the calling thread resolved, and the shared
+   ring (tests). */
 void names_reset(void);
 
 #endif

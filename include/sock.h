@@ -146,6 +146,14 @@ int sock_in_vfork_child(void);
 void sock_note_pid(void);
 
 int sock_connect(int fd, const struct sockaddr *addr, socklen_t len);
+
+/* sock_open - the engine's open() for a connect to addr, with the name this
+   thread resolved for it; refuses (one line) what only another thread's
+   name would make a configured endpoint. */
+enum shim_decision sock_open(const struct shim_engine_ops *e, int fd,
+			     const struct sockaddr *addr, socklen_t len,
+			     struct shim_tls **tls,
+			     struct shim_session_info *info, int *err);
 ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 		  int flags);
 ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,

@@ -3,9 +3,11 @@
  *
  * Each thread that resolves gets a ring of NAMES_MAX entries, reached
  * through a pthread key so that it is freed when the thread exits (and
- * kept, with the rest of the thread, by a fork child).  Nothing is
- * shared between threads, which is the point: a name in another thread's
- * ring can never be verified for this thread's connection.  Only
+ * kept, with the rest of the thread, by a fork child).  names_lookup
+ * reads nothing another thread wrote, which is the point: a name in
+ * another thread's ring can never be verified for this thread's
+ * connection.  A copy of every entry also goes to one shared ring (under
+ * a mutex), which only names_lookup_other reads, to refuse.  Only
  * resolution and connect() touch the rings, never the data path.
  *
  * A signal handler that resolves or connects while its thread is inside
@@ -34,13 +36,42 @@ struct names_ring {
 	struct names_entry e[NAMES_MAX];
 };
 
+/* The process-wide ring for names_lookup_other: each entry knows its
+   thread.  Allocated at the first resolution. */
+struct names_shared {
+	struct names_ring ring;
+	pthread_t thread[NAMES_MAX];
+};
+
+static struct names_shared *names_all;
+static pthread_mutex_t names_all_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static pthread_key_t names_key;
 static pthread_once_t names_once = PTHREAD_ONCE_INIT;
 static int names_key_ok;
 
+/* fork(2) keeps a mutex as it was: one held by another thread would stay
+   held in the child for ever. */
+static void names_fork_prepare(void)
+{
+	pthread_mutex_lock(&names_all_lock);
+}
+
+static void names_fork_parent(void)
+{
+	pthread_mutex_unlock(&names_all_lock);
+}
+
+static void names_fork_child(void)
+{
+	pthread_mutex_init(&names_all_lock, NULL);
+}
+
 static void names_make_key(void)
 {
 	names_key_ok = pthread_key_create(&names_key, free) == 0;
+	pthread_atfork(names_fork_prepare, names_fork_parent,
+		       names_fork_child);
 }
 
 /* This thread's ring; with `create`, allocated on first use.  NULL if
@@ -105,6 +136,27 @@ static size_t names_add(struct names_ring *r, size_t fresh, const char *name,
 	return fresh + 1;
 }
 
+/* Copy the `fresh` newest entries of this thread's ring into the shared
+   one. */
+static void names_share(struct names_ring *mine, size_t fresh)
+{
+	pthread_t self = pthread_self();
+
+	pthread_mutex_lock(&names_all_lock);
+	if (names_all == NULL)
+		names_all = calloc(1, sizeof(*names_all));
+	for (size_t i = fresh; names_all != NULL && i-- > 0;) {
+		struct names_ring *r = &names_all->ring;
+
+		r->e[r->next] = *names_at(mine, i);
+		names_all->thread[r->next] = self;
+		r->next = (r->next + 1) % NAMES_MAX;
+		if (r->count < NAMES_MAX)
+			r->count++;
+	}
+	pthread_mutex_unlock(&names_all_lock);
+}
+
 static int names_usable(const char *name)
 {
 	return name != NULL && *name != '\0' &&
@@ -132,6 +184,7 @@ void names_record_addrinfo(const char *node, const struct addrinfo *res)
 			continue;
 		fresh = names_add(r, fresh, name, &a, port);
 	}
+	names_share(r, fresh < NAMES_MAX ? fresh : NAMES_MAX);
 }
 
 void names_record_hostent(const char *name, const struct hostent *h)
@@ -156,25 +209,27 @@ void names_record_hostent(const char *name, const struct hostent *h)
 		addr_normalize(&a);
 		fresh = names_add(r, fresh, name, &a, 0); /* no port: any */
 	}
+	names_share(r, fresh < NAMES_MAX ? fresh : NAMES_MAX);
 }
 
-int names_lookup(const struct sockaddr *sa, socklen_t len, char *out,
-		 size_t outlen)
+/* The newest entry of r for (a, port), skipping the calling thread's when
+   `threads` (the thread of each slot) is given; its name into out, and 1
+   if it has one. */
+static int names_find(struct names_ring *r, const pthread_t *threads,
+		      const struct addr_ip *a, unsigned port, char *out,
+		      size_t outlen)
 {
-	struct names_ring *r;
-	struct addr_ip a;
-	unsigned port;
+	pthread_t self = pthread_self();
 	size_t n;
 
-	if (outlen == 0 || addr_from_sockaddr(sa, len, &a, &port) < 0 ||
-	    (r = names_mine(0)) == NULL)
-		return 0;
-	/* newest first: the newest resolution for this address decides */
 	for (size_t i = 0; i < r->count; i++) {
 		const struct names_entry *e = names_at(r, i);
+		size_t slot = (r->next + NAMES_MAX - 1 - i) % NAMES_MAX;
 
 		if ((e->port != 0 && e->port != port) ||
-		    !addr_equal(&e->addr, &a))
+		    !addr_equal(&e->addr, a))
+			continue;
+		if (threads != NULL && pthread_equal(threads[slot], self))
 			continue;
 		if (e->name[0] == '\0')
 			return 0;
@@ -188,10 +243,45 @@ int names_lookup(const struct sockaddr *sa, socklen_t len, char *out,
 	return 0;
 }
 
+int names_lookup(const struct sockaddr *sa, socklen_t len, char *out,
+		 size_t outlen)
+{
+	struct names_ring *r;
+	struct addr_ip a;
+	unsigned port;
+
+	if (outlen == 0 || addr_from_sockaddr(sa, len, &a, &port) < 0 ||
+	    (r = names_mine(0)) == NULL)
+		return 0;
+	/* newest first: the newest resolution for this address decides */
+	return names_find(r, NULL, &a, port, out, outlen);
+}
+
+int names_lookup_other(const struct sockaddr *sa, socklen_t len, char *out,
+		       size_t outlen)
+{
+	struct addr_ip a;
+	unsigned port;
+	int found = 0;
+
+	if (outlen == 0 || addr_from_sockaddr(sa, len, &a, &port) < 0)
+		return 0;
+	pthread_mutex_lock(&names_all_lock);
+	if (names_all != NULL)
+		found = names_find(&names_all->ring, names_all->thread, &a,
+				   port, out, outlen);
+	pthread_mutex_unlock(&names_all_lock);
+	return found;
+}
+
 void names_reset(void)
 {
 	struct names_ring *r = names_mine(0);
 
 	if (r != NULL)
 		r->next = r->count = 0;
+	pthread_mutex_lock(&names_all_lock);
+	if (names_all != NULL)
+		names_all->ring.next = names_all->ring.count = 0;
+	pthread_mutex_unlock(&names_all_lock);
 }

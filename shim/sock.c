@@ -805,6 +805,40 @@ started:
 	return sock_finish_blocking(s, fd);
 }
 
+/*
+ * sock_open - the engine's decision for a connect() to addr, with the name
+ * this thread resolved for it (names_lookup; DESIGN rule 2).  If the engine
+ * would pass it by, but a name ANOTHER thread resolved for this address and
+ * port (a resolver thread, as libuv's) would make it a configured endpoint,
+ * refuse: wrapping would verify a name this connection did not resolve,
+ * passing would send plaintext to a configured endpoint.
+ */
+enum shim_decision sock_open(const struct shim_engine_ops *e, int fd,
+			     const struct sockaddr *addr, socklen_t len,
+			     struct shim_tls **tls,
+			     struct shim_session_info *info, int *err)
+{
+	char name[256], other[256];
+	int mine = names_lookup(addr, len, name, sizeof(name));
+	enum shim_decision d;
+
+	d = e->open(fd, addr, len, mine ? name : NULL, tls, info, err);
+	if (d != SHIM_PASS || mine ||
+	    !names_lookup_other(addr, len, other, sizeof(other)))
+		return d;
+	if (e->open(fd, addr, len, other, tls, info, err) != SHIM_WRAP)
+		return SHIM_PASS;
+	e->free(*tls);
+	*tls = NULL;
+	log_msg(SHIM_LOG_ERROR, "%s: refused: another thread resolved '%s', "
+		"a configured endpoint, for this address, and a connection "
+		"verifies only a name its own thread resolved (resolve and "
+		"connect on one thread, or configure the address)",
+		info->label, other);
+	*err = EACCES;
+	return SHIM_REFUSE;
+}
+
 /* connect() on a socket that is already a TLS socket. */
 static int sock_reconnect(struct shim_sock *s, int fd)
 {
@@ -847,7 +881,6 @@ int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	struct shim_tls *tls = NULL;
 	struct shim_session_info info;
 	struct shim_sock *s;
-	char name[256];
 	int err = 0, rc;
 
 	if (loader_busy())
@@ -877,9 +910,7 @@ int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return -1;
 	}
 	memset(&info, 0, sizeof(info));
-	switch (e->open(fd, addr, len,
-			names_lookup(addr, len, name, sizeof(name)) ? name : NULL,
-			&tls, &info, &err)) {
+	switch (sock_open(e, fd, addr, len, &tls, &info, &err)) {
 	case SHIM_WRAP:
 		rc = sock_begin(s, fd, addr, len, tls, &info);
 		err = errno;

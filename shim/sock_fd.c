@@ -353,7 +353,6 @@ int sock_fastopen_refused(const struct sockaddr *addr, socklen_t alen)
 	const struct shim_engine_ops *e;
 	struct shim_tls *tls = NULL;
 	struct shim_session_info info;
-	char name[256];
 	int err = 0;
 
 	if (addr == NULL || alen < sizeof(sa_family_t) ||
@@ -365,9 +364,7 @@ int sock_fastopen_refused(const struct sockaddr *addr, socklen_t alen)
 		return 1;
 	}
 	memset(&info, 0, sizeof(info));
-	switch (e->open(-1, addr, alen,
-			names_lookup(addr, alen, name, sizeof(name)) ? name : NULL,
-			&tls, &info, &err)) {
+	switch (sock_open(e, -1, addr, alen, &tls, &info, &err)) {
 	case SHIM_WRAP:
 		e->free(tls);
 		log_msg(SHIM_LOG_ERROR, "%s: TCP Fast Open (data sent with the "

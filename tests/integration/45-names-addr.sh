@@ -179,6 +179,17 @@ case_same_thread_name_verified() {
 	assert_contains "$T_ERR" "evil.test" "the shim's error"
 }
 
+# A resolver thread (libuv's, say) resolved the only name that makes this
+# a configured endpoint: verifying it would break rule 2, passing would
+# send plaintext, so the connect is refused.
+case_other_thread_wildcard_refused() {
+	t_run "$T_RUN" --endpoint "*.test:$P" --cacert "$PKI/ca.crt" \
+		--cert "$PKI/client.crt" --key "$PKI/client.key" -- \
+		"$T_PY" "$PYTHR" "$P" other-thread
+	assert_failed "bare IP, *.test:$P configured, evil.test resolved elsewhere" || return
+	assert_one_shim_error "refused: another thread resolved 'evil.test'"
+}
+
 # ------------------------------------------------------------ DNS moves
 
 PYMOVE=$T_TMP/move.py
@@ -273,5 +284,6 @@ t_case "[::]:P matches 127.0.0.1:P (v4-mapped bind works; unbound fails closed)"
 t_case "another thread's evil.test is not verified for a bare-IP connect" case_other_thread_name_not_verified
 t_case "evil.test resolved for port 443 is not verified for port P" case_other_port_name_not_verified
 t_case "the connecting thread's own evil.test:P is verified (and fails)" case_same_thread_name_verified
+t_case "a wildcard endpoint named only by another thread's resolution is refused" case_other_thread_wildcard_refused
 t_case "DNS moves: redis.test's new address gets TLS within 30 s" case_dns_moves
 t_done

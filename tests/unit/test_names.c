@@ -210,6 +210,30 @@ static void test_other_thread_not_found(void **state)
 	assert_null(got);
 }
 
+/* names_lookup_other sees other threads' names (to refuse, never to
+   verify), never this thread's own. */
+static void test_lookup_other(void **state)
+{
+	struct sockaddr_in a = sin4("10.3.0.1", 6379);
+	struct addrinfo aa = ai_of(&a, sizeof(a), AF_INET, NULL);
+	struct sockaddr_in q = sin4("10.3.0.1", 6379);
+	pthread_t t;
+	char name[256];
+
+	names_record_addrinfo("mine-only.test", &aa);
+	assert_int_equal(names_lookup_other((struct sockaddr *)&q, sizeof(q),
+					    name, sizeof(name)), 0);
+	assert_int_equal(pthread_create(&t, NULL, other_thread_resolves,
+					"resolver.test"), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(names_lookup_other((struct sockaddr *)&q, sizeof(q),
+					    name, sizeof(name)), 1);
+	assert_string_equal(name, "resolver.test");
+	q.sin_port = htons(6380); /* resolved for 6379 only */
+	assert_int_equal(names_lookup_other((struct sockaddr *)&q, sizeof(q),
+					    name, sizeof(name)), 0);
+}
+
 /* getaddrinfo("evil.test", "443") says nothing about a connect to 6379. */
 static void test_other_port_not_found(void **state)
 {
@@ -400,6 +424,7 @@ int main(void)
 		cmocka_unit_test_setup(test_own_thread_wins, setup),
 		cmocka_unit_test_setup(test_other_thread_not_found, setup),
 		cmocka_unit_test_setup(test_other_port_not_found, setup),
+		cmocka_unit_test_setup(test_lookup_other, setup),
 		cmocka_unit_test_setup(test_same_thread_and_port_found, setup),
 		cmocka_unit_test_setup(test_newest_fit_wins, setup),
 		cmocka_unit_test_setup(test_inet_aton_forms_are_numeric, setup),
