@@ -445,7 +445,11 @@ static void relay_event(struct shim_sock *s)
 {
 	if (sock_lock(s) < 0)
 		return;
-	if (sock_emulated(atomic_load(&s->state)) && sock_owned(s)) {
+	/* a FAILED socket hung its end up itself (sock_fail_locked) and is
+	   no longer watched: it ends when the program closes it, its error
+	   kept until then; an event still in flight is ignored */
+	if (sock_emulated(atomic_load(&s->state)) &&
+	    atomic_load(&s->state) != SOCK_FAILED && sock_owned(s)) {
 		switch (relay_stray(s)) {
 		case 2: /* closed by a call no hook saw (a raw close) */
 			log_msg(SHIM_LOG_DEBUG, "%s: the program's descriptor "

@@ -230,6 +230,8 @@ void sock_fail_locked(struct shim_sock *s, int err)
 	   program's end without a hook sees its end */
 	real.shutdown(s->kfd, SHUT_RDWR);
 	real.shutdown(s->shim_end, SHUT_RDWR);
+	/* its end now reports a hang-up for good: nothing left to watch */
+	relay_unwatch(s);
 }
 
 int sock_advance_locked(struct shim_sock *s, enum sock_state *st)

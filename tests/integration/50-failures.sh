@@ -401,4 +401,31 @@ t_case "config: verify = none without insecure" case_conf_verify_none
 t_case "config: encrypted key without passphrase" case_conf_no_passphrase
 t_case "env: malformed REDIS_TLS_ENDPOINTS" case_env_bad_match
 t_case "wrong key passphrase" case_wrong_passphrase
+# A connection whose handshake failed, held open by the program: its
+# error stays for SO_ERROR, and the shim spends nothing on it meanwhile
+# (its hung-up socketpair end is not watched any more).
+case_failed_held_open() {
+	start_tls_redis --tls-cert-file "$PKI/server-other-ca.crt" --tls-key-file "$PKI/server-other-ca.key" || return
+	t_run "$T_RUN" --endpoint "127.0.0.1:$REDIS_PORT" --cacert "$PKI/ca.crt" --cert "$PKI/client.crt" \
+		--key "$PKI/client.key" -- "$T_PY" -c '
+import resource, select, socket, sys, time
+s = socket.socket(); s.setblocking(False)
+try:
+    s.connect(("127.0.0.1", int(sys.argv[1])))
+except BlockingIOError:
+    pass
+select.select([], [s], [], 5)
+print("SO_ERROR", s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+t0 = resource.getrusage(resource.RUSAGE_SELF)
+time.sleep(3)
+t1 = resource.getrusage(resource.RUSAGE_SELF)
+print("cpu_ms", int((t1.ru_utime + t1.ru_stime - t0.ru_utime - t0.ru_stime) * 1000))
+s.close()' "$REDIS_PORT"
+	stop_pid "$REDIS_PID"
+	assert_contains "$T_OUT" "SO_ERROR 13" "SO_ERROR after the refused handshake (EACCES)" || return
+	local ms
+	ms=$(sed -n 's/^cpu_ms //p' <<<"$T_OUT")
+	[ -n "$ms" ] && [ "$ms" -lt 1000 ] || fail "CPU spent in 3 s holding the failed socket: ${ms:-?} ms (a busy loop?)"
+}
+t_case "a failed connection held open keeps its error and costs no CPU" case_failed_held_open
 t_done
