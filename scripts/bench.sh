@@ -23,7 +23,11 @@
 # traffic to a port the shim is not configured for, preloaded against not
 # preloaded; the start-up of /bin/true, preloaded against not; the memory
 # of 1000 idle TLS connections, through the shim against a C client using
-# OpenSSL itself (tests/clients/idle_conns.c).
+# OpenSSL itself (tests/clients/idle_conns.c), in the process (RSS) and in
+# the kernel (slab growth: the shim's socketpair per connection); and the
+# cost of relay mode: one program (tests/clients/relay_bench.c) through the
+# shim writing through stdio (relayed) against writing with write() (the
+# fast path), one request at a time and 16 at a time.
 #
 #   --full      (default) 5 rounds after an uncounted calibration round,
 #               about 2.5 s per measurement: several minutes
@@ -93,6 +97,7 @@ if [ "$short" = 1 ]; then
 	IDLE_CONNS=200   # idle TLS connections per memory measurement
 	MEM_REPS=1
 	RB_TIMEOUT=60
+	RELAY_N=(2000 20000) # GETs of a relay measurement, depth 1 and 16
 else
 	ROUNDS=${rounds:-5}
 	CALIBRATE=1
@@ -101,6 +106,7 @@ else
 	IDLE_CONNS=1000
 	MEM_REPS=3
 	RB_TIMEOUT=300
+	RELAY_N=(20000 400000)
 fi
 out=${out:-$OUTDIR/results.md}
 
@@ -462,10 +468,12 @@ one_round() {
 
 MEM_SHIM=()
 MEM_NATIVE=()
+SLAB_SHIM=()
+SLAB_NATIVE=()
 # memory_once ROUND KIND...: the idle-connection memory through the shim and
 # natively, in the order given.
 memory_once() {
-	local round=$1 kind o=$TMP/idle.out e=$TMP/idle.err v
+	local round=$1 kind o=$TMP/idle.out e=$TMP/idle.err v k
 	shift
 	for kind in "$@"; do
 		if [ "$kind" = shim ]; then
@@ -475,7 +483,8 @@ memory_once() {
 			run_bg "$RB_TIMEOUT" "$o" "$e" "$OUTDIR/idle_conns" tls 127.0.0.1 "$P2" \
 				"$IDLE_CONNS" "$PKI/ca.crt" "$PKI/client.crt" "$PKI/client.key"
 		fi
-		v=$(sed -n 's/.*per_conn_kib=\([0-9.-]*\).*/\1/p' "$o")
+		v=$(sed -n 's/.* per_conn_kib=\([0-9.-]*\).*/\1/p' "$o")
+		k=$(sed -n 's/.* slab_per_conn_kib=\([0-9.-]*\).*/\1/p' "$o")
 		if [ "$RC" -ne 0 ] || [ -z "$v" ]; then
 			log "idle connections ($kind) failed (exit $RC):"
 			tail -3 "$e" >&2
@@ -485,7 +494,40 @@ memory_once() {
 		log "memory $kind: $(cat "$o")"
 		printf '%s\tidle\tKiB_per_connection\t%s\t%s\t%s\tRSS_delta\t-\n' "$round" "$kind" \
 			"$IDLE_CONNS" "$v" >>"$TMP/samples.tsv"
-		if [ "$kind" = shim ]; then MEM_SHIM+=("$v"); else MEM_NATIVE+=("$v"); fi
+		printf '%s\tidle\tKiB_per_connection\t%s\t%s\t%s\tslab_delta\t-\n' "$round" "$kind" \
+			"$IDLE_CONNS" "$k" >>"$TMP/samples.tsv"
+		if [ "$kind" = shim ]; then
+			MEM_SHIM+=("$v") SLAB_SHIM+=("$k")
+		else
+			MEM_NATIVE+=("$v") SLAB_NATIVE+=("$k")
+		fi
+	done
+}
+
+declare -A RELAY=()     # "DEPTH MODE" -> space-separated requests/s
+# relay_once ROUND: relay_bench through the shim, stdio (relayed) and
+# write() (fast path), depth 1 and 16, the order alternating by round.
+relay_once() {
+	local round=$1 i depth n mode modes o=$TMP/relay.out e=$TMP/relay.err v
+	if ((round % 2)); then modes="stdio write"; else modes="write stdio"; fi
+	for i in 0 1; do
+		depth=$((i == 0 ? 1 : 16))
+		n=${RELAY_N[$i]}
+		for mode in $modes; do
+			run_bg "$RB_TIMEOUT" "$o" "$e" "${SHIM[@]}" "$OUTDIR/relay_bench" "$mode" \
+				127.0.0.1 "$P2" "$n" "$depth"
+			v=$(sed -n 's/.* rps=\([0-9.]*\).*/\1/p' "$o")
+			if [ "$RC" -ne 0 ] || [ -z "$v" ]; then
+				log "relay_bench $mode depth $depth failed (exit $RC):"
+				tail -3 "$e" >&2
+				FAILED=1
+				continue
+			fi
+			log "round $round relay depth $depth $mode: $(cat "$o")"
+			printf '%s\trelay_d%s\tGET\t%s\t%s\t%s\toverall\t-\n' "$round" "$depth" \
+				"$mode" "$n" "$v" >>"$TMP/samples.tsv"
+			RELAY["$depth $mode"]+="$v "
+		done
 	done
 }
 
@@ -592,7 +634,7 @@ report() {
 		echo "count with redis-benchmark's overall figure."
 	fi
 	echo
-	local pg pp sg sp mn ms
+	local pg pp sg sp mn ms kn ks
 	pg=$(cell c50 GET plain)
 	pp=$(cell c50 GET passthru)
 	sg=$(cell c50 SET plain)
@@ -610,6 +652,29 @@ report() {
 	echo "| plaintext SET to a port the shim is not configured for, req/s | $sg | $sp | $(ratio "$sp" "$sg" %.3f) | ≥ 0.99 |"
 	echo "| start-up of /bin/true, µs (median of $SPAWN_RUNS, interleaved) | $up | $uq | $(ratio "$uq" "$up" %.3f) | ≤ 1.10 |"
 	echo "| memory per idle TLS connection, KiB ($IDLE_CONNS connections, RSS delta; without = native OpenSSL C client) | $mn | $ms | $(ratio "$ms" "$mn") | ≤ 48 KiB |"
+	# shellcheck disable=SC2068
+	kn=$(FMT=%.1f; m=$(median ${SLAB_NATIVE[@]+"${SLAB_NATIVE[@]}"}); [ -n "$m" ] && calc "$m" || echo n/a)
+	# shellcheck disable=SC2068
+	ks=$(FMT=%.1f; m=$(median ${SLAB_SHIM[@]+"${SLAB_SHIM[@]}"}); [ -n "$m" ] && calc "$m" || echo n/a)
+	local with=n/a
+	case "$ms$kn$ks" in *n/a*) ;; *) with=$(FMT=%.1f calc "$ms + $ks - $kn") ;; esac
+	echo "| kernel slab growth per idle connection, KiB (system-wide: both ends' sockets, and the shim's socketpair) | $kn | $ks | $(ratio "$ks" "$kn") | counted in the next row |"
+	echo "| memory per idle TLS connection with the socketpair counted, KiB (shim: RSS + the slab it adds over native's) | $mn | $with | $(ratio "$with" "$mn") | ≤ 48 KiB |"
+	echo
+	echo "Relay mode: one connection through the shim, GETs of a 3-byte value, requests/s, median"
+	echo "of $ROUNDS rounds; written through stdio (bash's way: libc-internal writes, so the"
+	echo "connection is relayed through the socketpair) against write() (the fast path)."
+	echo
+	echo "| workload | fast path (write) | relay (stdio) | relay/fast |"
+	echo "|---|---:|---:|---:|"
+	local d rw rs
+	for d in 1 16; do
+		# shellcheck disable=SC2086
+		rw=$(m=$(median ${RELAY["$d write"]:-}); [ -n "$m" ] && calc "$m" || echo n/a)
+		# shellcheck disable=SC2086
+		rs=$(m=$(median ${RELAY["$d stdio"]:-}); [ -n "$m" ] && calc "$m" || echo n/a)
+		echo "| GET, $d at a time | $rw | $rs | $(ratio "$rs" "$rw") |"
+	done
 	echo
 	machine
 }
@@ -622,6 +687,7 @@ printf 'round\tworkload\ttest\tmode\trequests\tfigure\tkind\tredis_benchmark_ove
 
 compile idle_conns "$ROOT/tests/clients/idle_conns.c"
 compile spawn_time "$ROOT/scripts/bench-lib/spawn_time.c"
+compile relay_bench "$ROOT/tests/clients/relay_bench.c"
 
 start_redis
 start_stunnel
@@ -657,6 +723,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		if ((r % 2)); then memory_once "$r" shim native; else memory_once "$r" native shim; fi
 		mem_round=$((mem_round + 1))
 	fi
+	relay_once "$r"
 done
 spawn_once
 

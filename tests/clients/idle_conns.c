@@ -8,6 +8,8 @@
  * again, and prints one line:
  *
  *   idle_conns: mode=M connections=N rss_before_kib=A rss_after_kib=B per_conn_kib=X
+ *     slab_per_conn_kib=K (the kernel's slab growth, system-wide, per
+ *     connection: client and server sockets, and the shim's socketpair)
  *
  * Every connection sends one PING, waits for +PONG, then stays open and
  * idle until the process exits.  Connections are made one after the other,
@@ -246,6 +248,38 @@ static long rss_kib(void)
 	return kib;
 }
 
+/* slab_kib: the kernel's slab objects in use (active objects x object size
+   over every cache of /proc/slabinfo, which is where socket structures
+   live; Slab of /proc/meminfo, page-grained, where slabinfo is closed to
+   us), KiB.  System-wide: compare runs, not absolutes. */
+static long slab_kib(void)
+{
+	char line[512], name[128];
+	unsigned long active, total, size;
+	double bytes = 0;
+	long kib = -1;
+	FILE *f = fopen("/proc/slabinfo", "r");
+
+	if (f != NULL) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "%127s %lu %lu %lu", name, &active, &total,
+				   &size) == 4)
+				bytes += (double)active * (double)size;
+		fclose(f);
+		if (bytes > 0)
+			return (long)(bytes / 1024);
+	}
+	if ((f = fopen("/proc/meminfo", "r")) == NULL)
+		die("/proc/meminfo: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Slab: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	if (kib < 0)
+		die("no Slab in /proc/meminfo");
+	return kib;
+}
+
 static void raise_nofile(long need)
 {
 	struct rlimit rl;
@@ -271,7 +305,7 @@ int main(int argc, char **argv)
 {
 	struct target t;
 	SSL_CTX *ctx = NULL;
-	long n, i, before, after;
+	long n, i, before, after, slab_before, slab_after;
 	int tls;
 
 	if (argc < 5)
@@ -292,12 +326,15 @@ int main(int argc, char **argv)
 	for (i = 0; i < WARMUP; i++)
 		open_one(&t, ctx);
 	before = rss_kib();
+	slab_before = slab_kib();
 	for (i = 0; i < n; i++)
 		open_one(&t, ctx);
 	after = rss_kib();
+	slab_after = slab_kib();
 
 	printf("idle_conns: mode=%s connections=%ld rss_before_kib=%ld rss_after_kib=%ld "
-	       "per_conn_kib=%.2f\n",
-	       argv[1], n, before, after, (double)(after - before) / (double)n);
+	       "per_conn_kib=%.2f slab_per_conn_kib=%.2f\n",
+	       argv[1], n, before, after, (double)(after - before) / (double)n,
+	       (double)(slab_after - slab_before) / (double)n);
 	return 0;
 }

@@ -70,13 +70,28 @@ case_extras_table() {
 	local rows n row
 	rows=$(table_rows "| measure |")
 	n=$(grep -c . <<<"$rows")
-	assert_eq 4 "$n" "rows in the extras table" || return
+	assert_eq 6 "$n" "rows in the extras table" || return
 	assert_contains "$rows" "not configured" "the extras table"
 	assert_contains "$rows" "/bin/true" "the extras table"
 	assert_contains "$rows" "idle TLS connection" "the extras table"
+	assert_contains "$rows" "kernel slab growth" "the extras table"
+	assert_contains "$rows" "with the socketpair counted" "the extras table"
 	while IFS= read -r row; do
 		# without, with, ratio, goal (text)
 		check_cells "$row" "$NUM" "$NUM" "$DEC" "."
+	done <<<"$rows"
+}
+
+case_relay_table() {
+	local rows n row
+	rows=$(table_rows "| workload | fast path")
+	n=$(grep -c . <<<"$rows")
+	assert_eq 2 "$n" "rows in the relay table" || return
+	assert_contains "$rows" "GET, 1 at a time" "the relay table"
+	assert_contains "$rows" "GET, 16 at a time" "the relay table"
+	while IFS= read -r row; do
+		# fast path, relay (req/s), relay/fast
+		check_cells "$row" "$INT" "$INT" "$DEC"
 	done <<<"$rows"
 }
 
@@ -105,6 +120,7 @@ case_nothing_left() {
 t_case "bench.sh --short completes" case_runs
 t_case "main table: every workload, every cell measured" case_main_table
 t_case "extras table: every cell measured" case_extras_table
+t_case "relay table: both workloads, every cell measured" case_relay_table
 t_case "machine, software and date" case_machine
 t_case "--out file and samples written" case_file
 t_case "servers, tunnel and scratch folder gone" case_nothing_left
