@@ -64,6 +64,10 @@
  *   closeloop_exit  connect + SET; close() every fd 3..4095 (a daemon);
  *                open six files in $TMPDIR (closeloop-file-N), write
  *                "data\n" to each, exit with them open
+ *   raceconnect  20 rounds: two threads connect() one new blocking socket
+ *                at the same moment; then SET by write() on it
+ *   dupbefore    dup() and syscall(SYS_dup) of the socket before connect();
+ *                SET via the dup() (+OK); writes via the raw dup must fail
  *   bindport     bind to 127.0.0.1:0, learn the port, connect + write
  *   shutwr       connect, shutdown(SHUT_WR), then write() (must fail)
  *   nbstdio      non-blocking connect, dprintf() the SET at once (before
@@ -1193,6 +1197,86 @@ static int m_epolldup(void)
 	return strncmp(buf, "+OK", 3) == 0 ? 0 : 1;
 }
 
+static pthread_barrier_t rc_bar;
+static atomic_int rc_fd;
+static struct sockaddr_storage rc_ss;
+static socklen_t rc_len;
+
+static void *rc_thread(void *arg)
+{
+	long r;
+
+	pthread_barrier_wait(&rc_bar);
+	r = connect(atomic_load(&rc_fd), (struct sockaddr *)&rc_ss, rc_len);
+	*(int *)arg = r == 0 ? 0 : errno;
+	return NULL;
+}
+
+static int m_raceconnect(void)
+{
+	int round, bad = 0;
+
+	rc_len = make_addr(g_host, g_port, &rc_ss);
+	for (round = 0; round < 20 && !bad; round++) {
+		pthread_t t[2];
+		int res[2] = { -1, -1 };
+		int fd = socket(rc_ss.ss_family, SOCK_STREAM, 0);
+
+		atomic_store(&rc_fd, fd);
+		pthread_barrier_init(&rc_bar, NULL, 2);
+		for (int i = 0; i < 2; i++)
+			pthread_create(&t[i], NULL, rc_thread, &res[i]);
+		for (int i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&rc_bar);
+		if (res[0] != 0 && res[1] != 0) {
+			say("error: round %d: both connects failed (%s, %s)",
+			    round, strerror(res[0]), strerror(res[1]));
+			bad = 1;
+			break;
+		}
+		g_rlen = 0;
+		if (write_all(fd, g_cmd, g_cmdlen) < 0 ||
+		    read_line(fd, "+OK", 2000, R_READ) != 1) {
+			say("error: round %d: connect results %s / %s, then "
+			    "the SET failed", round,
+			    res[0] ? strerror(res[0]) : "0",
+			    res[1] ? strerror(res[1]) : "0");
+			bad = 1;
+		}
+		close(fd);
+	}
+	say("note: %d rounds", round);
+	return bad;
+}
+
+static int m_dupbefore(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(g_host, g_port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	int d = dup(fd), raw = (int)syscall(SYS_dup, fd);
+
+	if (fd < 0 || d < 0 || raw < 0) {
+		err("socket/dup");
+		return 2;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+		err("connect");
+		return 1;
+	}
+	if (write_all(d, g_cmd, g_cmdlen) < 0 || expect_reply(d, "+OK"))
+		return 1;
+	/* the raw dup is the original socket, never connected: must fail */
+	if (syscall(SYS_write, raw, g_cmd, g_cmdlen) >= 0 ||
+	    write(raw, g_cmd, g_cmdlen) >= 0) {
+		say("error: a write on the raw dup succeeded");
+		return 1;
+	}
+	err("write on the raw dup (expected to fail)");
+	return 0;
+}
+
 /* The watchdog: a call that blocks where no reply comes (an unhooked
  * blocking read, a deadlock in a hook) ends the probe with a line saying so,
  * well within the test's own timeout. */
@@ -1289,6 +1373,10 @@ int main(int argc, char **argv)
 		return m_closeloop_exit();
 	if (!strcmp(mode, "closefrom"))
 		return m_closefrom();
+	if (!strcmp(mode, "raceconnect"))
+		return m_raceconnect();
+	if (!strcmp(mode, "dupbefore"))
+		return m_dupbefore();
 	if (!strcmp(mode, "bindport"))
 		return m_bindport();
 	if (!strcmp(mode, "shutwr"))

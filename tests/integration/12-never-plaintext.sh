@@ -580,4 +580,43 @@ case_epolldup() {
 }
 t_case "epoll set holding only a dup() of the TLS socket" case_epolldup
 
+case_raceconnect() {
+	# The kernel lets one connect() win (the other: EISCONN/EALREADY);
+	# the socket then works.  Both threads may go through sock_begin.
+	np_setup raceconnect || return
+	probe raceconnect
+	no_hang || return
+	no_leak
+	works
+}
+t_case "two threads connect() the same socket at once (20 rounds)" case_raceconnect
+
+case_hostile_nbstdio() {
+	# The bytes a program wrote past the hooks wait in the socketpair
+	# while the handshake runs; the server closes / sends garbage: they
+	# are dropped, the program sees an end, nothing is in clear.
+	local mode
+	for mode in close garbage stall; do
+		M=$(marker)
+		start_record_server "$mode" "hostile-$mode" || return
+		P=$REC_PORT
+		NP_SHIM=("$T_RUN" --endpoint "127.0.0.1:$P" "${NP_TLS[@]}" --)
+		REDIS_TLS_HANDSHAKE_TIMEOUT_MS=1000 probe nbstdio
+		no_hang || return
+		no_leak "bytes the $mode server received"
+		assert_failed "nbstdio against a $mode server" || return
+		stop_pid "$REC_PID"
+	done
+}
+t_case "non-blocking connect + dprintf() to a server that closes / sends garbage / stalls" case_hostile_nbstdio
+
+case_dupbefore() {
+	np_setup dupbefore || return
+	probe dupbefore
+	no_hang || return
+	no_leak
+	works
+}
+t_case "dup() and a raw dup of the socket before connect(): the dup works, the raw one fails" case_dupbefore
+
 t_done
