@@ -44,6 +44,36 @@
  *                answers), close at once; a new socket (same fd number)
  *                to 127.0.0.1:PLAINPORT (blocking); wait WAITMS; PING
  *                on it must get +PONG
+ *   anybound6 BIND  AF_INET6 socket bound to [BIND]:0 (a v4-mapped
+ *                loopback address such as ::ffff:127.0.0.2), connect to
+ *                [::]:PORT (the kernel dials 127.0.0.1 for a v4-mapped
+ *                source), write()
+ *   sigload      SIGALRM every 200 us whose handler, while the process's
+ *                first connect() is running (the engine loads), connects
+ *                a socket of its own to HOST:PORT and write()s the SET
+ *   bigfd        root: raise RLIMIT_NOFILE's hard limit after the first
+ *                socket, move a new socket above the old limit with
+ *                F_DUPFD, connect + write (exit 3 if not permitted)
+ *   closeloop    connect + SET by write(); then close() every descriptor
+ *                from 3 up to 4096 but fd and the report channel (as a
+ *                daemon does); then a second connection whose SET goes
+ *                by dprintf() (relayed)
+ *   closefrom    connect + SET by write(); closefrom(fd + 1) (glibc);
+ *                then a second connection and SET on it; a SET on the
+ *                first (may fail); then PING on the second must +PONG
+ *   closeloop_exit  connect + SET; close() every fd 3..4095 (a daemon);
+ *                open six files in $TMPDIR (closeloop-file-N), write
+ *                "data\n" to each, exit with them open
+ *   raceconnect  20 rounds: two threads connect() one new blocking socket
+ *                at the same moment; then SET by write() on it
+ *   dupbefore    dup() and syscall(SYS_dup) of the socket before connect();
+ *                SET via the dup() (+OK); writes via the raw dup must fail
+ *   bindport     bind to 127.0.0.1:0, learn the port, connect + write
+ *   shutwr       connect, shutdown(SHUT_WR), then write() (must fail)
+ *   nbstdio      non-blocking connect, dprintf() the SET at once (before
+ *                the handshake), then poll + read the reply
+ *   epolldup     connect; epoll set with dup(fd) only; write() on fd;
+ *                epoll_wait must report the dup readable, read from it
  *   signal       SIGALRM every 1 ms whose handler send()s PING on the
  *                socket, while the main thread connects and SETs (10
  *                times and for 300 ms at least); prints how many SETs
@@ -63,7 +93,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -873,6 +905,378 @@ static int m_signal(void)
 	return oks > 0 ? 0 : 1;
 }
 
+
+static int m_anybound6(const char *bindaddr)
+{
+	struct sockaddr_in6 b, a;
+	int fd = socket(AF_INET6, SOCK_STREAM, 0), off = 0;
+
+	if (fd < 0) {
+		err("socket(AF_INET6)");
+		return 2;
+	}
+	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+	memset(&b, 0, sizeof b);
+	b.sin6_family = AF_INET6;
+	if (inet_pton(AF_INET6, bindaddr, &b.sin6_addr) != 1) {
+		say("error: bad address %s", bindaddr);
+		return 2;
+	}
+	if (bind(fd, (struct sockaddr *)&b, sizeof b) != 0) {
+		err("bind");
+		return 2;
+	}
+	memset(&a, 0, sizeof a);
+	a.sin6_family = AF_INET6;
+	a.sin6_port = htons((unsigned short)atoi(g_port));
+	a.sin6_addr = in6addr_any;
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		err("connect");
+		return 1;
+	}
+	if (write_all(fd, g_cmd, g_cmdlen) < 0)
+		return 1;
+	return expect_reply(fd, "+OK");
+}
+
+static atomic_int sl_done, sl_fired, sl_sent;
+
+static void on_sigload(int sig)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int e = errno, fd;
+
+	(void)sig;
+	atomic_fetch_add(&sl_fired, 1);
+	if (atomic_exchange(&sl_done, 1))
+		return;
+	len = make_addr(g_host, g_port, &ss);
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&ss, len) == 0 &&
+	    write(fd, g_cmd, g_cmdlen) == (ssize_t)g_cmdlen)
+		atomic_store(&sl_sent, fd);
+	errno = e;
+}
+
+static int m_sigload(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(g_host, g_port, &ss);
+	struct sigaction sa;
+	struct itimerval it = { { 0, 200 }, { 0, 200 } }, off = { { 0, 0 },
+								   { 0, 0 } };
+	int fd, hfd;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigload;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd < 0) {
+		err("socket");
+		return 2;
+	}
+	setitimer(ITIMER_REAL, &it, NULL);
+	if (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINTR)
+		err("connect (main)");
+	setitimer(ITIMER_REAL, &off, NULL);
+	hfd = atomic_load(&sl_sent);
+	say("note: the handler ran %d times; its connect+write %s",
+	    atomic_load(&sl_fired), hfd > 0 ? "succeeded" : "did not happen or failed");
+	if (hfd <= 0)
+		return 1;
+	return expect_reply(hfd, "+OK");
+}
+
+static int m_bigfd(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(g_host, g_port, &ss);
+	struct rlimit rl;
+	int first = socket(ss.ss_family, SOCK_STREAM, 0), fd, hi;
+
+	if (first < 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		err("socket/getrlimit");
+		return 2;
+	}
+	hi = (int)(rl.rlim_max > rl.rlim_cur ? rl.rlim_max : rl.rlim_cur) + 100;
+	rl.rlim_cur = rl.rlim_max = (rlim_t)hi + 1000;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		err("setrlimit (raising the hard limit needs root)");
+		return 3;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	hi = fcntl(fd, F_DUPFD, hi);
+	if (hi < 0) {
+		err("F_DUPFD");
+		return 2;
+	}
+	close(fd);
+	say("note: socket moved to fd %d", hi);
+	if (connect(hi, (struct sockaddr *)&ss, len) != 0) {
+		err("connect");
+		return 1;
+	}
+	if (write_all(hi, g_cmd, g_cmdlen) < 0)
+		return 1;
+	return expect_reply(hi, "+OK");
+}
+
+static int m_closeloop(void)
+{
+	int fd = dial(), fd2, i;
+
+	if (write_all(fd, g_cmd, g_cmdlen) < 0 || expect_reply(fd, "+OK"))
+		return 1;
+	for (i = 3; i < 4096; i++)
+		if (i != fd && i != g_out)
+			close(i);
+	fd2 = dial();
+	say("note: second connection on fd %d", fd2);
+	if (dprintf(fd2, "SET %s 2\r\n", g_marker) < 0) {
+		err("dprintf");
+		return 1;
+	}
+	return expect_reply(fd2, "+OK");
+}
+
+static int m_closefrom(void)
+{
+	int fd = dial(), fd2;
+
+	if (write_all(fd, g_cmd, g_cmdlen) < 0 || expect_reply(fd, "+OK"))
+		return 1;
+	if (g_out > fd) { /* keep the report channel below the cut */
+		int o = dup2(g_out, 0);
+		if (o < 0)
+			return 2;
+		g_out = o;
+	}
+	closefrom(fd + 1);
+	fd2 = dial();
+	say("note: second connection on fd %d", fd2);
+	if (write_all(fd2, g_cmd, g_cmdlen) < 0 || expect_reply(fd2, "+OK"))
+		return 1;
+	/* the first connection's private socket is gone: this may fail, but
+	   must not touch the second connection */
+	if (write(fd, g_cmd, g_cmdlen) < 0)
+		err("write on the first connection");
+	else
+		read_line(fd, "+OK", 1000, R_READ);
+	if (write_all(fd2, "PING\r\n", 6) < 0)
+		return 1;
+	return expect_reply(fd2, "+PONG");
+}
+
+static int m_closeloop_exit(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char path[512];
+	int fd = dial(), i;
+
+	if (write_all(fd, g_cmd, g_cmdlen) < 0 || expect_reply(fd, "+OK"))
+		return 1;
+	for (i = 3; i < 4096; i++)
+		if (i != fd && i != g_out)
+			close(i);
+	for (i = 0; i < 6; i++) {
+		snprintf(path, sizeof path, "%s/closeloop-file-%d", tmp ? tmp : "/tmp", i);
+		int f = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (f < 0 || write_all(f, "data\n", 5) < 0) {
+			err("open/write a file");
+			return 2;
+		}
+		say("note: file %d is fd %d", i, f);
+	}
+	say("note: exiting with the files open");
+	return 0;
+}
+
+static int m_bindport(void)
+{
+	struct sockaddr_in b;
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(g_host, g_port, &ss), bl = sizeof b;
+	struct sockaddr_in got;
+	socklen_t gl = sizeof got;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&b, 0, sizeof b);
+	b.sin_family = AF_INET;
+	b.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&b, sizeof b) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&b, &bl) != 0) {
+		err("bind/getsockname");
+		return 2;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+		err("connect");
+		return 1;
+	}
+	if (getsockname(fd, (struct sockaddr *)&got, &gl) != 0) {
+		err("getsockname after connect");
+		return 1;
+	}
+	say("note: bound port %u, local port after connect %u",
+	    ntohs(b.sin_port), ntohs(got.sin_port));
+	if (got.sin_port != b.sin_port) {
+		say("error: the connection does not use the bound port");
+		return 1;
+	}
+	if (write_all(fd, g_cmd, g_cmdlen) < 0)
+		return 1;
+	return expect_reply(fd, "+OK");
+}
+
+static int m_shutwr(void)
+{
+	int fd = dial();
+	ssize_t w;
+
+	if (shutdown(fd, SHUT_WR) != 0) {
+		err("shutdown");
+		return 1;
+	}
+	w = write(fd, g_cmd, g_cmdlen);
+	if (w >= 0) {
+		say("note: write after shutdown(SHUT_WR) returned %zd", w);
+		expect_reply(fd, "+OK");
+		return 1;
+	}
+	err("write after shutdown(SHUT_WR)");
+	return errno == EPIPE ? 0 : 1;
+}
+
+static int m_nbstdio(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(g_host, g_port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	if (fd < 0) {
+		err("socket");
+		return 2;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS) {
+		err("connect");
+		return 2;
+	}
+	if (dprintf(fd, "SET %s 1\r\n", g_marker) < 0) {
+		err("dprintf");
+		return 1;
+	}
+	return expect_reply(fd, "+OK");
+}
+
+static int m_epolldup(void)
+{
+	int fd = dial(), d = dup(fd), ep = epoll_create1(0), n;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 4242 }, out[4];
+	char buf[256];
+
+	if (d < 0 || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, d, &ev) != 0) {
+		err("dup/epoll");
+		return 2;
+	}
+	if (write_all(fd, g_cmd, g_cmdlen) < 0)
+		return 1;
+	n = epoll_wait(ep, out, 4, 5000);
+	if (n != 1 || out[0].data.u64 != 4242) {
+		say("error: epoll_wait returned %d (data %llu)", n,
+		    n > 0 ? (unsigned long long)out[0].data.u64 : 0ULL);
+		return 1;
+	}
+	ssize_t r = read(d, buf, sizeof buf - 1);
+	if (r <= 0) {
+		err("read from the dup");
+		return 1;
+	}
+	buf[r] = 0;
+	say("reply: %.*s", (int)strcspn(buf, "\r\n"), buf);
+	return strncmp(buf, "+OK", 3) == 0 ? 0 : 1;
+}
+
+static pthread_barrier_t rc_bar;
+static atomic_int rc_fd;
+static struct sockaddr_storage rc_ss;
+static socklen_t rc_len;
+
+static void *rc_thread(void *arg)
+{
+	long r;
+
+	pthread_barrier_wait(&rc_bar);
+	r = connect(atomic_load(&rc_fd), (struct sockaddr *)&rc_ss, rc_len);
+	*(int *)arg = r == 0 ? 0 : errno;
+	return NULL;
+}
+
+static int m_raceconnect(void)
+{
+	int round, bad = 0;
+
+	rc_len = make_addr(g_host, g_port, &rc_ss);
+	for (round = 0; round < 20 && !bad; round++) {
+		pthread_t t[2];
+		int res[2] = { -1, -1 };
+		int fd = socket(rc_ss.ss_family, SOCK_STREAM, 0);
+
+		atomic_store(&rc_fd, fd);
+		pthread_barrier_init(&rc_bar, NULL, 2);
+		for (int i = 0; i < 2; i++)
+			pthread_create(&t[i], NULL, rc_thread, &res[i]);
+		for (int i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&rc_bar);
+		if (res[0] != 0 && res[1] != 0) {
+			say("error: round %d: both connects failed (%s, %s)",
+			    round, strerror(res[0]), strerror(res[1]));
+			bad = 1;
+			break;
+		}
+		g_rlen = 0;
+		if (write_all(fd, g_cmd, g_cmdlen) < 0 ||
+		    read_line(fd, "+OK", 2000, R_READ) != 1) {
+			say("error: round %d: connect results %s / %s, then "
+			    "the SET failed", round,
+			    res[0] ? strerror(res[0]) : "0",
+			    res[1] ? strerror(res[1]) : "0");
+			bad = 1;
+		}
+		close(fd);
+	}
+	say("note: %d rounds", round);
+	return bad;
+}
+
+static int m_dupbefore(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(g_host, g_port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	int d = dup(fd), raw = (int)syscall(SYS_dup, fd);
+
+	if (fd < 0 || d < 0 || raw < 0) {
+		err("socket/dup");
+		return 2;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+		err("connect");
+		return 1;
+	}
+	if (write_all(d, g_cmd, g_cmdlen) < 0 || expect_reply(d, "+OK"))
+		return 1;
+	/* the raw dup is the original socket, never connected: must fail */
+	if (syscall(SYS_write, raw, g_cmd, g_cmdlen) >= 0 ||
+	    write(raw, g_cmd, g_cmdlen) >= 0) {
+		say("error: a write on the raw dup succeeded");
+		return 1;
+	}
+	err("write on the raw dup (expected to fail)");
+	return 0;
+}
+
 /* The watchdog: a call that blocks where no reply comes (an unhooked
  * blocking read, a deadlock in a hook) ends the probe with a line saying so,
  * well within the test's own timeout. */
@@ -908,7 +1312,7 @@ int main(int argc, char **argv)
 				    g_marker);
 	if (g_cmdlen >= sizeof g_cmd)
 		return 2;
-	if (strcmp(mode, "signal") != 0) { /* which uses SIGALRM itself */
+	if (strcmp(mode, "signal") != 0 && strcmp(mode, "sigload") != 0) { /* which uses SIGALRM itself */
 		signal(SIGALRM, on_watchdog);
 		alarm(WATCHDOG_S);
 	}
@@ -957,6 +1361,30 @@ int main(int argc, char **argv)
 		return m_collateral(argc, argv);
 	if (!strcmp(mode, "signal"))
 		return m_signal();
+	if (!strcmp(mode, "anybound6") && argc >= 6)
+		return m_anybound6(argv[5]);
+	if (!strcmp(mode, "sigload"))
+		return m_sigload();
+	if (!strcmp(mode, "bigfd"))
+		return m_bigfd();
+	if (!strcmp(mode, "closeloop"))
+		return m_closeloop();
+	if (!strcmp(mode, "closeloop_exit"))
+		return m_closeloop_exit();
+	if (!strcmp(mode, "closefrom"))
+		return m_closefrom();
+	if (!strcmp(mode, "raceconnect"))
+		return m_raceconnect();
+	if (!strcmp(mode, "dupbefore"))
+		return m_dupbefore();
+	if (!strcmp(mode, "bindport"))
+		return m_bindport();
+	if (!strcmp(mode, "shutwr"))
+		return m_shutwr();
+	if (!strcmp(mode, "nbstdio"))
+		return m_nbstdio();
+	if (!strcmp(mode, "epolldup"))
+		return m_epolldup();
 	fprintf(stderr, "leak_probe: unknown mode or missing argument: %s\n",
 		mode);
 	return 2;

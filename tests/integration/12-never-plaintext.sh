@@ -22,6 +22,13 @@ if [ ! -x "$PROBE" ]; then
 fi
 start_tls_redis || t_done
 
+# NP_ONLY=REGEX runs only the cases whose name matches (for working on one).
+eval "np_orig_$(declare -f t_case)"
+t_case() {
+	[ -z "${NP_ONLY:-}" ] || [[ "$1" =~ $NP_ONLY ]] || return 0
+	np_orig_t_case "$@"
+}
+
 # np_setup NAME [PROXY ARGS...]: a fresh marker $M and a fresh recording
 # proxy to the TLS server on $P; $NP_SHIM = the wrapper configured for
 # 127.0.0.1:$P.  Restarts the TLS server if an earlier case killed it.
@@ -44,6 +51,8 @@ probe() {
 	local mode=$1
 	shift
 	t_run "${NP_SHIM[@]}" "$PROBE" "$mode" 127.0.0.1 "$P" "$M" "$@"
+	# NP_DEBUG=1: show what the probe said
+	[ -z "${NP_DEBUG:-}" ] || printf '    [%s rc=%s]\n%s\n%s\n' "$mode" "$T_RC" "$T_OUT" "$T_ERR" >&2
 }
 
 # rec_settled: every connection the proxy accepted is closed, so all the
@@ -444,5 +453,170 @@ case_double_preload() {
 	no_leak
 }
 t_case "the shim preloaded twice: one copy stands aside, TLS once" case_double_preload
+
+# ------------------------------------------------ attack: more paths
+
+# no_hang: the last run ended by itself (not the test's timeout, not the
+# probe's watchdog, not a signal).
+no_hang() {
+	if [ "$T_RC" -eq 124 ] || [ "$T_RC" -eq 137 ] || [ "$T_RC" -gt 128 ] ||
+		[[ "$T_OUT" == *"watchdog"* ]]; then
+		fail "did not end by itself (status $T_RC): hang or crash; stdout: $(t_short "$T_OUT" 500)"
+		return 1
+	fi
+}
+
+case_anybound6() {
+	# An AF_INET6 socket bound to a v4-mapped loopback address other than
+	# 127.0.0.1, connected to [::]: the kernel (tcp_v6_connect) dials
+	# ::ffff:127.0.0.1 whatever the bound v4-mapped source is, so this
+	# reaches the configured 127.0.0.1:P.
+	np_setup anybound6 || return
+	probe anybound6 ::ffff:127.0.0.2
+	no_leak "bytes the proxy received (bound ::ffff:127.0.0.2, connect [::])"
+	error_or_tls
+}
+t_case "AF_INET6 socket bound to ::ffff:127.0.0.2 connects to [::] (the kernel dials 127.0.0.1)" case_anybound6
+
+case_sigload() {
+	# The process's first connect() loads the engine; a signal handler
+	# that runs on that thread meanwhile makes a connection of its own.
+	local run
+	for run in 1 2 3; do
+		np_setup "sigload-$run" || return
+		probe sigload
+		no_hang || return
+		no_leak "bytes the proxy received (run $run)" || return
+		error_or_tls || return
+		stop_pid "$REC_PID"
+	done
+}
+t_case "a signal handler connects + writes while the first connect() loads the engine" case_sigload
+
+case_bigfd() {
+	np_setup bigfd || return
+	probe bigfd
+	if [ "$T_RC" -eq 3 ]; then
+		echo "    (bigfd: cannot raise the hard RLIMIT_NOFILE here; skipped)" >&2
+		return 0
+	fi
+	no_leak "bytes the proxy received (a socket above the fd table)"
+	error_or_tls
+}
+t_case "root raises RLIMIT_NOFILE's hard limit, then connects a socket above the old limit" case_bigfd
+
+case_closeloop() {
+	np_setup closeloop || return
+	probe closeloop
+	no_hang || return
+	no_leak
+	works +OK +OK
+}
+t_case "after a TLS connection, close() every fd 3..4095 (a daemon), then a relayed connection" case_closeloop
+
+case_closefrom() {
+	# glibc's closefrom() calls close_range inside libc (no hook sees it):
+	# the first connection's private descriptors go, and the second
+	# connection's get the same numbers.  Using the first may fail; it
+	# must not write into the second.
+	np_setup closefrom || return
+	probe closefrom
+	no_hang || return
+	no_leak
+	works +OK +PONG
+}
+t_case "closefrom(fd + 1) with a TLS connection open: a second connection is not harmed by the first" case_closefrom
+
+case_closeloop_exit() {
+	# The close() loop also closes the relay thread's epoll and wake-up
+	# descriptors (low numbers); files the program opens next reuse them,
+	# and at exit the shim writes its wake-up to that number and joins
+	# the thread.
+	local i f
+	np_setup closeloop-exit || return
+	TMPDIR=$T_TMP probe closeloop_exit
+	no_hang || return
+	no_leak
+	assert_rc 0 "closeloop_exit exit status" || return
+	for i in 0 1 2 3 4 5; do
+		f=$T_TMP/closeloop-file-$i
+		assert_eq "$(printf 'data\n' | od -An -c)" "$(od -An -c <"$f")" "content of $f (the program wrote data\\n)" || return
+	done
+}
+t_case "close() every fd 3..4095, open files, exit: no hang, the files hold only the program's bytes" case_closeloop_exit
+
+case_bindport() {
+	np_setup bindport || return
+	probe bindport
+	no_leak
+	works
+}
+t_case "bind to 127.0.0.1:0 before connect: the connection uses the bound port" case_bindport
+
+case_shutwr() {
+	np_setup shutwr || return
+	probe shutwr
+	no_hang || return
+	no_leak
+	assert_rc 0 "write after shutdown(SHUT_WR) fails with EPIPE (0)"
+}
+t_case "shutdown(SHUT_WR), then write(): EPIPE, nothing sent" case_shutwr
+
+case_nbstdio() {
+	np_setup nbstdio || return
+	probe nbstdio
+	no_hang || return
+	no_leak
+	works
+}
+t_case "non-blocking connect, dprintf() before the handshake is done" case_nbstdio
+
+case_epolldup() {
+	np_setup epolldup || return
+	probe epolldup
+	no_hang || return
+	no_leak
+	works
+}
+t_case "epoll set holding only a dup() of the TLS socket" case_epolldup
+
+case_raceconnect() {
+	# The kernel lets one connect() win (the other: EISCONN/EALREADY);
+	# the socket then works.  Both threads may go through sock_begin.
+	np_setup raceconnect || return
+	probe raceconnect
+	no_hang || return
+	no_leak
+	works
+}
+t_case "two threads connect() the same socket at once (20 rounds)" case_raceconnect
+
+case_hostile_nbstdio() {
+	# The bytes a program wrote past the hooks wait in the socketpair
+	# while the handshake runs; the server closes / sends garbage: they
+	# are dropped, the program sees an end, nothing is in clear.
+	local mode
+	for mode in close garbage stall; do
+		M=$(marker)
+		start_record_server "$mode" "hostile-$mode" || return
+		P=$REC_PORT
+		NP_SHIM=("$T_RUN" --endpoint "127.0.0.1:$P" "${NP_TLS[@]}" --)
+		REDIS_TLS_HANDSHAKE_TIMEOUT_MS=1000 probe nbstdio
+		no_hang || return
+		no_leak "bytes the $mode server received"
+		assert_failed "nbstdio against a $mode server" || return
+		stop_pid "$REC_PID"
+	done
+}
+t_case "non-blocking connect + dprintf() to a server that closes / sends garbage / stalls" case_hostile_nbstdio
+
+case_dupbefore() {
+	np_setup dupbefore || return
+	probe dupbefore
+	no_hang || return
+	no_leak
+	works
+}
+t_case "dup() and a raw dup of the socket before connect(): the dup works, the raw one fails" case_dupbefore
 
 t_done
