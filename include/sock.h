@@ -139,6 +139,11 @@ static inline int sock_kernel_fd(const struct shim_sock *s, int fd)
 	return sock_fast(s) && sock_owned(s) && s->kfd >= 0 ? s->kfd : fd;
 }
 
+/* sock_place_high - move fd to a close-on-exec number above the program's
+   own range (raising the soft RLIMIT_NOFILE when needed): the new number
+   (fd closed), or -1 with errno (fd left as it was). */
+int sock_place_high(int fd);
+
 /* sock_in_vfork_child - 1 in a vfork() child (the parent's memory, another
    pid): it must not change the parent's table or sessions. */
 int sock_in_vfork_child(void);
@@ -190,12 +195,13 @@ int sock_getname(struct shim_sock *s, int fd, int peer, struct sockaddr *addr,
 		 socklen_t *len);
 
 /*
- * sock_fastopen_refused - data sent with a connection request (sendto or
- * sendmsg with an address, MSG_FASTOPEN) to addr: 1 (errno set, one log
- * line) if addr is a configured endpoint, or if the configuration cannot
- * be loaded; 0 if it may go.
+ * sock_refuse_if_configured - a connection to addr the shim cannot wrap
+ * (data sent with the connection request, a socket it cannot track): 1
+ * (errno set, one log line "LABEL: WHY; refused") if addr is a configured
+ * endpoint, or if the configuration cannot be loaded; 0 if it may go.
  */
-int sock_fastopen_refused(const struct sockaddr *addr, socklen_t alen);
+int sock_refuse_if_configured(const struct sockaddr *addr, socklen_t alen,
+			      const char *why);
 
 /* sock_track_new - a hooked socket()/accept() returned fd. */
 void sock_track_new(int fd, int domain, int type);

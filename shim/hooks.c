@@ -209,7 +209,10 @@ static int hooks_fastopen_refused(int fd, int flags, const void *addr,
 	if (!(flags & MSG_FASTOPEN) &&
 	    (t == NULL || atomic_load(&t->state) != SOCK_FRESH))
 		return 0;
-	return sock_fastopen_refused(addr, alen);
+	return sock_refuse_if_configured(addr, alen, "TCP Fast Open (data "
+					 "sent with the connection request) "
+					 "would send data before the TLS "
+					 "handshake");
 }
 
 SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
@@ -440,6 +443,16 @@ SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	hooks_init();
 	return sock_close_range(first, last, flags);
+}
+
+/* glibc's closefrom() calls close_range inside libc, past the hook above:
+   the same, sparing the shim's own descriptors. */
+SHIM_EXPORT void closefrom(int lowfd)
+{
+	hooks_init();
+	if (lowfd < 0)
+		lowfd = 0;
+	sock_close_range((unsigned)lowfd, ~0U, 0);
 }
 
 SHIM_EXPORT int shutdown(int fd, int how)

@@ -100,22 +100,21 @@ static int relay_start(void)
 		return 0;
 	if (relay_epfd < 0) {
 		int fd = real.epoll_create1(EPOLL_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0 || (relay_epfd = sock_place_high(fd)) < 0) {
+			if (fd >= 0)
+				real.close(fd);
 			return -1;
-		relay_epfd = real.fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		if (relay_epfd < 0)
-			relay_epfd = fd;
-		else
-			real.close(fd);
+		}
 	}
 	if (relay_wake_fd < 0) {
 		int fd = real.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		struct epoll_event ev = { .events = EPOLLIN };
 
-		if (fd < 0)
+		if (fd < 0 || (relay_wake_fd = sock_place_high(fd)) < 0) {
+			if (fd >= 0)
+				real.close(fd);
 			return -1;
-		relay_wake_fd = real.fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		real.close(fd);
+		}
 		ev.data.u64 = 0; /* no socket */
 		real.epoll_ctl(relay_epfd, EPOLL_CTL_ADD, relay_wake_fd, &ev);
 	}

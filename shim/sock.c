@@ -453,15 +453,21 @@ void sock_track_new(int fd, int domain, int type)
 	sock_put(s);
 }
 
-/* A socket we did not see created (inherited, or the table was full). */
-static struct shim_sock *sock_adopt(int fd)
+static int sock_is_stream(int fd)
 {
 	int type = 0;
 	socklen_t len = sizeof(type);
+
+	return real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+	       type == SOCK_STREAM;
+}
+
+/* A socket we did not see created (inherited, or the table was full). */
+static struct shim_sock *sock_adopt(int fd)
+{
 	struct shim_sock *s;
 
-	if (real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
-	    type != SOCK_STREAM)
+	if (!sock_is_stream(fd))
 		return NULL;
 	s = sock_new();
 	if (s == NULL)
@@ -483,7 +489,7 @@ static struct shim_sock *sock_adopt(int fd)
  * cannot be raised, into the top of the range.  Returns the new number
  * (fd is closed) or -1 with errno (fd is left as it was).
  */
-static int sock_place_high(int fd)
+int sock_place_high(int fd)
 {
 	static rlim_t prog_limit;
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -752,6 +758,8 @@ fail:
 	return -1;
 }
 
+static int sock_reconnect(struct shim_sock *s, int fd);
+
 static int sock_begin(struct shim_sock *s, int fd, const struct sockaddr *addr,
 		      socklen_t len, struct shim_tls *tls,
 		      const struct shim_session_info *info)
@@ -761,6 +769,12 @@ static int sock_begin(struct shim_sock *s, int fd, const struct sockaddr *addr,
 	if (sock_lock(s) < 0) {
 		sock_eng()->free(tls);
 		return -1;
+	}
+	if (atomic_load(&s->state) != SOCK_FRESH) {
+		/* another thread's connect() on this socket got here first */
+		sock_unlock(s);
+		sock_eng()->free(tls);
+		return sock_reconnect(s, fd);
 	}
 	s->tls = tls;
 	s->info = *info;
@@ -885,8 +899,18 @@ int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	struct shim_sock *s;
 	int err = 0, rc;
 
-	if (loader_busy())
-		return real.connect(fd, addr, len);
+	if (loader_busy()) {
+		/* this thread is loading the engine: a socket of libc's own
+		   (its resolver's) goes as it is; one of the program's (a
+		   signal handler's) cannot be decided yet: refused */
+		if (fdt_peek(fd) == NULL)
+			return real.connect(fd, addr, len);
+		log_msg(SHIM_LOG_ERROR, "fd %d: connect() while this thread "
+			"loads the shim's engine (from a signal handler?) is "
+			"refused", fd);
+		errno = EAGAIN;
+		return -1;
+	}
 	if (sock_in_vfork_child()) {
 		/* it shares the parent's memory: no session can be made here */
 		log_msg(SHIM_LOG_ERROR, "fd %d: connect() in a vfork() child "
@@ -896,8 +920,15 @@ int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return -1;
 	}
 	s = fdt_acquire(fd);
-	if (s == NULL && (s = sock_adopt(fd)) == NULL)
+	if (s == NULL && (s = sock_adopt(fd)) == NULL) {
+		/* not a stream socket, or one the table cannot hold: that
+		   one must not reach a configured endpoint untracked */
+		if (sock_is_stream(fd) &&
+		    sock_refuse_if_configured(addr, len, "the socket's number "
+					      "is beyond the shim's table"))
+			return -1;
 		return real.connect(fd, addr, len);
+	}
 	if (atomic_load(&s->state) != SOCK_FRESH) {
 		rc = sock_reconnect(s, fd);
 		err = errno;

@@ -348,7 +348,8 @@ int sock_getname(struct shim_sock *s, int fd, int peer, struct sockaddr *addr,
 
 /* ---------------------------------------------------- TCP Fast Open */
 
-int sock_fastopen_refused(const struct sockaddr *addr, socklen_t alen)
+int sock_refuse_if_configured(const struct sockaddr *addr, socklen_t alen,
+			      const char *why)
 {
 	const struct shim_engine_ops *e;
 	struct shim_tls *tls = NULL;
@@ -367,9 +368,7 @@ int sock_fastopen_refused(const struct sockaddr *addr, socklen_t alen)
 	switch (sock_open(e, -1, addr, alen, &tls, &info, &err)) {
 	case SHIM_WRAP:
 		e->free(tls);
-		log_msg(SHIM_LOG_ERROR, "%s: TCP Fast Open (data sent with the "
-			"connection request) would send data before the TLS "
-			"handshake; refused", info.label);
+		log_msg(SHIM_LOG_ERROR, "%s: %s; refused", info.label, why);
 		errno = EOPNOTSUPP;
 		return 1;
 	case SHIM_REFUSE:
