@@ -32,7 +32,7 @@ PKGS_ENGINE := libssl libcrypto libconfig
 
 # shim/addr.c (address parsing and normalisation) is linked into both.
 SWITCHBOARD_SRCS := shim/hooks.c shim/real.c shim/fdtable.c shim/sock.c \
-                    shim/sock_io.c shim/sock_fd.c shim/relay.c \
+                    shim/sock_private.c shim/sock_io.c shim/sock_fd.c shim/relay.c \
                     shim/block.c shim/ready.c shim/names.c shim/loader.c shim/log.c \
                     shim/addr.c
 ENGINE_SRCS      := shim/engine.c shim/config.c shim/match.c shim/tls_ctx.c \

@@ -33,6 +33,11 @@ void relay_unwatch(struct shim_sock *s);
    lock), saying why at info; no effect unless s is on the fast path. */
 void relay_take(struct shim_sock *s, const char *why);
 
+/* relay_end_state - what waits at s's end of the socketpair: 0 nothing, 1
+   bytes (or a half-close), 2 a hang-up with nothing unread: nobody holds
+   the program's end any more. */
+int relay_end_state(const struct shim_sock *s);
+
 /* relay_private_fds - the shim's own descriptors in [first, last], sorted,
    in a malloc'ed array of *n (NULL when none; *n = -1 on ENOMEM). */
 int *relay_private_fds(unsigned first, unsigned last, int *n);

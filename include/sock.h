@@ -203,6 +203,19 @@ int sock_getname(struct shim_sock *s, int fd, int peer, struct sockaddr *addr,
 int sock_refuse_if_configured(const struct sockaddr *addr, socklen_t alen,
 			      const char *why);
 
+/* sock_fastopen_refused - sendto/sendmsg with an address and data on fd:
+   1 (errno set) if it is a connection request to a configured endpoint
+   (TCP Fast Open, or any address on a socket not connected yet). */
+int sock_fastopen_refused(int fd, int flags, const void *addr, socklen_t alen);
+
+/* sock_msg_refused - the same for a msghdr, which also switches TLS
+   sockets it passes to another process (SCM_RIGHTS) to RELAY. */
+int sock_msg_refused(int fd, const struct msghdr *msg, int flags);
+
+/* sock_relay_fd - fd is used by something the hooks cannot follow (stdio,
+   splice): if it is a TLS socket on the fast path, relay it from now on. */
+void sock_relay_fd(int fd, const char *why);
+
 /* sock_track_new - a hooked socket()/accept() returned fd. */
 void sock_track_new(int fd, int domain, int type);
 
@@ -224,10 +237,6 @@ void sock_flush(struct shim_sock *s, int fd);
  */
 int sock_probe_readable(struct shim_sock *s, int fd);
 
-/* sock_check_sendmsg - msg passes TLS sockets to another process
-   (SCM_RIGHTS): they are switched to RELAY, so the receiver can use them. */
-void sock_check_sendmsg(const struct msghdr *msg);
-
 /* For sock_io.c, sock_fd.c and relay.c (callers hold s->lock where said). */
 int sock_refresh_hints(struct shim_sock *s, int rd_want, int wr_want);
 int sock_need_ready(struct shim_sock *s, int fd, int nonblock, int fail_errno);
@@ -241,6 +250,12 @@ int sock_advance_locked(struct shim_sock *s, enum sock_state *st);
 /* locked: end the session (close_notify first if notify), close the
    private descriptors, stop watching; DONE. */
 void sock_end_locked(struct shim_sock *s, int notify);
+/* sock_private.c, locked: move the connection to a private socket and make
+   the program's numbers the socketpair end (0, or -1 with errno, nothing
+   changed for the program); give it back after an immediate TCP failure
+   (the program gets the private socket, unconnected; s is FRESH). */
+int sock_move_private(struct shim_sock *s, int fd);
+void sock_give_back(struct shim_sock *s, int fd);
 /* The program's last number for s in this process is closed (not locked). */
 void sock_last_close(struct shim_sock *s);
 

@@ -193,33 +193,11 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 			hooks_recvfrom_tls(s, fd, buf, n, flags, alen));
 }
 
-/*
- * Data with an address on a socket that is not connected yet is a
- * connection request (TCP Fast Open with MSG_FASTOPEN): checked against
- * the configuration whether or not the shim tracks the socket.
- */
-static int hooks_fastopen_refused(int fd, int flags, const void *addr,
-				  socklen_t alen)
-{
-	struct shim_sock *t;
-
-	if (addr == NULL)
-		return 0;
-	t = fdt_peek(fd);
-	if (!(flags & MSG_FASTOPEN) &&
-	    (t == NULL || atomic_load(&t->state) != SOCK_FRESH))
-		return 0;
-	return sock_refuse_if_configured(addr, alen, "TCP Fast Open (data "
-					 "sent with the connection request) "
-					 "would send data before the TLS "
-					 "handshake");
-}
-
 SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			   const struct sockaddr *addr, socklen_t alen)
 {
 	hooks_init();
-	if (hooks_fastopen_refused(fd, flags, addr, alen))
+	if (sock_fastopen_refused(fd, flags, addr, alen))
 		return -1;
 	ON_SOCK(fd, real.sendto(fd, buf, n, flags, addr, alen),
 		!sock_fast(s) ? real.sendto(fd, buf, n, flags, addr, alen) :
@@ -243,24 +221,10 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		sock_recvmsg(s, fd, msg, flags));
 }
 
-/* sendmsg/sendmmsg: a connection request with data, or TLS sockets
-   passed to another process (switched to RELAY so the receiver can use
-   them).  Returns 1 (errno set) if the call must be refused. */
-static int hooks_check_msg(int fd, const struct msghdr *msg, int flags)
-{
-	if (msg == NULL)
-		return 0;
-	if (hooks_fastopen_refused(fd, flags, msg->msg_name, msg->msg_namelen))
-		return 1;
-	if (msg->msg_controllen > 0 && atomic_load(&fdt_live) > 0)
-		sock_check_sendmsg(msg);
-	return 0;
-}
-
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	hooks_init();
-	if (hooks_check_msg(fd, msg, flags))
+	if (sock_msg_refused(fd, msg, flags))
 		return -1;
 	ON_SOCK(fd, real.sendmsg(fd, msg, flags),
 		sock_sendmsg(s, fd, msg, flags));
@@ -270,7 +234,7 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
 	hooks_init();
 	for (unsigned int i = 0; v != NULL && i < n; i++)
-		if (hooks_check_msg(fd, &v[i].msg_hdr, flags))
+		if (sock_msg_refused(fd, &v[i].msg_hdr, flags))
 			return -1;
 	ON_SOCK(fd, real.sendmmsg(fd, v, n, flags),
 		sock_sendmmsg(s, fd, v, n, flags));
@@ -305,31 +269,11 @@ static int hooks_rwf_flags(int rwf)
 	return (rwf & RWF_NOWAIT) ? MSG_DONTWAIT : 0;
 }
 
-static ssize_t hooks_real_preadv2(int fd, const struct iovec *iov, int cnt,
-				  off_t off, int rwf)
-{
-	if (real.preadv2 == NULL) {
-		errno = ENOSYS;
-		return -1;
-	}
-	return real.preadv2(fd, iov, cnt, off, rwf);
-}
-
-static ssize_t hooks_real_pwritev2(int fd, const struct iovec *iov, int cnt,
-				   off_t off, int rwf)
-{
-	if (real.pwritev2 == NULL) {
-		errno = ENOSYS;
-		return -1;
-	}
-	return real.pwritev2(fd, iov, cnt, off, rwf);
-}
-
 SHIM_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt,
 			    off_t off, int rwf)
 {
-	ON_SOCK(fd, hooks_real_preadv2(fd, iov, cnt, off, rwf),
-		!sock_fast(s) ? hooks_real_preadv2(fd, iov, cnt, off, rwf) :
+	ON_SOCK(fd, real.preadv2(fd, iov, cnt, off, rwf),
+		!sock_fast(s) ? real.preadv2(fd, iov, cnt, off, rwf) :
 		off != -1 ? (errno = ESPIPE, (ssize_t)-1) :
 			    sock_readv(s, fd, iov, cnt, hooks_rwf_flags(rwf)));
 }
@@ -337,8 +281,8 @@ SHIM_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt,
 SHIM_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt,
 			     off_t off, int rwf)
 {
-	ON_SOCK(fd, hooks_real_pwritev2(fd, iov, cnt, off, rwf),
-		!sock_fast(s) ? hooks_real_pwritev2(fd, iov, cnt, off, rwf) :
+	ON_SOCK(fd, real.pwritev2(fd, iov, cnt, off, rwf),
+		!sock_fast(s) ? real.pwritev2(fd, iov, cnt, off, rwf) :
 		off != -1 ? (errno = ESPIPE, (ssize_t)-1) :
 			    sock_writev(s, fd, iov, cnt, hooks_rwf_flags(rwf)));
 }
@@ -361,26 +305,13 @@ SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 SHIM_EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
 	__attribute__((alias("sendfile")));
 
-/* A TLS socket used by something the hooks cannot follow: the kernel
-   moves its bytes (splice), stdio reads and writes it: relay it. */
-static void hooks_relay(int fd, const char *why)
-{
-	struct shim_sock *t = fdt_acquire(fd);
-
-	if (t == NULL)
-		return;
-	if (sock_fast(t))
-		relay_take(t, why);
-	sock_put(t);
-}
-
 SHIM_EXPORT ssize_t splice(int in, off_t *offin, int out, off_t *offout,
 			   size_t len, unsigned int flags)
 {
 	hooks_init();
 	if (!LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0)) {
-		hooks_relay(in, "splice() from it");
-		hooks_relay(out, "splice() to it");
+		sock_relay_fd(in, "splice() from it");
+		sock_relay_fd(out, "splice() to it");
 	}
 	return real.splice(in, offin, out, offout, len, flags);
 }
@@ -391,7 +322,7 @@ SHIM_EXPORT FILE *fdopen(int fd, const char *mode)
 	FILE *f;
 
 	hooks_init();
-	hooks_relay(fd, "fdopen() (stdio)");
+	sock_relay_fd(fd, "fdopen() (stdio)");
 	f = real.fdopen(fd, mode);
 	t = fdt_peek(fd);
 	if (f != NULL && t != NULL && atomic_load(&t->state) == SOCK_FRESH)
@@ -432,10 +363,6 @@ SHIM_EXPORT int close(int fd)
 	    LIKELY(fd < atomic_load_explicit(&sock_private_min,
 					     memory_order_relaxed)))
 		return real.close(fd);
-	if (relay_is_private_fd(fd)) {
-		errno = EBADF; /* not the program's: it never had it */
-		return -1;
-	}
 	return sock_close(fd);
 }
 

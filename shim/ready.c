@@ -772,6 +772,16 @@ int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 	return rc;
 }
 
+/* Caller holds ready_lock: r goes.  The kernel forgets a registration of
+   the program's own descriptor when it is closed, not one of the private
+   socket's: that one is removed here. */
+static void ready_unregister(struct ready_reg *r)
+{
+	if (r->live && r->kfd >= 0 && r->kfd != r->fd)
+		real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->kfd, NULL);
+	ready_drop(r);
+}
+
 void ready_fd_closed(struct shim_sock *s, int fd)
 {
 	struct ready_reg *r, *next;
@@ -781,13 +791,8 @@ void ready_fd_closed(struct shim_sock *s, int fd)
 	pthread_mutex_lock(&ready_lock);
 	for (r = s->regs; r != NULL; r = next) {
 		next = r->sock_next;
-		if (r->fd != fd)
-			continue;
-		/* the kernel forgets fd's own registrations, not the private
-		   socket's */
-		if (r->live && r->kfd >= 0 && r->kfd != fd)
-			real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->kfd, NULL);
-		ready_drop(r);
+		if (r->fd == fd)
+			ready_unregister(r);
 	}
 	pthread_mutex_unlock(&ready_lock);
 }
@@ -797,13 +802,8 @@ void ready_forget(struct shim_sock *s)
 	if (s->regs == NULL)
 		return;
 	pthread_mutex_lock(&ready_lock);
-	while (s->regs != NULL) {
-		struct ready_reg *r = s->regs;
-
-		if (r->live && r->kfd >= 0 && r->kfd != r->fd)
-			real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->kfd, NULL);
-		ready_drop(r);
-	}
+	while (s->regs != NULL)
+		ready_unregister(s->regs);
 	pthread_mutex_unlock(&ready_lock);
 }
 

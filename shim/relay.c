@@ -425,9 +425,7 @@ void relay_take(struct shim_sock *s, const char *why)
 
 /* ----------------------------------------------------------- thread */
 
-/* What waits at s's end of the socketpair: 0 nothing, 1 bytes (or a
-   half-close), 2 a hang-up: nobody holds the program's end any more. */
-static int relay_stray(struct shim_sock *s)
+int relay_end_state(const struct shim_sock *s)
 {
 	struct pollfd p = { .fd = s->shim_end, .events = POLLIN };
 	char c;
@@ -449,7 +447,7 @@ static void relay_event(struct shim_sock *s)
 	   kept until then; an event still in flight is ignored */
 	if (sock_emulated(atomic_load(&s->state)) &&
 	    atomic_load(&s->state) != SOCK_FAILED && sock_owned(s)) {
-		switch (relay_stray(s)) {
+		switch (relay_end_state(s)) {
 		case 2: /* closed by a call no hook saw (a raw close) */
 			log_msg(SHIM_LOG_DEBUG, "%s: the program's descriptor "
 				"was closed past the hooks; the session ends",
@@ -469,6 +467,15 @@ static void relay_event(struct shim_sock *s)
 	sock_unlock(s);
 }
 
+/* Serve each socket of batch (each with a reference, dropped here). */
+static void relay_serve(struct shim_sock **batch, int n)
+{
+	for (int i = 0; i < n; i++) {
+		relay_event(batch[i]);
+		sock_put(batch[i]);
+	}
+}
+
 /* Handshake deadlines: the RELAY sockets still in their handshake. */
 static void relay_tick(void)
 {
@@ -484,10 +491,7 @@ static void relay_tick(void)
 		}
 	}
 	pthread_mutex_unlock(&relay_mu);
-	for (int i = 0; i < n; i++) {
-		relay_event(batch[i]);
-		sock_put(batch[i]);
-	}
+	relay_serve(batch, n);
 }
 
 static void *relay_main(void *arg)
@@ -524,10 +528,7 @@ static void *relay_main(void *arg)
 			}
 		}
 		pthread_mutex_unlock(&relay_mu);
-		for (int i = 0; i < ng; i++) {
-			relay_event(got[i]);
-			sock_put(got[i]);
-		}
+		relay_serve(got, ng);
 		if (n == 0)
 			relay_tick();
 	}

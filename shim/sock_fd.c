@@ -44,6 +44,10 @@ int sock_close(int fd)
 
 	if (sock_in_vfork_child())
 		return real.close(fd); /* the parent's table is not ours */
+	if (relay_is_private_fd(fd)) {
+		errno = EBADF; /* not the program's: it never had it */
+		return -1;
+	}
 	s = fdt_remove(fd, &last);
 	if (s != NULL)
 		ready_fd_closed(s, fd);
@@ -378,4 +382,84 @@ int sock_refuse_if_configured(const struct sockaddr *addr, socklen_t alen,
 	default:
 		return 0;
 	}
+}
+
+/*
+ * Data with an address on a socket that is not connected yet is a
+ * connection request (TCP Fast Open with MSG_FASTOPEN): checked against
+ * the configuration whether or not the shim tracks the socket.
+ */
+int sock_fastopen_refused(int fd, int flags, const void *addr, socklen_t alen)
+{
+	struct shim_sock *t;
+
+	if (addr == NULL)
+		return 0;
+	t = fdt_peek(fd);
+	if (!(flags & MSG_FASTOPEN) &&
+	    (t == NULL || atomic_load(&t->state) != SOCK_FRESH))
+		return 0;
+	return sock_refuse_if_configured(addr, alen, "TCP Fast Open (data "
+					 "sent with the connection request) "
+					 "would send data before the TLS "
+					 "handshake");
+}
+
+/*
+ * sendmsg() on any socket: a TLS socket passed to another process
+ * (SCM_RIGHTS) gives it the program's end of the socketpair, which works
+ * once the connection is relayed; switch it now.
+ */
+static void sock_check_sendmsg(const struct msghdr *msg)
+{
+	struct cmsghdr *c;
+
+	if (msg->msg_control == NULL || msg->msg_controllen == 0)
+		return;
+	for (c = CMSG_FIRSTHDR((struct msghdr *)msg); c != NULL;
+	     c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+		size_t n;
+		const int *fds = (const int *)CMSG_DATA(c);
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t k = 0; k < n; k++) {
+			struct shim_sock *t = fdt_acquire(fds[k]);
+
+			if (t == NULL)
+				continue;
+			if (sock_fast(t))
+				relay_take(t, "passed to another process "
+					      "(SCM_RIGHTS)");
+			sock_put(t);
+		}
+	}
+}
+
+/* sendmsg/sendmmsg: a connection request with data, or TLS sockets
+   passed to another process (switched to RELAY so the receiver can use
+   them).  Returns 1 (errno set) if the call must be refused. */
+int sock_msg_refused(int fd, const struct msghdr *msg, int flags)
+{
+	if (msg == NULL)
+		return 0;
+	if (sock_fastopen_refused(fd, flags, msg->msg_name, msg->msg_namelen))
+		return 1;
+	if (msg->msg_controllen > 0 && atomic_load(&fdt_live) > 0)
+		sock_check_sendmsg(msg);
+	return 0;
+}
+
+/* A TLS socket used by something the hooks cannot follow: the kernel
+   moves its bytes (splice), stdio reads and writes it: relay it. */
+void sock_relay_fd(int fd, const char *why)
+{
+	struct shim_sock *t = fdt_acquire(fd);
+
+	if (t == NULL)
+		return;
+	if (sock_fast(t))
+		relay_take(t, why);
+	sock_put(t);
 }

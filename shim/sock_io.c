@@ -323,38 +323,6 @@ ssize_t sock_writev(struct shim_sock *s, int fd, const struct iovec *iov,
 	return (ssize_t)total;
 }
 
-/*
- * sendmsg() on any socket: a TLS socket passed to another process
- * (SCM_RIGHTS) gives it the program's end of the socketpair, which works
- * once the connection is relayed; switch it now.
- */
-void sock_check_sendmsg(const struct msghdr *msg)
-{
-	struct cmsghdr *c;
-
-	if (msg->msg_control == NULL || msg->msg_controllen == 0)
-		return;
-	for (c = CMSG_FIRSTHDR((struct msghdr *)msg); c != NULL;
-	     c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
-		size_t n;
-		const int *fds = (const int *)CMSG_DATA(c);
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t k = 0; k < n; k++) {
-			struct shim_sock *t = fdt_acquire(fds[k]);
-
-			if (t == NULL)
-				continue;
-			if (sock_fast(t))
-				relay_take(t, "passed to another process "
-					      "(SCM_RIGHTS)");
-			sock_put(t);
-		}
-	}
-}
-
 ssize_t sock_sendmsg(struct shim_sock *s, int fd, const struct msghdr *msg,
 		     int flags)
 {
