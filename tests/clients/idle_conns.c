@@ -230,22 +230,30 @@ static int open_one(const struct target *t, SSL_CTX *ctx)
 	return fd;
 }
 
-/* rss_kib: this process's resident set (VmRSS), in KiB. */
-static long rss_kib(void)
+/* proc_kib: the value of the line "NAME: N kB" of a /proc file, in KiB. */
+static long proc_kib(const char *path, const char *name)
 {
 	char line[256];
+	size_t n = strlen(name);
 	long kib = -1;
-	FILE *f = fopen("/proc/self/status", "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
-		die("/proc/self/status: %s", strerror(errno));
+		die("%s: %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+		if (strncmp(line, name, n) == 0 && line[n] == ':' &&
+		    sscanf(line + n + 1, "%ld kB", &kib) == 1)
 			break;
 	fclose(f);
 	if (kib < 0)
-		die("no VmRSS in /proc/self/status");
+		die("no %s in %s", name, path);
 	return kib;
+}
+
+/* rss_kib: this process's resident set (VmRSS), in KiB. */
+static long rss_kib(void)
+{
+	return proc_kib("/proc/self/status", "VmRSS");
 }
 
 /* slab_kib: the kernel's slab objects in use (active objects x object size
@@ -257,7 +265,6 @@ static long slab_kib(void)
 	char line[512], name[128];
 	unsigned long active, total, size;
 	double bytes = 0;
-	long kib = -1;
 	FILE *f = fopen("/proc/slabinfo", "r");
 
 	if (f != NULL) {
@@ -269,15 +276,7 @@ static long slab_kib(void)
 		if (bytes > 0)
 			return (long)(bytes / 1024);
 	}
-	if ((f = fopen("/proc/meminfo", "r")) == NULL)
-		die("/proc/meminfo: %s", strerror(errno));
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Slab: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	if (kib < 0)
-		die("no Slab in /proc/meminfo");
-	return kib;
+	return proc_kib("/proc/meminfo", "Slab");
 }
 
 static void raise_nofile(long need)
