@@ -179,6 +179,45 @@ case_same_thread_name_verified() {
 	assert_contains "$T_ERR" "evil.test" "the shim's error"
 }
 
+# The attack itself (rule 2): a certificate the trusted CA issued for a
+# name that points at the Redis address (here redis.test, DNS only), and
+# another thread of the program resolved that name.  A bare-IP connect to
+# the configured 127.0.0.1 endpoint verifies 127.0.0.1, not redis.test: it
+# fails closed with one line, and the server never gets the command.
+PYREDIR=$T_TMP/redirect.py
+cat >"$PYREDIR" <<'EOF'
+import socket, sys, threading
+port, marker = int(sys.argv[1]), sys.argv[2]
+t = threading.Thread(target=socket.getaddrinfo,
+                     args=("redis.test", str(port), socket.AF_INET, socket.SOCK_STREAM))
+t.start(); t.join()
+s = socket.socket()
+try:
+    s.connect(("127.0.0.1", port))
+    s.sendall(("SET %s 1\r\n" % marker).encode())
+    print(s.recv(100).decode(errors="replace").strip())
+except OSError as e:
+    print("failed:", e)
+    sys.exit(1)
+EOF
+
+case_redirect_fails_closed() {
+	local m pid port
+	m=$(marker)
+	write_hosts evil.test=127.0.0.1 redis.test=127.0.0.1
+	start_tls_redis --tls-cert-file "$PKI/server-redistest.crt" \
+		--tls-key-file "$PKI/server-redistest.key" || return
+	pid=$REDIS_PID port=$REDIS_PORT
+	t_run "$T_RUN" --endpoint "127.0.0.1:$port" --cacert "$PKI/ca.crt" \
+		--cert "$PKI/client.crt" --key "$PKI/client.key" -- "$T_PY" "$PYREDIR" "$port" "$m"
+	write_hosts evil.test=127.0.0.1 redis.test=127.0.0.9
+	assert_failed "bare IP after another thread resolved redis.test" || { stop_pid "$pid"; return; }
+	assert_one_shim_error "expected name '127\.0\.0\.1'.*DNS:redis\.test" || { stop_pid "$pid"; return; }
+	assert_eq 0 "$(redis-cli --tls --insecure --cert "$PKI/client.crt" --key "$PKI/client.key" \
+		-h 127.0.0.1 -p "$port" EXISTS "$m")" "EXISTS marker on the server"
+	stop_pid "$pid"
+}
+
 # A resolver thread (libuv's, say) resolved the only name that makes this
 # a configured endpoint: verifying it would break rule 2, passing would
 # send plaintext, so the connect is refused.
@@ -284,6 +323,7 @@ t_case "[::]:P matches 127.0.0.1:P (v4-mapped bind works; unbound fails closed)"
 t_case "another thread's evil.test is not verified for a bare-IP connect" case_other_thread_name_not_verified
 t_case "evil.test resolved for port 443 is not verified for port P" case_other_port_name_not_verified
 t_case "the connecting thread's own evil.test:P is verified (and fails)" case_same_thread_name_verified
+t_case "redirect: another thread's name with its own certificate fails closed, one line" case_redirect_fails_closed
 t_case "a wildcard endpoint named only by another thread's resolution is refused" case_other_thread_wildcard_refused
 t_case "DNS moves: redis.test's new address gets TLS within 30 s" case_dns_moves
 t_done

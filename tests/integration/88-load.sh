@@ -41,7 +41,9 @@ import errno, os, resource, select, socket, sys, time
 
 mode, port, n, hold = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+# LOAD_SOFT: a soft limit with room for the program's own descriptors only
+soft = min(int(os.environ.get("LOAD_SOFT", hard)), hard)
+resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 def rss_kib():
     with open("/proc/self/status") as f:
@@ -223,6 +225,35 @@ case_load() {
 		fail "the shim adds ${extra} KiB per connection (limit ${MAX_SHIM_KIB})"
 }
 
+# The program leaves room for its own N sockets only (soft limit N + 100,
+# the hard one higher): each TLS connection's two private descriptors need
+# more, so the shim raises the soft limit toward the hard one, says so once
+# at info, and every connection works.
+case_room() {
+	local hold=$T_TMP/hold-room out=$T_TMP/load-room.out pid
+	if [ "$(ulimit -Hn)" -lt $((3 * N + 200)) ]; then
+		fail "the hard limit $(ulimit -Hn) leaves no room to raise into (need $((3 * N + 200)))"
+		return
+	fi
+	LOAD_SOFT=$((N + 100)) "${SHIM[@]::${#SHIM[@]}-1}" --log-level info -- \
+		"$T_PY" "$PYC" epoll "$REDIS_PORT" "$N" "$hold" >"$out" 2>"$out.err" </dev/null &
+	pid=$!
+	t_track "$pid"
+	wait_until 150 test -e "$hold.ready" || {
+		fail "the connections were not all made: $(t_short "$(cat "$out" "$out.err")" 800)"
+		stop_pid "$pid"
+		return 1
+	}
+	touch "$hold.go"
+	wait "$pid" || fail "exit $?: $(t_short "$(cat "$out.err")" 800)"
+	assert_contains "$(cat "$out")" "ok $N" "connections that answered right" || return
+	assert_eq 1 "$(grep -c 'info: raising the soft RLIMIT_NOFILE from '"$((N + 100))" "$out.err")" \
+		"info lines saying the soft limit was raised" || return
+	assert_eq "" "$(shim_log_lines "$(cat "$out.err")" | grep -iE 'error|warning')" \
+		"the shim's warning/error lines"
+}
+
 t_case "$N concurrent connections, one process, epoll + non-blocking connect" case_load epoll
+t_case "$N TLS connections with a soft fd limit for the program's own only: raised, said once" case_room
 t_case "$N concurrent connections, one process, redis-py + 50 threads" case_load redispy
 t_done
