@@ -76,6 +76,8 @@ struct shim_engine_ops {
 	 * Decide what to do with connect(fd, addr) where the program resolved
 	 * `name` for that address (NULL when it dialled a literal).  On
 	 * SHIM_WRAP the session owns no fd yet beyond using `fd` for I/O.
+	 * With out NULL it only answers (and fills info): no session is made,
+	 * no ticket taken, nothing counted.
 	 */
 	enum shim_decision (*open)(int fd, const struct sockaddr *addr,
 				   socklen_t addrlen, const char *name,

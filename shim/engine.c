@@ -182,6 +182,8 @@ static enum shim_decision engine_open(int fd, const struct sockaddr *addr,
 		ENGINE_LOG(SHIM_LOG_DEBUG, "%s: matches endpoint '%s'; "
 			   "verifying '%s', SNI %s", info->label,
 			   ep->cfg->match_text, expect, sni ? sni : "(none)");
+	if (out == NULL)
+		return SHIM_WRAP; /* a question only: no session, not counted */
 	reload_poll(&engine_state[i].watch);
 	stats_add(STATS_CONNECTIONS, 1);
 	tls_ctx_read_lock(ep);

@@ -11,8 +11,10 @@
  * resolution and connect() touch the rings, never the data path.
  *
  * A signal handler that resolves or connects while its thread is inside
- * this file sees a ring mid-update: at worst a torn entry, never a read
- * past one (names are always terminated inside their entry).
+ * this file sees its own ring mid-update: at worst a torn entry, never a
+ * read past one (names are always terminated inside their entry).  The
+ * shared ring's lock is held with signals blocked, so no handler waits
+ * for its own thread.
  */
 #include "names.h"
 
@@ -20,6 +22,8 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,15 +37,21 @@ struct names_entry {
 
 struct names_ring {
 	size_t next, count;
+	unsigned long id;             /* its thread's, never reused (not a
+					 pthread_t: glibc hands those out
+					 again once a thread has exited) */
 	struct names_entry e[NAMES_MAX];
 };
 
-/* The process-wide ring for names_lookup_other: each entry knows its
-   thread.  Allocated at the first resolution. */
+/* The process-wide ring for names_lookup_other: each entry knows the id
+   of the ring it came from.  Allocated at the first resolution. */
 struct names_shared {
 	struct names_ring ring;
-	pthread_t thread[NAMES_MAX];
+	unsigned long from[NAMES_MAX];
 };
+
+static atomic_ulong names_next_id;
+static atomic_int names_shared_any; /* the shared ring has had an entry */
 
 static struct names_shared *names_all;
 static pthread_mutex_t names_all_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -86,6 +96,8 @@ static struct names_ring *names_mine(int create)
 	r = pthread_getspecific(names_key);
 	if (r == NULL && create) {
 		r = calloc(1, sizeof(*r));
+		if (r != NULL)
+			r->id = atomic_fetch_add(&names_next_id, 1) + 1;
 		if (r != NULL && pthread_setspecific(names_key, r) != 0) {
 			free(r);
 			r = NULL;
@@ -138,23 +150,41 @@ static size_t names_add(struct names_ring *r, size_t fresh, const char *name,
 
 /* Copy the `fresh` newest entries of this thread's ring into the shared
    one. */
+/* The shared ring's lock, with signals blocked: a handler that resolves or
+   connects must not find its own thread holding it. */
+static void names_all_take(sigset_t *old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, old);
+	pthread_mutex_lock(&names_all_lock);
+}
+
+static void names_all_give(const sigset_t *old)
+{
+	pthread_mutex_unlock(&names_all_lock);
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 static void names_share(struct names_ring *mine, size_t fresh)
 {
-	pthread_t self = pthread_self();
+	sigset_t old;
 
-	pthread_mutex_lock(&names_all_lock);
+	names_all_take(&old);
 	if (names_all == NULL)
 		names_all = calloc(1, sizeof(*names_all));
 	for (size_t i = fresh; names_all != NULL && i-- > 0;) {
 		struct names_ring *r = &names_all->ring;
 
 		r->e[r->next] = *names_at(mine, i);
-		names_all->thread[r->next] = self;
+		names_all->from[r->next] = mine->id;
 		r->next = (r->next + 1) % NAMES_MAX;
 		if (r->count < NAMES_MAX)
 			r->count++;
 	}
-	pthread_mutex_unlock(&names_all_lock);
+	atomic_store(&names_shared_any, 1);
+	names_all_give(&old);
 }
 
 static int names_usable(const char *name)
@@ -212,14 +242,13 @@ void names_record_hostent(const char *name, const struct hostent *h)
 	names_share(r, fresh < NAMES_MAX ? fresh : NAMES_MAX);
 }
 
-/* The newest entry of r for (a, port), skipping the calling thread's when
-   `threads` (the thread of each slot) is given; its name into out, and 1
-   if it has one. */
-static int names_find(struct names_ring *r, const pthread_t *threads,
-		      const struct addr_ip *a, unsigned port, char *out,
-		      size_t outlen)
+/* The newest entry of r for (a, port), skipping the ring `skip`'s entries
+   when `from` (the ring id of each slot) is given; its name into out, and
+   1 if it has one. */
+static int names_find(struct names_ring *r, const unsigned long *from,
+		      unsigned long skip, const struct addr_ip *a,
+		      unsigned port, char *out, size_t outlen)
 {
-	pthread_t self = pthread_self();
 	size_t n;
 
 	for (size_t i = 0; i < r->count; i++) {
@@ -229,7 +258,7 @@ static int names_find(struct names_ring *r, const pthread_t *threads,
 		if ((e->port != 0 && e->port != port) ||
 		    !addr_equal(&e->addr, a))
 			continue;
-		if (threads != NULL && pthread_equal(threads[slot], self))
+		if (from != NULL && from[slot] == skip)
 			continue;
 		if (e->name[0] == '\0')
 			return 0;
@@ -254,34 +283,41 @@ int names_lookup(const struct sockaddr *sa, socklen_t len, char *out,
 	    (r = names_mine(0)) == NULL)
 		return 0;
 	/* newest first: the newest resolution for this address decides */
-	return names_find(r, NULL, &a, port, out, outlen);
+	return names_find(r, NULL, 0, &a, port, out, outlen);
 }
 
 int names_lookup_other(const struct sockaddr *sa, socklen_t len, char *out,
 		       size_t outlen)
 {
+	struct names_ring *mine;
 	struct addr_ip a;
 	unsigned port;
+	sigset_t old;
 	int found = 0;
 
-	if (outlen == 0 || addr_from_sockaddr(sa, len, &a, &port) < 0)
+	if (outlen == 0 || !atomic_load(&names_shared_any) ||
+	    addr_from_sockaddr(sa, len, &a, &port) < 0)
 		return 0;
-	pthread_mutex_lock(&names_all_lock);
+	/* 0 is no ring's id: a thread that never resolved skips nothing */
+	mine = names_mine(0);
+	names_all_take(&old);
 	if (names_all != NULL)
-		found = names_find(&names_all->ring, names_all->thread, &a,
-				   port, out, outlen);
-	pthread_mutex_unlock(&names_all_lock);
+		found = names_find(&names_all->ring, names_all->from,
+				   mine != NULL ? mine->id : 0, &a, port, out,
+				   outlen);
+	names_all_give(&old);
 	return found;
 }
 
 void names_reset(void)
 {
 	struct names_ring *r = names_mine(0);
+	sigset_t old;
 
 	if (r != NULL)
 		r->next = r->count = 0;
-	pthread_mutex_lock(&names_all_lock);
+	names_all_take(&old);
 	if (names_all != NULL)
 		names_all->ring.next = names_all->ring.count = 0;
-	pthread_mutex_unlock(&names_all_lock);
+	names_all_give(&old);
 }

@@ -544,7 +544,8 @@ started:
 }
 
 /*
- * sock_open - the engine's decision for a connect() to addr, with the name
+ * sock_open - the engine's decision for a connect() to addr (and, with tls
+ * not NULL, the session for it), with the name
  * this thread resolved for it (names_lookup; DESIGN rule 2).  If the engine
  * would pass it by, but a name ANOTHER thread resolved for this address and
  * port (a resolver thread, as libuv's) would make it a configured endpoint,
@@ -564,10 +565,8 @@ enum shim_decision sock_open(const struct shim_engine_ops *e, int fd,
 	if (d != SHIM_PASS || mine ||
 	    !names_lookup_other(addr, len, other, sizeof(other)))
 		return d;
-	if (e->open(fd, addr, len, other, tls, info, err) != SHIM_WRAP)
+	if (e->open(fd, addr, len, other, NULL, info, err) != SHIM_WRAP)
 		return SHIM_PASS;
-	e->free(*tls);
-	*tls = NULL;
 	log_msg(SHIM_LOG_ERROR, "%s: refused: another thread resolved '%s', "
 		"a configured endpoint, for this address, and a connection "
 		"verifies only a name its own thread resolved (resolve and "

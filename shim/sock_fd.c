@@ -356,7 +356,6 @@ int sock_refuse_if_configured(const struct sockaddr *addr, socklen_t alen,
 			      const char *why)
 {
 	const struct shim_engine_ops *e;
-	struct shim_tls *tls = NULL;
 	struct shim_session_info info;
 	int err = 0;
 
@@ -369,9 +368,8 @@ int sock_refuse_if_configured(const struct sockaddr *addr, socklen_t alen,
 		return 1;
 	}
 	memset(&info, 0, sizeof(info));
-	switch (sock_open(e, -1, addr, alen, &tls, &info, &err)) {
+	switch (sock_open(e, -1, addr, alen, NULL, &info, &err)) {
 	case SHIM_WRAP:
-		e->free(tls);
 		log_msg(SHIM_LOG_ERROR, "%s: %s; refused", info.label, why);
 		errno = EOPNOTSUPP;
 		return 1;

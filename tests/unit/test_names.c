@@ -24,6 +24,8 @@
 
 #include "names.h"
 
+#include <stdlib.h>
+
 static struct sockaddr_in sin4(const char *ip, int port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET,
@@ -234,6 +236,38 @@ static void test_lookup_other(void **state)
 					    name, sizeof(name)), 0);
 }
 
+static void *other_thread_looks_up_other(void *arg)
+{
+	struct sockaddr_in q = sin4("10.3.0.1", 6379);
+	char name[256];
+
+	if (names_lookup_other((struct sockaddr *)&q, sizeof(q), name,
+			       sizeof(name)) != 1)
+		return NULL;
+	return strdup(name);
+}
+
+/* A resolver thread exits; glibc gives its pthread_t to the next thread,
+   which has resolved nothing: the exited thread's name is still another
+   thread's to it (a refusal must not become a pass). */
+static void test_lookup_other_after_thread_reuse(void **state)
+{
+	pthread_t t, u;
+	void *got = NULL;
+
+	assert_int_equal(pthread_create(&t, NULL, other_thread_resolves,
+					"resolver.test"), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(pthread_create(&u, NULL, other_thread_looks_up_other,
+					NULL), 0);
+	assert_int_equal(pthread_join(u, &got), 0);
+	/* the case only proves something when the id was reused */
+	assert_true(pthread_equal(t, u));
+	assert_non_null(got);
+	assert_string_equal(got, "resolver.test");
+	free(got);
+}
+
 /* getaddrinfo("evil.test", "443") says nothing about a connect to 6379. */
 static void test_other_port_not_found(void **state)
 {
@@ -425,6 +459,7 @@ int main(void)
 		cmocka_unit_test_setup(test_other_thread_not_found, setup),
 		cmocka_unit_test_setup(test_other_port_not_found, setup),
 		cmocka_unit_test_setup(test_lookup_other, setup),
+		cmocka_unit_test_setup(test_lookup_other_after_thread_reuse, setup),
 		cmocka_unit_test_setup(test_same_thread_and_port_found, setup),
 		cmocka_unit_test_setup(test_newest_fit_wins, setup),
 		cmocka_unit_test_setup(test_inet_aton_forms_are_numeric, setup),
