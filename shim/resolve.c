@@ -244,12 +244,15 @@ void resolve_poll(void)
 	if (resolve_nnames == 0 || atomic_load(&resolve_thread_on) ||
 	    resolve_now() - atomic_load(&resolve_at) < RESOLVE_REFRESH_S)
 		return;
-	/* no refresher here (a fork child): this connect() refreshes, and
-	   the ones meanwhile use the sets as they are */
+	/* no refresher here (a fork child): this connect() refreshes the
+	   stale sets before it is decided, the ones meanwhile use them as
+	   they are, and a refresher is started for the next times */
 	if (pthread_mutex_trylock(&resolve_busy) != 0)
 		return;
 	if (resolve_now() - atomic_load(&resolve_at) >= RESOLVE_REFRESH_S)
 		resolve_all();
+	if (!atomic_load(&resolve_thread_on))
+		resolve_start_thread();
 	pthread_mutex_unlock(&resolve_busy);
 }
 

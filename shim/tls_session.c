@@ -126,7 +126,14 @@ static void tls_describe_ca(struct shim_tls *t, X509_STORE_CTX *xs)
 	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(xs);
 	const struct cfg_tls *c = &t->ep->cfg->tls;
 	char subj[256], nb[32], na[32], from[300];
-	int top = chain != NULL && t->vfail_depth == sk_X509_num(chain) - 1;
+	int err = X509_STORE_CTX_get_error(xs);
+	/* the top of the chain is the trust store's, unless the chain could
+	   not reach the store at all: then the server sent it */
+	int top = chain != NULL && t->vfail_depth == sk_X509_num(chain) - 1 &&
+		  err != X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT &&
+		  err != X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY &&
+		  err != X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN &&
+		  err != X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
 
 	if (ca == NULL)
 		return;
@@ -134,8 +141,9 @@ static void tls_describe_ca(struct shim_tls *t, X509_STORE_CTX *xs)
 	tls_time_text(X509_get0_notBefore(ca), nb, sizeof(nb));
 	tls_time_text(X509_get0_notAfter(ca), na, sizeof(na));
 	if (!top)
-		snprintf(from, sizeof(from), "intermediate CA certificate (sent "
-			 "by the server)");
+		snprintf(from, sizeof(from), "%s certificate (sent by the "
+			 "server)", t->vfail_depth > 0 ? "intermediate CA" :
+							  "server");
 	else if (c->ca_file != NULL)
 		snprintf(from, sizeof(from), "CA certificate from '%s'",
 			 c->ca_file);
