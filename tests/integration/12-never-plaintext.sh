@@ -619,4 +619,96 @@ case_dupbefore() {
 }
 t_case "dup() and a raw dup of the socket before connect(): the dup works, the raw one fails" case_dupbefore
 
+# ------------------------------------------------ attack: second pass
+
+case_execself() {
+	# ucspi tcpclient / nc -e: connect, then exec (no fork) the program
+	# that uses the socket.  The relay lives in the process that
+	# connected; exec ends it.
+	np_setup execself || return
+	probe execself
+	no_hang || return
+	no_leak
+	works
+}
+t_case "connect, then exec (no fork) a bash that writes the SET and reads the reply on the socket" case_execself
+
+case_scm() {
+	local how
+	for how in WAIT EXEC EXIT; do
+		np_setup "scm-$how" || return
+		probe scm "$how"
+		no_hang || return
+		no_leak "bytes the proxy received (scm $how)"
+		if [ "$how" = EXIT ]; then
+			# the parent's status is 0 by design: the child's line tells
+			assert_contains "$T_OUT" "reply: +OK" "the child's reply (parent exited)" || return
+			stored "EXISTS marker (scm $how)" || return
+		else
+			works || return
+		fi
+		stop_pid "$REC_PID"
+	done
+}
+t_case "SCM_RIGHTS: the connected socket passed to a process forked before connect (preloaded; a non-preloaded python3; the sender exiting at once)" case_scm
+
+case_exitflush() {
+	local how
+	for how in EXIT _EXIT DPRINTF DPRINTF_EXIT; do
+		np_setup "exitflush-$how" || return
+		probe exitflush "$how"
+		no_hang || return
+		no_leak "bytes the proxy received (exitflush $how)"
+		assert_rc 0 "exitflush $how status" || return
+		wait_until 3 rec_settled || true
+		stored "EXISTS marker (SET written by stdio/dprintf, then $how)"
+		stop_pid "$REC_PID"
+	done
+}
+t_case "SET by fdopen+fprintf+fflush or dprintf, then exit(0) / _exit(0) at once: the server executes it" case_exitflush
+
+case_childrw() {
+	local how
+	for how in PRELOAD NOPRELOAD; do
+		np_setup "childrw-$how" || return
+		probe childrw "$how"
+		no_hang || return
+		no_leak "bytes the proxy received (childrw $how)"
+		works +OK +PONG || return
+		stop_pid "$REC_PID"
+	done
+}
+t_case "fork + dup2(fd,0) + dup2(fd,1) + exec bash (preloaded / env -u LD_PRELOAD) writes and reads; then the parent PINGs" case_childrw
+
+case_bigstdio() {
+	np_setup bigstdio || return
+	probe bigstdio
+	no_hang || return
+	no_leak
+	works
+}
+t_case "SET of an 8 MiB value by fwrite + fflush, the reply by read()" case_bigstdio
+
+case_mixwrite() {
+	np_setup mixwrite || return
+	probe mixwrite
+	no_hang || return
+	no_leak
+	works
+}
+t_case "two threads at once: 200 SETs by fprintf+fflush, 200 by write(); 400 +OK" case_mixwrite
+
+case_closeread() {
+	local how
+	for how in CLOSE DUP2; do
+		np_setup "closeread-$how" || return
+		probe closeread "$how"
+		no_hang || return
+		no_leak "bytes the proxy received (closeread $how)"
+		works
+		stop_pid "$REC_PID"
+	done
+}
+t_case "close() / dup2() over a TLS fd while a thread is blocked in read() on it; a second connection is not harmed" case_closeread
+
 t_done
