@@ -1632,6 +1632,207 @@ static int m_closeread(const char *how)
 	}
 	return rc;
 }
+/* forkbefore: socket(), fork() before connect.  The parent connects and
+   SETs; the child, 300 ms later, write()s the SET to its copy (must fail:
+   it is not connected), then connect()s its copy itself and SETs
+   MARKER:child by write(), and by dprintf() MARKER:child2. */
+static int m_forkbefore(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(g_host, g_port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0), st;
+	pid_t pid;
+
+	if (fd < 0)
+		return 2;
+	pid = fork();
+	if (pid < 0)
+		return 2;
+	if (pid == 0) {
+		struct timespec nap = { 0, 300 * 1000 * 1000 };
+		char c[200];
+		int l;
+
+		nanosleep(&nap, NULL);
+		if (write(fd, g_cmd, g_cmdlen) >= 0)
+			say("error: child: write on the unconnected copy succeeded");
+		else
+			say("note: child: write on its copy: %s", strerror(errno));
+		if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+			err("child connect");
+			_exit(1);
+		}
+		l = snprintf(c, sizeof c, "SET %s:child 1\r\n", g_marker);
+		if (write_all(fd, c, (size_t)l) < 0 || expect_reply(fd, "+OK"))
+			_exit(1);
+		if (dprintf(fd, "SET %s:child2 1\r\n", g_marker) < 0)
+			_exit(1);
+		_exit(expect_reply(fd, "+OK"));
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+		err("connect");
+		return 2;
+	}
+	if (write_all(fd, g_cmd, g_cmdlen) < 0 || expect_reply(fd, "+OK"))
+		return 1;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	say("note: child exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : 128);
+	if (write_all(fd, "PING\r\n", 6) < 0 || expect_reply(fd, "+PONG"))
+		return 1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+/* etswitch: EPOLLET reader.  Fast path: "PING\r\nPING\r\n" by write(),
+   read 7 bytes (the second +PONG stays in the session); then the SET by
+   dprintf() (the connection switches to relay mode with a reply
+   pending); every later reply must be reported by the edge-triggered
+   epoll and read: +PONG, +OK, then a PING by write() +PONG. */
+static int et_read_line(int ep, int fd, const char *expect)
+{
+	long deadline = now_ms() + REPLY_MS;
+
+	for (;;) {
+		char *eol = g_rlen ? memmem(g_rbuf, g_rlen, "\r\n", 2) : NULL;
+		struct epoll_event ev;
+		if (eol)
+			return read_line(fd, expect, 1, R_READ) == 1 ? 0 : 1;
+		long left = deadline - now_ms();
+		if (left <= 0) {
+			say("error: edge-triggered epoll reported nothing for "
+			    "%d ms (%zu bytes buffered)", REPLY_MS, g_rlen);
+			return 1;
+		}
+		int n = epoll_wait(ep, &ev, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			continue;
+		/* edge-triggered: drain */
+		for (;;) {
+			ssize_t got = recv(fd, g_rbuf + g_rlen, sizeof g_rbuf - g_rlen,
+					   MSG_DONTWAIT);
+			if (got > 0) {
+				g_rlen += (size_t)got;
+				continue;
+			}
+			if (got == 0) {
+				say("error: end of stream");
+				return 1;
+			}
+			break;
+		}
+	}
+}
+static int m_etswitch(void)
+{
+	int fd = dial(), ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	char b[7];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	ev.data.fd = fd;
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		err("epoll");
+		return 2;
+	}
+	if (write_all(fd, "PING\r\nPING\r\n", 12) < 0)
+		return 1;
+	/* both replies in (one record or two), then take the first */
+	struct timespec nap = { 0, 100 * 1000 * 1000 };
+	poll(&p, 1, 3000);
+	nanosleep(&nap, NULL);
+	if (read(fd, b, 7) != 7 || memcmp(b, "+PONG\r\n", 7)) {
+		say("error: the first +PONG");
+		return 1;
+	}
+	say("reply: +PONG");
+	if (dprintf(fd, "%s", g_cmd) < 0)
+		return 1;
+	if (et_read_line(ep, fd, "+PONG") || et_read_line(ep, fd, "+OK"))
+		return 1;
+	if (write_all(fd, "PING\r\n", 6) < 0)
+		return 1;
+	return et_read_line(ep, fd, "+PONG");
+}
+
+/* forkexit: relayed connection (dprintf SET, +OK); fork; the child
+   calls exit(0) (atexit handlers, destructors); then the parent PINGs by
+   dprintf and by write(). */
+static int m_forkexit(void)
+{
+	int fd = dial();
+	pid_t pid;
+
+	if (dprintf(fd, "%s", g_cmd) < 0 || expect_reply(fd, "+OK"))
+		return 1;
+	pid = fork();
+	if (pid == 0)
+		exit(0);
+	if (pid < 0 || wait_child(pid, "exit(0) child") < 0)
+		return 1;
+	if (dprintf(fd, "PING\r\n") < 0 || expect_reply(fd, "+PONG"))
+		return 1;
+	if (write_all(fd, "PING\r\n", 6) < 0)
+		return 1;
+	return expect_reply(fd, "+PONG");
+}
+
+/* oob ZC|OOB|REPAIR|VMSPLICE: a path with special kernel semantics. */
+static int m_special(const char *how)
+{
+	int fd = dial();
+	int one = 1;
+
+	if (!strcmp(how, "OOB")) {
+		if (send(fd, g_cmd, g_cmdlen, MSG_OOB) < 0)
+			say("note: send(MSG_OOB): %s", strerror(errno));
+		else
+			say("note: send(MSG_OOB) accepted");
+		return 0;
+	}
+	if (!strcmp(how, "ZC")) {
+		if (setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof one) < 0)
+			say("note: SO_ZEROCOPY: %s", strerror(errno));
+		if (send(fd, g_cmd, g_cmdlen, MSG_ZEROCOPY) < 0) {
+			say("note: send(MSG_ZEROCOPY): %s", strerror(errno));
+			if (write_all(fd, g_cmd, g_cmdlen) < 0)
+				return 1;
+		}
+		return expect_reply(fd, "+OK");
+	}
+	if (!strcmp(how, "REPAIR")) {
+		if (setsockopt(fd, IPPROTO_TCP, 19 /* TCP_REPAIR */, &one, sizeof one) < 0) {
+			say("note: TCP_REPAIR: %s", strerror(errno));
+		} else {
+			say("note: TCP_REPAIR on");
+			int q = 2; /* TCP_SEND_QUEUE */
+			setsockopt(fd, IPPROTO_TCP, 20 /* TCP_REPAIR_QUEUE */, &q, sizeof q);
+			if (send(fd, g_cmd, g_cmdlen, 0) >= 0)
+				say("note: send in repair mode accepted");
+			int zero = 0;
+			setsockopt(fd, IPPROTO_TCP, 19, &zero, sizeof zero);
+		}
+		return 0;
+	}
+	if (!strcmp(how, "VMSPLICE")) {
+		int pp[2];
+		struct iovec iov = { g_cmd, g_cmdlen };
+		if (pipe(pp) < 0)
+			return 2;
+		if (vmsplice(pp[1], &iov, 1, 0) != (ssize_t)g_cmdlen) {
+			err("vmsplice");
+			return 1;
+		}
+		if (syscall(SYS_splice, pp[0], NULL, fd, NULL, g_cmdlen, 0) != (long)g_cmdlen) {
+			err("raw splice");
+			return 1;
+		}
+		return expect_reply(fd, "+OK");
+	}
+	return 2;
+}
+
 #define WATCHDOG_S 12
 static void on_watchdog(int sig)
 {
@@ -1751,6 +1952,14 @@ int main(int argc, char **argv)
 		return m_mixwrite();
 	if (!strcmp(mode, "closeread") && argc >= 6)
 		return m_closeread(argv[5]);
+	if (!strcmp(mode, "forkbefore"))
+		return m_forkbefore();
+	if (!strcmp(mode, "etswitch"))
+		return m_etswitch();
+	if (!strcmp(mode, "forkexit"))
+		return m_forkexit();
+	if (!strcmp(mode, "special") && argc >= 6)
+		return m_special(argv[5]);
 	fprintf(stderr, "leak_probe: unknown mode or missing argument: %s\n",
 		mode);
 	return 2;

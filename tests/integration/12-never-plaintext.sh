@@ -711,4 +711,48 @@ case_closeread() {
 }
 t_case "close() / dup2() over a TLS fd while a thread is blocked in read() on it; a second connection is not harmed" case_closeread
 
+case_forkbefore() {
+	np_setup forkbefore || return
+	probe forkbefore
+	no_hang || return
+	no_leak
+	works +OK +OK +OK +PONG || return
+	assert_eq 1 "$(rcli_native EXISTS "$M:child")" "EXISTS marker:child (the child's own connection)" || return
+	assert_eq 1 "$(rcli_native EXISTS "$M:child2")" "EXISTS marker:child2 (its dprintf)"
+}
+t_case "fork() before connect: the parent connects; the child's copy is not connected, then the child connects it itself" case_forkbefore
+
+case_etswitch() {
+	np_setup etswitch || return
+	probe etswitch
+	no_hang || return
+	no_leak
+	works +PONG +PONG +OK +PONG
+}
+t_case "EPOLLET reader; a reply pending in the session when dprintf() switches it to relay mode" case_etswitch
+
+case_forkexit() {
+	np_setup forkexit || return
+	probe forkexit
+	no_hang || return
+	no_leak
+	works +OK +PONG +PONG
+}
+t_case "a relayed connection; a fork() child calls exit(0); the parent's connection still works" case_forkexit
+
+case_special() {
+	local how
+	for how in OOB REPAIR ZC VMSPLICE; do
+		np_setup "special-$how" || return
+		probe special "$how"
+		no_hang || return
+		no_leak "bytes the proxy received ($how)" || return
+		case $how in
+		ZC | VMSPLICE) works || return ;;
+		esac
+		stop_pid "$REC_PID"
+	done
+}
+t_case "send(MSG_OOB), TCP_REPAIR + send, SO_ZEROCOPY + MSG_ZEROCOPY, vmsplice + raw splice" case_special
+
 t_done
