@@ -755,4 +755,71 @@ case_special() {
 }
 t_case "send(MSG_OOB), TCP_REPAIR + send, SO_ZEROCOPY + MSG_ZEROCOPY, vmsplice + raw splice" case_special
 
+case_hostile_relayed() {
+	# A server that breaks the protocol after the handshake, against a
+	# connection in relay mode (the SET by dprintf): the program sees an
+	# error or an end within its 5 s, nothing but TLS records on the wire.
+	local mode h pf
+	NP_TLS=(--cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
+	for mode in good reply-then-bad truncate-close truncate-stall oversize close-notify fin rst garbage bad-record; do
+		M=$(marker)
+		h=$T_TMP/np-hostile-$mode
+		pf=$h.port
+		rm -f "$pf" "$h".raw "$h".log
+		"$T_PY" "$T_ROOT/tests/servers/hostile_server.py" --mode "$mode" --record "$h" \
+			--port-file "$pf" --cert "$PKI/server.crt" --key "$PKI/server.key" \
+			--client-ca "$PKI/ca.crt" </dev/null >>"$h.stderr" 2>&1 &
+		local hpid=$!
+		t_track "$hpid"
+		wait_until 10 test -s "$pf" || { fail "hostile_server $mode did not start"; return 1; }
+		P=$(cat "$pf")
+		NP_SHIM=("$T_RUN" --endpoint "127.0.0.1:$P" "${NP_TLS[@]}" --)
+		probe dprintf
+		no_hang || return
+		assert_file_lacks "$h.raw" "$M" "bytes the $mode server received" || return
+		case $mode in
+		good | reply-then-bad) assert_contains "$T_OUT" "reply: +OK" "the reply ($mode)" || return ;;
+		*) assert_failed "dprintf SET against a $mode server" || return ;;
+		esac
+		wait_until 3 grep -q 'client records ok' "$h.log" ||
+			{ fail "$mode: the wire did not parse as TLS records: $(tr '\n' ';' <"$h.log")"; return 1; }
+		stop_pid "$hpid"
+	done
+}
+t_case "hostile servers (after the handshake) against a relayed connection: an error or an end, no hang" case_hostile_relayed
+
+case_hostile_relayed_eof() {
+	# An attacker who forges a record or cuts the TCP stream: on the fast
+	# path the program's read() fails (ECONNRESET), so it knows its reply
+	# is incomplete.  In relay mode the same attack must not read as a
+	# clean end of stream (0), which a program that reads to the end takes
+	# for a complete answer (a truncation attack).
+	local mode h pf hpid p
+	NP_TLS=(--cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
+	for mode in truncate-close bad-record; do
+		h=$T_TMP/np-hostile-eof-$mode
+		pf=$h.port
+		rm -f "$pf" "$h".raw "$h".log
+		"$T_PY" "$T_ROOT/tests/servers/hostile_server.py" --mode "$mode" --record "$h" \
+			--port-file "$pf" --cert "$PKI/server.crt" --key "$PKI/server.key" \
+			--client-ca "$PKI/ca.crt" </dev/null >>"$h.stderr" 2>&1 &
+		hpid=$!
+		t_track "$hpid"
+		wait_until 10 test -s "$pf" || { fail "hostile_server $mode did not start"; return 1; }
+		P=$(cat "$pf")
+		NP_SHIM=("$T_RUN" --endpoint "127.0.0.1:$P" "${NP_TLS[@]}" --)
+		for p in write dprintf; do
+			M=$(marker)
+			probe "$p"
+			no_hang || return
+			assert_file_lacks "$h.raw" "$M" "bytes the $mode server received ($p)" || return
+			assert_failed "$p SET against a $mode server" || return
+			assert_not_contains "$T_OUT" "connection closed" \
+				"what read() showed after a $mode attack ($p: must be an error, not end of stream)"
+		done
+		stop_pid "$hpid"
+	done
+}
+t_case "a forged record / cut stream reads as an error, not a clean end of stream, on the fast path and relayed" case_hostile_relayed_eof
+
 t_done
