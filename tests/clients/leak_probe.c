@@ -1833,6 +1833,48 @@ static int m_special(const char *how)
 	return 2;
 }
 
+/* bigselect: the socket moved to fd 1500 (F_DUPFD; RLIMIT_NOFILE raised
+   if needed), the SET by write(), the reply awaited by select() with a
+   set sized for fd 1500 (larger than an fd_set). */
+static int m_bigselect(void)
+{
+	int fd0 = dial(), fd;
+	struct rlimit rl;
+	size_t words = (1501 + NFDBITS - 1) / NFDBITS;
+	fd_set *rs = calloc(words, sizeof(fd_mask));
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < 2048) {
+		rl.rlim_cur = rl.rlim_max < 2048 ? rl.rlim_max : 2048;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	fd = fcntl(fd0, F_DUPFD, 1500);
+	if (fd < 0) {
+		err("F_DUPFD 1500");
+		return 3;
+	}
+	close(fd0);
+	say("note: socket at fd %d", fd);
+	if (write_all(fd, g_cmd, g_cmdlen) < 0)
+		return 1;
+	for (int i = 0; i < 2; i++) {
+		struct timeval tv = { 5, 0 };
+		memset(rs, 0, words * sizeof(fd_mask));
+		rs->fds_bits[fd / NFDBITS] |= (fd_mask)1 << (fd % NFDBITS);
+		int n = select(fd + 1, rs, NULL, NULL, &tv);
+		if (n <= 0 || !(rs->fds_bits[fd / NFDBITS] & ((fd_mask)1 << (fd % NFDBITS)))) {
+			say("error: select(%d) returned %d%s", fd + 1, n,
+			    n < 0 ? strerror(errno) : "");
+			return 1;
+		}
+		if (i == 0 && read_line(fd, "+OK", REPLY_MS, R_READ) != 1)
+			return 1;
+		if (i == 0 && dprintf(fd, "PING\r\n") < 0) /* relayed from now on */
+			return 1;
+	}
+	return read_line(fd, "+PONG", REPLY_MS, R_READ) == 1 ? 0 : 1;
+}
+
 #define WATCHDOG_S 12
 static void on_watchdog(int sig)
 {
@@ -1960,6 +2002,8 @@ int main(int argc, char **argv)
 		return m_forkexit();
 	if (!strcmp(mode, "special") && argc >= 6)
 		return m_special(argv[5]);
+	if (!strcmp(mode, "bigselect"))
+		return m_bigselect();
 	fprintf(stderr, "leak_probe: unknown mode or missing argument: %s\n",
 		mode);
 	return 2;

@@ -822,4 +822,17 @@ case_hostile_relayed_eof() {
 }
 t_case "a forged record / cut stream reads as an error, not a clean end of stream, on the fast path and relayed" case_hostile_relayed_eof
 
+case_bigselect() {
+	np_setup bigselect || return
+	probe bigselect
+	if [ "$T_RC" -eq 3 ]; then
+		echo "    (bigselect: cannot place a socket at fd 1500 here; skipped)" >&2
+		return 0
+	fi
+	no_hang || return
+	no_leak
+	works +OK +PONG
+}
+t_case "select() with a set sized for a TLS socket at fd 1500 (> FD_SETSIZE), fast path then relayed" case_bigselect
+
 t_done
