@@ -78,6 +78,31 @@
  *                socket, while the main thread connects and SETs (10
  *                times and for 300 ms at least); prints how many SETs
  *                got +OK and how often the handler ran
+ *   execself     connect, then exec (no fork) bash that writes the SET to
+ *                the inherited socket and reads the reply (tcpclient)
+ *   scm WAIT|EXEC|EXIT  a child forked before connect gets the connected
+ *                socket by SCM_RIGHTS, SETs and reads; EXEC: the child is
+ *                a non-preloaded python3; EXIT: the parent exits at once
+ *   exitflush EXIT|_EXIT|DPRINTF|DPRINTF_EXIT  SET by fdopen+fprintf+
+ *                fflush (EXIT, _EXIT) or dprintf (DPRINTF*), then exit(0)
+ *                (EXIT, DPRINTF) or _exit(0) (_EXIT, DPRINTF_EXIT)
+ *   childrw PRELOAD|NOPRELOAD  fork + dup2 fd to 0 and 1 + exec bash
+ *                (NOPRELOAD: env -u LD_PRELOAD) writes SET, reads the
+ *                reply; then the parent PINGs by write()
+ *   bigstdio     SET of an 8 MiB value by fwrite + fflush, reply by read()
+ *   mixwrite     200 SETs by fprintf+fflush and 200 by write(), two threads
+ *   closeread CLOSE|DUP2  a thread blocked in read() while the main thread
+ *                closes the fd (or dup2()s a second connection over it);
+ *                the reader must get its own reply (*-1), never the
+ *                second connection's
+ *   forkbefore   fork() before connect; the parent connects; the child's
+ *                copy is unconnected; the child connects it itself
+ *   etswitch     EPOLLET reader across the switch to relay mode with a
+ *                reply pending in the session
+ *   forkexit     relayed connection; a fork child exit(0)s; parent PINGs
+ *   special OOB|REPAIR|ZC|VMSPLICE  MSG_OOB, TCP_REPAIR, MSG_ZEROCOPY,
+ *                vmsplice + raw splice
+ *   bigselect    the socket at fd 1500, select() with a large set
  */
 #include <aio.h>
 #include <arpa/inet.h>
