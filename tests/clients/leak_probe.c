@@ -78,6 +78,31 @@
  *                socket, while the main thread connects and SETs (10
  *                times and for 300 ms at least); prints how many SETs
  *                got +OK and how often the handler ran
+ *   execself     connect, then exec (no fork) bash that writes the SET to
+ *                the inherited socket and reads the reply (tcpclient)
+ *   scm WAIT|EXEC|EXIT  a child forked before connect gets the connected
+ *                socket by SCM_RIGHTS, SETs and reads; EXEC: the child is
+ *                a non-preloaded python3; EXIT: the parent exits at once
+ *   exitflush EXIT|_EXIT|DPRINTF|DPRINTF_EXIT  SET by fdopen+fprintf+
+ *                fflush (EXIT, _EXIT) or dprintf (DPRINTF*), then exit(0)
+ *                (EXIT, DPRINTF) or _exit(0) (_EXIT, DPRINTF_EXIT)
+ *   childrw PRELOAD|NOPRELOAD  fork + dup2 fd to 0 and 1 + exec bash
+ *                (NOPRELOAD: env -u LD_PRELOAD) writes SET, reads the
+ *                reply; then the parent PINGs by write()
+ *   bigstdio     SET of an 8 MiB value by fwrite + fflush, reply by read()
+ *   mixwrite     200 SETs by fprintf+fflush and 200 by write(), two threads
+ *   closeread CLOSE|DUP2  a thread blocked in read() while the main thread
+ *                closes the fd (or dup2()s a second connection over it);
+ *                the reader must get its own reply (*-1), never the
+ *                second connection's
+ *   forkbefore   fork() before connect; the parent connects; the child's
+ *                copy is unconnected; the child connects it itself
+ *   etswitch     EPOLLET reader across the switch to relay mode with a
+ *                reply pending in the session
+ *   forkexit     relayed connection; a fork child exit(0)s; parent PINGs
+ *   special OOB|REPAIR|ZC|VMSPLICE  MSG_OOB, TCP_REPAIR, MSG_ZEROCOPY,
+ *                vmsplice + raw splice
+ *   bigselect    the socket at fd 1500, select() with a large set
  */
 #include <aio.h>
 #include <arpa/inet.h>
@@ -1280,6 +1305,601 @@ static int m_dupbefore(void)
 /* The watchdog: a call that blocks where no reply comes (an unhooked
  * blocking read, a deadlock in a hook) ends the probe with a line saying so,
  * well within the test's own timeout. */
+/* ------------------------------------------------ attack, second pass */
+
+/* execself: connect, then exec (no fork) a bash that writes the SET to
+   the inherited socket and reads the reply (ucspi tcpclient, nc -e). */
+static int m_execself(void)
+{
+	int fd = dial();
+	char fdstr[16], outstr[16];
+
+	snprintf(fdstr, sizeof fdstr, "%d", fd);
+	snprintf(outstr, sizeof outstr, "%d", g_out);
+	execl("/bin/bash", "bash", "-c",
+	      "printf 'SET %s 1\\r\\n' \"$1\" >&$0 || echo 'error: printf' >&$2;"
+	      " if read -r -t 5 line <&$0; then echo \"reply: ${line%$'\\r'}\" >&$2;"
+	      " [[ $line == +OK* ]] && exit 0; else echo 'error: no reply' >&$2; fi; exit 1",
+	      fdstr, g_marker, outstr, (char *)NULL);
+	err("execl");
+	return 1;
+}
+
+static int send_fd(int via, int fd)
+{
+	char c = 'f', ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &c, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl, .msg_controllen = sizeof ctl };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	memset(ctl, 0, sizeof ctl);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(via, &mh, 0) != 1) {
+		err("sendmsg(SCM_RIGHTS)");
+		return -1;
+	}
+	return 0;
+}
+
+static int recv_fd(int via)
+{
+	char c, ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &c, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl, .msg_controllen = sizeof ctl };
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(via, &mh, 0) != 1) {
+		err("recvmsg(SCM_RIGHTS)");
+		return -1;
+	}
+	cm = CMSG_FIRSTHDR(&mh);
+	if (cm == NULL || cm->cmsg_type != SCM_RIGHTS) {
+		say("error: no descriptor received");
+		return -1;
+	}
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/* scm WAIT|EXIT|EXEC: a child forked BEFORE connect (nothing of the
+   connection in it) receives the connected socket by SCM_RIGHTS, writes
+   the SET, reads the reply.  The parent closes its copy and waits for the
+   child (WAIT), exits at once (EXIT), or the child is a non-preloaded
+   python3 (EXEC: env -u LD_PRELOAD), the parent waiting. */
+static int m_scm(const char *how)
+{
+	int u[2], fd, st;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, u) < 0) {
+		err("socketpair");
+		return 2;
+	}
+	pid = fork();
+	if (pid < 0) {
+		err("fork");
+		return 2;
+	}
+	if (pid == 0) {
+		close(u[0]);
+		if (!strcmp(how, "EXEC")) {
+			char ustr[16], ostr[16];
+			snprintf(ustr, sizeof ustr, "%d", u[1]);
+			snprintf(ostr, sizeof ostr, "%d", g_out);
+			execl("/usr/bin/env", "env", "-u", "LD_PRELOAD", "python3", "-c",
+			      "import socket,sys,os\n"
+			      "u=socket.socket(fileno=int(sys.argv[1]))\n"
+			      "out=int(sys.argv[3])\n"
+			      "msg,anc,fl,ad=u.recvmsg(1,socket.CMSG_SPACE(4))\n"
+			      "fd=int.from_bytes(anc[0][2][:4],'little')\n"
+			      "os.write(fd,('SET %s 1\\r\\n'%sys.argv[2]).encode())\n"
+			      "import select\n"
+			      "r,_,_=select.select([fd],[],[],5)\n"
+			      "b=os.read(fd,4096) if r else b''\n"
+			      "os.write(out,('reply: '+b.decode(errors='replace').strip()+'\\n').encode())\n"
+			      "sys.exit(0 if b.startswith(b'+OK') else 1)\n",
+			      ustr, g_marker, ostr, (char *)NULL);
+			_exit(127);
+		}
+		fd = recv_fd(u[1]);
+		if (fd < 0)
+			_exit(1);
+		if (write_all(fd, g_cmd, g_cmdlen) < 0)
+			_exit(1);
+		_exit(expect_reply(fd, "+OK"));
+	}
+	close(u[1]);
+	fd = dial();
+	if (send_fd(u[0], fd) < 0)
+		return 1;
+	close(fd);
+	if (!strcmp(how, "EXIT")) {
+		say("note: parent exits at once");
+		exit(0); /* the child's status tells */
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	say("note: child exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : 128);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+/* exitflush EXIT|_EXIT: the SET by an unhooked path (fdopen + fprintf +
+   fflush, or dprintf), then exit(0) / _exit(0) at once: the server must
+   still execute it. */
+static int m_exitflush(const char *how)
+{
+	int fd = dial();
+
+	if (!strcmp(how, "EXIT") || !strcmp(how, "_EXIT")) {
+		FILE *f = fdopen(fd, "w");
+		if (f == NULL || fprintf(f, "%s", g_cmd) < 0 || fflush(f) != 0) {
+			err("fdopen/fprintf/fflush");
+			return 1;
+		}
+	} else if (dprintf(fd, "%s", g_cmd) < 0) {
+		err("dprintf");
+		return 1;
+	}
+	say("note: written; exiting");
+	if (how[0] == '_' || !strcmp(how, "DPRINTF_EXIT"))
+		_exit(0);
+	exit(0);
+}
+
+/* childrw PRELOAD|NOPRELOAD: fork + dup2(fd, 0) + dup2(fd, 1) + exec
+   bash that writes the SET to stdout and reads the reply from stdin
+   (NOPRELOAD: env -u LD_PRELOAD); then the parent PINGs by write(). */
+static int m_childrw(const char *how)
+{
+	int fd = dial();
+	char ostr[16];
+	pid_t pid;
+	int st;
+
+	snprintf(ostr, sizeof ostr, "%d", g_out);
+	pid = fork();
+	if (pid < 0) {
+		err("fork");
+		return 2;
+	}
+	if (pid == 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		close(fd);
+		const char *sc =
+			"printf 'SET %s 1\\r\\n' \"$1\";"
+			" if read -r -t 5 line; then echo \"reply: ${line%$'\\r'}\" >&$0;"
+			" [[ $line == +OK* ]] && exit 0; else echo 'error: child: no reply' >&$0; fi; exit 1";
+		if (!strcmp(how, "NOPRELOAD"))
+			execl("/usr/bin/env", "env", "-u", "LD_PRELOAD", "/bin/bash",
+			      "-c", sc, ostr, g_marker, (char *)NULL);
+		else
+			execl("/bin/bash", "bash", "-c", sc, ostr, g_marker,
+			      (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	say("note: child exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : 128);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return 1;
+	if (write_all(fd, "PING\r\n", 6) < 0)
+		return 1;
+	return expect_reply(fd, "+PONG");
+}
+
+/* bigstdio: SET MARKER <8 MiB> by fdopen + fwrite + fflush, the reply by
+   read(). */
+static int m_bigstdio(void)
+{
+	int fd = dial();
+	size_t n = 8u << 20;
+	char *v = malloc(n), hdr[256];
+	FILE *f;
+	int hl;
+
+	if (v == NULL)
+		return 2;
+	memset(v, 'x', n);
+	hl = snprintf(hdr, sizeof hdr, "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%zu\r\n",
+		      strlen(g_marker), g_marker, n);
+	f = fdopen(dup(fd), "w");
+	if (f == NULL || fwrite(hdr, 1, (size_t)hl, f) != (size_t)hl ||
+	    fwrite(v, 1, n, f) != n || fwrite("\r\n", 1, 2, f) != 2 ||
+	    fflush(f) != 0) {
+		err("fwrite/fflush");
+		return 1;
+	}
+	return read_line(fd, "+OK", 10000, R_READ) == 1 ? 0 : 1;
+}
+
+/* mixwrite: 200 SETs by fprintf + fflush (stdio, relayed) in one thread
+   and 200 SETs by write() in another, at once; then 400 +OK. */
+#define MIX_N 200
+static int g_mixfd;
+static FILE *g_mixf;
+static void *mix_stdio(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < MIX_N; i++) {
+		fprintf(g_mixf, "SET %s:s%d 1\r\n", g_marker, i);
+		if (fflush(g_mixf) != 0) {
+			err("fflush");
+			return (void *)1;
+		}
+	}
+	return NULL;
+}
+static int m_mixwrite(void)
+{
+	int fd = dial(), bad = 0, ok = 0;
+	pthread_t t;
+	char c[128];
+
+	g_mixfd = fd;
+	g_mixf = fdopen(dup(fd), "w");
+	if (g_mixf == NULL) {
+		err("fdopen");
+		return 2;
+	}
+	pthread_create(&t, NULL, mix_stdio, NULL);
+	for (int i = 0; i < MIX_N; i++) {
+		int l = snprintf(c, sizeof c, "SET %s:w%d 1\r\n", g_marker, i);
+		if (write_all(fd, c, (size_t)l) < 0)
+			return 1;
+	}
+	pthread_join(t, NULL);
+	g_quiet = 1;
+	for (int i = 0; i < 2 * MIX_N; i++) {
+		int r = read_line(fd, "+OK", REPLY_MS, R_READ);
+		if (r < 0)
+			break;
+		if (r == 1)
+			ok++;
+		else
+			bad++;
+	}
+	g_quiet = 0;
+	say("note: %d +OK, %d other replies of %d", ok, bad, 2 * MIX_N);
+	if (ok == 2 * MIX_N && write_all(fd, g_cmd, g_cmdlen) == 0)
+		return expect_reply(fd, "+OK");
+	return 1;
+}
+
+/* closeread CLOSE|DUP2: thread T read()s the socket (blocking) while the
+   server works on "BLPOP MARKER:l 1" (1 s); the main thread, 200 ms in,
+   closes the descriptor and makes a second connection (it gets the same
+   number), or makes the second connection and dup2()s it over the first
+   number.  The second connection is relayed (dprintf): SET, then 1.5 s
+   later (the BLPOP answered) PING, both replies to the main thread.  As
+   natively, T's read() is on the first connection: it gets the BLPOP's
+   answer (*-1) or an error, and never a byte of the second one. */
+static int g_crfd;
+static char g_crbuf[256];
+static atomic_long g_crn;
+static int g_crerr;
+static void *cr_reader(void *arg)
+{
+	ssize_t n;
+
+	(void)arg;
+	n = read(g_crfd, g_crbuf, sizeof g_crbuf - 1);
+	g_crerr = errno;
+	atomic_store(&g_crn, n == 0 ? -2 : n);
+	return NULL;
+}
+static int m_closeread(const char *how)
+{
+	int fd = dial(), fd2, rc;
+	char blpop[200];
+	int l = snprintf(blpop, sizeof blpop, "BLPOP %s:l 1\r\n", g_marker);
+	pthread_t t;
+	struct timespec nap = { 0, 200 * 1000 * 1000 };
+	long n;
+
+	g_crfd = fd;
+	pthread_create(&t, NULL, cr_reader, NULL);
+	nanosleep(&nap, NULL);
+	if (write_all(fd, blpop, (size_t)l) < 0)
+		return 1;
+	nanosleep(&nap, NULL);
+	if (!strcmp(how, "DUP2")) {
+		fd2 = dial();
+		if (dup2(fd2, fd) < 0) {
+			err("dup2");
+			return 1;
+		}
+	} else {
+		close(fd);
+		fd2 = dial();
+	}
+	say("note: first fd %d, second fd %d", fd, fd2);
+	if (dprintf(fd2, "%s", g_cmd) < 0) {
+		err("dprintf");
+		return 1;
+	}
+	rc = expect_reply(fd2, "+OK");
+	for (int i = 0; i < 8; i++)
+		nanosleep(&nap, NULL);
+	if (rc == 0 && (dprintf(fd2, "PING\r\n") < 0 ||
+			read_line(fd2, "+PONG", 3000, R_READ) != 1)) {
+		say("error: the second connection's PING got no +PONG");
+		rc = 1;
+	}
+	for (int i = 0; i < 10 && atomic_load(&g_crn) == 0; i++)
+		nanosleep(&nap, NULL);
+	n = atomic_load(&g_crn);
+	if (n > 0) {
+		g_crbuf[n] = 0;
+		for (char *p = g_crbuf; *p; p++)
+			if (*p == '\r' || *p == '\n')
+				*p = ' ';
+		say("note: the reader got %ld bytes: %s", n, g_crbuf);
+		if (strstr(g_crbuf, "+OK") || strstr(g_crbuf, "+PONG")) {
+			say("error: the reader of the first connection got "
+			    "the second connection's reply");
+			rc = 1;
+		}
+	} else if (n == -1) {
+		say("note: the reader got error %s", strerror(g_crerr));
+	} else if (n == -2) {
+		say("note: the reader got end of stream");
+	} else {
+		say("error: the reader is still blocked, 3 s after its "
+		    "connection's BLPOP was answered");
+		rc = 1;
+	}
+	return rc;
+}
+/* forkbefore: socket(), fork() before connect.  The parent connects and
+   SETs; the child, 300 ms later, write()s the SET to its copy (must fail:
+   it is not connected), then connect()s its copy itself and SETs
+   MARKER:child by write(), and by dprintf() MARKER:child2. */
+static int m_forkbefore(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(g_host, g_port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0), st;
+	pid_t pid;
+
+	if (fd < 0)
+		return 2;
+	pid = fork();
+	if (pid < 0)
+		return 2;
+	if (pid == 0) {
+		struct timespec nap = { 0, 300 * 1000 * 1000 };
+		char c[200];
+		int l;
+
+		nanosleep(&nap, NULL);
+		if (write(fd, g_cmd, g_cmdlen) >= 0)
+			say("error: child: write on the unconnected copy succeeded");
+		else
+			say("note: child: write on its copy: %s", strerror(errno));
+		if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+			err("child connect");
+			_exit(1);
+		}
+		l = snprintf(c, sizeof c, "SET %s:child 1\r\n", g_marker);
+		if (write_all(fd, c, (size_t)l) < 0 || expect_reply(fd, "+OK"))
+			_exit(1);
+		if (dprintf(fd, "SET %s:child2 1\r\n", g_marker) < 0)
+			_exit(1);
+		_exit(expect_reply(fd, "+OK"));
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
+		err("connect");
+		return 2;
+	}
+	if (write_all(fd, g_cmd, g_cmdlen) < 0 || expect_reply(fd, "+OK"))
+		return 1;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	say("note: child exited with status %d", WIFEXITED(st) ? WEXITSTATUS(st) : 128);
+	if (write_all(fd, "PING\r\n", 6) < 0 || expect_reply(fd, "+PONG"))
+		return 1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+/* etswitch: EPOLLET reader.  Fast path: "PING\r\nPING\r\n" by write(),
+   read 7 bytes (the second +PONG stays in the session); then the SET by
+   dprintf() (the connection switches to relay mode with a reply
+   pending); every later reply must be reported by the edge-triggered
+   epoll and read: +PONG, +OK, then a PING by write() +PONG. */
+static int et_read_line(int ep, int fd, const char *expect)
+{
+	long deadline = now_ms() + REPLY_MS;
+
+	for (;;) {
+		char *eol = g_rlen ? memmem(g_rbuf, g_rlen, "\r\n", 2) : NULL;
+		struct epoll_event ev;
+		if (eol)
+			return read_line(fd, expect, 1, R_READ) == 1 ? 0 : 1;
+		long left = deadline - now_ms();
+		if (left <= 0) {
+			say("error: edge-triggered epoll reported nothing for "
+			    "%d ms (%zu bytes buffered)", REPLY_MS, g_rlen);
+			return 1;
+		}
+		int n = epoll_wait(ep, &ev, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			continue;
+		/* edge-triggered: drain */
+		for (;;) {
+			ssize_t got = recv(fd, g_rbuf + g_rlen, sizeof g_rbuf - g_rlen,
+					   MSG_DONTWAIT);
+			if (got > 0) {
+				g_rlen += (size_t)got;
+				continue;
+			}
+			if (got == 0) {
+				say("error: end of stream");
+				return 1;
+			}
+			break;
+		}
+	}
+}
+static int m_etswitch(void)
+{
+	int fd = dial(), ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	char b[7];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	ev.data.fd = fd;
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		err("epoll");
+		return 2;
+	}
+	if (write_all(fd, "PING\r\nPING\r\n", 12) < 0)
+		return 1;
+	/* both replies in (one record or two), then take the first */
+	struct timespec nap = { 0, 100 * 1000 * 1000 };
+	poll(&p, 1, 3000);
+	nanosleep(&nap, NULL);
+	if (read(fd, b, 7) != 7 || memcmp(b, "+PONG\r\n", 7)) {
+		say("error: the first +PONG");
+		return 1;
+	}
+	say("reply: +PONG");
+	if (dprintf(fd, "%s", g_cmd) < 0)
+		return 1;
+	if (et_read_line(ep, fd, "+PONG") || et_read_line(ep, fd, "+OK"))
+		return 1;
+	if (write_all(fd, "PING\r\n", 6) < 0)
+		return 1;
+	return et_read_line(ep, fd, "+PONG");
+}
+
+/* forkexit: relayed connection (dprintf SET, +OK); fork; the child
+   calls exit(0) (atexit handlers, destructors); then the parent PINGs by
+   dprintf and by write(). */
+static int m_forkexit(void)
+{
+	int fd = dial();
+	pid_t pid;
+
+	if (dprintf(fd, "%s", g_cmd) < 0 || expect_reply(fd, "+OK"))
+		return 1;
+	pid = fork();
+	if (pid == 0)
+		exit(0);
+	if (pid < 0 || wait_child(pid, "exit(0) child") < 0)
+		return 1;
+	if (dprintf(fd, "PING\r\n") < 0 || expect_reply(fd, "+PONG"))
+		return 1;
+	if (write_all(fd, "PING\r\n", 6) < 0)
+		return 1;
+	return expect_reply(fd, "+PONG");
+}
+
+/* oob ZC|OOB|REPAIR|VMSPLICE: a path with special kernel semantics. */
+static int m_special(const char *how)
+{
+	int fd = dial();
+	int one = 1;
+
+	if (!strcmp(how, "OOB")) {
+		if (send(fd, g_cmd, g_cmdlen, MSG_OOB) < 0)
+			say("note: send(MSG_OOB): %s", strerror(errno));
+		else
+			say("note: send(MSG_OOB) accepted");
+		return 0;
+	}
+	if (!strcmp(how, "ZC")) {
+		if (setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof one) < 0)
+			say("note: SO_ZEROCOPY: %s", strerror(errno));
+		if (send(fd, g_cmd, g_cmdlen, MSG_ZEROCOPY) < 0) {
+			say("note: send(MSG_ZEROCOPY): %s", strerror(errno));
+			if (write_all(fd, g_cmd, g_cmdlen) < 0)
+				return 1;
+		}
+		return expect_reply(fd, "+OK");
+	}
+	if (!strcmp(how, "REPAIR")) {
+		if (setsockopt(fd, IPPROTO_TCP, 19 /* TCP_REPAIR */, &one, sizeof one) < 0) {
+			say("note: TCP_REPAIR: %s", strerror(errno));
+		} else {
+			say("note: TCP_REPAIR on");
+			int q = 2; /* TCP_SEND_QUEUE */
+			setsockopt(fd, IPPROTO_TCP, 20 /* TCP_REPAIR_QUEUE */, &q, sizeof q);
+			if (send(fd, g_cmd, g_cmdlen, 0) >= 0)
+				say("note: send in repair mode accepted");
+			int zero = 0;
+			setsockopt(fd, IPPROTO_TCP, 19, &zero, sizeof zero);
+		}
+		return 0;
+	}
+	if (!strcmp(how, "VMSPLICE")) {
+		int pp[2];
+		struct iovec iov = { g_cmd, g_cmdlen };
+		if (pipe(pp) < 0)
+			return 2;
+		if (vmsplice(pp[1], &iov, 1, 0) != (ssize_t)g_cmdlen) {
+			err("vmsplice");
+			return 1;
+		}
+		if (syscall(SYS_splice, pp[0], NULL, fd, NULL, g_cmdlen, 0) != (long)g_cmdlen) {
+			err("raw splice");
+			return 1;
+		}
+		return expect_reply(fd, "+OK");
+	}
+	return 2;
+}
+
+/* bigselect: the socket moved to fd 1500 (F_DUPFD; RLIMIT_NOFILE raised
+   if needed), the SET by write(), the reply awaited by select() with a
+   set sized for fd 1500 (larger than an fd_set). */
+static int m_bigselect(void)
+{
+	int fd0 = dial(), fd;
+	struct rlimit rl;
+	size_t words = (1501 + NFDBITS - 1) / NFDBITS;
+	fd_set *rs = calloc(words, sizeof(fd_mask));
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < 2048) {
+		rl.rlim_cur = rl.rlim_max < 2048 ? rl.rlim_max : 2048;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	fd = fcntl(fd0, F_DUPFD, 1500);
+	if (fd < 0) {
+		err("F_DUPFD 1500");
+		return 3;
+	}
+	close(fd0);
+	say("note: socket at fd %d", fd);
+	if (write_all(fd, g_cmd, g_cmdlen) < 0)
+		return 1;
+	for (int i = 0; i < 2; i++) {
+		struct timeval tv = { 5, 0 };
+		memset(rs, 0, words * sizeof(fd_mask));
+		rs->fds_bits[fd / NFDBITS] |= (fd_mask)1 << (fd % NFDBITS);
+		int n = select(fd + 1, rs, NULL, NULL, &tv);
+		if (n <= 0 || !(rs->fds_bits[fd / NFDBITS] & ((fd_mask)1 << (fd % NFDBITS)))) {
+			say("error: select(%d) returned %d%s", fd + 1, n,
+			    n < 0 ? strerror(errno) : "");
+			return 1;
+		}
+		if (i == 0 && read_line(fd, "+OK", REPLY_MS, R_READ) != 1)
+			return 1;
+		if (i == 0 && dprintf(fd, "PING\r\n") < 0) /* relayed from now on */
+			return 1;
+	}
+	return read_line(fd, "+PONG", REPLY_MS, R_READ) == 1 ? 0 : 1;
+}
+
 #define WATCHDOG_S 12
 static void on_watchdog(int sig)
 {
@@ -1385,6 +2005,30 @@ int main(int argc, char **argv)
 		return m_nbstdio();
 	if (!strcmp(mode, "epolldup"))
 		return m_epolldup();
+	if (!strcmp(mode, "execself"))
+		return m_execself();
+	if (!strcmp(mode, "scm") && argc >= 6)
+		return m_scm(argv[5]);
+	if (!strcmp(mode, "exitflush") && argc >= 6)
+		return m_exitflush(argv[5]);
+	if (!strcmp(mode, "childrw") && argc >= 6)
+		return m_childrw(argv[5]);
+	if (!strcmp(mode, "bigstdio"))
+		return m_bigstdio();
+	if (!strcmp(mode, "mixwrite"))
+		return m_mixwrite();
+	if (!strcmp(mode, "closeread") && argc >= 6)
+		return m_closeread(argv[5]);
+	if (!strcmp(mode, "forkbefore"))
+		return m_forkbefore();
+	if (!strcmp(mode, "etswitch"))
+		return m_etswitch();
+	if (!strcmp(mode, "forkexit"))
+		return m_forkexit();
+	if (!strcmp(mode, "special") && argc >= 6)
+		return m_special(argv[5]);
+	if (!strcmp(mode, "bigselect"))
+		return m_bigselect();
 	fprintf(stderr, "leak_probe: unknown mode or missing argument: %s\n",
 		mode);
 	return 2;

@@ -619,4 +619,220 @@ case_dupbefore() {
 }
 t_case "dup() and a raw dup of the socket before connect(): the dup works, the raw one fails" case_dupbefore
 
+# ------------------------------------------------ attack: second pass
+
+case_execself() {
+	# ucspi tcpclient / nc -e: connect, then exec (no fork) the program
+	# that uses the socket.  The relay lives in the process that
+	# connected; exec ends it.
+	np_setup execself || return
+	probe execself
+	no_hang || return
+	no_leak
+	works
+}
+t_case "connect, then exec (no fork) a bash that writes the SET and reads the reply on the socket" case_execself
+
+case_scm() {
+	local how
+	for how in WAIT EXEC EXIT; do
+		np_setup "scm-$how" || return
+		probe scm "$how"
+		no_hang || return
+		no_leak "bytes the proxy received (scm $how)"
+		if [ "$how" = EXIT ]; then
+			# the parent's status is 0 by design: the child's line tells
+			assert_contains "$T_OUT" "reply: +OK" "the child's reply (parent exited)" || return
+			stored "EXISTS marker (scm $how)" || return
+		else
+			works || return
+		fi
+		stop_pid "$REC_PID"
+	done
+}
+t_case "SCM_RIGHTS: the connected socket passed to a process forked before connect (preloaded; a non-preloaded python3; the sender exiting at once)" case_scm
+
+case_exitflush() {
+	local how
+	for how in EXIT _EXIT DPRINTF DPRINTF_EXIT; do
+		np_setup "exitflush-$how" || return
+		probe exitflush "$how"
+		no_hang || return
+		no_leak "bytes the proxy received (exitflush $how)"
+		assert_rc 0 "exitflush $how status" || return
+		wait_until 3 rec_settled || true
+		stored "EXISTS marker (SET written by stdio/dprintf, then $how)"
+		stop_pid "$REC_PID"
+	done
+}
+t_case "SET by fdopen+fprintf+fflush or dprintf, then exit(0) / _exit(0) at once: the server executes it" case_exitflush
+
+case_childrw() {
+	local how
+	for how in PRELOAD NOPRELOAD; do
+		np_setup "childrw-$how" || return
+		probe childrw "$how"
+		no_hang || return
+		no_leak "bytes the proxy received (childrw $how)"
+		works +OK +PONG || return
+		stop_pid "$REC_PID"
+	done
+}
+t_case "fork + dup2(fd,0) + dup2(fd,1) + exec bash (preloaded / env -u LD_PRELOAD) writes and reads; then the parent PINGs" case_childrw
+
+case_bigstdio() {
+	np_setup bigstdio || return
+	probe bigstdio
+	no_hang || return
+	no_leak
+	works
+}
+t_case "SET of an 8 MiB value by fwrite + fflush, the reply by read()" case_bigstdio
+
+case_mixwrite() {
+	np_setup mixwrite || return
+	probe mixwrite
+	no_hang || return
+	no_leak
+	works
+}
+t_case "two threads at once: 200 SETs by fprintf+fflush, 200 by write(); 400 +OK" case_mixwrite
+
+case_closeread() {
+	local how
+	for how in CLOSE DUP2; do
+		np_setup "closeread-$how" || return
+		probe closeread "$how"
+		no_hang || return
+		no_leak "bytes the proxy received (closeread $how)"
+		works
+		stop_pid "$REC_PID"
+	done
+}
+t_case "close() / dup2() over a TLS fd while a thread is blocked in read() on it; a second connection is not harmed" case_closeread
+
+case_forkbefore() {
+	np_setup forkbefore || return
+	probe forkbefore
+	no_hang || return
+	no_leak
+	works +OK +OK +OK +PONG || return
+	assert_eq 1 "$(rcli_native EXISTS "$M:child")" "EXISTS marker:child (the child's own connection)" || return
+	assert_eq 1 "$(rcli_native EXISTS "$M:child2")" "EXISTS marker:child2 (its dprintf)"
+}
+t_case "fork() before connect: the parent connects; the child's copy is not connected, then the child connects it itself" case_forkbefore
+
+case_etswitch() {
+	np_setup etswitch || return
+	probe etswitch
+	no_hang || return
+	no_leak
+	works +PONG +PONG +OK +PONG
+}
+t_case "EPOLLET reader; a reply pending in the session when dprintf() switches it to relay mode" case_etswitch
+
+case_forkexit() {
+	np_setup forkexit || return
+	probe forkexit
+	no_hang || return
+	no_leak
+	works +OK +PONG +PONG
+}
+t_case "a relayed connection; a fork() child calls exit(0); the parent's connection still works" case_forkexit
+
+case_special() {
+	local how
+	for how in OOB REPAIR ZC VMSPLICE; do
+		np_setup "special-$how" || return
+		probe special "$how"
+		no_hang || return
+		no_leak "bytes the proxy received ($how)" || return
+		case $how in
+		ZC | VMSPLICE) works || return ;;
+		esac
+		stop_pid "$REC_PID"
+	done
+}
+t_case "send(MSG_OOB), TCP_REPAIR + send, SO_ZEROCOPY + MSG_ZEROCOPY, vmsplice + raw splice" case_special
+
+case_hostile_relayed() {
+	# A server that breaks the protocol after the handshake, against a
+	# connection in relay mode (the SET by dprintf): the program sees an
+	# error or an end within its 5 s, nothing but TLS records on the wire.
+	local mode h pf
+	NP_TLS=(--cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
+	for mode in good reply-then-bad truncate-close truncate-stall oversize close-notify fin rst garbage bad-record; do
+		M=$(marker)
+		h=$T_TMP/np-hostile-$mode
+		pf=$h.port
+		rm -f "$pf" "$h".raw "$h".log
+		"$T_PY" "$T_ROOT/tests/servers/hostile_server.py" --mode "$mode" --record "$h" \
+			--port-file "$pf" --cert "$PKI/server.crt" --key "$PKI/server.key" \
+			--client-ca "$PKI/ca.crt" </dev/null >>"$h.stderr" 2>&1 &
+		local hpid=$!
+		t_track "$hpid"
+		wait_until 10 test -s "$pf" || { fail "hostile_server $mode did not start"; return 1; }
+		P=$(cat "$pf")
+		NP_SHIM=("$T_RUN" --endpoint "127.0.0.1:$P" "${NP_TLS[@]}" --)
+		probe dprintf
+		no_hang || return
+		assert_file_lacks "$h.raw" "$M" "bytes the $mode server received" || return
+		case $mode in
+		good | reply-then-bad) assert_contains "$T_OUT" "reply: +OK" "the reply ($mode)" || return ;;
+		*) assert_failed "dprintf SET against a $mode server" || return ;;
+		esac
+		wait_until 3 grep -q 'client records ok' "$h.log" ||
+			{ fail "$mode: the wire did not parse as TLS records: $(tr '\n' ';' <"$h.log")"; return 1; }
+		stop_pid "$hpid"
+	done
+}
+t_case "hostile servers (after the handshake) against a relayed connection: an error or an end, no hang" case_hostile_relayed
+
+case_hostile_relayed_eof() {
+	# An attacker who forges a record or cuts the TCP stream: on the fast
+	# path the program's read() fails (ECONNRESET), so it knows its reply
+	# is incomplete.  In relay mode the same attack must not read as a
+	# clean end of stream (0), which a program that reads to the end takes
+	# for a complete answer (a truncation attack).
+	local mode h pf hpid p
+	NP_TLS=(--cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
+	for mode in truncate-close bad-record; do
+		h=$T_TMP/np-hostile-eof-$mode
+		pf=$h.port
+		rm -f "$pf" "$h".raw "$h".log
+		"$T_PY" "$T_ROOT/tests/servers/hostile_server.py" --mode "$mode" --record "$h" \
+			--port-file "$pf" --cert "$PKI/server.crt" --key "$PKI/server.key" \
+			--client-ca "$PKI/ca.crt" </dev/null >>"$h.stderr" 2>&1 &
+		hpid=$!
+		t_track "$hpid"
+		wait_until 10 test -s "$pf" || { fail "hostile_server $mode did not start"; return 1; }
+		P=$(cat "$pf")
+		NP_SHIM=("$T_RUN" --endpoint "127.0.0.1:$P" "${NP_TLS[@]}" --)
+		for p in write dprintf; do
+			M=$(marker)
+			probe "$p"
+			no_hang || return
+			assert_file_lacks "$h.raw" "$M" "bytes the $mode server received ($p)" || return
+			assert_failed "$p SET against a $mode server" || return
+			assert_not_contains "$T_OUT" "connection closed" \
+				"what read() showed after a $mode attack ($p: must be an error, not end of stream)"
+		done
+		stop_pid "$hpid"
+	done
+}
+t_case "a forged record / cut stream reads as an error, not a clean end of stream, on the fast path and relayed" case_hostile_relayed_eof
+
+case_bigselect() {
+	np_setup bigselect || return
+	probe bigselect
+	if [ "$T_RC" -eq 3 ]; then
+		echo "    (bigselect: cannot place a socket at fd 1500 here; skipped)" >&2
+		return 0
+	fi
+	no_hang || return
+	no_leak
+	works +OK +PONG
+}
+t_case "select() with a set sized for a TLS socket at fd 1500 (> FD_SETSIZE), fast path then relayed" case_bigselect
+
 t_done
