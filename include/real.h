@@ -88,6 +88,7 @@ struct real_fns {
 	ssize_t (*pwritev)(int, const struct iovec *, int, off_t);
 	ssize_t (*preadv2)(int, const struct iovec *, int, off_t, int);
 	ssize_t (*pwritev2)(int, const struct iovec *, int, off_t, int);
+	void (*_exit)(int) __attribute__((noreturn));
 };
 
 extern struct real_fns real;

@@ -45,6 +45,16 @@ int *relay_private_fds(unsigned first, unsigned last, int *n);
 /* relay_is_private_fd - 1 if fd is one of the shim's own descriptors. */
 int relay_is_private_fd(int fd);
 
+/* relay_read_error - the error a relayed session ended with (0 if none or
+   already reported), cleared: a hooked read that meets the end of stream
+   reports it once, as the fast path would. */
+int relay_read_error(struct shim_sock *s);
+
+/* relay_drain - the process is ending (exit, _exit): give the thread up
+   to 2 s to carry what the program wrote past the hooks and is still in
+   flight.  No effect outside the process that runs the thread. */
+void relay_drain(void);
+
 /* relay_atfork_child - in a fork() child: forget the parent's thread and
    close the child's copies of the parent's private descriptors. */
 void relay_atfork_child(void);

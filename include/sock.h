@@ -88,6 +88,10 @@ struct shim_sock {
 	int shim_end;           /* our end of the socketpair, or -1 */
 	atomic_ulong lock_owner; /* thread holding lock (0: none) */
 	int watched;            /* registered with relay.c (under its lock) */
+	atomic_int orphan;      /* the program closed its last number while
+				   another of its threads was inside a call
+				   on it: the close is finished when the last
+				   reference goes (sock_put) */
 	struct relay_state *relay; /* RELAY: relay.c's buffers */
 	struct shim_sock *live_next; /* relay.c's list of sessions */
 };
@@ -256,6 +260,10 @@ void sock_end_locked(struct shim_sock *s, int notify);
    (the program gets the private socket, unconnected; s is FRESH). */
 int sock_move_private(struct shim_sock *s, int fd);
 void sock_give_back(struct shim_sock *s, int fd);
+/* sock_close_gently - before the shim closes a private TCP socket: send
+   the FIN after what was sent, and read away what is unread (else the
+   kernel resets the connection and drops what is still in flight). */
+void sock_close_gently(int kfd);
 /* The program's last number for s in this process is closed (not locked). */
 void sock_last_close(struct shim_sock *s);
 

@@ -730,6 +730,19 @@ SHIM_EXPORT int gethostbyname2_r(const char *name, int af,
 	return rc;
 }
 
+/* ------------------------------------------------------ process end */
+
+/* _exit runs no destructor: what the program wrote past the hooks just
+   before is carried first (exit() is covered by relay.c's destructor). */
+SHIM_EXPORT void _exit(int status)
+{
+	hooks_init();
+	relay_drain();
+	real._exit(status);
+}
+
+SHIM_EXPORT void _Exit(int status) __attribute__((alias("_exit")));
+
 /* ------------------------------------------------- glibc's own names */
 
 /* glibc exports these aliases of the calls above; a program (or library)

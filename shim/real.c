@@ -87,7 +87,7 @@ void real_init(void)
 	R(open); R(openat); R(pipe); R(pipe2); R(socketpair); R(eventfd);
 	R(sendmmsg); R(recvmmsg); R(sendfile); R(splice);
 	R(fdopen); R(getpeername); R(getsockname); R(bind);
-	R(preadv); R(pwritev); R(preadv2); R(pwritev2);
+	R(preadv); R(pwritev); R(preadv2); R(pwritev2); R(_exit);
 #undef R
 #undef O
 	atomic_store_explicit(&real_done, 1, memory_order_release);

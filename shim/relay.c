@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@
 #define RELAY_TAG_KFD 1u
 #define RELAY_HS_TICK_MS 50
 #define RELAY_ROUNDS 64 /* moves per wake-up before others get a turn */
+#define RELAY_DRAIN_MS 2000 /* at exit, for bytes still in flight */
 
 struct relay_state {
 	enum sock_state phase;  /* of the handshake: CONNECTING .. FAILED */
@@ -50,6 +52,12 @@ struct relay_state {
 	int app_gone;           /* nobody holds the program's end any more */
 	int notified;           /* close_notify sent */
 	int kfd_dead;           /* kfd reported an error or hang-up */
+	int awaiting;           /* bytes went to the server since it last sent
+				   any: at exit, its answer is waited for
+				   (up to RELAY_DRAIN_MS) before the close,
+				   which would make the server drop them */
+	atomic_int err;         /* the session's failure, for the next read
+				   that meets the end of stream */
 	uint32_t end_ev, kfd_ev; /* registered interest; ~0: not registered */
 };
 
@@ -60,6 +68,9 @@ static int relay_started;
 static pthread_t relay_thread;
 static int relay_wake_fd = -1;  /* eventfd: stop the thread at exit */
 static int relay_pid;
+static int relay_at_exit_set;
+
+static void relay_stop(void);
 static int relay_handshaking; /* RELAY sockets still in their handshake */
 
 /* ------------------------------------------------------ registrations */
@@ -133,6 +144,10 @@ static int relay_start(void)
 	relay_thread = t;
 	relay_pid = (int)syscall(SYS_getpid);
 	relay_started = 1;
+	if (!relay_at_exit_set) {
+		relay_at_exit_set = 1;
+		atexit(relay_stop);
+	}
 	return 0;
 }
 
@@ -222,8 +237,11 @@ static int relay_to_app(struct shim_sock *s, uint32_t *kfd_ev)
 		if (n > 0) {
 			r->app_off = 0;
 			r->app_len = (size_t)n;
+			r->awaiting = 0;
 			moved = 1;
 		} else if (n == 0 || n == SHIM_IO_ERROR) {
+			if (n == SHIM_IO_ERROR)
+				atomic_store(&r->err, err ? err : ECONNRESET);
 			r->tls_eof = 1;
 			real.shutdown(s->shim_end, SHUT_WR);
 			moved = 1;
@@ -275,6 +293,7 @@ static int relay_to_tls(struct shim_sock *s, uint32_t *kfd_ev)
 		if (n > 0) {
 			r->tls_off += (size_t)n;
 			r->tls_len -= (size_t)n;
+			r->awaiting = 1;
 			moved = 1;
 		} else if (n == SHIM_IO_ERROR) {
 			/* the session is broken: the program's writes fail */
@@ -467,6 +486,13 @@ static void relay_event(struct shim_sock *s)
 	sock_unlock(s);
 }
 
+int relay_read_error(struct shim_sock *s)
+{
+	struct relay_state *r = s->relay;
+
+	return r != NULL ? atomic_exchange(&r->err, 0) : 0;
+}
+
 /* Serve each socket of batch (each with a reference, dropped here). */
 static void relay_serve(struct shim_sock **batch, int n)
 {
@@ -591,43 +617,83 @@ int relay_is_private_fd(int fd)
 }
 
 /* 1 while bytes of the program wait to be carried (any watched socket). */
+/* Caller holds s->lock: 1 while bytes of the program wait to be carried. */
+static int relay_busy_locked(struct shim_sock *s)
+{
+	int n = 0;
+
+	if (s->shim_end >= 0 && real.ioctl(s->shim_end, FIONREAD, &n) == 0 &&
+	    n > 0)
+		return 1;
+	return s->relay != NULL && !s->relay->tls_eof &&
+	       (s->relay->tls_len > 0 || s->relay->awaiting ||
+		(s->tls != NULL && sock_eng()->unsent(s->tls) > 0));
+}
+
+/* 1 while any watched socket has bytes of the program in flight. */
 static int relay_busy(void)
 {
-	int busy = 0;
+	struct shim_sock *batch[RELAY_EVENTS];
+	int n = 0, busy = 0;
 
 	pthread_mutex_lock(&relay_mu);
-	for (struct shim_sock *s = relay_list; s != NULL && !busy;
+	for (struct shim_sock *s = relay_list; s != NULL && n < RELAY_EVENTS;
 	     s = s->live_next) {
-		int n = 0;
-
-		if (s->shim_end >= 0 && real.ioctl(s->shim_end, FIONREAD, &n) == 0 &&
-		    n > 0)
-			busy = 1;
-		if (s->relay != NULL && s->relay->tls_len > 0)
-			busy = 1;
+		sock_get(s);
+		batch[n++] = s;
 	}
 	pthread_mutex_unlock(&relay_mu);
+	for (int i = 0; i < n; i++) {
+		if (!busy && sock_lock(batch[i]) == 0) {
+			busy = relay_busy_locked(batch[i]);
+			sock_unlock(batch[i]);
+		}
+		sock_put(batch[i]);
+	}
 	return busy;
 }
 
-/*
- * At exit (after the program's atexit handlers and destructors): what the
- * program wrote past the hooks just before exiting is still in flight;
- * give the thread a moment to carry it, then stop it.
- */
-__attribute__((destructor)) static void relay_fini(void)
+void relay_drain(void)
 {
 	struct timespec nap = { 0, 2 * 1000 * 1000 }, end;
+
+	if (!relay_started || relay_pid != (int)syscall(SYS_getpid))
+		return; /* not this process's thread (a fork or vfork child) */
+	block_deadline_ms(&end, RELAY_DRAIN_MS);
+	while (relay_busy() && !block_expired(&end))
+		nanosleep(&nap, NULL);
+}
+
+/*
+ * At exit: what the program wrote past the hooks just before exiting is
+ * still in flight; give the thread a moment to carry it, then stop it.
+ * Registered with atexit() when the thread starts, which is after the
+ * engine loaded OpenSSL: so it runs before OpenSSL's own exit handler
+ * tears down what the thread uses (the destructor is a second chance).
+ */
+static void relay_stop(void)
+{
 	uint64_t one = 1;
 
 	if (!relay_started || relay_pid != (int)syscall(SYS_getpid))
 		return;
-	block_deadline_ms(&end, 2000);
-	while (relay_busy() && !block_expired(&end))
-		nanosleep(&nap, NULL);
+	relay_drain();
 	if (real.write(relay_wake_fd, &one, sizeof(one)) == sizeof(one))
 		pthread_join(relay_thread, NULL);
 	relay_started = 0;
+	/* the kernel closes the private sockets when the process ends: first
+	   a FIN after what was sent, and nothing unread to turn it into a
+	   reset that drops what is in flight */
+	pthread_mutex_lock(&relay_mu);
+	for (struct shim_sock *s = relay_list; s != NULL; s = s->live_next)
+		if (s->kfd >= 0 && sock_owned(s))
+			sock_close_gently(s->kfd);
+	pthread_mutex_unlock(&relay_mu);
+}
+
+__attribute__((destructor)) static void relay_fini(void)
+{
+	relay_stop();
 }
 
 void relay_atfork_child(void)

@@ -72,6 +72,7 @@ static void sock_reset(struct shim_sock *s)
 	s->pool_next = NULL;
 	s->kfd = s->shim_end = -1;
 	s->watched = 0;
+	atomic_store(&s->orphan, 0);
 	s->relay = NULL;
 	s->live_next = NULL;
 	atomic_store(&s->lock_owner, 0);
@@ -106,6 +107,11 @@ void sock_put(struct shim_sock *s)
 {
 	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	/* the last call in flight on a socket the program closed has ended:
+	   its close is finished now (sock_last_close) */
+	if (atomic_load(&s->orphan) && s->tls != NULL && sock_owned(s) &&
+	    atomic_load(&s->state) == SOCK_READY && !s->wr_shut)
+		sock_eng()->shutdown(s->tls);
 	ready_forget(s);
 	if (s->tls != NULL && sock_eng() != NULL)
 		sock_eng()->free(s->tls);
@@ -685,6 +691,20 @@ int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 /* --------------------------------------------------------- the end */
 
+void sock_close_gently(int kfd)
+{
+	char sink[4096];
+
+	/* what was sent goes first, then the FIN; and nothing unread (the
+	   server's session tickets, a reply nobody asked for) may be left,
+	   or the kernel answers the close with a reset, dropping what is
+	   still in flight */
+	real.shutdown(kfd, SHUT_WR);
+	for (int i = 0; i < 16 &&
+	     real.recv(kfd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+		;
+}
+
 void sock_end_locked(struct shim_sock *s, int notify)
 {
 	const struct shim_engine_ops *e = sock_eng();
@@ -696,8 +716,10 @@ void sock_end_locked(struct shim_sock *s, int notify)
 	}
 	relay_unwatch(s);
 	ready_forget(s);
-	if (s->kfd >= 0)
+	if (s->kfd >= 0) {
+		sock_close_gently(s->kfd);
 		real.close(s->kfd);
+	}
 	if (s->shim_end >= 0)
 		real.close(s->shim_end);
 	s->kfd = s->shim_end = -1;
@@ -712,13 +734,26 @@ void sock_end_locked(struct shim_sock *s, int notify)
  */
 void sock_last_close(struct shim_sock *s)
 {
+	int busy;
+
 	if (!sock_owned(s) || sock_lock(s) < 0)
 		return;
 	/* hung up (everyone closed it) with nothing unread: the end */
 	if (sock_emulated(atomic_load(&s->state)) && relay_end_state(s) == 2)
 		sock_end_locked(s, 1);
+	/* references beyond the caller's and the watch's are calls of other
+	   threads in flight (one blocked in read() holds the descriptor, so
+	   there is no hang-up yet): they finish on the session, as on a
+	   kernel socket, and the last of them finishes the close (the last
+	   sock_put sends close_notify) */
+	busy = sock_emulated(atomic_load(&s->state)) &&
+	       atomic_load(&s->refs) > 1 + s->watched;
+	if (busy) {
+		atomic_store(&s->orphan, 1);
+		relay_unwatch(s); /* its end hangs up: nothing to watch */
+	}
 	sock_unlock(s);
-	if (sock_emulated(atomic_load(&s->state)))
+	if (!busy && sock_emulated(atomic_load(&s->state)))
 		relay_take(s, "the program closed it while another process "
 			      "holds it");
 }

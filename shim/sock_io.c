@@ -36,6 +36,45 @@ static void sock_raise_sigpipe(int flags)
 		pthread_kill(pthread_self(), SIGPIPE);
 }
 
+/* fd still names s: the program may have closed it (or dup2()ed another
+   file over it) while this call waited. */
+static int sock_number_is(const struct shim_sock *s, int fd)
+{
+	return fdt_peek(fd) == s;
+}
+
+/* A call that waited on a descriptor closed meanwhile ends as a call made
+   after the close would: the number is not this socket's any more, and
+   another file's bytes are never taken for its own. */
+static ssize_t sock_number_gone(void)
+{
+	errno = EBADF;
+	return -1;
+}
+
+/* Wait for the private socket, or for the program's descriptor to become
+   readable (relay.c writing there: it took the connection over) while fd
+   is still this socket's. */
+static int sock_wait(struct shim_sock *s, int fd, short events,
+		     const struct timespec *dl)
+{
+	return block_wait2(s->kfd, events, sock_number_is(s, fd) ? fd : -1, dl);
+}
+
+/* A read the kernel served from the program's descriptor (RELAY, DONE):
+   an end of stream that a broken session caused (a forged record, a cut
+   stream) is that error, as on the fast path, not a clean end. */
+static ssize_t sock_kernel_read(struct shim_sock *s, ssize_t n)
+{
+	int err;
+
+	if (n == 0 && (err = relay_read_error(s)) != 0) {
+		errno = err;
+		return -1;
+	}
+	return n;
+}
+
 ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 		  int flags)
 {
@@ -46,7 +85,7 @@ ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 	size_t got = 0;
 
 	if (!sock_fast(s))
-		return real.recv(fd, buf, len, flags);
+		return sock_kernel_read(s, real.recv(fd, buf, len, flags));
 	if (!sock_owned(s))
 		return sock_child_refuse(s, fd, ENOTCONN);
 	if (sock_need_ready(s, fd, nonblock, ENOTCONN) < 0)
@@ -61,7 +100,11 @@ ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 			return -1;
 		if (!sock_fast(s)) { /* relay.c took it over meanwhile */
 			sock_unlock(s);
-			return got > 0 ? (ssize_t)got : real.recv(fd, buf, len, flags);
+			if (got > 0)
+				return (ssize_t)got;
+			if (!sock_number_is(s, fd))
+				return sock_number_gone();
+			return sock_kernel_read(s, real.recv(fd, buf, len, flags));
 		}
 		if (s->so_error != 0 && got == 0) {
 			/* an error a readiness probe met first */
@@ -97,7 +140,7 @@ ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 		}
 		if (dl == NULL && block_deadline_tv(&deadline, &s->rcvtimeo))
 			dl = &deadline;
-		if (block_wait2(s->kfd, n == SHIM_IO_WANT_READ ? POLLIN : POLLOUT, fd, dl) < 0)
+		if (sock_wait(s, fd, n == SHIM_IO_WANT_READ ? POLLIN : POLLOUT, dl) < 0)
 			return got > 0 ? (ssize_t)got : -1;
 	}
 }
@@ -126,7 +169,7 @@ static int sock_drain_blocking(struct shim_sock *s, int fd,
 			errno = err;
 			return -1;
 		}
-		if (block_wait2(s->kfd, rc == SHIM_IO_WANT_READ ? POLLIN : POLLOUT, fd, dl) < 0)
+		if (sock_wait(s, fd, rc == SHIM_IO_WANT_READ ? POLLIN : POLLOUT, dl) < 0)
 			return -1;
 	}
 }
@@ -163,8 +206,11 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 			return -1;
 		if (!sock_fast(s)) { /* relay.c took it over meanwhile */
 			sock_unlock(s);
-			return done > 0 ? (ssize_t)done :
-					  real.send(fd, buf, len, flags);
+			if (done > 0)
+				return (ssize_t)done;
+			if (!sock_number_is(s, fd))
+				return sock_number_gone();
+			return real.send(fd, buf, len, flags);
 		}
 		n = e->write(s->tls, (const char *)buf + done, len - done, &err);
 		changed = sock_refresh_hints(s, -1, n < 0 && n != SHIM_IO_ERROR ? (int)n : 0);
@@ -189,7 +235,7 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 			errno = EAGAIN;
 			return -1;
 		}
-		if (block_wait2(s->kfd, n == SHIM_IO_WANT_READ ? POLLIN : POLLOUT, fd, dl) < 0)
+		if (sock_wait(s, fd, n == SHIM_IO_WANT_READ ? POLLIN : POLLOUT, dl) < 0)
 			return -1;
 	}
 	if (!nonblock && sock_drain_blocking(s, fd, dl) < 0 && errno != EAGAIN &&
@@ -213,7 +259,7 @@ ssize_t sock_readv(struct shim_sock *s, int fd, const struct iovec *iov,
 	size_t total = 0;
 
 	if (!sock_fast(s))
-		return real.readv(fd, iov, iovcnt);
+		return sock_kernel_read(s, real.readv(fd, iov, iovcnt));
 	if (iovcnt < 0 || iovcnt > IOV_MAX) {
 		errno = EINVAL;
 		return -1;
@@ -341,7 +387,7 @@ ssize_t sock_recvmsg(struct shim_sock *s, int fd, struct msghdr *msg,
 	ssize_t n;
 
 	if (!sock_fast(s))
-		return real.recvmsg(fd, msg, flags);
+		return sock_kernel_read(s, real.recvmsg(fd, msg, flags));
 	n = sock_readv(s, fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
 	if (n >= 0) {
 		msg->msg_namelen = 0;
