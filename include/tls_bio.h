@@ -20,6 +20,8 @@ struct tls_bio {
 	size_t off, len, cap;
 	int last_errno;     /* errno of the last failed recv/send */
 	int eof;            /* the peer closed the TCP stream */
+	int drained;        /* the last recv took less than it asked for
+			       (or found nothing): the kernel had no more */
 };
 
 /* tls_bio_new - a BIO over st (which must outlive it); NULL on failure. */

@@ -105,6 +105,11 @@ X509 *tls_ctx_cert(SSL_CTX *ctx); /* the context's client certificate */
  */
 int tls_cert_days_left(const X509 *cert, long *days, char *date, size_t len);
 
+/* tls_name_text - a name as RFC 2253 text ("" if it cannot be printed);
+   tls_time_text - a time as "YYYY-MM-DD HH:MM:SSZ" ("?" if unreadable). */
+void tls_name_text(const X509_NAME *n, char *out, size_t len);
+void tls_time_text(const ASN1_TIME *t, char *out, size_t len);
+
 /* tls_cert_subject - the subject as RFC 2253 text. */
 void tls_cert_subject(const X509 *cert, char *out, size_t len);
 

@@ -117,6 +117,7 @@ static int tls_bio_read(BIO *b, char *buf, int len)
 	do
 		n = engine_host->recv(st->fd, buf, (size_t)len, MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
+	st->drained = n < len;
 	if (n > 0)
 		return (int)n;
 	if (n == 0) {

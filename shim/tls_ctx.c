@@ -195,13 +195,8 @@ static int tls_ca_first_look(const char *path)
 static int tls_ca_out_of_date(X509 *cert, char *nb, char *na, size_t len,
 			      int *not_yet)
 {
-	struct tm tm;
-
-	nb[0] = na[0] = '\0';
-	if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) == 1)
-		strftime(nb, len, "%Y-%m-%d %H:%M:%SZ", &tm);
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
-		strftime(na, len, "%Y-%m-%d %H:%M:%SZ", &tm);
+	tls_time_text(X509_get0_notBefore(cert), nb, len);
+	tls_time_text(X509_get0_notAfter(cert), na, len);
 	*not_yet = X509_cmp_current_time(X509_get0_notBefore(cert)) > 0;
 	return *not_yet || X509_cmp_current_time(X509_get0_notAfter(cert)) < 0;
 }
@@ -295,13 +290,10 @@ static void tls_crl_check_date(const X509_CRL *crl, const struct cfg_tls *t)
 {
 	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
 	char where[400], date[32];
-	struct tm tm;
 
 	if (next == NULL || X509_cmp_current_time(next) > 0)
 		return;
-	date[0] = '\0';
-	if (ASN1_TIME_to_tm(next, &tm) == 1)
-		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%SZ", &tm);
+	tls_time_text(next, date, sizeof(date));
 	ENGINE_LOG(SHIM_LOG_WARNING, "%s: the CRL '%s' is out of date (next "
 		   "update was due %s): servers its CA signed are refused "
 		   "(\"CRL has expired\") until it is renewed",
@@ -643,34 +635,47 @@ int tls_cert_days_left(const X509 *cert, long *days, char *date, size_t len)
 {
 	const ASN1_TIME *na = X509_get0_notAfter(cert);
 	int d, s;
-	struct tm tm;
 
 	if (na == NULL || ASN1_TIME_diff(&d, &s, NULL, na) != 1)
 		return -1;
 	/* d and s share a sign; a part day left is a day not yet gone */
 	*days = d < 0 || s < 0 ? (d < 0 ? d : -1) : d;
-	if (len > 0) {
-		date[0] = '\0';
-		if (ASN1_TIME_to_tm(na, &tm) == 1)
-			strftime(date, len, "%Y-%m-%d %H:%M:%SZ", &tm);
-	}
+	if (len > 0)
+		tls_time_text(na, date, len);
 	return 0;
 }
 
-void tls_cert_subject(const X509 *cert, char *out, size_t len)
+void tls_name_text(const X509_NAME *n, char *out, size_t len)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	int k;
 
-	out[0] = '\0';
-	if (b == NULL || len == 0)
+	if (len == 0)
 		goto done;
-	X509_NAME_print_ex(b, X509_get_subject_name(cert), 0,
-			   XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+	out[0] = '\0';
+	if (b == NULL)
+		goto done;
+	X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
 	k = BIO_read(b, out, (int)len - 1);
 	out[k > 0 ? k : 0] = '\0';
 done:
 	BIO_free(b);
+}
+
+void tls_time_text(const ASN1_TIME *t, char *out, size_t len)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
+		snprintf(out, len, "?");
+		return;
+	}
+	strftime(out, len, "%Y-%m-%d %H:%M:%SZ", &tm);
+}
+
+void tls_cert_subject(const X509 *cert, char *out, size_t len)
+{
+	tls_name_text(X509_get_subject_name(cert), out, len);
 }
 
 int tls_cert_pin(const X509 *cert, char *out)

@@ -41,31 +41,6 @@ struct shim_tls {
 
 /* ------------------------------------------------ certificate text */
 
-static void tls_name_text(X509_NAME *n, char *out, size_t len)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	int k;
-
-	out[0] = '\0';
-	if (b == NULL)
-		return;
-	X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-	k = BIO_read(b, out, (int)len - 1);
-	out[k > 0 ? k : 0] = '\0';
-	BIO_free(b);
-}
-
-static void tls_time_text(const ASN1_TIME *t, char *out, size_t len)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
-		snprintf(out, len, "?");
-		return;
-	}
-	strftime(out, len, "%Y-%m-%d %H:%M:%SZ", &tm);
-}
-
 static void tls_sans_text(X509 *cert, char *out, size_t len)
 {
 	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name,
@@ -592,10 +567,12 @@ static void tls_lookahead(struct shim_tls *t)
 /*
  * Reads drain like a kernel socket: min(len, every byte available without
  * waiting), across record boundaries.  After each record the loop asks for
- * more; the BIO's recv is non-blocking, so the first WANT_READ ends the
- * read with what it has.  A read that returns less than asked for has
- * therefore found the kernel socket empty, which is what an edge-triggered
- * reader takes a short read to mean.  A peek returns one record's worth
+ * more while OpenSSL holds bytes or the last recv filled what it asked for
+ * (the kernel may have more); the BIO's recv is non-blocking, so the first
+ * WANT_READ ends the read with what it has.  A read that returns less than
+ * asked for has therefore found the kernel socket empty, which is what an
+ * edge-triggered reader takes a short read to mean; and the common reply,
+ * smaller than one recv, costs one recv, not a second one to hear EAGAIN.  A peek returns one record's worth
  * at most (OpenSSL cannot peek past it).
  */
 ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
@@ -622,7 +599,7 @@ ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 		if (ok) {
 			got += n;
 			t->got_data = 1;
-			if (peek)
+			if (peek || (t->bio.drained && !SSL_has_pending(t->ssl)))
 				break;
 			continue;
 		}
