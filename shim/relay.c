@@ -688,6 +688,10 @@ static void relay_stop(void)
 	for (struct shim_sock *s = relay_list; s != NULL; s = s->live_next)
 		if (s->kfd >= 0 && sock_owned(s))
 			sock_close_gently(s->kfd);
+	/* nothing watches them any more: the list is forgotten (a leak
+	   checker at exit then sees sockets the program left open as its
+	   own, held by the fd table alone) */
+	relay_list = NULL;
 	pthread_mutex_unlock(&relay_mu);
 }
 

@@ -168,8 +168,8 @@ int sock_lock(struct shim_sock *s)
 void sock_unlock(struct shim_sock *s)
 {
 	pthread_mutex_unlock(&s->lock);
-	if (sock_nheld > 0)
-		sock_nheld--;
+	if (sock_nheld > 0 && --sock_nheld < SOCK_HELD_MAX)
+		sock_held[sock_nheld] = NULL;
 }
 
 /* ------------------------------------------------------ owner checks */
