@@ -52,6 +52,38 @@ static ssize_t sock_number_gone(void)
 	return -1;
 }
 
+enum sock_io_step {
+	SOCK_IO_LOCKED,  /* s->lock taken, still on the fast path */
+	SOCK_IO_KERNEL,  /* relay.c took it over: the kernel call serves it */
+	SOCK_IO_RETURN,  /* the call ends with *ret */
+};
+
+/* The next step of a call that has moved `done` bytes: take s->lock if
+   the socket is still on the fast path.  Else the call ends: with what it
+   moved, or as a call after the close would if the number is not this
+   socket's any more, or it is redone by the kernel.  A lock this thread
+   holds already (a signal handler) ends it with EAGAIN. */
+static enum sock_io_step sock_io_lock(struct shim_sock *s, int fd, size_t done,
+				      ssize_t *ret)
+{
+	if (sock_lock(s) < 0) {
+		*ret = -1;
+		return SOCK_IO_RETURN;
+	}
+	if (sock_fast(s))
+		return SOCK_IO_LOCKED;
+	sock_unlock(s);
+	if (done > 0) {
+		*ret = (ssize_t)done;
+		return SOCK_IO_RETURN;
+	}
+	if (!sock_number_is(s, fd)) {
+		*ret = sock_number_gone();
+		return SOCK_IO_RETURN;
+	}
+	return SOCK_IO_KERNEL;
+}
+
 /* Wait for the private socket, or for the program's descriptor to become
    readable (relay.c writing there: it took the connection over) while fd
    is still this socket's. */
@@ -94,17 +126,15 @@ ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 		return 0;
 	for (;;) {
 		int err = 0, changed;
-		ssize_t n;
+		ssize_t n, ret;
 
-		if (sock_lock(s) < 0)
-			return -1;
-		if (!sock_fast(s)) { /* relay.c took it over meanwhile */
-			sock_unlock(s);
-			if (got > 0)
-				return (ssize_t)got;
-			if (!sock_number_is(s, fd))
-				return sock_number_gone();
+		switch (sock_io_lock(s, fd, got, &ret)) {
+		case SOCK_IO_LOCKED:
+			break;
+		case SOCK_IO_KERNEL:
 			return sock_kernel_read(s, real.recv(fd, buf, len, flags));
+		default:
+			return ret;
 		}
 		if (s->so_error != 0 && got == 0) {
 			/* an error a readiness probe met first */
@@ -200,17 +230,15 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 		dl = &deadline;
 	while (done < len) {
 		int err = 0, changed;
-		ssize_t n;
+		ssize_t n, ret;
 
-		if (sock_lock(s) < 0)
-			return -1;
-		if (!sock_fast(s)) { /* relay.c took it over meanwhile */
-			sock_unlock(s);
-			if (done > 0)
-				return (ssize_t)done;
-			if (!sock_number_is(s, fd))
-				return sock_number_gone();
+		switch (sock_io_lock(s, fd, done, &ret)) {
+		case SOCK_IO_LOCKED:
+			break;
+		case SOCK_IO_KERNEL:
 			return real.send(fd, buf, len, flags);
+		default:
+			return ret;
 		}
 		n = e->write(s->tls, (const char *)buf + done, len - done, &err);
 		changed = sock_refresh_hints(s, -1, n < 0 && n != SHIM_IO_ERROR ? (int)n : 0);
