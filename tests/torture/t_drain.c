@@ -12,17 +12,17 @@
  *          rest"): each must return exactly what was asked for, the last
  *          exactly the rest.  A transport that stops at a record boundary
  *          returns less.
- *   poll   200 GETs of a 1 MiB value; before each recv(MSG_DONTWAIT,
+ *   poll   1000 GETs of a 1 MiB value; before each recv(MSG_DONTWAIT,
  *          64 KiB) poll() must have said POLLIN, and the recv must then
  *          return data, never EAGAIN.
- *   et     200 GETs of a 1 MiB value through edge-triggered epoll; on
+ *   et     1000 GETs of a 1 MiB value through edge-triggered epoll; on
  *          each edge the program reads 64 KiB at a time and stops at the
  *          first short read (as many event loops do: a short read means
  *          the socket is drained).  A transport that returns a short read
  *          while data is still available loses the edge: the 5 s wait
  *          times out.
  *
- * TORTURE_DRAIN_ROUNDS overrides 200; TORTURE_DRAIN_PHASES (say "poll,et")
+ * TORTURE_DRAIN_ROUNDS overrides 1000; TORTURE_DRAIN_PHASES (say "poll,et")
  * runs only the phases named.  Every reply is checked byte-exact.
  */
 #include <sys/epoll.h>
@@ -36,9 +36,9 @@
 static int rounds(void)
 {
 	const char *e = getenv("TORTURE_DRAIN_ROUNDS");
-	int n = e ? atoi(e) : 200;
+	int n = e ? atoi(e) : 1000;
 
-	return n > 0 ? n : 200;
+	return n > 0 ? n : 1000;
 }
 
 static int phase_on(const char *name)
