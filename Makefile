@@ -9,13 +9,22 @@
 
 CC       ?= cc
 PREFIX   ?= /usr/local
-BUILD    ?= build
 SANITIZER ?=
+# Each variant has its own folder, so a sanitizer build never mixes its
+# objects with the normal ones: build/, build-address/, build-undefined/...
+ifeq ($(SANITIZER),)
+BUILD    ?= build
+else
+BUILD    ?= build-$(firstword $(SANITIZER))
+endif
 
-WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -fPIC -fvisibility=hidden -pthread $(WARN) -Iinclude -D_GNU_SOURCE
+CFLAGS   += -std=gnu11 -fPIC -fvisibility=hidden -pthread $(WARN) -D_GNU_SOURCE \
+            -MMD -MP
 LDFLAGS  ?=
+LDDEFS   := -Wl,-z,defs
 
 ifneq ($(SANITIZER),)
 CFLAGS   += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -DSHIM_STATIC_ENGINE
@@ -30,19 +39,27 @@ endif
 
 PKGS_ENGINE := libssl libcrypto libconfig
 
-# shim/addr.c (address parsing and normalisation) is linked into both.
-SWITCHBOARD_SRCS := shim/hooks.c shim/real.c shim/fdtable.c shim/sock.c \
-                    shim/sock_private.c shim/sock_io.c shim/sock_fd.c shim/relay.c \
-                    shim/block.c shim/ready.c shim/names.c shim/loader.c shim/log.c \
-                    shim/addr.c
-ENGINE_SRCS      := shim/engine.c shim/config.c shim/match.c shim/tls_ctx.c \
-                    shim/tls_session.c shim/tls_bio.c shim/reload.c shim/stats.c \
-                    shim/session_cache.c shim/resolve.c shim/addr.c
-PURE_SRCS        := shim/config.c shim/match.c shim/names.c shim/session_cache.c shim/addr.c
+# The two libraries and what both link (DESIGN.md, "Layout"): each folder
+# sees its own headers, common/'s and engine_api.h, nothing else.
+SB_DIR  := shim/switchboard
+ENG_DIR := shim/engine
+COM_DIR := shim/common
+SB_INC   := -Iinclude -Iinclude/switchboard -Iinclude/common
+ENG_INC  := -Iinclude -Iinclude/engine -Iinclude/common
+COM_INC  := -Iinclude -Iinclude/common
 
-SWITCHBOARD_OBJS := $(SWITCHBOARD_SRCS:shim/%.c=$(BUILD)/obj/%.o)
-ENGINE_OBJS      := $(ENGINE_SRCS:shim/%.c=$(BUILD)/obj/%.o)
-PURE_OBJS        := $(PURE_SRCS:shim/%.c=$(BUILD)/obj/%.o)
+SWITCHBOARD_SRCS := $(wildcard $(SB_DIR)/*.c)
+ENGINE_SRCS      := $(filter-out $(ENG_DIR)/engine_alloc.c,$(wildcard $(ENG_DIR)/*.c))
+COMMON_SRCS      := $(wildcard $(COM_DIR)/*.c)
+# What the unit tests link: logic that needs no socket of the program.
+PURE_SRCS        := $(ENG_DIR)/config.c $(ENG_DIR)/session_cache.c \
+                    $(SB_DIR)/names.c $(COMMON_SRCS)
+
+obj = $(patsubst shim/%.c,$(BUILD)/obj/%.o,$(1))
+SWITCHBOARD_OBJS := $(call obj,$(SWITCHBOARD_SRCS))
+ENGINE_OBJS      := $(call obj,$(ENGINE_SRCS))
+COMMON_OBJS      := $(call obj,$(COMMON_SRCS))
+PURE_OBJS        := $(call obj,$(PURE_SRCS))
 
 LIB     := $(BUILD)/libredistls.so
 ENGINE  := $(BUILD)/libredistls-engine.so
@@ -56,7 +73,8 @@ TORTURE_BINS := $(TORTURE_SRCS:tests/torture/%.c=$(BUILD)/torture/%)
 ENGINE_CFLAGS = $(shell pkg-config --cflags $(PKGS_ENGINE) 2>/dev/null)
 ENGINE_LIBS   = $(shell pkg-config --libs $(PKGS_ENGINE) 2>/dev/null)
 
-.PHONY: all check unit integration demo bench clean install deps fuzz soak torture
+.PHONY: all check unit integration demo bench clean install deps fuzz soak torture \
+        tree-check FORCE
 
 ifeq ($(SANITIZER),)
 all: $(LIB) $(ENGINE) $(CTL)
@@ -64,39 +82,63 @@ else
 all: $(LIB) $(CTL)
 endif
 
-$(BUILD)/obj/%.o: shim/%.c $(wildcard include/*.h) | $(BUILD)/obj
+# Compiler flags are dependencies: $(BUILD)/flags changes (and everything
+# is rebuilt) when CC, CFLAGS or LDFLAGS do.
+FLAGS_NOW := $(CC) $(CFLAGS) $(LDFLAGS) $(ENGINE_CFLAGS)
+$(BUILD)/flags: FORCE | $(BUILD)/obj
+	$(Q)echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
+
+$(BUILD)/obj/switchboard/%.o: $(SB_DIR)/%.c $(BUILD)/flags | $(BUILD)/obj
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(ENGINE_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) $(SB_INC) -c -o $@ $<
+
+$(BUILD)/obj/engine/%.o: $(ENG_DIR)/%.c $(BUILD)/flags | $(BUILD)/obj
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(ENG_INC) $(ENGINE_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/common/%.o: $(COM_DIR)/%.c $(BUILD)/flags | $(BUILD)/obj
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(COM_INC) -c -o $@ $<
 
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/torture:
-	$(Q)mkdir -p $@
+	$(Q)mkdir -p $@ $@/switchboard $@/engine $@/common
+
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d $(BUILD)/*.d)
 
 ifeq ($(SANITIZER),)
-$(LIB): $(SWITCHBOARD_OBJS)
+$(LIB): $(SWITCHBOARD_OBJS) $(COMMON_OBJS)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared $(LDFLAGS) -Wl,-z,noseparate-code -o $@ $^ -ldl -pthread
+	$(Q)$(CC) -shared $(LDFLAGS) $(LDDEFS) -Wl,-z,noseparate-code -o $@ $^ -ldl -pthread
 
-$(ENGINE): $(ENGINE_OBJS) $(BUILD)/obj/engine_alloc.o
+$(ENGINE): $(ENGINE_OBJS) $(COMMON_OBJS) $(BUILD)/obj/engine/engine_alloc.o
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(ENGINE_LIBS) -ldl -pthread
+	$(Q)$(CC) -shared $(LDFLAGS) $(LDDEFS) -o $@ $^ $(ENGINE_LIBS) -ldl -pthread
 else
 # Sanitizer runtimes refuse RTLD_DEEPBIND: link the engine in.
-$(LIB): $(sort $(SWITCHBOARD_OBJS) $(ENGINE_OBJS))
+$(LIB): $(SWITCHBOARD_OBJS) $(ENGINE_OBJS) $(COMMON_OBJS)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $^ $(ENGINE_LIBS) -ldl -pthread
+	$(Q)$(CC) -shared $(LDFLAGS) $(LDDEFS) -o $@ $^ $(ENGINE_LIBS) -ldl -pthread
 endif
 
-$(CTL): tools/redis-tls-ctl.c $(ENGINE_OBJS) $(wildcard include/*.h)
+$(CTL): tools/redis-tls-ctl.c $(ENGINE_OBJS) $(COMMON_OBJS) $(BUILD)/flags
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(ENGINE_CFLAGS) $(LDFLAGS) -o $@ tools/redis-tls-ctl.c $(ENGINE_OBJS) $(ENGINE_LIBS) -pthread
+	$(Q)$(CC) $(CFLAGS) $(ENG_INC) $(ENGINE_CFLAGS) $(LDFLAGS) -o $@ tools/redis-tls-ctl.c \
+		$(ENGINE_OBJS) $(COMMON_OBJS) $(ENGINE_LIBS) -pthread
 
-$(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) $(BUILD)/flags | $(BUILD)/tests
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PURE_OBJS) -lcmocka $(ENGINE_LIBS)
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(SB_INC) $(ENG_INC) $(ENGINE_CFLAGS) \
+		$(LDFLAGS) -o $@ $< $(PURE_OBJS) -lcmocka $(ENGINE_LIBS)
 
 $(BUILD)/torture/%: tests/torture/%.c tests/torture/torture.h | $(BUILD)/torture
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -pthread
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< -pthread
+
+# The boundary and the size rules (tests/tree-check.sh): no OpenSSL or
+# libconfig header outside shim/engine/, no function over 60 lines in shim/
+# and tools/, the libraries export what tests/exports/*.syms list.
+tree-check: all
+	$(Q)tests/tree-check.sh $(BUILD)
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -115,6 +157,7 @@ integration: all torture
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)fail=0; \
+	$(MAKE) --no-print-directory tree-check || fail=1; \
 	$(MAKE) --no-print-directory unit || fail=1; \
 	$(MAKE) --no-print-directory integration || fail=1; \
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60 || fail=1; \
@@ -178,7 +221,7 @@ $(BUILD)/clients/leak_probe: tests/clients/leak_probe.c | $(BUILD)/clients
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_CC      ?= clang
-FUZZ_CFLAGS  := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Wall -Wextra \
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -D_GNU_SOURCE $(SB_INC) $(ENG_INC) -Wall -Wextra \
                 -Wno-unused-parameter -pthread \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_BINS    := $(FUZZ_BUILD)/fuzz_config $(FUZZ_BUILD)/fuzz_match \
@@ -189,18 +232,18 @@ FUZZ_BINS    := $(FUZZ_BUILD)/fuzz_config $(FUZZ_BUILD)/fuzz_match \
 $(FUZZ_BUILD):
 	$(Q)mkdir -p $@
 
-$(FUZZ_BUILD)/fuzz_config: tests/fuzz/fuzz_config.c shim/config.c shim/match.c shim/addr.c \
-                           $(wildcard include/*.h) | $(FUZZ_BUILD)
+$(FUZZ_BUILD)/fuzz_config: tests/fuzz/fuzz_config.c $(ENG_DIR)/config.c $(COMMON_SRCS) \
+                           $(wildcard include/*.h include/*/*.h) | $(FUZZ_BUILD)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(ENGINE_CFLAGS) -o $@ $(filter %.c,$^) $(ENGINE_LIBS)
 
-$(FUZZ_BUILD)/fuzz_match: tests/fuzz/fuzz_match.c shim/match.c shim/addr.c \
-                          $(wildcard include/*.h) | $(FUZZ_BUILD)
+$(FUZZ_BUILD)/fuzz_match: tests/fuzz/fuzz_match.c $(COMMON_SRCS) \
+                          $(wildcard include/*.h include/*/*.h) | $(FUZZ_BUILD)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
-$(FUZZ_BUILD)/fuzz_session: tests/fuzz/fuzz_session.c $(ENGINE_SRCS) \
-                            $(wildcard include/*.h) | $(FUZZ_BUILD)
+$(FUZZ_BUILD)/fuzz_session: tests/fuzz/fuzz_session.c $(ENGINE_SRCS) $(COMMON_SRCS) \
+                            $(wildcard include/*.h include/*/*.h) | $(FUZZ_BUILD)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(ENGINE_CFLAGS) -o $@ $(filter %.c,$^) $(ENGINE_LIBS)
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/ssl.h>
 
 #include "session_cache.h"
 

@@ -15,6 +15,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #define ALLOC_EXPORT __attribute__((visibility("default")))
 

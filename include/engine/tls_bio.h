@@ -11,7 +11,7 @@
 #ifndef SHIM_TLS_BIO_H
 #define SHIM_TLS_BIO_H
 
-#include <openssl/bio.h>
+#include "tls_types.h"
 #include <stddef.h>
 
 struct tls_bio {

@@ -5,6 +5,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <openssl/bio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -19,7 +19,7 @@
 #ifndef SHIM_TLS_CTX_H
 #define SHIM_TLS_CTX_H
 
-#include <openssl/ssl.h>
+#include "tls_types.h"
 #include <pthread.h>
 
 #include "config.h"

@@ -5,6 +5,7 @@
  * track it, call libc; otherwise hand it to sock.c / ready.c.  No policy
  * lives here.  Every hook preserves errno as the real call would set it.
  */
+#include "hooks.h"
 #include "fdtable.h"
 #include "log.h"
 #include "names.h"

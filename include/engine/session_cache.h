@@ -15,7 +15,7 @@
 #ifndef SHIM_SESSION_CACHE_H
 #define SHIM_SESSION_CACHE_H
 
-#include <openssl/ssl.h>
+#include "tls_types.h"
 #include <pthread.h>
 
 #define SESSION_CACHE_SLOTS 160

@@ -7,6 +7,7 @@
  */
 #include "session_cache.h"
 
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 

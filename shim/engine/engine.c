@@ -30,6 +30,8 @@
 #include "tls_ctx.h"
 #include "tls_session.h"
 
+#include <openssl/crypto.h>
+
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
