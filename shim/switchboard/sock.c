@@ -80,10 +80,13 @@ static void sock_reset(struct shim_sock *s)
 	atomic_store(&s->seen_data, 0);
 }
 
+static const struct fdt_ref_ops sock_fdt_ops;
+
 struct shim_sock *sock_new(void)
 {
 	struct shim_sock *s;
 
+	fdt_use(&sock_fdt_ops);
 	pthread_mutex_lock(&sock_pool_lock);
 	s = sock_pool;
 	if (s != NULL)
@@ -129,6 +132,34 @@ void sock_put(struct shim_sock *s)
 	sock_pool = s;
 	pthread_mutex_unlock(&sock_pool_lock);
 }
+
+/* A reference unless none is left (s is being recycled). */
+static int sock_tryget(struct shim_sock *s)
+{
+	int refs = atomic_load_explicit(&s->refs, memory_order_relaxed);
+
+	do {
+		if (refs == 0)
+			return 0;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&s->refs, &refs, refs + 1, memory_order_acquire,
+		memory_order_relaxed));
+	return 1;
+}
+
+/* The fd table's entries that name s: under the table mutex. */
+static int sock_table_fds(struct shim_sock *s, int delta)
+{
+	s->nfds += delta;
+	return s->nfds;
+}
+
+static const struct fdt_ref_ops sock_fdt_ops = {
+	.tryget = sock_tryget,
+	.get = sock_get,
+	.put = sock_put,
+	.fds = sock_table_fds,
+};
 
 /* ----------------------------------------------------------- the lock */
 
