@@ -52,7 +52,7 @@ SWITCHBOARD_SRCS := $(wildcard $(SB_DIR)/*.c)
 ENGINE_SRCS      := $(filter-out $(ENG_DIR)/engine_alloc.c,$(wildcard $(ENG_DIR)/*.c))
 COMMON_SRCS      := $(wildcard $(COM_DIR)/*.c)
 # What the unit tests link: logic that needs no socket of the program.
-PURE_SRCS        := $(ENG_DIR)/config.c $(ENG_DIR)/session_cache.c \
+PURE_SRCS        := $(ENG_DIR)/config.c $(ENG_DIR)/session_cache.c $(SB_DIR)/ready_mask.c \
                     $(SB_DIR)/names.c $(COMMON_SRCS)
 
 obj = $(patsubst shim/%.c,$(BUILD)/obj/%.o,$(1))

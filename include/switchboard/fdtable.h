@@ -11,6 +11,12 @@
  * of an fdopen'ed socket, a raw syscall) is forgotten as soon as a hooked
  * call hands out that number again (fdt_forget_stale), so an entry is never
  * applied to a new file that reuses the number.
+ *
+ * Who calls whom: hooks.c, the socket module (sock*.c, relay.c) and the
+ * readiness module call this one; it calls nothing of theirs.  The table
+ * does not know what a socket is: the socket module, which counts the
+ * references, hands it the few operations it needs (fdt_use) before it
+ * installs its first entry.
  */
 #ifndef SHIM_FDTABLE_H
 #define SHIM_FDTABLE_H
@@ -42,6 +48,23 @@ static inline void *fdt_map_peek(struct fdt_map *m, int fd)
 
 /* fdt_map_set - store p at fd (NULL clears); 0, or -1 if fd is too large. */
 int fdt_map_set(struct fdt_map *m, int fd, void *p);
+
+/* How the entries of fdt_socks count their references (the socket module's
+   part: the table only calls these). */
+struct fdt_ref_ops {
+	/* tryget - take a reference unless none is left (the entry is being
+	   recycled): 1 taken, 0 not */
+	int (*tryget)(struct shim_sock *s);
+	void (*get)(struct shim_sock *s);
+	void (*put)(struct shim_sock *s);
+	/* fds - add delta to the number of table entries naming s (called
+	   under the table mutex) and return the new number */
+	int (*fds)(struct shim_sock *s, int delta);
+};
+
+/* fdt_use - the operations on entries; set once, before the first
+   fdt_install (an empty table never calls them). */
+void fdt_use(const struct fdt_ref_ops *ops);
 
 static inline struct shim_sock *fdt_peek(int fd)
 {

@@ -3,17 +3,25 @@
  * TLS socket as the program expects, not as the kernel sees it.
  *
  * The kernel cannot see plaintext OpenSSL already holds, nor that a socket
- * whose TCP connect finished is still in its handshake.  For each tracked
- * socket, ready_prepare() says which events to ask the kernel for and which
- * to report without asking; ready_complete() turns the kernel's answer into
- * the program's, driving the handshake and flushing owned ciphertext on the
- * way.  epoll registrations of tracked sockets are mirrored (struct
- * ready_reg) so the kernel's registration can follow the socket's state,
- * the program's epoll_data is returned untouched, and one-shot and
- * edge-triggered registrations get no duplicate events.
+ * whose TCP connect finished is still in its handshake.  For each TLS
+ * socket the pure mask (ready_mask.h) says which events to ask the kernel
+ * for, which to report without asking, and what the kernel's answer means
+ * to the program; ready_drive.c applies it to a socket's snapshot
+ * (sock_view), driving the handshake, flushing owned ciphertext and
+ * probing for records on the way.  poll and select are ready_poll.c; the
+ * epoll mirror is ready_epoll.c: it owns a copy (struct ready_reg) of
+ * each epoll registration of a tracked socket, so the kernel's
+ * registration can follow the socket's state, the program's epoll_data is
+ * returned untouched, and one-shot and edge-triggered registrations get no
+ * duplicate events.
  *
- * Thread-safety: registration lists are guarded by one mutex, never held
- * while a socket lock is taken.
+ * Who calls whom: hooks.c calls these; they call the socket module and the
+ * fd table.  The socket module never calls the readiness module: it tells
+ * the epoll mirror of its changes through the observer (sock_observe) the
+ * mirror registers at its first registration.
+ *
+ * Thread-safety: registrations are guarded by one mutex, never held while
+ * a socket call that takes the socket's lock is made.
  */
 #ifndef SHIM_READY_H
 #define SHIM_READY_H
@@ -46,27 +54,5 @@ int ready_has_set(int epfd);
 
 /* ready_is_epfd - 1 if fd is an epoll fd the shim keeps state for. */
 int ready_is_epfd(int fd);
-
-/* A tracked socket changed state: re-register it with the kernel where
-   its registrations need other events.  Caller holds a reference. */
-void ready_sync(struct shim_sock *s);
-
-/* fd (a reference to s) was closed: forget registrations made through it. */
-void ready_fd_closed(struct shim_sock *s, int fd);
-
-/* fd was an epoll instance that is now closed. */
-void ready_epfd_closed(int epfd);
-
-/* The kernel descriptor behind s changes (connect moves the connection to
-   its private socket; relay.c hands the program's descriptor back to the
-   kernel): ready_detach removes s's registrations from the kernel before,
-   ready_attach adds them again after; ready_rebind does both for every
-   registration whose descriptor changed.  Caller holds a reference. */
-void ready_detach(struct shim_sock *s);
-void ready_attach(struct shim_sock *s);
-void ready_rebind(struct shim_sock *s);
-
-/* The socket is no longer tracked (connect passed through) or is freed. */
-void ready_forget(struct shim_sock *s);
 
 #endif

@@ -31,11 +31,24 @@
  * (same memory, other pid) never changes the parent's state.
  *
  * Errors: functions mirroring a syscall return what it would (-1 and errno).
+ *
+ * The module: sock.c (pool, references, lock, connect + handshake),
+ * sock_private.c (the move to the private socket), sock_io.c (the data
+ * path), sock_fd.c (descriptor calls) and relay.c (the data path once
+ * relayed).  struct shim_sock is opaque outside it: its definition is in
+ * shim/switchboard/sock_impl.h.  Others learn about a socket through
+ * sock_fast() (the hooks' per-call test) and sock_view() (a snapshot, for
+ * the readiness module).
+ *
+ * Who calls whom: hooks.c and the readiness module call this module; it
+ * calls the fd table, the engine loader, names, block and log, never the
+ * readiness module: what readiness must hear (a state change, a closed
+ * number, a changed kernel descriptor) goes through the one observer
+ * function registered with sock_observe().
  */
 #ifndef SHIM_SOCK_H
 #define SHIM_SOCK_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -54,48 +67,13 @@ enum sock_state {
 	SOCK_DONE,   /* session over, private descriptors closed */
 };
 
-/* Lock-free hints for the readiness scans (sock.hints). */
+/* Lock-free hints for the readiness scans (sock_view's hints). */
 #define SOCK_HINT_BUFFERED 0x1u  /* plaintext held in user space */
 #define SOCK_HINT_UNSENT 0x2u    /* ciphertext not yet taken by the kernel */
 #define SOCK_HINT_RD_WANTS_WR 0x4u
 #define SOCK_HINT_WR_WANTS_RD 0x8u
 
-struct ready_reg;
-struct relay_state;
-
-struct shim_sock {
-	pthread_mutex_t lock;
-	atomic_int refs;        /* fd references + calls in flight */
-	int nfds;               /* fd references (under the table lock) */
-	_Atomic enum sock_state state;
-	atomic_uint hints;
-	unsigned long owner_gen; /* fork generation that owns the session */
-	struct shim_tls *tls;
-	struct shim_session_info info;
-	int app_nonblock;       /* the program's O_NONBLOCK */
-	int so_error;           /* pending error for SO_ERROR / next call */
-	int hs_want;            /* SHIM_IO_WANT_* of the handshake */
-	int rd_shut, wr_shut;
-	int child_warned;
-	atomic_int seen_data;   /* plaintext has arrived (no more probing) */
-	int stdio;              /* fdopen()ed before connect: stdio would
-				   bypass TLS, so it must not become one */
-	struct timespec hs_deadline;
-	struct timeval rcvtimeo, sndtimeo;
-	struct ready_reg *regs; /* epoll registrations (ready.c) */
-	struct shim_sock *pool_next; /* recycled (sock.c) */
-	int kfd;                /* the private TCP socket, or -1 */
-	int shim_end;           /* our end of the socketpair, or -1 */
-	atomic_ulong lock_owner; /* thread holding lock (0: none) */
-	int watched;            /* registered with relay.c (under its lock) */
-	atomic_int orphan;      /* the program closed its last number while
-				   another of its threads was inside a call
-				   on it: the close is finished when the last
-				   reference goes (sock_put) */
-	struct relay_state *relay; /* RELAY: relay.c's buffers */
-	struct shim_sock *live_next; /* relay.c's list of sessions */
-};
-
+struct shim_sock;
 extern atomic_ulong sock_fork_gen;
 /* The lowest number a private descriptor ever had (INT_MAX: none yet). */
 extern atomic_int sock_private_min;
@@ -105,48 +83,57 @@ struct shim_sock *sock_new(void);
 void sock_get(struct shim_sock *s);
 void sock_put(struct shim_sock *s);
 
-/* sock_eng - the engine's table (loaded before any session exists). */
-const struct shim_engine_ops *sock_eng(void);
-
-/* sock_lock - take s->lock; -1 with errno EAGAIN if this thread already
-   holds it (a signal handler re-entering).  sock_unlock releases it. */
-int sock_lock(struct shim_sock *s);
-void sock_unlock(struct shim_sock *s);
-/* sock_held_here - 1 if this thread holds (or is taking) s->lock. */
-int sock_held_here(const struct shim_sock *s);
-
-/* sock_emulated - 1 if hooked calls on the socket go to its TLS session
-   (the fast path); 0 for FRESH, RELAY and DONE (the program's descriptor
-   then behaves as the kernel makes it). */
+/* sock_emulated - 1 if hooked calls on a socket in state st go to its TLS
+   session (the fast path); 0 for FRESH, RELAY and DONE (the program's
+   descriptor then behaves as the kernel makes it). */
 static inline int sock_emulated(enum sock_state st)
 {
 	return st == SOCK_CONNECTING || st == SOCK_HANDSHAKING ||
 	       st == SOCK_READY || st == SOCK_FAILED;
 }
 
-/* sock_owned - 1 if this process owns the TLS session. */
-static inline int sock_owned(const struct shim_sock *s)
-{
-	return s->owner_gen ==
-	       atomic_load_explicit(&sock_fork_gen, memory_order_relaxed);
-}
+/* sock_fast - 1 if s is on the fast path (sock_emulated of its state).
+   One atomic load, no lock: the hooks ask it on every call. */
+int sock_fast(const struct shim_sock *s);
 
-static inline int sock_fast(const struct shim_sock *s)
-{
-	return sock_emulated(atomic_load(&s->state));
-}
+/*
+ * sock_view - a snapshot of what readiness emulation needs to know about s,
+ * read without its lock (each field atomically or as the lock-free scans
+ * always read it; the next hooked call may change it).
+ */
+struct sock_view {
+	enum sock_state state;
+	int owned;              /* this process owns the TLS session */
+	int kernel_fd;          /* what the kernel must watch for the
+				   program's descriptor fd: the private socket
+				   on the owner's fast path, else fd */
+	unsigned hints;         /* SOCK_HINT_* */
+	int hs_want;            /* SHIM_IO_WANT_* the handshake waits for */
+	int seen_data;          /* plaintext has arrived */
+	struct timespec hs_deadline; /* end of the handshake */
+};
+void sock_view(const struct shim_sock *s, int fd, struct sock_view *v);
 
-/* sock_kernel_fd - the descriptor the kernel must watch for the program's
-   descriptor fd: the private socket on the owner's fast path, else fd. */
-static inline int sock_kernel_fd(const struct shim_sock *s, int fd)
-{
-	return sock_fast(s) && sock_owned(s) && s->kfd >= 0 ? s->kfd : fd;
-}
+/* What the observer hears (sock_observe). */
+enum sock_event {
+	SOCK_EV_CHANGED,   /* state or hints changed: what the kernel must
+			      watch may be other now */
+	SOCK_EV_CLOSED,    /* the program's number fd was closed; s is its
+			      socket, or NULL for any other file */
+	SOCK_EV_DETACH,    /* the kernel descriptor behind s is about to
+			      change (connect, the relay's take-over) */
+	SOCK_EV_ATTACH,    /* ... and has changed */
+	SOCK_EV_REBIND,    /* it changed (both at once) */
+	SOCK_EV_GONE,      /* s's registrations are void: its session ended,
+			      it is no longer tracked, or it is recycled */
+};
+typedef void sock_observer_fn(struct shim_sock *s, enum sock_event ev, int fd);
 
-/* sock_place_high - move fd to a close-on-exec number above the program's
-   own range (raising the soft RLIMIT_NOFILE when needed): the new number
-   (fd closed), or -1 with errno (fd left as it was). */
-int sock_place_high(int fd);
+/* sock_observe - fn hears of every event from now on (one observer: the
+   readiness module, which registers when it first mirrors an epoll
+   registration; until then nothing needs telling).  Called with a
+   reference held on s, sometimes with s's lock held. */
+void sock_observe(sock_observer_fn *fn);
 
 /* sock_in_vfork_child - 1 in a vfork() child (the parent's memory, another
    pid): it must not change the parent's table or sessions. */
@@ -155,14 +142,6 @@ int sock_in_vfork_child(void);
 void sock_note_pid(void);
 
 int sock_connect(int fd, const struct sockaddr *addr, socklen_t len);
-
-/* sock_open - the engine's open() for a connect to addr, with the name this
-   thread resolved for it; refuses (one line) what only another thread's
-   name would make a configured endpoint. */
-enum shim_decision sock_open(const struct shim_engine_ops *e, int fd,
-			     const struct sockaddr *addr, socklen_t len,
-			     struct shim_tls **tls,
-			     struct shim_session_info *info, int *err);
 ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 		  int flags);
 ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
@@ -220,6 +199,10 @@ int sock_msg_refused(int fd, const struct msghdr *msg, int flags);
    splice): if it is a TLS socket on the fast path, relay it from now on. */
 void sock_relay_fd(int fd, const char *why);
 
+/* sock_fdopened - fdopen(fd) succeeded: a socket not connected yet is
+   relayed from its connect on (stdio would write past the hooks). */
+void sock_fdopened(int fd);
+
 /* sock_track_new - a hooked socket()/accept() returned fd. */
 void sock_track_new(int fd, int domain, int type);
 
@@ -240,32 +223,6 @@ void sock_flush(struct shim_sock *s, int fd);
  * read would not block.
  */
 int sock_probe_readable(struct shim_sock *s, int fd);
-
-/* For sock_io.c, sock_fd.c and relay.c (callers hold s->lock where said). */
-int sock_refresh_hints(struct shim_sock *s, int rd_want, int wr_want);
-int sock_need_ready(struct shim_sock *s, int fd, int nonblock, int fail_errno);
-int sock_child_refuse(struct shim_sock *s, int fd, int err);
-int sock_failed_errno(struct shim_sock *s, int dflt);
-/* locked: shut everything down; the program sees err. */
-void sock_fail_locked(struct shim_sock *s, int err);
-/* locked: one step of connect + handshake on *st: 1 done (READY), 0 wait
-   (s->hs_want says for what), -1 failed (s->so_error set, logged). */
-int sock_advance_locked(struct shim_sock *s, enum sock_state *st);
-/* locked: end the session (close_notify first if notify), close the
-   private descriptors, stop watching; DONE. */
-void sock_end_locked(struct shim_sock *s, int notify);
-/* sock_private.c, locked: move the connection to a private socket and make
-   the program's numbers the socketpair end (0, or -1 with errno, nothing
-   changed for the program); give it back after an immediate TCP failure
-   (the program gets the private socket, unconnected; s is FRESH). */
-int sock_move_private(struct shim_sock *s, int fd);
-void sock_give_back(struct shim_sock *s, int fd);
-/* sock_close_gently - before the shim closes a private TCP socket: send
-   the FIN after what was sent, and read away what is unread (else the
-   kernel resets the connection and drops what is still in flight). */
-void sock_close_gently(int kfd);
-/* The program's last number for s in this process is closed (not locked). */
-void sock_last_close(struct shim_sock *s);
 
 #define SOCK_DUP_DUP 0  /* dup / F_DUPFD: newfd is the lowest >= newfd */
 #define SOCK_DUP_DUP2 1

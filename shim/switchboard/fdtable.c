@@ -7,7 +7,6 @@
  */
 #include "fdtable.h"
 #include "log.h"
-#include "sock.h"
 
 #include <pthread.h>
 #include <sys/mman.h>
@@ -16,6 +15,17 @@
 struct fdt_map fdt_socks;
 atomic_int fdt_live;
 static pthread_mutex_t fdt_mutex = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(const struct fdt_ref_ops *) fdt_ops;
+
+void fdt_use(const struct fdt_ref_ops *ops)
+{
+	atomic_store_explicit(&fdt_ops, ops, memory_order_release);
+}
+
+static const struct fdt_ref_ops *fdt_refs(void)
+{
+	return atomic_load_explicit(&fdt_ops, memory_order_acquire);
+}
 
 void fdt_lock(void)
 {
@@ -74,29 +84,21 @@ int fdt_map_set(struct fdt_map *m, int fd, void *p)
 /*
  * Lock-free: socket memory is never returned to malloc (sock.c recycles
  * it), so a socket found in the slot can always be touched; a reference is
- * taken only while the count is not zero, and kept only if the slot still
- * holds the same socket afterwards.
+ * taken only while the count is not zero (tryget), and kept only if the
+ * slot still holds the same socket afterwards.
  */
 struct shim_sock *fdt_acquire(int fd)
 {
 	for (int tries = 0; tries < 64; tries++) {
 		struct shim_sock *s = fdt_peek(fd);
-		int refs;
 
 		if (s == NULL)
 			return NULL;
-		refs = atomic_load_explicit(&s->refs, memory_order_relaxed);
-		do {
-			if (refs == 0)
-				break;
-		} while (!atomic_compare_exchange_weak_explicit(
-			&s->refs, &refs, refs + 1, memory_order_acquire,
-			memory_order_relaxed));
-		if (refs == 0)
+		if (!fdt_refs()->tryget(s))
 			continue;
 		if (fdt_peek(fd) == s)
 			return s;
-		sock_put(s);
+		fdt_refs()->put(s);
 	}
 	return NULL;
 }
@@ -110,8 +112,8 @@ int fdt_install(int fd, struct shim_sock *s)
 	if (rc == 0)
 		rc = fdt_map_set(&fdt_socks, fd, s);
 	if (rc == 0) {
-		sock_get(s);
-		s->nfds++;
+		fdt_refs()->get(s);
+		fdt_refs()->fds(s, 1);
 		atomic_fetch_add(&fdt_live, 1);
 	}
 	fdt_unlock();
@@ -132,7 +134,7 @@ struct shim_sock *fdt_remove(int fd, int *last)
 	s = fdt_peek(fd);
 	if (s != NULL) {
 		fdt_map_set(&fdt_socks, fd, NULL);
-		*last = --s->nfds == 0;
+		*last = fdt_refs()->fds(s, -1) == 0;
 		atomic_fetch_sub(&fdt_live, 1);
 	}
 	fdt_unlock();
@@ -151,5 +153,5 @@ void fdt_forget_stale(int fd)
 		return;
 	log_msg(SHIM_LOG_DEBUG, "fd %d: closed behind the shim's back; its "
 		"state is dropped", fd);
-	sock_put(s);
+	fdt_refs()->put(s);
 }

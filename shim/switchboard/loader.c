@@ -4,7 +4,6 @@
 #include "loader.h"
 #include "log.h"
 #include "real.h"
-#include "sock.h"
 
 #include <dlfcn.h>
 #include <limits.h>

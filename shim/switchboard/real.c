@@ -1,9 +1,12 @@
 /*
  * real.c - resolve the real libc functions once (proxychains-ng style).
  *
- * Every hook calls hooks_init(), which resolves the table on first use.
- * The table is written only with the values dlsym returns, which are the
- * same on every call, so concurrent first calls are harmless.
+ * real_init() resolves the table on first use; hooks.c (through its
+ * hooks_init) and log.c call it.  This file calls nothing of the shim's:
+ * only dlsym/dladdr/dlopen and, to report a missing function, the raw
+ * write system call (never a hook).  The table is written only with the
+ * values dlsym returns, which are the same on every call, so concurrent
+ * first calls are harmless.
  *
  * Loaded twice (two paths, e.g. /etc/ld.so.preload and LD_PRELOAD): the
  * copy found first serves the program; the lookups that land in the other

@@ -1,6 +1,13 @@
 /*
  * relay.c - the watcher and relay thread (see relay.h).
  *
+ * Part of the socket module: the data path of a connection once relayed,
+ * so it reads struct shim_sock (sock_impl.h) and calls the module's
+ * locked steps (sock_advance_locked, sock_end_locked, sock_fail_locked),
+ * which call it back (relay_watch, relay_unwatch, relay_take) within the
+ * module.  The readiness module hears of the switch to RELAY through the
+ * socket module's observer (SOCK_EV_REBIND), never from here directly.
+ *
  * Invariants:
  *  - s->watched is 1 exactly while s is in relay_list and its shim_end is
  *    registered with relay_epfd; it holds one reference on s;
@@ -12,11 +19,10 @@
  *    one for a recycled socket only makes it re-check its descriptors.
  */
 #include "relay.h"
+#include "sock_impl.h"
 #include "block.h"
 #include "log.h"
-#include "ready.h"
 #include "real.h"
-#include "sock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -422,7 +428,7 @@ static void relay_switch_locked(struct shim_sock *s, const char *why)
 		pthread_mutex_unlock(&relay_mu);
 	}
 	log_msg(SHIM_LOG_INFO, "%s: relayed from now on: %s", s->info.label, why);
-	ready_rebind(s);
+	sock_notify(s, SOCK_EV_REBIND, -1);
 }
 
 /* Caller holds s->lock and a reference. */

@@ -13,14 +13,17 @@
  *    engine, and the engine writes only once the handshake is done and the
  *    peer verified: FAILED sockets are shut down and refuse all I/O;
  *  - s->lock is held around engine calls only, never across block_wait().
+ *
+ * Calls: the fd table (which calls back only through the fdt_ref_ops this
+ * file hands it), loader, names, block, log, relay.c; the readiness module
+ * hears of changes through the observer only (sock_notify).
  */
-#include "sock.h"
+#include "sock_impl.h"
 #include "block.h"
 #include "fdtable.h"
 #include "loader.h"
 #include "log.h"
 #include "names.h"
-#include "ready.h"
 #include "real.h"
 #include "relay.h"
 
@@ -68,22 +71,23 @@ static void sock_reset(struct shim_sock *s)
 	memset(&s->hs_deadline, 0, sizeof(s->hs_deadline));
 	memset(&s->rcvtimeo, 0, sizeof(s->rcvtimeo));
 	memset(&s->sndtimeo, 0, sizeof(s->sndtimeo));
-	s->regs = NULL;
 	s->pool_next = NULL;
 	s->kfd = s->shim_end = -1;
 	s->watched = 0;
 	atomic_store(&s->orphan, 0);
 	s->relay = NULL;
 	s->live_next = NULL;
-	atomic_store(&s->lock_owner, 0);
 	atomic_store(&s->hints, 0);
 	atomic_store(&s->seen_data, 0);
 }
+
+static const struct fdt_ref_ops sock_fdt_ops;
 
 struct shim_sock *sock_new(void)
 {
 	struct shim_sock *s;
 
+	fdt_use(&sock_fdt_ops);
 	pthread_mutex_lock(&sock_pool_lock);
 	s = sock_pool;
 	if (s != NULL)
@@ -112,7 +116,7 @@ void sock_put(struct shim_sock *s)
 	if (atomic_load(&s->orphan) && s->tls != NULL && sock_owned(s) &&
 	    atomic_load(&s->state) == SOCK_READY && !s->wr_shut)
 		sock_eng()->shutdown(s->tls);
-	ready_forget(s);
+	sock_notify(s, SOCK_EV_GONE, -1);
 	if (s->tls != NULL && sock_eng() != NULL)
 		sock_eng()->free(s->tls);
 	s->tls = NULL;
@@ -128,6 +132,70 @@ void sock_put(struct shim_sock *s)
 	s->pool_next = sock_pool;
 	sock_pool = s;
 	pthread_mutex_unlock(&sock_pool_lock);
+}
+
+/* A reference unless none is left (s is being recycled). */
+static int sock_tryget(struct shim_sock *s)
+{
+	int refs = atomic_load_explicit(&s->refs, memory_order_relaxed);
+
+	do {
+		if (refs == 0)
+			return 0;
+	} while (!atomic_compare_exchange_weak_explicit(
+		&s->refs, &refs, refs + 1, memory_order_acquire,
+		memory_order_relaxed));
+	return 1;
+}
+
+/* The fd table's entries that name s: under the table mutex. */
+static int sock_table_fds(struct shim_sock *s, int delta)
+{
+	s->nfds += delta;
+	return s->nfds;
+}
+
+static const struct fdt_ref_ops sock_fdt_ops = {
+	.tryget = sock_tryget,
+	.get = sock_get,
+	.put = sock_put,
+	.fds = sock_table_fds,
+};
+
+/* ------------------------------------------------- what others may see */
+
+int sock_fast(const struct shim_sock *s)
+{
+	return sock_emulated(atomic_load(&s->state));
+}
+
+void sock_view(const struct shim_sock *s, int fd, struct sock_view *v)
+{
+	v->state = atomic_load(&s->state);
+	v->owned = sock_owned(s);
+	v->kernel_fd = sock_emulated(v->state) && v->owned && s->kfd >= 0 ?
+			       s->kfd : fd;
+	v->hints = atomic_load(&s->hints);
+	v->hs_want = s->hs_want;
+	v->seen_data = atomic_load_explicit(&s->seen_data,
+					    memory_order_relaxed);
+	v->hs_deadline = s->hs_deadline;
+}
+
+static _Atomic(sock_observer_fn *) sock_observer;
+
+void sock_observe(sock_observer_fn *fn)
+{
+	atomic_store_explicit(&sock_observer, fn, memory_order_release);
+}
+
+void sock_notify(struct shim_sock *s, enum sock_event ev, int fd)
+{
+	sock_observer_fn *fn =
+		atomic_load_explicit(&sock_observer, memory_order_acquire);
+
+	if (fn != NULL)
+		fn(s, ev, fd);
 }
 
 /* ----------------------------------------------------------- the lock */
@@ -315,7 +383,7 @@ void sock_step(struct shim_sock *s, int fd)
 	after = atomic_load(&s->state);
 	sock_unlock(s);
 	if (after != before)
-		ready_sync(s);
+		sock_changed(s);
 }
 
 void sock_flush(struct shim_sock *s, int fd)
@@ -331,7 +399,7 @@ void sock_flush(struct shim_sock *s, int fd)
 	}
 	sock_unlock(s);
 	if (changed)
-		ready_sync(s);
+		sock_changed(s);
 }
 
 int sock_probe_readable(struct shim_sock *s, int fd)
@@ -354,7 +422,7 @@ int sock_probe_readable(struct shim_sock *s, int fd)
 	changed = sock_refresh_hints(s, n < 0 && n != SHIM_IO_ERROR ? (int)n : 0, -1);
 	sock_unlock(s);
 	if (changed)
-		ready_sync(s);
+		sock_changed(s);
 	if (n > 0)
 		atomic_store(&s->seen_data, 1);
 	return n >= 0 || n == SHIM_IO_ERROR;
@@ -437,7 +505,7 @@ static void sock_untrack(int fd, struct shim_sock *s)
 	int last;
 	struct shim_sock *t = fdt_remove(fd, &last);
 
-	ready_forget(s);
+	sock_notify(s, SOCK_EV_GONE, -1);
 	if (t != NULL)
 		sock_put(t);
 }
@@ -529,14 +597,14 @@ static int sock_begin(struct shim_sock *s, int fd, const struct sockaddr *addr,
 			"TLS: %s", info->label, strerror(err));
 		sock_give_back(s, fd);
 		sock_unlock(s);
-		ready_attach(s);
+		sock_notify(s, SOCK_EV_ATTACH, -1);
 		errno = err;
 		return -1;
 	}
 	atomic_store(&s->state, rc == 0 ? SOCK_HANDSHAKING : SOCK_CONNECTING);
 started:
 	sock_unlock(s);
-	ready_sync(s);
+	sock_changed(s);
 	if (s->stdio) /* fdopen()ed before: stdio writes past the hooks */
 		relay_take(s, "the socket was fdopen()ed");
 	if (s->app_nonblock) {
@@ -715,7 +783,7 @@ void sock_end_locked(struct shim_sock *s, int notify)
 		s->wr_shut = 1;
 	}
 	relay_unwatch(s);
-	ready_forget(s);
+	sock_notify(s, SOCK_EV_GONE, -1);
 	if (s->kfd >= 0) {
 		sock_close_gently(s->kfd);
 		real.close(s->kfd);

@@ -11,12 +11,11 @@
  * hands the descriptor to someone the hooks cannot follow (an exec'd
  * program, stdio as a standard stream) switches the connection to RELAY.
  */
-#include "sock.h"
+#include "sock_impl.h"
 #include "fdtable.h"
 #include "loader.h"
 #include "log.h"
 #include "names.h"
-#include "ready.h"
 #include "real.h"
 #include "relay.h"
 
@@ -49,9 +48,7 @@ int sock_close(int fd)
 		return -1;
 	}
 	s = fdt_remove(fd, &last);
-	if (s != NULL)
-		ready_fd_closed(s, fd);
-	ready_epfd_closed(fd);
+	sock_notify(s, SOCK_EV_CLOSED, fd);
 	rc = real.close(fd);
 	err = errno;
 	if (s != NULL) {
@@ -117,7 +114,7 @@ int sock_close_range(unsigned first, unsigned last_fd, int flags)
 		struct shim_sock *s = fdt_remove((int)fd, &last);
 		if (s == NULL)
 			continue;
-		ready_fd_closed(s, (int)fd);
+		sock_notify(s, SOCK_EV_CLOSED, (int)fd);
 		if (!last) {
 			sock_put(s);
 			continue;
@@ -125,7 +122,7 @@ int sock_close_range(unsigned first, unsigned last_fd, int flags)
 		gone[ngone++] = s;
 	}
 	for (size_t fd = first; fd < end; fd++)
-		ready_epfd_closed((int)fd);
+		sock_notify(NULL, SOCK_EV_CLOSED, (int)fd);
 	int rc = sock_close_range_sparing(first, last_fd, flags), err = errno;
 	for (size_t i = 0; i < ngone; i++) {
 		sock_last_close(gone[i]);
@@ -161,7 +158,7 @@ int sock_shutdown(struct shim_sock *s, int fd, int how)
 		break;
 	}
 	sock_unlock(s);
-	ready_sync(s);
+	sock_changed(s);
 	return real.shutdown(s->kfd, how);
 }
 
@@ -203,9 +200,7 @@ int sock_dup(int oldfd, int newfd, int flags, int kind)
 	so = fdt_acquire(oldfd);
 	if (over) {
 		sn = fdt_remove(newfd, &last);
-		if (sn != NULL)
-			ready_fd_closed(sn, newfd);
-		ready_epfd_closed(newfd);
+		sock_notify(sn, SOCK_EV_CLOSED, newfd);
 	}
 	rc = sock_dup_real(oldfd, newfd, flags, kind);
 	err = errno;
@@ -460,4 +455,12 @@ void sock_relay_fd(int fd, const char *why)
 	if (sock_fast(t))
 		relay_take(t, why);
 	sock_put(t);
+}
+
+void sock_fdopened(int fd)
+{
+	struct shim_sock *t = fdt_peek(fd);
+
+	if (t != NULL && atomic_load(&t->state) == SOCK_FRESH)
+		t->stdio = 1; /* not connected yet: relayed from the start */
 }

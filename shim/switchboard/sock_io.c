@@ -5,11 +5,10 @@
  * engine.  A socket relay.c has taken over (RELAY) or that has ended is
  * served by the real call on the program's descriptor, as the kernel would.
  */
-#include "sock.h"
+#include "sock_impl.h"
 #include "block.h"
 #include "fdtable.h"
 #include "log.h"
-#include "ready.h"
 #include "real.h"
 #include "relay.h"
 

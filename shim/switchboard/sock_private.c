@@ -9,10 +9,9 @@
  * unhooked dup, a child forked before connect) can reach the network.
  * Callers hold s->lock.
  */
-#include "sock.h"
+#include "sock_impl.h"
 #include "fdtable.h"
 #include "log.h"
-#include "ready.h"
 #include "real.h"
 #include "relay.h"
 
@@ -271,18 +270,18 @@ int sock_move_private(struct shim_sock *s, int fd)
 		log_msg(SHIM_LOG_WARNING, "%s: cannot watch the connection "
 			"for bytes the hooks do not see: %s", s->info.label,
 			strerror(errno));
-	ready_detach(s);
+	sock_notify(s, SOCK_EV_DETACH, -1);
 	atomic_store(&s->state, SOCK_CONNECTING);
 	if (sock_swap_numbers(s, fd, prog) < 0) {
 		err = errno;
 		atomic_store(&s->state, SOCK_FRESH);
-		ready_attach(s);
+		sock_notify(s, SOCK_EV_ATTACH, -1);
 		relay_unwatch(s);
 		errno = err;
 		goto fail;
 	}
 	real.close(prog);
-	ready_attach(s);
+	sock_notify(s, SOCK_EV_ATTACH, -1);
 	if (rebind && real.bind(s->kfd, (struct sockaddr *)&bound, blen) < 0) {
 		log_msg(SHIM_LOG_ERROR, "%s: cannot bind the connection to the "
 			"local address the program chose: %s", s->info.label,

@@ -1,0 +1,842 @@
+/*
+ * ready_epoll.c - readiness emulation for epoll: the mirror of the
+ * program's epoll registrations of TLS sockets.
+ *
+ * The kernel keeps registrations across calls, so each registration of a
+ * tracked socket is mirrored in a struct ready_reg, owned here: indexed by
+ * socket (a fixed table of buckets, for the socket's events) and, per
+ * epoll fd, in a list plus a hash by epoll_data (for the kernel's events).
+ * The kernel registration carries the program's own epoll_data and an
+ * event mask computed from the socket's snapshot (ready_mask_epoll),
+ * updated when the socket module reports a change.  Kernel events are
+ * recognised by their data (a program needs distinct data per fd to tell
+ * fds apart); one-shot and edge-triggered registrations get no duplicate
+ * events.
+ *
+ * Calls: the socket module (sock_view, references, sock_probe_readable,
+ * sock_observe), the fd table's maps, ready_drive.c, ready_mask.c, the real
+ * epoll calls.  Called by hooks.c; the socket module reaches it only
+ * through the observer (ready_on_sock) registered at the first mirrored
+ * registration, before which it has nothing to tell.
+ *
+ * Thread-safety: registrations are guarded by ready_lock, which is never
+ * held while a socket call is made that takes a socket's lock (a reference
+ * is taken, the lock dropped, the call made).  The observer may run with
+ * a socket's lock held, and takes ready_lock inside it.
+ */
+#include "ready.h"
+#include "ready_impl.h"
+#include "block.h"
+#include "fdtable.h"
+#include "log.h"
+#include "real.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define READY_MAX_EXPIRED 16
+#define READY_SYNTH_MAX 64      /* synthetic events remembered per round,
+				   to merge the kernel's duplicates */
+#define READY_SOCK_BUCKETS 1024 /* the index by socket */
+
+struct ready_reg {
+	int epfd, fd;
+	int kfd;        /* the descriptor registered with the kernel, or -1 */
+	uint32_t app_events;
+	epoll_data_t data;
+	uint32_t kernel_events;
+	int armed;
+	int err_reported;
+	int live;       /* 0 after EPOLL_CTL_DEL: kept for the next ADD */
+	struct shim_sock *sock;
+	struct ready_reg *sock_next, *set_next, *hash_next;
+};
+
+struct ready_set {
+	struct ready_reg *regs;
+	size_t nregs;
+	struct ready_reg **hash;
+	size_t nbuckets;
+};
+
+static struct fdt_map ready_sets;
+static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Registrations by socket: a bucket's chain mixes sockets; its head is
+   read without the lock to skip sockets nobody registered. */
+static struct ready_reg *ready_by_sock[READY_SOCK_BUCKETS];
+
+static size_t ready_hash_of(uint64_t v, size_t nbuckets)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdULL;
+	v ^= v >> 33;
+	return (size_t)v & (nbuckets - 1);
+}
+
+/* ------------------------------------------------ the index by socket */
+
+static struct ready_reg **ready_sock_head(const struct shim_sock *s)
+{
+	return &ready_by_sock[ready_hash_of((uintptr_t)s, READY_SOCK_BUCKETS)];
+}
+
+/* Lock-free: 0 if s surely has no registration. */
+static int ready_sock_maybe(const struct shim_sock *s)
+{
+	return __atomic_load_n(ready_sock_head(s), __ATOMIC_ACQUIRE) != NULL;
+}
+
+/* Caller holds ready_lock: s's first registration / the one after r. */
+static struct ready_reg *ready_sock_first(const struct shim_sock *s)
+{
+	struct ready_reg *r = *ready_sock_head(s);
+
+	while (r != NULL && r->sock != s)
+		r = r->sock_next;
+	return r;
+}
+
+static struct ready_reg *ready_sock_next(const struct ready_reg *r)
+{
+	const struct shim_sock *s = r->sock;
+
+	for (r = r->sock_next; r != NULL && r->sock != s; r = r->sock_next)
+		;
+	return (struct ready_reg *)r;
+}
+
+#define READY_FOR_SOCK(r, s) \
+	for ((r) = ready_sock_first(s); (r) != NULL; (r) = ready_sock_next(r))
+
+static void ready_sock_link(struct ready_reg *r)
+{
+	struct ready_reg **head = ready_sock_head(r->sock);
+
+	r->sock_next = *head;
+	__atomic_store_n(head, r, __ATOMIC_RELEASE);
+}
+
+static void ready_sock_unlink(struct ready_reg *r)
+{
+	struct ready_reg **pp = ready_sock_head(r->sock);
+
+	if (*pp == r) {
+		__atomic_store_n(pp, r->sock_next, __ATOMIC_RELEASE);
+		return;
+	}
+	for (; *pp != NULL; pp = &(*pp)->sock_next) {
+		if (*pp == r) {
+			*pp = r->sock_next;
+			return;
+		}
+	}
+}
+
+/* Caller holds ready_lock: (epfd, fd)'s registration of s, or NULL. */
+static struct ready_reg *ready_find(struct shim_sock *s, int epfd, int fd)
+{
+	struct ready_reg *r;
+
+	READY_FOR_SOCK(r, s)
+		if (r->epfd == epfd && r->fd == fd)
+			return r;
+	return NULL;
+}
+
+/* ------------------------------------------- the sets and their hash */
+
+/* Caller holds ready_lock: re-index every registration of the set. */
+static void ready_hash_rebuild(struct ready_set *set)
+{
+	size_t nb = 16;
+
+	if (set == NULL)
+		return;
+	while (nb < set->nregs * 2)
+		nb *= 2;
+	if (nb != set->nbuckets) {
+		struct ready_reg **h = calloc(nb, sizeof(*h));
+		if (h != NULL) {
+			free(set->hash);
+			set->hash = h;
+			set->nbuckets = nb;
+		}
+	}
+	if (set->hash == NULL)
+		return;
+	memset(set->hash, 0, set->nbuckets * sizeof(*set->hash));
+	for (struct ready_reg *r = set->regs; r != NULL; r = r->set_next) {
+		size_t b = ready_hash_of(r->data.u64, set->nbuckets);
+
+		if (!r->live)
+			continue;
+		r->hash_next = set->hash[b];
+		set->hash[b] = r;
+	}
+}
+
+static struct ready_reg *ready_find_data(struct ready_set *set, uint64_t data)
+{
+	struct ready_reg *r;
+
+	if (set->nbuckets == 0)
+		return NULL;
+	for (r = set->hash[ready_hash_of(data, set->nbuckets)]; r != NULL;
+	     r = r->hash_next)
+		if (r->data.u64 == data)
+			return r;
+	return NULL;
+}
+
+static void ready_unlink(struct ready_reg **head, struct ready_reg *r,
+			 size_t offset)
+{
+	for (struct ready_reg **pp = head; *pp != NULL;
+	     pp = (struct ready_reg **)((char *)*pp + offset)) {
+		if (*pp == r) {
+			*pp = *(struct ready_reg **)((char *)r + offset);
+			return;
+		}
+	}
+}
+
+/* Caller holds ready_lock: index r by its data. */
+static void ready_hash_add(struct ready_set *set, struct ready_reg *r)
+{
+	size_t b;
+
+	if (set->nbuckets < set->nregs * 2 || set->hash == NULL) {
+		ready_hash_rebuild(set); /* grows, and indexes r too */
+		return;
+	}
+	b = ready_hash_of(r->data.u64, set->nbuckets);
+	r->hash_next = set->hash[b];
+	set->hash[b] = r;
+}
+
+static void ready_hash_del(struct ready_set *set, struct ready_reg *r)
+{
+	if (set->hash == NULL)
+		return;
+	ready_unlink(&set->hash[ready_hash_of(r->data.u64, set->nbuckets)], r,
+		     offsetof(struct ready_reg, hash_next));
+}
+
+static void ready_set_free(int epfd, struct ready_set *set)
+{
+	fdt_map_set(&ready_sets, epfd, NULL);
+	free(set->hash);
+	free(set);
+}
+
+static struct ready_set *ready_set_get(int epfd)
+{
+	struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
+
+	if (set != NULL)
+		return set;
+	set = calloc(1, sizeof(*set));
+	if (set == NULL)
+		return NULL;
+	if (fdt_map_set(&ready_sets, epfd, set) < 0) {
+		free(set);
+		return NULL;
+	}
+	return set;
+}
+
+/*
+ * Caller holds ready_lock: detach r from its socket and set, free it.
+ * An emptied set stays (event loops delete and add registrations all the
+ * time) until its epoll fd is closed.
+ */
+static void ready_drop(struct ready_reg *r)
+{
+	struct ready_set *set = fdt_map_peek(&ready_sets, r->epfd);
+
+	ready_sock_unlink(r);
+	if (set != NULL) {
+		ready_unlink(&set->regs, r, offsetof(struct ready_reg, set_next));
+		if (r->live) {
+			ready_hash_del(set, r);
+			set->nregs--;
+		}
+	}
+	free(r);
+}
+
+/* --------------------------------------- the kernel's registrations */
+
+/* Caller holds ready_lock: what the kernel registration of r must be. */
+static uint32_t ready_reg_mask(struct ready_reg *r)
+{
+	struct sock_view v;
+	struct ready_facts f;
+
+	ready_look(r->sock, r->fd, &v, &f);
+	return ready_mask_epoll(&f, r->app_events, r->armed);
+}
+
+/* Caller holds ready_lock: make the kernel registration match. */
+static void ready_apply(struct ready_reg *r)
+{
+	uint32_t m = ready_reg_mask(r);
+	struct epoll_event ev;
+
+	if (m == r->kernel_events)
+		return;
+	ev.events = m == READY_DISARMED ? EPOLLONESHOT : m;
+	ev.data = r->data;
+	if (r->kfd < 0)
+		return;
+	if (real.epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->kfd, &ev) == 0)
+		r->kernel_events = m;
+	else
+		log_msg(SHIM_LOG_DEBUG, "epoll_ctl(MOD, fd %d): %s", r->fd,
+			strerror(errno));
+}
+
+/* Caller holds ready_lock: register r with the kernel on kfd. */
+static void ready_register(struct ready_reg *r, int kfd)
+{
+	struct epoll_event ev;
+	uint32_t m;
+
+	r->kfd = kfd;
+	m = ready_reg_mask(r);
+	ev.events = m == READY_DISARMED ? EPOLLONESHOT : m;
+	ev.data = r->data;
+	if (real.epoll_ctl(r->epfd, EPOLL_CTL_ADD, kfd, &ev) == 0) {
+		r->kernel_events = m;
+	} else {
+		log_msg(SHIM_LOG_WARNING, "epoll_ctl(ADD, fd %d for fd %d): %s",
+			kfd, r->fd, strerror(errno));
+		r->kfd = -1;
+	}
+}
+
+/* Caller holds ready_lock: r goes.  The kernel forgets a registration of
+   the program's own descriptor when it is closed, not one of the private
+   socket's: that one is removed here. */
+static void ready_unregister(struct ready_reg *r)
+{
+	if (r->live && r->kfd >= 0 && r->kfd != r->fd)
+		real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->kfd, NULL);
+	ready_drop(r);
+}
+
+/* -------------------------------------------- what the socket reports */
+
+/* s changed state: re-register it where its registrations need other
+   events.  Caller holds a reference. */
+static void ready_sync(struct shim_sock *s)
+{
+	struct ready_reg *r;
+
+	if (!ready_sock_maybe(s))
+		return;
+	pthread_mutex_lock(&ready_lock);
+	READY_FOR_SOCK(r, s)
+		if (r->live)
+			ready_apply(r);
+	pthread_mutex_unlock(&ready_lock);
+}
+
+/* fd (s's number, or NULL's: any file) was closed: forget registrations
+   made through it, and the epoll instance it was. */
+static void ready_closed(struct shim_sock *s, int fd)
+{
+	struct ready_reg *r, *next;
+	struct ready_set *set;
+
+	if (s != NULL && ready_sock_maybe(s)) {
+		pthread_mutex_lock(&ready_lock);
+		for (r = ready_sock_first(s); r != NULL; r = next) {
+			next = ready_sock_next(r);
+			if (r->fd == fd)
+				ready_unregister(r);
+		}
+		pthread_mutex_unlock(&ready_lock);
+	}
+	if (fdt_map_peek(&ready_sets, fd) == NULL)
+		return;
+	pthread_mutex_lock(&ready_lock);
+	set = fdt_map_peek(&ready_sets, fd);
+	while (set != NULL && set->regs != NULL)
+		ready_drop(set->regs);
+	if (set != NULL)
+		ready_set_free(fd, set);
+	pthread_mutex_unlock(&ready_lock);
+}
+
+/* s's registrations are void (SOCK_EV_GONE): its session ended, it is no
+   longer tracked (connect passed through), or it is recycled. */
+static void ready_forget(struct shim_sock *s)
+{
+	struct ready_reg *r;
+
+	if (!ready_sock_maybe(s))
+		return;
+	pthread_mutex_lock(&ready_lock);
+	while ((r = ready_sock_first(s)) != NULL)
+		ready_unregister(r);
+	pthread_mutex_unlock(&ready_lock);
+}
+
+/* The kernel descriptor behind s is about to change: off the kernel. */
+static void ready_detach(struct shim_sock *s)
+{
+	struct ready_reg *r;
+
+	if (!ready_sock_maybe(s))
+		return;
+	pthread_mutex_lock(&ready_lock);
+	READY_FOR_SOCK(r, s) {
+		if (r->live && r->kfd >= 0)
+			real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->kfd, NULL);
+		r->kfd = -1;
+	}
+	pthread_mutex_unlock(&ready_lock);
+}
+
+/* ... and has changed (detach: 0), or changed with no detach (rebind: 1):
+   register every live registration on the descriptor it needs now. */
+static void ready_attach(struct shim_sock *s, int rebind)
+{
+	struct ready_reg *r;
+
+	if (!ready_sock_maybe(s))
+		return;
+	pthread_mutex_lock(&ready_lock);
+	READY_FOR_SOCK(r, s) {
+		struct sock_view v;
+
+		sock_view(s, r->fd, &v);
+		if (!r->live || r->kfd == v.kernel_fd ||
+		    (!rebind && r->kfd >= 0))
+			continue;
+		if (r->kfd >= 0)
+			real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->kfd, NULL);
+		ready_register(r, v.kernel_fd);
+	}
+	pthread_mutex_unlock(&ready_lock);
+}
+
+/* The observer the socket module calls (sock_observe). */
+static void ready_on_sock(struct shim_sock *s, enum sock_event ev, int fd)
+{
+	switch (ev) {
+	case SOCK_EV_CHANGED:
+		ready_sync(s);
+		break;
+	case SOCK_EV_CLOSED:
+		ready_closed(s, fd);
+		break;
+	case SOCK_EV_DETACH:
+		ready_detach(s);
+		break;
+	case SOCK_EV_ATTACH:
+		ready_attach(s, 0);
+		break;
+	case SOCK_EV_REBIND:
+		ready_attach(s, 1);
+		break;
+	case SOCK_EV_GONE:
+		ready_forget(s);
+		break;
+	default:
+		break;
+	}
+}
+
+static void ready_observe(void)
+{
+	static atomic_int observing;
+
+	if (!atomic_load_explicit(&observing, memory_order_acquire) &&
+	    !atomic_exchange(&observing, 1))
+		sock_observe(ready_on_sock);
+}
+
+/* ------------------------------------------------------ epoll_ctl */
+
+int ready_has_set(int epfd)
+{
+	struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
+
+	return set != NULL && __atomic_load_n(&set->nregs, __ATOMIC_RELAXED) > 0;
+}
+
+int ready_is_epfd(int fd)
+{
+	return fdt_map_peek(&ready_sets, fd) != NULL;
+}
+
+/* Caller holds ready_lock: r (fresh or reused) now mirrors ev; add it to
+   the kernel.  0, or -1 with errno. */
+static int ready_ctl_register(struct shim_sock *s, struct ready_reg *r,
+			      int epfd, int fd, struct epoll_event *ev)
+{
+	struct sock_view v;
+	struct ready_facts f;
+	struct epoll_event kev;
+
+	r->epfd = epfd;
+	r->fd = fd;
+	r->app_events = ev->events;
+	r->data = ev->data;
+	r->armed = 1;
+	r->err_reported = 0;
+	r->sock = s;
+	ready_look(s, fd, &v, &f);
+	r->kfd = v.kernel_fd;
+	r->kernel_events = ready_mask_epoll(&f, r->app_events, r->armed);
+	kev.events = r->kernel_events |
+		     (!sock_emulated(v.state) ? 0 : (ev->events & EPOLLEXCLUSIVE));
+	kev.data = ev->data;
+	return real.epoll_ctl(epfd, EPOLL_CTL_ADD, r->kfd, &kev);
+}
+
+/*
+ * EPOLL_CTL_ADD of a tracked socket.  `r` is the registration a previous
+ * EPOLL_CTL_DEL left behind for this (epfd, fd), reused so that event
+ * loops that add and delete all the time allocate nothing.
+ */
+static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
+			 int fd, struct epoll_event *ev)
+{
+	struct ready_set *set = ready_set_get(epfd);
+	int fresh = r == NULL;
+
+	if (fresh)
+		r = calloc(1, sizeof(*r));
+	if (r == NULL || set == NULL) {
+		if (fresh)
+			free(r);
+		return real.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, ev);
+	}
+	if (ready_ctl_register(s, r, epfd, fd, ev) < 0) {
+		int err = errno;
+		if (fresh)
+			free(r);
+		if (set->nregs == 0 && set->regs == NULL)
+			ready_set_free(epfd, set);
+		errno = err;
+		return -1;
+	}
+	if (fresh) {
+		ready_sock_link(r);
+		r->set_next = set->regs;
+		set->regs = r;
+	}
+	r->live = 1;
+	set->nregs++;
+	ready_hash_add(set, r);
+	return 0;
+}
+
+static int ready_ctl_mod(struct ready_reg *r, int epfd, int fd,
+			 struct epoll_event *ev)
+{
+	struct epoll_event kev;
+	int rc;
+
+	r->app_events = ev->events;
+	r->armed = 1;
+	r->err_reported = 0;
+	if (r->data.u64 != ev->data.u64) {
+		struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
+		ready_hash_del(set, r);
+		r->data = ev->data;
+		ready_hash_add(set, r);
+	}
+	kev.events = ready_reg_mask(r);
+	kev.data = ev->data;
+	rc = real.epoll_ctl(epfd, EPOLL_CTL_MOD, r->kfd >= 0 ? r->kfd : fd, &kev);
+	if (rc == 0)
+		r->kernel_events = kev.events;
+	return rc;
+}
+
+/* EPOLL_CTL_DEL: the registration sleeps until the next ADD. */
+static void ready_ctl_del(struct ready_reg *r)
+{
+	struct ready_set *set = fdt_map_peek(&ready_sets, r->epfd);
+
+	if (!r->live)
+		return;
+	r->live = 0;
+	if (set != NULL) {
+		ready_hash_del(set, r);
+		set->nregs--;
+	}
+}
+
+int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
+		    struct epoll_event *ev)
+{
+	struct ready_reg *r;
+	int rc, err;
+
+	ready_observe();
+	pthread_mutex_lock(&ready_lock);
+	r = ready_find(s, epfd, fd);
+	if (op == EPOLL_CTL_ADD && ev != NULL && (r == NULL || !r->live))
+		rc = ready_ctl_add(s, r, epfd, fd, ev);
+	else if (op == EPOLL_CTL_MOD && ev != NULL && r != NULL && r->live)
+		rc = ready_ctl_mod(r, epfd, fd, ev);
+	else {
+		int kfd = r != NULL && r->live && r->kfd >= 0 ? r->kfd : fd;
+		rc = real.epoll_ctl(epfd, op, kfd, ev);
+		if (op == EPOLL_CTL_DEL && rc == 0 && r != NULL)
+			ready_ctl_del(r);
+	}
+	err = errno;
+	pthread_mutex_unlock(&ready_lock);
+	errno = err;
+	return rc;
+}
+
+/* ----------------------------------------------------- epoll_wait */
+
+/* ready_epoll_wait: the synthetic events of one round, under ready_lock. */
+struct ready_round {
+	struct epoll_event *ev;
+	int max, n;
+	int cap_ms;                   /* nearest handshake deadline, or -1 */
+	struct shim_sock *expired[READY_MAX_EXPIRED];
+	int expired_fd[READY_MAX_EXPIRED];
+	int nexpired;
+	struct ready_reg *synth_reg[READY_SYNTH_MAX]; /* to merge kernel
+							 duplicates */
+};
+
+/* A registration of a socket in its handshake: no event, but its deadline
+   caps the wait, and once passed the socket is stepped (to FAILED). */
+static void ready_collect_handshake(struct ready_reg *r,
+				    const struct sock_view *v,
+				    struct ready_round *rd)
+{
+	int left = block_remaining_ms(&v->hs_deadline);
+
+	if (left == 0 && rd->nexpired < READY_MAX_EXPIRED) {
+		sock_get(r->sock);
+		rd->expired_fd[rd->nexpired] = r->fd;
+		rd->expired[rd->nexpired++] = r->sock;
+	}
+	if (rd->cap_ms < 0 || left < rd->cap_ms)
+		rd->cap_ms = left;
+}
+
+/* The events of r that are ready without asking the kernel (0: none). */
+static uint32_t ready_collect_one(struct ready_reg *r,
+				  const struct ready_facts *f)
+{
+	/* edge-triggered: an error is an edge, reported once */
+	if (f->state == SOCK_FAILED && (r->app_events & EPOLLET)) {
+		if (r->err_reported)
+			return 0;
+		r->err_reported = 1;
+	}
+	/* edge-triggered readers read until EAGAIN, so buffered plaintext
+	   never needs a second edge */
+	if (f->state == SOCK_READY && (r->app_events & EPOLLET))
+		return 0;
+	return ready_mask_synthetic(f, r->app_events & ~READY_FLAGS);
+}
+
+static void ready_collect(struct ready_set *set, struct ready_round *rd)
+{
+	for (struct ready_reg *r = set->regs; r != NULL; r = r->set_next) {
+		struct sock_view v;
+		struct ready_facts f;
+		uint32_t ev;
+
+		if (!r->live)
+			continue;
+		ready_look(r->sock, r->fd, &v, &f);
+		if (ready_mask_handshaking(f.state)) {
+			ready_collect_handshake(r, &v, rd);
+			continue;
+		}
+		if (!r->armed || rd->n >= rd->max)
+			continue;
+		ev = ready_collect_one(r, &f);
+		if (ev == 0)
+			continue;
+		if (rd->n < READY_SYNTH_MAX)
+			rd->synth_reg[rd->n] = r;
+		rd->ev[rd->n].events = ev;
+		rd->ev[rd->n++].data = r->data;
+		if (r->app_events & EPOLLONESHOT) {
+			r->armed = 0;
+			ready_apply(r);
+		}
+	}
+}
+
+/* A kernel event for r that a synthetic event of this round already
+   reported: merged into that one.  Returns what is left of out. */
+static uint32_t ready_merge_duplicate(struct ready_round *rd, int nsyn,
+				      const struct ready_reg *r, uint32_t out)
+{
+	for (int i = 0; r != NULL && out != 0 && i < nsyn &&
+	     i < READY_SYNTH_MAX; i++) {
+		if (rd->synth_reg[i] == r) {
+			rd->ev[i].events |= out;
+			out = 0;
+		}
+	}
+	return out;
+}
+
+/* The common case (ready_mask_steady): the kernel's answer is the
+   program's, give or take buffered plaintext.  Caller holds ready_lock;
+   released here. */
+static int ready_translate_steady(struct ready_reg *r,
+				  const struct ready_facts *f,
+				  struct epoll_event *ev)
+{
+	struct shim_sock *s = r->sock;
+	int fd = r->fd;
+	uint32_t out = ready_mask_report(f, r->app_events & ~READY_FLAGS,
+					 ev->events);
+
+	if (!(out & EPOLLIN) || !(ev->events & EPOLLIN) ||
+	    (f->hints & SOCK_HINT_BUFFERED)) {
+		pthread_mutex_unlock(&ready_lock);
+		ev->events = out;
+		return out != 0;
+	}
+	/* the kernel has bytes: readable only if they make a record */
+	sock_get(s);
+	pthread_mutex_unlock(&ready_lock);
+	if (!sock_probe_readable(s, fd))
+		out &= ~(uint32_t)EPOLLIN;
+	sock_put(s);
+	ev->events = out;
+	return out != 0;
+}
+
+/* Any other state: ready_complete() drives the socket, then r is
+   re-armed as the answer needs (it may have gone meanwhile).  Caller
+   holds ready_lock; released here. */
+static int ready_translate_full(int epfd, struct ready_reg *r, int oneshot,
+				struct epoll_event *ev, struct ready_round *rd,
+				int nsyn)
+{
+	struct shim_sock *s = r->sock;
+	uint32_t want = r->app_events & ~READY_FLAGS, out;
+	int fd = r->fd;
+
+	if (oneshot)
+		r->kernel_events = READY_DISARMED; /* the kernel disarmed it */
+	sock_get(s);
+	pthread_mutex_unlock(&ready_lock);
+
+	out = ready_complete(s, fd, want, ev->events);
+
+	pthread_mutex_lock(&ready_lock);
+	r = ready_find(s, epfd, fd);
+	if (r != NULL && !r->live)
+		r = NULL;
+	if (r != NULL && oneshot && out != 0)
+		r->armed = 0;
+	if (r != NULL)
+		ready_apply(r); /* re-arm if we swallowed a one-shot event */
+	out = ready_merge_duplicate(rd, nsyn, r, out);
+	pthread_mutex_unlock(&ready_lock);
+	ready_sync(s);
+	sock_put(s);
+	ev->events = out;
+	return out != 0;
+}
+
+/* Interpret one kernel event; returns 1 to keep it (rewritten in *ev). */
+static int ready_translate(int epfd, struct epoll_event *ev,
+			   struct ready_round *rd, int nsyn)
+{
+	struct ready_set *set;
+	struct ready_reg *r;
+	struct sock_view v;
+	struct ready_facts f;
+	int oneshot;
+
+	pthread_mutex_lock(&ready_lock);
+	set = fdt_map_peek(&ready_sets, epfd);
+	r = set ? ready_find_data(set, ev->data.u64) : NULL;
+	if (r == NULL || !r->armed) {
+		pthread_mutex_unlock(&ready_lock);
+		return r == NULL; /* not ours: as the kernel said it */
+	}
+	ready_look(r->sock, r->fd, &v, &f);
+	oneshot = (r->app_events & EPOLLONESHOT) && f.state == SOCK_READY;
+	if (!oneshot && nsyn == 0 && ready_mask_steady(&f))
+		return ready_translate_steady(r, &f, ev);
+	return ready_translate_full(epfd, r, oneshot, ev, rd, nsyn);
+}
+
+/* One round's synthetic events into rd (and expired handshakes stepped):
+   0, or 1 if handshakes failed and the round must be collected again. */
+static int ready_round_collect(int epfd, struct epoll_event *events, int max,
+			       struct ready_round *rd)
+{
+	struct ready_set *set;
+
+	memset(rd, 0, sizeof(*rd));
+	rd->ev = events;
+	rd->max = max;
+	rd->cap_ms = -1;
+	pthread_mutex_lock(&ready_lock);
+	set = fdt_map_peek(&ready_sets, epfd);
+	if (set != NULL)
+		ready_collect(set, rd);
+	pthread_mutex_unlock(&ready_lock);
+	for (int i = 0; i < rd->nexpired; i++) {
+		sock_step(rd->expired[i], rd->expired_fd[i]);
+		sock_put(rd->expired[i]);
+	}
+	return rd->nexpired > 0 && rd->n == 0; /* FAILED now: report them */
+}
+
+int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
+		     const struct timespec *timeout, const sigset_t *mask)
+{
+	struct timespec deadline, *dl;
+	struct ready_round rd;
+
+	if (max <= 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	dl = ready_deadline(timeout, &deadline);
+	for (;;) {
+		int ms, n, out;
+
+		if (ready_round_collect(epfd, events, max, &rd))
+			continue;
+		ms = ready_timeout_ms(dl);
+		if (rd.n > 0)
+			ms = 0;
+		else if (rd.cap_ms >= 0 && (ms < 0 || rd.cap_ms < ms))
+			ms = rd.cap_ms;
+		n = rd.n < max ? real.epoll_pwait(epfd, events + rd.n,
+						  max - rd.n, ms, mask) : 0;
+		if (n < 0)
+			return rd.n > 0 ? rd.n : -1;
+		out = rd.n;
+		for (int i = 0; i < n; i++) {
+			struct epoll_event ev = events[rd.n + i];
+			if (ready_translate(epfd, &ev, &rd, rd.n))
+				events[out++] = ev;
+		}
+		if (out > 0)
+			return out;
+		if (dl != NULL && block_expired(dl))
+			return 0;
+	}
+}
