@@ -23,7 +23,8 @@ extern const struct shim_host *engine_host;
  * for this address and port (NULL when it dialled a literal); `ip` is the
  * address dialled, as text.  Fills *out:
  *   dialled  the name the program dialled by: ep's own name when the
- *            address is one that name resolves to, else `name`; or NULL;
+ *            address is one that name resolves to, else `name` without
+ *            a trailing dot; or NULL;
  *   expect   verify_name, else dialled, else the IP (IP literals in
  *            their canonical form, which X509 IP checks need);
  *   sni      the sni option, else dialled, else verify_name; NULL for an
@@ -33,6 +34,7 @@ extern const struct shim_host *engine_host;
 struct engine_names {
 	const char *dialled, *expect, *sni;
 	char ip[ADDR_TEXT_MAX]; /* the canonical form of an IP expect */
+	char name[MATCH_NAME_MAX + 2]; /* `name` without its trailing dot */
 };
 void engine_names(const struct cfg_endpoint *ep, enum match_result how,
 		  const char *name, const char *ip, struct engine_names *out);

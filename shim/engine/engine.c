@@ -139,6 +139,15 @@ void engine_names(const struct cfg_endpoint *ep, enum match_result how,
 {
 	const struct cfg_tls *c = &ep->tls;
 
+	size_t n = name != NULL ? strlen(name) : 0;
+
+	/* "host." is the same host, but no certificate names it so and
+	   SNI carries no trailing dot (RFC 6066) */
+	if (n > 1 && n < sizeof(out->name) && name[n - 1] == '.') {
+		memcpy(out->name, name, n - 1);
+		out->name[n - 1] = '\0';
+		name = out->name;
+	}
 	out->dialled = how == MATCH_BY_RESOLVED ? ep->match.name : name;
 	out->expect = c->verify_name ? c->verify_name
 		    : out->dialled   ? out->dialled
