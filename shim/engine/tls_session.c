@@ -33,6 +33,7 @@ struct shim_tls {
 	enum tls_failure why; /* the first fatal failure */
 	int deferred;    /* errno of a failure met after data was returned */
 	int failed;      /* a fatal error was reported: report no more */
+	int read_failed; /* a read failed: no orderly end can follow */
 	struct timespec t0;
 	int vfail;       /* X509_V_ERR_* of the first verification failure */
 	int vfail_depth; /* the depth of the certificate it is about */
@@ -435,7 +436,7 @@ static int tls_result_eof(struct shim_tls *t, enum tls_op op, int *err)
 }
 
 /* Interpret an OpenSSL result: the single place that does so. */
-static int tls_result(struct shim_tls *t, int rc, enum tls_op op, int *err)
+static int tls_result_of(struct shim_tls *t, int rc, enum tls_op op, int *err)
 {
 	switch (SSL_get_error(t->ssl, rc)) {
 	case SSL_ERROR_WANT_READ:
@@ -473,6 +474,25 @@ static int tls_result(struct shim_tls *t, int rc, enum tls_op op, int *err)
 	}
 	t->failed = 1;
 	return SHIM_IO_ERROR;
+}
+
+/*
+ * Once a read has failed (a truncated or forged stream, a reset), every
+ * later read fails too: OpenSSL, or the kernel after a reset, would next
+ * say "end of stream", and a program that reads to the end would take
+ * the reply it has for a whole one (a truncation attack).
+ */
+static int tls_result(struct shim_tls *t, int rc, enum tls_op op, int *err)
+{
+	if (op == TLS_OP_READ && t->read_failed) {
+		ERR_clear_error();
+		*err = ECONNRESET;
+		return SHIM_IO_ERROR;
+	}
+	rc = tls_result_of(t, rc, op, err);
+	if (op == TLS_OP_READ && rc == SHIM_IO_ERROR)
+		t->read_failed = 1;
+	return rc;
 }
 
 /* ---------------------------------------------------------- I/O */
