@@ -413,7 +413,10 @@ static int tls_report_syscall(struct shim_tls *t, enum tls_op op)
  */
 static int tls_result_eof(struct shim_tls *t, enum tls_op op, int *err)
 {
-	int mid_record = SSL_has_pending(t->ssl);
+	/* a record header read whose body never came leaves nothing
+	   pending: the record layer's state ("RB", reading a body) says so */
+	int mid_record = SSL_has_pending(t->ssl) ||
+			 strcmp(SSL_rstate_string(t->ssl), "RB") == 0;
 
 	ERR_clear_error();
 	if (op == TLS_OP_READ && !mid_record)
