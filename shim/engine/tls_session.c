@@ -438,6 +438,15 @@ static int tls_result_eof(struct shim_tls *t, enum tls_op op, int *err)
 	return SHIM_IO_ERROR;
 }
 
+/* The errno of a call on a session that has already failed: a write
+   hears what the kernel said of the socket, as send(2) would again. */
+static int tls_dead_errno(const struct shim_tls *t, enum tls_op op)
+{
+	if (op == TLS_OP_WRITE && t->bio.last_errno != 0)
+		return t->bio.last_errno;
+	return ECONNRESET;
+}
+
 /* Interpret an OpenSSL result: the single place that does so. */
 static int tls_result_of(struct shim_tls *t, int rc, enum tls_op op, int *err)
 {
@@ -463,14 +472,14 @@ static int tls_result_of(struct shim_tls *t, int rc, enum tls_op op, int *err)
 		if (ERR_GET_REASON(ERR_peek_last_error()) ==
 		    SSL_R_UNEXPECTED_EOF_WHILE_READING)
 			return tls_result_eof(t, op, err);
-		*err = t->failed ? ECONNRESET : tls_report_ssl(t, op);
+		*err = t->failed ? tls_dead_errno(t, op) : tls_report_ssl(t, op);
 		t->failed = 1;
 		return SHIM_IO_ERROR;
 	case SSL_ERROR_SYSCALL:
 	default:
 		break;
 	}
-	*err = t->failed ? ECONNRESET : tls_report_syscall(t, op);
+	*err = t->failed ? tls_dead_errno(t, op) : tls_report_syscall(t, op);
 	if (op == TLS_OP_READ && t->bio.last_errno == 0 && t->bio.eof) {
 		ERR_clear_error();
 		return 0; /* end of stream without close_notify */
