@@ -24,16 +24,18 @@
  *     concatenate exactly, each read drains min(len, what is left), and
  *     whenever plaintext is left the session says so (buffered) or the
  *     kernel holds bytes: no read ever waits on data the kernel cannot see;
- *   - writes: the kernel takes k bytes, then EAGAIN; the program retries
- *     from other buffers (and other lengths) holding the same bytes, its
- *     old buffer scribbled over: the server gets the bytes exactly once;
- *     or after the EAGAIN the kernel says EPIPE / ECONNRESET: the program
- *     sees that errno, again on every retry, and the server got a prefix;
+ *   - writes: the kernel takes k bytes, then EAGAIN; the write takes the
+ *     record the kernel cut and no more; the program retries from other
+ *     buffers (and other lengths) holding the same bytes, its old buffer
+ *     scribbled over: the server gets the bytes exactly once; or after
+ *     the EAGAIN the kernel says EPIPE / ECONNRESET: the program sees that
+ *     errno, again on every retry, and the server got a prefix;
  *   - FIN at every byte offset of a two-record reply: at the record
  *     boundary the program reads the data, then 0 (how a kernel socket
- *     ends); inside a record it reads the whole records, then an error
- *     (a truncated reply is never an orderly end); close_notify: 0; RST:
- *     the data, then ECONNRESET;
+ *     ends); inside a record, even right after its header, it reads the
+ *     whole records, then ECONNRESET, and never 0 after that (a truncated
+ *     reply is never an orderly end); close_notify: 0; RST: the data,
+ *     then ECONNRESET, again on every read;
  *   - a fatal alert, or a record forged at any byte of its body, right
  *     after good data: the good data first, then ECONNRESET, and the
  *     session is readable meanwhile so that poll wakes the program;
@@ -923,7 +925,7 @@ static size_t two_records(struct conn *c, struct buf *out)
 }
 
 /* FIN at every byte offset of the two records. */
-static void test_fin_every_offset(void **state)
+static void fin_every_offset(SSL_CTX *ctx)
 {
 	size_t total = 1, boundary = 0, cuts = 0;
 
@@ -934,7 +936,7 @@ static void test_fin_every_offset(void **state)
 		int err = 0;
 		ssize_t n;
 
-		conn_ready(&c, srv13);
+		conn_ready(&c, ctx);
 		boundary = two_records(&c, &recs);
 		total = recs.len;
 		buf_add(&W.s2c, recs.p, cut);
@@ -968,6 +970,12 @@ static void test_fin_every_offset(void **state)
 		conn_close(&c);
 	}
 	assert_int_equal(cuts, total - 2);
+}
+
+static void test_fin_every_offset(void **state)
+{
+	fin_every_offset(srv13);
+	fin_every_offset(srv12);
 }
 
 static void test_close_notify(void **state)
@@ -1076,7 +1084,7 @@ static void test_alert_after_data(void **state)
 
 /* The second record forged at each byte of its body (header intact):
    "good" comes out, then an error; the forged bytes never do. */
-static void test_forged_record_after_data(void **state)
+static void forged_record_after_data(SSL_CTX *ctx)
 {
 	size_t total = 6;
 
@@ -1088,7 +1096,7 @@ static void test_forged_record_after_data(void **state)
 		int err = 0;
 		ssize_t n;
 
-		conn_ready(&c, srv13);
+		conn_ready(&c, ctx);
 		boundary = two_records(&c, &recs);
 		total = recs.len - boundary;
 		recs.p[boundary + at] ^= 0x20;
@@ -1107,6 +1115,12 @@ static void test_forged_record_after_data(void **state)
 		buf_free(&recs);
 		conn_close(&c);
 	}
+}
+
+static void test_forged_record_after_data(void **state)
+{
+	forged_record_after_data(srv13);
+	forged_record_after_data(srv12);
 }
 
 /* Bytes that are no record of this session after good data: a plaintext
