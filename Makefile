@@ -130,6 +130,17 @@ $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) $(BUILD)/flags | $(BUILD)/tests
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(SB_INC) $(ENG_INC) $(ENGINE_CFLAGS) \
 		$(LDFLAGS) -o $@ $< $(PURE_OBJS) -lcmocka $(ENGINE_LIBS)
 
+# The session and name tests drive the engine itself (tls_session.c and
+# tls_bio.c over a memory wire, engine_names): they link the engine's
+# objects rather than PURE_OBJS.
+ENGINE_TEST_BINS := $(BUILD)/tests/test_tls_session $(BUILD)/tests/test_sni_name
+$(ENGINE_TEST_BINS): $(BUILD)/tests/%: tests/unit/%.c $(ENGINE_OBJS) $(COMMON_OBJS) \
+                     $(BUILD)/flags | $(BUILD)/tests
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(ENG_INC) $(ENGINE_CFLAGS) \
+		$(LDFLAGS) -o $@ $< $(ENGINE_OBJS) $(COMMON_OBJS) -lcmocka $(ENGINE_LIBS) \
+		-ldl -pthread
+
 $(BUILD)/torture/%: tests/torture/%.c tests/torture/torture.h | $(BUILD)/torture
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< -pthread

@@ -7,12 +7,37 @@
 #define SHIM_ENGINE_H
 
 #include "engine_api.h"
+#include "addr.h"
+#include "config.h"
 
 struct shim_config;
 
 extern const struct shim_host *engine_host;
 
 #define ENGINE_LOG(level, ...) engine_host->log(level, __VA_ARGS__)
+
+/*
+ * engine_names - which name a connect() to endpoint `ep` verifies and
+ * which it sends as SNI (DESIGN, security rule 2).  `how` is how the
+ * destination matched ep; `name` is the host name the program resolved
+ * for this address and port (NULL when it dialled a literal); `ip` is the
+ * address dialled, as text.  Fills *out:
+ *   dialled  the name the program dialled by: ep's own name when the
+ *            address is one that name resolves to, else `name` without
+ *            a trailing dot; or NULL;
+ *   expect   verify_name, else dialled, else the IP (IP literals in
+ *            their canonical form, which X509 IP checks need);
+ *   sni      the sni option, else dialled, else verify_name; NULL for an
+ *            IP literal (SNI is never sent for one).
+ * The strings point into ep, `name`, `ip` or *out itself.
+ */
+struct engine_names {
+	const char *dialled, *expect, *sni;
+	char ip[ADDR_TEXT_MAX]; /* the canonical form of an IP expect */
+	char name[MATCH_NAME_MAX + 2]; /* `name` without its trailing dot */
+};
+void engine_names(const struct cfg_endpoint *ep, enum match_result how,
+		  const char *name, const char *ip, struct engine_names *out);
 
 /* ---- for redis-tls-ctl ------------------------------------------------ */
 

@@ -134,6 +134,33 @@ static long engine_find_dest(int fd, struct match_target *t,
 	return i;
 }
 
+void engine_names(const struct cfg_endpoint *ep, enum match_result how,
+		  const char *name, const char *ip, struct engine_names *out)
+{
+	const struct cfg_tls *c = &ep->tls;
+
+	size_t n = name != NULL ? strlen(name) : 0;
+
+	/* "host." is the same host, but no certificate names it so and
+	   SNI carries no trailing dot (RFC 6066) */
+	if (n > 1 && n < sizeof(out->name) && name[n - 1] == '.') {
+		memcpy(out->name, name, n - 1);
+		out->name[n - 1] = '\0';
+		name = out->name;
+	}
+	out->dialled = how == MATCH_BY_RESOLVED ? ep->match.name : name;
+	out->expect = c->verify_name ? c->verify_name
+		    : out->dialled   ? out->dialled
+				     : ip;
+	/* X509 IP checks take the canonical form only */
+	if (addr_canonical(out->expect, out->ip, sizeof(out->ip)))
+		out->expect = out->ip;
+	out->sni = c->sni ? c->sni : out->dialled ? out->dialled
+						   : c->verify_name;
+	if (out->sni != NULL && addr_is_literal(out->sni))
+		out->sni = NULL; /* never SNI for an IP literal */
+}
+
 static enum shim_decision engine_open(int fd, const struct sockaddr *addr,
 				      socklen_t addrlen, const char *name,
 				      struct shim_tls **out,
@@ -143,8 +170,8 @@ static enum shim_decision engine_open(int fd, const struct sockaddr *addr,
 	const struct cfg_tls *c;
 	struct match_target t;
 	enum match_result how = MATCH_NONE;
-	char ip[ADDR_TEXT_MAX], verify_ip[ADDR_TEXT_MAX], key[700];
-	const char *dialled, *expect, *sni;
+	char ip[ADDR_TEXT_MAX], key[700];
+	struct engine_names nm;
 	struct tls_target tg;
 	long i;
 
@@ -160,30 +187,24 @@ static enum shim_decision engine_open(int fd, const struct sockaddr *addr,
 	ep = &engine_eps[i];
 	c = &ep->cfg->tls;
 	match_addr_format(&t.addr, ip, sizeof(ip));
-	dialled = how == MATCH_BY_RESOLVED ? ep->cfg->match.name : name;
-	expect = c->verify_name ? c->verify_name : dialled ? dialled : ip;
-	/* X509 IP checks take the canonical form only */
-	if (addr_canonical(expect, verify_ip, sizeof(verify_ip)))
-		expect = verify_ip;
-	sni = c->sni ? c->sni : dialled ? dialled : c->verify_name;
-	if (sni != NULL && addr_is_literal(sni))
-		sni = NULL; /* never SNI for an IP literal */
-	if (dialled != NULL)
-		snprintf(info->label, sizeof(info->label), "%s:%u", dialled,
+	engine_names(ep->cfg, how, name, ip, &nm);
+	if (nm.dialled != NULL)
+		snprintf(info->label, sizeof(info->label), "%s:%u", nm.dialled,
 			 t.port);
 	else
 		snprintf(info->label, sizeof(info->label),
 			 t.addr.family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
 			 t.port);
-	snprintf(key, sizeof(key), "%s|%s|%s|%u", expect, sni ? sni : "", ip,
-		 t.port);
+	snprintf(key, sizeof(key), "%s|%s|%s|%u", nm.expect,
+		 nm.sni ? nm.sni : "", ip, t.port);
 	info->handshake_timeout_ms = c->handshake_timeout_ms;
-	tg = (struct tls_target){ .label = info->label, .expect = expect,
-				  .sni = sni, .cache_key = key };
+	tg = (struct tls_target){ .label = info->label, .expect = nm.expect,
+				  .sni = nm.sni, .cache_key = key };
 	if (engine_host->log_enabled(SHIM_LOG_DEBUG))
 		ENGINE_LOG(SHIM_LOG_DEBUG, "%s: matches endpoint '%s'; "
 			   "verifying '%s', SNI %s", info->label,
-			   ep->cfg->match_text, expect, sni ? sni : "(none)");
+			   ep->cfg->match_text, nm.expect,
+			   nm.sni ? nm.sni : "(none)");
 	if (out == NULL)
 		return SHIM_WRAP; /* a question only: no session, not counted */
 	reload_poll(&engine_state[i].watch);

@@ -33,6 +33,7 @@ struct shim_tls {
 	enum tls_failure why; /* the first fatal failure */
 	int deferred;    /* errno of a failure met after data was returned */
 	int failed;      /* a fatal error was reported: report no more */
+	int read_failed; /* a read failed: no orderly end can follow */
 	struct timespec t0;
 	int vfail;       /* X509_V_ERR_* of the first verification failure */
 	int vfail_depth; /* the depth of the certificate it is about */
@@ -412,7 +413,10 @@ static int tls_report_syscall(struct shim_tls *t, enum tls_op op)
  */
 static int tls_result_eof(struct shim_tls *t, enum tls_op op, int *err)
 {
-	int mid_record = SSL_has_pending(t->ssl);
+	/* a record header read whose body never came leaves nothing
+	   pending: the record layer's state ("RB", reading a body) says so */
+	int mid_record = SSL_has_pending(t->ssl) ||
+			 strcmp(SSL_rstate_string(t->ssl), "RB") == 0;
 
 	ERR_clear_error();
 	if (op == TLS_OP_READ && !mid_record)
@@ -434,8 +438,17 @@ static int tls_result_eof(struct shim_tls *t, enum tls_op op, int *err)
 	return SHIM_IO_ERROR;
 }
 
+/* The errno of a call on a session that has already failed: a write
+   hears what the kernel said of the socket, as send(2) would again. */
+static int tls_dead_errno(const struct shim_tls *t, enum tls_op op)
+{
+	if (op == TLS_OP_WRITE && t->bio.last_errno != 0)
+		return t->bio.last_errno;
+	return ECONNRESET;
+}
+
 /* Interpret an OpenSSL result: the single place that does so. */
-static int tls_result(struct shim_tls *t, int rc, enum tls_op op, int *err)
+static int tls_result_of(struct shim_tls *t, int rc, enum tls_op op, int *err)
 {
 	switch (SSL_get_error(t->ssl, rc)) {
 	case SSL_ERROR_WANT_READ:
@@ -459,20 +472,39 @@ static int tls_result(struct shim_tls *t, int rc, enum tls_op op, int *err)
 		if (ERR_GET_REASON(ERR_peek_last_error()) ==
 		    SSL_R_UNEXPECTED_EOF_WHILE_READING)
 			return tls_result_eof(t, op, err);
-		*err = t->failed ? ECONNRESET : tls_report_ssl(t, op);
+		*err = t->failed ? tls_dead_errno(t, op) : tls_report_ssl(t, op);
 		t->failed = 1;
 		return SHIM_IO_ERROR;
 	case SSL_ERROR_SYSCALL:
 	default:
 		break;
 	}
-	*err = t->failed ? ECONNRESET : tls_report_syscall(t, op);
+	*err = t->failed ? tls_dead_errno(t, op) : tls_report_syscall(t, op);
 	if (op == TLS_OP_READ && t->bio.last_errno == 0 && t->bio.eof) {
 		ERR_clear_error();
 		return 0; /* end of stream without close_notify */
 	}
 	t->failed = 1;
 	return SHIM_IO_ERROR;
+}
+
+/*
+ * Once a read has failed (a truncated or forged stream, a reset), every
+ * later read fails too: OpenSSL, or the kernel after a reset, would next
+ * say "end of stream", and a program that reads to the end would take
+ * the reply it has for a whole one (a truncation attack).
+ */
+static int tls_result(struct shim_tls *t, int rc, enum tls_op op, int *err)
+{
+	if (op == TLS_OP_READ && t->read_failed) {
+		ERR_clear_error();
+		*err = ECONNRESET;
+		return SHIM_IO_ERROR;
+	}
+	rc = tls_result_of(t, rc, op, err);
+	if (op == TLS_OP_READ && rc == SHIM_IO_ERROR)
+		t->read_failed = 1;
+	return rc;
 }
 
 /* ---------------------------------------------------------- I/O */
