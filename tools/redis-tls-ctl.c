@@ -322,7 +322,7 @@ static int ctl_connect_once(struct ctl_dial *d, const struct cfg_tls *c,
 }
 
 /* The addresses to try for an endpoint: 0 and n, or -1 (not dialable). */
-static int ctl_targets(const struct match_spec *m, struct match_addr *out,
+static int ctl_targets(const struct match_spec *m, struct addr_ip *out,
 		       size_t *n)
 {
 	if (m->port_lo != m->port_hi)
@@ -343,26 +343,13 @@ static int ctl_targets(const struct match_spec *m, struct match_addr *out,
 	}
 }
 
-static void ctl_sockaddr(struct ctl_dial *d, const struct match_addr *a,
+static void ctl_sockaddr(struct ctl_dial *d, const struct addr_ip *a,
 			 unsigned port)
 {
-	char ip[64];
+	char ip[ADDR_TEXT_MAX];
 
-	memset(&d->sa, 0, sizeof(d->sa));
-	if (a->family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&d->sa;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		memcpy(&s4->sin_addr, a->bytes, 4);
-		d->salen = sizeof(*s4);
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&d->sa;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		memcpy(&s6->sin6_addr, a->bytes, 16);
-		d->salen = sizeof(*s6);
-	}
-	match_addr_format(a, ip, sizeof(ip));
+	d->salen = addr_to_sockaddr(a, port, &d->sa);
+	addr_format(a, ip, sizeof(ip));
 	snprintf(d->where, sizeof(d->where),
 		 a->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
 }
@@ -387,7 +374,7 @@ enum ctl_outcome { CTL_OK, CTL_FAILED, CTL_SKIPPED };
 static enum ctl_outcome ctl_check_endpoint(const struct shim_engine_ops *ops,
 					   const struct cfg_endpoint *e)
 {
-	struct match_addr addrs[MATCH_MAX_RESOLVED];
+	struct addr_ip addrs[MATCH_MAX_RESOLVED];
 	struct ctl_dial d = { .ops = ops };
 	char where[400];
 	size_t n = 0, i;

@@ -58,7 +58,7 @@ void resolve_poll(void);
 /* Read side: the set of endpoint i (NULL and 0 for a non-NAME endpoint)
    stays valid until resolve_read_unlock. */
 void resolve_read_lock(void);
-const struct match_addr *resolve_set(size_t i, size_t *n);
+const struct addr_ip *resolve_set(size_t i, size_t *n);
 void resolve_read_unlock(void);
 
 /* pthread_atfork handlers (called by the engine's). */

@@ -278,7 +278,7 @@ static int match_parse_prefix(const char *s, unsigned max, const char *fam,
 /* Turn a spec's address or block inside ::ffff:0:0/96 into IPv4. */
 static void match_spec_normalize(struct match_spec *spec)
 {
-	struct match_addr a = spec->addr;
+	struct addr_ip a = spec->addr;
 
 	addr_normalize(&a);
 	if (a.family == spec->addr.family)
@@ -519,10 +519,10 @@ static int match_name_below(const char *suffix, const char *target)
 	return n > sl && strncasecmp(target + n - sl, suffix, sl) == 0;
 }
 
-static int match_in_set(const struct match_addr *set, size_t n,
-			const struct match_addr *a)
+static int match_in_set(const struct addr_ip *set, size_t n,
+			const struct addr_ip *a)
 {
-	struct match_addr r;
+	struct addr_ip r;
 	size_t i;
 
 	for (i = 0; set != NULL && i < n; i++) {
@@ -536,8 +536,8 @@ static int match_in_set(const struct match_addr *set, size_t n,
 
 static enum match_result match_host(const struct match_spec *spec,
 				    const struct match_target *t,
-				    const struct match_addr *a,
-				    const struct match_addr *set, size_t n)
+				    const struct addr_ip *a,
+				    const struct addr_ip *set, size_t n)
 {
 	switch (spec->kind) {
 	case MATCH_HOST_NAME:
@@ -564,9 +564,9 @@ static enum match_result match_host(const struct match_spec *spec,
 
 enum match_result match_test_set(const struct match_spec *spec,
 				 const struct match_target *t,
-				 const struct match_addr *set, size_t n)
+				 const struct addr_ip *set, size_t n)
 {
-	struct match_addr a;
+	struct addr_ip a;
 
 	if (!spec || !t || t->port < spec->port_lo || t->port > spec->port_hi)
 		return MATCH_NONE;
@@ -585,15 +585,4 @@ enum match_result match_test(const struct match_spec *spec,
 			      spec->nresolved < MATCH_MAX_RESOLVED
 				      ? spec->nresolved
 				      : MATCH_MAX_RESOLVED);
-}
-
-const char *match_addr_format(const struct match_addr *a, char *buf,
-			      size_t len)
-{
-	return addr_format(a, buf, len);
-}
-
-int match_is_ip_literal(const char *name)
-{
-	return addr_is_literal(name);
 }

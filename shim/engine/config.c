@@ -516,13 +516,6 @@ static int cfg_apply_envname(struct cfg_loader *ld, struct cfg_layer *ly,
 	return cfg_store_string(ld, ly, k, text, src);
 }
 
-/* An IP literal (addr.h's one test; the engine verifies its canonical
-   form against IP SANs). */
-static int cfg_is_ip(const char *s)
-{
-	return addr_is_literal(s);
-}
-
 /* SNI and verify_name, stored without a trailing dot. */
 static int cfg_apply_host(struct cfg_loader *ld, struct cfg_layer *ly,
 			  enum cfg_key_id k, const char *text,
@@ -533,12 +526,12 @@ static int cfg_apply_host(struct cfg_loader *ld, struct cfg_layer *ly,
 	char name[MATCH_NAME_MAX + 2];
 	size_t n = strlen(text);
 
-	if (cfg_keys[k].kind == CFG_K_HOST && match_is_ip_literal(text))
+	if (cfg_keys[k].kind == CFG_K_HOST && addr_is_literal(text))
 		return cfg_value_fail(ld, src, key,
 				      "'%s': must be a host name; SNI is never "
 				      "sent for IP addresses",
 				      text);
-	if (cfg_keys[k].kind == CFG_K_HOST_IP && cfg_is_ip(text))
+	if (cfg_keys[k].kind == CFG_K_HOST_IP && addr_is_literal(text))
 		return cfg_store_string(ld, ly, k, text, src);
 	if (match_check_name(text, why, sizeof(why)) < 0)
 		return cfg_value_fail(ld, src, key, "'%s': %s", text, why);

@@ -80,7 +80,7 @@ static long engine_find(const struct match_target *t, enum match_result *how)
 	resolve_read_lock();
 	for (size_t i = 0; i < engine_cfg.nendpoints; i++) {
 		size_t n;
-		const struct match_addr *set = resolve_set(i, &n);
+		const struct addr_ip *set = resolve_set(i, &n);
 
 		*how = match_test_set(&engine_cfg.endpoints[i].match, t, set, n);
 		if (*how != MATCH_NONE) {
@@ -93,7 +93,7 @@ static long engine_find(const struct match_target *t, enum match_result *how)
 }
 
 /* The socket's local address, normalised; 0, or -1 if unbound/unknown. */
-static int engine_bound(int fd, struct match_addr *out)
+static int engine_bound(int fd, struct addr_ip *out)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -115,7 +115,7 @@ static int engine_bound(int fd, struct match_addr *out)
 static long engine_find_dest(int fd, struct match_target *t,
 			     enum match_result *how)
 {
-	struct match_addr bound, lo, other;
+	struct addr_ip bound, lo, other;
 	long i;
 
 	if (!addr_is_any(&t->addr))
@@ -159,7 +159,7 @@ static enum shim_decision engine_open(int fd, const struct sockaddr *addr,
 		return SHIM_PASS;
 	ep = &engine_eps[i];
 	c = &ep->cfg->tls;
-	match_addr_format(&t.addr, ip, sizeof(ip));
+	addr_format(&t.addr, ip, sizeof(ip));
 	dialled = how == MATCH_BY_RESOLVED ? ep->cfg->match.name : name;
 	expect = c->verify_name ? c->verify_name : dialled ? dialled : ip;
 	/* X509 IP checks take the canonical form only */

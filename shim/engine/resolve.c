@@ -25,7 +25,7 @@
 struct resolve_name {
 	const char *name;  /* the endpoint's host name; NULL: not a name */
 	const char *label; /* the endpoint as written, for log lines */
-	struct match_addr addr[RESOLVE_MAX];
+	struct addr_ip addr[RESOLVE_MAX];
 	time_t seen[RESOLVE_MAX]; /* monotonic s of the last answer with it */
 	size_t n;
 };
@@ -48,7 +48,7 @@ static time_t resolve_now(void)
 
 /* The addresses `name` resolves to, normalised and without repeats, into
    out; their number, or -1 if it does not resolve. */
-static long resolve_lookup(const char *name, struct match_addr *out,
+static long resolve_lookup(const char *name, struct addr_ip *out,
 			   size_t max)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
@@ -57,7 +57,7 @@ static long resolve_lookup(const char *name, struct match_addr *out,
 	if (getaddrinfo(name, NULL, &hints, &res) != 0)
 		return -1;
 	for (ai = res; ai != NULL && n < max; ai = ai->ai_next) {
-		struct match_addr a;
+		struct addr_ip a;
 		size_t i;
 
 		if (addr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, &a,
@@ -73,7 +73,7 @@ static long resolve_lookup(const char *name, struct match_addr *out,
 }
 
 static long resolve_find(const struct resolve_name *r,
-			 const struct match_addr *a)
+			 const struct addr_ip *a)
 {
 	for (size_t i = 0; i < r->n; i++)
 		if (addr_equal(&r->addr[i], a))
@@ -84,7 +84,7 @@ static long resolve_find(const struct resolve_name *r,
 /* Add (or refresh) the addresses of an answer; drop the ones no answer
    has given for RESOLVE_KEEP_S.  Under the write lock.  1 if the set
    changed. */
-static int resolve_merge(struct resolve_name *r, const struct match_addr *got,
+static int resolve_merge(struct resolve_name *r, const struct addr_ip *got,
 			 size_t n, time_t now)
 {
 	int changed = 0;
@@ -135,7 +135,7 @@ static void resolve_log_change(const struct resolve_name *r)
 
 static void resolve_one(struct resolve_name *r)
 {
-	struct match_addr got[RESOLVE_MAX];
+	struct addr_ip got[RESOLVE_MAX];
 	struct resolve_name copy;
 	long n = resolve_lookup(r->name, got, RESOLVE_MAX);
 	int changed;
@@ -262,7 +262,7 @@ void resolve_read_lock(void)
 		pthread_rwlock_rdlock(&resolve_lock);
 }
 
-const struct match_addr *resolve_set(size_t i, size_t *n)
+const struct addr_ip *resolve_set(size_t i, size_t *n)
 {
 	if (i >= resolve_count || resolve_names[i].name == NULL) {
 		*n = 0;

@@ -58,14 +58,12 @@ static void tls_sans_text(X509 *cert, char *out, size_t len)
 			k = snprintf(out + n, len - n, "%sDNS:%s", n ? "," : "",
 				     (const char *)ASN1_STRING_get0_data(g->d.dNSName));
 		else if (g->type == GEN_IPADD) {
-			struct match_addr a = { 0 };
+			struct addr_ip a;
 			int l = ASN1_STRING_length(g->d.iPAddress);
-			if (l == 4 || l == 16) {
-				a.family = l == 4 ? AF_INET : AF_INET6;
-				memcpy(a.bytes, ASN1_STRING_get0_data(g->d.iPAddress),
-				       (size_t)l);
-				match_addr_format(&a, ip, sizeof(ip));
-			}
+			if (l > 0 &&
+			    addr_from_bytes(ASN1_STRING_get0_data(g->d.iPAddress),
+					    (size_t)l, &a) == 0)
+				addr_format(&a, ip, sizeof(ip));
 			k = snprintf(out + n, len - n, "%sIP:%s", n ? "," : "", ip);
 		}
 		if (k < 0 || (size_t)k >= len - n)
@@ -179,7 +177,7 @@ static int tls_set_expectations(struct shim_tls *t, const struct tls_target *tg)
 			   "connection", tg->label);
 	} else {
 		SSL_set_verify(t->ssl, SSL_VERIFY_PEER, tls_verify_cb);
-		if (match_is_ip_literal(tg->expect))
+		if (addr_is_literal(tg->expect))
 			ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl),
 							   tg->expect);
 		else {
@@ -188,7 +186,7 @@ static int tls_set_expectations(struct shim_tls *t, const struct tls_target *tg)
 			ok = SSL_set1_host(t->ssl, tg->expect);
 		}
 	}
-	if (ok && tg->sni != NULL && !match_is_ip_literal(tg->sni))
+	if (ok && tg->sni != NULL && !addr_is_literal(tg->sni))
 		ok = SSL_set_tlsext_host_name(t->ssl, tg->sni);
 	return ok ? 0 : -1;
 }
