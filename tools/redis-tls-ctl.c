@@ -24,6 +24,7 @@
  */
 #include "config.h"
 #include "engine.h"
+#include "log_level.h"
 #include "match.h"
 #include "tls_session.h"
 
@@ -34,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,12 +77,10 @@ static int ctl_log_enabled(enum shim_log_level level)
 static int ctl_log_configure(const char *level, const char *target,
 			     const char **why)
 {
-	static const char *const names[] = { "debug", "info", "notice",
-					      "warning", "error" };
+	int l = log_level_parse(level);
 
-	for (int i = 0; level != NULL && i < 5; i++)
-		if (strcasecmp(level, names[i]) == 0 && i < ctl_level)
-			ctl_level = i; /* more detail, never less */
+	if (l >= 0 && l < ctl_level)
+		ctl_level = l; /* more detail, never less */
 	return 0;
 }
 

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log_level.h"
 
 #define CFG_DEFAULT_TIMEOUT_MS 10000
 #define CFG_MAX_TIMEOUT_MS 600000
@@ -131,10 +132,6 @@ static const struct {
 	{ "TLSv1.1", CFG_TLS_1_1 },
 	{ "TLSv1.2", CFG_TLS_1_2 },
 	{ "TLSv1.3", CFG_TLS_1_3 },
-};
-
-static const char *const cfg_log_levels[] = {
-	"debug", "info", "notice", "warning", "error",
 };
 
 /* Where one value being applied came from. */
@@ -1123,20 +1120,15 @@ static int cfg_env_defaults(struct cfg_loader *ld)
 static int cfg_set_log_level(struct cfg_loader *ld, const char *v,
 			     const struct cfg_src *src)
 {
-	size_t i;
+	int level = log_level_parse(v);
 
-	for (i = 0; i < sizeof(cfg_log_levels) / sizeof(cfg_log_levels[0]);
-	     i++) {
-		if (strcasecmp(v, cfg_log_levels[i]) != 0)
-			continue;
-		free(ld->cfg->log_level);
-		ld->cfg->log_level = strdup(cfg_log_levels[i]);
-		return ld->cfg->log_level ? 0 : cfg_oom(ld);
-	}
-	return cfg_value_fail(ld, src, "level",
-			      "'%s': must be one of debug, info, notice, "
-			      "warning, error",
-			      v);
+	if (level < 0)
+		return cfg_value_fail(ld, src, "level",
+				      "'%s': must be one of " LOG_LEVEL_CHOICES,
+				      v);
+	free(ld->cfg->log_level);
+	ld->cfg->log_level = strdup(log_level_name(level));
+	return ld->cfg->log_level ? 0 : cfg_oom(ld);
 }
 
 /* A log file path resolves like any other; stderr and syslog are words. */
