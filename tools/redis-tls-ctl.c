@@ -23,6 +23,7 @@
  * non-blocking sockets, with poll(2) for the waits.
  */
 #include "config.h"
+#include "deadline.h"
 #include "engine.h"
 #include "log_level.h"
 #include "match.h"
@@ -123,15 +124,14 @@ struct ctl_dial {
 	char failed[1200];        /* why it failed, "" if it did not */
 };
 
+/* A wait's poll timeout: what is left of the deadline, at most a minute. */
+#define CTL_WAIT_MAX_MS 60000
+
 static int ctl_ms_left(const struct timespec *deadline)
 {
-	struct timespec now;
-	long long ms;
+	int ms = deadline_left_ms(deadline);
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
-	     (deadline->tv_nsec - now.tv_nsec) / 1000000;
-	return ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
+	return ms > CTL_WAIT_MAX_MS ? CTL_WAIT_MAX_MS : ms;
 }
 
 /* Wait for `events` on fd until the deadline: 0, or -1 on timeout. */
@@ -279,13 +279,7 @@ static int ctl_connect_once(struct ctl_dial *d, const struct cfg_tls *c,
 	int fd, err = 0, rc = -1, hs;
 	enum shim_decision how;
 
-	clock_gettime(CLOCK_MONOTONIC, &d->deadline);
-	d->deadline.tv_sec += c->handshake_timeout_ms / 1000;
-	d->deadline.tv_nsec += (long)(c->handshake_timeout_ms % 1000) * 1000000;
-	if (d->deadline.tv_nsec >= 1000000000) {
-		d->deadline.tv_sec++;
-		d->deadline.tv_nsec -= 1000000000;
-	}
+	deadline_in_ms(&d->deadline, c->handshake_timeout_ms);
 	ctl_last_error[0] = '\0';
 	if ((fd = ctl_tcp(d)) < 0)
 		return -1;
@@ -352,13 +346,14 @@ static void ctl_sockaddr(struct ctl_dial *d, const struct addr_ip *a,
 		 a->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
 }
 
-/* 0 if d->sa accepts a TCP connection within 2 s. */
+/* 0 if d->sa accepts a TCP connection within CTL_PROBE_MS. */
+#define CTL_PROBE_MS 2000
+
 static int ctl_probe(struct ctl_dial *d)
 {
 	int fd;
 
-	clock_gettime(CLOCK_MONOTONIC, &d->deadline);
-	d->deadline.tv_sec += 2;
+	deadline_in_ms(&d->deadline, CTL_PROBE_MS);
 	fd = ctl_tcp(d);
 	d->failed[0] = '\0';
 	if (fd < 0)

@@ -7,6 +7,7 @@
  * failed attempt (they do not match) and then a good one.
  */
 #include "reload.h"
+#include "deadline.h"
 #include "engine.h"
 
 #include <errno.h>
@@ -56,11 +57,6 @@ static void reload_take(const struct cfg_tls *t, struct reload_sig *sig)
 	}
 }
 
-static int reload_ts_eq(struct timespec a, struct timespec b)
-{
-	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
-}
-
 static int reload_file_eq(const struct reload_file *a,
 			  const struct reload_file *b)
 {
@@ -69,8 +65,8 @@ static int reload_file_eq(const struct reload_file *a,
 	if (!a->present)
 		return a->err == b->err;
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       reload_ts_eq(a->mtime, b->mtime) &&
-	       reload_ts_eq(a->ctime, b->ctime);
+	       deadline_cmp(&a->mtime, &b->mtime) == 0 &&
+	       deadline_cmp(&a->ctime, &b->ctime) == 0;
 }
 
 /* The names of the files that differ, "cert_file, key_file". */
@@ -100,21 +96,14 @@ static int reload_sig_eq(const struct reload_sig *a, const struct reload_sig *b)
 	return 1;
 }
 
-static long long reload_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void reload_watch_init(struct reload_watch *w, struct tls_endpoint *ep)
 {
 	memset(w, 0, sizeof(*w));
 	w->ep = ep;
 	pthread_mutex_init(&w->lock, NULL);
 	reload_take(&ep->cfg->tls, &w->loaded);
-	__atomic_store_n(&w->next_ms, reload_now_ms() + RELOAD_INTERVAL_MS,
+	__atomic_store_n(&w->next_ms,
+			 deadline_coarse_ms() + RELOAD_INTERVAL_MS,
 			 __ATOMIC_RELAXED);
 }
 
@@ -158,7 +147,7 @@ static void reload_check(struct reload_watch *w)
 
 void reload_poll(struct reload_watch *w)
 {
-	long long now = reload_now_ms();
+	long long now = deadline_coarse_ms();
 
 	if (now < __atomic_load_n(&w->next_ms, __ATOMIC_RELAXED))
 		return;
@@ -167,7 +156,8 @@ void reload_poll(struct reload_watch *w)
 		return;
 	if (now >= __atomic_load_n(&w->next_ms, __ATOMIC_RELAXED)) {
 		reload_check(w);
-		__atomic_store_n(&w->next_ms, reload_now_ms() + RELOAD_INTERVAL_MS,
+		__atomic_store_n(&w->next_ms,
+				 deadline_coarse_ms() + RELOAD_INTERVAL_MS,
 				 __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&w->lock);

@@ -11,6 +11,7 @@
 #include "resolve.h"
 
 #include "config.h"
+#include "deadline.h"
 #include "engine.h"
 
 #include <netdb.h>
@@ -42,7 +43,7 @@ static time_t resolve_now(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline_now(&ts);
 	return ts.tv_sec;
 }
 

@@ -2,6 +2,7 @@
  * tls_session.c - a TLS client connection on a non-blocking socket.
  */
 #include "tls_session.h"
+#include "deadline.h"
 #include "engine.h"
 #include "match.h"
 #include "tls_bio.h"
@@ -242,7 +243,7 @@ struct shim_tls *tls_session_new(struct tls_endpoint *ep, int fd,
 		SSL_set_session(t->ssl, resume);
 		SSL_SESSION_free(resume);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t->t0);
+	deadline_now(&t->t0);
 	return t;
 }
 
@@ -482,9 +483,8 @@ static void tls_log_done(struct shim_tls *t)
 
 	if (!engine_host->log_enabled(SHIM_LOG_INFO))
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (double)(now.tv_sec - t->t0.tv_sec) * 1e3 +
-	     (double)(now.tv_nsec - t->t0.tv_nsec) / 1e6;
+	deadline_now(&now);
+	ms = (double)deadline_elapsed_ns(&t->t0, &now) / DEADLINE_NS_PER_MS;
 	ENGINE_LOG(SHIM_LOG_INFO, "%s: TLS handshake done: %s, %s, "
 		   "verified '%s', resumed %s, %.1f ms", t->label,
 		   SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl),

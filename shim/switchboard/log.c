@@ -7,6 +7,7 @@
  * old one.
  */
 #include "log.h"
+#include "deadline.h"
 #include "log_level.h"
 #include "real.h"
 
@@ -122,9 +123,8 @@ static int log_is_repeat(enum shim_log_level level, const char *text)
 
 	if (level < SHIM_LOG_WARNING)
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(now.tv_sec - log_last_at.tv_sec) * 1000 +
-	     (now.tv_nsec - log_last_at.tv_nsec) / 1000000;
+	deadline_now(&now);
+	ms = deadline_elapsed_ns(&log_last_at, &now) / DEADLINE_NS_PER_MS;
 	if (strncmp(log_last, text, sizeof(log_last) - 1) == 0 &&
 	    ms < LOG_REPEAT_MS)
 		return 1;
