@@ -32,6 +32,8 @@
 #include "match.h"
 
 struct shim_config;
+struct cfg_endpoint;
+struct resolve_name; /* one NAME endpoint's addresses */
 
 #define RESOLVE_REFRESH_S 10
 #define RESOLVE_KEEP_S 60
@@ -55,10 +57,15 @@ void resolve_free(void);
 /* resolve_poll - at connect(): the staleness check (see above). */
 void resolve_poll(void);
 
-/* Read side: the set of endpoint i (NULL and 0 for a non-NAME endpoint)
-   stays valid until resolve_read_unlock. */
+/* resolve_names_of - the addresses of endpoint `ep` of the configuration
+   resolve_init took, or NULL if it is not a NAME endpoint; valid until
+   resolve_free. */
+const struct resolve_name *resolve_names_of(const struct cfg_endpoint *ep);
+
+/* Read side: the set of `r` (NULL and 0 for NULL) stays valid until
+   resolve_read_unlock. */
 void resolve_read_lock(void);
-const struct addr_ip *resolve_set(size_t i, size_t *n);
+const struct addr_ip *resolve_set(const struct resolve_name *r, size_t *n);
 void resolve_read_unlock(void);
 
 /* pthread_atfork handlers (called by the engine's). */

@@ -27,6 +27,7 @@
 
 #define TLS_EXPIRY_WARN_DAYS 14
 #define TLS_PIN_LEN 44 /* base64 of a SHA-256 digest */
+#define TLS_DATE_MAX 32 /* "YYYY-MM-DD HH:MM:SSZ" and room */
 
 struct tls_endpoint {
 	const struct cfg_endpoint *cfg;

@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,14 +48,20 @@
    (endpoint, label and notAfter), not on every connection. */
 #define ENGINE_WARN_SLOTS 8
 #define ENGINE_WARN_EVERY_S 3600
+/* A resumption cache key: two names, an address and a port, with room. */
+#define ENGINE_CACHE_KEY_MAX 700
 
 struct engine_warned {
 	uint64_t key;
 	time_t at;
 };
 
-/* What the engine keeps per endpoint besides its TLS context. */
+/* One configured endpoint: everything the engine keeps for it, in the
+   order of the configuration (the first match wins). */
 struct engine_ep {
+	struct tls_endpoint tls; /* context and resumption cache; tls.cfg is
+				    the configuration's entry */
+	const struct resolve_name *names; /* its name's addresses, or NULL */
 	struct reload_watch watch;
 	pthread_mutex_t warn_lock;
 	struct engine_warned warned[ENGINE_WARN_SLOTS];
@@ -62,31 +69,38 @@ struct engine_ep {
 
 const struct shim_host *engine_host;
 static struct shim_config engine_cfg;
-static struct tls_endpoint *engine_eps;
-static struct engine_ep *engine_state;
+static struct engine_ep *engine_eps; /* engine_neps of them */
+static size_t engine_neps;
+
+/* The endpoint a session's tls_endpoint belongs to. */
+static struct engine_ep *engine_ep_of(struct tls_endpoint *tls)
+{
+	return (struct engine_ep *)((char *)tls -
+				    offsetof(struct engine_ep, tls));
+}
 
 static const char *engine_getenv(const char *name)
 {
 	return getenv(name);
 }
 
-/* The index of the first endpoint `t` matches, or -1.  A NAME endpoint
-   matches the addresses its name resolves to now, so a program that
-   dials the address gets TLS too (fail closed, not open). */
-static long engine_find(const struct match_target *t, enum match_result *how)
+/* The first endpoint `t` matches, or NULL.  A NAME endpoint matches the
+   addresses its name resolves to now, so a program that dials the
+   address gets TLS too (fail closed, not open). */
+static struct engine_ep *engine_find(const struct match_target *t,
+				     enum match_result *how)
 {
-	long found = -1;
+	struct engine_ep *found = NULL;
 
 	resolve_read_lock();
-	for (size_t i = 0; i < engine_cfg.nendpoints; i++) {
+	for (size_t i = 0; i < engine_neps && found == NULL; i++) {
+		struct engine_ep *ep = &engine_eps[i];
 		size_t n;
-		const struct addr_ip *set = resolve_set(i, &n);
+		const struct addr_ip *set = resolve_set(ep->names, &n);
 
-		*how = match_test_set(&engine_cfg.endpoints[i].match, t, set, n);
-		if (*how != MATCH_NONE) {
-			found = (long)i;
-			break;
-		}
+		*how = match_test_set(&ep->tls.cfg->match, t, set, n);
+		if (*how != MATCH_NONE)
+			found = ep;
 	}
 	resolve_read_unlock();
 	return found;
@@ -110,28 +124,88 @@ static int engine_bound(int fd, struct addr_ip *out)
  * host: t->addr becomes the loopback address actually dialled, and if no
  * endpoint is configured for it, the other loopback family's (a server
  * on [::]:P answers 127.0.0.1 and ::1 alike), so 127.0.0.1:P, [::1]:P and
- * localhost:P all cover 0.0.0.0:P and [::]:P.  Returns the index or -1.
+ * localhost:P all cover 0.0.0.0:P and [::]:P.  Returns the endpoint or
+ * NULL.
  */
-static long engine_find_dest(int fd, struct match_target *t,
-			     enum match_result *how)
+static struct engine_ep *engine_find_dest(int fd, struct match_target *t,
+					  enum match_result *how)
 {
 	struct addr_ip bound, lo, other;
-	long i;
+	struct engine_ep *ep;
 
 	if (!addr_is_any(&t->addr))
 		return engine_find(t, how);
 	addr_kernel_dest(&t->addr, engine_bound(fd, &bound) == 0 ? &bound
 								 : NULL);
-	if ((i = engine_find(t, how)) >= 0)
-		return i;
+	if ((ep = engine_find(t, how)) != NULL)
+		return ep;
 	addr_loopback(t->addr.family, &lo);
 	if (!addr_equal(&t->addr, &lo))
-		return -1; /* a bound source address: that host, no other */
+		return NULL; /* a bound source address: that host, no other */
 	other = t->addr;
 	addr_loopback(lo.family == AF_INET ? AF_INET6 : AF_INET, &t->addr);
-	if ((i = engine_find(t, how)) < 0)
+	if ((ep = engine_find(t, how)) == NULL)
 		t->addr = other;
-	return i;
+	return ep;
+}
+
+/* What one connection verifies and sends (DESIGN, security rule 2), and
+   the storage behind its tls_target. */
+struct engine_conn {
+	char ip[ADDR_TEXT_MAX];        /* the address dialled */
+	char verify_ip[ADDR_TEXT_MAX]; /* the canonical IP verified */
+	char key[ENGINE_CACHE_KEY_MAX]; /* "expect|sni|ip|port" */
+	struct tls_target tg;
+};
+
+/* The endpoint a connect() goes to, with t filled and *how saying by
+   what it matched; NULL if no endpoint matches (or not IPv4/IPv6). */
+static struct engine_ep *engine_match(int fd, const struct sockaddr *addr,
+				      socklen_t addrlen, const char *name,
+				      struct match_target *t,
+				      enum match_result *how)
+{
+	/* a name that is an IP literal ("127.1") is that address, dialled
+	   as an address: never verified or sent as a name */
+	if (name != NULL && addr_is_literal(name))
+		name = NULL;
+	if (match_target_from_sockaddr(addr, addrlen, name, t) < 0)
+		return NULL;
+	resolve_poll();
+	return engine_find_dest(fd, t, how);
+}
+
+/* The name verified and sent as SNI, the label of log lines, the
+   resumption cache key: into *cn and info. */
+static void engine_name_conn(const struct engine_ep *ep,
+			     const struct match_target *t,
+			     enum match_result how, struct engine_conn *cn,
+			     struct shim_session_info *info)
+{
+	const struct cfg_tls *c = &ep->tls.cfg->tls;
+	const char *dialled, *expect, *sni;
+
+	addr_format(&t->addr, cn->ip, sizeof(cn->ip));
+	dialled = how == MATCH_BY_RESOLVED ? ep->tls.cfg->match.name : t->name;
+	expect = c->verify_name ? c->verify_name : dialled ? dialled : cn->ip;
+	/* X509 IP checks take the canonical form only */
+	if (addr_canonical(expect, cn->verify_ip, sizeof(cn->verify_ip)))
+		expect = cn->verify_ip;
+	sni = c->sni ? c->sni : dialled ? dialled : c->verify_name;
+	if (sni != NULL && addr_is_literal(sni))
+		sni = NULL; /* never SNI for an IP literal */
+	if (dialled != NULL)
+		snprintf(info->label, sizeof(info->label), "%s:%u", dialled,
+			 t->port);
+	else
+		snprintf(info->label, sizeof(info->label),
+			 t->addr.family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+			 cn->ip, t->port);
+	snprintf(cn->key, sizeof(cn->key), "%s|%s|%s|%u", expect,
+		 sni ? sni : "", cn->ip, t->port);
+	info->handshake_timeout_ms = c->handshake_timeout_ms;
+	cn->tg = (struct tls_target){ .label = info->label, .expect = expect,
+				      .sni = sni, .cache_key = cn->key };
 }
 
 static enum shim_decision engine_open(int fd, const struct sockaddr *addr,
@@ -139,58 +213,27 @@ static enum shim_decision engine_open(int fd, const struct sockaddr *addr,
 				      struct shim_tls **out,
 				      struct shim_session_info *info, int *err)
 {
-	struct tls_endpoint *ep;
-	const struct cfg_tls *c;
+	struct engine_ep *ep;
 	struct match_target t;
 	enum match_result how = MATCH_NONE;
-	char ip[ADDR_TEXT_MAX], verify_ip[ADDR_TEXT_MAX], key[700];
-	const char *dialled, *expect, *sni;
-	struct tls_target tg;
-	long i;
+	struct engine_conn cn;
 
-	/* a name that is an IP literal ("127.1") is that address, dialled
-	   as an address: never verified or sent as a name */
-	if (name != NULL && addr_is_literal(name))
-		name = NULL;
-	if (match_target_from_sockaddr(addr, addrlen, name, &t) < 0)
+	ep = engine_match(fd, addr, addrlen, name, &t, &how);
+	if (ep == NULL)
 		return SHIM_PASS;
-	resolve_poll();
-	if ((i = engine_find_dest(fd, &t, &how)) < 0)
-		return SHIM_PASS;
-	ep = &engine_eps[i];
-	c = &ep->cfg->tls;
-	addr_format(&t.addr, ip, sizeof(ip));
-	dialled = how == MATCH_BY_RESOLVED ? ep->cfg->match.name : name;
-	expect = c->verify_name ? c->verify_name : dialled ? dialled : ip;
-	/* X509 IP checks take the canonical form only */
-	if (addr_canonical(expect, verify_ip, sizeof(verify_ip)))
-		expect = verify_ip;
-	sni = c->sni ? c->sni : dialled ? dialled : c->verify_name;
-	if (sni != NULL && addr_is_literal(sni))
-		sni = NULL; /* never SNI for an IP literal */
-	if (dialled != NULL)
-		snprintf(info->label, sizeof(info->label), "%s:%u", dialled,
-			 t.port);
-	else
-		snprintf(info->label, sizeof(info->label),
-			 t.addr.family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
-			 t.port);
-	snprintf(key, sizeof(key), "%s|%s|%s|%u", expect, sni ? sni : "", ip,
-		 t.port);
-	info->handshake_timeout_ms = c->handshake_timeout_ms;
-	tg = (struct tls_target){ .label = info->label, .expect = expect,
-				  .sni = sni, .cache_key = key };
+	engine_name_conn(ep, &t, how, &cn, info);
 	if (engine_host->log_enabled(SHIM_LOG_DEBUG))
 		ENGINE_LOG(SHIM_LOG_DEBUG, "%s: matches endpoint '%s'; "
 			   "verifying '%s', SNI %s", info->label,
-			   ep->cfg->match_text, expect, sni ? sni : "(none)");
+			   ep->tls.cfg->match_text, cn.tg.expect,
+			   cn.tg.sni ? cn.tg.sni : "(none)");
 	if (out == NULL)
 		return SHIM_WRAP; /* a question only: no session, not counted */
-	reload_poll(&engine_state[i].watch);
+	reload_poll(&ep->watch);
 	stats_add(STATS_CONNECTIONS, 1);
-	tls_ctx_read_lock(ep);
-	*out = tls_session_new(ep, fd, &tg, err);
-	tls_ctx_read_unlock(ep);
+	tls_ctx_read_lock(&ep->tls);
+	*out = tls_session_new(&ep->tls, fd, &cn.tg, err);
+	tls_ctx_read_unlock(&ep->tls);
 	if (*out == NULL) {
 		stats_add(STATS_FAIL_OTHER, 1);
 		return SHIM_REFUSE;
@@ -208,18 +251,18 @@ static uint64_t engine_hash(uint64_t h, const char *s)
 }
 
 /* 1 if this server's certificate was not named within the last hour. */
-static int engine_warn_due(struct engine_ep *st, const char *label,
+static int engine_warn_due(struct engine_ep *ep, const char *label,
 			   const char *date)
 {
 	uint64_t key = engine_hash(engine_hash(0xcbf29ce484222325ULL, label),
 				   date);
 	time_t now = time(NULL);
-	struct engine_warned *slot = &st->warned[0];
+	struct engine_warned *slot = &ep->warned[0];
 	int due = 1;
 
-	pthread_mutex_lock(&st->warn_lock);
+	pthread_mutex_lock(&ep->warn_lock);
 	for (int i = 0; i < ENGINE_WARN_SLOTS; i++) {
-		struct engine_warned *w = &st->warned[i];
+		struct engine_warned *w = &ep->warned[i];
 		if (w->key == key) {
 			slot = w;
 			due = now - w->at >= ENGINE_WARN_EVERY_S;
@@ -232,7 +275,7 @@ static int engine_warn_due(struct engine_ep *st, const char *label,
 		slot->key = key;
 		slot->at = now;
 	}
-	pthread_mutex_unlock(&st->warn_lock);
+	pthread_mutex_unlock(&ep->warn_lock);
 	return due;
 }
 
@@ -241,7 +284,7 @@ static int engine_warn_due(struct engine_ep *st, const char *label,
  * server's after every handshake, ours too (a long-running program loaded
  * it long ago), each named at most once an hour.
  */
-static void engine_warn_expiry(struct engine_ep *st, const char *label,
+static void engine_warn_expiry(struct engine_ep *ep, const char *label,
 			       const char *whose, X509 *cert)
 {
 	char date[32], subj[256];
@@ -249,7 +292,7 @@ static void engine_warn_expiry(struct engine_ep *st, const char *label,
 
 	if (cert == NULL ||
 	    tls_cert_days_left(cert, &days, date, sizeof(date)) < 0 ||
-	    days >= TLS_EXPIRY_WARN_DAYS || !engine_warn_due(st, label, date))
+	    days >= TLS_EXPIRY_WARN_DAYS || !engine_warn_due(ep, label, date))
 		return;
 	tls_cert_subject(cert, subj, sizeof(subj));
 	if (days < 0)
@@ -263,10 +306,10 @@ static void engine_warn_expiry(struct engine_ep *st, const char *label,
 
 /* 0 if no pin is set or the server's public key matches one; else one
    error line and -1. */
-static int engine_check_pins(const struct tls_endpoint *ep,
-			     struct shim_tls *s, X509 *peer)
+static int engine_check_pins(const struct engine_ep *ep, struct shim_tls *s,
+			     X509 *peer)
 {
-	const struct cfg_tls *c = &ep->cfg->tls;
+	const struct cfg_tls *c = &ep->tls.cfg->tls;
 	char got[TLS_PIN_LEN + 1] = "", subj[256] = "";
 	char want[CFG_MAX_PINS * (TLS_PIN_LEN + 2) + 1];
 	size_t n = 0;
@@ -286,7 +329,7 @@ static int engine_check_pins(const struct tls_endpoint *ep,
 	ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server's public key matches no "
 		   "pin of endpoint '%s': expected pin_sha256 %s; server "
 		   "presented %s (subject '%s'); connection refused",
-		   tls_session_label(s), ep->cfg->match_text, want,
+		   tls_session_label(s), ep->tls.cfg->match_text, want,
 		   got[0] ? got : "no key", subj);
 	return -1;
 }
@@ -324,26 +367,26 @@ static void engine_count(SSL *ssl, enum stats_counter c)
 static int engine_handshake(struct shim_tls *s, int *err)
 {
 	SSL *ssl = tls_session_ssl(s);
-	struct tls_endpoint *ep;
-	struct engine_ep *st;
+	struct tls_endpoint *tls;
+	struct engine_ep *ep;
 	const char *key;
 	X509 *peer;
 	int rc = tls_session_handshake(s, err);
 
 	if (rc == SHIM_IO_ERROR)
 		engine_count(ssl, engine_fail_counter(tls_session_failure(s)));
-	if (rc != 0 || tls_session_cache_target(ssl, &ep, &key) < 0)
+	if (rc != 0 || tls_session_cache_target(ssl, &tls, &key) < 0)
 		return rc;
+	ep = engine_ep_of(tls);
 	peer = tls_cert_peer(ssl);
 	if (engine_check_pins(ep, s, peer) < 0) {
-		tls_cache_drop(ep, key);
+		tls_cache_drop(tls, key);
 		engine_count(ssl, STATS_FAIL_PIN);
 		*err = EACCES;
 		return SHIM_IO_ERROR;
 	}
-	st = &engine_state[ep - engine_eps];
-	engine_warn_expiry(st, tls_session_label(s), "server", peer);
-	engine_warn_expiry(st, ep->cfg->match_text, "client",
+	engine_warn_expiry(ep, tls_session_label(s), "server", peer);
+	engine_warn_expiry(ep, ep->tls.cfg->match_text, "client",
 			   tls_cert_own(ssl));
 	engine_count(ssl, tls_ssl_resumed(ssl) ? STATS_RESUMED : STATS_FULL);
 	return 0;
@@ -407,17 +450,16 @@ static const struct shim_engine_ops engine_ops = {
 
 /* tls_ctx_new has just warned about our certificate: the next warning
    after a handshake is due in an hour. */
-static void engine_seed_warned(size_t i)
+static void engine_seed_warned(struct engine_ep *ep)
 {
-	X509 *own = tls_ctx_cert(engine_eps[i].ctx);
-	char date[32];
+	X509 *own = tls_ctx_cert(ep->tls.ctx);
+	char date[TLS_DATE_MAX];
 	long days;
 
 	if (own != NULL &&
 	    tls_cert_days_left(own, &days, date, sizeof(date)) == 0 &&
 	    days < TLS_EXPIRY_WARN_DAYS)
-		engine_warn_due(&engine_state[i],
-				engine_cfg.endpoints[i].match_text, date);
+		engine_warn_due(ep, ep->tls.cfg->match_text, date);
 }
 
 /*
@@ -428,53 +470,54 @@ static void engine_seed_warned(size_t i)
 static void engine_fork_prepare(void)
 {
 	resolve_fork_prepare();
-	for (size_t i = 0; i < engine_cfg.nendpoints; i++) {
-		reload_fork_prepare(&engine_state[i].watch);
-		tls_ctx_fork_prepare(&engine_eps[i]);
-		pthread_mutex_lock(&engine_state[i].warn_lock);
+	for (size_t i = 0; i < engine_neps; i++) {
+		reload_fork_prepare(&engine_eps[i].watch);
+		tls_ctx_fork_prepare(&engine_eps[i].tls);
+		pthread_mutex_lock(&engine_eps[i].warn_lock);
 	}
 }
 
 static void engine_fork_parent(void)
 {
-	for (size_t i = engine_cfg.nendpoints; i-- > 0;) {
-		pthread_mutex_unlock(&engine_state[i].warn_lock);
-		tls_ctx_fork_after(&engine_eps[i], 0);
-		reload_fork_after(&engine_state[i].watch, 0);
+	for (size_t i = engine_neps; i-- > 0;) {
+		pthread_mutex_unlock(&engine_eps[i].warn_lock);
+		tls_ctx_fork_after(&engine_eps[i].tls, 0);
+		reload_fork_after(&engine_eps[i].watch, 0);
 	}
 	resolve_fork_parent();
 }
 
 static void engine_fork_child(void)
 {
-	for (size_t i = engine_cfg.nendpoints; i-- > 0;) {
-		pthread_mutex_init(&engine_state[i].warn_lock, NULL);
-		tls_ctx_fork_after(&engine_eps[i], 1);
-		reload_fork_after(&engine_state[i].watch, 1);
+	for (size_t i = engine_neps; i-- > 0;) {
+		pthread_mutex_init(&engine_eps[i].warn_lock, NULL);
+		tls_ctx_fork_after(&engine_eps[i].tls, 1);
+		reload_fork_after(&engine_eps[i].watch, 1);
 	}
 	resolve_fork_child();
 }
 
+/* Undo engine_build for the first n endpoints (all that were built). */
 static void engine_unbuild(size_t n)
 {
 	while (n-- > 0) {
-		reload_watch_destroy(&engine_state[n].watch);
-		pthread_mutex_destroy(&engine_state[n].warn_lock);
-		tls_ctx_free(&engine_eps[n]);
+		reload_watch_destroy(&engine_eps[n].watch);
+		pthread_mutex_destroy(&engine_eps[n].warn_lock);
+		tls_ctx_free(&engine_eps[n].tls);
 	}
 	resolve_free();
 	free(engine_eps);
-	free(engine_state);
 	engine_eps = NULL;
-	engine_state = NULL;
+	engine_neps = 0;
 }
 
+/* One endpoint object per configured endpoint, in the configuration's
+   order: its context, its name's addresses, its reload watch. */
 static int engine_build(char *why, size_t whylen)
 {
-	engine_eps = calloc(engine_cfg.nendpoints, sizeof(*engine_eps));
-	engine_state = calloc(engine_cfg.nendpoints, sizeof(*engine_state));
-	if (engine_eps == NULL || engine_state == NULL) {
-		engine_unbuild(0);
+	engine_eps = calloc(engine_cfg.nendpoints ? engine_cfg.nendpoints : 1,
+			    sizeof(*engine_eps));
+	if (engine_eps == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
@@ -483,14 +526,18 @@ static int engine_build(char *why, size_t whylen)
 		return -1;
 	}
 	for (size_t i = 0; i < engine_cfg.nendpoints; i++) {
-		if (tls_ctx_build(&engine_eps[i], &engine_cfg.endpoints[i], why,
+		struct engine_ep *ep = &engine_eps[i];
+
+		if (tls_ctx_build(&ep->tls, &engine_cfg.endpoints[i], why,
 				  whylen) < 0) {
 			engine_unbuild(i);
 			return -1;
 		}
-		reload_watch_init(&engine_state[i].watch, &engine_eps[i]);
-		pthread_mutex_init(&engine_state[i].warn_lock, NULL);
-		engine_seed_warned(i);
+		ep->names = resolve_names_of(&engine_cfg.endpoints[i]);
+		reload_watch_init(&ep->watch, &ep->tls);
+		pthread_mutex_init(&ep->warn_lock, NULL);
+		engine_seed_warned(ep);
+		engine_neps = i + 1;
 	}
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include <time.h>
 
 struct resolve_name {
+	const struct cfg_endpoint *ep; /* the endpoint */
 	const char *name;  /* the endpoint's host name; NULL: not a name */
 	const char *label; /* the endpoint as written, for log lines */
 	struct addr_ip addr[RESOLVE_MAX];
@@ -213,6 +214,7 @@ int resolve_init(struct shim_config *cfg, char *why, size_t whylen)
 		struct match_spec *m = &cfg->endpoints[i].match;
 		struct resolve_name *r = &resolve_names[i];
 
+		r->ep = &cfg->endpoints[i];
 		if (m->kind != MATCH_HOST_NAME)
 			continue;
 		r->name = m->name;
@@ -263,14 +265,22 @@ void resolve_read_lock(void)
 		pthread_rwlock_rdlock(&resolve_lock);
 }
 
-const struct addr_ip *resolve_set(size_t i, size_t *n)
+const struct resolve_name *resolve_names_of(const struct cfg_endpoint *ep)
 {
-	if (i >= resolve_count || resolve_names[i].name == NULL) {
+	for (size_t i = 0; i < resolve_count; i++)
+		if (resolve_names[i].ep == ep && resolve_names[i].name != NULL)
+			return &resolve_names[i];
+	return NULL;
+}
+
+const struct addr_ip *resolve_set(const struct resolve_name *r, size_t *n)
+{
+	if (r == NULL) {
 		*n = 0;
 		return NULL;
 	}
-	*n = resolve_names[i].n;
-	return resolve_names[i].addr;
+	*n = r->n;
+	return r->addr;
 }
 
 void resolve_read_unlock(void)
