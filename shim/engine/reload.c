@@ -11,40 +11,46 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *const reload_names[RELOAD_FILES] = {
-	"ca_file", "ca_path", "cert_file", "key_file", "key_passphrase_file",
-	"crl_file",
+/* The watched files: each one's key (for log lines) and its path's place
+   in struct cfg_tls. */
+static const struct {
+	const char *key;
+	size_t off; /* of the char * path */
+} reload_files[RELOAD_FILES] = {
+	{ "ca_file", offsetof(struct cfg_tls, ca_file) },
+	{ "ca_path", offsetof(struct cfg_tls, ca_path) },
+	{ "cert_file", offsetof(struct cfg_tls, cert_file) },
+	{ "key_file", offsetof(struct cfg_tls, key_file) },
+	{ "key_passphrase_file", offsetof(struct cfg_tls, key_passphrase_file) },
+	{ "crl_file", offsetof(struct cfg_tls, crl_file) },
 };
 
-static void reload_paths(const struct cfg_tls *t,
-			 const char *paths[RELOAD_FILES])
+static const char *reload_path(const struct cfg_tls *t, int i)
 {
-	paths[0] = t->ca_file;
-	paths[1] = t->ca_path;
-	paths[2] = t->cert_file;
-	paths[3] = t->key_file;
-	paths[4] = t->key_passphrase_file;
-	paths[5] = t->crl_file;
+	const char *const *field =
+		(const void *)((const char *)t + reload_files[i].off);
+
+	return *field;
 }
 
 static void reload_take(const struct cfg_tls *t, struct reload_sig *sig)
 {
-	const char *paths[RELOAD_FILES];
 	struct stat st;
 
-	reload_paths(t, paths);
 	memset(sig, 0, sizeof(*sig));
 	for (int i = 0; i < RELOAD_FILES; i++) {
 		struct reload_file *f = &sig->f[i];
+		const char *path = reload_path(t, i);
 
-		if (paths[i] == NULL)
+		if (path == NULL)
 			continue;
-		if (stat(paths[i], &st) < 0) {
+		if (stat(path, &st) < 0) {
 			f->err = errno;
 			continue;
 		}
@@ -83,7 +89,7 @@ static int reload_diff(const struct reload_sig *a, const struct reload_sig *b,
 		changed++;
 		if (n < len)
 			n += (size_t)snprintf(out + n, len - n, "%s%s",
-					      n ? ", " : "", reload_names[i]);
+					      n ? ", " : "", reload_files[i].key);
 	}
 	return changed;
 }
