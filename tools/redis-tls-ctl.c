@@ -27,6 +27,7 @@
 #include "engine.h"
 #include "log_level.h"
 #include "match.h"
+#include "tls_cert.h"
 #include "tls_session.h"
 
 #include <errno.h>
@@ -237,14 +238,14 @@ static void ctl_days_text(long days, const char *date, char *out, size_t len)
 	else
 		snprintf(out, len, "in %ld day%s (%s)%s", days,
 			 days == 1 ? "" : "s", date,
-			 days < 14 ? " - renew it soon" : "");
+			 days < TLS_EXPIRY_WARN_DAYS ? " - renew it soon" : "");
 }
 
 static void ctl_print_facts(struct shim_tls *t, const struct cfg_tls *c,
 			    const char *reply)
 {
 	struct tls_session_facts f;
-	char date[32], text[96];
+	char date[TLS_DATE_MAX], text[96];
 	long days;
 
 	tls_session_facts(t, &f);

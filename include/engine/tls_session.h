@@ -23,6 +23,11 @@ struct tls_target {
 	const char *cache_key;
 };
 
+/* tls_session_cache_target - the endpoint and the cache key of the
+   session an SSL belongs to: 0, or -1 if none. */
+int tls_session_cache_target(SSL *ssl, struct tls_endpoint **ep,
+			     const char **key);
+
 struct shim_tls *tls_session_new(struct tls_endpoint *ep, int fd,
 				 const struct tls_target *t, int *err);
 void tls_session_set_fd(struct shim_tls *t, int fd);

@@ -27,6 +27,8 @@
 #include "reload.h"
 #include "resolve.h"
 #include "stats.h"
+#include "tls_cache.h"
+#include "tls_cert.h"
 #include "tls_ctx.h"
 #include "tls_session.h"
 
@@ -287,7 +289,7 @@ static int engine_warn_due(struct engine_ep *ep, const char *label,
 static void engine_warn_expiry(struct engine_ep *ep, const char *label,
 			       const char *whose, X509 *cert)
 {
-	char date[32], subj[256];
+	char date[TLS_DATE_MAX], subj[TLS_NAME_MAX];
 	long days;
 
 	if (cert == NULL ||
@@ -310,7 +312,7 @@ static int engine_check_pins(const struct engine_ep *ep, struct shim_tls *s,
 			     X509 *peer)
 {
 	const struct cfg_tls *c = &ep->tls.cfg->tls;
-	char got[TLS_PIN_LEN + 1] = "", subj[256] = "";
+	char got[TLS_PIN_LEN + 1] = "", subj[TLS_NAME_MAX] = "";
 	char want[CFG_MAX_PINS * (TLS_PIN_LEN + 2) + 1];
 	size_t n = 0;
 
@@ -452,7 +454,7 @@ static const struct shim_engine_ops engine_ops = {
    after a handshake is due in an hour. */
 static void engine_seed_warned(struct engine_ep *ep)
 {
-	X509 *own = tls_ctx_cert(ep->tls.ctx);
+	X509 *own = tls_cert_of_ctx(ep->tls.ctx);
 	char date[TLS_DATE_MAX];
 	long days;
 

@@ -6,6 +6,8 @@
 #include "engine.h"
 #include "match.h"
 #include "tls_bio.h"
+#include "tls_cache.h"
+#include "tls_cert.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -41,55 +43,6 @@ struct shim_tls {
 	char peer[768];  /* the server certificate, described */
 };
 
-/* ------------------------------------------------ certificate text */
-
-static void tls_sans_text(X509 *cert, char *out, size_t len)
-{
-	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name,
-						NULL, NULL);
-	size_t n = 0;
-
-	out[0] = '\0';
-	for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
-		char ip[64] = "";
-		int k = 0;
-
-		if (g->type == GEN_DNS)
-			k = snprintf(out + n, len - n, "%sDNS:%s", n ? "," : "",
-				     (const char *)ASN1_STRING_get0_data(g->d.dNSName));
-		else if (g->type == GEN_IPADD) {
-			struct addr_ip a;
-			int l = ASN1_STRING_length(g->d.iPAddress);
-			if (l > 0 &&
-			    addr_from_bytes(ASN1_STRING_get0_data(g->d.iPAddress),
-					    (size_t)l, &a) == 0)
-				addr_format(&a, ip, sizeof(ip));
-			k = snprintf(out + n, len - n, "%sIP:%s", n ? "," : "", ip);
-		}
-		if (k < 0 || (size_t)k >= len - n)
-			break;
-		n += (size_t)k;
-	}
-	GENERAL_NAMES_free(names);
-	if (n == 0)
-		snprintf(out, len, "none");
-}
-
-/* "subject CN=x, SANs DNS:a,IP:b, issuer CN=y, valid A to B" */
-static void tls_describe_cert(X509 *cert, char *out, size_t len)
-{
-	char subj[256], iss[256], sans[256], nb[32], na[32];
-
-	tls_name_text(X509_get_subject_name(cert), subj, sizeof(subj));
-	tls_name_text(X509_get_issuer_name(cert), iss, sizeof(iss));
-	tls_sans_text(cert, sans, sizeof(sans));
-	tls_time_text(X509_get0_notBefore(cert), nb, sizeof(nb));
-	tls_time_text(X509_get0_notAfter(cert), na, sizeof(na));
-	snprintf(out, len, "subject '%s', SANs %s, issuer '%s', valid %s to %s",
-		 subj, sans, iss, nb, na);
-}
-
 /*
  * The CA certificate a verification failure is about (an expired root in
  * the CA file, an intermediate the server sent): the log line must name it
@@ -100,7 +53,8 @@ static void tls_describe_ca(struct shim_tls *t, X509_STORE_CTX *xs)
 	X509 *ca = X509_STORE_CTX_get_current_cert(xs);
 	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(xs);
 	const struct cfg_tls *c = &t->ep->cfg->tls;
-	char subj[256], nb[32], na[32], from[300];
+	char subj[TLS_NAME_MAX], nb[TLS_DATE_MAX], na[TLS_DATE_MAX];
+	char from[300];
 	int err = X509_STORE_CTX_get_error(xs);
 	/* the top of the chain is the trust store's, unless the chain could
 	   not reach the store at all: then the server sent it */
@@ -112,9 +66,8 @@ static void tls_describe_ca(struct shim_tls *t, X509_STORE_CTX *xs)
 
 	if (ca == NULL)
 		return;
-	tls_name_text(X509_get_subject_name(ca), subj, sizeof(subj));
-	tls_time_text(X509_get0_notBefore(ca), nb, sizeof(nb));
-	tls_time_text(X509_get0_notAfter(ca), na, sizeof(na));
+	tls_cert_subject(ca, subj, sizeof(subj));
+	tls_cert_validity(ca, nb, na, sizeof(nb));
 	if (!top)
 		snprintf(from, sizeof(from), "%s certificate (sent by the "
 			 "server)", t->vfail_depth > 0 ? "intermediate CA" :
@@ -141,7 +94,7 @@ static int tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	if (t == NULL)
 		return ok;
 	if (t->peer[0] == '\0' && X509_STORE_CTX_get0_cert(xs) != NULL)
-		tls_describe_cert(X509_STORE_CTX_get0_cert(xs), t->peer,
+		tls_cert_describe(X509_STORE_CTX_get0_cert(xs), t->peer,
 				  sizeof(t->peer));
 	if (!ok && t->vfail == 0) {
 		t->vfail = X509_STORE_CTX_get_error(xs);
@@ -352,11 +305,11 @@ static int tls_report_ssl(struct shim_tls *t, enum tls_op op)
 static void tls_report_early_close(struct shim_tls *t, int err)
 {
 	X509 *mine = SSL_get_certificate(t->ssl);
-	char subj[256] = "", iss[256] = "";
+	char subj[TLS_NAME_MAX] = "", iss[TLS_NAME_MAX] = "";
 
 	if (mine != NULL) {
-		tls_name_text(X509_get_subject_name(mine), subj, sizeof(subj));
-		tls_name_text(X509_get_issuer_name(mine), iss, sizeof(iss));
+		tls_cert_subject(mine, subj, sizeof(subj));
+		tls_cert_issuer(mine, iss, sizeof(iss));
 		ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server closed the "
 			   "connection (%s) before its first reply: it most "
 			   "likely rejected our client certificate (subject "
@@ -770,8 +723,7 @@ void tls_session_facts(struct shim_tls *t, struct tls_session_facts *f)
 	f->cipher = SSL_get_cipher_name(t->ssl);
 	f->resumed = SSL_session_reused(t->ssl);
 	if (peer != NULL)
-		tls_describe_cert(peer, f->peer, sizeof(f->peer));
+		tls_cert_describe(peer, f->peer, sizeof(f->peer));
 	if (mine != NULL)
-		tls_name_text(X509_get_subject_name(mine), f->client,
-			      sizeof(f->client));
+		tls_cert_subject(mine, f->client, sizeof(f->client));
 }
