@@ -31,6 +31,7 @@
 #include "tls_session.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -91,6 +92,7 @@ static const struct shim_host ctl_host = {
 	.recv = recv,
 	.send = send,
 	.close = close,
+	.getaddrinfo = getaddrinfo,
 	.log = ctl_log,
 	.log_enabled = ctl_log_enabled,
 	.log_configure = ctl_log_configure,

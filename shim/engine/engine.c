@@ -86,26 +86,30 @@ static const char *engine_getenv(const char *name)
 	return getenv(name);
 }
 
-/* The first endpoint `t` matches, or NULL.  A NAME endpoint matches the
-   addresses its name resolves to now, so a program that dials the
-   address gets TLS too (fail closed, not open). */
-static struct engine_ep *engine_find(const struct match_target *t,
-				     enum match_result *how)
+/*
+ * The first endpoint `t` matches into *found (NULL if none).  A NAME
+ * endpoint matches the addresses its name resolves to now, so a program
+ * that dials the address gets TLS too (fail closed, not open).  Returns
+ * 0, or -1 if those addresses cannot be read (the connect() is then
+ * refused, never let through unmatched).
+ */
+static int engine_find(const struct match_target *t, enum match_result *how,
+		       struct engine_ep **found)
 {
-	struct engine_ep *found = NULL;
-
-	resolve_read_lock();
-	for (size_t i = 0; i < engine_neps && found == NULL; i++) {
+	*found = NULL;
+	if (resolve_read_lock() < 0)
+		return -1;
+	for (size_t i = 0; i < engine_neps && *found == NULL; i++) {
 		struct engine_ep *ep = &engine_eps[i];
 		size_t n;
 		const struct addr_ip *set = resolve_set(ep->names, &n);
 
 		*how = match_test_set(&ep->tls.cfg->match, t, set, n);
 		if (*how != MATCH_NONE)
-			found = ep;
+			*found = ep;
 	}
 	resolve_read_unlock();
-	return found;
+	return 0;
 }
 
 /* The socket's local address, normalised; 0, or -1 if unbound/unknown. */
@@ -126,29 +130,32 @@ static int engine_bound(int fd, struct addr_ip *out)
  * host: t->addr becomes the loopback address actually dialled, and if no
  * endpoint is configured for it, the other loopback family's (a server
  * on [::]:P answers 127.0.0.1 and ::1 alike), so 127.0.0.1:P, [::1]:P and
- * localhost:P all cover 0.0.0.0:P and [::]:P.  Returns the endpoint or
- * NULL.
+ * localhost:P all cover 0.0.0.0:P and [::]:P.  The endpoint into *ep
+ * (NULL if none); 0, or -1 as engine_find.
  */
-static struct engine_ep *engine_find_dest(int fd, struct match_target *t,
-					  enum match_result *how)
+static int engine_find_dest(int fd, struct match_target *t,
+			    enum match_result *how, struct engine_ep **ep)
 {
 	struct addr_ip bound, lo, other;
-	struct engine_ep *ep;
 
 	if (!addr_is_any(&t->addr))
-		return engine_find(t, how);
+		return engine_find(t, how, ep);
 	addr_kernel_dest(&t->addr, engine_bound(fd, &bound) == 0 ? &bound
 								 : NULL);
-	if ((ep = engine_find(t, how)) != NULL)
-		return ep;
+	if (engine_find(t, how, ep) < 0)
+		return -1;
+	if (*ep != NULL)
+		return 0;
 	addr_loopback(t->addr.family, &lo);
 	if (!addr_equal(&t->addr, &lo))
-		return NULL; /* a bound source address: that host, no other */
+		return 0; /* a bound source address: that host, no other */
 	other = t->addr;
 	addr_loopback(lo.family == AF_INET ? AF_INET6 : AF_INET, &t->addr);
-	if ((ep = engine_find(t, how)) == NULL)
+	if (engine_find(t, how, ep) < 0)
+		return -1;
+	if (*ep == NULL)
 		t->addr = other;
-	return ep;
+	return 0;
 }
 
 /* What one connection verifies and sends (DESIGN, security rule 2), and
@@ -160,21 +167,23 @@ struct engine_conn {
 	struct tls_target tg;
 };
 
-/* The endpoint a connect() goes to, with t filled and *how saying by
-   what it matched; NULL if no endpoint matches (or not IPv4/IPv6). */
-static struct engine_ep *engine_match(int fd, const struct sockaddr *addr,
-				      socklen_t addrlen, const char *name,
-				      struct match_target *t,
-				      enum match_result *how)
+/* The endpoint a connect() goes to into *ep (NULL if none matches, or
+   not IPv4/IPv6), with t filled and *how saying by what it matched; 0,
+   or -1 as engine_find. */
+static int engine_match(int fd, const struct sockaddr *addr,
+			socklen_t addrlen, const char *name,
+			struct match_target *t, enum match_result *how,
+			struct engine_ep **ep)
 {
+	*ep = NULL;
 	/* a name that is an IP literal ("127.1") is that address, dialled
 	   as an address: never verified or sent as a name */
 	if (name != NULL && addr_is_literal(name))
 		name = NULL;
 	if (match_target_from_sockaddr(addr, addrlen, name, t) < 0)
-		return NULL;
+		return 0;
 	resolve_poll();
-	return engine_find_dest(fd, t, how);
+	return engine_find_dest(fd, t, how, ep);
 }
 
 /* The name verified and sent as SNI, the label of log lines, the
@@ -220,7 +229,13 @@ static enum shim_decision engine_open(int fd, const struct sockaddr *addr,
 	enum match_result how = MATCH_NONE;
 	struct engine_conn cn;
 
-	ep = engine_match(fd, addr, addrlen, name, &t, &how);
+	if (engine_match(fd, addr, addrlen, name, &t, &how, &ep) < 0) {
+		ENGINE_LOG(SHIM_LOG_ERROR, "cannot read the addresses the "
+			   "endpoints' names resolve to (lock failed): "
+			   "connection refused");
+		*err = EAGAIN;
+		return SHIM_REFUSE;
+	}
 	if (ep == NULL)
 		return SHIM_PASS;
 	engine_name_conn(ep, &t, how, &cn, info);

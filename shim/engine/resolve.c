@@ -7,6 +7,21 @@
  * only to merge.  resolve_busy lets one refresh run at a time (the thread,
  * or a connect() in a process without the thread), and is only ever
  * try-locked from connect(), so no connect() waits on DNS.
+ *
+ * Writers are not starved: glibc's rwlock prefers readers, so connect()s
+ * on many threads could keep a merge (and so a new address of a name)
+ * out for ever.  A writer first takes resolve_gate, which every new read
+ * section passes through, so once a writer waits only the sections
+ * already inside finish.  The lock itself stays reader-preferring: a
+ * signal handler's connect() nested in a read section on its own thread
+ * skips the gate and always gets the read side, never deadlocks.  The
+ * write side is held with signals blocked, so no handler can nest a read
+ * inside a write on the same thread.
+ *
+ * The lookups use the switchboard's real getaddrinfo (engine_host): in a
+ * sanitizer build the engine is linked into the switchboard, where the
+ * name getaddrinfo is its hook, and the engine's own lookups must not be
+ * captured as the program's.
  */
 #include "resolve.h"
 
@@ -36,7 +51,10 @@ static struct resolve_name *resolve_names;
 static size_t resolve_count;  /* endpoints */
 static size_t resolve_nnames; /* of which names */
 static pthread_rwlock_t resolve_lock = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_mutex_t resolve_gate = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t resolve_busy = PTHREAD_MUTEX_INITIALIZER;
+static __thread int resolve_reading; /* read sections this thread is in */
+static int resolve_fork_locked;      /* fork_prepare holds the write side */
 static atomic_llong resolve_at;      /* monotonic s of the last refresh */
 static atomic_int resolve_thread_on; /* a refresher runs in this process */
 
@@ -56,7 +74,7 @@ static long resolve_lookup(const char *name, struct addr_ip *out,
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
 	size_t n = 0;
 
-	if (getaddrinfo(name, NULL, &hints, &res) != 0)
+	if (engine_host->getaddrinfo(name, NULL, &hints, &res) != 0)
 		return -1;
 	for (ai = res; ai != NULL && n < max; ai = ai->ai_next) {
 		struct addr_ip a;
@@ -135,20 +153,53 @@ static void resolve_log_change(const struct resolve_name *r)
 		   r->n ? list : "nothing", r->n == 1 ? "it" : "them");
 }
 
+/* The write side, behind the gate, with every signal blocked (*old keeps
+   the mask to give back): 0, or -1 with nothing held. */
+static int resolve_write_lock(sigset_t *old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, old);
+	if (pthread_mutex_lock(&resolve_gate) != 0)
+		goto fail;
+	if (pthread_rwlock_wrlock(&resolve_lock) != 0) {
+		pthread_mutex_unlock(&resolve_gate);
+		goto fail;
+	}
+	return 0;
+fail:
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+	return -1;
+}
+
+static void resolve_write_unlock(const sigset_t *old)
+{
+	pthread_rwlock_unlock(&resolve_lock);
+	pthread_mutex_unlock(&resolve_gate);
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 static void resolve_one(struct resolve_name *r)
 {
 	struct addr_ip got[RESOLVE_MAX];
 	struct resolve_name copy;
+	sigset_t old;
 	long n = resolve_lookup(r->name, got, RESOLVE_MAX);
 	int changed;
 
 	if (n < 0) /* keep what it had: fail closed */
 		return;
-	pthread_rwlock_wrlock(&resolve_lock);
+	if (resolve_write_lock(&old) < 0) {
+		ENGINE_LOG(SHIM_LOG_WARNING, "endpoint '%s': cannot update the "
+			   "addresses of '%s' (lock failed): keeping the ones "
+			   "it had", r->label, r->name);
+		return;
+	}
 	changed = resolve_merge(r, got, (size_t)n, resolve_now());
 	if (changed)
 		copy = *r;
-	pthread_rwlock_unlock(&resolve_lock);
+	resolve_write_unlock(&old);
 	if (changed)
 		resolve_log_change(&copy);
 }
@@ -259,10 +310,24 @@ void resolve_poll(void)
 	pthread_mutex_unlock(&resolve_busy);
 }
 
-void resolve_read_lock(void)
+int resolve_read_lock(void)
 {
-	if (resolve_nnames > 0)
-		pthread_rwlock_rdlock(&resolve_lock);
+	if (resolve_nnames == 0)
+		return 0;
+	/* a nested section (a signal handler's connect()) skips the gate: a
+	   writer may hold it, waiting for the outer section to end */
+	if (resolve_reading++ == 0) {
+		if (pthread_mutex_lock(&resolve_gate) != 0) {
+			resolve_reading--;
+			return -1;
+		}
+		pthread_mutex_unlock(&resolve_gate);
+	}
+	if (pthread_rwlock_rdlock(&resolve_lock) != 0) {
+		resolve_reading--;
+		return -1;
+	}
+	return 0;
 }
 
 const struct resolve_name *resolve_names_of(const struct cfg_endpoint *ep)
@@ -285,8 +350,10 @@ const struct addr_ip *resolve_set(const struct resolve_name *r, size_t *n)
 
 void resolve_read_unlock(void)
 {
-	if (resolve_nnames > 0)
-		pthread_rwlock_unlock(&resolve_lock);
+	if (resolve_nnames == 0)
+		return;
+	pthread_rwlock_unlock(&resolve_lock);
+	resolve_reading--;
 }
 
 /* The write side is held for a merge only, so fork waits no longer than
@@ -294,21 +361,31 @@ void resolve_read_unlock(void)
    wait for it, and the child (which has no refresher) starts it anew. */
 void resolve_fork_prepare(void)
 {
-	if (resolve_nnames > 0)
-		pthread_rwlock_wrlock(&resolve_lock);
+	resolve_fork_locked = 0;
+	if (resolve_nnames == 0 || pthread_mutex_lock(&resolve_gate) != 0)
+		return;
+	if (pthread_rwlock_wrlock(&resolve_lock) != 0) {
+		pthread_mutex_unlock(&resolve_gate);
+		return; /* fork anyway; the sets may be mid-merge in the child */
+	}
+	resolve_fork_locked = 1;
 }
 
 void resolve_fork_parent(void)
 {
-	if (resolve_nnames > 0)
-		pthread_rwlock_unlock(&resolve_lock);
+	if (!resolve_fork_locked)
+		return;
+	pthread_rwlock_unlock(&resolve_lock);
+	pthread_mutex_unlock(&resolve_gate);
 }
 
 void resolve_fork_child(void)
 {
 	if (resolve_nnames == 0)
 		return;
-	pthread_rwlock_unlock(&resolve_lock);
+	if (resolve_fork_locked)
+		pthread_rwlock_unlock(&resolve_lock);
+	pthread_mutex_init(&resolve_gate, NULL);
 	pthread_mutex_init(&resolve_busy, NULL);
 	atomic_store(&resolve_thread_on, 0);
 }

@@ -44,6 +44,7 @@
  * protocol versions, and scripts) into DIR and exit.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -219,6 +220,7 @@ static const struct shim_host fake_host = {
 	.recv = fake_recv,
 	.send = fake_send,
 	.close = fake_close,
+	.getaddrinfo = getaddrinfo,
 	.log = fake_log,
 	.log_enabled = fake_log_enabled,
 	.log_configure = fake_log_configure,
