@@ -64,9 +64,11 @@ struct shim_host {
 struct shim_tls; /* one TLS session, opaque to the switchboard */
 
 /* What the switchboard learns when it opens a session. */
+#define SHIM_LABEL_MAX 320 /* a host name, ':' and a port, with room */
+
 struct shim_session_info {
 	int handshake_timeout_ms;
-	char label[320]; /* "host:port" for log lines */
+	char label[SHIM_LABEL_MAX]; /* "host:port" for log lines */
 };
 
 enum shim_decision {

@@ -45,13 +45,19 @@
 const struct shim_engine_ops *shim_engine_init(const struct shim_host *host,
 					       char *why, size_t whylen);
 
+#define CTL_LINE_MAX 1024   /* a log line, an error, a reason */
+#define CTL_FAILED_MAX 1200 /* a step's name and CTL_LINE_MAX */
+#define CTL_WHERE_MAX 80    /* "[ADDRESS]:PORT" */
+#define CTL_REPLY_MAX 256   /* the server's answer to PING */
+#define CTL_DAYS_MAX 96     /* "in N days (DATE) - renew it soon" */
+
 static int ctl_level = SHIM_LOG_WARNING;
 static int ctl_checking;         /* `check`: log lines go into the report */
-static char ctl_last_error[1024]; /* the engine's last error, for a verdict */
+static char ctl_last_error[CTL_LINE_MAX]; /* the engine's last error */
 
 static void ctl_log(enum shim_log_level level, const char *fmt, ...)
 {
-	char line[1024];
+	char line[CTL_LINE_MAX];
 	va_list ap;
 
 	if ((int)level < ctl_level)
@@ -100,7 +106,7 @@ static const struct shim_host ctl_host = {
 
 static const struct shim_engine_ops *ctl_load(void)
 {
-	char why[1024] = "";
+	char why[CTL_LINE_MAX] = "";
 	const struct shim_engine_ops *ops;
 
 	engine_set_strict(1);
@@ -122,9 +128,9 @@ struct ctl_dial {
 	const char *name;         /* the NAME dialled, or NULL */
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	char where[80];           /* "127.0.0.1:6379" */
+	char where[CTL_WHERE_MAX]; /* "127.0.0.1:6379" */
 	struct timespec deadline;
-	char failed[1200];        /* why it failed, "" if it did not */
+	char failed[CTL_FAILED_MAX]; /* why it failed, "" if it did not */
 };
 
 /* A wait's poll timeout: what is left of the deadline, at most a minute. */
@@ -247,7 +253,7 @@ static void ctl_print_facts(struct shim_tls *t, const struct cfg_tls *c,
 			    const char *reply)
 {
 	struct tls_session_facts f;
-	char date[TLS_DATE_MAX], text[96];
+	char date[TLS_DATE_MAX], text[CTL_DAYS_MAX];
 	long days;
 
 	tls_session_facts(t, &f);
@@ -278,7 +284,7 @@ static int ctl_connect_once(struct ctl_dial *d, const struct cfg_tls *c,
 {
 	struct shim_session_info info = { 0 };
 	struct shim_tls *t = NULL;
-	char reply[256] = "";
+	char reply[CTL_REPLY_MAX] = "";
 	int fd, err = 0, rc = -1, hs;
 	enum shim_decision how;
 
@@ -372,7 +378,7 @@ static enum ctl_outcome ctl_check_endpoint(const struct shim_engine_ops *ops,
 {
 	struct addr_ip addrs[MATCH_MAX_RESOLVED];
 	struct ctl_dial d = { .ops = ops };
-	char where[400];
+	char where[CFG_WHERE_TEXT_MAX];
 	size_t n = 0, i;
 	int first = 0, second = 0;
 

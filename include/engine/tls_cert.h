@@ -20,6 +20,8 @@
 #define TLS_DATE_MAX 32  /* "YYYY-MM-DD HH:MM:SSZ" and room */
 #define TLS_NAME_MAX 256 /* a subject or issuer as printed in log lines */
 #define TLS_SANS_MAX 256 /* "DNS:a,IP:b" as printed in log lines */
+/* tls_cert_describe's text: subject, SANs, issuer, two dates, words */
+#define TLS_CERT_TEXT_MAX 768
 
 /* The server's certificate of a finished handshake, our own, or the
    client certificate of a context; NULL if none. */

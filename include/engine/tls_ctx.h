@@ -75,7 +75,8 @@ void tls_ctx_set_strict(int on);
 int tls_ctx_ex_index(void);
 
 /* tls_openssl_error - the newest OpenSSL error as text (and clear the
-   queue); "" if none. */
+   queue); "" if none.  TLS_OSSL_ERR_MAX holds any. */
+#define TLS_OSSL_ERR_MAX 256
 const char *tls_openssl_error(char *buf, size_t len);
 
 /* tls_ssl_mark - set the engine's one-bit mark on ssl; returns the old

@@ -209,7 +209,7 @@ void addr_loopback(int family, struct addr_ip *out)
 	memset(out, 0, sizeof(*out));
 	if (family == AF_INET6) {
 		out->family = AF_INET6;
-		out->bytes[15] = 1;
+		out->bytes[ADDR_V6_LEN - 1] = 1; /* ::1 */
 	} else {
 		out->family = AF_INET;
 		out->bytes[0] = 127;

@@ -34,6 +34,8 @@
 #define CFG_MAX_TIMEOUT_MS 600000
 #define CFG_PIN_B64_LEN 44 /* base64 of 32 bytes, with one '=' */
 #define CFG_MSG_MAX 512
+#define CFG_LINE_MAX 4096 /* a line of a file scanned for @include */
+#define CFG_INCLUDE_WORD "@include"
 
 /* Every key allowed in `defaults` and in an endpoint. */
 enum cfg_key_id {
@@ -519,7 +521,7 @@ static int cfg_apply_host(struct cfg_loader *ld, struct cfg_layer *ly,
 			  const struct cfg_src *src)
 {
 	const char *key = cfg_keys[k].name;
-	char why[128];
+	char why[CFG_WHY_MAX];
 	char name[MATCH_NAME_MAX + 2];
 	size_t n = strlen(text);
 
@@ -969,7 +971,7 @@ static struct cfg_endpoint *cfg_add_endpoint(struct cfg_loader *ld,
 {
 	struct shim_config *cfg = ld->cfg;
 	struct cfg_endpoint *ep;
-	char why[256];
+	char why[CFG_WHY_MAX];
 
 	ep = realloc(cfg->endpoints, (cfg->nendpoints + 1) * sizeof(*ep));
 	if (!ep) {
@@ -1322,7 +1324,7 @@ static int cfg_check_include_line(struct cfg_loader *ld, const char *file,
 	struct stat st;
 	size_t n = 0;
 
-	p += strlen("@include");
+	p += strlen(CFG_INCLUDE_WORD);
 	p += strspn(p, " \t");
 	if (*p != '"')
 		return 0; /* libconfig reports the syntax error itself */
@@ -1347,7 +1349,7 @@ static int cfg_check_include_line(struct cfg_loader *ld, const char *file,
 static int cfg_check_includes(struct cfg_loader *ld, const char *file,
 			      int depth)
 {
-	char line[4096];
+	char line[CFG_LINE_MAX];
 	int lineno = 0, rc = 0;
 	FILE *f = fopen(file, "re");
 
@@ -1357,7 +1359,7 @@ static int cfg_check_includes(struct cfg_loader *ld, const char *file,
 		const char *p = line + strspn(line, " \t");
 
 		lineno++;
-		if (strncmp(p, "@include", 8) == 0)
+		if (strncmp(p, CFG_INCLUDE_WORD, strlen(CFG_INCLUDE_WORD)) == 0)
 			rc = cfg_check_include_line(ld, file, lineno, p, depth);
 	}
 	fclose(f);

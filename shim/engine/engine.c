@@ -1,7 +1,8 @@
 /*
  * engine.c - the engine's entry point: load the configuration, build a TLS
  * context per endpoint, and decide for each connect() whether and how to
- * wrap it.  Exports one symbol, shim_engine_init.
+ * wrap it.  Exports shim_engine_init (and, in libredistls-engine.so,
+ * engine_alloc.c's malloc family: tests/exports/libredistls-engine.syms).
  *
  * Around the TLS sessions it adds the operator's concerns: reloading an
  * endpoint's certificates when its files change (reload.c, polled from
@@ -260,10 +261,14 @@ static enum shim_decision engine_open(int fd, const struct sockaddr *addr,
 
 /* ------------------------------------------- checks after the handshake */
 
+/* FNV-1a, 64 bits: a server's key in the warning slots. */
+#define ENGINE_FNV_OFFSET 0xcbf29ce484222325ULL
+#define ENGINE_FNV_PRIME 0x100000001b3ULL
+
 static uint64_t engine_hash(uint64_t h, const char *s)
 {
 	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+		h = (h ^ (unsigned char)*s) * ENGINE_FNV_PRIME;
 	return h;
 }
 
@@ -271,7 +276,7 @@ static uint64_t engine_hash(uint64_t h, const char *s)
 static int engine_warn_due(struct engine_ep *ep, const char *label,
 			   const char *date)
 {
-	uint64_t key = engine_hash(engine_hash(0xcbf29ce484222325ULL, label),
+	uint64_t key = engine_hash(engine_hash(ENGINE_FNV_OFFSET, label),
 				   date);
 	time_t now = time(NULL);
 	struct engine_warned *slot = &ep->warned[0];

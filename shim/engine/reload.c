@@ -120,12 +120,15 @@ void reload_watch_destroy(struct reload_watch *w)
 	w->ep = NULL;
 }
 
+#define RELOAD_WHAT_MAX 128 /* the keys of the changed files */
+#define RELOAD_WHY_MAX 1024 /* why the new files do not load */
+
 /* Caller holds w->lock. */
 static void reload_check(struct reload_watch *w)
 {
 	const struct cfg_endpoint *cfg = w->ep->cfg;
 	struct reload_sig now;
-	char what[128], why[1024];
+	char what[RELOAD_WHAT_MAX], why[RELOAD_WHY_MAX];
 	SSL_CTX *ctx;
 
 	reload_take(&cfg->tls, &now);

@@ -63,7 +63,7 @@ const char *tls_openssl_error(char *buf, size_t len)
 static int tls_fail(char *err, size_t errlen, const struct cfg_where *w,
 		    const char *what, const char *path)
 {
-	char where[400], ossl[256];
+	char where[CFG_WHERE_TEXT_MAX], ossl[TLS_OSSL_ERR_MAX];
 	size_t n;
 
 	config_where_format(w, where, sizeof(where));
@@ -79,9 +79,11 @@ static int tls_fail(char *err, size_t errlen, const struct cfg_where *w,
 }
 
 /* The passphrase, from a file's first line or an environment variable. */
+#define TLS_PASSPHRASE_MAX 1024 /* with its newline and NUL */
+
 static char *tls_passphrase(const struct cfg_tls *t)
 {
-	char line[1024];
+	char line[TLS_PASSPHRASE_MAX];
 	FILE *f;
 	size_t n;
 
@@ -167,7 +169,12 @@ static int tls_load_identity(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 /* A CA file is named once per content (path, size, mtime), not once per
    endpoint that uses it; a changed file (a reload) is checked again. */
 #define TLS_CA_SEEN 16
-static struct { char path[256]; off_t size; time_t mtime; } tls_ca_seen[TLS_CA_SEEN];
+#define TLS_CA_SEEN_PATH_MAX 256 /* a longer path is named every time */
+static struct {
+	char path[TLS_CA_SEEN_PATH_MAX];
+	off_t size;
+	time_t mtime;
+} tls_ca_seen[TLS_CA_SEEN];
 static unsigned tls_ca_nseen;
 static pthread_mutex_t tls_ca_seen_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -216,7 +223,7 @@ static int tls_ca_out_of_date(X509 *cert, char *nb, char *na, size_t len,
 static int tls_check_ca_dates(const struct cfg_tls *t, char *err,
 			      size_t errlen)
 {
-	char where[400], subj[TLS_NAME_MAX];
+	char where[CFG_WHERE_TEXT_MAX], subj[TLS_NAME_MAX];
 	char nb[TLS_DATE_MAX], na[TLS_DATE_MAX];
 	int total = 0, bad = 0, not_yet, log;
 	BIO *b;
@@ -293,7 +300,7 @@ static int tls_set_suites(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 static void tls_crl_check_date(const X509_CRL *crl, const struct cfg_tls *t)
 {
 	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
-	char where[400], date[TLS_DATE_MAX];
+	char where[CFG_WHERE_TEXT_MAX], date[TLS_DATE_MAX];
 
 	if (next == NULL || X509_cmp_current_time(next) > 0)
 		return;
@@ -345,7 +352,8 @@ static int tls_check_identity_dates(SSL_CTX *ctx, const struct cfg_tls *t,
 				    char *err, size_t errlen)
 {
 	X509 *cert = SSL_CTX_get0_certificate(ctx);
-	char where[400], subj[TLS_NAME_MAX], date[TLS_DATE_MAX];
+	char where[CFG_WHERE_TEXT_MAX], subj[TLS_NAME_MAX];
+	char date[TLS_DATE_MAX];
 	long days;
 
 	if (cert == NULL ||
@@ -444,9 +452,11 @@ static void tls_keylog_open(void)
 }
 
 /* One NSS key log line per call; never logged anywhere else. */
+#define TLS_KEYLOG_LINE_MAX 1024 /* longer than any NSS key log line */
+
 static void tls_keylog_cb(const SSL *ssl, const char *line)
 {
-	char buf[1024];
+	char buf[TLS_KEYLOG_LINE_MAX];
 	size_t n = strlen(line);
 
 	if (n + 1 > sizeof(buf))

@@ -19,6 +19,9 @@
 #include <time.h>
 
 #define TLS_WRITE_CHUNK 16384
+#define TLS_EXPECT_MAX 256   /* a host name (253) or an IP literal */
+#define TLS_CA_TEXT_MAX 720  /* a CA certificate described, with its origin */
+#define TLS_ORIGIN_MAX 300   /* "CA certificate from 'FILE'" */
 
 enum tls_op { TLS_OP_HANDSHAKE, TLS_OP_READ, TLS_OP_WRITE };
 
@@ -26,8 +29,8 @@ struct shim_tls {
 	SSL *ssl;
 	struct tls_bio bio;
 	struct tls_endpoint *ep;
-	char label[320];
-	char expect[256];
+	char label[SHIM_LABEL_MAX];
+	char expect[TLS_EXPECT_MAX];
 	char *cache_key; /* the full resumption key (session_cache.h) */
 	int got_data;    /* the server has sent application data */
 	int wrote;       /* the program has written plaintext */
@@ -39,8 +42,8 @@ struct shim_tls {
 	struct timespec t0;
 	int vfail;       /* X509_V_ERR_* of the first verification failure */
 	int vfail_depth; /* the depth of the certificate it is about */
-	char vfail_cert[720]; /* that certificate (a CA's), described */
-	char peer[768];  /* the server certificate, described */
+	char vfail_cert[TLS_CA_TEXT_MAX]; /* that certificate (a CA's), described */
+	char peer[TLS_CERT_TEXT_MAX]; /* the server certificate, described */
 };
 
 /*
@@ -54,7 +57,7 @@ static void tls_describe_ca(struct shim_tls *t, X509_STORE_CTX *xs)
 	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(xs);
 	const struct cfg_tls *c = &t->ep->cfg->tls;
 	char subj[TLS_NAME_MAX], nb[TLS_DATE_MAX], na[TLS_DATE_MAX];
-	char from[300];
+	char from[TLS_ORIGIN_MAX];
 	int err = X509_STORE_CTX_get_error(xs);
 	/* the top of the chain is the trust store's, unless the chain could
 	   not reach the store at all: then the server sent it */
@@ -263,7 +266,7 @@ static int tls_report_ssl(struct shim_tls *t, enum tls_op op)
 	unsigned long e = ERR_peek_last_error();
 	int reason = ERR_GET_REASON(e);
 	long vr = SSL_get_verify_result(t->ssl);
-	char text[256];
+	char text[TLS_OSSL_ERR_MAX];
 	int hs = op == TLS_OP_HANDSHAKE;
 
 	ERR_error_string_n(e, text, sizeof(text));
