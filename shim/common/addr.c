@@ -169,21 +169,17 @@ int addr_from_bytes(const void *bytes, size_t len, struct addr_ip *out)
 socklen_t addr_to_sockaddr(const struct addr_ip *a, unsigned port,
 			   struct sockaddr_storage *out)
 {
-	struct sockaddr_in sin;
-	struct sockaddr_in6 sin6;
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
+				     .sin6_port = htons((uint16_t)port) };
 
 	memset(out, 0, sizeof(*out));
 	if (a->family == AF_INET) {
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		sin.sin_port = htons((uint16_t)port);
 		memcpy(&sin.sin_addr, a->bytes, ADDR_V4_LEN);
 		memcpy(out, &sin, sizeof(sin));
 		return (socklen_t)sizeof(sin);
 	}
-	memset(&sin6, 0, sizeof(sin6));
-	sin6.sin6_family = AF_INET6;
-	sin6.sin6_port = htons((uint16_t)port);
 	memcpy(&sin6.sin6_addr, a->bytes, ADDR_V6_LEN);
 	memcpy(out, &sin6, sizeof(sin6));
 	return (socklen_t)sizeof(sin6);
