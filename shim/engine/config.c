@@ -14,7 +14,6 @@
  * Not thread-safe (see config.h); allocation failures are reported as
  * errors, and on any error everything allocated so far is freed.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
