@@ -24,7 +24,9 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
-#define SHIM_ENGINE_ABI 1
+struct addrinfo;
+
+#define SHIM_ENGINE_ABI 2
 #define SHIM_ENGINE_INIT_SYMBOL "shim_engine_init"
 
 #define SHIM_IO_ERROR (-1)
@@ -46,6 +48,10 @@ struct shim_host {
 	ssize_t (*recv)(int fd, void *buf, size_t len, int flags);
 	ssize_t (*send)(int fd, const void *buf, size_t len, int flags);
 	int (*close)(int fd);
+	/* The real getaddrinfo(3), never the name-capturing hook: the
+	   engine's own lookups (resolve.c) are not the program's. */
+	int (*getaddrinfo)(const char *node, const char *service,
+			   const struct addrinfo *hints, struct addrinfo **res);
 	/* Logging; printf format, no trailing newline. */
 	void (*log)(enum shim_log_level level, const char *fmt, ...)
 		__attribute__((format(printf, 2, 3)));
@@ -58,9 +64,11 @@ struct shim_host {
 struct shim_tls; /* one TLS session, opaque to the switchboard */
 
 /* What the switchboard learns when it opens a session. */
+#define SHIM_LABEL_MAX 320 /* a host name, ':' and a port, with room */
+
 struct shim_session_info {
 	int handshake_timeout_ms;
-	char label[320]; /* "host:port" for log lines */
+	char label[SHIM_LABEL_MAX]; /* "host:port" for log lines */
 };
 
 enum shim_decision {

@@ -23,18 +23,21 @@
  * non-blocking sockets, with poll(2) for the waits.
  */
 #include "config.h"
+#include "deadline.h"
 #include "engine.h"
+#include "log_level.h"
 #include "match.h"
+#include "tls_cert.h"
 #include "tls_session.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,13 +45,19 @@
 const struct shim_engine_ops *shim_engine_init(const struct shim_host *host,
 					       char *why, size_t whylen);
 
+#define CTL_LINE_MAX 1024   /* a log line, an error, a reason */
+#define CTL_FAILED_MAX 1200 /* a step's name and CTL_LINE_MAX */
+#define CTL_WHERE_MAX 80    /* "[ADDRESS]:PORT" */
+#define CTL_REPLY_MAX 256   /* the server's answer to PING */
+#define CTL_DAYS_MAX 96     /* "in N days (DATE) - renew it soon" */
+
 static int ctl_level = SHIM_LOG_WARNING;
 static int ctl_checking;         /* `check`: log lines go into the report */
-static char ctl_last_error[1024]; /* the engine's last error, for a verdict */
+static char ctl_last_error[CTL_LINE_MAX]; /* the engine's last error */
 
 static void ctl_log(enum shim_log_level level, const char *fmt, ...)
 {
-	char line[1024];
+	char line[CTL_LINE_MAX];
 	va_list ap;
 
 	if ((int)level < ctl_level)
@@ -77,12 +86,10 @@ static int ctl_log_enabled(enum shim_log_level level)
 static int ctl_log_configure(const char *level, const char *target,
 			     const char **why)
 {
-	static const char *const names[] = { "debug", "info", "notice",
-					      "warning", "error" };
+	int l = log_level_parse(level);
 
-	for (int i = 0; level != NULL && i < 5; i++)
-		if (strcasecmp(level, names[i]) == 0 && i < ctl_level)
-			ctl_level = i; /* more detail, never less */
+	if (l >= 0 && l < ctl_level)
+		ctl_level = l; /* more detail, never less */
 	return 0;
 }
 
@@ -91,6 +98,7 @@ static const struct shim_host ctl_host = {
 	.recv = recv,
 	.send = send,
 	.close = close,
+	.getaddrinfo = getaddrinfo,
 	.log = ctl_log,
 	.log_enabled = ctl_log_enabled,
 	.log_configure = ctl_log_configure,
@@ -98,7 +106,7 @@ static const struct shim_host ctl_host = {
 
 static const struct shim_engine_ops *ctl_load(void)
 {
-	char why[1024] = "";
+	char why[CTL_LINE_MAX] = "";
 	const struct shim_engine_ops *ops;
 
 	engine_set_strict(1);
@@ -120,20 +128,19 @@ struct ctl_dial {
 	const char *name;         /* the NAME dialled, or NULL */
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	char where[80];           /* "127.0.0.1:6379" */
+	char where[CTL_WHERE_MAX]; /* "127.0.0.1:6379" */
 	struct timespec deadline;
-	char failed[1200];        /* why it failed, "" if it did not */
+	char failed[CTL_FAILED_MAX]; /* why it failed, "" if it did not */
 };
+
+/* A wait's poll timeout: what is left of the deadline, at most a minute. */
+#define CTL_WAIT_MAX_MS 60000
 
 static int ctl_ms_left(const struct timespec *deadline)
 {
-	struct timespec now;
-	long long ms;
+	int ms = deadline_left_ms(deadline);
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
-	     (deadline->tv_nsec - now.tv_nsec) / 1000000;
-	return ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
+	return ms > CTL_WAIT_MAX_MS ? CTL_WAIT_MAX_MS : ms;
 }
 
 /* Wait for `events` on fd until the deadline: 0, or -1 on timeout. */
@@ -239,14 +246,14 @@ static void ctl_days_text(long days, const char *date, char *out, size_t len)
 	else
 		snprintf(out, len, "in %ld day%s (%s)%s", days,
 			 days == 1 ? "" : "s", date,
-			 days < 14 ? " - renew it soon" : "");
+			 days < TLS_EXPIRY_WARN_DAYS ? " - renew it soon" : "");
 }
 
 static void ctl_print_facts(struct shim_tls *t, const struct cfg_tls *c,
 			    const char *reply)
 {
 	struct tls_session_facts f;
-	char date[32], text[96];
+	char date[TLS_DATE_MAX], text[CTL_DAYS_MAX];
 	long days;
 
 	tls_session_facts(t, &f);
@@ -277,17 +284,11 @@ static int ctl_connect_once(struct ctl_dial *d, const struct cfg_tls *c,
 {
 	struct shim_session_info info = { 0 };
 	struct shim_tls *t = NULL;
-	char reply[256] = "";
+	char reply[CTL_REPLY_MAX] = "";
 	int fd, err = 0, rc = -1, hs;
 	enum shim_decision how;
 
-	clock_gettime(CLOCK_MONOTONIC, &d->deadline);
-	d->deadline.tv_sec += c->handshake_timeout_ms / 1000;
-	d->deadline.tv_nsec += (long)(c->handshake_timeout_ms % 1000) * 1000000;
-	if (d->deadline.tv_nsec >= 1000000000) {
-		d->deadline.tv_sec++;
-		d->deadline.tv_nsec -= 1000000000;
-	}
+	deadline_in_ms(&d->deadline, c->handshake_timeout_ms);
 	ctl_last_error[0] = '\0';
 	if ((fd = ctl_tcp(d)) < 0)
 		return -1;
@@ -322,7 +323,7 @@ static int ctl_connect_once(struct ctl_dial *d, const struct cfg_tls *c,
 }
 
 /* The addresses to try for an endpoint: 0 and n, or -1 (not dialable). */
-static int ctl_targets(const struct match_spec *m, struct match_addr *out,
+static int ctl_targets(const struct match_spec *m, struct addr_ip *out,
 		       size_t *n)
 {
 	if (m->port_lo != m->port_hi)
@@ -343,37 +344,25 @@ static int ctl_targets(const struct match_spec *m, struct match_addr *out,
 	}
 }
 
-static void ctl_sockaddr(struct ctl_dial *d, const struct match_addr *a,
+static void ctl_sockaddr(struct ctl_dial *d, const struct addr_ip *a,
 			 unsigned port)
 {
-	char ip[64];
+	char ip[ADDR_TEXT_MAX];
 
-	memset(&d->sa, 0, sizeof(d->sa));
-	if (a->family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&d->sa;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		memcpy(&s4->sin_addr, a->bytes, 4);
-		d->salen = sizeof(*s4);
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&d->sa;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		memcpy(&s6->sin6_addr, a->bytes, 16);
-		d->salen = sizeof(*s6);
-	}
-	match_addr_format(a, ip, sizeof(ip));
+	d->salen = addr_to_sockaddr(a, port, &d->sa);
+	addr_format(a, ip, sizeof(ip));
 	snprintf(d->where, sizeof(d->where),
 		 a->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
 }
 
-/* 0 if d->sa accepts a TCP connection within 2 s. */
+/* 0 if d->sa accepts a TCP connection within CTL_PROBE_MS. */
+#define CTL_PROBE_MS 2000
+
 static int ctl_probe(struct ctl_dial *d)
 {
 	int fd;
 
-	clock_gettime(CLOCK_MONOTONIC, &d->deadline);
-	d->deadline.tv_sec += 2;
+	deadline_in_ms(&d->deadline, CTL_PROBE_MS);
 	fd = ctl_tcp(d);
 	d->failed[0] = '\0';
 	if (fd < 0)
@@ -387,9 +376,9 @@ enum ctl_outcome { CTL_OK, CTL_FAILED, CTL_SKIPPED };
 static enum ctl_outcome ctl_check_endpoint(const struct shim_engine_ops *ops,
 					   const struct cfg_endpoint *e)
 {
-	struct match_addr addrs[MATCH_MAX_RESOLVED];
+	struct addr_ip addrs[MATCH_MAX_RESOLVED];
 	struct ctl_dial d = { .ops = ops };
-	char where[400];
+	char where[CFG_WHERE_TEXT_MAX];
 	size_t n = 0, i;
 	int first = 0, second = 0;
 

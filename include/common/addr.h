@@ -18,10 +18,14 @@
 /* Longest text addr_format writes, with its NUL (INET6_ADDRSTRLEN). */
 #define ADDR_TEXT_MAX 46
 
+#define ADDR_V4_LEN 4  /* bytes of an IPv4 address */
+#define ADDR_V6_LEN 16 /* bytes of an IPv6 address */
+#define ADDR_V4MAPPED_PREFIX 12 /* ::ffff: before the IPv4 bytes */
+
 struct addr_ip {
 	int family; /* AF_INET or AF_INET6 */
-	unsigned char bytes[16]; /* network order; IPv4 in the first 4, the
-				    rest zero */
+	unsigned char bytes[ADDR_V6_LEN]; /* network order; IPv4 in the first
+					     ADDR_V4_LEN, the rest zero */
 };
 
 /*
@@ -63,6 +67,16 @@ void addr_normalize(struct addr_ip *a);
  */
 int addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
 		       struct addr_ip *out, unsigned *port);
+
+/* addr_from_bytes - an address of `len` raw network-order bytes (4: IPv4,
+   16: IPv6, as an X.509 iPAddress holds it), not normalised; 0, or -1 for
+   another length. */
+int addr_from_bytes(const void *bytes, size_t len, struct addr_ip *out);
+
+/* addr_to_sockaddr - the connect() argument for *a (AF_INET or AF_INET6)
+   and `port`, into *out; returns its length. */
+socklen_t addr_to_sockaddr(const struct addr_ip *a, unsigned port,
+			   struct sockaddr_storage *out);
 
 /* addr_equal - same family and bytes (compare normalised addresses). */
 int addr_equal(const struct addr_ip *a, const struct addr_ip *b);

@@ -31,28 +31,24 @@ enum match_host_kind {
 	MATCH_HOST_CIDR,
 };
 
-/* An address as specs and targets hold it: addr.h's one type (the name
-   is kept for the callers that use it). */
-#define match_addr addr_ip
-
 struct match_spec {
 	enum match_host_kind kind;
 	char name[MATCH_NAME_MAX + 2]; /* NAME: "host"; WILDCARD: ".domain";
 					  lower case, no trailing dot */
-	struct match_addr addr;        /* ADDR and CIDR */
+	struct addr_ip addr;        /* ADDR and CIDR */
 	unsigned prefix;               /* CIDR prefix length */
 	unsigned port_lo, port_hi;     /* inclusive */
 	/* Addresses a NAME spec resolved to when the configuration was loaded
 	   (filled by the caller), so a program that dials the address itself
 	   still gets TLS.  The engine keeps a fresher set of its own and
 	   passes it to match_test_set. */
-	struct match_addr resolved[MATCH_MAX_RESOLVED];
+	struct addr_ip resolved[MATCH_MAX_RESOLVED];
 	size_t nresolved;
 };
 
 /* One connection attempt. */
 struct match_target {
-	struct match_addr addr; /* normalised (addr_normalize) */
+	struct addr_ip addr; /* normalised (addr_normalize) */
 	unsigned port;
 	const char *name; /* the name the program resolved, or NULL */
 };
@@ -92,11 +88,7 @@ enum match_result match_test(const struct match_spec *spec,
  */
 enum match_result match_test_set(const struct match_spec *spec,
 				 const struct match_target *t,
-				 const struct match_addr *set, size_t n);
-
-/* match_addr_format - "10.0.0.1" or "::1" into buf; returns buf. */
-const char *match_addr_format(const struct match_addr *a, char *buf,
-			      size_t len);
+				 const struct addr_ip *set, size_t n);
 
 /*
  * match_check_name - 0 if `name` is a valid host name (labels of letters,
@@ -105,9 +97,5 @@ const char *match_addr_format(const struct match_addr *a, char *buf,
  * err otherwise.  Wildcards and IP literals are not names.
  */
 int match_check_name(const char *name, char *err, size_t errlen);
-
-/* match_is_ip_literal - 1 if `name` is an IPv4 or IPv6 address literal
-   (addr_is_literal: "127.1" is one, as getaddrinfo takes it). */
-int match_is_ip_literal(const char *name);
 
 #endif

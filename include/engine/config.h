@@ -27,8 +27,14 @@ enum cfg_verify { CFG_VERIFY_FULL, CFG_VERIFY_NONE };
 
 /* Where a value came from, for error messages: "file.conf:12" or
    "environment REDIS_TLS_CA_FILE" or "--cacert" (src holds the text). */
+#define CFG_WHERE_SRC_MAX 300
+/* config_where_format's text: the source, ':' and a line number. */
+#define CFG_WHERE_TEXT_MAX 400
+/* A one-line reason a value is refused (before file and line). */
+#define CFG_WHY_MAX 256
+
 struct cfg_where {
-	char src[300];
+	char src[CFG_WHERE_SRC_MAX];
 	int line; /* 0 when not from a file */
 };
 

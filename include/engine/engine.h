@@ -1,6 +1,6 @@
 /*
  * engine.h - what the engine's modules share: the host table the
- * switchboard lent at init (real recv/send, logging); and what
+ * switchboard lent at init (real recv/send/getaddrinfo, logging); and what
  * redis-tls-ctl, which links the engine's objects directly, asks of it.
  */
 #ifndef SHIM_ENGINE_H

@@ -10,9 +10,9 @@
  *
  * Each name is resolved at load, then again every RESOLVE_REFRESH_S
  * seconds by a refresher thread of the engine (all signals blocked),
- * through the real getaddrinfo: the engine is dlopen()ed with
- * RTLD_DEEPBIND, so its calls bind to libc's, not to the switchboard's
- * hooks.  A connect() pays one clock read for the staleness check and a
+ * through the real getaddrinfo the switchboard lends (engine_host): never
+ * its hook, also where the engine is linked into the switchboard (the
+ * sanitizer builds).  A connect() pays one clock read for the staleness check and a
  * read lock for the match, never a DNS lookup, except in a process with
  * no refresher (a fork child): there the first connect() after the sets
  * went stale refreshes them, one thread at a time.
@@ -22,7 +22,9 @@
  * fails to resolve keeps the addresses it had (fail closed).
  *
  * Thread-safety: the sets are read under resolve_read_lock() and replaced
- * under the write side of one rwlock; a refresh runs outside it.
+ * under the write side of one rwlock; a refresh runs outside it.  A
+ * waiting refresh holds off new readers (no writer starvation); a read
+ * section nested by a signal handler on the same thread never blocks.
  */
 #ifndef SHIM_RESOLVE_H
 #define SHIM_RESOLVE_H
@@ -32,6 +34,8 @@
 #include "match.h"
 
 struct shim_config;
+struct cfg_endpoint;
+struct resolve_name; /* one NAME endpoint's addresses */
 
 #define RESOLVE_REFRESH_S 10
 #define RESOLVE_KEEP_S 60
@@ -55,10 +59,16 @@ void resolve_free(void);
 /* resolve_poll - at connect(): the staleness check (see above). */
 void resolve_poll(void);
 
-/* Read side: the set of endpoint i (NULL and 0 for a non-NAME endpoint)
-   stays valid until resolve_read_unlock. */
-void resolve_read_lock(void);
-const struct match_addr *resolve_set(size_t i, size_t *n);
+/* resolve_names_of - the addresses of endpoint `ep` of the configuration
+   resolve_init took, or NULL if it is not a NAME endpoint; valid until
+   resolve_free. */
+const struct resolve_name *resolve_names_of(const struct cfg_endpoint *ep);
+
+/* Read side: the set of `r` (NULL and 0 for NULL) stays valid until
+   resolve_read_unlock.  resolve_read_lock returns 0, or -1 if the lock
+   cannot be taken (then nothing is held: do not unlock, and fail closed). */
+int resolve_read_lock(void);
+const struct addr_ip *resolve_set(const struct resolve_name *r, size_t *n);
 void resolve_read_unlock(void);
 
 /* pthread_atfork handlers (called by the engine's). */

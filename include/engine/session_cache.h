@@ -10,7 +10,8 @@
  *
  * Thread-safety: every function takes the cache's own lock, except the
  * _locked ones, whose caller holds it (session_cache_lock).  The lock
- * nests inside tls_ctx.c's ctx_lock.
+ * nests inside the endpoint's ctx_lock (tls_ctx.h); tls_cache.h is how the
+ * TLS layer uses it.
  */
 #ifndef SHIM_SESSION_CACHE_H
 #define SHIM_SESSION_CACHE_H

@@ -1,8 +1,9 @@
 /*
  * tls_ctx.h - one OpenSSL context per configured endpoint: trust store and
- * CRL, client certificate and key, protocol limits, ciphers, key log; plus
- * the endpoint's session-resumption cache and the certificate facts the
- * engine checks after a handshake (expiry, public-key pin).
+ * CRL, client certificate and key, protocol limits, ciphers, key log.  The
+ * endpoint's session-resumption cache is used through tls_cache.h; the
+ * certificate facts the engine checks after a handshake (expiry,
+ * public-key pin) are tls_cert.h's.
  *
  * Built at engine init, so every file and key problem is reported at load
  * with the configuration's file:line.  A reload (reload.c) builds a new
@@ -25,9 +26,6 @@
 #include "config.h"
 #include "session_cache.h"
 
-#define TLS_EXPIRY_WARN_DAYS 14
-#define TLS_PIN_LEN 44 /* base64 of a SHA-256 digest */
-
 struct tls_endpoint {
 	const struct cfg_endpoint *cfg;
 	SSL_CTX *ctx; /* current; see the locking rules above */
@@ -47,7 +45,8 @@ void tls_ctx_free(struct tls_endpoint *ep);
 /*
  * tls_ctx_new - a new context for `cfg`, loading every file again: what
  * tls_ctx_build and a reload use.  Logs the warnings a load gives (client
- * certificate expiring within TLS_EXPIRY_WARN_DAYS, CRL out of date).
+ * certificate expiring within TLS_EXPIRY_WARN_DAYS (tls_cert.h), CRL out
+ * of date).
  * Returns the context, or NULL with a one-line reason.
  */
 SSL_CTX *tls_ctx_new(const struct cfg_endpoint *cfg, char *err,
@@ -72,51 +71,13 @@ void tls_ctx_fork_after(struct tls_endpoint *ep, int child);
  */
 void tls_ctx_set_strict(int on);
 
-/* Resumption cache (session_cache.h), under the full key.  get returns a
-   new reference or NULL. */
-SSL_SESSION *tls_cache_get(struct tls_endpoint *ep, const char *key);
-void tls_cache_put(struct tls_endpoint *ep, const char *key, SSL_SESSION *s);
-void tls_cache_drop(struct tls_endpoint *ep, const char *key);
-
-/* tls_session_cache_target - (defined in tls_session.c) the endpoint and
-   the cache key of the session an SSL belongs to: 0, or -1 if none. */
-int tls_session_cache_target(SSL *ssl, struct tls_endpoint **ep,
-			     const char **key);
-
 /* tls_ctx_ex_index - SSL ex_data slot holding the struct shim_tls. */
 int tls_ctx_ex_index(void);
 
 /* tls_openssl_error - the newest OpenSSL error as text (and clear the
-   queue); "" if none. */
+   queue); "" if none.  TLS_OSSL_ERR_MAX holds any. */
+#define TLS_OSSL_ERR_MAX 256
 const char *tls_openssl_error(char *buf, size_t len);
-
-/* ------------------------------------- certificate facts (engine checks) */
-
-/* The server's certificate of a finished handshake, or our own; NULL if
-   none.  No reference is taken. */
-X509 *tls_cert_peer(SSL *ssl);
-X509 *tls_cert_own(SSL *ssl);
-X509 *tls_ctx_cert(SSL_CTX *ctx); /* the context's client certificate */
-
-/*
- * tls_cert_days_left - whole days from now to the certificate's notAfter
- * (negative once expired) into *days, its date ("2025-01-31") into date.
- * Returns 0, or -1 if the certificate has no usable notAfter.
- */
-int tls_cert_days_left(const X509 *cert, long *days, char *date, size_t len);
-
-/* tls_name_text - a name as RFC 2253 text ("" if it cannot be printed);
-   tls_time_text - a time as "YYYY-MM-DD HH:MM:SSZ" ("?" if unreadable). */
-void tls_name_text(const X509_NAME *n, char *out, size_t len);
-void tls_time_text(const ASN1_TIME *t, char *out, size_t len);
-
-/* tls_cert_subject - the subject as RFC 2253 text. */
-void tls_cert_subject(const X509 *cert, char *out, size_t len);
-
-/* tls_cert_pin - base64 SHA-256 of the SubjectPublicKeyInfo (the form of
-   pin_sha256 and curl's --pinnedpubkey sha256//), into out
-   (TLS_PIN_LEN + 1 bytes).  Returns 0 or -1. */
-int tls_cert_pin(const X509 *cert, char *out);
 
 /* tls_ssl_mark - set the engine's one-bit mark on ssl; returns the old
    value (the engine counts each session once in its statistics). */

@@ -2,8 +2,9 @@
  * tls_session.h - one TLS connection: handshake, verification and its
  * error reports, reads that drain, writes that own their records.
  *
- * Only this file and tls_ctx.c / tls_bio.c touch OpenSSL.  Each function
- * interprets OpenSSL's result in one place (tls_result, after redis's
+ * OpenSSL is used by the TLS files of the engine alone (tls_ctx.c,
+ * tls_cache.c, tls_cert.c, tls_bio.c, this one; engine.c and
+ * session_cache.c for a call or two).  Each function here interprets OpenSSL's result in one place (tls_result, after redis's
  * handleSSLReturnCode) and follows engine_api.h's return contract.
  * Not thread-safe: the switchboard serialises calls per session.
  */
@@ -12,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include "tls_cert.h"
 #include "tls_ctx.h"
 
 struct shim_tls;
@@ -22,6 +24,11 @@ struct tls_target {
 	const char *sni;    /* NULL: send none */
 	const char *cache_key;
 };
+
+/* tls_session_cache_target - the endpoint and the cache key of the
+   session an SSL belongs to: 0, or -1 if none. */
+int tls_session_cache_target(SSL *ssl, struct tls_endpoint **ep,
+			     const char **key);
 
 struct shim_tls *tls_session_new(struct tls_endpoint *ep, int fd,
 				 const struct tls_target *t, int *err);
@@ -59,8 +66,8 @@ const char *tls_session_label(const struct shim_tls *t);
 struct tls_session_facts {
 	const char *protocol, *cipher;
 	int resumed;
-	char peer[768];   /* subject, SANs, issuer, validity */
-	char client[256]; /* subject of the certificate we sent, or "" */
+	char peer[TLS_CERT_TEXT_MAX]; /* subject, SANs, issuer, validity */
+	char client[TLS_NAME_MAX]; /* subject of the certificate we sent, or "" */
 };
 void tls_session_facts(struct shim_tls *t, struct tls_session_facts *f);
 

@@ -10,19 +10,38 @@
 #include <sys/time.h>
 #include <time.h>
 
-/* block_now - CLOCK_MONOTONIC now. */
-void block_now(struct timespec *ts);
+#include "deadline.h"
 
-/* block_deadline_ms / _tv - now + a timeout; a zero timeval means none
-   (returns 0), else 1. */
-void block_deadline_ms(struct timespec *out, long ms);
-int block_deadline_tv(struct timespec *out, const struct timeval *tv);
+/*
+ * The deadline names sock.c, sock_io.c, ready.c and relay.c use: deadline.h's
+ * functions under block_ names, until those files call deadline_* directly.
+ */
+static inline void block_now(struct timespec *ts)
+{
+	deadline_now(ts);
+}
+
+static inline void block_deadline_ms(struct timespec *out, long ms)
+{
+	deadline_in_ms(out, ms);
+}
 
 /* block_remaining_ms - milliseconds to the deadline (>= 0), rounded up. */
-int block_remaining_ms(const struct timespec *deadline);
+static inline int block_remaining_ms(const struct timespec *deadline)
+{
+	return deadline_left_ms(deadline);
+}
 
 /* block_expired - 1 if the deadline has passed. */
-int block_expired(const struct timespec *deadline);
+static inline int block_expired(const struct timespec *deadline)
+{
+	return deadline_passed(deadline);
+}
+
+/* block_deadline_tv - now + a socket timeout (SO_RCVTIMEO/SO_SNDTIMEO,
+   rounded up to a millisecond) into *out and 1; a zero timeval means
+   none: 0, *out untouched. */
+int block_deadline_tv(struct timespec *out, const struct timeval *tv);
 
 /*
  * block_wait - wait until fd has one of `events` (POLLIN/POLLOUT), an error

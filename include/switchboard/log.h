@@ -19,13 +19,10 @@ void log_msg(enum shim_log_level level, const char *fmt, ...)
 int log_enabled(enum shim_log_level level);
 
 /*
- * log_configure - set level ("debug".."error") and target ("stderr",
+ * log_configure - set level (a log_level.h name) and target ("stderr",
  * "syslog" or a file path); NULL leaves that part as it is.
  * Returns 0, or -1 with *why set to a static reason.
  */
 int log_configure(const char *level, const char *target, const char **why);
-
-/* log_parse_level - "notice" -> SHIM_LOG_NOTICE; -1 if unknown. */
-int log_parse_level(const char *name);
 
 #endif

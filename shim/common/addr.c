@@ -21,7 +21,12 @@
    glibc does not export <linux/in6.h>'s name for it. */
 #define ADDR_SIN6_LEN_MIN 24
 
-static const unsigned char addr_v4mapped_prefix[12] = {
+static size_t addr_len(int family)
+{
+	return family == AF_INET ? ADDR_V4_LEN : ADDR_V6_LEN;
+}
+
+static const unsigned char addr_v4mapped_prefix[ADDR_V4MAPPED_PREFIX] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
 };
 
@@ -48,7 +53,7 @@ static int addr_parse_v4(const char *text, struct addr_ip *out)
 		return -1;
 	memset(out, 0, sizeof(*out));
 	out->family = AF_INET;
-	memcpy(out->bytes, &in, 4);
+	memcpy(out->bytes, &in, ADDR_V4_LEN);
 	return 0;
 }
 
@@ -111,11 +116,11 @@ int addr_canonical(const char *text, char *buf, size_t len)
 void addr_normalize(struct addr_ip *a)
 {
 	if (a->family != AF_INET6 ||
-	    memcmp(a->bytes, addr_v4mapped_prefix, 12) != 0)
+	    memcmp(a->bytes, addr_v4mapped_prefix, ADDR_V4MAPPED_PREFIX) != 0)
 		return;
 	a->family = AF_INET;
-	memmove(a->bytes, a->bytes + 12, 4);
-	memset(a->bytes + 4, 0, 12);
+	memmove(a->bytes, a->bytes + ADDR_V4MAPPED_PREFIX, ADDR_V4_LEN);
+	memset(a->bytes + ADDR_V4_LEN, 0, ADDR_V6_LEN - ADDR_V4_LEN);
 }
 
 int addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
@@ -130,7 +135,7 @@ int addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
 	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(sin)) {
 		memcpy(&sin, sa, sizeof(sin));
 		out->family = AF_INET;
-		memcpy(out->bytes, &sin.sin_addr, 4);
+		memcpy(out->bytes, &sin.sin_addr, ADDR_V4_LEN);
 		if (port)
 			*port = ntohs(sin.sin_port);
 		return 0;
@@ -141,7 +146,7 @@ int addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
 		memset(&sin6, 0, sizeof(sin6));
 		memcpy(&sin6, sa, len < sizeof(sin6) ? len : sizeof(sin6));
 		out->family = AF_INET6;
-		memcpy(out->bytes, &sin6.sin6_addr, 16);
+		memcpy(out->bytes, &sin6.sin6_addr, ADDR_V6_LEN);
 		if (port)
 			*port = ntohs(sin6.sin6_port);
 		addr_normalize(out);
@@ -150,9 +155,34 @@ int addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
 	return -1;
 }
 
-static size_t addr_len(int family)
+
+int addr_from_bytes(const void *bytes, size_t len, struct addr_ip *out)
 {
-	return family == AF_INET ? 4 : 16;
+	if (len != ADDR_V4_LEN && len != ADDR_V6_LEN)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	out->family = len == ADDR_V4_LEN ? AF_INET : AF_INET6;
+	memcpy(out->bytes, bytes, len);
+	return 0;
+}
+
+socklen_t addr_to_sockaddr(const struct addr_ip *a, unsigned port,
+			   struct sockaddr_storage *out)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
+				     .sin6_port = htons((uint16_t)port) };
+
+	memset(out, 0, sizeof(*out));
+	if (a->family == AF_INET) {
+		memcpy(&sin.sin_addr, a->bytes, ADDR_V4_LEN);
+		memcpy(out, &sin, sizeof(sin));
+		return (socklen_t)sizeof(sin);
+	}
+	memcpy(&sin6.sin6_addr, a->bytes, ADDR_V6_LEN);
+	memcpy(out, &sin6, sizeof(sin6));
+	return (socklen_t)sizeof(sin6);
 }
 
 int addr_equal(const struct addr_ip *a, const struct addr_ip *b)
@@ -164,7 +194,7 @@ int addr_equal(const struct addr_ip *a, const struct addr_ip *b)
 
 int addr_is_any(const struct addr_ip *a)
 {
-	static const unsigned char zero[16];
+	static const unsigned char zero[ADDR_V6_LEN];
 
 	return (a->family == AF_INET || a->family == AF_INET6) &&
 	       memcmp(a->bytes, zero, addr_len(a->family)) == 0;
@@ -175,7 +205,7 @@ void addr_loopback(int family, struct addr_ip *out)
 	memset(out, 0, sizeof(*out));
 	if (family == AF_INET6) {
 		out->family = AF_INET6;
-		out->bytes[15] = 1;
+		out->bytes[ADDR_V6_LEN - 1] = 1; /* ::1 */
 	} else {
 		out->family = AF_INET;
 		out->bytes[0] = 127;

@@ -11,6 +11,7 @@
  * a block inside ::ffff:0:0/96) is stored as IPv4, because targets are
  * compared in that form.
  */
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,10 @@
 #define MATCH_LABEL_MAX 63
 #define MATCH_HOST_BUF 300 /* longest host part we look at, with brackets */
 #define MATCH_PORT_MAX 65535u
+#define MATCH_V4_BITS (ADDR_V4_LEN * CHAR_BIT) /* longest IPv4 prefix */
+#define MATCH_V6_BITS (ADDR_V6_LEN * CHAR_BIT) /* longest IPv6 prefix */
+/* ::ffff:0:0/96, the IPv4-mapped block */
+#define MATCH_V4MAPPED_BITS (ADDR_V4MAPPED_PREFIX * CHAR_BIT)
 
 __attribute__((format(printf, 3, 4))) static int
 match_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -177,24 +182,25 @@ static void match_mask(unsigned char *b, unsigned prefix, size_t nbytes)
 	unsigned bits;
 
 	for (i = 0; i < nbytes; i++) {
-		bits = prefix > 8 * i ? prefix - 8 * (unsigned)i : 0;
-		if (bits < 8)
-			b[i] &= (unsigned char)(0xffu << (8 - bits));
+		bits = prefix > CHAR_BIT * i ? prefix - CHAR_BIT * (unsigned)i
+					     : 0;
+		if (bits < CHAR_BIT)
+			b[i] &= (unsigned char)(0xffu << (CHAR_BIT - bits));
 	}
 }
 
 static int match_prefix_equal(const unsigned char *a, const unsigned char *b,
 			      unsigned prefix)
 {
-	size_t full = prefix / 8;
-	unsigned rem = prefix % 8;
+	size_t full = prefix / CHAR_BIT;
+	unsigned rem = prefix % CHAR_BIT;
 	unsigned char m;
 
 	if (memcmp(a, b, full) != 0)
 		return 0;
 	if (rem == 0)
 		return 1;
-	m = (unsigned char)(0xffu << (8 - rem));
+	m = (unsigned char)(0xffu << (CHAR_BIT - rem));
 	return (a[full] & m) == (b[full] & m);
 }
 
@@ -278,15 +284,15 @@ static int match_parse_prefix(const char *s, unsigned max, const char *fam,
 /* Turn a spec's address or block inside ::ffff:0:0/96 into IPv4. */
 static void match_spec_normalize(struct match_spec *spec)
 {
-	struct match_addr a = spec->addr;
+	struct addr_ip a = spec->addr;
 
 	addr_normalize(&a);
 	if (a.family == spec->addr.family)
 		return;
 	if (spec->kind == MATCH_HOST_CIDR) {
-		if (spec->prefix < 96)
+		if (spec->prefix < MATCH_V4MAPPED_BITS)
 			return;
-		spec->prefix -= 96;
+		spec->prefix -= MATCH_V4MAPPED_BITS;
 	}
 	spec->addr = a;
 }
@@ -309,11 +315,11 @@ static int match_set_v6(const char *addr, const char *prefix,
 				  addr);
 	spec->kind = MATCH_HOST_ADDR;
 	if (prefix) {
-		if (match_parse_prefix(prefix, 128, "IPv6", &spec->prefix, err,
+		if (match_parse_prefix(prefix, MATCH_V6_BITS, "IPv6", &spec->prefix, err,
 				       errlen) < 0)
 			return -1;
 		spec->kind = MATCH_HOST_CIDR;
-		match_mask(spec->addr.bytes, spec->prefix, 16);
+		match_mask(spec->addr.bytes, spec->prefix, ADDR_V6_LEN);
 	}
 	match_spec_normalize(spec);
 	return 0;
@@ -359,11 +365,11 @@ static int match_parse_cidr4(char *buf, struct match_spec *spec, char *err,
 				  "'%s' is not an IPv4 address (IPv6 blocks "
 				  "are written [fd00::]/8)",
 				  buf);
-	if (match_parse_prefix(slash + 1, 32, "IPv4", &spec->prefix, err,
+	if (match_parse_prefix(slash + 1, MATCH_V4_BITS, "IPv4", &spec->prefix, err,
 			       errlen) < 0)
 		return -1;
 	spec->kind = MATCH_HOST_CIDR;
-	match_mask(spec->addr.bytes, spec->prefix, 4);
+	match_mask(spec->addr.bytes, spec->prefix, ADDR_V4_LEN);
 	return 0;
 }
 
@@ -519,10 +525,10 @@ static int match_name_below(const char *suffix, const char *target)
 	return n > sl && strncasecmp(target + n - sl, suffix, sl) == 0;
 }
 
-static int match_in_set(const struct match_addr *set, size_t n,
-			const struct match_addr *a)
+static int match_in_set(const struct addr_ip *set, size_t n,
+			const struct addr_ip *a)
 {
-	struct match_addr r;
+	struct addr_ip r;
 	size_t i;
 
 	for (i = 0; set != NULL && i < n; i++) {
@@ -536,8 +542,8 @@ static int match_in_set(const struct match_addr *set, size_t n,
 
 static enum match_result match_host(const struct match_spec *spec,
 				    const struct match_target *t,
-				    const struct match_addr *a,
-				    const struct match_addr *set, size_t n)
+				    const struct addr_ip *a,
+				    const struct addr_ip *set, size_t n)
 {
 	switch (spec->kind) {
 	case MATCH_HOST_NAME:
@@ -564,9 +570,9 @@ static enum match_result match_host(const struct match_spec *spec,
 
 enum match_result match_test_set(const struct match_spec *spec,
 				 const struct match_target *t,
-				 const struct match_addr *set, size_t n)
+				 const struct addr_ip *set, size_t n)
 {
-	struct match_addr a;
+	struct addr_ip a;
 
 	if (!spec || !t || t->port < spec->port_lo || t->port > spec->port_hi)
 		return MATCH_NONE;
@@ -585,15 +591,4 @@ enum match_result match_test(const struct match_spec *spec,
 			      spec->nresolved < MATCH_MAX_RESOLVED
 				      ? spec->nresolved
 				      : MATCH_MAX_RESOLVED);
-}
-
-const char *match_addr_format(const struct match_addr *a, char *buf,
-			      size_t len)
-{
-	return addr_format(a, buf, len);
-}
-
-int match_is_ip_literal(const char *name)
-{
-	return addr_is_literal(name);
 }

@@ -14,7 +14,6 @@
  * Not thread-safe (see config.h); allocation failures are reported as
  * errors, and on any error everything allocated so far is freed.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -28,11 +27,14 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log_level.h"
 
 #define CFG_DEFAULT_TIMEOUT_MS 10000
 #define CFG_MAX_TIMEOUT_MS 600000
 #define CFG_PIN_B64_LEN 44 /* base64 of 32 bytes, with one '=' */
 #define CFG_MSG_MAX 512
+#define CFG_LINE_MAX 4096 /* a line of a file scanned for @include */
+#define CFG_INCLUDE_WORD "@include"
 
 /* Every key allowed in `defaults` and in an endpoint. */
 enum cfg_key_id {
@@ -131,10 +133,6 @@ static const struct {
 	{ "TLSv1.1", CFG_TLS_1_1 },
 	{ "TLSv1.2", CFG_TLS_1_2 },
 	{ "TLSv1.3", CFG_TLS_1_3 },
-};
-
-static const char *const cfg_log_levels[] = {
-	"debug", "info", "notice", "warning", "error",
 };
 
 /* Where one value being applied came from. */
@@ -516,29 +514,22 @@ static int cfg_apply_envname(struct cfg_loader *ld, struct cfg_layer *ly,
 	return cfg_store_string(ld, ly, k, text, src);
 }
 
-/* An IP literal (addr.h's one test; the engine verifies its canonical
-   form against IP SANs). */
-static int cfg_is_ip(const char *s)
-{
-	return addr_is_literal(s);
-}
-
 /* SNI and verify_name, stored without a trailing dot. */
 static int cfg_apply_host(struct cfg_loader *ld, struct cfg_layer *ly,
 			  enum cfg_key_id k, const char *text,
 			  const struct cfg_src *src)
 {
 	const char *key = cfg_keys[k].name;
-	char why[128];
+	char why[CFG_WHY_MAX];
 	char name[MATCH_NAME_MAX + 2];
 	size_t n = strlen(text);
 
-	if (cfg_keys[k].kind == CFG_K_HOST && match_is_ip_literal(text))
+	if (cfg_keys[k].kind == CFG_K_HOST && addr_is_literal(text))
 		return cfg_value_fail(ld, src, key,
 				      "'%s': must be a host name; SNI is never "
 				      "sent for IP addresses",
 				      text);
-	if (cfg_keys[k].kind == CFG_K_HOST_IP && cfg_is_ip(text))
+	if (cfg_keys[k].kind == CFG_K_HOST_IP && addr_is_literal(text))
 		return cfg_store_string(ld, ly, k, text, src);
 	if (match_check_name(text, why, sizeof(why)) < 0)
 		return cfg_value_fail(ld, src, key, "'%s': %s", text, why);
@@ -979,7 +970,7 @@ static struct cfg_endpoint *cfg_add_endpoint(struct cfg_loader *ld,
 {
 	struct shim_config *cfg = ld->cfg;
 	struct cfg_endpoint *ep;
-	char why[256];
+	char why[CFG_WHY_MAX];
 
 	ep = realloc(cfg->endpoints, (cfg->nendpoints + 1) * sizeof(*ep));
 	if (!ep) {
@@ -1130,20 +1121,15 @@ static int cfg_env_defaults(struct cfg_loader *ld)
 static int cfg_set_log_level(struct cfg_loader *ld, const char *v,
 			     const struct cfg_src *src)
 {
-	size_t i;
+	int level = log_level_parse(v);
 
-	for (i = 0; i < sizeof(cfg_log_levels) / sizeof(cfg_log_levels[0]);
-	     i++) {
-		if (strcasecmp(v, cfg_log_levels[i]) != 0)
-			continue;
-		free(ld->cfg->log_level);
-		ld->cfg->log_level = strdup(cfg_log_levels[i]);
-		return ld->cfg->log_level ? 0 : cfg_oom(ld);
-	}
-	return cfg_value_fail(ld, src, "level",
-			      "'%s': must be one of debug, info, notice, "
-			      "warning, error",
-			      v);
+	if (level < 0)
+		return cfg_value_fail(ld, src, "level",
+				      "'%s': must be one of " LOG_LEVEL_CHOICES,
+				      v);
+	free(ld->cfg->log_level);
+	ld->cfg->log_level = strdup(log_level_name(level));
+	return ld->cfg->log_level ? 0 : cfg_oom(ld);
 }
 
 /* A log file path resolves like any other; stderr and syslog are words. */
@@ -1337,7 +1323,7 @@ static int cfg_check_include_line(struct cfg_loader *ld, const char *file,
 	struct stat st;
 	size_t n = 0;
 
-	p += strlen("@include");
+	p += strlen(CFG_INCLUDE_WORD);
 	p += strspn(p, " \t");
 	if (*p != '"')
 		return 0; /* libconfig reports the syntax error itself */
@@ -1362,7 +1348,7 @@ static int cfg_check_include_line(struct cfg_loader *ld, const char *file,
 static int cfg_check_includes(struct cfg_loader *ld, const char *file,
 			      int depth)
 {
-	char line[4096];
+	char line[CFG_LINE_MAX];
 	int lineno = 0, rc = 0;
 	FILE *f = fopen(file, "re");
 
@@ -1372,7 +1358,7 @@ static int cfg_check_includes(struct cfg_loader *ld, const char *file,
 		const char *p = line + strspn(line, " \t");
 
 		lineno++;
-		if (strncmp(p, "@include", 8) == 0)
+		if (strncmp(p, CFG_INCLUDE_WORD, strlen(CFG_INCLUDE_WORD)) == 0)
 			rc = cfg_check_include_line(ld, file, lineno, p, depth);
 	}
 	fclose(f);

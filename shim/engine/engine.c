@@ -1,7 +1,8 @@
 /*
  * engine.c - the engine's entry point: load the configuration, build a TLS
  * context per endpoint, and decide for each connect() whether and how to
- * wrap it.  Exports one symbol, shim_engine_init.
+ * wrap it.  Exports shim_engine_init (and, in libredistls-engine.so,
+ * engine_alloc.c's malloc family: tests/exports/libredistls-engine.syms).
  *
  * Around the TLS sessions it adds the operator's concerns: reloading an
  * endpoint's certificates when its files change (reload.c, polled from
@@ -27,6 +28,8 @@
 #include "reload.h"
 #include "resolve.h"
 #include "stats.h"
+#include "tls_cache.h"
+#include "tls_cert.h"
 #include "tls_ctx.h"
 #include "tls_session.h"
 
@@ -35,6 +38,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,14 +51,20 @@
    (endpoint, label and notAfter), not on every connection. */
 #define ENGINE_WARN_SLOTS 8
 #define ENGINE_WARN_EVERY_S 3600
+/* A resumption cache key: two names, an address and a port, with room. */
+#define ENGINE_CACHE_KEY_MAX 700
 
 struct engine_warned {
 	uint64_t key;
 	time_t at;
 };
 
-/* What the engine keeps per endpoint besides its TLS context. */
+/* One configured endpoint: everything the engine keeps for it, in the
+   order of the configuration (the first match wins). */
 struct engine_ep {
+	struct tls_endpoint tls; /* context and resumption cache; tls.cfg is
+				    the configuration's entry */
+	const struct resolve_name *names; /* its name's addresses, or NULL */
 	struct reload_watch watch;
 	pthread_mutex_t warn_lock;
 	struct engine_warned warned[ENGINE_WARN_SLOTS];
@@ -62,38 +72,49 @@ struct engine_ep {
 
 const struct shim_host *engine_host;
 static struct shim_config engine_cfg;
-static struct tls_endpoint *engine_eps;
-static struct engine_ep *engine_state;
+static struct engine_ep *engine_eps; /* engine_neps of them */
+static size_t engine_neps;
+
+/* The endpoint a session's tls_endpoint belongs to. */
+static struct engine_ep *engine_ep_of(struct tls_endpoint *tls)
+{
+	return (struct engine_ep *)((char *)tls -
+				    offsetof(struct engine_ep, tls));
+}
 
 static const char *engine_getenv(const char *name)
 {
 	return getenv(name);
 }
 
-/* The index of the first endpoint `t` matches, or -1.  A NAME endpoint
-   matches the addresses its name resolves to now, so a program that
-   dials the address gets TLS too (fail closed, not open). */
-static long engine_find(const struct match_target *t, enum match_result *how)
+/*
+ * The first endpoint `t` matches into *found (NULL if none).  A NAME
+ * endpoint matches the addresses its name resolves to now, so a program
+ * that dials the address gets TLS too (fail closed, not open).  Returns
+ * 0, or -1 if those addresses cannot be read (the connect() is then
+ * refused, never let through unmatched).
+ */
+static int engine_find(const struct match_target *t, enum match_result *how,
+		       struct engine_ep **found)
 {
-	long found = -1;
-
-	resolve_read_lock();
-	for (size_t i = 0; i < engine_cfg.nendpoints; i++) {
+	*found = NULL;
+	if (resolve_read_lock() < 0)
+		return -1;
+	for (size_t i = 0; i < engine_neps && *found == NULL; i++) {
+		struct engine_ep *ep = &engine_eps[i];
 		size_t n;
-		const struct match_addr *set = resolve_set(i, &n);
+		const struct addr_ip *set = resolve_set(ep->names, &n);
 
-		*how = match_test_set(&engine_cfg.endpoints[i].match, t, set, n);
-		if (*how != MATCH_NONE) {
-			found = (long)i;
-			break;
-		}
+		*how = match_test_set(&ep->tls.cfg->match, t, set, n);
+		if (*how != MATCH_NONE)
+			*found = ep;
 	}
 	resolve_read_unlock();
-	return found;
+	return 0;
 }
 
 /* The socket's local address, normalised; 0, or -1 if unbound/unknown. */
-static int engine_bound(int fd, struct match_addr *out)
+static int engine_bound(int fd, struct addr_ip *out)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -110,28 +131,60 @@ static int engine_bound(int fd, struct match_addr *out)
  * host: t->addr becomes the loopback address actually dialled, and if no
  * endpoint is configured for it, the other loopback family's (a server
  * on [::]:P answers 127.0.0.1 and ::1 alike), so 127.0.0.1:P, [::1]:P and
- * localhost:P all cover 0.0.0.0:P and [::]:P.  Returns the index or -1.
+ * localhost:P all cover 0.0.0.0:P and [::]:P.  The endpoint into *ep
+ * (NULL if none); 0, or -1 as engine_find.
  */
-static long engine_find_dest(int fd, struct match_target *t,
-			     enum match_result *how)
+static int engine_find_dest(int fd, struct match_target *t,
+			    enum match_result *how, struct engine_ep **ep)
 {
-	struct match_addr bound, lo, other;
-	long i;
+	struct addr_ip bound, lo, other;
 
 	if (!addr_is_any(&t->addr))
-		return engine_find(t, how);
+		return engine_find(t, how, ep);
 	addr_kernel_dest(&t->addr, engine_bound(fd, &bound) == 0 ? &bound
 								 : NULL);
-	if ((i = engine_find(t, how)) >= 0)
-		return i;
+	if (engine_find(t, how, ep) < 0)
+		return -1;
+	if (*ep != NULL)
+		return 0;
 	addr_loopback(t->addr.family, &lo);
 	if (!addr_equal(&t->addr, &lo))
-		return -1; /* a bound source address: that host, no other */
+		return 0; /* a bound source address: that host, no other */
 	other = t->addr;
 	addr_loopback(lo.family == AF_INET ? AF_INET6 : AF_INET, &t->addr);
-	if ((i = engine_find(t, how)) < 0)
+	if (engine_find(t, how, ep) < 0)
+		return -1;
+	if (*ep == NULL)
 		t->addr = other;
-	return i;
+	return 0;
+}
+
+/* What one connection verifies and sends (DESIGN, security rule 2), and
+   the storage behind its tls_target. */
+struct engine_conn {
+	char ip[ADDR_TEXT_MAX];        /* the address dialled */
+	struct engine_names nm;        /* what is verified and sent */
+	char key[ENGINE_CACHE_KEY_MAX]; /* "expect|sni|ip|port" */
+	struct tls_target tg;
+};
+
+/* The endpoint a connect() goes to into *ep (NULL if none matches, or
+   not IPv4/IPv6), with t filled and *how saying by what it matched; 0,
+   or -1 as engine_find. */
+static int engine_match(int fd, const struct sockaddr *addr,
+			socklen_t addrlen, const char *name,
+			struct match_target *t, enum match_result *how,
+			struct engine_ep **ep)
+{
+	*ep = NULL;
+	/* a name that is an IP literal ("127.1") is that address, dialled
+	   as an address: never verified or sent as a name */
+	if (name != NULL && addr_is_literal(name))
+		name = NULL;
+	if (match_target_from_sockaddr(addr, addrlen, name, t) < 0)
+		return 0;
+	resolve_poll();
+	return engine_find_dest(fd, t, how, ep);
 }
 
 void engine_names(const struct cfg_endpoint *ep, enum match_result how,
@@ -161,57 +214,65 @@ void engine_names(const struct cfg_endpoint *ep, enum match_result how,
 		out->sni = NULL; /* never SNI for an IP literal */
 }
 
+/* The name verified and sent as SNI (engine_names), the label of log
+   lines, the resumption cache key: into *cn and info. */
+static void engine_name_conn(const struct engine_ep *ep,
+			     const struct match_target *t,
+			     enum match_result how, struct engine_conn *cn,
+			     struct shim_session_info *info)
+{
+	const struct engine_names *nm = &cn->nm;
+
+	addr_format(&t->addr, cn->ip, sizeof(cn->ip));
+	engine_names(ep->tls.cfg, how, t->name, cn->ip, &cn->nm);
+	if (nm->dialled != NULL)
+		snprintf(info->label, sizeof(info->label), "%s:%u",
+			 nm->dialled, t->port);
+	else
+		snprintf(info->label, sizeof(info->label),
+			 t->addr.family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+			 cn->ip, t->port);
+	snprintf(cn->key, sizeof(cn->key), "%s|%s|%s|%u", nm->expect,
+		 nm->sni ? nm->sni : "", cn->ip, t->port);
+	info->handshake_timeout_ms = ep->tls.cfg->tls.handshake_timeout_ms;
+	cn->tg = (struct tls_target){ .label = info->label,
+				      .expect = nm->expect, .sni = nm->sni,
+				      .cache_key = cn->key };
+}
+
+
 static enum shim_decision engine_open(int fd, const struct sockaddr *addr,
 				      socklen_t addrlen, const char *name,
 				      struct shim_tls **out,
 				      struct shim_session_info *info, int *err)
 {
-	struct tls_endpoint *ep;
-	const struct cfg_tls *c;
+	struct engine_ep *ep;
 	struct match_target t;
 	enum match_result how = MATCH_NONE;
-	char ip[ADDR_TEXT_MAX], key[700];
-	struct engine_names nm;
-	struct tls_target tg;
-	long i;
+	struct engine_conn cn;
 
-	/* a name that is an IP literal ("127.1") is that address, dialled
-	   as an address: never verified or sent as a name */
-	if (name != NULL && addr_is_literal(name))
-		name = NULL;
-	if (match_target_from_sockaddr(addr, addrlen, name, &t) < 0)
+	if (engine_match(fd, addr, addrlen, name, &t, &how, &ep) < 0) {
+		ENGINE_LOG(SHIM_LOG_ERROR, "cannot read the addresses the "
+			   "endpoints' names resolve to (lock failed): "
+			   "connection refused");
+		*err = EAGAIN;
+		return SHIM_REFUSE;
+	}
+	if (ep == NULL)
 		return SHIM_PASS;
-	resolve_poll();
-	if ((i = engine_find_dest(fd, &t, &how)) < 0)
-		return SHIM_PASS;
-	ep = &engine_eps[i];
-	c = &ep->cfg->tls;
-	match_addr_format(&t.addr, ip, sizeof(ip));
-	engine_names(ep->cfg, how, name, ip, &nm);
-	if (nm.dialled != NULL)
-		snprintf(info->label, sizeof(info->label), "%s:%u", nm.dialled,
-			 t.port);
-	else
-		snprintf(info->label, sizeof(info->label),
-			 t.addr.family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
-			 t.port);
-	snprintf(key, sizeof(key), "%s|%s|%s|%u", nm.expect,
-		 nm.sni ? nm.sni : "", ip, t.port);
-	info->handshake_timeout_ms = c->handshake_timeout_ms;
-	tg = (struct tls_target){ .label = info->label, .expect = nm.expect,
-				  .sni = nm.sni, .cache_key = key };
+	engine_name_conn(ep, &t, how, &cn, info);
 	if (engine_host->log_enabled(SHIM_LOG_DEBUG))
 		ENGINE_LOG(SHIM_LOG_DEBUG, "%s: matches endpoint '%s'; "
 			   "verifying '%s', SNI %s", info->label,
-			   ep->cfg->match_text, nm.expect,
-			   nm.sni ? nm.sni : "(none)");
+			   ep->tls.cfg->match_text, cn.tg.expect,
+			   cn.tg.sni ? cn.tg.sni : "(none)");
 	if (out == NULL)
 		return SHIM_WRAP; /* a question only: no session, not counted */
-	reload_poll(&engine_state[i].watch);
+	reload_poll(&ep->watch);
 	stats_add(STATS_CONNECTIONS, 1);
-	tls_ctx_read_lock(ep);
-	*out = tls_session_new(ep, fd, &tg, err);
-	tls_ctx_read_unlock(ep);
+	tls_ctx_read_lock(&ep->tls);
+	*out = tls_session_new(&ep->tls, fd, &cn.tg, err);
+	tls_ctx_read_unlock(&ep->tls);
 	if (*out == NULL) {
 		stats_add(STATS_FAIL_OTHER, 1);
 		return SHIM_REFUSE;
@@ -221,26 +282,30 @@ static enum shim_decision engine_open(int fd, const struct sockaddr *addr,
 
 /* ------------------------------------------- checks after the handshake */
 
+/* FNV-1a, 64 bits: a server's key in the warning slots. */
+#define ENGINE_FNV_OFFSET 0xcbf29ce484222325ULL
+#define ENGINE_FNV_PRIME 0x100000001b3ULL
+
 static uint64_t engine_hash(uint64_t h, const char *s)
 {
 	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+		h = (h ^ (unsigned char)*s) * ENGINE_FNV_PRIME;
 	return h;
 }
 
 /* 1 if this server's certificate was not named within the last hour. */
-static int engine_warn_due(struct engine_ep *st, const char *label,
+static int engine_warn_due(struct engine_ep *ep, const char *label,
 			   const char *date)
 {
-	uint64_t key = engine_hash(engine_hash(0xcbf29ce484222325ULL, label),
+	uint64_t key = engine_hash(engine_hash(ENGINE_FNV_OFFSET, label),
 				   date);
 	time_t now = time(NULL);
-	struct engine_warned *slot = &st->warned[0];
+	struct engine_warned *slot = &ep->warned[0];
 	int due = 1;
 
-	pthread_mutex_lock(&st->warn_lock);
+	pthread_mutex_lock(&ep->warn_lock);
 	for (int i = 0; i < ENGINE_WARN_SLOTS; i++) {
-		struct engine_warned *w = &st->warned[i];
+		struct engine_warned *w = &ep->warned[i];
 		if (w->key == key) {
 			slot = w;
 			due = now - w->at >= ENGINE_WARN_EVERY_S;
@@ -253,7 +318,7 @@ static int engine_warn_due(struct engine_ep *st, const char *label,
 		slot->key = key;
 		slot->at = now;
 	}
-	pthread_mutex_unlock(&st->warn_lock);
+	pthread_mutex_unlock(&ep->warn_lock);
 	return due;
 }
 
@@ -262,15 +327,15 @@ static int engine_warn_due(struct engine_ep *st, const char *label,
  * server's after every handshake, ours too (a long-running program loaded
  * it long ago), each named at most once an hour.
  */
-static void engine_warn_expiry(struct engine_ep *st, const char *label,
+static void engine_warn_expiry(struct engine_ep *ep, const char *label,
 			       const char *whose, X509 *cert)
 {
-	char date[32], subj[256];
+	char date[TLS_DATE_MAX], subj[TLS_NAME_MAX];
 	long days;
 
 	if (cert == NULL ||
 	    tls_cert_days_left(cert, &days, date, sizeof(date)) < 0 ||
-	    days >= TLS_EXPIRY_WARN_DAYS || !engine_warn_due(st, label, date))
+	    days >= TLS_EXPIRY_WARN_DAYS || !engine_warn_due(ep, label, date))
 		return;
 	tls_cert_subject(cert, subj, sizeof(subj));
 	if (days < 0)
@@ -284,11 +349,11 @@ static void engine_warn_expiry(struct engine_ep *st, const char *label,
 
 /* 0 if no pin is set or the server's public key matches one; else one
    error line and -1. */
-static int engine_check_pins(const struct tls_endpoint *ep,
-			     struct shim_tls *s, X509 *peer)
+static int engine_check_pins(const struct engine_ep *ep, struct shim_tls *s,
+			     X509 *peer)
 {
-	const struct cfg_tls *c = &ep->cfg->tls;
-	char got[TLS_PIN_LEN + 1] = "", subj[256] = "";
+	const struct cfg_tls *c = &ep->tls.cfg->tls;
+	char got[TLS_PIN_LEN + 1] = "", subj[TLS_NAME_MAX] = "";
 	char want[CFG_MAX_PINS * (TLS_PIN_LEN + 2) + 1];
 	size_t n = 0;
 
@@ -307,7 +372,7 @@ static int engine_check_pins(const struct tls_endpoint *ep,
 	ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server's public key matches no "
 		   "pin of endpoint '%s': expected pin_sha256 %s; server "
 		   "presented %s (subject '%s'); connection refused",
-		   tls_session_label(s), ep->cfg->match_text, want,
+		   tls_session_label(s), ep->tls.cfg->match_text, want,
 		   got[0] ? got : "no key", subj);
 	return -1;
 }
@@ -345,26 +410,26 @@ static void engine_count(SSL *ssl, enum stats_counter c)
 static int engine_handshake(struct shim_tls *s, int *err)
 {
 	SSL *ssl = tls_session_ssl(s);
-	struct tls_endpoint *ep;
-	struct engine_ep *st;
+	struct tls_endpoint *tls;
+	struct engine_ep *ep;
 	const char *key;
 	X509 *peer;
 	int rc = tls_session_handshake(s, err);
 
 	if (rc == SHIM_IO_ERROR)
 		engine_count(ssl, engine_fail_counter(tls_session_failure(s)));
-	if (rc != 0 || tls_session_cache_target(ssl, &ep, &key) < 0)
+	if (rc != 0 || tls_session_cache_target(ssl, &tls, &key) < 0)
 		return rc;
+	ep = engine_ep_of(tls);
 	peer = tls_cert_peer(ssl);
 	if (engine_check_pins(ep, s, peer) < 0) {
-		tls_cache_drop(ep, key);
+		tls_cache_drop(tls, key);
 		engine_count(ssl, STATS_FAIL_PIN);
 		*err = EACCES;
 		return SHIM_IO_ERROR;
 	}
-	st = &engine_state[ep - engine_eps];
-	engine_warn_expiry(st, tls_session_label(s), "server", peer);
-	engine_warn_expiry(st, ep->cfg->match_text, "client",
+	engine_warn_expiry(ep, tls_session_label(s), "server", peer);
+	engine_warn_expiry(ep, ep->tls.cfg->match_text, "client",
 			   tls_cert_own(ssl));
 	engine_count(ssl, tls_ssl_resumed(ssl) ? STATS_RESUMED : STATS_FULL);
 	return 0;
@@ -428,17 +493,16 @@ static const struct shim_engine_ops engine_ops = {
 
 /* tls_ctx_new has just warned about our certificate: the next warning
    after a handshake is due in an hour. */
-static void engine_seed_warned(size_t i)
+static void engine_seed_warned(struct engine_ep *ep)
 {
-	X509 *own = tls_ctx_cert(engine_eps[i].ctx);
-	char date[32];
+	X509 *own = tls_cert_of_ctx(ep->tls.ctx);
+	char date[TLS_DATE_MAX];
 	long days;
 
 	if (own != NULL &&
 	    tls_cert_days_left(own, &days, date, sizeof(date)) == 0 &&
 	    days < TLS_EXPIRY_WARN_DAYS)
-		engine_warn_due(&engine_state[i],
-				engine_cfg.endpoints[i].match_text, date);
+		engine_warn_due(ep, ep->tls.cfg->match_text, date);
 }
 
 /*
@@ -449,53 +513,54 @@ static void engine_seed_warned(size_t i)
 static void engine_fork_prepare(void)
 {
 	resolve_fork_prepare();
-	for (size_t i = 0; i < engine_cfg.nendpoints; i++) {
-		reload_fork_prepare(&engine_state[i].watch);
-		tls_ctx_fork_prepare(&engine_eps[i]);
-		pthread_mutex_lock(&engine_state[i].warn_lock);
+	for (size_t i = 0; i < engine_neps; i++) {
+		reload_fork_prepare(&engine_eps[i].watch);
+		tls_ctx_fork_prepare(&engine_eps[i].tls);
+		pthread_mutex_lock(&engine_eps[i].warn_lock);
 	}
 }
 
 static void engine_fork_parent(void)
 {
-	for (size_t i = engine_cfg.nendpoints; i-- > 0;) {
-		pthread_mutex_unlock(&engine_state[i].warn_lock);
-		tls_ctx_fork_after(&engine_eps[i], 0);
-		reload_fork_after(&engine_state[i].watch, 0);
+	for (size_t i = engine_neps; i-- > 0;) {
+		pthread_mutex_unlock(&engine_eps[i].warn_lock);
+		tls_ctx_fork_after(&engine_eps[i].tls, 0);
+		reload_fork_after(&engine_eps[i].watch, 0);
 	}
 	resolve_fork_parent();
 }
 
 static void engine_fork_child(void)
 {
-	for (size_t i = engine_cfg.nendpoints; i-- > 0;) {
-		pthread_mutex_init(&engine_state[i].warn_lock, NULL);
-		tls_ctx_fork_after(&engine_eps[i], 1);
-		reload_fork_after(&engine_state[i].watch, 1);
+	for (size_t i = engine_neps; i-- > 0;) {
+		pthread_mutex_init(&engine_eps[i].warn_lock, NULL);
+		tls_ctx_fork_after(&engine_eps[i].tls, 1);
+		reload_fork_after(&engine_eps[i].watch, 1);
 	}
 	resolve_fork_child();
 }
 
+/* Undo engine_build for the first n endpoints (all that were built). */
 static void engine_unbuild(size_t n)
 {
 	while (n-- > 0) {
-		reload_watch_destroy(&engine_state[n].watch);
-		pthread_mutex_destroy(&engine_state[n].warn_lock);
-		tls_ctx_free(&engine_eps[n]);
+		reload_watch_destroy(&engine_eps[n].watch);
+		pthread_mutex_destroy(&engine_eps[n].warn_lock);
+		tls_ctx_free(&engine_eps[n].tls);
 	}
 	resolve_free();
 	free(engine_eps);
-	free(engine_state);
 	engine_eps = NULL;
-	engine_state = NULL;
+	engine_neps = 0;
 }
 
+/* One endpoint object per configured endpoint, in the configuration's
+   order: its context, its name's addresses, its reload watch. */
 static int engine_build(char *why, size_t whylen)
 {
-	engine_eps = calloc(engine_cfg.nendpoints, sizeof(*engine_eps));
-	engine_state = calloc(engine_cfg.nendpoints, sizeof(*engine_state));
-	if (engine_eps == NULL || engine_state == NULL) {
-		engine_unbuild(0);
+	engine_eps = calloc(engine_cfg.nendpoints ? engine_cfg.nendpoints : 1,
+			    sizeof(*engine_eps));
+	if (engine_eps == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
@@ -504,14 +569,18 @@ static int engine_build(char *why, size_t whylen)
 		return -1;
 	}
 	for (size_t i = 0; i < engine_cfg.nendpoints; i++) {
-		if (tls_ctx_build(&engine_eps[i], &engine_cfg.endpoints[i], why,
+		struct engine_ep *ep = &engine_eps[i];
+
+		if (tls_ctx_build(&ep->tls, &engine_cfg.endpoints[i], why,
 				  whylen) < 0) {
 			engine_unbuild(i);
 			return -1;
 		}
-		reload_watch_init(&engine_state[i].watch, &engine_eps[i]);
-		pthread_mutex_init(&engine_state[i].warn_lock, NULL);
-		engine_seed_warned(i);
+		ep->names = resolve_names_of(&engine_cfg.endpoints[i]);
+		reload_watch_init(&ep->watch, &ep->tls);
+		pthread_mutex_init(&ep->warn_lock, NULL);
+		engine_seed_warned(ep);
+		engine_neps = i + 1;
 	}
 	return 0;
 }

@@ -7,43 +7,50 @@
  * failed attempt (they do not match) and then a good one.
  */
 #include "reload.h"
+#include "deadline.h"
 #include "engine.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *const reload_names[RELOAD_FILES] = {
-	"ca_file", "ca_path", "cert_file", "key_file", "key_passphrase_file",
-	"crl_file",
+/* The watched files: each one's key (for log lines) and its path's place
+   in struct cfg_tls. */
+static const struct {
+	const char *key;
+	size_t off; /* of the char * path */
+} reload_files[RELOAD_FILES] = {
+	{ "ca_file", offsetof(struct cfg_tls, ca_file) },
+	{ "ca_path", offsetof(struct cfg_tls, ca_path) },
+	{ "cert_file", offsetof(struct cfg_tls, cert_file) },
+	{ "key_file", offsetof(struct cfg_tls, key_file) },
+	{ "key_passphrase_file", offsetof(struct cfg_tls, key_passphrase_file) },
+	{ "crl_file", offsetof(struct cfg_tls, crl_file) },
 };
 
-static void reload_paths(const struct cfg_tls *t,
-			 const char *paths[RELOAD_FILES])
+static const char *reload_path(const struct cfg_tls *t, int i)
 {
-	paths[0] = t->ca_file;
-	paths[1] = t->ca_path;
-	paths[2] = t->cert_file;
-	paths[3] = t->key_file;
-	paths[4] = t->key_passphrase_file;
-	paths[5] = t->crl_file;
+	const char *const *field =
+		(const void *)((const char *)t + reload_files[i].off);
+
+	return *field;
 }
 
 static void reload_take(const struct cfg_tls *t, struct reload_sig *sig)
 {
-	const char *paths[RELOAD_FILES];
 	struct stat st;
 
-	reload_paths(t, paths);
 	memset(sig, 0, sizeof(*sig));
 	for (int i = 0; i < RELOAD_FILES; i++) {
 		struct reload_file *f = &sig->f[i];
+		const char *path = reload_path(t, i);
 
-		if (paths[i] == NULL)
+		if (path == NULL)
 			continue;
-		if (stat(paths[i], &st) < 0) {
+		if (stat(path, &st) < 0) {
 			f->err = errno;
 			continue;
 		}
@@ -56,11 +63,6 @@ static void reload_take(const struct cfg_tls *t, struct reload_sig *sig)
 	}
 }
 
-static int reload_ts_eq(struct timespec a, struct timespec b)
-{
-	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
-}
-
 static int reload_file_eq(const struct reload_file *a,
 			  const struct reload_file *b)
 {
@@ -69,8 +71,8 @@ static int reload_file_eq(const struct reload_file *a,
 	if (!a->present)
 		return a->err == b->err;
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       reload_ts_eq(a->mtime, b->mtime) &&
-	       reload_ts_eq(a->ctime, b->ctime);
+	       deadline_cmp(&a->mtime, &b->mtime) == 0 &&
+	       deadline_cmp(&a->ctime, &b->ctime) == 0;
 }
 
 /* The names of the files that differ, "cert_file, key_file". */
@@ -87,7 +89,7 @@ static int reload_diff(const struct reload_sig *a, const struct reload_sig *b,
 		changed++;
 		if (n < len)
 			n += (size_t)snprintf(out + n, len - n, "%s%s",
-					      n ? ", " : "", reload_names[i]);
+					      n ? ", " : "", reload_files[i].key);
 	}
 	return changed;
 }
@@ -100,21 +102,14 @@ static int reload_sig_eq(const struct reload_sig *a, const struct reload_sig *b)
 	return 1;
 }
 
-static long long reload_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void reload_watch_init(struct reload_watch *w, struct tls_endpoint *ep)
 {
 	memset(w, 0, sizeof(*w));
 	w->ep = ep;
 	pthread_mutex_init(&w->lock, NULL);
 	reload_take(&ep->cfg->tls, &w->loaded);
-	__atomic_store_n(&w->next_ms, reload_now_ms() + RELOAD_INTERVAL_MS,
+	__atomic_store_n(&w->next_ms,
+			 deadline_coarse_ms() + RELOAD_INTERVAL_MS,
 			 __ATOMIC_RELAXED);
 }
 
@@ -125,12 +120,15 @@ void reload_watch_destroy(struct reload_watch *w)
 	w->ep = NULL;
 }
 
+#define RELOAD_WHAT_MAX 128 /* the keys of the changed files */
+#define RELOAD_WHY_MAX 1024 /* why the new files do not load */
+
 /* Caller holds w->lock. */
 static void reload_check(struct reload_watch *w)
 {
 	const struct cfg_endpoint *cfg = w->ep->cfg;
 	struct reload_sig now;
-	char what[128], why[1024];
+	char what[RELOAD_WHAT_MAX], why[RELOAD_WHY_MAX];
 	SSL_CTX *ctx;
 
 	reload_take(&cfg->tls, &now);
@@ -158,7 +156,7 @@ static void reload_check(struct reload_watch *w)
 
 void reload_poll(struct reload_watch *w)
 {
-	long long now = reload_now_ms();
+	long long now = deadline_coarse_ms();
 
 	if (now < __atomic_load_n(&w->next_ms, __ATOMIC_RELAXED))
 		return;
@@ -167,7 +165,8 @@ void reload_poll(struct reload_watch *w)
 		return;
 	if (now >= __atomic_load_n(&w->next_ms, __ATOMIC_RELAXED)) {
 		reload_check(w);
-		__atomic_store_n(&w->next_ms, reload_now_ms() + RELOAD_INTERVAL_MS,
+		__atomic_store_n(&w->next_ms,
+				 deadline_coarse_ms() + RELOAD_INTERVAL_MS,
 				 __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&w->lock);

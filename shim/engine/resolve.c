@@ -7,10 +7,26 @@
  * only to merge.  resolve_busy lets one refresh run at a time (the thread,
  * or a connect() in a process without the thread), and is only ever
  * try-locked from connect(), so no connect() waits on DNS.
+ *
+ * Writers are not starved: glibc's rwlock prefers readers, so connect()s
+ * on many threads could keep a merge (and so a new address of a name)
+ * out for ever.  A writer first takes resolve_gate, which every new read
+ * section passes through, so once a writer waits only the sections
+ * already inside finish.  The lock itself stays reader-preferring: a
+ * signal handler's connect() nested in a read section on its own thread
+ * skips the gate and always gets the read side, never deadlocks.  The
+ * write side is held with signals blocked, so no handler can nest a read
+ * inside a write on the same thread.
+ *
+ * The lookups use the switchboard's real getaddrinfo (engine_host): in a
+ * sanitizer build the engine is linked into the switchboard, where the
+ * name getaddrinfo is its hook, and the engine's own lookups must not be
+ * captured as the program's.
  */
 #include "resolve.h"
 
 #include "config.h"
+#include "deadline.h"
 #include "engine.h"
 
 #include <netdb.h>
@@ -23,9 +39,10 @@
 #include <time.h>
 
 struct resolve_name {
+	const struct cfg_endpoint *ep; /* the endpoint */
 	const char *name;  /* the endpoint's host name; NULL: not a name */
 	const char *label; /* the endpoint as written, for log lines */
-	struct match_addr addr[RESOLVE_MAX];
+	struct addr_ip addr[RESOLVE_MAX];
 	time_t seen[RESOLVE_MAX]; /* monotonic s of the last answer with it */
 	size_t n;
 };
@@ -34,7 +51,10 @@ static struct resolve_name *resolve_names;
 static size_t resolve_count;  /* endpoints */
 static size_t resolve_nnames; /* of which names */
 static pthread_rwlock_t resolve_lock = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_mutex_t resolve_gate = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t resolve_busy = PTHREAD_MUTEX_INITIALIZER;
+static __thread int resolve_reading; /* read sections this thread is in */
+static int resolve_fork_locked;      /* fork_prepare holds the write side */
 static atomic_llong resolve_at;      /* monotonic s of the last refresh */
 static atomic_int resolve_thread_on; /* a refresher runs in this process */
 
@@ -42,22 +62,22 @@ static time_t resolve_now(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline_now(&ts);
 	return ts.tv_sec;
 }
 
 /* The addresses `name` resolves to, normalised and without repeats, into
    out; their number, or -1 if it does not resolve. */
-static long resolve_lookup(const char *name, struct match_addr *out,
+static long resolve_lookup(const char *name, struct addr_ip *out,
 			   size_t max)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
 	size_t n = 0;
 
-	if (getaddrinfo(name, NULL, &hints, &res) != 0)
+	if (engine_host->getaddrinfo(name, NULL, &hints, &res) != 0)
 		return -1;
 	for (ai = res; ai != NULL && n < max; ai = ai->ai_next) {
-		struct match_addr a;
+		struct addr_ip a;
 		size_t i;
 
 		if (addr_from_sockaddr(ai->ai_addr, ai->ai_addrlen, &a,
@@ -73,7 +93,7 @@ static long resolve_lookup(const char *name, struct match_addr *out,
 }
 
 static long resolve_find(const struct resolve_name *r,
-			 const struct match_addr *a)
+			 const struct addr_ip *a)
 {
 	for (size_t i = 0; i < r->n; i++)
 		if (addr_equal(&r->addr[i], a))
@@ -84,7 +104,7 @@ static long resolve_find(const struct resolve_name *r,
 /* Add (or refresh) the addresses of an answer; drop the ones no answer
    has given for RESOLVE_KEEP_S.  Under the write lock.  1 if the set
    changed. */
-static int resolve_merge(struct resolve_name *r, const struct match_addr *got,
+static int resolve_merge(struct resolve_name *r, const struct addr_ip *got,
 			 size_t n, time_t now)
 {
 	int changed = 0;
@@ -133,20 +153,53 @@ static void resolve_log_change(const struct resolve_name *r)
 		   r->n ? list : "nothing", r->n == 1 ? "it" : "them");
 }
 
+/* The write side, behind the gate, with every signal blocked (*old keeps
+   the mask to give back): 0, or -1 with nothing held. */
+static int resolve_write_lock(sigset_t *old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, old);
+	if (pthread_mutex_lock(&resolve_gate) != 0)
+		goto fail;
+	if (pthread_rwlock_wrlock(&resolve_lock) != 0) {
+		pthread_mutex_unlock(&resolve_gate);
+		goto fail;
+	}
+	return 0;
+fail:
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+	return -1;
+}
+
+static void resolve_write_unlock(const sigset_t *old)
+{
+	pthread_rwlock_unlock(&resolve_lock);
+	pthread_mutex_unlock(&resolve_gate);
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 static void resolve_one(struct resolve_name *r)
 {
-	struct match_addr got[RESOLVE_MAX];
+	struct addr_ip got[RESOLVE_MAX];
 	struct resolve_name copy;
+	sigset_t old;
 	long n = resolve_lookup(r->name, got, RESOLVE_MAX);
 	int changed;
 
 	if (n < 0) /* keep what it had: fail closed */
 		return;
-	pthread_rwlock_wrlock(&resolve_lock);
+	if (resolve_write_lock(&old) < 0) {
+		ENGINE_LOG(SHIM_LOG_WARNING, "endpoint '%s': cannot update the "
+			   "addresses of '%s' (lock failed): keeping the ones "
+			   "it had", r->label, r->name);
+		return;
+	}
 	changed = resolve_merge(r, got, (size_t)n, resolve_now());
 	if (changed)
 		copy = *r;
-	pthread_rwlock_unlock(&resolve_lock);
+	resolve_write_unlock(&old);
 	if (changed)
 		resolve_log_change(&copy);
 }
@@ -212,6 +265,7 @@ int resolve_init(struct shim_config *cfg, char *why, size_t whylen)
 		struct match_spec *m = &cfg->endpoints[i].match;
 		struct resolve_name *r = &resolve_names[i];
 
+		r->ep = &cfg->endpoints[i];
 		if (m->kind != MATCH_HOST_NAME)
 			continue;
 		r->name = m->name;
@@ -256,26 +310,50 @@ void resolve_poll(void)
 	pthread_mutex_unlock(&resolve_busy);
 }
 
-void resolve_read_lock(void)
+int resolve_read_lock(void)
 {
-	if (resolve_nnames > 0)
-		pthread_rwlock_rdlock(&resolve_lock);
+	if (resolve_nnames == 0)
+		return 0;
+	/* a nested section (a signal handler's connect()) skips the gate: a
+	   writer may hold it, waiting for the outer section to end */
+	if (resolve_reading++ == 0) {
+		if (pthread_mutex_lock(&resolve_gate) != 0) {
+			resolve_reading--;
+			return -1;
+		}
+		pthread_mutex_unlock(&resolve_gate);
+	}
+	if (pthread_rwlock_rdlock(&resolve_lock) != 0) {
+		resolve_reading--;
+		return -1;
+	}
+	return 0;
 }
 
-const struct match_addr *resolve_set(size_t i, size_t *n)
+const struct resolve_name *resolve_names_of(const struct cfg_endpoint *ep)
 {
-	if (i >= resolve_count || resolve_names[i].name == NULL) {
+	for (size_t i = 0; i < resolve_count; i++)
+		if (resolve_names[i].ep == ep && resolve_names[i].name != NULL)
+			return &resolve_names[i];
+	return NULL;
+}
+
+const struct addr_ip *resolve_set(const struct resolve_name *r, size_t *n)
+{
+	if (r == NULL) {
 		*n = 0;
 		return NULL;
 	}
-	*n = resolve_names[i].n;
-	return resolve_names[i].addr;
+	*n = r->n;
+	return r->addr;
 }
 
 void resolve_read_unlock(void)
 {
-	if (resolve_nnames > 0)
-		pthread_rwlock_unlock(&resolve_lock);
+	if (resolve_nnames == 0)
+		return;
+	pthread_rwlock_unlock(&resolve_lock);
+	resolve_reading--;
 }
 
 /* The write side is held for a merge only, so fork waits no longer than
@@ -283,21 +361,31 @@ void resolve_read_unlock(void)
    wait for it, and the child (which has no refresher) starts it anew. */
 void resolve_fork_prepare(void)
 {
-	if (resolve_nnames > 0)
-		pthread_rwlock_wrlock(&resolve_lock);
+	resolve_fork_locked = 0;
+	if (resolve_nnames == 0 || pthread_mutex_lock(&resolve_gate) != 0)
+		return;
+	if (pthread_rwlock_wrlock(&resolve_lock) != 0) {
+		pthread_mutex_unlock(&resolve_gate);
+		return; /* fork anyway; the sets may be mid-merge in the child */
+	}
+	resolve_fork_locked = 1;
 }
 
 void resolve_fork_parent(void)
 {
-	if (resolve_nnames > 0)
-		pthread_rwlock_unlock(&resolve_lock);
+	if (!resolve_fork_locked)
+		return;
+	pthread_rwlock_unlock(&resolve_lock);
+	pthread_mutex_unlock(&resolve_gate);
 }
 
 void resolve_fork_child(void)
 {
 	if (resolve_nnames == 0)
 		return;
-	pthread_rwlock_unlock(&resolve_lock);
+	if (resolve_fork_locked)
+		pthread_rwlock_unlock(&resolve_lock);
+	pthread_mutex_init(&resolve_gate, NULL);
 	pthread_mutex_init(&resolve_busy, NULL);
 	atomic_store(&resolve_thread_on, 0);
 }

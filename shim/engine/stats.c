@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define STATS_LINE_MAX 512 /* the counters line */
+
 static int stats_on;            /* read-only after stats_init */
 static const char *stats_path;  /* NULL: through the log */
 static atomic_ullong stats_count[STATS_COUNTERS];
@@ -77,9 +79,12 @@ static void stats_format(char *out, size_t len)
 }
 
 /* "2025-01-31T12:00:00Z redis-cli[123]: stats: ..." in one write. */
+#define STATS_STAMP_MAX 32   /* "2025-01-31T12:00:00Z" and room */
+#define STATS_RECORD_MAX 1024 /* stamp, program, pid and the line */
+
 static void stats_append(const char *line)
 {
-	char buf[1024], stamp[32];
+	char buf[STATS_RECORD_MAX], stamp[STATS_STAMP_MAX];
 	time_t now = time(NULL);
 	struct tm tm;
 	int fd, n;
@@ -102,7 +107,7 @@ static void stats_append(const char *line)
 
 void stats_report(void)
 {
-	char line[512];
+	char line[STATS_LINE_MAX];
 
 	if (!stats_on)
 		return;

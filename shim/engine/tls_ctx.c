@@ -1,12 +1,15 @@
 /*
  * tls_ctx.c - SSL_CTX per endpoint, loaded and checked at init and on
- * reload; the resumption cache; certificate facts for the engine.
+ * reload, and swapped under its lock.  The resumption cache's glue is
+ * tls_cache.c; certificate facts and text are tls_cert.c.
  *
  * The key log (SSLKEYLOGFILE) is opened once per process; its lines are
  * appended with one write(2) each, so concurrent handshakes never mix.
  */
 #include "tls_ctx.h"
 #include "engine.h"
+#include "tls_cache.h"
+#include "tls_cert.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,7 +63,7 @@ const char *tls_openssl_error(char *buf, size_t len)
 static int tls_fail(char *err, size_t errlen, const struct cfg_where *w,
 		    const char *what, const char *path)
 {
-	char where[400], ossl[256];
+	char where[CFG_WHERE_TEXT_MAX], ossl[TLS_OSSL_ERR_MAX];
 	size_t n;
 
 	config_where_format(w, where, sizeof(where));
@@ -76,9 +79,11 @@ static int tls_fail(char *err, size_t errlen, const struct cfg_where *w,
 }
 
 /* The passphrase, from a file's first line or an environment variable. */
+#define TLS_PASSPHRASE_MAX 1024 /* with its newline and NUL */
+
 static char *tls_passphrase(const struct cfg_tls *t)
 {
-	char line[1024];
+	char line[TLS_PASSPHRASE_MAX];
 	FILE *f;
 	size_t n;
 
@@ -164,7 +169,12 @@ static int tls_load_identity(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 /* A CA file is named once per content (path, size, mtime), not once per
    endpoint that uses it; a changed file (a reload) is checked again. */
 #define TLS_CA_SEEN 16
-static struct { char path[256]; off_t size; time_t mtime; } tls_ca_seen[TLS_CA_SEEN];
+#define TLS_CA_SEEN_PATH_MAX 256 /* a longer path is named every time */
+static struct {
+	char path[TLS_CA_SEEN_PATH_MAX];
+	off_t size;
+	time_t mtime;
+} tls_ca_seen[TLS_CA_SEEN];
 static unsigned tls_ca_nseen;
 static pthread_mutex_t tls_ca_seen_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -196,8 +206,7 @@ static int tls_ca_first_look(const char *path)
 static int tls_ca_out_of_date(X509 *cert, char *nb, char *na, size_t len,
 			      int *not_yet)
 {
-	tls_time_text(X509_get0_notBefore(cert), nb, len);
-	tls_time_text(X509_get0_notAfter(cert), na, len);
+	tls_cert_validity(cert, nb, na, len);
 	*not_yet = X509_cmp_current_time(X509_get0_notBefore(cert)) > 0;
 	return *not_yet || X509_cmp_current_time(X509_get0_notAfter(cert)) < 0;
 }
@@ -214,7 +223,8 @@ static int tls_ca_out_of_date(X509 *cert, char *nb, char *na, size_t len,
 static int tls_check_ca_dates(const struct cfg_tls *t, char *err,
 			      size_t errlen)
 {
-	char where[400], subj[256], nb[32], na[32];
+	char where[CFG_WHERE_TEXT_MAX], subj[TLS_NAME_MAX];
+	char nb[TLS_DATE_MAX], na[TLS_DATE_MAX];
 	int total = 0, bad = 0, not_yet, log;
 	BIO *b;
 	X509 *x;
@@ -290,7 +300,7 @@ static int tls_set_suites(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 static void tls_crl_check_date(const X509_CRL *crl, const struct cfg_tls *t)
 {
 	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
-	char where[400], date[32];
+	char where[CFG_WHERE_TEXT_MAX], date[TLS_DATE_MAX];
 
 	if (next == NULL || X509_cmp_current_time(next) > 0)
 		return;
@@ -342,7 +352,8 @@ static int tls_check_identity_dates(SSL_CTX *ctx, const struct cfg_tls *t,
 				    char *err, size_t errlen)
 {
 	X509 *cert = SSL_CTX_get0_certificate(ctx);
-	char where[400], subj[256], date[32];
+	char where[CFG_WHERE_TEXT_MAX], subj[TLS_NAME_MAX];
+	char date[TLS_DATE_MAX];
 	long days;
 
 	if (cert == NULL ||
@@ -441,9 +452,11 @@ static void tls_keylog_open(void)
 }
 
 /* One NSS key log line per call; never logged anywhere else. */
+#define TLS_KEYLOG_LINE_MAX 1024 /* longer than any NSS key log line */
+
 static void tls_keylog_cb(const SSL *ssl, const char *line)
 {
-	char buf[1024];
+	char buf[TLS_KEYLOG_LINE_MAX];
 	size_t n = strlen(line);
 
 	if (n + 1 > sizeof(buf))
@@ -455,8 +468,6 @@ static void tls_keylog_cb(const SSL *ssl, const char *line)
 }
 
 /* ------------------------------------------------ contexts */
-
-static int tls_new_session_cb(SSL *ssl, SSL_SESSION *sess);
 
 static void tls_ctx_settings(SSL_CTX *ctx, const struct cfg_tls *t)
 {
@@ -472,7 +483,7 @@ static void tls_ctx_settings(SSL_CTX *ctx, const struct cfg_tls *t)
 	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
 					      SSL_SESS_CACHE_NO_INTERNAL_STORE);
-	SSL_CTX_sess_set_new_cb(ctx, tls_new_session_cb);
+	SSL_CTX_sess_set_new_cb(ctx, tls_cache_new_session);
 	pthread_once(&tls_keylog_once, tls_keylog_open);
 	if (tls_keylog_fd >= 0)
 		SSL_CTX_set_keylog_callback(ctx, tls_keylog_cb);
@@ -578,122 +589,6 @@ void tls_ctx_read_lock(struct tls_endpoint *ep)
 void tls_ctx_read_unlock(struct tls_endpoint *ep)
 {
 	pthread_rwlock_unlock(&ep->ctx_lock);
-}
-
-/* ------------------------------------------------ resumption cache */
-
-SSL_SESSION *tls_cache_get(struct tls_endpoint *ep, const char *key)
-{
-	return session_cache_get(&ep->cache, key);
-}
-
-void tls_cache_put(struct tls_endpoint *ep, const char *key, SSL_SESSION *s)
-{
-	if (!session_cache_put(&ep->cache, key, s))
-		SSL_SESSION_free(s);
-}
-
-void tls_cache_drop(struct tls_endpoint *ep, const char *key)
-{
-	session_cache_drop(&ep->cache, key);
-}
-
-static int tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
-{
-	struct tls_endpoint *ep;
-	const char *key;
-	int kept = 0;
-
-	if (tls_session_cache_target(ssl, &ep, &key) < 0)
-		return 0;
-	/* a ticket can arrive after a reload, on a session of the old
-	   context: it must not be resumed under the new one */
-	session_cache_lock(&ep->cache);
-	if (SSL_get_SSL_CTX(ssl) == ep->ctx)
-		kept = session_cache_put_locked(&ep->cache, key, sess);
-	session_cache_unlock(&ep->cache);
-	return kept; /* 1: we keep the reference */
-}
-
-/* ------------------------------------------------ certificate facts */
-
-X509 *tls_cert_peer(SSL *ssl)
-{
-	return SSL_get0_peer_certificate(ssl);
-}
-
-X509 *tls_cert_own(SSL *ssl)
-{
-	return SSL_get_certificate(ssl);
-}
-
-X509 *tls_ctx_cert(SSL_CTX *ctx)
-{
-	return SSL_CTX_get0_certificate(ctx);
-}
-
-int tls_cert_days_left(const X509 *cert, long *days, char *date, size_t len)
-{
-	const ASN1_TIME *na = X509_get0_notAfter(cert);
-	int d, s;
-
-	if (na == NULL || ASN1_TIME_diff(&d, &s, NULL, na) != 1)
-		return -1;
-	/* d and s share a sign; a part day left is a day not yet gone */
-	*days = d < 0 || s < 0 ? (d < 0 ? d : -1) : d;
-	if (len > 0)
-		tls_time_text(na, date, len);
-	return 0;
-}
-
-void tls_name_text(const X509_NAME *n, char *out, size_t len)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	int k;
-
-	if (len == 0)
-		goto done;
-	out[0] = '\0';
-	if (b == NULL)
-		goto done;
-	X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-	k = BIO_read(b, out, (int)len - 1);
-	out[k > 0 ? k : 0] = '\0';
-done:
-	BIO_free(b);
-}
-
-void tls_time_text(const ASN1_TIME *t, char *out, size_t len)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
-		snprintf(out, len, "?");
-		return;
-	}
-	strftime(out, len, "%Y-%m-%d %H:%M:%SZ", &tm);
-}
-
-void tls_cert_subject(const X509 *cert, char *out, size_t len)
-{
-	tls_name_text(X509_get_subject_name(cert), out, len);
-}
-
-int tls_cert_pin(const X509 *cert, char *out)
-{
-	unsigned char *der = NULL, md[SHA256_DIGEST_LENGTH];
-	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
-	int ok;
-
-	out[0] = '\0';
-	if (n <= 0)
-		return -1;
-	ok = EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL);
-	OPENSSL_free(der);
-	if (!ok)
-		return -1;
-	return EVP_EncodeBlock((unsigned char *)out, md, sizeof(md)) ==
-			       TLS_PIN_LEN ? 0 : -1;
 }
 
 int tls_ssl_mark(SSL *ssl)

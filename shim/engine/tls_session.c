@@ -2,9 +2,12 @@
  * tls_session.c - a TLS client connection on a non-blocking socket.
  */
 #include "tls_session.h"
+#include "deadline.h"
 #include "engine.h"
 #include "match.h"
 #include "tls_bio.h"
+#include "tls_cache.h"
+#include "tls_cert.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -16,6 +19,9 @@
 #include <time.h>
 
 #define TLS_WRITE_CHUNK 16384
+#define TLS_EXPECT_MAX 256   /* a host name (253) or an IP literal */
+#define TLS_CA_TEXT_MAX 720  /* a CA certificate described, with its origin */
+#define TLS_ORIGIN_MAX 300   /* "CA certificate from 'FILE'" */
 
 enum tls_op { TLS_OP_HANDSHAKE, TLS_OP_READ, TLS_OP_WRITE };
 
@@ -23,8 +29,8 @@ struct shim_tls {
 	SSL *ssl;
 	struct tls_bio bio;
 	struct tls_endpoint *ep;
-	char label[320];
-	char expect[256];
+	char label[SHIM_LABEL_MAX];
+	char expect[TLS_EXPECT_MAX];
 	char *cache_key; /* the full resumption key (session_cache.h) */
 	int got_data;    /* the server has sent application data */
 	int wrote;       /* the program has written plaintext */
@@ -37,60 +43,9 @@ struct shim_tls {
 	struct timespec t0;
 	int vfail;       /* X509_V_ERR_* of the first verification failure */
 	int vfail_depth; /* the depth of the certificate it is about */
-	char vfail_cert[720]; /* that certificate (a CA's), described */
-	char peer[768];  /* the server certificate, described */
+	char vfail_cert[TLS_CA_TEXT_MAX]; /* that certificate (a CA's), described */
+	char peer[TLS_CERT_TEXT_MAX]; /* the server certificate, described */
 };
-
-/* ------------------------------------------------ certificate text */
-
-static void tls_sans_text(X509 *cert, char *out, size_t len)
-{
-	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name,
-						NULL, NULL);
-	size_t n = 0;
-
-	out[0] = '\0';
-	for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
-		char ip[64] = "";
-		int k = 0;
-
-		if (g->type == GEN_DNS)
-			k = snprintf(out + n, len - n, "%sDNS:%s", n ? "," : "",
-				     (const char *)ASN1_STRING_get0_data(g->d.dNSName));
-		else if (g->type == GEN_IPADD) {
-			struct match_addr a = { 0 };
-			int l = ASN1_STRING_length(g->d.iPAddress);
-			if (l == 4 || l == 16) {
-				a.family = l == 4 ? AF_INET : AF_INET6;
-				memcpy(a.bytes, ASN1_STRING_get0_data(g->d.iPAddress),
-				       (size_t)l);
-				match_addr_format(&a, ip, sizeof(ip));
-			}
-			k = snprintf(out + n, len - n, "%sIP:%s", n ? "," : "", ip);
-		}
-		if (k < 0 || (size_t)k >= len - n)
-			break;
-		n += (size_t)k;
-	}
-	GENERAL_NAMES_free(names);
-	if (n == 0)
-		snprintf(out, len, "none");
-}
-
-/* "subject CN=x, SANs DNS:a,IP:b, issuer CN=y, valid A to B" */
-static void tls_describe_cert(X509 *cert, char *out, size_t len)
-{
-	char subj[256], iss[256], sans[256], nb[32], na[32];
-
-	tls_name_text(X509_get_subject_name(cert), subj, sizeof(subj));
-	tls_name_text(X509_get_issuer_name(cert), iss, sizeof(iss));
-	tls_sans_text(cert, sans, sizeof(sans));
-	tls_time_text(X509_get0_notBefore(cert), nb, sizeof(nb));
-	tls_time_text(X509_get0_notAfter(cert), na, sizeof(na));
-	snprintf(out, len, "subject '%s', SANs %s, issuer '%s', valid %s to %s",
-		 subj, sans, iss, nb, na);
-}
 
 /*
  * The CA certificate a verification failure is about (an expired root in
@@ -102,7 +57,8 @@ static void tls_describe_ca(struct shim_tls *t, X509_STORE_CTX *xs)
 	X509 *ca = X509_STORE_CTX_get_current_cert(xs);
 	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(xs);
 	const struct cfg_tls *c = &t->ep->cfg->tls;
-	char subj[256], nb[32], na[32], from[300];
+	char subj[TLS_NAME_MAX], nb[TLS_DATE_MAX], na[TLS_DATE_MAX];
+	char from[TLS_ORIGIN_MAX];
 	int err = X509_STORE_CTX_get_error(xs);
 	/* the top of the chain is the trust store's, unless the chain could
 	   not reach the store at all: then the server sent it */
@@ -114,9 +70,8 @@ static void tls_describe_ca(struct shim_tls *t, X509_STORE_CTX *xs)
 
 	if (ca == NULL)
 		return;
-	tls_name_text(X509_get_subject_name(ca), subj, sizeof(subj));
-	tls_time_text(X509_get0_notBefore(ca), nb, sizeof(nb));
-	tls_time_text(X509_get0_notAfter(ca), na, sizeof(na));
+	tls_cert_subject(ca, subj, sizeof(subj));
+	tls_cert_validity(ca, nb, na, sizeof(nb));
 	if (!top)
 		snprintf(from, sizeof(from), "%s certificate (sent by the "
 			 "server)", t->vfail_depth > 0 ? "intermediate CA" :
@@ -143,7 +98,7 @@ static int tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	if (t == NULL)
 		return ok;
 	if (t->peer[0] == '\0' && X509_STORE_CTX_get0_cert(xs) != NULL)
-		tls_describe_cert(X509_STORE_CTX_get0_cert(xs), t->peer,
+		tls_cert_describe(X509_STORE_CTX_get0_cert(xs), t->peer,
 				  sizeof(t->peer));
 	if (!ok && t->vfail == 0) {
 		t->vfail = X509_STORE_CTX_get_error(xs);
@@ -180,7 +135,7 @@ static int tls_set_expectations(struct shim_tls *t, const struct tls_target *tg)
 			   "connection", tg->label);
 	} else {
 		SSL_set_verify(t->ssl, SSL_VERIFY_PEER, tls_verify_cb);
-		if (match_is_ip_literal(tg->expect))
+		if (addr_is_literal(tg->expect))
 			ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl),
 							   tg->expect);
 		else {
@@ -189,7 +144,7 @@ static int tls_set_expectations(struct shim_tls *t, const struct tls_target *tg)
 			ok = SSL_set1_host(t->ssl, tg->expect);
 		}
 	}
-	if (ok && tg->sni != NULL && !match_is_ip_literal(tg->sni))
+	if (ok && tg->sni != NULL && !addr_is_literal(tg->sni))
 		ok = SSL_set_tlsext_host_name(t->ssl, tg->sni);
 	return ok ? 0 : -1;
 }
@@ -245,7 +200,7 @@ struct shim_tls *tls_session_new(struct tls_endpoint *ep, int fd,
 		SSL_set_session(t->ssl, resume);
 		SSL_SESSION_free(resume);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t->t0);
+	deadline_now(&t->t0);
 	return t;
 }
 
@@ -312,7 +267,7 @@ static int tls_report_ssl(struct shim_tls *t, enum tls_op op)
 	unsigned long e = ERR_peek_last_error();
 	int reason = ERR_GET_REASON(e);
 	long vr = SSL_get_verify_result(t->ssl);
-	char text[256];
+	char text[TLS_OSSL_ERR_MAX];
 	int hs = op == TLS_OP_HANDSHAKE;
 
 	ERR_error_string_n(e, text, sizeof(text));
@@ -354,11 +309,11 @@ static int tls_report_ssl(struct shim_tls *t, enum tls_op op)
 static void tls_report_early_close(struct shim_tls *t, int err)
 {
 	X509 *mine = SSL_get_certificate(t->ssl);
-	char subj[256] = "", iss[256] = "";
+	char subj[TLS_NAME_MAX] = "", iss[TLS_NAME_MAX] = "";
 
 	if (mine != NULL) {
-		tls_name_text(X509_get_subject_name(mine), subj, sizeof(subj));
-		tls_name_text(X509_get_issuer_name(mine), iss, sizeof(iss));
+		tls_cert_subject(mine, subj, sizeof(subj));
+		tls_cert_issuer(mine, iss, sizeof(iss));
 		ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server closed the "
 			   "connection (%s) before its first reply: it most "
 			   "likely rejected our client certificate (subject "
@@ -516,9 +471,8 @@ static void tls_log_done(struct shim_tls *t)
 
 	if (!engine_host->log_enabled(SHIM_LOG_INFO))
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (double)(now.tv_sec - t->t0.tv_sec) * 1e3 +
-	     (double)(now.tv_nsec - t->t0.tv_nsec) / 1e6;
+	deadline_now(&now);
+	ms = (double)deadline_elapsed_ns(&t->t0, &now) / DEADLINE_NS_PER_MS;
 	ENGINE_LOG(SHIM_LOG_INFO, "%s: TLS handshake done: %s, %s, "
 		   "verified '%s', resumed %s, %.1f ms", t->label,
 		   SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl),
@@ -804,8 +758,7 @@ void tls_session_facts(struct shim_tls *t, struct tls_session_facts *f)
 	f->cipher = SSL_get_cipher_name(t->ssl);
 	f->resumed = SSL_session_reused(t->ssl);
 	if (peer != NULL)
-		tls_describe_cert(peer, f->peer, sizeof(f->peer));
+		tls_cert_describe(peer, f->peer, sizeof(f->peer));
 	if (mine != NULL)
-		tls_name_text(X509_get_subject_name(mine), f->client,
-			      sizeof(f->client));
+		tls_cert_subject(mine, f->client, sizeof(f->client));
 }

@@ -1,5 +1,6 @@
 /*
  * block.c - blocking emulation on the real (non-blocking) kernel socket.
+ * Deadline arithmetic is deadline.c's.
  */
 #include "block.h"
 #include "real.h"
@@ -8,52 +9,14 @@
 #include <poll.h>
 #include <signal.h>
 
-void block_now(struct timespec *ts)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-}
-
-void block_deadline_ms(struct timespec *out, long ms)
-{
-	block_now(out);
-	out->tv_sec += ms / 1000;
-	out->tv_nsec += (ms % 1000) * 1000000L;
-	if (out->tv_nsec >= 1000000000L) {
-		out->tv_sec++;
-		out->tv_nsec -= 1000000000L;
-	}
-}
-
 int block_deadline_tv(struct timespec *out, const struct timeval *tv)
 {
 	if (tv->tv_sec == 0 && tv->tv_usec == 0)
 		return 0;
-	block_deadline_ms(out, (long)tv->tv_sec * 1000 +
-				       (tv->tv_usec + 999) / 1000);
+	deadline_in_ms(out, (long)tv->tv_sec * DEADLINE_MS_PER_S +
+				    (tv->tv_usec + DEADLINE_US_PER_MS - 1) /
+					    DEADLINE_US_PER_MS);
 	return 1;
-}
-
-int block_remaining_ms(const struct timespec *deadline)
-{
-	struct timespec now;
-	long long ms;
-
-	block_now(&now);
-	ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
-	     (deadline->tv_nsec - now.tv_nsec + 999999) / 1000000;
-	if (ms < 0)
-		return 0;
-	return ms > 0x7fffffff ? 0x7fffffff : (int)ms;
-}
-
-int block_expired(const struct timespec *deadline)
-{
-	struct timespec now;
-
-	block_now(&now);
-	return now.tv_sec > deadline->tv_sec ||
-	       (now.tv_sec == deadline->tv_sec &&
-		now.tv_nsec >= deadline->tv_nsec);
 }
 
 /*
@@ -95,7 +58,7 @@ int block_wait2(int fd, short events, int wake_fd,
 			       { .fd = wake_fd, .events = POLLIN } };
 
 	for (;;) {
-		int ms = deadline ? block_remaining_ms(deadline) : -1;
+		int ms = deadline ? deadline_left_ms(deadline) : -1;
 		int rc;
 
 		if (deadline != NULL && ms == 0) {

@@ -39,11 +39,19 @@ static int loader_close(int fd)
 	return real.close(fd);
 }
 
+static int loader_getaddrinfo(const char *node, const char *service,
+			      const struct addrinfo *hints,
+			      struct addrinfo **res)
+{
+	return real.getaddrinfo(node, service, hints, res);
+}
+
 static const struct shim_host loader_host = {
 	.abi = SHIM_ENGINE_ABI,
 	.recv = loader_recv,
 	.send = loader_send,
 	.close = loader_close,
+	.getaddrinfo = loader_getaddrinfo,
 	.log = log_msg,
 	.log_enabled = log_enabled,
 	.log_configure = log_configure,

@@ -7,6 +7,8 @@
  * old one.
  */
 #include "log.h"
+#include "deadline.h"
+#include "log_level.h"
 #include "real.h"
 
 #include <errno.h>
@@ -17,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,20 +30,6 @@ static atomic_int log_sink = LOG_SINK_STDERR;
 static atomic_int log_fd = 2;
 static atomic_int log_env_done;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static const char *const log_names[] = {
-	[SHIM_LOG_DEBUG] = "debug",	[SHIM_LOG_INFO] = "info",
-	[SHIM_LOG_NOTICE] = "notice",	[SHIM_LOG_WARNING] = "warning",
-	[SHIM_LOG_ERROR] = "error",
-};
-
-int log_parse_level(const char *name)
-{
-	for (size_t i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++)
-		if (strcasecmp(name, log_names[i]) == 0)
-			return (int)i;
-	return -1;
-}
 
 static int log_set_target(const char *target, const char **why)
 {
@@ -75,7 +62,7 @@ static int log_set_target(const char *target, const char **why)
 int log_configure(const char *level, const char *target, const char **why)
 {
 	if (level != NULL) {
-		int l = log_parse_level(level);
+		int l = log_level_parse(level);
 		if (l < 0) {
 			*why = "unknown log level";
 			return -1;
@@ -136,9 +123,8 @@ static int log_is_repeat(enum shim_log_level level, const char *text)
 
 	if (level < SHIM_LOG_WARNING)
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(now.tv_sec - log_last_at.tv_sec) * 1000 +
-	     (now.tv_nsec - log_last_at.tv_nsec) / 1000000;
+	deadline_now(&now);
+	ms = deadline_elapsed_ns(&log_last_at, &now) / DEADLINE_NS_PER_MS;
 	if (strncmp(log_last, text, sizeof(log_last) - 1) == 0 &&
 	    ms < LOG_REPEAT_MS)
 		return 1;
@@ -156,7 +142,7 @@ void log_msg(enum shim_log_level level, const char *fmt, ...)
 	if (!log_enabled(level))
 		return;
 	n = snprintf(line, sizeof(line), "redis-tls-shim[%d]: %s: ",
-		     (int)getpid(), log_names[level]);
+		     (int)getpid(), log_level_name(level));
 	va_start(ap, fmt);
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);

@@ -110,7 +110,7 @@ static void check_roundtrip(const struct match_spec *m)
 
 	if (m->kind != MATCH_HOST_ADDR)
 		return;
-	match_addr_format(&m->addr, addr, sizeof(addr));
+	addr_format(&m->addr, addr, sizeof(addr));
 	snprintf(text, sizeof(text), m->addr.family == AF_INET6 ? "[%s]:%u"
 								: "%s:%u",
 		 addr, m->port_lo);
@@ -150,7 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(err, 0x55, sizeof(err));
 	if (match_check_name(spec_text, err, sizeof(err)) < 0)
 		CHECK(memchr(err, 0, sizeof(err)) != NULL && err[0] != '\0');
-	(void)match_is_ip_literal(spec_text);
+	(void)addr_is_literal(spec_text);
 
 	/* a connection attempt from the rest */
 	if (nul != NULL && size - speclen - 1 >= 19) {

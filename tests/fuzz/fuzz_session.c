@@ -2,8 +2,9 @@
  * fuzz_session.c - libFuzzer target: a TLS session of the engine fed by a
  * hostile peer.
  *
- * The engine's objects (engine.c, config.c, match.c, tls_ctx.c,
- * tls_session.c, tls_bio.c and the rest of ENGINE_SRCS) are linked in and
+ * The engine's objects (engine.c, config.c, tls_ctx.c, tls_cert.c,
+ * tls_session.c, tls_bio.c and the rest of ENGINE_SRCS, with common/'s
+ * match.c, addr.c...) are linked in and
  * driven through shim_engine_init() and struct shim_engine_ops, exactly as
  * the switchboard drives them, with a fake struct shim_host whose recv and
  * send work on memory: the "kernel socket" is a pair of byte queues.  The
@@ -44,6 +45,7 @@
  * protocol versions, and scripts) into DIR and exit.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -219,6 +221,7 @@ static const struct shim_host fake_host = {
 	.recv = fake_recv,
 	.send = fake_send,
 	.close = fake_close,
+	.getaddrinfo = getaddrinfo,
 	.log = fake_log,
 	.log_enabled = fake_log_enabled,
 	.log_configure = fake_log_configure,

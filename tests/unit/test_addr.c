@@ -179,6 +179,50 @@ static void test_kernel_dest(void **state)
 	assert_false(addr_is_any(&lo4));
 }
 
+/* addr_to_sockaddr is addr_from_sockaddr's inverse: what redis-tls-ctl
+   dials is the address and port it was given. */
+static void test_to_sockaddr_round_trip(void **state)
+{
+	static const char *const texts[] = { "10.1.2.3", "::1", "fd00::5",
+					     "255.255.255.255" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct addr_ip a = ip(texts[i]), back;
+		struct sockaddr_storage ss;
+		socklen_t len = addr_to_sockaddr(&a, 6380, &ss);
+		unsigned port = 0;
+
+		assert_int_equal(len, a.family == AF_INET
+					      ? sizeof(struct sockaddr_in)
+					      : sizeof(struct sockaddr_in6));
+		assert_int_equal(ss.ss_family, a.family);
+		assert_int_equal(addr_from_sockaddr((struct sockaddr *)&ss, len,
+						    &back, &port), 0);
+		assert_int_equal(port, 6380);
+		assert_true(addr_equal(&a, &back));
+	}
+}
+
+/* An X.509 iPAddress SAN: 4 or 16 raw bytes, nothing else. */
+static void test_from_bytes(void **state)
+{
+	static const unsigned char v4[4] = { 192, 0, 2, 7 };
+	unsigned char v6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+	struct addr_ip a;
+	char buf[ADDR_TEXT_MAX];
+
+	(void)state;
+	v6[15] = 1;
+	assert_int_equal(addr_from_bytes(v4, sizeof(v4), &a), 0);
+	assert_string_equal(addr_format(&a, buf, sizeof(buf)), "192.0.2.7");
+	assert_int_equal(addr_from_bytes(v6, sizeof(v6), &a), 0);
+	assert_string_equal(addr_format(&a, buf, sizeof(buf)), "2001:db8::1");
+	assert_int_equal(addr_from_bytes(v4, 3, &a), -1);
+	assert_int_equal(addr_from_bytes(v6, 8, &a), -1);
+	assert_int_equal(addr_from_bytes(v6, 0, &a), -1);
+}
+
 static void test_format(void **state)
 {
 	struct addr_ip a = ip("2001:db8::1"), bad = { .family = AF_UNIX };
@@ -198,6 +242,8 @@ int main(void)
 		cmocka_unit_test(test_sockaddr_lengths),
 		cmocka_unit_test(test_normalize),
 		cmocka_unit_test(test_kernel_dest),
+		cmocka_unit_test(test_to_sockaddr_round_trip),
+		cmocka_unit_test(test_from_bytes),
 		cmocka_unit_test(test_format),
 	};
 

@@ -69,9 +69,9 @@ static enum match_result test_one(const char *spec_text, const char *addr,
 	return match_test(&spec, &t);
 }
 
-static struct match_addr addr_of(const char *text)
+static struct addr_ip addr_of(const char *text)
 {
-	struct match_addr a;
+	struct addr_ip a;
 
 	memset(&a, 0, sizeof(a));
 	if (inet_pton(AF_INET, text, a.bytes) == 1) {
@@ -118,7 +118,7 @@ static void test_ipv4_address_form(void **state)
 
 	assert_int_equal(s.kind, MATCH_HOST_ADDR);
 	assert_int_equal(s.addr.family, AF_INET);
-	assert_string_equal(match_addr_format(&s.addr, buf, sizeof(buf)),
+	assert_string_equal(addr_format(&s.addr, buf, sizeof(buf)),
 			    "10.0.0.5");
 }
 
@@ -129,7 +129,7 @@ static void test_ipv6_address_form(void **state)
 
 	assert_int_equal(s.kind, MATCH_HOST_ADDR);
 	assert_int_equal(s.addr.family, AF_INET6);
-	assert_string_equal(match_addr_format(&s.addr, buf, sizeof(buf)),
+	assert_string_equal(addr_format(&s.addr, buf, sizeof(buf)),
 			    "2001:db8::1");
 	assert_int_equal(s.port_lo, 6380);
 }
@@ -142,7 +142,7 @@ static void test_v4_mapped_spec_is_stored_as_ipv4(void **state)
 
 	assert_int_equal(s.kind, MATCH_HOST_ADDR);
 	assert_int_equal(s.addr.family, AF_INET);
-	assert_string_equal(match_addr_format(&s.addr, buf, sizeof(buf)),
+	assert_string_equal(addr_format(&s.addr, buf, sizeof(buf)),
 			    "10.0.0.5");
 	assert_int_equal(c.kind, MATCH_HOST_CIDR);
 	assert_int_equal(c.addr.family, AF_INET);
@@ -156,7 +156,7 @@ static void test_cidr4_form_masks_host_bits(void **state)
 
 	assert_int_equal(s.kind, MATCH_HOST_CIDR);
 	assert_int_equal(s.prefix, 16);
-	assert_string_equal(match_addr_format(&s.addr, buf, sizeof(buf)),
+	assert_string_equal(addr_format(&s.addr, buf, sizeof(buf)),
 			    "10.1.0.0");
 	assert_int_equal(s.port_lo, 10000);
 	assert_int_equal(s.port_hi, 10099);
@@ -174,7 +174,7 @@ static void test_cidr6_both_spellings(void **state)
 	assert_int_equal(a.prefix, 8);
 	assert_int_equal(b.prefix, 8);
 	assert_memory_equal(a.addr.bytes, b.addr.bytes, 16);
-	assert_string_equal(match_addr_format(&c.addr, buf, sizeof(buf)),
+	assert_string_equal(addr_format(&c.addr, buf, sizeof(buf)),
 			    "fd00::");
 }
 
@@ -544,7 +544,7 @@ static void test_target_from_sockaddr_v4_v6_mapped(void **state)
 						    sizeof(sin6), NULL, &t),
 			 0);
 	assert_int_equal(t.addr.family, AF_INET);
-	assert_string_equal(match_addr_format(&t.addr, buf, sizeof(buf)),
+	assert_string_equal(addr_format(&t.addr, buf, sizeof(buf)),
 			    "192.0.2.9");
 }
 
@@ -597,7 +597,7 @@ static void test_match_test_set(void **state)
 {
 	struct match_spec s = parse_ok("redis.example.com:6379");
 	struct match_target t = target("192.0.2.20", 6379, NULL);
-	struct match_addr now[1];
+	struct addr_ip now[1];
 
 	s.resolved[0] = addr_of("192.0.2.10");
 	s.nresolved = 1;
@@ -629,27 +629,27 @@ static void test_target_from_sockaddr_rejects_short_and_unix(void **state)
 
 static void test_addr_format_small_buffer(void **state)
 {
-	struct match_addr a = addr_of("2001:db8::1");
-	struct match_addr bad = { .family = AF_UNIX };
+	struct addr_ip a = addr_of("2001:db8::1");
+	struct addr_ip bad = { .family = AF_UNIX };
 	char small[4], buf[64];
 
-	assert_string_equal(match_addr_format(&a, small, sizeof(small)), "?");
-	assert_string_equal(match_addr_format(&bad, buf, sizeof(buf)), "?");
+	assert_string_equal(addr_format(&a, small, sizeof(small)), "?");
+	assert_string_equal(addr_format(&bad, buf, sizeof(buf)), "?");
 }
 
 static void test_is_ip_literal(void **state)
 {
-	assert_true(match_is_ip_literal("10.0.0.1"));
-	assert_true(match_is_ip_literal("127.1")); /* getaddrinfo takes it */
-	assert_true(match_is_ip_literal("::1"));
-	assert_true(match_is_ip_literal("2001:db8::1"));
-	assert_true(match_is_ip_literal("fe80::1%eth0"));
-	assert_true(match_is_ip_literal("::ffff:10.0.0.1"));
-	assert_false(match_is_ip_literal("redis.example.com"));
-	assert_false(match_is_ip_literal("[::1]"));
-	assert_false(match_is_ip_literal("10.0.0.1 x"));
-	assert_false(match_is_ip_literal(""));
-	assert_false(match_is_ip_literal(NULL));
+	assert_true(addr_is_literal("10.0.0.1"));
+	assert_true(addr_is_literal("127.1")); /* getaddrinfo takes it */
+	assert_true(addr_is_literal("::1"));
+	assert_true(addr_is_literal("2001:db8::1"));
+	assert_true(addr_is_literal("fe80::1%eth0"));
+	assert_true(addr_is_literal("::ffff:10.0.0.1"));
+	assert_false(addr_is_literal("redis.example.com"));
+	assert_false(addr_is_literal("[::1]"));
+	assert_false(addr_is_literal("10.0.0.1 x"));
+	assert_false(addr_is_literal(""));
+	assert_false(addr_is_literal(NULL));
 }
 
 static void test_check_name(void **state)

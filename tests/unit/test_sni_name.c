@@ -141,7 +141,7 @@ static int check_row(const struct row *r)
 {
 	struct cfg_endpoint ep;
 	struct match_target t;
-	struct match_addr set[1];
+	struct addr_ip set[1];
 	struct engine_names nm;
 	enum match_result how;
 	char err[256] = "";
