@@ -73,22 +73,26 @@ static inline void hooks_init(void)
 }
 
 /*
- * Run `call` on the tracked socket of fd with a reference held, or
- * `plain` when the fd is not ours.  errno survives the release.
+ * ON_SOCK(fd, s, plain, call) - the body of a hook on one descriptor:
+ * return `plain` when the shim does not track fd; else bind `s` (a
+ * struct shim_sock *const) to its socket, with a reference held, and
+ * return `call`, which names it.  `s` is declared only after `plain` has
+ * been given its chance, so `plain` cannot use it.  errno survives the
+ * release of the reference.
  */
-#define ON_SOCK(fd, plain, call)                                           \
+#define ON_SOCK(fd, s, plain, call)                                        \
 	do {                                                               \
-		struct shim_sock *s_;                                      \
+		struct shim_sock *held_;                                   \
 		__typeof__(plain) r_;                                      \
 		int e_;                                                    \
 		hooks_init();                                              \
 		if (LIKELY(fdt_peek(fd) == NULL) ||                        \
-		    (s_ = fdt_acquire(fd)) == NULL)                        \
+		    (held_ = fdt_acquire(fd)) == NULL)                     \
 			return plain;                                      \
-		struct shim_sock *s = s_;                                  \
+		struct shim_sock *const s = held_;                         \
 		r_ = call;                                                 \
 		e_ = errno;                                                \
-		sock_put(s_);                                              \
+		sock_put(held_);                                           \
 		errno = e_;                                                \
 		return r_;                                                 \
 	} while (0)
@@ -155,23 +159,23 @@ SHIM_EXPORT int socketpair(int d, int t, int p, int sv[2])
 
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-	ON_SOCK(fd, real.read(fd, buf, n), sock_recv(s, fd, buf, n, 0));
+	ON_SOCK(fd, s, real.read(fd, buf, n), sock_recv(s, fd, buf, n, 0));
 }
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-	ON_SOCK(fd, real.write(fd, buf, n), sock_send(s, fd, buf, n, 0));
+	ON_SOCK(fd, s, real.write(fd, buf, n), sock_send(s, fd, buf, n, 0));
 }
 
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	ON_SOCK(fd, real.recv(fd, buf, n, flags),
+	ON_SOCK(fd, s, real.recv(fd, buf, n, flags),
 		sock_recv(s, fd, buf, n, flags));
 }
 
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	ON_SOCK(fd, real.send(fd, buf, n, flags),
+	ON_SOCK(fd, s, real.send(fd, buf, n, flags),
 		sock_send(s, fd, buf, n, flags));
 }
 
@@ -188,7 +192,7 @@ static ssize_t hooks_recvfrom_tls(struct shim_sock *s, int fd, void *buf,
 SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 			     struct sockaddr *addr, socklen_t *alen)
 {
-	ON_SOCK(fd, real.recvfrom(fd, buf, n, flags, addr, alen),
+	ON_SOCK(fd, s, real.recvfrom(fd, buf, n, flags, addr, alen),
 		!sock_fast(s) ?
 			real.recvfrom(fd, buf, n, flags, addr, alen) :
 			hooks_recvfrom_tls(s, fd, buf, n, flags, alen));
@@ -200,25 +204,25 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 	hooks_init();
 	if (sock_fastopen_refused(fd, flags, addr, alen))
 		return -1;
-	ON_SOCK(fd, real.sendto(fd, buf, n, flags, addr, alen),
+	ON_SOCK(fd, s, real.sendto(fd, buf, n, flags, addr, alen),
 		!sock_fast(s) ? real.sendto(fd, buf, n, flags, addr, alen) :
 				sock_send(s, fd, buf, n, flags));
 }
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-	ON_SOCK(fd, real.readv(fd, iov, cnt), sock_readv(s, fd, iov, cnt, 0));
+	ON_SOCK(fd, s, real.readv(fd, iov, cnt), sock_readv(s, fd, iov, cnt, 0));
 }
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-	ON_SOCK(fd, real.writev(fd, iov, cnt),
+	ON_SOCK(fd, s, real.writev(fd, iov, cnt),
 		sock_writev(s, fd, iov, cnt, 0));
 }
 
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	ON_SOCK(fd, real.recvmsg(fd, msg, flags),
+	ON_SOCK(fd, s, real.recvmsg(fd, msg, flags),
 		sock_recvmsg(s, fd, msg, flags));
 }
 
@@ -227,7 +231,7 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	hooks_init();
 	if (sock_msg_refused(fd, msg, flags))
 		return -1;
-	ON_SOCK(fd, real.sendmsg(fd, msg, flags),
+	ON_SOCK(fd, s, real.sendmsg(fd, msg, flags),
 		sock_sendmsg(s, fd, msg, flags));
 }
 
@@ -237,14 +241,14 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 	for (unsigned int i = 0; v != NULL && i < n; i++)
 		if (sock_msg_refused(fd, &v[i].msg_hdr, flags))
 			return -1;
-	ON_SOCK(fd, real.sendmmsg(fd, v, n, flags),
+	ON_SOCK(fd, s, real.sendmmsg(fd, v, n, flags),
 		sock_sendmmsg(s, fd, v, n, flags));
 }
 
 SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
 			 struct timespec *timeout)
 {
-	ON_SOCK(fd, real.recvmmsg(fd, v, n, flags, timeout),
+	ON_SOCK(fd, s, real.recvmmsg(fd, v, n, flags, timeout),
 		!sock_fast(s) ? real.recvmmsg(fd, v, n, flags, timeout) :
 				sock_recvmmsg(s, fd, v, n, flags));
 }
@@ -253,14 +257,14 @@ SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
    the v2 forms with offset -1 are readv/writev with flags. */
 SHIM_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	ON_SOCK(fd, real.preadv(fd, iov, cnt, off),
+	ON_SOCK(fd, s, real.preadv(fd, iov, cnt, off),
 		!sock_fast(s) ? real.preadv(fd, iov, cnt, off) :
 				(errno = ESPIPE, (ssize_t)-1));
 }
 
 SHIM_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	ON_SOCK(fd, real.pwritev(fd, iov, cnt, off),
+	ON_SOCK(fd, s, real.pwritev(fd, iov, cnt, off),
 		!sock_fast(s) ? real.pwritev(fd, iov, cnt, off) :
 				(errno = ESPIPE, (ssize_t)-1));
 }
@@ -273,7 +277,7 @@ static int hooks_rwf_flags(int rwf)
 SHIM_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt,
 			    off_t off, int rwf)
 {
-	ON_SOCK(fd, real.preadv2(fd, iov, cnt, off, rwf),
+	ON_SOCK(fd, s, real.preadv2(fd, iov, cnt, off, rwf),
 		!sock_fast(s) ? real.preadv2(fd, iov, cnt, off, rwf) :
 		off != -1 ? (errno = ESPIPE, (ssize_t)-1) :
 			    sock_readv(s, fd, iov, cnt, hooks_rwf_flags(rwf)));
@@ -282,7 +286,7 @@ SHIM_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt,
 SHIM_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt,
 			     off_t off, int rwf)
 {
-	ON_SOCK(fd, real.pwritev2(fd, iov, cnt, off, rwf),
+	ON_SOCK(fd, s, real.pwritev2(fd, iov, cnt, off, rwf),
 		!sock_fast(s) ? real.pwritev2(fd, iov, cnt, off, rwf) :
 		off != -1 ? (errno = ESPIPE, (ssize_t)-1) :
 			    sock_writev(s, fd, iov, cnt, hooks_rwf_flags(rwf)));
@@ -299,7 +303,7 @@ SHIM_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt,
 
 SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 {
-	ON_SOCK(out, real.sendfile(out, in, off, count),
+	ON_SOCK(out, s, real.sendfile(out, in, off, count),
 		sock_sendfile(s, out, in, off, count));
 }
 
@@ -385,7 +389,7 @@ SHIM_EXPORT void closefrom(int lowfd)
 
 SHIM_EXPORT int shutdown(int fd, int how)
 {
-	ON_SOCK(fd, real.shutdown(fd, how), sock_shutdown(s, fd, how));
+	ON_SOCK(fd, s, real.shutdown(fd, how), sock_shutdown(s, fd, how));
 }
 
 SHIM_EXPORT int dup(int fd)
@@ -413,7 +417,7 @@ static int hooks_fcntl(int fd, int cmd, unsigned long arg)
 		return sock_dup(fd, (int)arg, 0,
 				cmd == F_DUPFD ? SOCK_DUP_FCNTL
 					       : SOCK_DUP_FCNTL_CLOEXEC);
-	ON_SOCK(fd, real.fcntl(fd, cmd, arg), sock_fcntl(s, fd, cmd, arg));
+	ON_SOCK(fd, s, real.fcntl(fd, cmd, arg), sock_fcntl(s, fd, cmd, arg));
 }
 
 SHIM_EXPORT int fcntl(int fd, int cmd, ...)
@@ -439,32 +443,32 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	ON_SOCK(fd, real.ioctl(fd, req, arg), sock_ioctl(s, fd, req, arg));
+	ON_SOCK(fd, s, real.ioctl(fd, req, arg), sock_ioctl(s, fd, req, arg));
 }
 
 SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val,
 			   socklen_t *len)
 {
-	ON_SOCK(fd, real.getsockopt(fd, level, name, val, len),
+	ON_SOCK(fd, s, real.getsockopt(fd, level, name, val, len),
 		sock_getsockopt(s, fd, level, name, val, len));
 }
 
 SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val,
 			   socklen_t len)
 {
-	ON_SOCK(fd, real.setsockopt(fd, level, name, val, len),
+	ON_SOCK(fd, s, real.setsockopt(fd, level, name, val, len),
 		sock_setsockopt(s, fd, level, name, val, len));
 }
 
 SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	ON_SOCK(fd, real.getpeername(fd, addr, len),
+	ON_SOCK(fd, s, real.getpeername(fd, addr, len),
 		sock_getname(s, fd, 1, addr, len));
 }
 
 SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	ON_SOCK(fd, real.getsockname(fd, addr, len),
+	ON_SOCK(fd, s, real.getsockname(fd, addr, len),
 		sock_getname(s, fd, 0, addr, len));
 }
 
@@ -631,7 +635,7 @@ SHIM_EXPORT int epoll_create1(int flags)
 
 SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-	ON_SOCK(fd, real.epoll_ctl(epfd, op, fd, ev),
+	ON_SOCK(fd, s, real.epoll_ctl(epfd, op, fd, ev),
 		ready_epoll_ctl(s, epfd, op, fd, ev));
 }
 
