@@ -1,9 +1,14 @@
 /*
  * hooks.c - the interposed libc functions.
  *
- * Thin by rule: look the fd up (one array read); if the shim does not
- * track it, call libc; otherwise hand it to sock.c / ready.c.  No policy
- * lives here.  Every hook preserves errno as the real call would set it.
+ * Thin by rule: each hook looks the fd up (one array read, or one counter
+ * for the poll family) and either calls libc or makes one call into the
+ * module that owns the concept: the socket module (sock*.h) for sockets,
+ * including every refusal and every relay trigger; the readiness module
+ * (ready.h) for waits; names.h for name capture.  No
+ * refusal, errno choice or dispatch on a socket's state is made here.
+ * Every hook calls hooks_init() first, directly or through ON_SOCK or
+ * NEW_FD, and leaves errno as the call it serves set it.
  */
 #include "hooks.h"
 #include "fdtable.h"
@@ -13,6 +18,7 @@
 #include "real.h"
 #include "relay.h"
 #include "sock.h"
+#include "sock_policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,10 +49,7 @@ static void hooks_atfork_parent(void)
 
 static void hooks_atfork_child(void)
 {
-	/* sessions inherited from here on belong to the parent */
-	atomic_fetch_add(&sock_fork_gen, 1);
-	sock_note_pid();
-	relay_atfork_child();
+	sock_atfork_child();
 	fdt_unlock();
 }
 
@@ -97,6 +100,27 @@ static inline void hooks_init(void)
 		return r_;                                                 \
 	} while (0)
 
+/* New files: a number handed out again cannot carry a stale entry. */
+#define NEW_FD(expr)                                                       \
+	do {                                                               \
+		int r_;                                                    \
+		hooks_init();                                              \
+		r_ = (expr);                                               \
+		if (r_ >= 0)                                               \
+			fdt_forget_stale(r_);                              \
+		return r_;                                                 \
+	} while (0)
+
+/* The same for the two numbers of a pipe or socketpair. */
+static int hooks_new_pair(int r, int fds[2])
+{
+	if (r == 0) {
+		fdt_forget_stale(fds[0]);
+		fdt_forget_stale(fds[1]);
+	}
+	return r;
+}
+
 /* ------------------------------------------------------------ sockets */
 
 SHIM_EXPORT int socket(int domain, int type, int protocol)
@@ -113,46 +137,24 @@ SHIM_EXPORT int socket(int domain, int type, int protocol)
 SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	hooks_init();
-	if (addr == NULL || len < sizeof(sa_family_t) ||
-	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
-		return real.connect(fd, addr, len);
 	return sock_connect(fd, addr, len);
 }
 
 SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	int r;
-
-	hooks_init();
-	r = real.accept(fd, addr, len);
-	if (r >= 0)
-		fdt_forget_stale(r);
-	return r;
+	NEW_FD(real.accept(fd, addr, len));
 }
 
 SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len,
 			int flags)
 {
-	int r;
-
-	hooks_init();
-	r = real.accept4(fd, addr, len, flags);
-	if (r >= 0)
-		fdt_forget_stale(r);
-	return r;
+	NEW_FD(real.accept4(fd, addr, len, flags));
 }
 
 SHIM_EXPORT int socketpair(int d, int t, int p, int sv[2])
 {
-	int r;
-
 	hooks_init();
-	r = real.socketpair(d, t, p, sv);
-	if (r == 0) {
-		fdt_forget_stale(sv[0]);
-		fdt_forget_stale(sv[1]);
-	}
-	return r;
+	return hooks_new_pair(real.socketpair(d, t, p, sv), sv);
 }
 
 /* ------------------------------------------------------------ data */
@@ -179,39 +181,27 @@ SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 		sock_send(s, fd, buf, n, flags));
 }
 
-static ssize_t hooks_recvfrom_tls(struct shim_sock *s, int fd, void *buf,
-				  size_t n, int flags, socklen_t *alen)
-{
-	ssize_t r = sock_recv(s, fd, buf, n, flags);
-
-	if (r >= 0 && alen != NULL)
-		*alen = 0; /* connected stream: no source address */
-	return r;
-}
-
 SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 			     struct sockaddr *addr, socklen_t *alen)
 {
 	ON_SOCK(fd, s, real.recvfrom(fd, buf, n, flags, addr, alen),
-		!sock_fast(s) ?
-			real.recvfrom(fd, buf, n, flags, addr, alen) :
-			hooks_recvfrom_tls(s, fd, buf, n, flags, alen));
+		sock_recvfrom(s, fd, buf, n, flags, addr, alen));
 }
 
+/* sendto and the sendmsg family also go to the socket module for sockets
+   the shim does not track (s NULL): data sent with a connection request,
+   and TLS sockets passed in a message, are its concern on any socket. */
 SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			   const struct sockaddr *addr, socklen_t alen)
 {
-	hooks_init();
-	if (sock_fastopen_refused(fd, flags, addr, alen))
-		return -1;
-	ON_SOCK(fd, s, real.sendto(fd, buf, n, flags, addr, alen),
-		!sock_fast(s) ? real.sendto(fd, buf, n, flags, addr, alen) :
-				sock_send(s, fd, buf, n, flags));
+	ON_SOCK(fd, s, sock_sendto(NULL, fd, buf, n, flags, addr, alen),
+		sock_sendto(s, fd, buf, n, flags, addr, alen));
 }
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-	ON_SOCK(fd, s, real.readv(fd, iov, cnt), sock_readv(s, fd, iov, cnt, 0));
+	ON_SOCK(fd, s, real.readv(fd, iov, cnt),
+		sock_readv(s, fd, iov, cnt, 0));
 }
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
@@ -228,20 +218,13 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	hooks_init();
-	if (sock_msg_refused(fd, msg, flags))
-		return -1;
-	ON_SOCK(fd, s, real.sendmsg(fd, msg, flags),
+	ON_SOCK(fd, s, sock_sendmsg(NULL, fd, msg, flags),
 		sock_sendmsg(s, fd, msg, flags));
 }
 
 SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
-	hooks_init();
-	for (unsigned int i = 0; v != NULL && i < n; i++)
-		if (sock_msg_refused(fd, &v[i].msg_hdr, flags))
-			return -1;
-	ON_SOCK(fd, s, real.sendmmsg(fd, v, n, flags),
+	ON_SOCK(fd, s, sock_sendmmsg(NULL, fd, v, n, flags),
 		sock_sendmmsg(s, fd, v, n, flags));
 }
 
@@ -249,47 +232,33 @@ SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
 			 struct timespec *timeout)
 {
 	ON_SOCK(fd, s, real.recvmmsg(fd, v, n, flags, timeout),
-		!sock_fast(s) ? real.recvmmsg(fd, v, n, flags, timeout) :
-				sock_recvmmsg(s, fd, v, n, flags));
+		sock_recvmmsg(s, fd, v, n, flags, timeout));
 }
 
-/* preadv/pwritev: a socket has no offset (ESPIPE, as the kernel says);
-   the v2 forms with offset -1 are readv/writev with flags. */
 SHIM_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	ON_SOCK(fd, s, real.preadv(fd, iov, cnt, off),
-		!sock_fast(s) ? real.preadv(fd, iov, cnt, off) :
-				(errno = ESPIPE, (ssize_t)-1));
+		sock_pvec(s, fd, SOCK_DIR_READ, iov, cnt, off));
 }
 
 SHIM_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	ON_SOCK(fd, s, real.pwritev(fd, iov, cnt, off),
-		!sock_fast(s) ? real.pwritev(fd, iov, cnt, off) :
-				(errno = ESPIPE, (ssize_t)-1));
-}
-
-static int hooks_rwf_flags(int rwf)
-{
-	return (rwf & RWF_NOWAIT) ? MSG_DONTWAIT : 0;
+		sock_pvec(s, fd, SOCK_DIR_WRITE, iov, cnt, off));
 }
 
 SHIM_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt,
 			    off_t off, int rwf)
 {
 	ON_SOCK(fd, s, real.preadv2(fd, iov, cnt, off, rwf),
-		!sock_fast(s) ? real.preadv2(fd, iov, cnt, off, rwf) :
-		off != -1 ? (errno = ESPIPE, (ssize_t)-1) :
-			    sock_readv(s, fd, iov, cnt, hooks_rwf_flags(rwf)));
+		sock_pvec2(s, fd, SOCK_DIR_READ, iov, cnt, off, rwf));
 }
 
 SHIM_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt,
 			     off_t off, int rwf)
 {
 	ON_SOCK(fd, s, real.pwritev2(fd, iov, cnt, off, rwf),
-		!sock_fast(s) ? real.pwritev2(fd, iov, cnt, off, rwf) :
-		off != -1 ? (errno = ESPIPE, (ssize_t)-1) :
-			    sock_writev(s, fd, iov, cnt, hooks_rwf_flags(rwf)));
+		sock_pvec2(s, fd, SOCK_DIR_WRITE, iov, cnt, off, rwf));
 }
 
 SHIM_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
@@ -314,25 +283,13 @@ SHIM_EXPORT ssize_t splice(int in, off_t *offin, int out, off_t *offout,
 			   size_t len, unsigned int flags)
 {
 	hooks_init();
-	if (!LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0)) {
-		sock_relay_fd(in, "splice() from it");
-		sock_relay_fd(out, "splice() to it");
-	}
-	return real.splice(in, offin, out, offout, len, flags);
+	return sock_splice(in, offin, out, offout, len, flags);
 }
 
 SHIM_EXPORT FILE *fdopen(int fd, const char *mode)
 {
-	struct shim_sock *t;
-	FILE *f;
-
 	hooks_init();
-	sock_relay_fd(fd, "fdopen() (stdio)");
-	f = real.fdopen(fd, mode);
-	t = fdt_peek(fd);
-	if (f != NULL && t != NULL && atomic_load(&t->state) == SOCK_FRESH)
-		t->stdio = 1; /* not connected yet: relayed from the start */
-	return f;
+	return sock_fdopen(fd, mode);
 }
 
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
@@ -410,14 +367,11 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 	return sock_dup(oldfd, newfd, flags, SOCK_DUP_DUP3);
 }
 
+/* sock_fcntl also takes untracked fds (s NULL): F_DUPFD is a dup(). */
 static int hooks_fcntl(int fd, int cmd, unsigned long arg)
 {
-	hooks_init();
-	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-		return sock_dup(fd, (int)arg, 0,
-				cmd == F_DUPFD ? SOCK_DUP_FCNTL
-					       : SOCK_DUP_FCNTL_CLOEXEC);
-	ON_SOCK(fd, s, real.fcntl(fd, cmd, arg), sock_fcntl(s, fd, cmd, arg));
+	ON_SOCK(fd, s, sock_fcntl(NULL, fd, cmd, arg),
+		sock_fcntl(s, fd, cmd, arg));
 }
 
 SHIM_EXPORT int fcntl(int fd, int cmd, ...)
@@ -472,17 +426,6 @@ SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 		sock_getname(s, fd, 0, addr, len));
 }
 
-/* New files: a number handed out again cannot carry a stale entry. */
-#define NEW_FD(expr)                                                       \
-	do {                                                               \
-		int r_;                                                    \
-		hooks_init();                                              \
-		r_ = (expr);                                               \
-		if (r_ >= 0)                                               \
-			fdt_forget_stale(r_);                              \
-		return r_;                                                 \
-	} while (0)
-
 SHIM_EXPORT int open(const char *path, int flags, ...)
 {
 	va_list ap;
@@ -511,25 +454,16 @@ SHIM_EXPORT int openat(int dir, const char *path, int flags, ...)
 SHIM_EXPORT int openat64(int dir, const char *path, int flags, ...)
 	__attribute__((alias("openat")));
 
-static int hooks_pipe_done(int r, int fds[2])
-{
-	if (r == 0) {
-		fdt_forget_stale(fds[0]);
-		fdt_forget_stale(fds[1]);
-	}
-	return r;
-}
-
 SHIM_EXPORT int pipe(int fds[2])
 {
 	hooks_init();
-	return hooks_pipe_done(real.pipe(fds), fds);
+	return hooks_new_pair(real.pipe(fds), fds);
 }
 
 SHIM_EXPORT int pipe2(int fds[2], int flags)
 {
 	hooks_init();
-	return hooks_pipe_done(real.pipe2(fds, flags), fds);
+	return hooks_new_pair(real.pipe2(fds, flags), fds);
 }
 
 SHIM_EXPORT int eventfd(unsigned int initval, int flags)

@@ -15,6 +15,7 @@
  *  - s->lock is held around engine calls only, never across block_wait().
  */
 #include "sock.h"
+#include "sock_policy.h"
 #include "block.h"
 #include "fdtable.h"
 #include "loader.h"
@@ -186,17 +187,11 @@ void sock_note_pid(void)
 	atomic_store(&sock_owner_pid, (int)syscall(SYS_getpid));
 }
 
-int sock_child_refuse(struct shim_sock *s, int fd, int err)
+void sock_atfork_child(void)
 {
-	if (!s->child_warned) {
-		s->child_warned = 1;
-		log_msg(SHIM_LOG_ERROR,
-			"fd %d: %s: this process inherited the TLS connection "
-			"from its parent (fork) and cannot use it; only the "
-			"parent can", fd, s->info.label);
-	}
-	errno = err;
-	return -1;
+	atomic_fetch_add(&sock_fork_gen, 1);
+	sock_note_pid();
+	relay_atfork_child();
 }
 
 /* ------------------------------------------------------------- hints */
@@ -573,12 +568,8 @@ enum shim_decision sock_open(const struct shim_engine_ops *e, int fd,
 		return d;
 	if (e->open(fd, addr, len, other, NULL, info, err) != SHIM_WRAP)
 		return SHIM_PASS;
-	log_msg(SHIM_LOG_ERROR, "%s: refused: another thread resolved '%s', "
-		"a configured endpoint, for this address, and a connection "
-		"verifies only a name its own thread resolved (resolve and "
-		"connect on one thread, or configure the address)",
-		info->label, other);
-	*err = EACCES;
+	sock_refuse(SOCK_REFUSE_OTHERS_NAME, info->label, other);
+	*err = sock_refusal_errno(SOCK_REFUSE_OTHERS_NAME);
 	return SHIM_REFUSE;
 }
 
@@ -618,6 +609,12 @@ static int sock_reconnect(struct shim_sock *s, int fd)
 	}
 }
 
+int sock_addr_is_inet(const struct sockaddr *addr, socklen_t len)
+{
+	return addr != NULL && len >= sizeof(sa_family_t) &&
+	       (addr->sa_family == AF_INET || addr->sa_family == AF_INET6);
+}
+
 int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	const struct shim_engine_ops *e;
@@ -626,33 +623,27 @@ int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	struct shim_sock *s;
 	int err = 0, rc;
 
+	if (!sock_addr_is_inet(addr, len))
+		return real.connect(fd, addr, len);
 	if (loader_busy()) {
 		/* this thread is loading the engine: a socket of libc's own
 		   (its resolver's) goes as it is; one of the program's (a
 		   signal handler's) cannot be decided yet: refused */
 		if (fdt_peek(fd) == NULL)
 			return real.connect(fd, addr, len);
-		log_msg(SHIM_LOG_ERROR, "fd %d: connect() while this thread "
-			"loads the shim's engine (from a signal handler?) is "
-			"refused", fd);
-		errno = EAGAIN;
-		return -1;
+		return sock_refuse_fd(SOCK_REFUSE_LOADING, fd, NULL);
 	}
 	if (sock_in_vfork_child()) {
 		/* it shares the parent's memory: no session can be made here */
-		log_msg(SHIM_LOG_ERROR, "fd %d: connect() in a vfork() child "
-			"is refused (the TLS session would live in the "
-			"parent's memory)", fd);
-		errno = EACCES;
-		return -1;
+		return sock_refuse_fd(SOCK_REFUSE_VFORK, fd, NULL);
 	}
 	s = fdt_acquire(fd);
 	if (s == NULL && (s = sock_adopt(fd)) == NULL) {
 		/* not a stream socket, or one the table cannot hold: that
 		   one must not reach a configured endpoint untracked */
 		if (sock_is_stream(fd) &&
-		    sock_refuse_if_configured(addr, len, "the socket's number "
-					      "is beyond the shim's table"))
+		    sock_refuse_if_configured(addr, len,
+					      SOCK_REFUSE_UNTRACKABLE))
 			return -1;
 		return real.connect(fd, addr, len);
 	}
@@ -666,8 +657,7 @@ int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	e = loader_engine();
 	if (e == NULL) {
 		sock_put(s);
-		errno = EACCES;
-		return -1;
+		return sock_refuse(SOCK_REFUSE_NO_ENGINE, NULL, NULL);
 	}
 	memset(&info, 0, sizeof(info));
 	switch (sock_open(e, fd, addr, len, &tls, &info, &err)) {
@@ -676,7 +666,9 @@ int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		err = errno;
 		break;
 	case SHIM_REFUSE:
-		rc = -1;
+		rc = sock_refuse(SOCK_REFUSE_BY_ENGINE, info.label, NULL);
+		if (err == 0)
+			err = errno;
 		break;
 	case SHIM_PASS:
 	default:

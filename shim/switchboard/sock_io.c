@@ -4,8 +4,16 @@
  * with blocking, timeouts and EINTR emulated on top of the non-blocking
  * engine.  A socket relay.c has taken over (RELAY) or that has ended is
  * served by the real call on the program's descriptor, as the kernel would.
+ *
+ * Every data call's form (read, recv, recvfrom, readv, recvmsg, recvmmsg,
+ * the positioned forms, and their write sides, sendfile) decides here
+ * whether it is the real call or the fast path; the send forms with an
+ * address or a msghdr ask sock_policy.h first whether they are refused.
+ * The fast path holds s->lock only around engine calls; its own system
+ * calls are the waits (and a SIGPIPE where the kernel would raise one).
  */
 #include "sock.h"
+#include "sock_policy.h"
 #include "block.h"
 #include "fdtable.h"
 #include "log.h"
@@ -119,7 +127,7 @@ ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 	if (!sock_fast(s))
 		return sock_kernel_read(s, real.recv(fd, buf, len, flags));
 	if (!sock_owned(s))
-		return sock_child_refuse(s, fd, ENOTCONN);
+		return sock_child_refuse(s, fd, SOCK_REFUSE_INHERITED_READ);
 	if (sock_need_ready(s, fd, nonblock, ENOTCONN) < 0)
 		return -1;
 	if (s->rd_shut || len == 0)
@@ -215,7 +223,7 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 	if (!sock_fast(s))
 		return real.send(fd, buf, len, flags);
 	if (!sock_owned(s))
-		return sock_child_refuse(s, fd, EPIPE);
+		return sock_child_refuse(s, fd, SOCK_REFUSE_INHERITED_WRITE);
 	if (sock_need_ready(s, fd, nonblock, EPIPE) < 0) {
 		if (errno == EPIPE)
 			sock_raise_sigpipe(flags);
@@ -397,16 +405,32 @@ ssize_t sock_writev(struct shim_sock *s, int fd, const struct iovec *iov,
 	return (ssize_t)total;
 }
 
+/* A message on the fast path: its bytes go through TLS, which carries no
+   ancillary data. */
+static ssize_t sock_sendmsg_tls(struct shim_sock *s, int fd,
+				const struct msghdr *msg, int flags)
+{
+	if (msg->msg_controllen > 0)
+		return sock_refuse(SOCK_REFUSE_ANCILLARY, NULL, NULL);
+	return sock_writev(s, fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
+}
+
+/* A msghdr's address, as sock_send_refused reads it (msg may be NULL). */
+static int sock_msg_refused(struct shim_sock *s, const struct msghdr *msg,
+			    int flags)
+{
+	return msg != NULL && sock_send_refused(s, flags, msg->msg_name,
+						msg->msg_namelen, msg);
+}
+
 ssize_t sock_sendmsg(struct shim_sock *s, int fd, const struct msghdr *msg,
 		     int flags)
 {
-	if (!sock_fast(s))
-		return real.sendmsg(fd, msg, flags);
-	if (msg->msg_controllen > 0) {
-		errno = EOPNOTSUPP; /* no ancillary data over TLS */
+	if (sock_msg_refused(s, msg, flags))
 		return -1;
-	}
-	return sock_writev(s, fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
+	if (s == NULL || msg == NULL || !sock_fast(s))
+		return real.sendmsg(fd, msg, flags);
+	return sock_sendmsg_tls(s, fd, msg, flags);
 }
 
 ssize_t sock_recvmsg(struct shim_sock *s, int fd, struct msghdr *msg,
@@ -430,11 +454,14 @@ int sock_sendmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
 {
 	unsigned int i;
 
-	if (!sock_fast(s))
+	for (i = 0; v != NULL && i < n; i++)
+		if (sock_msg_refused(s, &v[i].msg_hdr, flags))
+			return -1;
+	if (s == NULL || v == NULL || !sock_fast(s))
 		return real.sendmmsg(fd, v, n, flags);
 	for (i = 0; i < n; i++) {
 		int saved = errno;
-		ssize_t w = sock_sendmsg(s, fd, &v[i].msg_hdr, flags);
+		ssize_t w = sock_sendmsg_tls(s, fd, &v[i].msg_hdr, flags);
 
 		if (w < 0) {
 			if (i == 0)
@@ -447,13 +474,15 @@ int sock_sendmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
 	return (int)i;
 }
 
+/* On the fast path the timeout is not applied: each message after the
+   first is taken only if it is there already. */
 int sock_recvmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
-		  unsigned int n, int flags)
+		  unsigned int n, int flags, struct timespec *timeout)
 {
 	unsigned int i;
 
 	if (!sock_fast(s))
-		return real.recvmmsg(fd, v, n, flags, NULL);
+		return real.recvmmsg(fd, v, n, flags, timeout);
 	for (i = 0; i < n; i++) {
 		int saved = errno;
 		/* like the kernel: block for the first message only */
@@ -522,3 +551,52 @@ ssize_t sock_sendfile(struct shim_sock *s, int out, int in, off_t *off,
 	return (ssize_t)done;
 }
 
+
+/* ----------------------------------------------- addresses, offsets */
+
+ssize_t sock_recvfrom(struct shim_sock *s, int fd, void *buf, size_t len,
+		      int flags, struct sockaddr *addr, socklen_t *alen)
+{
+	ssize_t n;
+
+	if (!sock_fast(s))
+		return real.recvfrom(fd, buf, len, flags, addr, alen);
+	n = sock_recv(s, fd, buf, len, flags);
+	if (n >= 0 && alen != NULL)
+		*alen = 0; /* connected stream: no source address */
+	return n;
+}
+
+ssize_t sock_sendto(struct shim_sock *s, int fd, const void *buf, size_t len,
+		    int flags, const struct sockaddr *addr, socklen_t alen)
+{
+	if (sock_send_refused(s, flags, addr, alen, NULL))
+		return -1;
+	if (s == NULL || !sock_fast(s))
+		return real.sendto(fd, buf, len, flags, addr, alen);
+	return sock_send(s, fd, buf, len, flags);
+}
+
+ssize_t sock_pvec(struct shim_sock *s, int fd, enum sock_dir dir,
+		  const struct iovec *iov, int iovcnt, off_t off)
+{
+	if (sock_fast(s))
+		return sock_refuse(SOCK_REFUSE_OFFSET, NULL, NULL);
+	return dir == SOCK_DIR_READ ? real.preadv(fd, iov, iovcnt, off)
+				    : real.pwritev(fd, iov, iovcnt, off);
+}
+
+ssize_t sock_pvec2(struct shim_sock *s, int fd, enum sock_dir dir,
+		   const struct iovec *iov, int iovcnt, off_t off, int rwf)
+{
+	int flags = (rwf & RWF_NOWAIT) ? MSG_DONTWAIT : 0;
+
+	if (!sock_fast(s))
+		return dir == SOCK_DIR_READ
+			       ? real.preadv2(fd, iov, iovcnt, off, rwf)
+			       : real.pwritev2(fd, iov, iovcnt, off, rwf);
+	if (off != -1)
+		return sock_refuse(SOCK_REFUSE_OFFSET, NULL, NULL);
+	return dir == SOCK_DIR_READ ? sock_readv(s, fd, iov, iovcnt, flags)
+				    : sock_writev(s, fd, iov, iovcnt, flags);
+}
