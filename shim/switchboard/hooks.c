@@ -5,7 +5,7 @@
  * for the poll family) and either calls libc or makes one call into the
  * module that owns the concept: the socket module (sock*.h) for sockets,
  * including every refusal and every relay trigger; the readiness module
- * (ready.h) for waits; names.h for name capture.  No
+ * (ready.h, ready_timeout.h) for waits; names.h for name capture.  No
  * refusal, errno choice or dispatch on a socket's state is made here.
  * Every hook calls hooks_init() first, directly or through ON_SOCK or
  * NEW_FD, and leaves errno as the call it serves set it.
@@ -15,6 +15,7 @@
 #include "log.h"
 #include "names.h"
 #include "ready.h"
+#include "ready_timeout.h"
 #include "real.h"
 #include "relay.h"
 #include "sock.h"
@@ -473,23 +474,12 @@ SHIM_EXPORT int eventfd(unsigned int initval, int flags)
 
 /* ------------------------------------------------------- readiness */
 
-static struct timespec *hooks_ms_to_ts(int ms, struct timespec *ts)
-{
-	if (ms < 0)
-		return NULL;
-	ts->tv_sec = ms / 1000;
-	ts->tv_nsec = (ms % 1000) * 1000000L;
-	return ts;
-}
-
 SHIM_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-	struct timespec ts;
-
 	hooks_init();
 	if (LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0))
 		return real.poll(fds, n, timeout);
-	return ready_poll(fds, n, hooks_ms_to_ts(timeout, &ts), NULL);
+	return ready_poll_ms(fds, n, timeout);
 }
 
 SHIM_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout,
@@ -521,40 +511,19 @@ SHIM_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n,
 SHIM_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e,
 		       struct timeval *tv)
 {
-	struct timespec ts, *tp = NULL;
-	int rc;
-
 	hooks_init();
-	/* the real select, so the unslept time is written back as usual */
-	if (LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0) ||
-	    nfds <= 0 || !ready_select_has_tls(nfds, r, w, e))
+	if (LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0))
 		return real.select(nfds, r, w, e, tv);
-	if (tv != NULL) {
-		ts.tv_sec = tv->tv_sec;
-		ts.tv_nsec = tv->tv_usec * 1000L;
-		tp = &ts;
-	}
-	rc = ready_select(nfds, r, w, e, tp, NULL, 1);
-	if (tv != NULL) {
-		tv->tv_sec = ts.tv_sec;
-		tv->tv_usec = ts.tv_nsec / 1000;
-	}
-	return rc;
+	return ready_select_tv(nfds, r, w, e, tv);
 }
 
 SHIM_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
 			const struct timespec *timeout, const sigset_t *mask)
 {
-	struct timespec ts, *tp = NULL;
-
 	hooks_init();
 	if (LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0))
 		return real.pselect(nfds, r, w, e, timeout, mask);
-	if (timeout != NULL) {
-		ts = *timeout;
-		tp = &ts;
-	}
-	return ready_select(nfds, r, w, e, tp, mask, 0);
+	return ready_pselect_ts(nfds, r, w, e, timeout, mask);
 }
 
 SHIM_EXPORT int epoll_create(int size)
@@ -575,23 +544,19 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 
 SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int ms)
 {
-	struct timespec ts;
-
 	hooks_init();
 	if (LIKELY(!ready_has_set(epfd)))
 		return real.epoll_wait(epfd, ev, max, ms);
-	return ready_epoll_wait(epfd, ev, max, hooks_ms_to_ts(ms, &ts), NULL);
+	return ready_epoll_wait_ms(epfd, ev, max, ms, NULL);
 }
 
 SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max,
 			    int ms, const sigset_t *mask)
 {
-	struct timespec ts;
-
 	hooks_init();
 	if (LIKELY(!ready_has_set(epfd)))
 		return real.epoll_pwait(epfd, ev, max, ms, mask);
-	return ready_epoll_wait(epfd, ev, max, hooks_ms_to_ts(ms, &ts), mask);
+	return ready_epoll_wait_ms(epfd, ev, max, ms, mask);
 }
 
 SHIM_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
