@@ -615,67 +615,72 @@ int sock_addr_is_inet(const struct sockaddr *addr, socklen_t len)
 	       (addr->sa_family == AF_INET || addr->sa_family == AF_INET6);
 }
 
-int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
+/* connect() on a socket the table cannot hold (not a stream socket, or its
+   number is beyond the table): a stream socket must not reach a
+   configured endpoint untracked. */
+static int sock_connect_untracked(int fd, const struct sockaddr *addr,
+				  socklen_t len)
 {
-	const struct shim_engine_ops *e;
+	if (sock_is_stream(fd) &&
+	    sock_refuse_if_configured(addr, len, SOCK_REFUSE_UNTRACKABLE))
+		return -1;
+	return real.connect(fd, addr, len);
+}
+
+/* connect() on s, tracked and FRESH: wrapped, refused or passed by, as
+   the engine decides (a passed socket leaves the table). */
+static int sock_connect_fresh(struct shim_sock *s, int fd,
+			      const struct sockaddr *addr, socklen_t len)
+{
+	const struct shim_engine_ops *e = loader_engine();
 	struct shim_tls *tls = NULL;
 	struct shim_session_info info;
+	int err = 0;
+
+	if (e == NULL)
+		return sock_refuse(SOCK_REFUSE_NO_ENGINE, NULL, NULL);
+	memset(&info, 0, sizeof(info));
+	switch (sock_open(e, fd, addr, len, &tls, &info, &err)) {
+	case SHIM_WRAP:
+		return sock_begin(s, fd, addr, len, tls, &info);
+	case SHIM_REFUSE:
+		sock_refuse(SOCK_REFUSE_BY_ENGINE, info.label, NULL);
+		if (err != 0)
+			errno = err;
+		return -1;
+	case SHIM_PASS:
+	default:
+		sock_untrack(fd, s);
+		return real.connect(fd, addr, len);
+	}
+}
+
+int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
 	struct shim_sock *s;
-	int err = 0, rc;
+	int rc, err;
 
 	if (!sock_addr_is_inet(addr, len))
 		return real.connect(fd, addr, len);
 	if (loader_busy()) {
 		/* this thread is loading the engine: a socket of libc's own
 		   (its resolver's) goes as it is; one of the program's (a
-		   signal handler's) cannot be decided yet: refused */
+		   signal handler's) cannot be decided yet */
 		if (fdt_peek(fd) == NULL)
 			return real.connect(fd, addr, len);
 		return sock_refuse_fd(SOCK_REFUSE_LOADING, fd, NULL);
 	}
-	if (sock_in_vfork_child()) {
-		/* it shares the parent's memory: no session can be made here */
+	/* a vfork child shares the parent's memory: no session made here */
+	if (sock_in_vfork_child())
 		return sock_refuse_fd(SOCK_REFUSE_VFORK, fd, NULL);
-	}
 	s = fdt_acquire(fd);
-	if (s == NULL && (s = sock_adopt(fd)) == NULL) {
-		/* not a stream socket, or one the table cannot hold: that
-		   one must not reach a configured endpoint untracked */
-		if (sock_is_stream(fd) &&
-		    sock_refuse_if_configured(addr, len,
-					      SOCK_REFUSE_UNTRACKABLE))
-			return -1;
-		return real.connect(fd, addr, len);
-	}
-	if (atomic_load(&s->state) != SOCK_FRESH) {
+	if (s == NULL && (s = sock_adopt(fd)) == NULL)
+		return sock_connect_untracked(fd, addr, len);
+	if (atomic_load(&s->state) != SOCK_FRESH)
 		rc = sock_reconnect(s, fd);
-		err = errno;
-		sock_put(s);
-		errno = err;
-		return rc;
-	}
-	e = loader_engine();
-	if (e == NULL) {
-		sock_put(s);
-		return sock_refuse(SOCK_REFUSE_NO_ENGINE, NULL, NULL);
-	}
-	memset(&info, 0, sizeof(info));
-	switch (sock_open(e, fd, addr, len, &tls, &info, &err)) {
-	case SHIM_WRAP:
-		rc = sock_begin(s, fd, addr, len, tls, &info);
-		err = errno;
-		break;
-	case SHIM_REFUSE:
-		rc = sock_refuse(SOCK_REFUSE_BY_ENGINE, info.label, NULL);
-		if (err == 0)
-			err = errno;
-		break;
-	case SHIM_PASS:
-	default:
-		sock_untrack(fd, s);
-		sock_put(s);
-		return real.connect(fd, addr, len);
-	}
+	else
+		rc = sock_connect_fresh(s, fd, addr, len);
+	err = errno;
 	sock_put(s);
 	errno = err;
 	return rc;

@@ -92,12 +92,52 @@ static enum sock_io_step sock_io_lock(struct shim_sock *s, int fd, size_t done,
 	return SOCK_IO_KERNEL;
 }
 
-/* Wait for the private socket, or for the program's descriptor to become
-   readable (relay.c writing there: it took the connection over) while fd
-   is still this socket's. */
-static int sock_wait(struct shim_sock *s, int fd, short events,
+/* The end of a call that moved `done` bytes before it met err: those
+   bytes, as the kernel reports a partial transfer, else -1 with errno. */
+static ssize_t sock_io_end(size_t done, int err)
+{
+	if (done > 0)
+		return (ssize_t)done;
+	errno = err;
+	return -1;
+}
+
+/* What an engine result asks for next (SHIM_IO_WANT_*), or 0. */
+static int sock_io_want(ssize_t n)
+{
+	return n < 0 && n != SHIM_IO_ERROR ? (int)n : 0;
+}
+
+/* Release s->lock after an engine call: the readiness hints follow what
+   the read (rd_want) or write (wr_want) wants next (-1: unchanged), and
+   the kernel's registrations follow the hints. */
+static void sock_io_unlock(struct shim_sock *s, int rd_want, int wr_want)
+{
+	int changed = sock_refresh_hints(s, rd_want, wr_want);
+
+	sock_unlock(s);
+	if (changed)
+		ready_sync(s);
+}
+
+/* Caller holds s->lock: an error a readiness probe met first, cleared. */
+static int sock_take_error_locked(struct shim_sock *s)
+{
+	int err = s->so_error;
+
+	s->so_error = 0;
+	return err;
+}
+
+/* Wait for what the engine wants (SHIM_IO_WANT_READ: readable, else
+   writable) of the private socket, or for the program's descriptor to
+   become readable (relay.c writing there: it took the connection over)
+   while fd is still this socket's. */
+static int sock_wait(struct shim_sock *s, int fd, int want,
 		     const struct timespec *dl)
 {
+	short events = want == SHIM_IO_WANT_READ ? POLLIN : POLLOUT;
+
 	return block_wait2(s->kfd, events, sock_number_is(s, fd) ? fd : -1, dl);
 }
 
@@ -133,7 +173,7 @@ ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 	if (s->rd_shut || len == 0)
 		return 0;
 	for (;;) {
-		int err = 0, changed;
+		int err = 0;
 		ssize_t n, ret;
 
 		switch (sock_io_lock(s, fd, got, &ret)) {
@@ -144,42 +184,28 @@ ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 		default:
 			return ret;
 		}
-		if (s->so_error != 0 && got == 0) {
-			/* an error a readiness probe met first */
-			err = s->so_error;
-			s->so_error = 0;
+		if (got == 0 && (err = sock_take_error_locked(s)) != 0) {
 			sock_unlock(s);
-			errno = err;
-			return -1;
+			return sock_io_end(0, err);
 		}
 		n = e->read(s->tls, (char *)buf + got, len - got, peek, &err);
-		changed = sock_refresh_hints(s, n < 0 && n != SHIM_IO_ERROR ? (int)n : 0, -1);
-		sock_unlock(s);
-		if (changed)
-			ready_sync(s);
+		sock_io_unlock(s, sock_io_want(n), -1);
 		if (n > 0) {
 			got += (size_t)n;
 			atomic_store_explicit(&s->seen_data, 1, memory_order_relaxed);
 			if (!waitall || got == len)
 				return (ssize_t)got;
-			continue;
-		}
-		if (n == 0)
+		} else if (n == 0) {
 			return (ssize_t)got;
-		if (n == SHIM_IO_ERROR) {
-			if (got > 0)
-				return (ssize_t)got;
-			errno = err;
-			return -1;
+		} else if (n == SHIM_IO_ERROR || nonblock) {
+			/* nonblock: no MSG_WAITALL, so nothing was read yet */
+			return sock_io_end(got, n == SHIM_IO_ERROR ? err : EAGAIN);
+		} else {
+			if (dl == NULL && block_deadline_tv(&deadline, &s->rcvtimeo))
+				dl = &deadline;
+			if (sock_wait(s, fd, (int)n, dl) < 0)
+				return got > 0 ? (ssize_t)got : -1;
 		}
-		if (nonblock) {
-			errno = EAGAIN;
-			return -1;
-		}
-		if (dl == NULL && block_deadline_tv(&deadline, &s->rcvtimeo))
-			dl = &deadline;
-		if (sock_wait(s, fd, n == SHIM_IO_WANT_READ ? POLLIN : POLLOUT, dl) < 0)
-			return got > 0 ? (ssize_t)got : -1;
 	}
 }
 
@@ -207,9 +233,27 @@ static int sock_drain_blocking(struct shim_sock *s, int fd,
 			errno = err;
 			return -1;
 		}
-		if (sock_wait(s, fd, rc == SHIM_IO_WANT_READ ? POLLIN : POLLOUT, dl) < 0)
+		if (sock_wait(s, fd, rc, dl) < 0)
 			return -1;
 	}
+}
+
+/* Whether a write may start: 0, or -1 with errno as the kernel fails it
+   (EPIPE raises SIGPIPE unless MSG_NOSIGNAL). */
+static int sock_send_allowed(struct shim_sock *s, int fd, int nonblock,
+			     int flags)
+{
+	if (sock_need_ready(s, fd, nonblock, EPIPE) < 0) {
+		if (errno == EPIPE)
+			sock_raise_sigpipe(flags);
+		return -1;
+	}
+	if (s->wr_shut) {
+		sock_raise_sigpipe(flags);
+		errno = EPIPE;
+		return -1;
+	}
+	return 0;
 }
 
 ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
@@ -224,20 +268,12 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 		return real.send(fd, buf, len, flags);
 	if (!sock_owned(s))
 		return sock_child_refuse(s, fd, SOCK_REFUSE_INHERITED_WRITE);
-	if (sock_need_ready(s, fd, nonblock, EPIPE) < 0) {
-		if (errno == EPIPE)
-			sock_raise_sigpipe(flags);
+	if (sock_send_allowed(s, fd, nonblock, flags) < 0)
 		return -1;
-	}
-	if (s->wr_shut) {
-		sock_raise_sigpipe(flags);
-		errno = EPIPE;
-		return -1;
-	}
 	if (!nonblock && block_deadline_tv(&deadline, &s->sndtimeo))
 		dl = &deadline;
 	while (done < len) {
-		int err = 0, changed;
+		int err = 0;
 		ssize_t n, ret;
 
 		switch (sock_io_lock(s, fd, done, &ret)) {
@@ -249,30 +285,18 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 			return ret;
 		}
 		n = e->write(s->tls, (const char *)buf + done, len - done, &err);
-		changed = sock_refresh_hints(s, -1, n < 0 && n != SHIM_IO_ERROR ? (int)n : 0);
-		sock_unlock(s);
-		if (changed)
-			ready_sync(s);
+		sock_io_unlock(s, -1, sock_io_want(n));
 		if (n > 0) {
 			done += (size_t)n;
-			continue;
-		}
-		if (n == SHIM_IO_ERROR) {
-			if (done > 0)
-				return (ssize_t)done;
-			if (err == EPIPE)
+		} else if (n == SHIM_IO_ERROR) {
+			if (done == 0 && err == EPIPE)
 				sock_raise_sigpipe(flags);
-			errno = err;
+			return sock_io_end(done, err);
+		} else if (nonblock || done > 0) {
+			return sock_io_end(done, EAGAIN);
+		} else if (sock_wait(s, fd, (int)n, dl) < 0) {
 			return -1;
 		}
-		if (nonblock || done > 0) {
-			if (done > 0)
-				return (ssize_t)done;
-			errno = EAGAIN;
-			return -1;
-		}
-		if (sock_wait(s, fd, n == SHIM_IO_WANT_READ ? POLLIN : POLLOUT, dl) < 0)
-			return -1;
 	}
 	if (!nonblock && sock_drain_blocking(s, fd, dl) < 0 && errno != EAGAIN &&
 	    errno != EINTR)
