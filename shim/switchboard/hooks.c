@@ -636,8 +636,8 @@ SHIM_EXPORT int gethostbyname2_r(const char *name, int af,
 
 /* ------------------------------------------------------ process end */
 
-/* _exit runs no destructor: what the program wrote past the hooks just
-   before is carried first (exit() is covered by relay.c's destructor). */
+/* _exit runs no exit handler: what the program wrote past the hooks just
+   before is carried first (exit() runs relay.c's atexit handler). */
 SHIM_EXPORT void _exit(int status)
 {
 	hooks_init();

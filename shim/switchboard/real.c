@@ -1,7 +1,8 @@
 /*
  * real.c - resolve the real libc functions once (proxychains-ng style).
  *
- * Every hook calls hooks_init(), which resolves the table on first use.
+ * Every hook calls hooks_init() (hooks.c), which calls real_init() until
+ * the table is resolved.
  * The table is written only with the values dlsym returns, which are the
  * same on every call, so concurrent first calls are harmless.
  *

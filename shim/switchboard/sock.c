@@ -3,7 +3,9 @@
  * references, the per-socket lock, and the connect + handshake state
  * machine (see sock.h).  The move of the TCP connection to a private
  * descriptor is in sock_private.c, the data path in sock_io.c, descriptor
- * calls (close, dup, fcntl, options) in sock_fd.c, the relay in relay.c.
+ * calls (close, dup, fcntl, options) in sock_fd.c, refusals and relay
+ * triggers in sock_policy.c (the refusal table in sock_refusal.c), the
+ * relay in relay.c.
  *
  * Invariants:
  *  - the program's descriptor of a TLS socket is never connected to the
@@ -118,7 +120,7 @@ void sock_put(struct shim_sock *s)
 		sock_eng()->free(s->tls);
 	s->tls = NULL;
 	/* only a child's copies are still open here: the owner's go when the
-	   session ends (sock_end) */
+	   session ends (sock_end_locked) */
 	if (s->kfd >= 0)
 		real.close(s->kfd);
 	if (s->shim_end >= 0)
