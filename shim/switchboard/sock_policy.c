@@ -27,6 +27,8 @@ int sock_refuse(enum sock_refusal why, const char *subject, const char *detail)
 {
 	const char *line = sock_refusal_line(why);
 
+	/* a row's line is a format of two %s at most, subject first
+	   (sock_refusal.c; tests/unit/test_refusal.c holds every row to it) */
 	if (line != NULL)
 		log_msg(SHIM_LOG_ERROR, line, subject ? subject : "?",
 			detail ? detail : "");
