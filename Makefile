@@ -60,6 +60,8 @@ SWITCHBOARD_OBJS := $(call obj,$(SWITCHBOARD_SRCS))
 ENGINE_OBJS      := $(call obj,$(ENGINE_SRCS))
 COMMON_OBJS      := $(call obj,$(COMMON_SRCS))
 PURE_OBJS        := $(call obj,$(PURE_SRCS))
+# the refusal table, pure data (tests/unit/test_refusal.c)
+PURE_OBJS        += $(call obj,$(SB_DIR)/sock_refusal.c)
 
 LIB     := $(BUILD)/libredistls.so
 ENGINE  := $(BUILD)/libredistls-engine.so

@@ -14,11 +14,6 @@
 #include <sys/types.h>
 #include <time.h>
 
-/* Transitional, for the fdopen() hook alone, which still reads a socket's
-   state and marks it for stdio itself: the socket module's private
-   definition.  Goes once that hook calls sock_fdopened(). */
-#include "../../shim/switchboard/sock_impl.h"
-
 ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
 ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
 ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,

@@ -159,7 +159,7 @@ ssize_t sock_sendmsg(struct shim_sock *s, int fd, const struct msghdr *msg,
 int sock_sendmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
 		  unsigned int n, int flags);
 int sock_recvmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
-		  unsigned int n, int flags);
+		  unsigned int n, int flags, struct timespec *timeout);
 /* sendfile to a TLS socket: the file is read and sent through TLS. */
 ssize_t sock_sendfile(struct shim_sock *s, int out, int in, off_t *off,
 		      size_t count);
@@ -167,6 +167,7 @@ int sock_close(int fd);
 int sock_close_range(unsigned first, unsigned last, int flags);
 int sock_shutdown(struct shim_sock *s, int fd, int how);
 int sock_dup(int oldfd, int newfd, int flags, int kind);
+/* sock_fcntl - s NULL when fd is not tracked: F_DUPFD* are dup()s. */
 int sock_fcntl(struct shim_sock *s, int fd, int cmd, unsigned long arg);
 int sock_ioctl(struct shim_sock *s, int fd, unsigned long req, void *arg);
 int sock_getsockopt(struct shim_sock *s, int fd, int level, int name,
@@ -176,32 +177,6 @@ int sock_setsockopt(struct shim_sock *s, int fd, int level, int name,
 /* getpeername (peer 1) / getsockname (0): the private TCP socket's. */
 int sock_getname(struct shim_sock *s, int fd, int peer, struct sockaddr *addr,
 		 socklen_t *len);
-
-/*
- * sock_refuse_if_configured - a connection to addr the shim cannot wrap
- * (data sent with the connection request, a socket it cannot track): 1
- * (errno set, one log line "LABEL: WHY; refused") if addr is a configured
- * endpoint, or if the configuration cannot be loaded; 0 if it may go.
- */
-int sock_refuse_if_configured(const struct sockaddr *addr, socklen_t alen,
-			      const char *why);
-
-/* sock_fastopen_refused - sendto/sendmsg with an address and data on fd:
-   1 (errno set) if it is a connection request to a configured endpoint
-   (TCP Fast Open, or any address on a socket not connected yet). */
-int sock_fastopen_refused(int fd, int flags, const void *addr, socklen_t alen);
-
-/* sock_msg_refused - the same for a msghdr, which also switches TLS
-   sockets it passes to another process (SCM_RIGHTS) to RELAY. */
-int sock_msg_refused(int fd, const struct msghdr *msg, int flags);
-
-/* sock_relay_fd - fd is used by something the hooks cannot follow (stdio,
-   splice): if it is a TLS socket on the fast path, relay it from now on. */
-void sock_relay_fd(int fd, const char *why);
-
-/* sock_fdopened - fdopen(fd) succeeded: a socket not connected yet is
-   relayed from its connect on (stdio would write past the hooks). */
-void sock_fdopened(int fd);
 
 /* sock_track_new - a hooked socket()/accept() returned fd. */
 void sock_track_new(int fd, int domain, int type);
@@ -229,5 +204,39 @@ int sock_probe_readable(struct shim_sock *s, int fd);
 #define SOCK_DUP_DUP3 2
 #define SOCK_DUP_FCNTL 3
 #define SOCK_DUP_FCNTL_CLOEXEC 4
+
+/*
+ * The calls hooks.c hands over whole.  s is the tracked socket of fd (a
+ * reference held by the caller); where it may be NULL the call is also
+ * made on sockets the shim does not track, and the function decides
+ * whether anything but the real call applies.  Each passes through to the
+ * real call where the kernel serves it (not a TLS socket on the fast
+ * path), and mirrors it otherwise.
+ */
+
+/* sock_addr_is_inet - 1 if addr (len bytes) names an IPv4 or IPv6 peer:
+   the only connects and sends with an address the shim looks at. */
+int sock_addr_is_inet(const struct sockaddr *addr, socklen_t len);
+
+/* recvfrom/sendto: a connected stream has no source address (*alen 0);
+   a sendto with an address may be a connection request (s may be NULL).
+   sock_sendmsg and sock_sendmmsg (above) take s NULL too. */
+ssize_t sock_recvfrom(struct shim_sock *s, int fd, void *buf, size_t len,
+		      int flags, struct sockaddr *addr, socklen_t *alen);
+ssize_t sock_sendto(struct shim_sock *s, int fd, const void *buf, size_t len,
+		    int flags, const struct sockaddr *addr, socklen_t alen);
+
+/* preadv/pwritev (sock_pvec) and preadv2/pwritev2 (sock_pvec2): a socket
+   has no offset (ESPIPE), but a v2 call at offset -1 is readv/writev
+   (RWF_NOWAIT as MSG_DONTWAIT). */
+enum sock_dir { SOCK_DIR_READ, SOCK_DIR_WRITE };
+ssize_t sock_pvec(struct shim_sock *s, int fd, enum sock_dir dir,
+		  const struct iovec *iov, int iovcnt, off_t off);
+ssize_t sock_pvec2(struct shim_sock *s, int fd, enum sock_dir dir,
+		   const struct iovec *iov, int iovcnt, off_t off, int rwf);
+
+/* sock_atfork_child - in a fork() child: sessions inherited from here on
+   belong to the parent, and the relay thread is the parent's. */
+void sock_atfork_child(void);
 
 #endif

@@ -1,21 +1,29 @@
 /*
  * hooks.c - the interposed libc functions.
  *
- * Thin by rule: look the fd up (one array read); if the shim does not
- * track it, call libc; otherwise hand it to sock.c / ready.c.  No policy
- * lives here.  Every hook preserves errno as the real call would set it.
+ * Thin by rule: each hook looks the fd up (one array read, or one counter
+ * for the poll family) and either calls libc or makes one call into the
+ * module that owns the concept: the socket module (sock*.h) for sockets,
+ * including every refusal and every relay trigger; the readiness module
+ * (ready.h, ready_timeout.h) for waits; names.h for name capture.  No
+ * refusal, errno choice or dispatch on a socket's state is made here.
+ * Every hook calls hooks_init() first, directly or through ON_SOCK or
+ * NEW_FD, and leaves errno as the call it serves set it.
  */
 #include "hooks.h"
 #include "fdtable.h"
 #include "log.h"
 #include "names.h"
 #include "ready.h"
+#include "ready_timeout.h"
 #include "real.h"
 #include "relay.h"
 #include "sock.h"
+#include "sock_policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -43,10 +51,7 @@ static void hooks_atfork_parent(void)
 
 static void hooks_atfork_child(void)
 {
-	/* sessions inherited from here on belong to the parent */
-	atomic_fetch_add(&sock_fork_gen, 1);
-	sock_note_pid();
-	relay_atfork_child();
+	sock_atfork_child();
 	fdt_unlock();
 }
 
@@ -73,25 +78,50 @@ static inline void hooks_init(void)
 }
 
 /*
- * Run `call` on the tracked socket of fd with a reference held, or
- * `plain` when the fd is not ours.  errno survives the release.
+ * ON_SOCK(fd, s, plain, call) - the body of a hook on one descriptor:
+ * return `plain` when the shim does not track fd; else bind `s` (a
+ * struct shim_sock *const) to its socket, with a reference held, and
+ * return `call`, which names it.  `s` is declared only after `plain` has
+ * been given its chance, so `plain` cannot use it.  errno survives the
+ * release of the reference.
  */
-#define ON_SOCK(fd, plain, call)                                           \
+#define ON_SOCK(fd, s, plain, call)                                        \
 	do {                                                               \
-		struct shim_sock *s_;                                      \
+		struct shim_sock *held_;                                   \
 		__typeof__(plain) r_;                                      \
 		int e_;                                                    \
 		hooks_init();                                              \
 		if (LIKELY(fdt_peek(fd) == NULL) ||                        \
-		    (s_ = fdt_acquire(fd)) == NULL)                        \
+		    (held_ = fdt_acquire(fd)) == NULL)                     \
 			return plain;                                      \
-		struct shim_sock *s = s_;                                  \
+		struct shim_sock *const s = held_;                         \
 		r_ = call;                                                 \
 		e_ = errno;                                                \
-		sock_put(s_);                                              \
+		sock_put(held_);                                           \
 		errno = e_;                                                \
 		return r_;                                                 \
 	} while (0)
+
+/* New files: a number handed out again cannot carry a stale entry. */
+#define NEW_FD(expr)                                                       \
+	do {                                                               \
+		int r_;                                                    \
+		hooks_init();                                              \
+		r_ = (expr);                                               \
+		if (r_ >= 0)                                               \
+			fdt_forget_stale(r_);                              \
+		return r_;                                                 \
+	} while (0)
+
+/* The same for the two numbers of a pipe or socketpair. */
+static int hooks_new_pair(int r, int fds[2])
+{
+	if (r == 0) {
+		fdt_forget_stale(fds[0]);
+		fdt_forget_stale(fds[1]);
+	}
+	return r;
+}
 
 /* ------------------------------------------------------------ sockets */
 
@@ -109,183 +139,128 @@ SHIM_EXPORT int socket(int domain, int type, int protocol)
 SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	hooks_init();
-	if (addr == NULL || len < sizeof(sa_family_t) ||
-	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
-		return real.connect(fd, addr, len);
 	return sock_connect(fd, addr, len);
 }
 
 SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	int r;
-
-	hooks_init();
-	r = real.accept(fd, addr, len);
-	if (r >= 0)
-		fdt_forget_stale(r);
-	return r;
+	NEW_FD(real.accept(fd, addr, len));
 }
 
 SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len,
 			int flags)
 {
-	int r;
-
-	hooks_init();
-	r = real.accept4(fd, addr, len, flags);
-	if (r >= 0)
-		fdt_forget_stale(r);
-	return r;
+	NEW_FD(real.accept4(fd, addr, len, flags));
 }
 
 SHIM_EXPORT int socketpair(int d, int t, int p, int sv[2])
 {
-	int r;
-
 	hooks_init();
-	r = real.socketpair(d, t, p, sv);
-	if (r == 0) {
-		fdt_forget_stale(sv[0]);
-		fdt_forget_stale(sv[1]);
-	}
-	return r;
+	return hooks_new_pair(real.socketpair(d, t, p, sv), sv);
 }
 
 /* ------------------------------------------------------------ data */
 
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-	ON_SOCK(fd, real.read(fd, buf, n), sock_recv(s, fd, buf, n, 0));
+	ON_SOCK(fd, s, real.read(fd, buf, n), sock_recv(s, fd, buf, n, 0));
 }
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-	ON_SOCK(fd, real.write(fd, buf, n), sock_send(s, fd, buf, n, 0));
+	ON_SOCK(fd, s, real.write(fd, buf, n), sock_send(s, fd, buf, n, 0));
 }
 
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	ON_SOCK(fd, real.recv(fd, buf, n, flags),
+	ON_SOCK(fd, s, real.recv(fd, buf, n, flags),
 		sock_recv(s, fd, buf, n, flags));
 }
 
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	ON_SOCK(fd, real.send(fd, buf, n, flags),
+	ON_SOCK(fd, s, real.send(fd, buf, n, flags),
 		sock_send(s, fd, buf, n, flags));
-}
-
-static ssize_t hooks_recvfrom_tls(struct shim_sock *s, int fd, void *buf,
-				  size_t n, int flags, socklen_t *alen)
-{
-	ssize_t r = sock_recv(s, fd, buf, n, flags);
-
-	if (r >= 0 && alen != NULL)
-		*alen = 0; /* connected stream: no source address */
-	return r;
 }
 
 SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 			     struct sockaddr *addr, socklen_t *alen)
 {
-	ON_SOCK(fd, real.recvfrom(fd, buf, n, flags, addr, alen),
-		!sock_fast(s) ?
-			real.recvfrom(fd, buf, n, flags, addr, alen) :
-			hooks_recvfrom_tls(s, fd, buf, n, flags, alen));
+	ON_SOCK(fd, s, real.recvfrom(fd, buf, n, flags, addr, alen),
+		sock_recvfrom(s, fd, buf, n, flags, addr, alen));
 }
 
+/* sendto and the sendmsg family also go to the socket module for sockets
+   the shim does not track (s NULL): data sent with a connection request,
+   and TLS sockets passed in a message, are its concern on any socket. */
 SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			   const struct sockaddr *addr, socklen_t alen)
 {
-	hooks_init();
-	if (sock_fastopen_refused(fd, flags, addr, alen))
-		return -1;
-	ON_SOCK(fd, real.sendto(fd, buf, n, flags, addr, alen),
-		!sock_fast(s) ? real.sendto(fd, buf, n, flags, addr, alen) :
-				sock_send(s, fd, buf, n, flags));
+	ON_SOCK(fd, s, sock_sendto(NULL, fd, buf, n, flags, addr, alen),
+		sock_sendto(s, fd, buf, n, flags, addr, alen));
 }
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-	ON_SOCK(fd, real.readv(fd, iov, cnt), sock_readv(s, fd, iov, cnt, 0));
+	ON_SOCK(fd, s, real.readv(fd, iov, cnt),
+		sock_readv(s, fd, iov, cnt, 0));
 }
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-	ON_SOCK(fd, real.writev(fd, iov, cnt),
+	ON_SOCK(fd, s, real.writev(fd, iov, cnt),
 		sock_writev(s, fd, iov, cnt, 0));
 }
 
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	ON_SOCK(fd, real.recvmsg(fd, msg, flags),
+	ON_SOCK(fd, s, real.recvmsg(fd, msg, flags),
 		sock_recvmsg(s, fd, msg, flags));
 }
 
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	hooks_init();
-	if (sock_msg_refused(fd, msg, flags))
-		return -1;
-	ON_SOCK(fd, real.sendmsg(fd, msg, flags),
+	ON_SOCK(fd, s, sock_sendmsg(NULL, fd, msg, flags),
 		sock_sendmsg(s, fd, msg, flags));
 }
 
 SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
-	hooks_init();
-	for (unsigned int i = 0; v != NULL && i < n; i++)
-		if (sock_msg_refused(fd, &v[i].msg_hdr, flags))
-			return -1;
-	ON_SOCK(fd, real.sendmmsg(fd, v, n, flags),
+	ON_SOCK(fd, s, sock_sendmmsg(NULL, fd, v, n, flags),
 		sock_sendmmsg(s, fd, v, n, flags));
 }
 
 SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
 			 struct timespec *timeout)
 {
-	ON_SOCK(fd, real.recvmmsg(fd, v, n, flags, timeout),
-		!sock_fast(s) ? real.recvmmsg(fd, v, n, flags, timeout) :
-				sock_recvmmsg(s, fd, v, n, flags));
+	ON_SOCK(fd, s, real.recvmmsg(fd, v, n, flags, timeout),
+		sock_recvmmsg(s, fd, v, n, flags, timeout));
 }
 
-/* preadv/pwritev: a socket has no offset (ESPIPE, as the kernel says);
-   the v2 forms with offset -1 are readv/writev with flags. */
 SHIM_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	ON_SOCK(fd, real.preadv(fd, iov, cnt, off),
-		!sock_fast(s) ? real.preadv(fd, iov, cnt, off) :
-				(errno = ESPIPE, (ssize_t)-1));
+	ON_SOCK(fd, s, real.preadv(fd, iov, cnt, off),
+		sock_pvec(s, fd, SOCK_DIR_READ, iov, cnt, off));
 }
 
 SHIM_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	ON_SOCK(fd, real.pwritev(fd, iov, cnt, off),
-		!sock_fast(s) ? real.pwritev(fd, iov, cnt, off) :
-				(errno = ESPIPE, (ssize_t)-1));
-}
-
-static int hooks_rwf_flags(int rwf)
-{
-	return (rwf & RWF_NOWAIT) ? MSG_DONTWAIT : 0;
+	ON_SOCK(fd, s, real.pwritev(fd, iov, cnt, off),
+		sock_pvec(s, fd, SOCK_DIR_WRITE, iov, cnt, off));
 }
 
 SHIM_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt,
 			    off_t off, int rwf)
 {
-	ON_SOCK(fd, real.preadv2(fd, iov, cnt, off, rwf),
-		!sock_fast(s) ? real.preadv2(fd, iov, cnt, off, rwf) :
-		off != -1 ? (errno = ESPIPE, (ssize_t)-1) :
-			    sock_readv(s, fd, iov, cnt, hooks_rwf_flags(rwf)));
+	ON_SOCK(fd, s, real.preadv2(fd, iov, cnt, off, rwf),
+		sock_pvec2(s, fd, SOCK_DIR_READ, iov, cnt, off, rwf));
 }
 
 SHIM_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt,
 			     off_t off, int rwf)
 {
-	ON_SOCK(fd, real.pwritev2(fd, iov, cnt, off, rwf),
-		!sock_fast(s) ? real.pwritev2(fd, iov, cnt, off, rwf) :
-		off != -1 ? (errno = ESPIPE, (ssize_t)-1) :
-			    sock_writev(s, fd, iov, cnt, hooks_rwf_flags(rwf)));
+	ON_SOCK(fd, s, real.pwritev2(fd, iov, cnt, off, rwf),
+		sock_pvec2(s, fd, SOCK_DIR_WRITE, iov, cnt, off, rwf));
 }
 
 SHIM_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
@@ -299,7 +274,7 @@ SHIM_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt,
 
 SHIM_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 {
-	ON_SOCK(out, real.sendfile(out, in, off, count),
+	ON_SOCK(out, s, real.sendfile(out, in, off, count),
 		sock_sendfile(s, out, in, off, count));
 }
 
@@ -310,25 +285,13 @@ SHIM_EXPORT ssize_t splice(int in, off_t *offin, int out, off_t *offout,
 			   size_t len, unsigned int flags)
 {
 	hooks_init();
-	if (!LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0)) {
-		sock_relay_fd(in, "splice() from it");
-		sock_relay_fd(out, "splice() to it");
-	}
-	return real.splice(in, offin, out, offout, len, flags);
+	return sock_splice(in, offin, out, offout, len, flags);
 }
 
 SHIM_EXPORT FILE *fdopen(int fd, const char *mode)
 {
-	struct shim_sock *t;
-	FILE *f;
-
 	hooks_init();
-	sock_relay_fd(fd, "fdopen() (stdio)");
-	f = real.fdopen(fd, mode);
-	t = fdt_peek(fd);
-	if (f != NULL && t != NULL && atomic_load(&t->state) == SOCK_FRESH)
-		t->stdio = 1; /* not connected yet: relayed from the start */
-	return f;
+	return sock_fdopen(fd, mode);
 }
 
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
@@ -385,7 +348,7 @@ SHIM_EXPORT void closefrom(int lowfd)
 
 SHIM_EXPORT int shutdown(int fd, int how)
 {
-	ON_SOCK(fd, real.shutdown(fd, how), sock_shutdown(s, fd, how));
+	ON_SOCK(fd, s, real.shutdown(fd, how), sock_shutdown(s, fd, how));
 }
 
 SHIM_EXPORT int dup(int fd)
@@ -406,14 +369,11 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 	return sock_dup(oldfd, newfd, flags, SOCK_DUP_DUP3);
 }
 
+/* sock_fcntl also takes untracked fds (s NULL): F_DUPFD is a dup(). */
 static int hooks_fcntl(int fd, int cmd, unsigned long arg)
 {
-	hooks_init();
-	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-		return sock_dup(fd, (int)arg, 0,
-				cmd == F_DUPFD ? SOCK_DUP_FCNTL
-					       : SOCK_DUP_FCNTL_CLOEXEC);
-	ON_SOCK(fd, real.fcntl(fd, cmd, arg), sock_fcntl(s, fd, cmd, arg));
+	ON_SOCK(fd, s, sock_fcntl(NULL, fd, cmd, arg),
+		sock_fcntl(s, fd, cmd, arg));
 }
 
 SHIM_EXPORT int fcntl(int fd, int cmd, ...)
@@ -439,45 +399,34 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	ON_SOCK(fd, real.ioctl(fd, req, arg), sock_ioctl(s, fd, req, arg));
+	ON_SOCK(fd, s, real.ioctl(fd, req, arg), sock_ioctl(s, fd, req, arg));
 }
 
 SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val,
 			   socklen_t *len)
 {
-	ON_SOCK(fd, real.getsockopt(fd, level, name, val, len),
+	ON_SOCK(fd, s, real.getsockopt(fd, level, name, val, len),
 		sock_getsockopt(s, fd, level, name, val, len));
 }
 
 SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val,
 			   socklen_t len)
 {
-	ON_SOCK(fd, real.setsockopt(fd, level, name, val, len),
+	ON_SOCK(fd, s, real.setsockopt(fd, level, name, val, len),
 		sock_setsockopt(s, fd, level, name, val, len));
 }
 
 SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	ON_SOCK(fd, real.getpeername(fd, addr, len),
+	ON_SOCK(fd, s, real.getpeername(fd, addr, len),
 		sock_getname(s, fd, 1, addr, len));
 }
 
 SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	ON_SOCK(fd, real.getsockname(fd, addr, len),
+	ON_SOCK(fd, s, real.getsockname(fd, addr, len),
 		sock_getname(s, fd, 0, addr, len));
 }
-
-/* New files: a number handed out again cannot carry a stale entry. */
-#define NEW_FD(expr)                                                       \
-	do {                                                               \
-		int r_;                                                    \
-		hooks_init();                                              \
-		r_ = (expr);                                               \
-		if (r_ >= 0)                                               \
-			fdt_forget_stale(r_);                              \
-		return r_;                                                 \
-	} while (0)
 
 SHIM_EXPORT int open(const char *path, int flags, ...)
 {
@@ -507,25 +456,16 @@ SHIM_EXPORT int openat(int dir, const char *path, int flags, ...)
 SHIM_EXPORT int openat64(int dir, const char *path, int flags, ...)
 	__attribute__((alias("openat")));
 
-static int hooks_pipe_done(int r, int fds[2])
-{
-	if (r == 0) {
-		fdt_forget_stale(fds[0]);
-		fdt_forget_stale(fds[1]);
-	}
-	return r;
-}
-
 SHIM_EXPORT int pipe(int fds[2])
 {
 	hooks_init();
-	return hooks_pipe_done(real.pipe(fds), fds);
+	return hooks_new_pair(real.pipe(fds), fds);
 }
 
 SHIM_EXPORT int pipe2(int fds[2], int flags)
 {
 	hooks_init();
-	return hooks_pipe_done(real.pipe2(fds, flags), fds);
+	return hooks_new_pair(real.pipe2(fds, flags), fds);
 }
 
 SHIM_EXPORT int eventfd(unsigned int initval, int flags)
@@ -535,23 +475,12 @@ SHIM_EXPORT int eventfd(unsigned int initval, int flags)
 
 /* ------------------------------------------------------- readiness */
 
-static struct timespec *hooks_ms_to_ts(int ms, struct timespec *ts)
-{
-	if (ms < 0)
-		return NULL;
-	ts->tv_sec = ms / 1000;
-	ts->tv_nsec = (ms % 1000) * 1000000L;
-	return ts;
-}
-
 SHIM_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-	struct timespec ts;
-
 	hooks_init();
 	if (LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0))
 		return real.poll(fds, n, timeout);
-	return ready_poll(fds, n, hooks_ms_to_ts(timeout, &ts), NULL);
+	return ready_poll_ms(fds, n, timeout);
 }
 
 SHIM_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout,
@@ -583,40 +512,19 @@ SHIM_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n,
 SHIM_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e,
 		       struct timeval *tv)
 {
-	struct timespec ts, *tp = NULL;
-	int rc;
-
 	hooks_init();
-	/* the real select, so the unslept time is written back as usual */
-	if (LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0) ||
-	    nfds <= 0 || !ready_select_has_tls(nfds, r, w, e))
+	if (LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0))
 		return real.select(nfds, r, w, e, tv);
-	if (tv != NULL) {
-		ts.tv_sec = tv->tv_sec;
-		ts.tv_nsec = tv->tv_usec * 1000L;
-		tp = &ts;
-	}
-	rc = ready_select(nfds, r, w, e, tp, NULL, 1);
-	if (tv != NULL) {
-		tv->tv_sec = ts.tv_sec;
-		tv->tv_usec = ts.tv_nsec / 1000;
-	}
-	return rc;
+	return ready_select_tv(nfds, r, w, e, tv);
 }
 
 SHIM_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
 			const struct timespec *timeout, const sigset_t *mask)
 {
-	struct timespec ts, *tp = NULL;
-
 	hooks_init();
 	if (LIKELY(atomic_load_explicit(&fdt_live, memory_order_relaxed) == 0))
 		return real.pselect(nfds, r, w, e, timeout, mask);
-	if (timeout != NULL) {
-		ts = *timeout;
-		tp = &ts;
-	}
-	return ready_select(nfds, r, w, e, tp, mask, 0);
+	return ready_pselect_ts(nfds, r, w, e, timeout, mask);
 }
 
 SHIM_EXPORT int epoll_create(int size)
@@ -631,29 +539,25 @@ SHIM_EXPORT int epoll_create1(int flags)
 
 SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-	ON_SOCK(fd, real.epoll_ctl(epfd, op, fd, ev),
+	ON_SOCK(fd, s, real.epoll_ctl(epfd, op, fd, ev),
 		ready_epoll_ctl(s, epfd, op, fd, ev));
 }
 
 SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int ms)
 {
-	struct timespec ts;
-
 	hooks_init();
 	if (LIKELY(!ready_has_set(epfd)))
 		return real.epoll_wait(epfd, ev, max, ms);
-	return ready_epoll_wait(epfd, ev, max, hooks_ms_to_ts(ms, &ts), NULL);
+	return ready_epoll_wait_ms(epfd, ev, max, ms, NULL);
 }
 
 SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max,
 			    int ms, const sigset_t *mask)
 {
-	struct timespec ts;
-
 	hooks_init();
 	if (LIKELY(!ready_has_set(epfd)))
 		return real.epoll_pwait(epfd, ev, max, ms, mask);
-	return ready_epoll_wait(epfd, ev, max, hooks_ms_to_ts(ms, &ts), mask);
+	return ready_epoll_wait_ms(epfd, ev, max, ms, mask);
 }
 
 SHIM_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
@@ -733,8 +637,8 @@ SHIM_EXPORT int gethostbyname2_r(const char *name, int af,
 
 /* ------------------------------------------------------ process end */
 
-/* _exit runs no destructor: what the program wrote past the hooks just
-   before is carried first (exit() is covered by relay.c's destructor). */
+/* _exit runs no exit handler: what the program wrote past the hooks just
+   before is carried first (exit() runs relay.c's atexit handler). */
 SHIM_EXPORT void _exit(int status)
 {
 	hooks_init();
@@ -759,7 +663,7 @@ SHIM_EXPORT ssize_t __send(int fd, const void *buf, size_t n, int flags)
 SHIM_EXPORT ssize_t __recv(int fd, void *buf, size_t n, int flags)
 	__attribute__((alias("recv")));
 SHIM_EXPORT int __close(int fd) __attribute__((alias("close")));
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-attributes"
-SHIM_EXPORT int __dup2(int oldfd, int newfd) __attribute__((alias("dup2")));
-#pragma GCC diagnostic pop
+/* <unistd.h> declares dup2 __THROW (nothrow, leaf): its alias says the
+   same, or gcc warns (and clang knows no -Wmissing-attributes to mute) */
+SHIM_EXPORT int __dup2(int oldfd, int newfd)
+	__attribute__((alias("dup2"), nothrow, leaf));

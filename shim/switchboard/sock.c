@@ -3,7 +3,9 @@
  * references, the per-socket lock, and the connect + handshake state
  * machine (see sock.h).  The move of the TCP connection to a private
  * descriptor is in sock_private.c, the data path in sock_io.c, descriptor
- * calls (close, dup, fcntl, options) in sock_fd.c, the relay in relay.c.
+ * calls (close, dup, fcntl, options) in sock_fd.c, refusals and relay
+ * triggers in sock_policy.c (the refusal table in sock_refusal.c), the
+ * relay in relay.c.
  *
  * Invariants:
  *  - the program's descriptor of a TLS socket is never connected to the
@@ -19,6 +21,7 @@
  * hears of changes through the observer only (sock_notify).
  */
 #include "sock_impl.h"
+#include "sock_policy.h"
 #include "block.h"
 #include "fdtable.h"
 #include "loader.h"
@@ -121,7 +124,7 @@ void sock_put(struct shim_sock *s)
 		sock_eng()->free(s->tls);
 	s->tls = NULL;
 	/* only a child's copies are still open here: the owner's go when the
-	   session ends (sock_end) */
+	   session ends (sock_end_locked) */
 	if (s->kfd >= 0)
 		real.close(s->kfd);
 	if (s->shim_end >= 0)
@@ -254,17 +257,11 @@ void sock_note_pid(void)
 	atomic_store(&sock_owner_pid, (int)syscall(SYS_getpid));
 }
 
-int sock_child_refuse(struct shim_sock *s, int fd, int err)
+void sock_atfork_child(void)
 {
-	if (!s->child_warned) {
-		s->child_warned = 1;
-		log_msg(SHIM_LOG_ERROR,
-			"fd %d: %s: this process inherited the TLS connection "
-			"from its parent (fork) and cannot use it; only the "
-			"parent can", fd, s->info.label);
-	}
-	errno = err;
-	return -1;
+	atomic_fetch_add(&sock_fork_gen, 1);
+	sock_note_pid();
+	relay_atfork_child();
 }
 
 /* ------------------------------------------------------------- hints */
@@ -641,12 +638,8 @@ enum shim_decision sock_open(const struct shim_engine_ops *e, int fd,
 		return d;
 	if (e->open(fd, addr, len, other, NULL, info, err) != SHIM_WRAP)
 		return SHIM_PASS;
-	log_msg(SHIM_LOG_ERROR, "%s: refused: another thread resolved '%s', "
-		"a configured endpoint, for this address, and a connection "
-		"verifies only a name its own thread resolved (resolve and "
-		"connect on one thread, or configure the address)",
-		info->label, other);
-	*err = EACCES;
+	sock_refuse(SOCK_REFUSE_OTHERS_NAME, info->label, other);
+	*err = sock_refusal_errno(SOCK_REFUSE_OTHERS_NAME);
 	return SHIM_REFUSE;
 }
 
@@ -686,72 +679,78 @@ static int sock_reconnect(struct shim_sock *s, int fd)
 	}
 }
 
-int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
+int sock_addr_is_inet(const struct sockaddr *addr, socklen_t len)
 {
-	const struct shim_engine_ops *e;
+	return addr != NULL && len >= sizeof(sa_family_t) &&
+	       (addr->sa_family == AF_INET || addr->sa_family == AF_INET6);
+}
+
+/* connect() on a socket the table cannot hold (not a stream socket, or its
+   number is beyond the table): a stream socket must not reach a
+   configured endpoint untracked. */
+static int sock_connect_untracked(int fd, const struct sockaddr *addr,
+				  socklen_t len)
+{
+	if (sock_is_stream(fd) &&
+	    sock_refuse_if_configured(addr, len, SOCK_REFUSE_UNTRACKABLE))
+		return -1;
+	return real.connect(fd, addr, len);
+}
+
+/* connect() on s, tracked and FRESH: wrapped, refused or passed by, as
+   the engine decides (a passed socket leaves the table). */
+static int sock_connect_fresh(struct shim_sock *s, int fd,
+			      const struct sockaddr *addr, socklen_t len)
+{
+	const struct shim_engine_ops *e = loader_engine();
 	struct shim_tls *tls = NULL;
 	struct shim_session_info info;
-	struct shim_sock *s;
-	int err = 0, rc;
+	int err = 0;
 
-	if (loader_busy()) {
-		/* this thread is loading the engine: a socket of libc's own
-		   (its resolver's) goes as it is; one of the program's (a
-		   signal handler's) cannot be decided yet: refused */
-		if (fdt_peek(fd) == NULL)
-			return real.connect(fd, addr, len);
-		log_msg(SHIM_LOG_ERROR, "fd %d: connect() while this thread "
-			"loads the shim's engine (from a signal handler?) is "
-			"refused", fd);
-		errno = EAGAIN;
-		return -1;
-	}
-	if (sock_in_vfork_child()) {
-		/* it shares the parent's memory: no session can be made here */
-		log_msg(SHIM_LOG_ERROR, "fd %d: connect() in a vfork() child "
-			"is refused (the TLS session would live in the "
-			"parent's memory)", fd);
-		errno = EACCES;
-		return -1;
-	}
-	s = fdt_acquire(fd);
-	if (s == NULL && (s = sock_adopt(fd)) == NULL) {
-		/* not a stream socket, or one the table cannot hold: that
-		   one must not reach a configured endpoint untracked */
-		if (sock_is_stream(fd) &&
-		    sock_refuse_if_configured(addr, len, "the socket's number "
-					      "is beyond the shim's table"))
-			return -1;
-		return real.connect(fd, addr, len);
-	}
-	if (atomic_load(&s->state) != SOCK_FRESH) {
-		rc = sock_reconnect(s, fd);
-		err = errno;
-		sock_put(s);
-		errno = err;
-		return rc;
-	}
-	e = loader_engine();
-	if (e == NULL) {
-		sock_put(s);
-		errno = EACCES;
-		return -1;
-	}
+	if (e == NULL)
+		return sock_refuse(SOCK_REFUSE_NO_ENGINE, NULL, NULL);
 	memset(&info, 0, sizeof(info));
 	switch (sock_open(e, fd, addr, len, &tls, &info, &err)) {
 	case SHIM_WRAP:
-		rc = sock_begin(s, fd, addr, len, tls, &info);
-		err = errno;
-		break;
+		return sock_begin(s, fd, addr, len, tls, &info);
 	case SHIM_REFUSE:
-		rc = -1;
-		break;
+		sock_refuse(SOCK_REFUSE_BY_ENGINE, info.label, NULL);
+		if (err != 0)
+			errno = err;
+		return -1;
 	case SHIM_PASS:
 	default:
 		sock_untrack(fd, s);
-		sock_put(s);
 		return real.connect(fd, addr, len);
 	}
+}
+
+int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct shim_sock *s;
+	int rc, err;
+
+	if (!sock_addr_is_inet(addr, len))
+		return real.connect(fd, addr, len);
+	if (loader_busy()) {
+		/* this thread is loading the engine: a socket of libc's own
+		   (its resolver's) goes as it is; one of the program's (a
+		   signal handler's) cannot be decided yet */
+		if (fdt_peek(fd) == NULL)
+			return real.connect(fd, addr, len);
+		return sock_refuse_fd(SOCK_REFUSE_LOADING, fd, NULL);
+	}
+	/* a vfork child shares the parent's memory: no session made here */
+	if (sock_in_vfork_child())
+		return sock_refuse_fd(SOCK_REFUSE_VFORK, fd, NULL);
+	s = fdt_acquire(fd);
+	if (s == NULL && (s = sock_adopt(fd)) == NULL)
+		return sock_connect_untracked(fd, addr, len);
+	if (atomic_load(&s->state) != SOCK_FRESH)
+		rc = sock_reconnect(s, fd);
+	else
+		rc = sock_connect_fresh(s, fd, addr, len);
+	err = errno;
 	sock_put(s);
 	errno = err;
 	return rc;

@@ -1,7 +1,6 @@
 /*
  * sock_fd.c - descriptor calls on tracked sockets: close, close_range,
- * shutdown, dup*, fcntl, ioctl, socket options and addresses, and the TCP
- * Fast Open forms of sendto/sendmsg.
+ * shutdown, dup*, fcntl, ioctl, socket options and addresses.
  *
  * A TLS socket is two things to the kernel: the program's descriptor (a
  * socketpair end: its flags, close-on-exec bit and timeouts are the
@@ -12,6 +11,7 @@
  * program, stdio as a standard stream) switches the connection to RELAY.
  */
 #include "sock_impl.h"
+#include "sock_policy.h"
 #include "fdtable.h"
 #include "loader.h"
 #include "log.h"
@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -43,10 +44,8 @@ int sock_close(int fd)
 
 	if (sock_in_vfork_child())
 		return real.close(fd); /* the parent's table is not ours */
-	if (relay_is_private_fd(fd)) {
-		errno = EBADF; /* not the program's: it never had it */
-		return -1;
-	}
+	if (relay_is_private_fd(fd))
+		return sock_refuse(SOCK_REFUSE_CLOSE_PRIVATE, NULL, NULL);
 	s = fdt_remove(fd, &last);
 	sock_notify(s, SOCK_EV_CLOSED, fd);
 	rc = real.close(fd);
@@ -138,7 +137,7 @@ int sock_shutdown(struct shim_sock *s, int fd, int how)
 	if (!sock_fast(s))
 		return real.shutdown(fd, how);
 	if (!sock_owned(s))
-		return sock_child_refuse(s, fd, ENOTCONN);
+		return sock_child_refuse(s, fd, SOCK_REFUSE_INHERITED_READ);
 	if (sock_lock(s) < 0)
 		return -1;
 	switch (atomic_load(&s->state)) {
@@ -163,6 +162,17 @@ int sock_shutdown(struct shim_sock *s, int fd, int how)
 }
 
 /* -------------------------------------------------------------- dup */
+
+/* dup2()/dup3() over a private descriptor: the program never had it, and
+   closing it would cut a TLS connection under its owner. */
+static int sock_refuse_over_private(int oldfd, int newfd)
+{
+	char call[48], num[16];
+
+	snprintf(call, sizeof(call), "dup2(%d, %d)", oldfd, newfd);
+	snprintf(num, sizeof(num), "%d", newfd);
+	return sock_refuse(SOCK_REFUSE_OVER_PRIVATE, call, num);
+}
 
 static int sock_dup_real(int oldfd, int newfd, int flags, int kind)
 {
@@ -190,13 +200,8 @@ int sock_dup(int oldfd, int newfd, int flags, int kind)
 
 	if (sock_in_vfork_child())
 		return sock_dup_real(oldfd, newfd, flags, kind);
-	if (over && relay_is_private_fd(newfd)) {
-		log_msg(SHIM_LOG_ERROR, "dup2(%d, %d): %d is a private "
-			"descriptor of a TLS connection; refused", oldfd,
-			newfd, newfd);
-		errno = EBUSY;
-		return -1;
-	}
+	if (over && relay_is_private_fd(newfd))
+		return sock_refuse_over_private(oldfd, newfd);
 	so = fdt_acquire(oldfd);
 	if (over) {
 		sn = fdt_remove(newfd, &last);
@@ -229,7 +234,11 @@ int sock_fcntl(struct shim_sock *s, int fd, int cmd, unsigned long arg)
 {
 	int rc;
 
-	if (atomic_load(&s->state) == SOCK_FRESH)
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		return sock_dup(fd, (int)arg, 0,
+				cmd == F_DUPFD ? SOCK_DUP_FCNTL
+					       : SOCK_DUP_FCNTL_CLOEXEC);
+	if (s == NULL || atomic_load(&s->state) == SOCK_FRESH)
 		return real.fcntl(fd, cmd, arg);
 	switch (cmd) {
 	case F_SETFL:
@@ -282,7 +291,8 @@ int sock_ioctl(struct shim_sock *s, int fd, unsigned long req, void *arg)
 			return -1;
 		}
 		if (!sock_owned(s))
-			return sock_child_refuse(s, fd, ENOTCONN);
+			return sock_child_refuse(s, fd,
+						 SOCK_REFUSE_INHERITED_READ);
 		if (sock_lock(s) < 0)
 			return -1;
 		*(int *)arg = atomic_load(&s->state) == SOCK_READY ?
@@ -343,124 +353,4 @@ int sock_getname(struct shim_sock *s, int fd, int peer, struct sockaddr *addr,
 
 	return peer ? real.getpeername(tcp, addr, len)
 		    : real.getsockname(tcp, addr, len);
-}
-
-/* ---------------------------------------------------- TCP Fast Open */
-
-int sock_refuse_if_configured(const struct sockaddr *addr, socklen_t alen,
-			      const char *why)
-{
-	const struct shim_engine_ops *e;
-	struct shim_session_info info;
-	int err = 0;
-
-	if (addr == NULL || alen < sizeof(sa_family_t) ||
-	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
-		return 0;
-	e = loader_engine();
-	if (e == NULL) {
-		errno = EACCES;
-		return 1;
-	}
-	memset(&info, 0, sizeof(info));
-	switch (sock_open(e, -1, addr, alen, NULL, &info, &err)) {
-	case SHIM_WRAP:
-		log_msg(SHIM_LOG_ERROR, "%s: %s; refused", info.label, why);
-		errno = EOPNOTSUPP;
-		return 1;
-	case SHIM_REFUSE:
-		errno = err ? err : EACCES;
-		return 1;
-	case SHIM_PASS:
-	default:
-		return 0;
-	}
-}
-
-/*
- * Data with an address on a socket that is not connected yet is a
- * connection request (TCP Fast Open with MSG_FASTOPEN): checked against
- * the configuration whether or not the shim tracks the socket.
- */
-int sock_fastopen_refused(int fd, int flags, const void *addr, socklen_t alen)
-{
-	struct shim_sock *t;
-
-	if (addr == NULL)
-		return 0;
-	t = fdt_peek(fd);
-	if (!(flags & MSG_FASTOPEN) &&
-	    (t == NULL || atomic_load(&t->state) != SOCK_FRESH))
-		return 0;
-	return sock_refuse_if_configured(addr, alen, "TCP Fast Open (data "
-					 "sent with the connection request) "
-					 "would send data before the TLS "
-					 "handshake");
-}
-
-/*
- * sendmsg() on any socket: a TLS socket passed to another process
- * (SCM_RIGHTS) gives it the program's end of the socketpair, which works
- * once the connection is relayed; switch it now.
- */
-static void sock_check_sendmsg(const struct msghdr *msg)
-{
-	struct cmsghdr *c;
-
-	if (msg->msg_control == NULL || msg->msg_controllen == 0)
-		return;
-	for (c = CMSG_FIRSTHDR((struct msghdr *)msg); c != NULL;
-	     c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
-		size_t n;
-		const int *fds = (const int *)CMSG_DATA(c);
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t k = 0; k < n; k++) {
-			struct shim_sock *t = fdt_acquire(fds[k]);
-
-			if (t == NULL)
-				continue;
-			if (sock_fast(t))
-				relay_take(t, "passed to another process "
-					      "(SCM_RIGHTS)");
-			sock_put(t);
-		}
-	}
-}
-
-/* sendmsg/sendmmsg: a connection request with data, or TLS sockets
-   passed to another process (switched to RELAY so the receiver can use
-   them).  Returns 1 (errno set) if the call must be refused. */
-int sock_msg_refused(int fd, const struct msghdr *msg, int flags)
-{
-	if (msg == NULL)
-		return 0;
-	if (sock_fastopen_refused(fd, flags, msg->msg_name, msg->msg_namelen))
-		return 1;
-	if (msg->msg_controllen > 0 && atomic_load(&fdt_live) > 0)
-		sock_check_sendmsg(msg);
-	return 0;
-}
-
-/* A TLS socket used by something the hooks cannot follow: the kernel
-   moves its bytes (splice), stdio reads and writes it: relay it. */
-void sock_relay_fd(int fd, const char *why)
-{
-	struct shim_sock *t = fdt_acquire(fd);
-
-	if (t == NULL)
-		return;
-	if (sock_fast(t))
-		relay_take(t, why);
-	sock_put(t);
-}
-
-void sock_fdopened(int fd)
-{
-	struct shim_sock *t = fdt_peek(fd);
-
-	if (t != NULL && atomic_load(&t->state) == SOCK_FRESH)
-		t->stdio = 1; /* not connected yet: relayed from the start */
 }

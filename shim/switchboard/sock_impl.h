@@ -1,14 +1,10 @@
 /*
  * sock_impl.h - the inside of a tracked socket, private to the socket
- * module: sock.c, sock_private.c, sock_io.c, sock_fd.c and relay.c (the
- * data path once relayed) include it, nothing else does (see sock.h for
+ * module: sock.c, sock_private.c, sock_io.c, sock_fd.c, sock_policy.c and
+ * relay.c (the data path once relayed) include it, nothing else does (see sock.h for
  * the states and the rules).  Everything outside learns about a socket
  * through sock.h's functions: sock_fast() per hooked call, sock_view()
  * for readiness.
- *
- * Transitional: hooks.c still reads `state` and sets `stdio` in its
- * fdopen() hook; until that hook calls sock_fdopened() (the hooks are
- * being rewritten), hooks.h includes this header for it.
  *
  * Thread-safety: fields marked atomic are read without the lock; the rest
  * are changed under s->lock (nfds under the fd table's mutex, watched and
@@ -89,10 +85,6 @@ static inline void sock_changed(struct shim_sock *s)
 	sock_notify(s, SOCK_EV_CHANGED, -1);
 }
 
-/* Transitional: sock_recv and sock_send (sock_io.c, being rewritten on
-   another branch) still say ready_sync(); it is sock_changed(). */
-#define ready_sync(s) sock_changed(s)
-
 /* sock_place_high - move fd to a close-on-exec number above the program's
    own range (raising the soft RLIMIT_NOFILE when needed): the new number
    (fd closed), or -1 with errno (fd left as it was). */
@@ -109,7 +101,6 @@ enum shim_decision sock_open(const struct shim_engine_ops *e, int fd,
 /* Within the module (callers hold s->lock where said). */
 int sock_refresh_hints(struct shim_sock *s, int rd_want, int wr_want);
 int sock_need_ready(struct shim_sock *s, int fd, int nonblock, int fail_errno);
-int sock_child_refuse(struct shim_sock *s, int fd, int err);
 int sock_failed_errno(struct shim_sock *s, int dflt);
 /* locked: shut everything down; the program sees err. */
 void sock_fail_locked(struct shim_sock *s, int err);

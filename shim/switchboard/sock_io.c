@@ -4,8 +4,16 @@
  * with blocking, timeouts and EINTR emulated on top of the non-blocking
  * engine.  A socket relay.c has taken over (RELAY) or that has ended is
  * served by the real call on the program's descriptor, as the kernel would.
+ *
+ * Every data call's form (read, recv, recvfrom, readv, recvmsg, recvmmsg,
+ * the positioned forms, and their write sides, sendfile) decides here
+ * whether it is the real call or the fast path; the send forms with an
+ * address or a msghdr ask sock_policy.h first whether they are refused.
+ * The fast path holds s->lock only around engine calls; its own system
+ * calls are the waits (and a SIGPIPE where the kernel would raise one).
  */
 #include "sock_impl.h"
+#include "sock_policy.h"
 #include "block.h"
 #include "fdtable.h"
 #include "log.h"
@@ -83,12 +91,52 @@ static enum sock_io_step sock_io_lock(struct shim_sock *s, int fd, size_t done,
 	return SOCK_IO_KERNEL;
 }
 
-/* Wait for the private socket, or for the program's descriptor to become
-   readable (relay.c writing there: it took the connection over) while fd
-   is still this socket's. */
-static int sock_wait(struct shim_sock *s, int fd, short events,
+/* The end of a call that moved `done` bytes before it met err: those
+   bytes, as the kernel reports a partial transfer, else -1 with errno. */
+static ssize_t sock_io_end(size_t done, int err)
+{
+	if (done > 0)
+		return (ssize_t)done;
+	errno = err;
+	return -1;
+}
+
+/* What an engine result asks for next (SHIM_IO_WANT_*), or 0. */
+static int sock_io_want(ssize_t n)
+{
+	return n < 0 && n != SHIM_IO_ERROR ? (int)n : 0;
+}
+
+/* Release s->lock after an engine call: the readiness hints follow what
+   the read (rd_want) or write (wr_want) wants next (-1: unchanged), and
+   the kernel's registrations follow the hints. */
+static void sock_io_unlock(struct shim_sock *s, int rd_want, int wr_want)
+{
+	int changed = sock_refresh_hints(s, rd_want, wr_want);
+
+	sock_unlock(s);
+	if (changed)
+		sock_changed(s);
+}
+
+/* Caller holds s->lock: an error a readiness probe met first, cleared. */
+static int sock_take_error_locked(struct shim_sock *s)
+{
+	int err = s->so_error;
+
+	s->so_error = 0;
+	return err;
+}
+
+/* Wait for what the engine wants (SHIM_IO_WANT_READ: readable, else
+   writable) of the private socket, or for the program's descriptor to
+   become readable (relay.c writing there: it took the connection over)
+   while fd is still this socket's. */
+static int sock_wait(struct shim_sock *s, int fd, int want,
 		     const struct timespec *dl)
 {
+	short events = want == SHIM_IO_WANT_READ ? POLLIN : POLLOUT;
+
 	return block_wait2(s->kfd, events, sock_number_is(s, fd) ? fd : -1, dl);
 }
 
@@ -118,13 +166,13 @@ ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 	if (!sock_fast(s))
 		return sock_kernel_read(s, real.recv(fd, buf, len, flags));
 	if (!sock_owned(s))
-		return sock_child_refuse(s, fd, ENOTCONN);
+		return sock_child_refuse(s, fd, SOCK_REFUSE_INHERITED_READ);
 	if (sock_need_ready(s, fd, nonblock, ENOTCONN) < 0)
 		return -1;
 	if (s->rd_shut || len == 0)
 		return 0;
 	for (;;) {
-		int err = 0, changed;
+		int err = 0;
 		ssize_t n, ret;
 
 		switch (sock_io_lock(s, fd, got, &ret)) {
@@ -135,42 +183,28 @@ ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 		default:
 			return ret;
 		}
-		if (s->so_error != 0 && got == 0) {
-			/* an error a readiness probe met first */
-			err = s->so_error;
-			s->so_error = 0;
+		if (got == 0 && (err = sock_take_error_locked(s)) != 0) {
 			sock_unlock(s);
-			errno = err;
-			return -1;
+			return sock_io_end(0, err);
 		}
 		n = e->read(s->tls, (char *)buf + got, len - got, peek, &err);
-		changed = sock_refresh_hints(s, n < 0 && n != SHIM_IO_ERROR ? (int)n : 0, -1);
-		sock_unlock(s);
-		if (changed)
-			ready_sync(s);
+		sock_io_unlock(s, sock_io_want(n), -1);
 		if (n > 0) {
 			got += (size_t)n;
 			atomic_store_explicit(&s->seen_data, 1, memory_order_relaxed);
 			if (!waitall || got == len)
 				return (ssize_t)got;
-			continue;
-		}
-		if (n == 0)
+		} else if (n == 0) {
 			return (ssize_t)got;
-		if (n == SHIM_IO_ERROR) {
-			if (got > 0)
-				return (ssize_t)got;
-			errno = err;
-			return -1;
+		} else if (n == SHIM_IO_ERROR || nonblock) {
+			/* nonblock: no MSG_WAITALL, so nothing was read yet */
+			return sock_io_end(got, n == SHIM_IO_ERROR ? err : EAGAIN);
+		} else {
+			if (dl == NULL && block_deadline_tv(&deadline, &s->rcvtimeo))
+				dl = &deadline;
+			if (sock_wait(s, fd, (int)n, dl) < 0)
+				return got > 0 ? (ssize_t)got : -1;
 		}
-		if (nonblock) {
-			errno = EAGAIN;
-			return -1;
-		}
-		if (dl == NULL && block_deadline_tv(&deadline, &s->rcvtimeo))
-			dl = &deadline;
-		if (sock_wait(s, fd, n == SHIM_IO_WANT_READ ? POLLIN : POLLOUT, dl) < 0)
-			return got > 0 ? (ssize_t)got : -1;
 	}
 }
 
@@ -198,9 +232,27 @@ static int sock_drain_blocking(struct shim_sock *s, int fd,
 			errno = err;
 			return -1;
 		}
-		if (sock_wait(s, fd, rc == SHIM_IO_WANT_READ ? POLLIN : POLLOUT, dl) < 0)
+		if (sock_wait(s, fd, rc, dl) < 0)
 			return -1;
 	}
+}
+
+/* Whether a write may start: 0, or -1 with errno as the kernel fails it
+   (EPIPE raises SIGPIPE unless MSG_NOSIGNAL). */
+static int sock_send_allowed(struct shim_sock *s, int fd, int nonblock,
+			     int flags)
+{
+	if (sock_need_ready(s, fd, nonblock, EPIPE) < 0) {
+		if (errno == EPIPE)
+			sock_raise_sigpipe(flags);
+		return -1;
+	}
+	if (s->wr_shut) {
+		sock_raise_sigpipe(flags);
+		errno = EPIPE;
+		return -1;
+	}
+	return 0;
 }
 
 ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
@@ -214,21 +266,13 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 	if (!sock_fast(s))
 		return real.send(fd, buf, len, flags);
 	if (!sock_owned(s))
-		return sock_child_refuse(s, fd, EPIPE);
-	if (sock_need_ready(s, fd, nonblock, EPIPE) < 0) {
-		if (errno == EPIPE)
-			sock_raise_sigpipe(flags);
+		return sock_child_refuse(s, fd, SOCK_REFUSE_INHERITED_WRITE);
+	if (sock_send_allowed(s, fd, nonblock, flags) < 0)
 		return -1;
-	}
-	if (s->wr_shut) {
-		sock_raise_sigpipe(flags);
-		errno = EPIPE;
-		return -1;
-	}
 	if (!nonblock && block_deadline_tv(&deadline, &s->sndtimeo))
 		dl = &deadline;
 	while (done < len) {
-		int err = 0, changed;
+		int err = 0;
 		ssize_t n, ret;
 
 		switch (sock_io_lock(s, fd, done, &ret)) {
@@ -240,30 +284,18 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 			return ret;
 		}
 		n = e->write(s->tls, (const char *)buf + done, len - done, &err);
-		changed = sock_refresh_hints(s, -1, n < 0 && n != SHIM_IO_ERROR ? (int)n : 0);
-		sock_unlock(s);
-		if (changed)
-			ready_sync(s);
+		sock_io_unlock(s, -1, sock_io_want(n));
 		if (n > 0) {
 			done += (size_t)n;
-			continue;
-		}
-		if (n == SHIM_IO_ERROR) {
-			if (done > 0)
-				return (ssize_t)done;
-			if (err == EPIPE)
+		} else if (n == SHIM_IO_ERROR) {
+			if (done == 0 && err == EPIPE)
 				sock_raise_sigpipe(flags);
-			errno = err;
+			return sock_io_end(done, err);
+		} else if (nonblock || done > 0) {
+			return sock_io_end(done, EAGAIN);
+		} else if (sock_wait(s, fd, (int)n, dl) < 0) {
 			return -1;
 		}
-		if (nonblock || done > 0) {
-			if (done > 0)
-				return (ssize_t)done;
-			errno = EAGAIN;
-			return -1;
-		}
-		if (sock_wait(s, fd, n == SHIM_IO_WANT_READ ? POLLIN : POLLOUT, dl) < 0)
-			return -1;
 	}
 	if (!nonblock && sock_drain_blocking(s, fd, dl) < 0 && errno != EAGAIN &&
 	    errno != EINTR)
@@ -396,16 +428,32 @@ ssize_t sock_writev(struct shim_sock *s, int fd, const struct iovec *iov,
 	return (ssize_t)total;
 }
 
+/* A message on the fast path: its bytes go through TLS, which carries no
+   ancillary data. */
+static ssize_t sock_sendmsg_tls(struct shim_sock *s, int fd,
+				const struct msghdr *msg, int flags)
+{
+	if (msg->msg_controllen > 0)
+		return sock_refuse(SOCK_REFUSE_ANCILLARY, NULL, NULL);
+	return sock_writev(s, fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
+}
+
+/* A msghdr's address, as sock_send_refused reads it (msg may be NULL). */
+static int sock_msg_refused(struct shim_sock *s, const struct msghdr *msg,
+			    int flags)
+{
+	return msg != NULL && sock_send_refused(s, flags, msg->msg_name,
+						msg->msg_namelen, msg);
+}
+
 ssize_t sock_sendmsg(struct shim_sock *s, int fd, const struct msghdr *msg,
 		     int flags)
 {
-	if (!sock_fast(s))
-		return real.sendmsg(fd, msg, flags);
-	if (msg->msg_controllen > 0) {
-		errno = EOPNOTSUPP; /* no ancillary data over TLS */
+	if (sock_msg_refused(s, msg, flags))
 		return -1;
-	}
-	return sock_writev(s, fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
+	if (s == NULL || msg == NULL || !sock_fast(s))
+		return real.sendmsg(fd, msg, flags);
+	return sock_sendmsg_tls(s, fd, msg, flags);
 }
 
 ssize_t sock_recvmsg(struct shim_sock *s, int fd, struct msghdr *msg,
@@ -429,11 +477,14 @@ int sock_sendmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
 {
 	unsigned int i;
 
-	if (!sock_fast(s))
+	for (i = 0; v != NULL && i < n; i++)
+		if (sock_msg_refused(s, &v[i].msg_hdr, flags))
+			return -1;
+	if (s == NULL || v == NULL || !sock_fast(s))
 		return real.sendmmsg(fd, v, n, flags);
 	for (i = 0; i < n; i++) {
 		int saved = errno;
-		ssize_t w = sock_sendmsg(s, fd, &v[i].msg_hdr, flags);
+		ssize_t w = sock_sendmsg_tls(s, fd, &v[i].msg_hdr, flags);
 
 		if (w < 0) {
 			if (i == 0)
@@ -446,13 +497,15 @@ int sock_sendmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
 	return (int)i;
 }
 
+/* On the fast path the timeout is not applied: each message after the
+   first is taken only if it is there already. */
 int sock_recvmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
-		  unsigned int n, int flags)
+		  unsigned int n, int flags, struct timespec *timeout)
 {
 	unsigned int i;
 
 	if (!sock_fast(s))
-		return real.recvmmsg(fd, v, n, flags, NULL);
+		return real.recvmmsg(fd, v, n, flags, timeout);
 	for (i = 0; i < n; i++) {
 		int saved = errno;
 		/* like the kernel: block for the first message only */
@@ -521,3 +574,52 @@ ssize_t sock_sendfile(struct shim_sock *s, int out, int in, off_t *off,
 	return (ssize_t)done;
 }
 
+
+/* ----------------------------------------------- addresses, offsets */
+
+ssize_t sock_recvfrom(struct shim_sock *s, int fd, void *buf, size_t len,
+		      int flags, struct sockaddr *addr, socklen_t *alen)
+{
+	ssize_t n;
+
+	if (!sock_fast(s))
+		return real.recvfrom(fd, buf, len, flags, addr, alen);
+	n = sock_recv(s, fd, buf, len, flags);
+	if (n >= 0 && alen != NULL)
+		*alen = 0; /* connected stream: no source address */
+	return n;
+}
+
+ssize_t sock_sendto(struct shim_sock *s, int fd, const void *buf, size_t len,
+		    int flags, const struct sockaddr *addr, socklen_t alen)
+{
+	if (sock_send_refused(s, flags, addr, alen, NULL))
+		return -1;
+	if (s == NULL || !sock_fast(s))
+		return real.sendto(fd, buf, len, flags, addr, alen);
+	return sock_send(s, fd, buf, len, flags);
+}
+
+ssize_t sock_pvec(struct shim_sock *s, int fd, enum sock_dir dir,
+		  const struct iovec *iov, int iovcnt, off_t off)
+{
+	if (sock_fast(s))
+		return sock_refuse(SOCK_REFUSE_OFFSET, NULL, NULL);
+	return dir == SOCK_DIR_READ ? real.preadv(fd, iov, iovcnt, off)
+				    : real.pwritev(fd, iov, iovcnt, off);
+}
+
+ssize_t sock_pvec2(struct shim_sock *s, int fd, enum sock_dir dir,
+		   const struct iovec *iov, int iovcnt, off_t off, int rwf)
+{
+	int flags = (rwf & RWF_NOWAIT) ? MSG_DONTWAIT : 0;
+
+	if (!sock_fast(s))
+		return dir == SOCK_DIR_READ
+			       ? real.preadv2(fd, iov, iovcnt, off, rwf)
+			       : real.pwritev2(fd, iov, iovcnt, off, rwf);
+	if (off != -1)
+		return sock_refuse(SOCK_REFUSE_OFFSET, NULL, NULL);
+	return dir == SOCK_DIR_READ ? sock_readv(s, fd, iov, iovcnt, flags)
+				    : sock_writev(s, fd, iov, iovcnt, flags);
+}

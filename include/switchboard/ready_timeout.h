@@ -1,0 +1,34 @@
+/*
+ * ready_timeout.h - the poll family's timeout forms (milliseconds, select's
+ * struct timeval that is written back, pselect's const timespec) turned
+ * into the one form the readiness module takes (ready.h): a timespec the
+ * wait may update, NULL for none.  For programs that have tracked sockets;
+ * same contracts as the real calls.  No state; thread-safe as ready.h is.
+ */
+#ifndef SHIM_READY_TIMEOUT_H
+#define SHIM_READY_TIMEOUT_H
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <time.h>
+
+/* poll: ms < 0 waits forever. */
+int ready_poll_ms(struct pollfd *fds, nfds_t n, int ms);
+
+/* select: the real select when no TLS socket is in the sets (it writes
+   the unslept time back itself); else emulated, with the unslept time
+   written back to *tv the same way. */
+int ready_select_tv(int nfds, fd_set *r, fd_set *w, fd_set *e,
+		    struct timeval *tv);
+
+/* pselect: the timeout is the program's, read only. */
+int ready_pselect_ts(int nfds, fd_set *r, fd_set *w, fd_set *e,
+		     const struct timespec *timeout, const sigset_t *mask);
+
+/* epoll_wait / epoll_pwait (mask NULL: none): ms < 0 waits forever. */
+int ready_epoll_wait_ms(int epfd, struct epoll_event *ev, int max, int ms,
+			const sigset_t *mask);
+
+#endif

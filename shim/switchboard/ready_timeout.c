@@ -1,0 +1,73 @@
+/*
+ * ready_timeout.c - the poll family's timeout forms, converted for the
+ * readiness module (ready_timeout.h).  Conversions only: which events are
+ * reported, and how long the wait really takes, is ready.c's.
+ */
+#include "ready_timeout.h"
+#include "ready.h"
+#include "real.h"
+
+#include <stddef.h>
+
+#define MS_PER_S 1000
+#define NS_PER_MS 1000000L
+#define NS_PER_US 1000L
+
+/* A poll/epoll_wait timeout in ms as a timespec in *ts; NULL (forever)
+   when negative. */
+static struct timespec *ready_ms_to_ts(int ms, struct timespec *ts)
+{
+	if (ms < 0)
+		return NULL;
+	ts->tv_sec = ms / MS_PER_S;
+	ts->tv_nsec = (ms % MS_PER_S) * NS_PER_MS;
+	return ts;
+}
+
+int ready_poll_ms(struct pollfd *fds, nfds_t n, int ms)
+{
+	struct timespec ts;
+
+	return ready_poll(fds, n, ready_ms_to_ts(ms, &ts), NULL);
+}
+
+int ready_select_tv(int nfds, fd_set *r, fd_set *w, fd_set *e,
+		    struct timeval *tv)
+{
+	struct timespec ts, *tp = NULL;
+	int rc;
+
+	if (nfds <= 0 || !ready_select_has_tls(nfds, r, w, e))
+		return real.select(nfds, r, w, e, tv);
+	if (tv != NULL) {
+		ts.tv_sec = tv->tv_sec;
+		ts.tv_nsec = tv->tv_usec * NS_PER_US;
+		tp = &ts;
+	}
+	rc = ready_select(nfds, r, w, e, tp, NULL, 1);
+	if (tv != NULL) {
+		tv->tv_sec = ts.tv_sec;
+		tv->tv_usec = ts.tv_nsec / NS_PER_US;
+	}
+	return rc;
+}
+
+int ready_pselect_ts(int nfds, fd_set *r, fd_set *w, fd_set *e,
+		     const struct timespec *timeout, const sigset_t *mask)
+{
+	struct timespec ts, *tp = NULL;
+
+	if (timeout != NULL) {
+		ts = *timeout; /* ready_select may count it down */
+		tp = &ts;
+	}
+	return ready_select(nfds, r, w, e, tp, mask, 0);
+}
+
+int ready_epoll_wait_ms(int epfd, struct epoll_event *ev, int max, int ms,
+			const sigset_t *mask)
+{
+	struct timespec ts;
+
+	return ready_epoll_wait(epfd, ev, max, ready_ms_to_ts(ms, &ts), mask);
+}
