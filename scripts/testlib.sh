@@ -61,6 +61,14 @@ stop_pid() {
 	return 0
 }
 
+# await_exit SECONDS PID: give PID up to SECONDS to end by itself, then
+# stop it (stop_pid).
+await_exit() {
+	wait_until "$1" _pid_gone "$2"
+	stop_pid "$2"
+}
+_pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+
 stop_all() {
 	local pid
 	[ -n "$T_CUR" ] && stop_pid "$T_CUR"
