@@ -61,6 +61,13 @@ probe() {
 	[ -z "${NP_DEBUG:-}" ] || printf '    [%s rc=%s]\n%s\n%s\n' "$mode" "$T_RC" "$T_OUT" "$T_ERR" >&2
 }
 
+# probe_could_not WHY: the last probe exited 3 (this machine cannot set up
+# what it needs): say WHY (the case is skipped) and succeed; else fail.
+probe_could_not() {
+	[ "$T_RC" -eq 3 ] || return 1
+	echo "    ($1; skipped)" >&2
+}
+
 # rec_settled: every connection the proxy accepted is closed, so all the
 # client sent has been recorded.
 rec_settled() {
@@ -502,10 +509,7 @@ t_case "a signal handler connects + writes while the first connect() loads the e
 case_bigfd() {
 	np_setup bigfd || return
 	probe bigfd
-	if [ "$T_RC" -eq 3 ]; then
-		echo "    (bigfd: cannot raise the hard RLIMIT_NOFILE here; skipped)" >&2
-		return 0
-	fi
+	probe_could_not "bigfd: cannot raise the hard RLIMIT_NOFILE here" && return 0
 	no_leak "bytes the proxy received (a socket above the fd table)"
 	error_or_tls
 }
@@ -825,10 +829,7 @@ t_case "a forged record / cut stream reads as an error, not a clean end of strea
 case_bigselect() {
 	np_setup bigselect || return
 	probe bigselect
-	if [ "$T_RC" -eq 3 ]; then
-		echo "    (bigselect: cannot place a socket at fd 1500 here; skipped)" >&2
-		return 0
-	fi
+	probe_could_not "bigselect: cannot place a socket at fd 1500 here" && return 0
 	no_hang || return
 	no_leak
 	works +OK +PONG
