@@ -149,8 +149,9 @@ mkdir -p "$OUTDIR" || die "cannot create $OUTDIR"
 # wait_until, stop_pid, t_run_bg, the servers), the cleanup on exit (every
 # process it started stopped, the folder removed); settings that would
 # change what the shim does come from this script only.
-T_TMP_NAME=redis-tls-bench
-# shellcheck source=testlib.sh
+# shellcheck disable=SC2034  # read by testlib.sh
+T_TMP_NAME="redis-tls-bench"
+# shellcheck source-path=SCRIPTDIR source=testlib.sh
 source "$ROOT/scripts/testlib.sh"
 log "scratch folder $T_TMP"
 
@@ -353,6 +354,23 @@ one_round() {
 
 # ------------------------------------------------------------ extras
 
+# measured WHAT ERRFILE FIGURE...: the last t_run_bg exited 0 and every
+# FIGURE was read from its output; else says WHAT failed (the end of
+# ERRFILE), marks the run FAILED and returns 1.
+measured() {
+	local what=$1 err=$2 v ok=1
+	shift 2
+	[ "$T_RC" -eq 0 ] || ok=0
+	for v in "$@"; do
+		[ -n "$v" ] || ok=0
+	done
+	[ "$ok" = 1 ] && return 0
+	log "$what failed (exit $T_RC):"
+	tail -3 "$err" >&2
+	FAILED=1
+	return 1
+}
+
 MEM_SHIM=()
 MEM_NATIVE=()
 SLAB_SHIM=()
@@ -372,12 +390,7 @@ memory_once() {
 		fi
 		v=$(sed -n 's/.* per_conn_kib=\([0-9.-]*\).*/\1/p' "$o")
 		k=$(sed -n 's/.* slab_per_conn_kib=\([0-9.-]*\).*/\1/p' "$o")
-		if [ "$T_RC" -ne 0 ] || [ -z "$v" ]; then
-			log "idle connections ($kind) failed (exit $T_RC):"
-			tail -3 "$e" >&2
-			FAILED=1
-			continue
-		fi
+		measured "idle connections ($kind)" "$e" "$v" || continue
 		log "memory $kind: $(cat "$o")"
 		printf '%s\tidle\tKiB_per_connection\t%s\t%s\t%s\tRSS_delta\t-\n' "$round" "$kind" \
 			"$IDLE_CONNS" "$v" >>"$T_TMP/samples.tsv"
@@ -404,12 +417,7 @@ relay_once() {
 			t_run_bg "$RB_TIMEOUT" "$o" "$e" "${SHIM[@]}" "$OUTDIR/relay_bench" "$mode" \
 				127.0.0.1 "$P2" "$n" "$depth"
 			v=$(sed -n 's/.* rps=\([0-9.]*\).*/\1/p' "$o")
-			if [ "$T_RC" -ne 0 ] || [ -z "$v" ]; then
-				log "relay_bench $mode depth $depth failed (exit $T_RC):"
-				tail -3 "$e" >&2
-				FAILED=1
-				continue
-			fi
+			measured "relay_bench $mode depth $depth" "$e" "$v" || continue
 			log "round $round relay depth $depth $mode: $(cat "$o")"
 			printf '%s\trelay_d%s\tGET\t%s\t%s\t%s\toverall\t-\n' "$round" "$depth" \
 				"$mode" "$n" "$v" >>"$T_TMP/samples.tsv"
@@ -430,11 +438,8 @@ spawn_once() {
 		"$OUTDIR/spawn_time" "$SPAWN_RUNS" "$LIB" /bin/true
 	SPAWN_PLAIN=$(sed -n 's/.*plain_median_us=\([0-9.]*\).*/\1/p' "$o")
 	SPAWN_PRE=$(sed -n 's/.*preload_median_us=\([0-9.]*\).*/\1/p' "$o")
-	if [ "$T_RC" -ne 0 ] || [ -z "$SPAWN_PLAIN" ] || [ -z "$SPAWN_PRE" ]; then
-		log "start-up timing failed (exit $T_RC):"
-		tail -3 "$e" >&2
+	if ! measured "start-up timing" "$e" "$SPAWN_PLAIN" "$SPAWN_PRE"; then
 		SPAWN_PLAIN="" SPAWN_PRE=""
-		FAILED=1
 		return 0
 	fi
 	log "start-up: $(cat "$o")"
