@@ -44,8 +44,9 @@
 # raw samples go to samples.tsv beside the markdown.  Exit status 0 when every
 # figure was measured, whatever the figures are; 1 when a measurement could
 # not be taken (the table then shows n/a); 2 when a prerequisite is missing.
-# Every process it starts listens on 127.0.0.1 only and is stopped on exit.
-# shellcheck disable=SC2317  # cleanup, port_open: called by trap, wait_until
+# Every process it starts listens on 127.0.0.1 only and is stopped on exit:
+# the servers, stunnel and the cleanup are scripts/testlib.sh's.
+# shellcheck disable=SC2317  # called by trap, wait_until
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,7 +55,7 @@ LIB=${REDIS_TLS_LIB:-$BUILD/libredistls.so}
 RUN=$ROOT/scripts/redis-tls-run
 PKI=${REDIS_TLS_TEST_PKI:-$BUILD/test-pki}
 OUTDIR=$BUILD/bench
-PY=/usr/bin/python3
+PY=/usr/bin/python3 # testlib.sh's T_PY
 me=bench.sh
 
 short=0
@@ -127,12 +128,7 @@ done
 [ -r "$LIB" ] || die "$LIB not built: run make"
 [ -x "$RUN" ] || die "$RUN missing"
 
-# Settings that would change what the shim does come from this script only.
-while IFS='=' read -r _name _; do
-	unset "$_name"
-done < <(env | grep -E '^REDIS_TLS_[A-Z_]*=' | grep -vE '^REDIS_TLS_(LIB|ENGINE|TEST_[A-Z_]*)=')
-unset _name LD_PRELOAD
-export REDIS_TLS_LIB=$LIB
+unset LD_PRELOAD
 
 # 1000 idle connections, in the client and in the server.
 hard=$(ulimit -Hn)
@@ -147,49 +143,17 @@ fi
 "$ROOT/scripts/mkpki.sh" "$PKI" || die "scripts/mkpki.sh $PKI failed"
 mkdir -p "$OUTDIR" || die "cannot create $OUTDIR"
 
-# ------------------------------------------------------------ cleanup
+# ------------------------------------------------------------ processes
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/redis-tls-bench.XXXXXX") || die "mktemp failed"
-log "scratch folder $TMP"
-PIDS=()
-CUR=""
-
-stop_pid() {
-	local pid=$1
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null
-	for _ in $(seq 1 40); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	return 0
-}
-
-cleanup() {
-	local pid
-	[ -n "$CUR" ] && stop_pid "$CUR"
-	for pid in "${PIDS[@]}"; do
-		stop_pid "$pid"
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# run_bg TIMEOUT OUTFILE ERRFILE CMD...: CMD with a timeout, waited for in
-# a way a signal to this script interrupts; sets RC.
-run_bg() {
-	local t=$1 o=$2 e=$3
-	shift 3
-	timeout -k 5 "$t" "$@" </dev/null >"$o" 2>"$e" &
-	CUR=$!
-	wait "$CUR"
-	RC=$?
-	CUR=""
-}
+# testlib.sh: the scratch folder $T_TMP, the process helpers (free_port,
+# wait_until, stop_pid, t_run_bg, the servers), the cleanup on exit (every
+# process it started stopped, the folder removed); settings that would
+# change what the shim does come from this script only.
+# shellcheck disable=SC2034  # read by testlib.sh
+T_TMP_NAME="redis-tls-bench"
+# shellcheck source-path=SCRIPTDIR source=testlib.sh
+source "$ROOT/scripts/testlib.sh"
+log "scratch folder $T_TMP"
 
 # ------------------------------------------------------------ helpers
 
@@ -205,114 +169,38 @@ median() {
 		      else printf "%.6g", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-free_port() {
-	"$PY" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-wait_until() {
-	local deadline=$((SECONDS + $1))
-	shift
-	while ! "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -ge "$deadline" ] && return 1
-		sleep 0.05
-	done
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 # compile NAME SRC: build/bench/NAME from SRC when missing or older; the
 # binary is moved in whole, so concurrent runs never see half of one.
 compile() {
 	local bin=$OUTDIR/$1 src=$2
 	[ -x "$bin" ] && [ "$bin" -nt "$src" ] && return 0
-	cc -O2 -o "$TMP/$1" "$src" -ldl || die "cannot compile $src"
-	mv -f "$TMP/$1" "$bin"
+	cc -O2 -o "$T_TMP/$1" "$src" -ldl || die "cannot compile $src"
+	mv -f "$T_TMP/$1" "$bin"
 }
 
 # ------------------------------------------------------------ servers
 
-start_redis() {
-	local try
-	for try in 1 2 3 4 5; do
-		P1=$(free_port)
-		P2=$(free_port)
-		[ "$P1" != "$P2" ] || continue
-		: >"$TMP/redis.log"
-		redis-server --bind 127.0.0.1 --port "$P1" --tls-port "$P2" \
-			--tls-cert-file "$PKI/server.crt" --tls-key-file "$PKI/server.key" \
-			--tls-ca-cert-file "$PKI/ca.crt" --tls-auth-clients yes \
-			--maxclients $((IDLE_CONNS * 2 + 1000)) \
-			--save '' --appendonly no --daemonize no --dir "$TMP" \
-			--logfile "$TMP/redis.log" </dev/null >/dev/null 2>&1 &
-		REDIS_PID=$!
-		PIDS+=("$REDIS_PID")
-		if wait_until 10 grep -q "Ready to accept connections" "$TMP/redis.log" &&
-			kill -0 "$REDIS_PID" 2>/dev/null; then
-			return 0
-		fi
-		stop_pid "$REDIS_PID"
-		log "redis-server on $P1/$P2 did not start (try $try):"
-		tail -3 "$TMP/redis.log" >&2
-	done
-	die "could not start redis-server"
-}
-
-# stunnel in client mode, verifying the server like the shim does: the
-# chain against the test CA and the IP address it dials against the
-# certificate's IP SANs; the same client certificate.
-start_stunnel() {
-	local try
-	for try in 1 2 3; do
-		P3=$(free_port)
-		cat >"$TMP/stunnel.conf" <<EOF
-foreground = yes
-pid =
-debug = 4
-output = $TMP/stunnel.log
-socket = l:TCP_NODELAY=1
-socket = r:TCP_NODELAY=1
-
-[redis]
-client = yes
-accept = 127.0.0.1:$P3
-connect = 127.0.0.1:$P2
-CAfile = $PKI/ca.crt
-cert = $PKI/client.crt
-key = $PKI/client.key
-verifyChain = yes
-checkIP = 127.0.0.1
-EOF
-		"$STUNNEL" "$TMP/stunnel.conf" </dev/null >"$TMP/stunnel.out" 2>&1 &
-		STUNNEL_PID=$!
-		PIDS+=("$STUNNEL_PID")
-		if wait_until 10 port_open "$P3" && kill -0 "$STUNNEL_PID" 2>/dev/null; then
-			return 0
-		fi
-		stop_pid "$STUNNEL_PID"
-		log "stunnel on $P3 did not start (try $try):"
-		tail -3 "$TMP/stunnel.out" "$TMP/stunnel.log" >&2 2>/dev/null
-	done
-	die "could not start stunnel"
+# One redis-server, a plaintext port (P1) and a TLS port (P2) requiring
+# client certificates; stunnel in client mode in front of the TLS port
+# (P3), verifying the server like the shim does.
+start_servers() {
+	start_dual_redis --maxclients $((IDLE_CONNS * 2 + 1000)) ||
+		die "could not start redis-server"
+	P1=$PLAIN_PORT P2=$REDIS_PORT
+	start_stunnel_client "$P2" || die "could not start stunnel"
+	P3=$STUNNEL_PORT
 }
 
 # ------------------------------------------------------------ modes, workloads
 
-TLS_FLAGS=()
-SHIM=()
-set_flags() {
-	TLS_FLAGS=(--tls --cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
-	SHIM=("$RUN" --endpoint "127.0.0.1:$P2" --cacert "$PKI/ca.crt"
-		--cert "$PKI/client.crt" --key "$PKI/client.key" --)
-}
+# SHIM (testlib's shim_set_default, for P2): the wrapper configured for
+# the TLS port; T_TLS_FLAGS: redis-benchmark's own TLS flags for it.
 
 # mode_cmd MODE: CMD = the client command for MODE, without the workload.
 mode_cmd() {
 	case $1 in
 	plain) CMD=(redis-benchmark -h 127.0.0.1 -p "$P1") ;;
-	native) CMD=(redis-benchmark -h 127.0.0.1 -p "$P2" "${TLS_FLAGS[@]}") ;;
+	native) CMD=(redis-benchmark -h 127.0.0.1 -p "$P2" "${T_TLS_FLAGS[@]}") ;;
 	shim) CMD=("${SHIM[@]}" redis-benchmark -h 127.0.0.1 -p "$P2") ;;
 	stunnel) CMD=(redis-benchmark -h 127.0.0.1 -p "$P3") ;;
 	# preloaded and configured for the TLS port, talking to the other one
@@ -413,17 +301,17 @@ measure() {
 	wl_args "$wl"
 	mode_cmd "$mode"
 	n=$(next_n "$wl" "$mode")
-	o=$TMP/rb.out e=$TMP/rb.err
+	o=$T_TMP/rb.out e=$T_TMP/rb.err
 	for attempt in 1 2; do
-		run_bg "$RB_TIMEOUT" "$o" "$e" "${CMD[@]}" "${ARGS[@]}" -n "$n" -q
+		t_run_bg "$RB_TIMEOUT" "$o" "$e" "${CMD[@]}" "${ARGS[@]}" -n "$n" -q
 		ok=1
 		for t in $TESTS; do
 			got=$(rates "$o" "$t" "$ESTIMATE") || { ok=0; break; }
 			got_rate[$t]=$got
 		done
-		[ "$RC" -eq 0 ] && [ "$ok" = 1 ] && break
+		[ "$T_RC" -eq 0 ] && [ "$ok" = 1 ] && break
 		ok=0
-		log "round $round $wl $mode: redis-benchmark failed (exit $RC, attempt $attempt):"
+		log "round $round $wl $mode: redis-benchmark failed (exit $T_RC, attempt $attempt):"
 		tail -3 "$e" >&2
 	done
 	if [ "$ok" = 0 ]; then
@@ -443,7 +331,7 @@ measure() {
 		if [ "$record" = record ]; then
 			SAMPLES["$wl $t $mode"]+="$steady "
 			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$wl" "$t" "$mode" "$n" \
-				"$steady" "$kind" "$overall" >>"$TMP/samples.tsv"
+				"$steady" "$kind" "$overall" >>"$T_TMP/samples.tsv"
 		else
 			CAL["$wl $t $mode"]=$steady
 		fi
@@ -466,6 +354,23 @@ one_round() {
 
 # ------------------------------------------------------------ extras
 
+# measured WHAT ERRFILE FIGURE...: the last t_run_bg exited 0 and every
+# FIGURE was read from its output; else says WHAT failed (the end of
+# ERRFILE), marks the run FAILED and returns 1.
+measured() {
+	local what=$1 err=$2 v ok=1
+	shift 2
+	[ "$T_RC" -eq 0 ] || ok=0
+	for v in "$@"; do
+		[ -n "$v" ] || ok=0
+	done
+	[ "$ok" = 1 ] && return 0
+	log "$what failed (exit $T_RC):"
+	tail -3 "$err" >&2
+	FAILED=1
+	return 1
+}
+
 MEM_SHIM=()
 MEM_NATIVE=()
 SLAB_SHIM=()
@@ -473,29 +378,24 @@ SLAB_NATIVE=()
 # memory_once ROUND KIND...: the idle-connection memory through the shim and
 # natively, in the order given.
 memory_once() {
-	local round=$1 kind o=$TMP/idle.out e=$TMP/idle.err v k
+	local round=$1 kind o=$T_TMP/idle.out e=$T_TMP/idle.err v k
 	shift
 	for kind in "$@"; do
 		if [ "$kind" = shim ]; then
-			run_bg "$RB_TIMEOUT" "$o" "$e" "${SHIM[@]}" "$OUTDIR/idle_conns" plain \
+			t_run_bg "$RB_TIMEOUT" "$o" "$e" "${SHIM[@]}" "$OUTDIR/idle_conns" plain \
 				127.0.0.1 "$P2" "$IDLE_CONNS"
 		else
-			run_bg "$RB_TIMEOUT" "$o" "$e" "$OUTDIR/idle_conns" tls 127.0.0.1 "$P2" \
+			t_run_bg "$RB_TIMEOUT" "$o" "$e" "$OUTDIR/idle_conns" tls 127.0.0.1 "$P2" \
 				"$IDLE_CONNS" "$PKI/ca.crt" "$PKI/client.crt" "$PKI/client.key"
 		fi
 		v=$(sed -n 's/.* per_conn_kib=\([0-9.-]*\).*/\1/p' "$o")
 		k=$(sed -n 's/.* slab_per_conn_kib=\([0-9.-]*\).*/\1/p' "$o")
-		if [ "$RC" -ne 0 ] || [ -z "$v" ]; then
-			log "idle connections ($kind) failed (exit $RC):"
-			tail -3 "$e" >&2
-			FAILED=1
-			continue
-		fi
+		measured "idle connections ($kind)" "$e" "$v" || continue
 		log "memory $kind: $(cat "$o")"
 		printf '%s\tidle\tKiB_per_connection\t%s\t%s\t%s\tRSS_delta\t-\n' "$round" "$kind" \
-			"$IDLE_CONNS" "$v" >>"$TMP/samples.tsv"
+			"$IDLE_CONNS" "$v" >>"$T_TMP/samples.tsv"
 		printf '%s\tidle\tKiB_per_connection\t%s\t%s\t%s\tslab_delta\t-\n' "$round" "$kind" \
-			"$IDLE_CONNS" "$k" >>"$TMP/samples.tsv"
+			"$IDLE_CONNS" "$k" >>"$T_TMP/samples.tsv"
 		if [ "$kind" = shim ]; then
 			MEM_SHIM+=("$v") SLAB_SHIM+=("$k")
 		else
@@ -508,24 +408,19 @@ declare -A RELAY=()     # "DEPTH MODE" -> space-separated requests/s
 # relay_once ROUND: relay_bench through the shim, stdio (relayed) and
 # write() (fast path), depth 1 and 16, the order alternating by round.
 relay_once() {
-	local round=$1 i depth n mode modes o=$TMP/relay.out e=$TMP/relay.err v
+	local round=$1 i depth n mode modes o=$T_TMP/relay.out e=$T_TMP/relay.err v
 	if ((round % 2)); then modes="stdio write"; else modes="write stdio"; fi
 	for i in 0 1; do
 		depth=$((i == 0 ? 1 : 16))
 		n=${RELAY_N[$i]}
 		for mode in $modes; do
-			run_bg "$RB_TIMEOUT" "$o" "$e" "${SHIM[@]}" "$OUTDIR/relay_bench" "$mode" \
+			t_run_bg "$RB_TIMEOUT" "$o" "$e" "${SHIM[@]}" "$OUTDIR/relay_bench" "$mode" \
 				127.0.0.1 "$P2" "$n" "$depth"
 			v=$(sed -n 's/.* rps=\([0-9.]*\).*/\1/p' "$o")
-			if [ "$RC" -ne 0 ] || [ -z "$v" ]; then
-				log "relay_bench $mode depth $depth failed (exit $RC):"
-				tail -3 "$e" >&2
-				FAILED=1
-				continue
-			fi
+			measured "relay_bench $mode depth $depth" "$e" "$v" || continue
 			log "round $round relay depth $depth $mode: $(cat "$o")"
 			printf '%s\trelay_d%s\tGET\t%s\t%s\t%s\toverall\t-\n' "$round" "$depth" \
-				"$mode" "$n" "$v" >>"$TMP/samples.tsv"
+				"$mode" "$n" "$v" >>"$T_TMP/samples.tsv"
 			RELAY["$depth $mode"]+="$v "
 		done
 	done
@@ -534,27 +429,24 @@ relay_once() {
 SPAWN_PLAIN=""
 SPAWN_PRE=""
 spawn_once() {
-	local o=$TMP/spawn.out e=$TMP/spawn.err
+	local o=$T_TMP/spawn.out e=$T_TMP/spawn.err
 	# The preloaded process has the shim's configuration in its
 	# environment too, as in a container; both kinds get the same.
-	run_bg "$RB_TIMEOUT" "$o" "$e" env REDIS_TLS_ENDPOINTS="127.0.0.1:$P2" \
+	t_run_bg "$RB_TIMEOUT" "$o" "$e" env REDIS_TLS_ENDPOINTS="127.0.0.1:$P2" \
 		REDIS_TLS_CA_FILE="$PKI/ca.crt" REDIS_TLS_CERT_FILE="$PKI/client.crt" \
 		REDIS_TLS_KEY_FILE="$PKI/client.key" \
 		"$OUTDIR/spawn_time" "$SPAWN_RUNS" "$LIB" /bin/true
 	SPAWN_PLAIN=$(sed -n 's/.*plain_median_us=\([0-9.]*\).*/\1/p' "$o")
 	SPAWN_PRE=$(sed -n 's/.*preload_median_us=\([0-9.]*\).*/\1/p' "$o")
-	if [ "$RC" -ne 0 ] || [ -z "$SPAWN_PLAIN" ] || [ -z "$SPAWN_PRE" ]; then
-		log "start-up timing failed (exit $RC):"
-		tail -3 "$e" >&2
+	if ! measured "start-up timing" "$e" "$SPAWN_PLAIN" "$SPAWN_PRE"; then
 		SPAWN_PLAIN="" SPAWN_PRE=""
-		FAILED=1
 		return 0
 	fi
 	log "start-up: $(cat "$o")"
 	printf -- '-\tstartup\t/bin/true_us\tplain\t%s\t%s\tmedian\t-\n' "$SPAWN_RUNS" \
-		"$SPAWN_PLAIN" >>"$TMP/samples.tsv"
+		"$SPAWN_PLAIN" >>"$T_TMP/samples.tsv"
 	printf -- '-\tstartup\t/bin/true_us\tpreload\t%s\t%s\tmedian\t-\n' "$SPAWN_RUNS" \
-		"$SPAWN_PRE" >>"$TMP/samples.tsv"
+		"$SPAWN_PRE" >>"$T_TMP/samples.tsv"
 }
 
 # ------------------------------------------------------------ report
@@ -683,30 +575,28 @@ report() {
 
 START_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 LOAD0=$(cut -d' ' -f1 /proc/loadavg)
-printf 'round\tworkload\ttest\tmode\trequests\tfigure\tkind\tredis_benchmark_overall\n' >"$TMP/samples.tsv"
+printf 'round\tworkload\ttest\tmode\trequests\tfigure\tkind\tredis_benchmark_overall\n' >"$T_TMP/samples.tsv"
 
 compile idle_conns "$ROOT/tests/clients/idle_conns.c"
 compile spawn_time "$ROOT/scripts/bench-lib/spawn_time.c"
 compile relay_bench "$ROOT/tests/clients/relay_bench.c"
 
-start_redis
-start_stunnel
-set_flags
+start_servers
 log "redis-server plaintext 127.0.0.1:$P1, TLS 127.0.0.1:$P2; stunnel 127.0.0.1:$P3"
 
 # Each way in must work before anything is measured.
 check() {
 	local what=$1 got
 	shift
-	got=$(timeout 30 "$@" PING 2>"$TMP/check.err")
+	got=$(timeout 30 "$@" PING 2>"$T_TMP/check.err")
 	[ "$got" = PONG ] && return 0
 	log "$what: PING did not answer PONG ($got):"
-	tail -3 "$TMP/check.err" >&2
-	tail -3 "$TMP/stunnel.log" >&2 2>/dev/null
+	tail -3 "$T_TMP/check.err" >&2
+	tail -3 "$STUNNEL_LOG" >&2 2>/dev/null
 	exit 1
 }
 check plaintext redis-cli -h 127.0.0.1 -p "$P1"
-check "native TLS" redis-cli -h 127.0.0.1 -p "$P2" "${TLS_FLAGS[@]}"
+check "native TLS" redis-cli -h 127.0.0.1 -p "$P2" "${T_TLS_FLAGS[@]}"
 check shim "${SHIM[@]}" redis-cli -h 127.0.0.1 -p "$P2"
 check stunnel redis-cli -h 127.0.0.1 -p "$P3"
 check "shim, unconfigured port" "${SHIM[@]}" redis-cli -h 127.0.0.1 -p "$P1"
@@ -727,11 +617,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 spawn_once
 
-report >"$TMP/results.md"
-cat "$TMP/results.md"
+report >"$T_TMP/results.md"
+cat "$T_TMP/results.md"
 samples=$(dirname "$out")/samples.tsv
-if ! mkdir -p "$(dirname "$out")" || ! cp "$TMP/results.md" "$out" ||
-	! cp "$TMP/samples.tsv" "$samples"; then
+if ! mkdir -p "$(dirname "$out")" || ! cp "$T_TMP/results.md" "$out" ||
+	! cp "$T_TMP/samples.tsv" "$samples"; then
 	log "cannot write $out"
 fi
 log "results in $out, samples in $samples "

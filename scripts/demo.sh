@@ -52,8 +52,7 @@ say "Making a throwaway PKI in $tmp/pki"
 "$here/mkpki.sh" "$tmp/pki"
 echo "ca.crt (test CA), server.crt/key (localhost, 127.0.0.1), client.crt/key (signed by the CA), ..."
 
-port=$(/usr/bin/python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(/usr/bin/python3 "$root/tests/servers/testserver.py" free-port)
 
 say "Starting a TLS-only redis-server on 127.0.0.1:$port (no plaintext port, client certificates required)"
 server_cmd=(redis-server --bind 127.0.0.1 --port 0 --tls-port "$port"

@@ -8,7 +8,8 @@
 # (rcli_native), commands run with a timeout and their output captured
 # (t_run), assertions, and the case counter whose last line is
 # "N passed, N failed".  Every process started here is stopped on exit,
-# whatever happens.
+# whatever happens.  scripts/bench.sh uses the same process helpers
+# (servers, stunnel, t_run_bg, the cleanup) without the cases.
 #
 #   source "$(dirname "$0")/../../scripts/testlib.sh"
 #   t_case "PING" case_ping      # runs the function case_ping as one case
@@ -26,6 +27,7 @@ PKI=${REDIS_TLS_TEST_PKI:-$BUILD/test-pki}
 T_PASS=0
 T_FAIL=0
 T_PIDS=()
+T_CUR="" # the command t_run_bg waits for
 T_CASE=""
 T_CASE_OK=1
 T_TIMEOUT=${T_TIMEOUT:-60}
@@ -38,7 +40,8 @@ unset _name
 # The wrapper and the tests' own LD_PRELOAD use the same library.
 export REDIS_TLS_LIB=$T_LIB
 
-T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/redis-tls-test.XXXXXX")
+# T_TMP_NAME: the scratch folder's name before its random suffix.
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/${T_TMP_NAME:-redis-tls-test}.XXXXXX")
 
 # ---------------------------------------------------------------- cleanup
 
@@ -58,8 +61,17 @@ stop_pid() {
 	return 0
 }
 
+# await_exit SECONDS PID: give PID up to SECONDS to end by itself, then
+# stop it (stop_pid).
+await_exit() {
+	wait_until "$1" _pid_gone "$2"
+	stop_pid "$2"
+}
+_pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+
 stop_all() {
 	local pid
+	[ -n "$T_CUR" ] && stop_pid "$T_CUR"
 	for pid in "${T_PIDS[@]}"; do
 		stop_pid "$pid"
 	done
@@ -141,31 +153,31 @@ assert_file_has() {
 # (default: the last t_run's stderr).
 shim_log_lines() { grep -a '^redis-tls-shim' <<<"${1-$T_ERR}"; }
 
+# _assert_single_shim_line LINES WHAT ERE: LINES is one line, matching ERE.
+_assert_single_shim_line() {
+	local n
+	n=$(grep -c . <<<"$1")
+	if [ "$n" -ne 1 ]; then
+		fail "expected one $2, got $n; stderr: $(t_short "$T_ERR" 800)"
+		return 1
+	fi
+	assert_match "$1" "$3" "the shim's log line"
+}
+
 # assert_one_shim_error ERE: the last t_run's stderr holds exactly one line
 # from the shim, and it matches ERE (case-insensitive).
 assert_one_shim_error() {
-	local lines n
-	lines=$(shim_log_lines "$T_ERR")
-	n=$(grep -c . <<<"$lines")
-	if [ "$n" -ne 1 ]; then
-		fail "expected one redis-tls-shim log line, got $n; stderr: $(t_short "$T_ERR" 800)"
-		return 1
-	fi
-	assert_match "$lines" "$1" "the shim's log line"
+	_assert_single_shim_line "$(shim_log_lines "$T_ERR")" \
+		"redis-tls-shim log line" "$1"
 }
 
 # assert_same_shim_error ERE: as assert_one_shim_error, for a client that
 # retries a failed connection itself: one or more lines, all the same (but
 # for the pid), matching ERE.
 assert_same_shim_error() {
-	local lines n
-	lines=$(shim_log_lines "$T_ERR" | sed 's/^redis-tls-shim\[[0-9]*\]/redis-tls-shim/' | sort -u)
-	n=$(grep -c . <<<"$lines")
-	if [ "$n" -ne 1 ]; then
-		fail "expected one distinct redis-tls-shim log line, got $n; stderr: $(t_short "$T_ERR" 800)"
-		return 1
-	fi
-	assert_match "$lines" "$1" "the shim's log line"
+	_assert_single_shim_line "$(shim_log_lines "$T_ERR" |
+		sed 's/^redis-tls-shim\[[0-9]*\]/redis-tls-shim/' | sort -u)" \
+		"distinct redis-tls-shim log line" "$1"
 }
 
 t_short() {
@@ -190,6 +202,19 @@ t_run() {
 		echo "    (timed out after ${T_TIMEOUT}s: $*)" >&2
 	fi
 	return 0
+}
+
+# t_run_bg TIMEOUT OUT ERR CMD...: CMD with a timeout, stdin from
+# /dev/null, stdout to OUT, stderr to ERR; waited for in a way a signal to
+# the script interrupts (and stop_all then stops CMD).  Sets T_RC.
+t_run_bg() {
+	local t=$1 o=$2 e=$3
+	shift 3
+	timeout -k 5 "$t" "$@" </dev/null >"$o" 2>"$e" &
+	T_CUR=$!
+	wait "$T_CUR"
+	T_RC=$?
+	T_CUR=""
 }
 
 # t_case NAME FUNC [ARGS...]: run one test case; it passes when FUNC
@@ -234,17 +259,18 @@ t_require_shim() {
 # -------------------------------------------------------------- servers
 
 # free_port: a TCP port free on 127.0.0.1 right now.
-free_port() {
-	"$T_PY" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
+free_port() { "$T_PY" "$T_ROOT/tests/servers/testserver.py" free-port; }
+
+# port_open PORT: something accepts connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The TLS flags of redis-cli and redis-benchmark for the TLS server: the
+# test CA, the client certificate.
+T_TLS_FLAGS=(--tls --cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
 
 # rcli_native [ARGS...]: redis-cli's own TLS to the TLS server ($REDIS_PORT).
 rcli_native() {
-	redis-cli --tls --cacert "$PKI/ca.crt" --cert "$PKI/client.crt" \
-		--key "$PKI/client.key" -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+	redis-cli "${T_TLS_FLAGS[@]}" -h 127.0.0.1 -p "$REDIS_PORT" "$@"
 }
 
 # shim_set_default PORT: $SHIM = the wrapper with flags for a TLS server on
@@ -269,19 +295,24 @@ wait_until() {
 	return 0
 }
 
-# _start_redis tls|plain [REDIS-SERVER ARGS...]: sets _PORT, _PID.  Ready
+# _start_redis tls|plain|dual [REDIS-SERVER ARGS...]: sets _PORT (the TLS
+# port, but for plain), _PLAIN (dual: the plaintext port), _PID.  Ready
 # means the server logged so: a server with a certificate the native
 # client would reject must be usable as a test peer too.
 _start_redis() {
-	local kind=$1 port pid log
+	local kind=$1 port pid log plain=0
 	shift
 	for _ in 1 2 3 4 5; do
 		port=$(free_port)
+		if [ "$kind" = dual ]; then
+			plain=$(free_port)
+			[ "$plain" != "$port" ] || continue
+		fi
 		log=$T_TMP/redis-$port.log
 		local -a base=(--bind 127.0.0.1 --save '' --appendonly no
 			--daemonize no --dir "$T_TMP" --logfile "$log")
-		if [ "$kind" = tls ]; then
-			base+=(--port 0 --tls-port "$port"
+		if [ "$kind" != plain ]; then
+			base+=(--port "$plain" --tls-port "$port"
 				--tls-cert-file "$PKI/server.crt"
 				--tls-key-file "$PKI/server.key"
 				--tls-ca-cert-file "$PKI/ca.crt"
@@ -293,7 +324,7 @@ _start_redis() {
 		pid=$!
 		t_track "$pid"
 		if wait_until 10 _redis_up "$log" "$pid"; then
-			_PORT=$port _PID=$pid
+			_PORT=$port _PLAIN=$plain _PID=$pid
 			return 0
 		fi
 		stop_pid "$pid"
@@ -324,26 +355,100 @@ start_plain_redis() {
 	PLAIN_PORT=$_PORT PLAIN_PID=$_PID
 }
 
+# start_test_server SCRIPT PREFIX [ARGS...]: tests/servers/SCRIPT (a
+# testserver.py server) recording into PREFIX.{raw,plain,log}, its output
+# in PREFIX.stderr; waits for the port it picked.  Sets SRV_PORT, SRV_PID.
+start_test_server() {
+	local script=$1 prefix=$2 pf=$2.port
+	shift 2
+	rm -f "$pf" "$prefix".raw "$prefix".plain "$prefix".log
+	"$T_PY" "$T_ROOT/tests/servers/$script" --record "$prefix" \
+		--port-file "$pf" "$@" </dev/null >>"$prefix.stderr" 2>&1 &
+	SRV_PID=$!
+	t_track "$SRV_PID"
+	if ! wait_until 10 test -s "$pf"; then
+		fail "$script $* did not start: $(cat "$prefix.stderr" 2>/dev/null)"
+		return 1
+	fi
+	SRV_PORT=$(cat "$pf")
+}
+
+# start_dual_redis [REDIS-SERVER ARGS...]: as start_tls_redis (REDIS_PORT,
+# REDIS_PID, $SHIM, $RCLI), with a plaintext port too (PLAIN_PORT).
+start_dual_redis() {
+	_start_redis dual "$@" || return 1
+	REDIS_PORT=$_PORT REDIS_PID=$_PID PLAIN_PORT=$_PLAIN
+	shim_set_default "$REDIS_PORT"
+}
+
+# start_stunnel_client TLS_PORT: stunnel in client mode on a free port of
+# 127.0.0.1 in front of the TLS server on 127.0.0.1:TLS_PORT, verifying it
+# like the shim does (the chain against the test CA, the IP address it
+# dials against the certificate's IP SANs), with the test client
+# certificate.  Sets STUNNEL_PORT, STUNNEL_PID, STUNNEL_LOG.
+start_stunnel_client() {
+	local tls=$1 bin port conf
+	bin=$(command -v stunnel4 || command -v stunnel) ||
+		{ fail "stunnel4 not found"; return 1; }
+	for _ in 1 2 3; do
+		port=$(free_port)
+		conf=$T_TMP/stunnel-$port.conf
+		STUNNEL_LOG=$T_TMP/stunnel-$port.log
+		cat >"$conf" <<EOF
+foreground = yes
+pid =
+debug = 4
+output = $STUNNEL_LOG
+socket = l:TCP_NODELAY=1
+socket = r:TCP_NODELAY=1
+
+[redis]
+client = yes
+accept = 127.0.0.1:$port
+connect = 127.0.0.1:$tls
+CAfile = $PKI/ca.crt
+cert = $PKI/client.crt
+key = $PKI/client.key
+verifyChain = yes
+checkIP = 127.0.0.1
+EOF
+		"$bin" "$conf" </dev/null >"$T_TMP/stunnel-$port.out" 2>&1 &
+		STUNNEL_PID=$!
+		t_track "$STUNNEL_PID"
+		if wait_until 10 port_open "$port" && kill -0 "$STUNNEL_PID" 2>/dev/null; then
+			STUNNEL_PORT=$port
+			return 0
+		fi
+		stop_pid "$STUNNEL_PID"
+		echo "# stunnel on $port did not start:" >&2
+		tail -3 "$T_TMP/stunnel-$port.out" "$STUNNEL_LOG" >&2 2>/dev/null
+	done
+	fail "could not start stunnel"
+}
+
 # start_record_server MODE NAME [ARGS...]: tests/servers/record_server.py
 # in MODE (plain tls garbage close stall proxy); records into
 # $T_TMP/rec-NAME.{raw,plain,log}.  Sets REC_PORT, REC_PID, REC (the
 # prefix).
 start_record_server() {
-	local mode=$1 name=$2 pf
+	local mode=$1
+	REC=$T_TMP/rec-$2
 	shift 2
-	REC=$T_TMP/rec-$name
-	pf=$REC.port
-	rm -f "$pf" "$REC".raw "$REC".plain "$REC".log
-	"$T_PY" "$T_ROOT/tests/servers/record_server.py" --mode "$mode" \
-		--record "$REC" --port-file "$pf" "$@" </dev/null \
-		>>"$REC.stderr" 2>&1 &
-	REC_PID=$!
-	t_track "$REC_PID"
-	if ! wait_until 10 test -s "$pf"; then
-		fail "record_server $mode did not start: $(cat "$REC.stderr" 2>/dev/null)"
-		return 1
-	fi
-	REC_PORT=$(cat "$pf")
+	start_test_server record_server.py "$REC" --mode "$mode" "$@" || return 1
+	REC_PORT=$SRV_PORT REC_PID=$SRV_PID
+}
+
+# start_hostile_server MODE PREFIX [ARGS...]: tests/servers/hostile_server.py
+# in MODE with the test server certificate (ARGS: e.g. --client-ca
+# "$PKI/ca.crt" to require a client certificate); records into
+# PREFIX.{raw,plain,log}.  Sets H_PORT, H_PID, H (the prefix).
+start_hostile_server() {
+	local mode=$1
+	H=$2
+	shift 2
+	start_test_server hostile_server.py "$H" --mode "$mode" \
+		--cert "$PKI/server.crt" --key "$PKI/server.key" "$@" || return 1
+	H_PORT=$SRV_PORT H_PID=$SRV_PID
 }
 
 # rec_connections: how many connections the last record server accepted.

@@ -854,30 +854,43 @@ static void on_alarm(int sig)
 	errno = e;
 }
 
+/* alarm_handler: HANDLER runs on SIGALRM, with SA_RESTART. */
+static void alarm_handler(void (*handler)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = handler;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+}
+
+/* alarm_every: SIGALRM every USEC microseconds (< 1 s); 0 stops it. */
+static void alarm_every(long usec)
+{
+	struct itimerval it = { { 0, usec }, { 0, usec } };
+
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
 static int m_signal(void)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = make_addr(g_host, g_port, &ss);
-	struct sigaction sa;
-	struct itimerval it = { { 0, 1000 }, { 0, 1000 } }, off = { { 0, 0 },
-								     { 0, 0 } };
 	int fd, i, oks = 0;
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_alarm;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGALRM, &sa, NULL);
+	alarm_handler(on_alarm);
 	fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	if (fd < 0) {
 		err("socket");
 		return 2;
 	}
 	sig_fd = fd;
-	setitimer(ITIMER_REAL, &it, NULL);
+	alarm_every(1000);
 	if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
 		if (errno != EINTR) {
 			err("connect");
-			setitimer(ITIMER_REAL, &off, NULL);
+			alarm_every(0);
 			return 2;
 		}
 		/* Interrupted: the connection goes on; wait for it. */
@@ -889,7 +902,7 @@ static int m_signal(void)
 			socklen_t el = sizeof e;
 			if (now_ms() > deadline) {
 				say("error: connect never completed");
-				setitimer(ITIMER_REAL, &off, NULL);
+				alarm_every(0);
 				return 1;
 			}
 			if (poll(&p, 1, 100) <= 0)
@@ -898,7 +911,7 @@ static int m_signal(void)
 			if (e) {
 				errno = e;
 				err("connect (SO_ERROR)");
-				setitimer(ITIMER_REAL, &off, NULL);
+				alarm_every(0);
 				return 2;
 			}
 			break;
@@ -923,7 +936,7 @@ static int m_signal(void)
 			}
 		}
 	}
-	setitimer(ITIMER_REAL, &off, NULL);
+	alarm_every(0);
 	g_quiet = 0;
 	say("note: %d of %d SETs answered +OK; the handler ran %d times", oks,
 	    i, atomic_load(&sig_count));
@@ -988,24 +1001,18 @@ static int m_sigload(void)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = make_addr(g_host, g_port, &ss);
-	struct sigaction sa;
-	struct itimerval it = { { 0, 200 }, { 0, 200 } }, off = { { 0, 0 },
-								   { 0, 0 } };
 	int fd, hfd;
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_sigload;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGALRM, &sa, NULL);
+	alarm_handler(on_sigload);
 	fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	if (fd < 0) {
 		err("socket");
 		return 2;
 	}
-	setitimer(ITIMER_REAL, &it, NULL);
+	alarm_every(200);
 	if (connect(fd, (struct sockaddr *)&ss, len) != 0 && errno != EINTR)
 		err("connect (main)");
-	setitimer(ITIMER_REAL, &off, NULL);
+	alarm_every(0);
 	hfd = atomic_load(&sl_sent);
 	say("note: the handler ran %d times; its connect+write %s",
 	    atomic_load(&sl_fired), hfd > 0 ? "succeeded" : "did not happen or failed");

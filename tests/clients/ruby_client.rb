@@ -1,11 +1,18 @@
-# ruby_client.rb - Ruby's redis gem (Debian's ruby-redis 4.8), unmodified,
-# in the patterns tests/integration/30-ruby.sh does not cover: threads, a
-# subscriber blocked in another thread, a read timeout.  The gem connects
-# with connect_nonblock and waits with wait_readable/wait_writable (poll),
-# reading with read_nonblock: every socket is non-blocking.
+# ruby_client.rb - Ruby's redis gem (Debian's ruby-redis 4.8), unmodified.
+# The gem connects with connect_nonblock and waits with
+# wait_readable/wait_writable (poll), reading with read_nonblock: every
+# socket is non-blocking.
 #
 #   ruby ruby_client.rb CASE HOST PORT
 #
+# Cases of tests/integration/30-ruby.sh (fixed keys rb:*, which that test
+# reads back with the native client):
+#   basic    PING; SET/GET of a UTF-8 value
+#   large    SET/GET of random values of 3 and 6 MiB, byte-exact
+#   pipeline pipelines of 10000 SETs and 10000 GETs (every reply right, in
+#            order), then SET/GET of 2 MiB in one pipeline
+#   multi    MULTI/EXEC of two INCRs: [1, 2]
+# Cases of tests/integration/25-async.sh (keys rbx:PID:*):
 #   threads  8 threads, a connection each: SET/GET of random binary values
 #            (up to 256 KiB) and INCR of a shared counter
 #   pubsub   a thread blocked in SUBSCRIBE receives 300 messages (some of
@@ -31,6 +38,43 @@ def check(cond, what)
 end
 
 case kase
+when "basic"
+  r = client(host, port)
+  check(r.ping == "PONG", "PING")
+  r.set("rb:basic", "caf\u00e9")
+  check(r.get("rb:basic").force_encoding("UTF-8") == "caf\u00e9", "GET")
+when "large"
+  r = client(host, port)
+  [3, 6].each do |mib|
+    v = SecureRandom.random_bytes(mib << 20)
+    r.set("rb:large:#{mib}", v)
+    got = r.get("rb:large:#{mib}")
+    check(got.b == v.b, "#{mib} MiB value round trip")
+  end
+when "pipeline"
+  r = client(host, port)
+  replies = r.pipelined do |p|
+    10_000.times { |i| p.set("rb:pipe:#{i}", "v#{i}") }
+  end
+  check(replies.size == 10_000 && replies.all? { |x| x == "OK" }, "10000 SET replies")
+  values = r.pipelined do |p|
+    10_000.times { |i| p.get("rb:pipe:#{i}") }
+  end
+  check(values == (0...10_000).map { |i| "v#{i}" }, "10000 GET replies")
+  big = SecureRandom.random_bytes(2 << 20)
+  replies = r.pipelined do |p|
+    p.set("rb:pipe:big", big)
+    p.get("rb:pipe:big")
+  end
+  check(replies[1].b == big.b, "2 MiB value in a pipeline")
+when "multi"
+  r = client(host, port)
+  r.del("rb:tx")
+  res = r.multi do |m|
+    m.incr("rb:tx")
+    m.incr("rb:tx")
+  end
+  check(res == [1, 2], "MULTI/EXEC: #{res.inspect}")
 when "threads"
   r = client(host, port)
   r.del(PFX + "counter")

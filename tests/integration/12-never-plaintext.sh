@@ -41,7 +41,13 @@ np_setup() {
 		start_tls_redis || return
 	fi
 	start_record_server proxy "$name" --upstream "$REDIS_PORT" "$@" || return
-	P=$REC_PORT
+	np_shim_for "$REC_PORT"
+}
+
+# np_shim_for PORT: P=PORT; $NP_SHIM = the wrapper configured for
+# 127.0.0.1:PORT with the test CA and client certificate ($NP_TLS).
+np_shim_for() {
+	P=$1
 	NP_TLS=(--cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
 	NP_SHIM=("$T_RUN" --endpoint "127.0.0.1:$P" "${NP_TLS[@]}" --)
 }
@@ -53,6 +59,13 @@ probe() {
 	t_run "${NP_SHIM[@]}" "$PROBE" "$mode" 127.0.0.1 "$P" "$M" "$@"
 	# NP_DEBUG=1: show what the probe said
 	[ -z "${NP_DEBUG:-}" ] || printf '    [%s rc=%s]\n%s\n%s\n' "$mode" "$T_RC" "$T_OUT" "$T_ERR" >&2
+}
+
+# probe_could_not WHY: the last probe exited 3 (this machine cannot set up
+# what it needs): say WHY (the case is skipped) and succeed; else fail.
+probe_could_not() {
+	[ "$T_RC" -eq 3 ] || return 1
+	echo "    ($1; skipped)" >&2
 }
 
 # rec_settled: every connection the proxy accepted is closed, so all the
@@ -496,10 +509,7 @@ t_case "a signal handler connects + writes while the first connect() loads the e
 case_bigfd() {
 	np_setup bigfd || return
 	probe bigfd
-	if [ "$T_RC" -eq 3 ]; then
-		echo "    (bigfd: cannot raise the hard RLIMIT_NOFILE here; skipped)" >&2
-		return 0
-	fi
+	probe_could_not "bigfd: cannot raise the hard RLIMIT_NOFILE here" && return 0
 	no_leak "bytes the proxy received (a socket above the fd table)"
 	error_or_tls
 }
@@ -599,8 +609,7 @@ case_hostile_nbstdio() {
 	for mode in close garbage stall; do
 		M=$(marker)
 		start_record_server "$mode" "hostile-$mode" || return
-		P=$REC_PORT
-		NP_SHIM=("$T_RUN" --endpoint "127.0.0.1:$P" "${NP_TLS[@]}" --)
+		np_shim_for "$REC_PORT"
 		REDIS_TLS_HANDSHAKE_TIMEOUT_MS=1000 probe nbstdio
 		no_hang || return
 		no_leak "bytes the $mode server received"
@@ -762,25 +771,23 @@ case_special() {
 }
 t_case "send(MSG_OOB), TCP_REPAIR + send, SO_ZEROCOPY + MSG_ZEROCOPY, vmsplice + raw splice" case_special
 
+# np_hostile MODE PREFIX: a hostile_server.py in MODE requiring the test
+# client certificate; P its port, NP_SHIM the wrapper for it (H, H_PID as
+# start_hostile_server sets them).
+np_hostile() {
+	start_hostile_server "$1" "$2" --client-ca "$PKI/ca.crt" || return 1
+	np_shim_for "$H_PORT"
+}
+
 case_hostile_relayed() {
 	# A server that breaks the protocol after the handshake, against a
 	# connection in relay mode (the SET by dprintf): the program sees an
 	# error or an end within its 5 s, nothing but TLS records on the wire.
-	local mode h pf
-	NP_TLS=(--cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
+	local mode h
 	for mode in good reply-then-bad truncate-close truncate-stall oversize close-notify fin rst garbage bad-record; do
 		M=$(marker)
-		h=$T_TMP/np-hostile-$mode
-		pf=$h.port
-		rm -f "$pf" "$h".raw "$h".log
-		"$T_PY" "$T_ROOT/tests/servers/hostile_server.py" --mode "$mode" --record "$h" \
-			--port-file "$pf" --cert "$PKI/server.crt" --key "$PKI/server.key" \
-			--client-ca "$PKI/ca.crt" </dev/null >>"$h.stderr" 2>&1 &
-		local hpid=$!
-		t_track "$hpid"
-		wait_until 10 test -s "$pf" || { fail "hostile_server $mode did not start"; return 1; }
-		P=$(cat "$pf")
-		NP_SHIM=("$T_RUN" --endpoint "127.0.0.1:$P" "${NP_TLS[@]}" --)
+		np_hostile "$mode" "$T_TMP/np-hostile-$mode" || return
+		h=$H
 		probe dprintf
 		no_hang || return
 		assert_file_lacks "$h.raw" "$M" "bytes the $mode server received" || return
@@ -790,7 +797,7 @@ case_hostile_relayed() {
 		esac
 		wait_until 3 grep -q 'client records ok' "$h.log" ||
 			{ fail "$mode: the wire did not parse as TLS records: $(tr '\n' ';' <"$h.log")"; return 1; }
-		stop_pid "$hpid"
+		stop_pid "$H_PID"
 	done
 }
 t_case "hostile servers (after the handshake) against a relayed connection: an error or an end, no hang" case_hostile_relayed
@@ -801,20 +808,10 @@ case_hostile_relayed_eof() {
 	# is incomplete.  In relay mode the same attack must not read as a
 	# clean end of stream (0), which a program that reads to the end takes
 	# for a complete answer (a truncation attack).
-	local mode h pf hpid p
-	NP_TLS=(--cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
+	local mode h p
 	for mode in truncate-close bad-record; do
-		h=$T_TMP/np-hostile-eof-$mode
-		pf=$h.port
-		rm -f "$pf" "$h".raw "$h".log
-		"$T_PY" "$T_ROOT/tests/servers/hostile_server.py" --mode "$mode" --record "$h" \
-			--port-file "$pf" --cert "$PKI/server.crt" --key "$PKI/server.key" \
-			--client-ca "$PKI/ca.crt" </dev/null >>"$h.stderr" 2>&1 &
-		hpid=$!
-		t_track "$hpid"
-		wait_until 10 test -s "$pf" || { fail "hostile_server $mode did not start"; return 1; }
-		P=$(cat "$pf")
-		NP_SHIM=("$T_RUN" --endpoint "127.0.0.1:$P" "${NP_TLS[@]}" --)
+		np_hostile "$mode" "$T_TMP/np-hostile-eof-$mode" || return
+		h=$H
 		for p in write dprintf; do
 			M=$(marker)
 			probe "$p"
@@ -824,7 +821,7 @@ case_hostile_relayed_eof() {
 			assert_not_contains "$T_OUT" "connection closed" \
 				"what read() showed after a $mode attack ($p: must be an error, not end of stream)"
 		done
-		stop_pid "$hpid"
+		stop_pid "$H_PID"
 	done
 }
 t_case "a forged record / cut stream reads as an error, not a clean end of stream, on the fast path and relayed" case_hostile_relayed_eof
@@ -832,10 +829,7 @@ t_case "a forged record / cut stream reads as an error, not a clean end of strea
 case_bigselect() {
 	np_setup bigselect || return
 	probe bigselect
-	if [ "$T_RC" -eq 3 ]; then
-		echo "    (bigselect: cannot place a socket at fd 1500 here; skipped)" >&2
-		return 0
-	fi
+	probe_could_not "bigselect: cannot place a socket at fd 1500 here" && return 0
 	no_hang || return
 	no_leak
 	works +OK +PONG

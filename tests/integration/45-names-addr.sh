@@ -134,15 +134,19 @@ case_any_v6() {
 
 PYTHR=$T_TMP/threads.py
 cat >"$PYTHR" <<'EOF'
-# evil.test points at the Redis address (the private /etc/hosts).  How
-# the name was resolved decides whether it is verified: the server's
-# certificate has no evil.test, so verifying it fails, and verifying the
-# IP passes.
+# threads.py PORT HOW [NAME [COMMAND]]: resolve NAME (default evil.test)
+# as HOW says, then dial 127.0.0.1:PORT (a bare IP), send COMMAND (default
+# PING) and print the reply.  evil.test points at the Redis address (the
+# private /etc/hosts).  How the name was resolved decides whether it is
+# verified: the server's certificate has no evil.test, so verifying it
+# fails, and verifying the IP passes.
 import socket, sys, threading
 port, how = int(sys.argv[1]), sys.argv[2]
+name = sys.argv[3] if len(sys.argv) > 3 else "evil.test"
+command = sys.argv[4] if len(sys.argv) > 4 else "PING"
 
 def resolve(service):
-    socket.getaddrinfo("evil.test", service, socket.AF_INET, socket.SOCK_STREAM)
+    socket.getaddrinfo(name, service, socket.AF_INET, socket.SOCK_STREAM)
 
 if how == "other-thread":
     t = threading.Thread(target=resolve, args=(str(port),))
@@ -154,7 +158,7 @@ elif how == "same":
 s = socket.socket()
 try:
     s.connect(("127.0.0.1", port))
-    s.sendall(b"PING\r\n")
+    s.sendall(("%s\r\n" % command).encode())
     print(s.recv(100).decode(errors="replace").strip())
 except OSError as e:
     print("failed:", e)
@@ -184,23 +188,6 @@ case_same_thread_name_verified() {
 # another thread of the program resolved that name.  A bare-IP connect to
 # the configured 127.0.0.1 endpoint verifies 127.0.0.1, not redis.test: it
 # fails closed with one line, and the server never gets the command.
-PYREDIR=$T_TMP/redirect.py
-cat >"$PYREDIR" <<'EOF'
-import socket, sys, threading
-port, marker = int(sys.argv[1]), sys.argv[2]
-t = threading.Thread(target=socket.getaddrinfo,
-                     args=("redis.test", str(port), socket.AF_INET, socket.SOCK_STREAM))
-t.start(); t.join()
-s = socket.socket()
-try:
-    s.connect(("127.0.0.1", port))
-    s.sendall(("SET %s 1\r\n" % marker).encode())
-    print(s.recv(100).decode(errors="replace").strip())
-except OSError as e:
-    print("failed:", e)
-    sys.exit(1)
-EOF
-
 case_redirect_fails_closed() {
 	local m pid port
 	m=$(marker)
@@ -209,7 +196,7 @@ case_redirect_fails_closed() {
 		--tls-key-file "$PKI/server-redistest.key" || return
 	pid=$REDIS_PID port=$REDIS_PORT
 	t_run "$T_RUN" --endpoint "127.0.0.1:$port" --cacert "$PKI/ca.crt" \
-		--cert "$PKI/client.crt" --key "$PKI/client.key" -- "$T_PY" "$PYREDIR" "$port" "$m"
+		--cert "$PKI/client.crt" --key "$PKI/client.key" -- "$T_PY" "$PYTHR" "$port" other-thread redis.test "SET $m 1"
 	write_hosts evil.test=127.0.0.1 redis.test=127.0.0.9
 	assert_failed "bare IP after another thread resolved redis.test" || { stop_pid "$pid"; return; }
 	assert_one_shim_error "expected name '127\.0\.0\.1'.*DNS:redis\.test" || { stop_pid "$pid"; return; }

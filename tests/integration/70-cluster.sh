@@ -80,11 +80,7 @@ load_at_least() { [ "$(load_progress)" -ge "$1" ]; }
 load_stop() {
 	local rc
 	touch "$LOAD_DIR/stop"
-	for _ in $(seq 1 600); do
-		kill -0 "$LOAD_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	stop_pid "$LOAD_PID"
+	await_exit 30 "$LOAD_PID"
 	wait "$LOAD_PID" 2>/dev/null
 	rc=$?
 	LOAD_OUT=$(tail -1 "$LOAD_DIR/out")

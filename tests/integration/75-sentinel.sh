@@ -117,11 +117,7 @@ case_failover() {
 	n=$(cat "$d/progress")
 	wait_until 20 cl_file_at_least "$d/progress" $((n + 200)) || fail "no writes after the failover"
 	touch "$d/stop"
-	for _ in $(seq 1 600); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	stop_pid "$pid"
+	await_exit 30 "$pid"
 	out=$(tail -1 "$d/out")
 	assert_match "$out" "^OK ok=[0-9]+ failed=[0-9]+ after_mark=[0-9]+ master=$REPLICA final=" "the client's result (stderr: $(t_short "$(grep -v '^redis-tls-shim' "$d/err")"))" || return
 	[ "$(field after_mark "$out")" -ge 200 ] || fail "too few writes after the failover: $out"

@@ -19,27 +19,13 @@ t_require_shim
 
 HS_TIMEOUT_MS=1000
 PY_TIMEOUT=2
-HOSTILE=$T_ROOT/tests/servers/hostile_server.py
-
 # start_hostile MODE NAME [ARGS...]: hostile_server.py in MODE, requiring a
 # client certificate from the test CA; records into $T_TMP/hostile-NAME.*.
 # Sets H_PORT, H_PID, H (the prefix).
 start_hostile() {
-	local mode=$1 name=$2 pf
+	local mode=$1 name=$2
 	shift 2
-	H=$T_TMP/hostile-$name
-	pf=$H.port
-	rm -f "$pf" "$H".raw "$H".plain "$H".log
-	"$T_PY" "$HOSTILE" --mode "$mode" --record "$H" --port-file "$pf" \
-		--cert "$PKI/server.crt" --key "$PKI/server.key" \
-		--client-ca "$PKI/ca.crt" "$@" </dev/null >>"$H.stderr" 2>&1 &
-	H_PID=$!
-	t_track "$H_PID"
-	if ! wait_until 10 test -s "$pf"; then
-		fail "hostile_server $mode did not start: $(cat "$H.stderr" 2>/dev/null)"
-		return 1
-	fi
-	H_PORT=$(cat "$pf")
+	start_hostile_server "$mode" "$T_TMP/hostile-$name" --client-ca "$PKI/ca.crt" "$@"
 }
 
 # The shim, configured for the hostile server: the test CA, the client

@@ -8,13 +8,8 @@
 source "$(dirname "$0")/../../scripts/testlib.sh"
 t_require_shim
 case_hs_truncate() {
-	local pf=$T_TMP/h.port
-	"$T_PY" "$T_ROOT/tests/servers/hostile_server.py" --mode hs-truncate-close \
-		--record "$T_TMP/h" --port-file "$pf" --cert "$PKI/server.crt" \
-		--key "$PKI/server.key" </dev/null >/dev/null 2>&1 &
-	t_track $!
-	wait_until 10 test -s "$pf" || return 1
-	local port; port=$(cat "$pf")
+	start_hostile_server hs-truncate-close "$T_TMP/h" || return
+	local port=$H_PORT
 	t_run "$T_RUN" --endpoint "127.0.0.1:$port" --cacert "$PKI/ca.crt" -- \
 		redis-cli -h 127.0.0.1 -p "$port" PING
 	assert_failed redis-cli
@@ -22,13 +17,8 @@ case_hs_truncate() {
 }
 t_case "handshake record cut, then FIN: one shim log line" case_hs_truncate
 case_forged() {
-	local pf=$T_TMP/h2.port port
-	"$T_PY" "$T_ROOT/tests/servers/hostile_server.py" --mode reply-then-bad \
-		--record "$T_TMP/h2" --port-file "$pf" --cert "$PKI/server.crt" \
-		--key "$PKI/server.key" </dev/null >/dev/null 2>&1 &
-	t_track $!
-	wait_until 10 test -s "$pf" || return 1
-	port=$(cat "$pf")
+	start_hostile_server reply-then-bad "$T_TMP/h2" || return
+	local port=$H_PORT
 	t_run "$T_RUN" --endpoint "127.0.0.1:$port" --cacert "$PKI/ca.crt" -- "$T_PY" -c '
 import sys, redis
 c = redis.Connection(host="127.0.0.1", port=int(sys.argv[1]), socket_timeout=2)

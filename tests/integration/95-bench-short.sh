@@ -51,48 +51,48 @@ case_runs() {
 	assert_not_contains "$T_OUT" "n/a" "the tables"
 }
 
+# table_of HEADER_START N WHAT: ROWS = the data rows of that table, which
+# must be N.
+table_of() {
+	ROWS=$(table_rows "$1")
+	assert_eq "$2" "$(grep -c . <<<"$ROWS")" "rows in $3"
+}
+
+# check_rows RE...: check_cells RE... on every row of ROWS.
+check_rows() {
+	local row
+	while IFS= read -r row; do
+		check_cells "$row" "$@"
+	done <<<"$ROWS"
+}
+
 case_main_table() {
-	local rows n row
-	rows=$(table_rows "| workload |")
-	n=$(grep -c . <<<"$rows")
-	assert_eq 7 "$n" "rows in the main table" || return
+	table_of "| workload |" 7 "the main table" || return
 	for label in "GET" "SET" "GET, -P 16" "SET, -P 16" "GET, 1 KiB values" \
 		"SET, 1 KiB values" "GET, -k 0"; do
-		grep -q "^| $label" <<<"$rows" || fail "no row '$label' in the main table"
+		grep -q "^| $label" <<<"$ROWS" || fail "no row '$label' in the main table"
 	done
-	while IFS= read -r row; do
-		# plaintext native shim stunnel (req/s), shim/native, shim/stunnel
-		check_cells "$row" "$INT" "$INT" "$INT" "$INT" "$DEC" "$DEC"
-	done <<<"$rows"
+	# plaintext native shim stunnel (req/s), shim/native, shim/stunnel
+	check_rows "$INT" "$INT" "$INT" "$INT" "$DEC" "$DEC"
 }
 
 case_extras_table() {
-	local rows n row
-	rows=$(table_rows "| measure |")
-	n=$(grep -c . <<<"$rows")
-	assert_eq 6 "$n" "rows in the extras table" || return
-	assert_contains "$rows" "not configured" "the extras table"
-	assert_contains "$rows" "/bin/true" "the extras table"
-	assert_contains "$rows" "idle TLS connection" "the extras table"
-	assert_contains "$rows" "kernel slab growth" "the extras table"
-	assert_contains "$rows" "with the socketpair counted" "the extras table"
-	while IFS= read -r row; do
-		# without, with, ratio, goal (text)
-		check_cells "$row" "$NUM" "$NUM" "$DEC" "."
-	done <<<"$rows"
+	table_of "| measure |" 6 "the extras table" || return
+	assert_contains "$ROWS" "not configured" "the extras table"
+	assert_contains "$ROWS" "/bin/true" "the extras table"
+	assert_contains "$ROWS" "idle TLS connection" "the extras table"
+	assert_contains "$ROWS" "kernel slab growth" "the extras table"
+	assert_contains "$ROWS" "with the socketpair counted" "the extras table"
+	# without, with, ratio, goal (text)
+	check_rows "$NUM" "$NUM" "$DEC" "."
 }
 
 case_relay_table() {
-	local rows n row
-	rows=$(table_rows "| workload | fast path")
-	n=$(grep -c . <<<"$rows")
-	assert_eq 2 "$n" "rows in the relay table" || return
-	assert_contains "$rows" "GET, 1 at a time" "the relay table"
-	assert_contains "$rows" "GET, 16 at a time" "the relay table"
-	while IFS= read -r row; do
-		# fast path, relay (req/s), relay/fast
-		check_cells "$row" "$INT" "$INT" "$DEC"
-	done <<<"$rows"
+	table_of "| workload | fast path" 2 "the relay table" || return
+	assert_contains "$ROWS" "GET, 1 at a time" "the relay table"
+	assert_contains "$ROWS" "GET, 16 at a time" "the relay table"
+	# fast path, relay (req/s), relay/fast
+	check_rows "$INT" "$INT" "$DEC"
 }
 
 case_machine() {

@@ -97,33 +97,8 @@ EOF
 # 127.0.0.1, below the ephemeral range (so no client socket takes one
 # between this check and the servers' bind).
 cl_port_block() {
-	CL_BASE=$("$T_PY" - "$1" <<'EOF'
-import random, socket, sys
-n = int(sys.argv[1])
-lo, hi = 20000, 32000
-try:
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        hi = min(hi, int(f.read().split()[0]) - 200)
-except OSError:
-    pass
-for _ in range(200):
-    base = random.randrange(lo, hi - n)
-    socks = []
-    try:
-        for p in range(base, base + n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", p))
-            socks.append(s)
-    except OSError:
-        continue
-    finally:
-        for s in socks:
-            s.close()
-    print(base)
-    sys.exit(0)
-sys.exit("no block of %d free ports" % n)
-EOF
-	) || { fail "no block of $1 free ports on 127.0.0.1"; return 1; }
+	CL_BASE=$("$T_PY" "$T_ROOT/tests/servers/testserver.py" port-block "$1") ||
+		{ fail "no block of $1 free ports on 127.0.0.1"; return 1; }
 }
 
 # cl_start_node PORT CERTNAME [REDIS-SERVER ARGS...]: a TLS-only node on

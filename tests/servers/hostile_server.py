@@ -43,42 +43,24 @@ after the handshake, in reply to the client's first request:
   good                answers "+OK\\r\\n" to every request (a control)
 
 The port is written to --port-file (atomically) once listening.  Exits on
-SIGTERM or after --lifetime seconds.  Standard library only.
+SIGTERM or after --lifetime seconds.  Listening and recording come from
+testserver.py.  Standard library only.
 """
 
 import argparse
 import os
-import signal
 import socket
 import ssl
 import struct
 import sys
-import threading
 import time
 
-LOCK = threading.Lock()
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import testserver as ts  # noqa: E402
+
 MAX_CIPHERTEXT = (1 << 14) + 2048
 OVERSIZE = MAX_CIPHERTEXT + 1  # 18433
 PARTIAL_REPLY = b"$1000\r\n" + b"x" * 20
-
-
-class Recorder:
-    def __init__(self, prefix):
-        self.raw = open(prefix + ".raw", "ab", buffering=0)
-        self.plain = open(prefix + ".plain", "ab", buffering=0)
-        self.log_file = open(prefix + ".log", "a", buffering=1)
-
-    def record_raw(self, data):
-        with LOCK:
-            self.raw.write(data)
-
-    def record_plain(self, data):
-        with LOCK:
-            self.plain.write(data)
-
-    def log(self, cid, msg):
-        with LOCK:
-            self.log_file.write("%d %s\n" % (cid, msg))
 
 
 def check_records(data):
@@ -319,10 +301,7 @@ def handle(sock, rec, cid, args):
         c.log("socket error: %s" % e)
     finally:
         c.finish()
-        try:
-            sock.close()
-        except OSError:
-            pass
+        ts.close_quietly(sock)
         c.log("closed")
 
 
@@ -334,58 +313,19 @@ MODES = ["hs-truncate-stall", "hs-truncate-close", "hs-oversize",
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--mode", choices=MODES, required=True)
-    p.add_argument("--record", required=True, help="file prefix")
-    p.add_argument("--port", type=int, default=0)
-    p.add_argument("--port-file")
+    ts.add_server_args(p)
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
     p.add_argument("--client-ca", help="require a client certificate")
     p.add_argument("--max-version", choices=["1.2", "1.3"], default="1.3")
     p.add_argument("--drain-timeout", type=float, default=10)
-    p.add_argument("--lifetime", type=float, default=600)
     args = p.parse_args()
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(args.cert, args.key)
-    if args.max_version == "1.2":
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    if args.client_ca:
-        ctx.load_verify_locations(args.client_ca)
-        ctx.verify_mode = ssl.CERT_REQUIRED
-    args.tls_ctx = ctx
-
-    rec = Recorder(args.record)
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", args.port))
-    srv.listen(128)
-    port = srv.getsockname()[1]
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.rename(tmp, args.port_file)
-
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
-    deadline = time.monotonic() + args.lifetime
-    threading.Thread(
-        target=lambda: (time.sleep(max(0, deadline - time.monotonic())),
-                        os._exit(0)),
-        daemon=True).start()
-
-    cid = 0
-    while True:
-        try:
-            sock, _ = srv.accept()
-        except InterruptedError:
-            continue
-        cid += 1
-        threading.Thread(target=handle, args=(sock, rec, cid, args),
-                         daemon=True).start()
+    args.tls_ctx = ts.tls_server_context(args.cert, args.key, args.client_ca,
+                                         args.max_version)
+    rec = ts.Recorder(args.record)
+    ts.serve(args, lambda sock, cid: handle(sock, rec, cid, args),
+             backlog=128)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit(0)
+    ts.run_main(main)

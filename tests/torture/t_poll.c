@@ -78,20 +78,5 @@ static void run(int fd, int pipe_rd, int use_ppoll, const char *prefix, const ch
 
 int main(int argc, char **argv)
 {
-	char prefix[128];
-	int fd, pipefd[2];
-
-	t_init(argc, argv);
-	if (pipe(pipefd) < 0)
-		die_errno("pipe");
-	fd = t_connect();
-	t_set_nonblock(fd, 1);
-	t_key(prefix, sizeof(prefix), "poll");
-	run(fd, pipefd[0], 0, prefix, "poll pipeline");
-	t_key(prefix, sizeof(prefix), "ppoll");
-	run(fd, pipefd[0], 1, prefix, "ppoll pipeline");
-	close(fd);
-	close(pipefd[0]);
-	close(pipefd[1]);
-	t_done();
+	t_pipeline_variants(argc, argv, run, "poll", "ppoll");
 }

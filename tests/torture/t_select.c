@@ -99,20 +99,5 @@ static void run(int fd, int pipe_rd, int use_pselect, const char *prefix, const 
 
 int main(int argc, char **argv)
 {
-	char prefix[128];
-	int fd, pipefd[2];
-
-	t_init(argc, argv);
-	if (pipe(pipefd) < 0)
-		die_errno("pipe");
-	fd = t_connect();
-	t_set_nonblock(fd, 1);
-	t_key(prefix, sizeof(prefix), "select");
-	run(fd, pipefd[0], 0, prefix, "select pipeline");
-	t_key(prefix, sizeof(prefix), "pselect");
-	run(fd, pipefd[0], 1, prefix, "pselect pipeline");
-	close(fd);
-	close(pipefd[0]);
-	close(pipefd[1]);
-	t_done();
+	t_pipeline_variants(argc, argv, run, "select", "pselect");
 }

@@ -212,6 +212,36 @@ static inline void t_set_nonblock(int fd, int on)
 		die_errno("fcntl(F_SETFL, %sO_NONBLOCK)", on ? "" : "~");
 }
 
+/*
+ * The main() of a program that drives one non-blocking connection through
+ * both forms of a readiness call (poll then ppoll, select then pselect):
+ * RUN(fd, an idle pipe's read end, 0 then 1, the key prefix NAME0 or NAME1,
+ * "NAME pipeline"); then t_done().
+ */
+static inline void t_pipeline_variants(int argc, char **argv,
+				       void (*run)(int, int, int, const char *, const char *),
+				       const char *name0, const char *name1)
+{
+	const char *names[2] = { name0, name1 };
+	char prefix[128], what[64];
+	int fd, pipefd[2], i;
+
+	t_init(argc, argv);
+	if (pipe(pipefd) < 0)
+		die_errno("pipe");
+	fd = t_connect();
+	t_set_nonblock(fd, 1);
+	for (i = 0; i < 2; i++) {
+		t_key(prefix, sizeof(prefix), names[i]);
+		snprintf(what, sizeof(what), "%s pipeline", names[i]);
+		run(fd, pipefd[0], i, prefix, what);
+	}
+	close(fd);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	t_done();
+}
+
 /* ---- growable byte buffer -------------------------------------------- */
 
 struct tbuf {
