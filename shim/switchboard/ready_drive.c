@@ -7,12 +7,16 @@
  * ticket.
  *
  * Calls: the socket module (sock_view, sock_step, sock_flush,
- * sock_probe_readable), ready_mask.c, block.c.  Called by ready_poll.c and
+ * sock_probe_readable), ready_mask.c, block.c, and the real poll() for a
+ * socket that has just left the fast path.  Called by ready_poll.c and
  * ready_epoll.c.  Takes no lock of its own; the socket calls take the
  * socket's lock for their engine call and release it.
  */
 #include "ready_impl.h"
 #include "block.h"
+#include "real.h"
+
+#include <poll.h>
 
 void ready_facts_of(const struct sock_view *v, struct ready_facts *f)
 {
@@ -41,7 +45,7 @@ static uint32_t ready_complete_handshake(struct shim_sock *s, int fd,
 	struct sock_view now;
 	struct ready_facts f;
 
-	if (got == 0 && !block_expired(&v->hs_deadline))
+	if (got == 0 && !deadline_passed(&v->hs_deadline))
 		return 0;
 	sock_step(s, fd);
 	ready_look(s, fd, &now, &f);
@@ -52,6 +56,29 @@ static uint32_t ready_complete_handshake(struct shim_sock *s, int fd,
 	return ready_mask_report(&f, want, got);
 }
 
+/* Relayed (or ended) after a session on the fast path: the program's
+   descriptor is its socketpair end now. */
+static int ready_left_fast_path(enum sock_state st)
+{
+	return st == SOCK_RELAY || st == SOCK_DONE;
+}
+
+/*
+ * A socket that left the fast path: `got` may be the private socket's
+ * answer, asked before relay.c took the connection over, which says
+ * nothing of the program's descriptor (a read there would block: the
+ * relay may hold only part of a record).  The kernel's answer for the
+ * program's descriptor itself, now.
+ */
+static uint32_t ready_ask_program_fd(int fd, uint32_t want)
+{
+	struct pollfd p = { .fd = fd, .events = (short)(want & 0xffffu) };
+
+	if (real.poll(&p, 1, 0) <= 0)
+		return 0;
+	return (uint16_t)p.revents & (want | READY_ALWAYS);
+}
+
 uint32_t ready_complete(struct shim_sock *s, int fd, uint32_t want,
 			uint32_t got)
 {
@@ -59,6 +86,8 @@ uint32_t ready_complete(struct shim_sock *s, int fd, uint32_t want,
 	struct ready_facts f;
 
 	ready_look(s, fd, &v, &f);
+	if (ready_left_fast_path(f.state))
+		return ready_ask_program_fd(fd, want);
 	if (ready_mask_handshaking(f.state))
 		return ready_complete_handshake(s, fd, &v, want, got);
 	if (ready_mask_needs_flush(&f, got))
@@ -71,6 +100,8 @@ uint32_t ready_complete(struct shim_sock *s, int fd, uint32_t want,
 		sock_view(s, fd, &v);
 		f.hints = v.hints;
 	}
+	if (ready_left_fast_path(v.state))
+		return ready_ask_program_fd(fd, want);
 	return ready_mask_report(&f, want, got);
 }
 
@@ -79,12 +110,12 @@ struct timespec *ready_deadline(const struct timespec *timeout,
 {
 	if (timeout == NULL)
 		return NULL;
-	block_deadline_ms(deadline, timeout->tv_sec * 1000 +
+	deadline_in_ms(deadline, timeout->tv_sec * 1000 +
 					    (timeout->tv_nsec + 999999) / 1000000);
 	return deadline;
 }
 
 int ready_timeout_ms(const struct timespec *deadline)
 {
-	return deadline == NULL ? -1 : block_remaining_ms(deadline);
+	return deadline == NULL ? -1 : deadline_left_ms(deadline);
 }
