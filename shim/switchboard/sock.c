@@ -341,7 +341,7 @@ int sock_advance_locked(struct shim_sock *s, enum sock_state *st)
 	}
 	s->hs_want = rc;
 check_deadline:
-	if (block_expired(&s->hs_deadline)) {
+	if (deadline_passed(&s->hs_deadline)) {
 		log_msg(SHIM_LOG_ERROR,
 			"%s: TLS handshake timed out after %d ms (no answer "
 			"from the server)", s->info.label,
@@ -584,7 +584,7 @@ static int sock_begin(struct shim_sock *s, int fd, const struct sockaddr *addr,
 		return -1;
 	}
 	sock_eng()->set_fd(tls, s->kfd);
-	block_deadline_ms(&s->hs_deadline, info->handshake_timeout_ms);
+	deadline_in_ms(&s->hs_deadline, info->handshake_timeout_ms);
 	if (atomic_load(&s->state) == SOCK_FAILED)
 		goto started;
 	rc = real.connect(s->kfd, addr, len);
@@ -605,9 +605,11 @@ started:
 	if (s->stdio) /* fdopen()ed before: stdio writes past the hooks */
 		relay_take(s, "the socket was fdopen()ed");
 	if (s->app_nonblock) {
+		/* as the kernel's non-blocking TCP connect: EINPROGRESS, even
+		   when the handshake has failed already (a fast server on a
+		   busy machine); the error waits in SO_ERROR and the socket
+		   polls writable */
 		sock_step(s, fd);
-		if (atomic_load(&s->state) == SOCK_FAILED)
-			return sock_need_ready(s, fd, 1, ECONNREFUSED);
 		errno = EINPROGRESS;
 		return -1;
 	}
