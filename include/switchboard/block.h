@@ -12,32 +12,6 @@
 
 #include "deadline.h"
 
-/*
- * The deadline names sock.c, sock_io.c, ready.c and relay.c use: deadline.h's
- * functions under block_ names, until those files call deadline_* directly.
- */
-static inline void block_now(struct timespec *ts)
-{
-	deadline_now(ts);
-}
-
-static inline void block_deadline_ms(struct timespec *out, long ms)
-{
-	deadline_in_ms(out, ms);
-}
-
-/* block_remaining_ms - milliseconds to the deadline (>= 0), rounded up. */
-static inline int block_remaining_ms(const struct timespec *deadline)
-{
-	return deadline_left_ms(deadline);
-}
-
-/* block_expired - 1 if the deadline has passed. */
-static inline int block_expired(const struct timespec *deadline)
-{
-	return deadline_passed(deadline);
-}
-
 /* block_deadline_tv - now + a socket timeout (SO_RCVTIMEO/SO_SNDTIMEO,
    rounded up to a millisecond) into *out and 1; a zero timeval means
    none: 0, *out untouched. */

@@ -621,7 +621,7 @@ static void ready_collect_handshake(struct ready_reg *r,
 				    const struct sock_view *v,
 				    struct ready_round *rd)
 {
-	int left = block_remaining_ms(&v->hs_deadline);
+	int left = deadline_left_ms(&v->hs_deadline);
 
 	if (left == 0 && rd->nexpired < READY_MAX_EXPIRED) {
 		sock_get(r->sock);
@@ -836,7 +836,7 @@ int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
 		}
 		if (out > 0)
 			return out;
-		if (dl != NULL && block_expired(dl))
+		if (dl != NULL && deadline_passed(dl))
 			return 0;
 	}
 }

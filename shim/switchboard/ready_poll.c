@@ -45,7 +45,7 @@ static int ready_cap_handshakes(const struct ready_own *own, size_t n, int ms)
 
 		if (!ready_mask_handshaking(own[i].v.state))
 			continue;
-		left = block_remaining_ms(&own[i].v.hs_deadline);
+		left = deadline_left_ms(&own[i].v.hs_deadline);
 		if (ms < 0 || left < ms)
 			ms = left;
 	}
@@ -192,7 +192,7 @@ static int ready_poll_plain(struct pollfd *fds, nfds_t n,
 	struct timespec left, *lp = NULL;
 
 	if (dl != NULL) {
-		int ms = block_remaining_ms(dl);
+		int ms = deadline_left_ms(dl);
 		left.tv_sec = ms / 1000;
 		left.tv_nsec = (ms % 1000) * 1000000L;
 		lp = &left;
@@ -226,7 +226,7 @@ again:
 	for (;;) {
 		rc = ready_poll_round(fds, n, kp, own, nown, ready_timeout_ms(dl),
 				      mask);
-		if (rc != 0 || (dl != NULL && block_expired(dl)))
+		if (rc != 0 || (dl != NULL && deadline_passed(dl)))
 			break;
 	}
 	ready_own_release(own, nown, stack_own);
@@ -334,7 +334,7 @@ static void ready_select_time_left(struct timespec *timeout,
 	struct timespec now;
 	long long left;
 
-	block_now(&now);
+	deadline_now(&now);
 	left = (timeout->tv_sec - (now.tv_sec - start->tv_sec)) * 1000000000LL +
 	       timeout->tv_nsec - (now.tv_nsec - start->tv_nsec);
 	if (left < 0)
@@ -365,7 +365,7 @@ int ready_select(int nfds, fd_set *r, fd_set *w, fd_set *e,
 		return -1;
 	}
 	n = ready_select_to_poll(nfds, r, w, e, p);
-	block_now(&start);
+	deadline_now(&start);
 	rc = ready_poll(p, n, timeout, mask);
 	if (rc >= 0) {
 		rc = ready_poll_to_select(p, n, nfds, r, w, e);

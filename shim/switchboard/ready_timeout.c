@@ -1,7 +1,8 @@
 /*
  * ready_timeout.c - the poll family's timeout forms, converted for the
  * readiness module (ready_timeout.h).  Conversions only: which events are
- * reported, and how long the wait really takes, is ready.c's.
+ * reported, and how long the wait really takes, are ready_poll.c's and
+ * ready_epoll.c's.
  */
 #include "ready_timeout.h"
 #include "ready.h"

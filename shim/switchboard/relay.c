@@ -665,8 +665,8 @@ void relay_drain(void)
 
 	if (!relay_started || relay_pid != (int)syscall(SYS_getpid))
 		return; /* not this process's thread (a fork or vfork child) */
-	block_deadline_ms(&end, RELAY_DRAIN_MS);
-	while (relay_busy() && !block_expired(&end))
+	deadline_in_ms(&end, RELAY_DRAIN_MS);
+	while (relay_busy() && !deadline_passed(&end))
 		nanosleep(&nap, NULL);
 }
 
