@@ -29,6 +29,13 @@ long long deadline_coarse_ms(void);
    second). */
 void deadline_add_ms(struct timespec *ts, long ms);
 
+/* deadline_ms_to_ts - a duration of ms (>= 0) as a timespec. */
+void deadline_ms_to_ts(long ms, struct timespec *ts);
+
+/* deadline_ts_to_ms - a duration as milliseconds, rounded up (a wait of
+   that long never ends early); negative durations are 0. */
+long deadline_ts_to_ms(const struct timespec *ts);
+
 /* deadline_in_ms - now + ms into *out. */
 void deadline_in_ms(struct timespec *out, long ms);
 
@@ -51,5 +58,10 @@ int deadline_passed(const struct timespec *deadline);
    is earlier). */
 long long deadline_elapsed_ns(const struct timespec *from,
 			      const struct timespec *to);
+
+/* deadline_count_down - *timeout less the time since `start` (0 at the
+   least): what Linux select() writes back. */
+void deadline_count_down(struct timespec *timeout,
+			 const struct timespec *start);
 
 #endif

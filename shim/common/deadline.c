@@ -29,6 +29,35 @@ void deadline_add_ms(struct timespec *ts, long ms)
 	}
 }
 
+void deadline_ms_to_ts(long ms, struct timespec *ts)
+{
+	ts->tv_sec = ms / DEADLINE_MS_PER_S;
+	ts->tv_nsec = (ms % DEADLINE_MS_PER_S) * DEADLINE_NS_PER_MS;
+}
+
+long deadline_ts_to_ms(const struct timespec *ts)
+{
+	if (ts->tv_sec < 0 || (ts->tv_sec == 0 && ts->tv_nsec <= 0))
+		return 0;
+	return (long)ts->tv_sec * DEADLINE_MS_PER_S +
+	       (ts->tv_nsec + DEADLINE_NS_PER_MS - 1) / DEADLINE_NS_PER_MS;
+}
+
+void deadline_count_down(struct timespec *timeout,
+			 const struct timespec *start)
+{
+	struct timespec now;
+	long long left;
+
+	deadline_now(&now);
+	left = (long long)timeout->tv_sec * DEADLINE_NS_PER_S +
+	       timeout->tv_nsec - deadline_elapsed_ns(start, &now);
+	if (left < 0)
+		left = 0;
+	timeout->tv_sec = (time_t)(left / DEADLINE_NS_PER_S);
+	timeout->tv_nsec = (long)(left % DEADLINE_NS_PER_S);
+}
+
 void deadline_in_ms(struct timespec *out, long ms)
 {
 	deadline_now(out);

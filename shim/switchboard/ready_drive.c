@@ -110,8 +110,7 @@ struct timespec *ready_deadline(const struct timespec *timeout,
 {
 	if (timeout == NULL)
 		return NULL;
-	deadline_in_ms(deadline, timeout->tv_sec * 1000 +
-					    (timeout->tv_nsec + 999999) / 1000000);
+	deadline_in_ms(deadline, deadline_ts_to_ms(timeout));
 	return deadline;
 }
 

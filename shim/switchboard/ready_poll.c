@@ -115,8 +115,7 @@ static int ready_poll_round(struct pollfd *fds, nfds_t n, struct pollfd *kp,
 	nsyn = ready_poll_ask(fds, n, kp, own, nown);
 	ms = nsyn ? 0 : ready_cap_handshakes(own, nown, ms);
 	if (ms >= 0) {
-		ts.tv_sec = ms / 1000;
-		ts.tv_nsec = (ms % 1000) * 1000000L;
+		deadline_ms_to_ts(ms, &ts);
 		tp = &ts;
 	}
 	rc = real.ppoll(kp, n + nown, tp, mask);
@@ -192,9 +191,7 @@ static int ready_poll_plain(struct pollfd *fds, nfds_t n,
 	struct timespec left, *lp = NULL;
 
 	if (dl != NULL) {
-		int ms = deadline_left_ms(dl);
-		left.tv_sec = ms / 1000;
-		left.tv_nsec = (ms % 1000) * 1000000L;
+		deadline_ms_to_ts(deadline_left_ms(dl), &left);
 		lp = &left;
 	}
 	return real.ppoll(fds, n, lp, mask);
@@ -327,22 +324,6 @@ static int ready_poll_to_select(const struct pollfd *p, size_t n, int nfds,
 	return count;
 }
 
-/* select's (Linux) update of the timeout: what is left of it since start. */
-static void ready_select_time_left(struct timespec *timeout,
-				   const struct timespec *start)
-{
-	struct timespec now;
-	long long left;
-
-	deadline_now(&now);
-	left = (timeout->tv_sec - (now.tv_sec - start->tv_sec)) * 1000000000LL +
-	       timeout->tv_nsec - (now.tv_nsec - start->tv_nsec);
-	if (left < 0)
-		left = 0;
-	timeout->tv_sec = (time_t)(left / 1000000000LL);
-	timeout->tv_nsec = (long)(left % 1000000000LL);
-}
-
 int ready_select(int nfds, fd_set *r, fd_set *w, fd_set *e,
 		 struct timespec *timeout, const sigset_t *mask,
 		 int update_timeout)
@@ -375,7 +356,7 @@ int ready_select(int nfds, fd_set *r, fd_set *w, fd_set *e,
 		}
 	}
 	if (update_timeout && timeout != NULL)
-		ready_select_time_left(timeout, &start);
+		deadline_count_down(timeout, &start);
 	free(p);
 	return rc;
 }

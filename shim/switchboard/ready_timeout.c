@@ -7,12 +7,11 @@
 #include "ready_timeout.h"
 #include "ready.h"
 #include "real.h"
+#include "deadline.h"
 
 #include <stddef.h>
 
-#define MS_PER_S 1000
-#define NS_PER_MS 1000000L
-#define NS_PER_US 1000L
+#define NS_PER_US 1000L /* timeval's microseconds */
 
 /* A poll/epoll_wait timeout in ms as a timespec in *ts; NULL (forever)
    when negative. */
@@ -20,8 +19,7 @@ static struct timespec *ready_ms_to_ts(int ms, struct timespec *ts)
 {
 	if (ms < 0)
 		return NULL;
-	ts->tv_sec = ms / MS_PER_S;
-	ts->tv_nsec = (ms % MS_PER_S) * NS_PER_MS;
+	deadline_ms_to_ts(ms, ts);
 	return ts;
 }
 

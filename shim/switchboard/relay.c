@@ -46,6 +46,7 @@
 #define RELAY_HS_TICK_MS 50
 #define RELAY_ROUNDS 64 /* moves per wake-up before others get a turn */
 #define RELAY_DRAIN_MS 2000 /* at exit, for bytes still in flight */
+#define RELAY_DRAIN_NAP_MS 2 /* ... looked at this often */
 
 struct relay_state {
 	enum sock_state phase;  /* of the handshake: CONNECTING .. FAILED */
@@ -661,10 +662,11 @@ static int relay_busy(void)
 
 void relay_drain(void)
 {
-	struct timespec nap = { 0, 2 * 1000 * 1000 }, end;
+	struct timespec nap, end;
 
 	if (!relay_started || relay_pid != (int)syscall(SYS_getpid))
 		return; /* not this process's thread (a fork or vfork child) */
+	deadline_ms_to_ts(RELAY_DRAIN_NAP_MS, &nap);
 	deadline_in_ms(&end, RELAY_DRAIN_MS);
 	while (relay_busy() && !deadline_passed(&end))
 		nanosleep(&nap, NULL);

@@ -91,6 +91,39 @@ static void test_elapsed(void **state)
 	assert_int_equal(deadline_elapsed_ns(&b, &a), -1200000000LL);
 }
 
+/* Durations both ways: ms to a timespec exactly, a timespec to ms rounded
+   up (a poll of that many ms never ends before the pselect would). */
+static void test_duration_forms(void **state)
+{
+	struct timespec ts;
+
+	deadline_ms_to_ts(2500, &ts);
+	assert_int_equal(ts.tv_sec, 2);
+	assert_int_equal(ts.tv_nsec, 500000000L);
+	deadline_ms_to_ts(0, &ts);
+	assert_true(ts.tv_sec == 0 && ts.tv_nsec == 0);
+	assert_int_equal(deadline_ts_to_ms(&(struct timespec){ 1, 1 }), 1001);
+	assert_int_equal(deadline_ts_to_ms(&(struct timespec){ 0, 999999 }), 1);
+	assert_int_equal(deadline_ts_to_ms(&(struct timespec){ 3, 0 }), 3000);
+	assert_int_equal(deadline_ts_to_ms(&(struct timespec){ 0, 0 }), 0);
+	assert_int_equal(deadline_ts_to_ms(&(struct timespec){ -1, 5 }), 0);
+}
+
+/* select's write-back: the time left, never negative, normalised. */
+static void test_count_down(void **state)
+{
+	struct timespec start, t = { 5, 0 };
+
+	deadline_now(&start);
+	start.tv_sec -= 2; /* two seconds ago */
+	deadline_count_down(&t, &start);
+	assert_true(t.tv_sec == 2 || (t.tv_sec == 3 && t.tv_nsec == 0));
+	assert_true(t.tv_nsec >= 0 && t.tv_nsec < 1000000000L);
+	t = (struct timespec){ 1, 0 };
+	deadline_count_down(&t, &start);
+	assert_true(t.tv_sec == 0 && t.tv_nsec == 0);
+}
+
 static void test_clock_forms(void **state)
 {
 	struct timespec d, past, start;
@@ -117,6 +150,8 @@ int main(void)
 		cmocka_unit_test(test_left_rounds_up),
 		cmocka_unit_test(test_left_passed_and_far),
 		cmocka_unit_test(test_elapsed),
+		cmocka_unit_test(test_duration_forms),
+		cmocka_unit_test(test_count_down),
 		cmocka_unit_test(test_clock_forms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
