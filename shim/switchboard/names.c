@@ -226,16 +226,17 @@ void names_record_hostent(const char *name, const struct hostent *h)
 		return;
 	if (h->h_addrtype != AF_INET && h->h_addrtype != AF_INET6)
 		return;
-	if (h->h_length != (h->h_addrtype == AF_INET ? 4 : 16))
+	if (h->h_length != (h->h_addrtype == AF_INET ? ADDR_V4_LEN : ADDR_V6_LEN))
 		return;
 	if ((r = names_mine(1)) == NULL)
 		return;
 	if (addr_is_literal(name))
 		name = "";
 	for (char **p = h->h_addr_list; *p != NULL; p++) {
-		struct addr_ip a = { .family = h->h_addrtype };
+		struct addr_ip a;
 
-		memcpy(a.bytes, *p, (size_t)h->h_length);
+		if (addr_from_bytes(*p, (size_t)h->h_length, &a) < 0)
+			continue;
 		addr_normalize(&a);
 		fresh = names_add(r, fresh, name, &a, 0); /* no port: any */
 	}
