@@ -553,11 +553,32 @@ static struct shim_sock *sock_adopt(int fd)
 
 static int sock_reconnect(struct shim_sock *s, int fd);
 
+/* Locked: the private socket's TCP connect.  0 (CONNECTING, or
+   HANDSHAKING if it connected at once), or -1 with errno after an
+   immediate failure: the program's socket given back, s unlocked. */
+static int sock_begin_tcp(struct shim_sock *s, int fd,
+			  const struct sockaddr *addr, socklen_t len)
+{
+	int rc = real.connect(s->kfd, addr, len), err = errno;
+
+	if (rc < 0 && err != EINPROGRESS) {
+		log_msg(SHIM_LOG_ERROR, "%s: TCP connect failed, before any "
+			"TLS: %s", s->info.label, strerror(err));
+		sock_give_back(s, fd);
+		sock_unlock(s);
+		sock_notify(s, SOCK_EV_ATTACH, -1);
+		errno = err;
+		return -1;
+	}
+	atomic_store(&s->state, rc == 0 ? SOCK_HANDSHAKING : SOCK_CONNECTING);
+	return 0;
+}
+
 static int sock_begin(struct shim_sock *s, int fd, const struct sockaddr *addr,
 		      socklen_t len, struct shim_tls *tls,
 		      const struct shim_session_info *info)
 {
-	int rc, err;
+	int err;
 
 	if (sock_lock(s) < 0) {
 		sock_eng()->free(tls);
@@ -585,21 +606,9 @@ static int sock_begin(struct shim_sock *s, int fd, const struct sockaddr *addr,
 	}
 	sock_eng()->set_fd(tls, s->kfd);
 	deadline_in_ms(&s->hs_deadline, info->handshake_timeout_ms);
-	if (atomic_load(&s->state) == SOCK_FAILED)
-		goto started;
-	rc = real.connect(s->kfd, addr, len);
-	err = errno;
-	if (rc < 0 && err != EINPROGRESS) {
-		log_msg(SHIM_LOG_ERROR, "%s: TCP connect failed, before any "
-			"TLS: %s", info->label, strerror(err));
-		sock_give_back(s, fd);
-		sock_unlock(s);
-		sock_notify(s, SOCK_EV_ATTACH, -1);
-		errno = err;
+	if (atomic_load(&s->state) != SOCK_FAILED &&
+	    sock_begin_tcp(s, fd, addr, len) < 0)
 		return -1;
-	}
-	atomic_store(&s->state, rc == 0 ? SOCK_HANDSHAKING : SOCK_CONNECTING);
-started:
 	sock_unlock(s);
 	sock_changed(s);
 	if (s->stdio) /* fdopen()ed before: stdio writes past the hooks */

@@ -9,7 +9,7 @@
 # Each case asserts: redis-cli did its job; no memory error; no definitely
 # or indirectly lost block at all (valgrind's exit status, 99 otherwise);
 # and no "possibly lost" block allocated through the shim (a frame in
-# libredistls*.so or in a shim/*.c file).  Suppressions:
+# libredistls*.so or in a shim/*/*.c file).  Suppressions:
 # tests/clients/valgrind.supp, for proven non-shim noise only.
 # (tests/integration/torture.sh runs two torture programs under valgrind.)
 # shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317,SC2119
@@ -23,7 +23,12 @@ T_TIMEOUT=180
 
 # A frame of ours, as valgrind prints it: the object, or a source file of
 # shim/ (the libraries have debug information, so frames show file:line).
-_shim_srcs=$(cd "$T_ROOT/shim" && printf '%s\n' *.c | sed 's/\.c$//' | paste -sd'|')
+_shim_srcs=$(cd "$T_ROOT/shim" && printf '%s\n' */*.c | sed 's|.*/||; s/\.c$//' | paste -sd'|')
+case $_shim_srcs in '' | *'*'*)
+	echo "90-valgrind: no source files under $T_ROOT/shim/*/" >&2
+	exit 1
+	;;
+esac
 SHIM_FRAME="libredistls[-a-z]*\\.so|\\(($_shim_srcs)\\.c:[0-9]+\\)"
 
 # shellcheck disable=SC2054 # the commas are valgrind's
