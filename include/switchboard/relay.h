@@ -45,9 +45,10 @@ int *relay_private_fds(unsigned first, unsigned last, int *n);
 /* relay_is_private_fd - 1 if fd is one of the shim's own descriptors. */
 int relay_is_private_fd(int fd);
 
-/* relay_read_error - the error a relayed session ended with (0 if none or
-   already reported), cleared: a hooked read that meets the end of stream
-   reports it once, as the fast path would. */
+/* relay_read_error - the error a relayed session ended with (0 if none):
+   a hooked read that meets the end of stream reports it, every time, as
+   the fast path's session does (a cut or forged stream never reads as a
+   clean end). */
 int relay_read_error(struct shim_sock *s);
 
 /* relay_drain - the process is ending (exit, _exit): give the thread up

@@ -681,7 +681,9 @@ int tls_session_flush(struct shim_tls *t, int *err)
  */
 int tls_session_buffered(struct shim_tls *t)
 {
-	return SSL_pending(t->ssl) > 0 || t->deferred != 0 ||
+	/* a failed read answers at once from now on (as a reset kernel
+	   socket polls readable): readiness must say so */
+	return SSL_pending(t->ssl) > 0 || t->deferred != 0 || t->read_failed ||
 	       (SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
 }
 

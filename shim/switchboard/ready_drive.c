@@ -64,11 +64,13 @@ static int ready_left_fast_path(enum sock_state st)
 }
 
 /*
- * A socket that left the fast path: `got` may be the private socket's
- * answer, asked before relay.c took the connection over, which says
+ * A socket that left the fast path, with an answer about another
+ * descriptor (the private socket, asked before relay.c took the
+ * connection over) or one not known to be the program's: that says
  * nothing of the program's descriptor (a read there would block: the
  * relay may hold only part of a record).  The kernel's answer for the
- * program's descriptor itself, now.
+ * program's descriptor itself, now: one poll, in the round of the switch
+ * only.
  */
 static uint32_t ready_ask_program_fd(int fd, uint32_t want)
 {
@@ -80,13 +82,13 @@ static uint32_t ready_ask_program_fd(int fd, uint32_t want)
 }
 
 uint32_t ready_complete(struct shim_sock *s, int fd, uint32_t want,
-			uint32_t got)
+			uint32_t got, int from)
 {
 	struct sock_view v;
 	struct ready_facts f;
 
 	ready_look(s, fd, &v, &f);
-	if (ready_left_fast_path(f.state))
+	if (ready_left_fast_path(f.state) && from != fd)
 		return ready_ask_program_fd(fd, want);
 	if (ready_mask_handshaking(f.state))
 		return ready_complete_handshake(s, fd, &v, want, got);
@@ -100,8 +102,8 @@ uint32_t ready_complete(struct shim_sock *s, int fd, uint32_t want,
 		sock_view(s, fd, &v);
 		f.hints = v.hints;
 	}
-	if (ready_left_fast_path(v.state))
-		return ready_ask_program_fd(fd, want);
+	if (sock_emulated(f.state) && ready_left_fast_path(v.state))
+		return ready_ask_program_fd(fd, want); /* switched meanwhile */
 	return ready_mask_report(&f, want, got);
 }
 

@@ -52,6 +52,8 @@ struct ready_reg {
 	int armed;
 	int err_reported;
 	int live;       /* 0 after EPOLL_CTL_DEL: kept for the next ADD */
+	int moved;      /* re-registered on another kernel descriptor: the
+			   next event may still be the old one's */
 	struct shim_sock *sock;
 	struct ready_reg *sock_next, *set_next, *hash_next;
 };
@@ -421,6 +423,7 @@ static void ready_attach(struct shim_sock *s, int rebind)
 			continue;
 		if (r->kfd >= 0)
 			real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->kfd, NULL);
+		r->moved = 1;
 		ready_register(r, v.kernel_fd);
 	}
 	pthread_mutex_unlock(&ready_lock);
@@ -731,14 +734,15 @@ static int ready_translate_full(int epfd, struct ready_reg *r, int oneshot,
 {
 	struct shim_sock *s = r->sock;
 	uint32_t want = r->app_events & ~READY_FLAGS, out;
-	int fd = r->fd;
+	int fd = r->fd, from = r->moved ? -1 : r->kfd;
 
+	r->moved = 0;
 	if (oneshot)
 		r->kernel_events = READY_DISARMED; /* the kernel disarmed it */
 	sock_get(s);
 	pthread_mutex_unlock(&ready_lock);
 
-	out = ready_complete(s, fd, want, ev->events);
+	out = ready_complete(s, fd, want, ev->events, from);
 
 	pthread_mutex_lock(&ready_lock);
 	r = ready_find(s, epfd, fd);
@@ -774,7 +778,11 @@ static int ready_translate(int epfd, struct epoll_event *ev,
 		return r == NULL; /* not ours: as the kernel said it */
 	}
 	ready_look(r->sock, r->fd, &v, &f);
-	oneshot = (r->app_events & EPOLLONESHOT) && f.state == SOCK_READY;
+	/* the kernel's registration carries the program's EPOLLONESHOT (and
+	   the kernel disarmed it) once the session is open, or when the
+	   kernel serves the descriptor as it is */
+	oneshot = (r->app_events & EPOLLONESHOT) &&
+		  (f.state == SOCK_READY || !sock_emulated(f.state) || !f.owned);
 	if (!oneshot && nsyn == 0 && ready_mask_steady(&f))
 		return ready_translate_steady(r, &f, ev);
 	return ready_translate_full(epfd, r, oneshot, ev, rd, nsyn);

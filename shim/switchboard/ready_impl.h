@@ -18,13 +18,14 @@ void ready_look(struct shim_sock *s, int fd, struct sock_view *v,
 		struct ready_facts *f);
 
 /*
- * ready_complete - the kernel reported `got` for socket s (the program's
- * fd, asked for `want`): drive the handshake, flush or probe as the answer
- * needs, and say what the program sees.  Caller holds a reference, no
- * lock.
+ * ready_complete - the kernel reported `got` about descriptor `from` (the
+ * private socket, the program's fd, or -1: not known) for socket s (the
+ * program's fd, asked for `want`): drive the handshake, flush or probe as
+ * the answer needs, and say what the program sees.  Caller holds a
+ * reference, no lock.
  */
 uint32_t ready_complete(struct shim_sock *s, int fd, uint32_t want,
-			uint32_t got);
+			uint32_t got, int from);
 
 /* ready_deadline - the deadline of a poll-style timeout: NULL (wait
    forever) or *deadline. */

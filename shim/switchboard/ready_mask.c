@@ -123,10 +123,10 @@ uint32_t ready_mask_epoll(const struct ready_facts *f, uint32_t app_events,
 {
 	uint32_t want = app_events & ~READY_FLAGS;
 
+	if (!armed) /* a one-shot that fired, until the program re-arms it */
+		return READY_DISARMED;
 	if (!sock_emulated(f->state) || !f->owned)
 		return app_events;
-	if (!armed)
-		return READY_DISARMED;
 	if (f->state != SOCK_READY)
 		return ready_mask_kernel(f, want);
 	return ready_mask_kernel(f, want) |

@@ -97,7 +97,8 @@ static int ready_poll_answer(struct pollfd *fds, nfds_t n,
 		uint32_t r;
 
 		woke |= rc > 0 && kp[n + i].revents != 0;
-		r = ready_complete(own[i].s, p->fd, (uint16_t)own[i].app, got);
+		r = ready_complete(own[i].s, p->fd, (uint16_t)own[i].app, got,
+				   own[i].v.kernel_fd);
 		p->revents = (short)((r | (uint16_t)own[i].syn) &
 				     ((uint16_t)own[i].app | READY_ALWAYS | POLLNVAL));
 	}

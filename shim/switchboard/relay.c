@@ -497,7 +497,9 @@ int relay_read_error(struct shim_sock *s)
 {
 	struct relay_state *r = s->relay;
 
-	return r != NULL ? atomic_exchange(&r->err, 0) : 0;
+	/* sticky, as the session's own read errors are: every later read
+	   of the end says so, never a clean end of stream */
+	return r != NULL ? atomic_load(&r->err) : 0;
 }
 
 /* Serve each socket of batch (each with a reference, dropped here). */

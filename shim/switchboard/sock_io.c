@@ -504,8 +504,15 @@ int sock_recvmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
 {
 	unsigned int i;
 
-	if (!sock_fast(s))
-		return real.recvmmsg(fd, v, n, flags, timeout);
+	if (!sock_fast(s)) {
+		int got = real.recvmmsg(fd, v, n, flags, timeout);
+
+		/* an end of stream the relay met as an error is that error */
+		if (got >= 1 && v[0].msg_len == 0 &&
+		    sock_kernel_read(s, 0) < 0)
+			return -1;
+		return got;
+	}
 	for (i = 0; i < n; i++) {
 		int saved = errno;
 		/* like the kernel: block for the first message only */
@@ -583,7 +590,8 @@ ssize_t sock_recvfrom(struct shim_sock *s, int fd, void *buf, size_t len,
 	ssize_t n;
 
 	if (!sock_fast(s))
-		return real.recvfrom(fd, buf, len, flags, addr, alen);
+		return sock_kernel_read(s, real.recvfrom(fd, buf, len, flags,
+							 addr, alen));
 	n = sock_recv(s, fd, buf, len, flags);
 	if (n >= 0 && alen != NULL)
 		*alen = 0; /* connected stream: no source address */
@@ -605,8 +613,9 @@ ssize_t sock_pvec(struct shim_sock *s, int fd, enum sock_dir dir,
 {
 	if (sock_fast(s))
 		return sock_refuse(SOCK_REFUSE_OFFSET, NULL, NULL);
-	return dir == SOCK_DIR_READ ? real.preadv(fd, iov, iovcnt, off)
-				    : real.pwritev(fd, iov, iovcnt, off);
+	return dir == SOCK_DIR_READ
+		       ? sock_kernel_read(s, real.preadv(fd, iov, iovcnt, off))
+		       : real.pwritev(fd, iov, iovcnt, off);
 }
 
 ssize_t sock_pvec2(struct shim_sock *s, int fd, enum sock_dir dir,
@@ -616,7 +625,8 @@ ssize_t sock_pvec2(struct shim_sock *s, int fd, enum sock_dir dir,
 
 	if (!sock_fast(s))
 		return dir == SOCK_DIR_READ
-			       ? real.preadv2(fd, iov, iovcnt, off, rwf)
+			       ? sock_kernel_read(s, real.preadv2(fd, iov, iovcnt,
+								  off, rwf))
 			       : real.pwritev2(fd, iov, iovcnt, off, rwf);
 	if (off != -1)
 		return sock_refuse(SOCK_REFUSE_OFFSET, NULL, NULL);

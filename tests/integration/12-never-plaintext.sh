@@ -826,6 +826,53 @@ case_hostile_relayed_eof() {
 }
 t_case "a forged record / cut stream reads as an error, not a clean end of stream, on the fast path and relayed" case_hostile_relayed_eof
 
+case_hostile_read_calls() {
+	# The same attack seen through every read call a program may use
+	# (recv, recvfrom, recvmsg, recv_into; os.read), on the fast path and
+	# relayed (the descriptor made inheritable: FIONCLEX): the good reply,
+	# then an error on every later read, never a clean end of stream.
+	local h relay
+	np_hostile reply-then-bad "$T_TMP/np-hostile-calls" || return
+	h=$H
+	for relay in 0 1; do
+		M=$(marker)
+		t_run "${NP_SHIM[@]}" "$T_PY" -c '
+import os, select, socket, sys
+port, marker, relay = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
+calls = {"recv": lambda s: s.recv(4096),
+         "recvfrom": lambda s: s.recvfrom(4096)[0],
+         "recvmsg": lambda s: s.recvmsg(4096)[0],
+         "recv_into": lambda s: bytes(bytearray(4096)[:s.recv_into(bytearray(4096))]),
+         "os.read": lambda s: (select.select([s], [], [], 5),
+                               os.read(s.fileno(), 4096))[1]}
+for name, call in calls.items():
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    if relay:
+        os.set_inheritable(s.fileno(), True)
+    s.sendall(b"SET %s 1\r\n" % marker.encode())
+    got = []
+    for _ in range(4):
+        try:
+            got.append("%d bytes" % len(call(s)))
+        except OSError as e:
+            got.append("error %d" % e.errno)
+    print(name, "relayed" if relay else "fast", ";".join(got))
+    s.close()
+' "$H_PORT" "$M" "$relay"
+		assert_rc 0 "the reading script ($(t_short "$T_OUT $T_ERR" 400))" || return
+		assert_file_lacks "$h.raw" "$M" "bytes the server received (relay=$relay)" || return
+		local line n=0
+		while read -r line; do
+			n=$((n + 1))
+			[[ "$line" =~ ^[a-z_.]+\ [a-z]+\ 5\ bytes\;error\ [0-9]+\;error\ [0-9]+\;error\ [0-9]+$ ]] ||
+				{ fail "after the forged record: $line (want the 5-byte reply, then an error on every read)"; return 1; }
+		done <<<"$T_OUT"
+		[ "$n" = 5 ] || { fail "expected 5 read calls reported, got $n: $T_OUT"; return 1; }
+	done
+	stop_pid "$H_PID"
+}
+t_case "a forged record after a good reply: every read call (recv, recvfrom, recvmsg, recv_into, read) fails after it, fast and relayed" case_hostile_read_calls
+
 case_bigselect() {
 	np_setup bigselect || return
 	probe bigselect

@@ -202,6 +202,8 @@ static const struct epoll_row epoll_rows[] = {
 	{ "open: exclusive wake-ups are an ADD-time flag", SOCK_READY, 0, 1, 1, IN | ONESHOT | EXCL, IN | ONESHOT },
 	{ "open: unsent ciphertext watches writability too", SOCK_READY, UNSENT, 1, 1, IN | ET, IN | OUT | ET },
 	{ "a one-shot that fired stays disarmed", SOCK_READY, 0, 1, 0, IN | ONESHOT, READY_DISARMED },
+	{ "relayed: a one-shot that fired stays disarmed until re-armed", SOCK_RELAY, 0, 1, 0, IN | ONESHOT, READY_DISARMED },
+	{ "a fork child's one-shot that fired stays disarmed", SOCK_READY, 0, 0, 0, IN | ONESHOT, READY_DISARMED },
 	{ "handshaking: what the handshake needs, level-triggered", SOCK_HANDSHAKING, 0, 1, 1, OUT | ET, IN },
 	{ "connecting: the connect's end, level-triggered", SOCK_CONNECTING, 0, 1, 1, IN | ONESHOT, OUT },
 	{ "failed: nothing from the kernel", SOCK_FAILED, 0, 1, 1, IN | ET, 0 },
