@@ -461,7 +461,7 @@ ssize_t sock_recvmsg(struct shim_sock *s, int fd, struct msghdr *msg,
 {
 	ssize_t n;
 
-	if (!sock_fast(s))
+	if (msg == NULL || !sock_fast(s)) /* NULL: the kernel's EFAULT */
 		return sock_kernel_read(s, real.recvmsg(fd, msg, flags));
 	n = sock_readv(s, fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
 	if (n >= 0) {

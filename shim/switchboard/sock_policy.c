@@ -74,6 +74,7 @@ static void sock_relay_fd(int fd, const char *why)
    relayed: switch each one now. */
 static void sock_relay_passed(const struct msghdr *msg)
 {
+	const char *end = (const char *)msg->msg_control + msg->msg_controllen;
 	struct cmsghdr *c;
 
 	for (c = CMSG_FIRSTHDR((struct msghdr *)msg); c != NULL;
@@ -81,6 +82,10 @@ static void sock_relay_passed(const struct msghdr *msg)
 		const int *fds = (const int *)CMSG_DATA(c);
 		size_t n;
 
+		/* a malformed header: the kernel refuses the call (EINVAL) */
+		if (c->cmsg_len < CMSG_LEN(0) ||
+		    c->cmsg_len > (size_t)(end - (const char *)c))
+			break;
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
