@@ -611,12 +611,22 @@ int engine_cert_days(struct shim_tls *s, int peer, long *days, char *date,
 ENGINE_EXPORT const struct shim_engine_ops *
 shim_engine_init(const struct shim_host *host, char *why, size_t whylen);
 
+/* 1 if host is of this engine's ABI and lends every call. */
+static int engine_host_complete(const struct shim_host *host)
+{
+	return host != NULL && host->abi == SHIM_ENGINE_ABI &&
+	       host->recv != NULL && host->send != NULL &&
+	       host->close != NULL && host->getaddrinfo != NULL &&
+	       host->log != NULL && host->log_enabled != NULL &&
+	       host->log_configure != NULL;
+}
+
 ENGINE_EXPORT const struct shim_engine_ops *
 shim_engine_init(const struct shim_host *host, char *why, size_t whylen)
 {
 	const char *reason = NULL;
 
-	if (host == NULL || host->abi != SHIM_ENGINE_ABI) {
+	if (!engine_host_complete(host)) {
 		snprintf(why, whylen, "switchboard and engine do not match");
 		return NULL;
 	}

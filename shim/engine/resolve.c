@@ -53,7 +53,9 @@ static size_t resolve_nnames; /* of which names */
 static pthread_rwlock_t resolve_lock = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_mutex_t resolve_gate = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t resolve_busy = PTHREAD_MUTEX_INITIALIZER;
-static __thread int resolve_reading; /* read sections this thread is in */
+/* read sections this thread is in; initial-exec, as the switchboard's
+   thread-locals: a first use from a signal handler must not allocate */
+static __thread int resolve_reading __attribute__((tls_model("initial-exec")));
 static int resolve_fork_locked;      /* fork_prepare holds the write side */
 static atomic_llong resolve_at;      /* monotonic s of the last refresh */
 static atomic_int resolve_thread_on; /* a refresher runs in this process */
@@ -297,6 +299,10 @@ void resolve_poll(void)
 {
 	if (resolve_nnames == 0 || atomic_load(&resolve_thread_on) ||
 	    resolve_now() - atomic_load(&resolve_at) < RESOLVE_REFRESH_S)
+		return;
+	/* a signal handler's connect() on a thread inside a read section
+	   must not become the writer it would wait for */
+	if (resolve_reading > 0)
 		return;
 	/* no refresher here (a fork child): this connect() refreshes the
 	   stale sets before it is decided, the ones meanwhile use them as

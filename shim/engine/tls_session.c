@@ -393,13 +393,14 @@ static int tls_result_eof(struct shim_tls *t, enum tls_op op, int *err)
 	return SHIM_IO_ERROR;
 }
 
-/* The errno of a call on a session that has already failed: a write
-   hears what the kernel said of the socket, as send(2) would again. */
+/* The errno of a call on a session that has already failed (its first
+   failure was reported with its own errno): a write gets EPIPE, as
+   send(2) does once the kernel has reported a reset or a shutdown; a
+   read ECONNRESET, never an orderly end. */
 static int tls_dead_errno(const struct shim_tls *t, enum tls_op op)
 {
-	if (op == TLS_OP_WRITE && t->bio.last_errno != 0)
-		return t->bio.last_errno;
-	return ECONNRESET;
+	(void)t;
+	return op == TLS_OP_WRITE ? EPIPE : ECONNRESET;
 }
 
 /* Interpret an OpenSSL result: the single place that does so. */
@@ -518,7 +519,10 @@ static int tls_flush_first(struct shim_tls *t, int *err)
 		return 0;
 	f = tls_bio_flush(&t->bio);
 	if (f < 0) {
-		*err = t->bio.last_errno;
+		/* the kernel's errno once, then EPIPE (tls_dead_errno) */
+		*err = t->failed ? tls_dead_errno(t, TLS_OP_WRITE)
+				 : t->bio.last_errno;
+		t->failed = 1;
 		return SHIM_IO_ERROR;
 	}
 	return f > 0 ? SHIM_IO_WANT_WRITE : 0;
