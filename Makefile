@@ -102,8 +102,11 @@ $(BUILD)/obj/common/%.o: $(COM_DIR)/%.c $(BUILD)/flags | $(BUILD)/obj
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) $(COM_INC) -c -o $@ $<
 
-$(BUILD)/obj $(BUILD)/tests $(BUILD)/torture:
-	$(Q)mkdir -p $@ $@/switchboard $@/engine $@/common
+$(BUILD)/obj:
+	$(Q)mkdir -p $@/switchboard $@/engine $@/common
+
+$(BUILD)/tests $(BUILD)/torture:
+	$(Q)mkdir -p $@
 
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d $(BUILD)/*.d)
 

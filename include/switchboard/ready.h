@@ -52,6 +52,13 @@ int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
 /* ready_has_set - 1 if epfd has registrations of tracked sockets. */
 int ready_has_set(int epfd);
 
+/* ready_atfork_prepare / ready_atfork_release - around fork() (hooks.c's
+   handlers, before the fd table's lock and after it): a child never
+   inherits the epoll mirror's lock held by another thread.  The mirror's
+   lock is a leaf: nothing under it takes another lock of the shim. */
+void ready_atfork_prepare(void);
+void ready_atfork_release(void);
+
 /* ready_is_epfd - 1 if fd is an epoll fd the shim keeps state for. */
 int ready_is_epfd(int fd);
 

@@ -41,18 +41,21 @@ extern void __chk_fail(void) __attribute__((noreturn));
 
 static void hooks_atfork_prepare(void)
 {
+	ready_atfork_prepare();
 	fdt_lock();
 }
 
 static void hooks_atfork_parent(void)
 {
 	fdt_unlock();
+	ready_atfork_release();
 }
 
 static void hooks_atfork_child(void)
 {
 	sock_atfork_child();
 	fdt_unlock();
+	ready_atfork_release();
 }
 
 static void hooks_init_slow(void)

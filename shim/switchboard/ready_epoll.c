@@ -465,6 +465,18 @@ static void ready_observe(void)
 		sock_observe(ready_on_sock);
 }
 
+/* ------------------------------------------------------- fork */
+
+void ready_atfork_prepare(void)
+{
+	pthread_mutex_lock(&ready_lock);
+}
+
+void ready_atfork_release(void)
+{
+	pthread_mutex_unlock(&ready_lock);
+}
+
 /* ------------------------------------------------------ epoll_ctl */
 
 int ready_has_set(int epfd)
