@@ -122,9 +122,10 @@ $(LIB): $(SWITCHBOARD_OBJS) $(ENGINE_OBJS) $(COMMON_OBJS)
 	$(Q)$(CC) -shared $(LDFLAGS) $(LDDEFS) -o $@ $^ $(ENGINE_LIBS) -ldl -pthread
 endif
 
-$(CTL): tools/redis-tls-ctl.c $(ENGINE_OBJS) $(COMMON_OBJS) $(BUILD)/flags
+CTL_SRCS := tools/redis-tls-ctl.c tools/supervise.c tools/sup_relay.c
+$(CTL): $(CTL_SRCS) tools/supervise.h $(ENGINE_OBJS) $(COMMON_OBJS) $(BUILD)/flags
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(ENG_INC) $(ENGINE_CFLAGS) $(LDFLAGS) -o $@ tools/redis-tls-ctl.c \
+	$(Q)$(CC) $(CFLAGS) $(ENG_INC) -Itools $(ENGINE_CFLAGS) $(LDFLAGS) -o $@ $(CTL_SRCS) \
 		$(ENGINE_OBJS) $(COMMON_OBJS) $(ENGINE_LIBS) -pthread
 
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) $(BUILD)/flags | $(BUILD)/tests
@@ -222,6 +223,11 @@ $(BUILD)/clients/leak_probe: tests/clients/leak_probe.c | $(BUILD)/clients
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) $(if $(LEAK_PROBE_URING),-DHAVE_LIBURING) $(LDFLAGS) -o $@ $< \
 		-pthread -lrt $(if $(LEAK_PROBE_URING),$(shell pkg-config --libs liburing))
+# static_client (47-supervisor): `gcc -static`, so no LD_PRELOAD reaches
+# it (libc.a is in libc6-dev); no hiredis.
+$(BUILD)/clients/static_client: tests/clients/static_client.c | $(BUILD)/clients
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -static $(LDFLAGS) -o $@ $< -pthread
 # ---- end of tests/clients -------------------------------------------------
 
 # ---- issue 5: fuzzing, soak, sanitizers ------------------------------------

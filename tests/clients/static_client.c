@@ -1,0 +1,305 @@
+/*
+ * static_client.c - a small RESP client linked with `gcc -static`, so no
+ * LD_PRELOAD reaches it: the supervisor's test program (47-supervisor).
+ *
+ *   static_client HOST PORT ping            PING, prints the reply
+ *   static_client HOST PORT cmd ARG...      one command, prints the reply
+ *   static_client HOST PORT big BYTES       SET/GET a value, byte-exact
+ *   static_client HOST PORT pipeline N      N SETs then N GETs in one
+ *                                           pipeline, every reply checked
+ *   static_client HOST PORT threads         two threads connect at once
+ *   static_client HOST PORT fork            a forked child connects
+ *
+ * HOST is an IPv4 literal (no resolver in a static binary).  Exit 0 on
+ * success, 1 on a wrong reply, 3 when connect fails ("connect: ERROR").
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct conn {
+	int fd;
+	char buf[65536];
+	size_t off, len;
+};
+
+static const char *host;
+static int port;
+
+static int conn_open(struct conn *c)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons((unsigned short)port) };
+
+	c->off = c->len = 0;
+	inet_pton(AF_INET, host, &sa.sin_addr);
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		printf("connect: %s\n", strerror(errno));
+		fflush(stdout);
+		return -1;
+	}
+	return 0;
+}
+
+static int put(struct conn *c, const void *p, size_t n)
+{
+	const char *s = p;
+
+	while (n > 0) {
+		ssize_t w = write(c->fd, s, n);
+		if (w <= 0) {
+			printf("write: %s\n", w < 0 ? strerror(errno) : "0");
+			return -1;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int fill(struct conn *c)
+{
+	ssize_t r;
+
+	if (c->off < c->len)
+		return 0;
+	r = read(c->fd, c->buf, sizeof(c->buf));
+	if (r <= 0) {
+		printf("read: %s\n", r < 0 ? strerror(errno) : "end of stream");
+		return -1;
+	}
+	c->off = 0;
+	c->len = (size_t)r;
+	return 0;
+}
+
+static int get(struct conn *c, char *p, size_t n)
+{
+	while (n > 0) {
+		size_t k;
+		if (fill(c) < 0)
+			return -1;
+		k = c->len - c->off < n ? c->len - c->off : n;
+		memcpy(p, c->buf + c->off, k);
+		c->off += k;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* One reply line without CRLF into line. */
+static int get_line(struct conn *c, char *line, size_t max)
+{
+	size_t n = 0;
+
+	for (;;) {
+		if (fill(c) < 0)
+			return -1;
+		char ch = c->buf[c->off++];
+		if (ch == '\n')
+			break;
+		if (n + 1 < max)
+			line[n++] = ch;
+	}
+	if (n > 0 && line[n - 1] == '\r')
+		n--;
+	line[n] = '\0';
+	return 0;
+}
+
+/* A command as a RESP array. */
+static int command(struct conn *c, int argc, const char **argv,
+		   const size_t *lens)
+{
+	char head[64];
+
+	snprintf(head, sizeof(head), "*%d\r\n", argc);
+	if (put(c, head, strlen(head)) < 0)
+		return -1;
+	for (int i = 0; i < argc; i++) {
+		size_t l = lens ? lens[i] : strlen(argv[i]);
+		snprintf(head, sizeof(head), "$%zu\r\n", l);
+		if (put(c, head, strlen(head)) < 0 || put(c, argv[i], l) < 0 ||
+		    put(c, "\r\n", 2) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Expect reply line `want` exactly. */
+static int expect(struct conn *c, const char *want)
+{
+	char line[256];
+
+	if (get_line(c, line, sizeof(line)) < 0)
+		return -1;
+	if (strcmp(line, want) != 0) {
+		printf("reply '%s', expected '%s'\n", line, want);
+		return -1;
+	}
+	return 0;
+}
+
+static int do_ping(void)
+{
+	struct conn c;
+	const char *argv[] = { "PING" };
+
+	if (conn_open(&c) < 0)
+		return 3;
+	if (command(&c, 1, argv, NULL) < 0 || expect(&c, "+PONG") < 0)
+		return 1;
+	printf("PONG\n");
+	close(c.fd);
+	return 0;
+}
+
+static int do_cmd(int argc, const char **argv)
+{
+	struct conn c;
+	char line[256];
+
+	if (conn_open(&c) < 0)
+		return 3;
+	if (command(&c, argc, argv, NULL) < 0 ||
+	    get_line(&c, line, sizeof(line)) < 0)
+		return 1;
+	printf("%s\n", line);
+	close(c.fd);
+	return line[0] == '-' ? 1 : 0;
+}
+
+static int do_big(size_t size)
+{
+	struct conn c;
+	char *v = malloc(size), *back = malloc(size), line[64], crlf[2];
+	const char *argv[] = { "SET", "static:big", v };
+	size_t lens[] = { 3, 10, size };
+	unsigned x = 12345;
+
+	if (v == NULL || back == NULL || conn_open(&c) < 0)
+		return 3;
+	for (size_t i = 0; i < size; i++) {
+		x = x * 1103515245u + 12345u;
+		v[i] = (char)(x >> 16);
+	}
+	if (command(&c, 3, argv, lens) < 0 || expect(&c, "+OK") < 0)
+		return 1;
+	argv[0] = "GET";
+	if (command(&c, 2, argv, lens) < 0)
+		return 1;
+	snprintf(line, sizeof(line), "$%zu", size);
+	if (expect(&c, line) < 0 || get(&c, back, size) < 0 ||
+	    get(&c, crlf, 2) < 0)
+		return 1;
+	if (memcmp(v, back, size) != 0) {
+		printf("GET: the value differs\n");
+		return 1;
+	}
+	printf("big %zu ok\n", size);
+	close(c.fd);
+	return 0;
+}
+
+static int do_pipeline(int n)
+{
+	struct conn c;
+	char key[32], val[32], want[40];
+
+	if (conn_open(&c) < 0)
+		return 3;
+	for (int i = 0; i < n; i++) {
+		const char *argv[] = { "SET", key, val };
+		snprintf(key, sizeof(key), "static:p:%d", i % 1000);
+		snprintf(val, sizeof(val), "v%d", i);
+		if (command(&c, 3, argv, NULL) < 0)
+			return 1;
+	}
+	for (int i = 0; i < n; i++)
+		if (expect(&c, "+OK") < 0)
+			return 1;
+	for (int i = 0; i < n; i++) {
+		const char *argv[] = { "ECHO", val };
+		snprintf(val, sizeof(val), "e%d", i);
+		if (command(&c, 2, argv, NULL) < 0)
+			return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		snprintf(val, sizeof(val), "e%d", i);
+		snprintf(want, sizeof(want), "$%zu", strlen(val));
+		if (expect(&c, want) < 0 || expect(&c, val) < 0)
+			return 1;
+	}
+	printf("pipeline %d ok\n", 2 * n);
+	close(c.fd);
+	return 0;
+}
+
+static void *thread_main(void *arg)
+{
+	(void)arg;
+	return (void *)(long)do_ping();
+}
+
+static int do_threads(void)
+{
+	pthread_t t[2];
+	void *rc[2];
+
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, thread_main, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], &rc[i]);
+	return rc[0] || rc[1] ? 1 : 0;
+}
+
+static int do_fork(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		printf("child: ");
+		_exit(do_ping());
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		return 1;
+	if (WEXITSTATUS(status) != 0)
+		return WEXITSTATUS(status);
+	printf("parent: ");
+	return do_ping();
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: static_client HOST PORT MODE [ARGS]\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	host = argv[1];
+	port = atoi(argv[2]);
+	if (strcmp(argv[3], "ping") == 0)
+		return do_ping();
+	if (strcmp(argv[3], "cmd") == 0 && argc > 4)
+		return do_cmd(argc - 4, (const char **)argv + 4);
+	if (strcmp(argv[3], "big") == 0 && argc > 4)
+		return do_big(strtoul(argv[4], NULL, 10));
+	if (strcmp(argv[3], "pipeline") == 0 && argc > 4)
+		return do_pipeline(atoi(argv[4]));
+	if (strcmp(argv[3], "threads") == 0)
+		return do_threads();
+	if (strcmp(argv[3], "fork") == 0)
+		return do_fork();
+	fprintf(stderr, "static_client: unknown mode %s\n", argv[3]);
+	return 2;
+}
