@@ -1,0 +1,197 @@
+#!/bin/bash
+# The supervisor (`redis-tls-ctl supervise -- PROG`): a `gcc -static`
+# client, which no LD_PRELOAD reaches, gets verified TLS (with a client
+# certificate) to the TLS-only redis-server through seccomp user
+# notification; failures fail closed; unconfigured ports are untouched;
+# threads, forked and exec'd children (even with `env -i`) are covered.
+# shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317,SC2119
+source "$(dirname "$0")/../../scripts/testlib.sh"
+t_require_shim
+
+CTL=$BUILD/redis-tls-ctl
+SC=$BUILD/clients/static_client
+[ -x "$SC" ] || make -s -C "$T_ROOT" "$SC" >/dev/null 2>&1 ||
+	gcc -O2 -static -pthread -o "$SC" "$T_ROOT/tests/clients/static_client.c"
+M=$(marker)
+start_tls_redis || t_done
+TLS_PORT=$REDIS_PORT
+
+# sup PORT [VAR=VALUE...] -- CMD...: CMD under the supervisor, configured
+# for a TLS endpoint 127.0.0.1:PORT with the test CA and client
+# certificate (VAR=VALUE overrides), through t_run.
+sup() {
+	local port=$1
+	local -a vars=("REDIS_TLS_ENDPOINTS=127.0.0.1:$port"
+		"REDIS_TLS_CA_FILE=$PKI/ca.crt" "REDIS_TLS_CERT_FILE=$PKI/client.crt"
+		"REDIS_TLS_KEY_FILE=$PKI/client.key")
+	shift
+	while [ "$1" != -- ]; do
+		vars+=("$1")
+		shift
+	done
+	shift
+	t_run env "${vars[@]}" "$CTL" supervise -- "$@"
+}
+
+# no_shim_errors: the last run logged no error or warning.
+no_shim_errors() {
+	assert_eq "" "$(shim_log_lines "$T_ERR" | grep -iE 'error|warning|refused')" "shim errors"
+}
+
+# connect_failed: the last run's client saw its connect fail.
+connect_failed() {
+	assert_rc 3 "the client's exit status (3: connect failed)" || return
+	assert_match "$T_OUT" "^connect: " "the client's output"
+}
+
+# ---------------------------------------------------------------- cases
+
+case_premise() {
+	# Static: LD_PRELOAD cannot reach it, and plaintext gets nowhere.
+	assert_match "$(LC_ALL=C ldd "$SC" 2>&1)" "not a dynamic executable|statically linked" "ldd" || return
+	t_run env LD_PRELOAD="$T_LIB" "$SC" 127.0.0.1 "$TLS_PORT" ping
+	assert_failed "the static client without the supervisor" || return
+	assert_not_contains "$T_OUT" PONG "its output"
+}
+
+case_ping() {
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" ping
+	assert_rc 0 || return
+	assert_eq PONG "$T_OUT" "PING"
+	no_shim_errors
+}
+
+case_big() {
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" big 16777216
+	assert_rc 0 || return
+	assert_eq "big 16777216 ok" "$T_OUT" "SET/GET of 16 MiB, compared byte by byte"
+	assert_eq 16777216 "$(rcli_native STRLEN static:big)" "STRLEN (native TLS)"
+	no_shim_errors
+}
+
+case_pipeline() {
+	rcli_native DEL static:p:999 >/dev/null
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" pipeline 10000
+	assert_rc 0 || return
+	assert_eq "pipeline 20000 ok" "$T_OUT" "10 000 SETs then 10 000 ECHOs, every reply checked"
+	assert_eq v9999 "$(rcli_native GET static:p:999)" "the last SET (native TLS)"
+}
+
+case_threads() {
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" threads
+	assert_rc 0 || return
+	assert_eq $'PONG\nPONG' "$T_OUT" "two threads connecting at once"
+	no_shim_errors
+}
+
+case_fork() {
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" fork
+	assert_rc 0 || return
+	assert_eq $'child: PONG\nparent: PONG' "$T_OUT" "a forked child, then its parent"
+}
+
+case_env_i_child() {
+	# A shell's child started with a cleaned environment is still filtered.
+	sup "$TLS_PORT" -- sh -c 'exec env -i "$0" 127.0.0.1 "$1" cmd SET "$2" envi' \
+		"$SC" "$TLS_PORT" static:envi
+	assert_rc 0 || return
+	assert_eq "+OK" "$T_OUT" "SET from an env -i child"
+	assert_eq envi "$(rcli_native GET static:envi)" "the value (native TLS)"
+}
+
+case_unconfigured() {
+	# In one run: the TLS endpoint wrapped, a plaintext server untouched.
+	start_plain_redis || return
+	sup "$TLS_PORT" -- sh -c '"$0" 127.0.0.1 "$1" cmd SET static:plain yes &&
+		"$0" 127.0.0.1 "$2" cmd SET static:tls yes' "$SC" "$PLAIN_PORT" "$TLS_PORT"
+	assert_rc 0 || return
+	assert_eq $'+OK\n+OK' "$T_OUT" "both SETs"
+	assert_eq yes "$(redis-cli -h 127.0.0.1 -p "$PLAIN_PORT" GET static:plain)" "plaintext server" || return
+	assert_eq yes "$(rcli_native GET static:tls)" "TLS server"
+	no_shim_errors
+	stop_pid "$PLAIN_PID"
+}
+
+# nothing_received: the recording server saw none of the marker.
+nothing_received() {
+	assert_file_lacks "$REC.raw" "$M" "bytes on the wire"
+	[ -e "$REC.plain" ] && assert_file_lacks "$REC.plain" "$M" "bytes the server decrypted"
+	return 0
+}
+
+case_wrong_ca() {
+	sup "$TLS_PORT" "REDIS_TLS_CA_FILE=$PKI/other-ca.crt" -- \
+		"$SC" 127.0.0.1 "$TLS_PORT" cmd SET "$M" 1
+	connect_failed || return
+	assert_contains "$T_OUT" "Permission denied" "the connect's errno (EACCES)"
+	assert_one_shim_error "server certificate rejected" || return
+	assert_eq 0 "$(rcli_native EXISTS "$M")" "EXISTS marker on the server" || return
+
+	start_record_server tls other-ca --cert "$PKI/server-other-ca.crt" \
+		--key "$PKI/server-other-ca.key" || return
+	sup "$REC_PORT" -- "$SC" 127.0.0.1 "$REC_PORT" cmd SET "$M" 1
+	connect_failed || return
+	assert_one_shim_error "server certificate rejected" || return
+	nothing_received
+	stop_pid "$REC_PID"
+}
+
+case_no_client_cert() {
+	# TLS 1.3: the server refuses after the client's handshake is done, so
+	# the program sees the error at its first write or read.
+	sup "$TLS_PORT" REDIS_TLS_CERT_FILE= REDIS_TLS_KEY_FILE= -- \
+		"$SC" 127.0.0.1 "$TLS_PORT" cmd SET "$M" 1
+	assert_failed "the client" || return
+	assert_not_contains "$T_OUT" OK "the client's output"
+	assert_one_shim_error "certificate required" || return
+	assert_eq 0 "$(rcli_native EXISTS "$M")" "EXISTS marker on the server" || return
+
+	start_record_server tls client-ca --cert "$PKI/server.crt" \
+		--key "$PKI/server.key" --client-ca "$PKI/ca.crt" || return
+	sup "$REC_PORT" REDIS_TLS_CERT_FILE= REDIS_TLS_KEY_FILE= -- \
+		"$SC" 127.0.0.1 "$REC_PORT" cmd SET "$M" 1
+	assert_failed "the client" || return
+	assert_one_shim_error "certificate|alert|closed|reset" || return
+	nothing_received
+	stop_pid "$REC_PID"
+}
+
+case_not_tls() {
+	start_record_server plain not-tls || return
+	sup "$REC_PORT" -- "$SC" 127.0.0.1 "$REC_PORT" cmd SET "$M" 1
+	connect_failed || return
+	assert_one_shim_error "tls|handshake|record|protocol|closed|reset" || return
+	nothing_received
+	stop_pid "$REC_PID"
+}
+
+case_refuse_setuid() {
+	cp "$SC" "$T_TMP/suid_client" && chmod u+s "$T_TMP/suid_client" || return
+	sup "$TLS_PORT" -- "$T_TMP/suid_client" 127.0.0.1 "$TLS_PORT" ping
+	assert_rc 126 || return
+	assert_eq "" "$T_OUT" "the program's output (it must not run)"
+	assert_eq 1 "$(grep -c 'set-user-ID' <<<"$T_ERR")" "one line saying why"
+}
+
+case_refuse_bad_config() {
+	sup "$TLS_PORT" "REDIS_TLS_CA_FILE=$T_TMP/missing.crt" -- \
+		"$SC" 127.0.0.1 "$TLS_PORT" ping
+	assert_rc 126 || return
+	assert_eq "" "$T_OUT" "the program's output (it must not run)"
+	assert_match "$T_ERR" "configuration error.*missing\.crt" "the reason"
+}
+
+t_case "premise: a static client is not reached by LD_PRELOAD" case_premise
+t_case "PING" case_ping
+t_case "SET/GET of 16 MiB, byte-exact" case_big
+t_case "pipeline of 10 000 commands (twice)" case_pipeline
+t_case "two threads connect at once" case_threads
+t_case "a forked child connects" case_fork
+t_case "an env -i child connects" case_env_i_child
+t_case "unconfigured port untouched in the same run" case_unconfigured
+t_case "wrong CA: connect fails, EACCES" case_wrong_ca
+t_case "no client certificate" case_no_client_cert
+t_case "not TLS (recording server)" case_not_tls
+t_case "setuid program refused (126)" case_refuse_setuid
+t_case "bad configuration: program not run (126)" case_refuse_bad_config
+t_done
