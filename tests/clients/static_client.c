@@ -9,13 +9,21 @@
  *                                           pipeline, every reply checked
  *   static_client HOST PORT threads         two threads connect at once
  *   static_client HOST PORT fork            a forked child connects
+ *   static_client HOST PORT flags           a SOCK_NONBLOCK|SOCK_CLOEXEC
+ *                                           socket: its flags after the
+ *                                           connect, then PING with poll
+ *   static_client HOST PORT tfo ARG...      one command sent with the SYN
+ *                                           (sendto MSG_FASTOPEN)
  *
  * HOST is an IPv4 literal (no resolver in a static binary).  Exit 0 on
- * success, 1 on a wrong reply, 3 when connect fails ("connect: ERROR").
+ * success, 1 on a wrong reply, 3 when connect (or the TCP Fast Open
+ * sendto) fails ("connect: ERROR", "sendto: ERROR").
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,6 +287,74 @@ static int do_fork(void)
 	return do_ping();
 }
 
+static void target(struct sockaddr_in *sa)
+{
+	*sa = (struct sockaddr_in){ .sin_family = AF_INET,
+				    .sin_port = htons((unsigned short)port) };
+	inet_pton(AF_INET, host, &sa->sin_addr);
+}
+
+static int wait_for(int fd, short ev)
+{
+	struct pollfd p = { .fd = fd, .events = ev };
+
+	return poll(&p, 1, 10000) == 1 ? 0 : -1;
+}
+
+static int do_flags(void)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int err = 0;
+	socklen_t len = sizeof(err);
+	char reply[64] = "";
+	ssize_t n;
+
+	target(&sa);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+	    errno != EINPROGRESS) {
+		printf("connect: %s\n", strerror(errno));
+		return 3;
+	}
+	if (wait_for(fd, POLLOUT) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+		printf("connect: %s\n", strerror(err ? err : ETIMEDOUT));
+		return 3;
+	}
+	printf("nonblock=%d cloexec=%d\n",
+	       (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0,
+	       (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+	if (read(fd, reply, sizeof(reply)) >= 0 || errno != EAGAIN)
+		printf("read before any request did not say EAGAIN\n");
+	if (write(fd, "PING\r\n", 6) != 6 || wait_for(fd, POLLIN) < 0 ||
+	    (n = read(fd, reply, sizeof(reply) - 1)) <= 0)
+		return 1;
+	reply[n] = '\0';
+	printf("%.*s\n", (int)strcspn(reply, "\r\n"), reply);
+	return strcmp(reply, "+PONG\r\n") == 0 ? 0 : 1;
+}
+
+static int do_tfo(int argc, const char **argv)
+{
+	struct sockaddr_in sa;
+	struct conn c = { .fd = socket(AF_INET, SOCK_STREAM, 0) };
+	char cmd[256] = "", line[256];
+
+	for (int i = 0; i < argc; i++)
+		snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), "%s%s",
+			 argv[i], i + 1 < argc ? " " : "\r\n");
+	target(&sa);
+	if (sendto(c.fd, cmd, strlen(cmd), MSG_FASTOPEN,
+		   (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		printf("sendto: %s\n", strerror(errno));
+		return 3;
+	}
+	if (get_line(&c, line, sizeof(line)) < 0)
+		return 1;
+	printf("%s\n", line);
+	return line[0] == '-' ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
@@ -300,6 +376,10 @@ int main(int argc, char **argv)
 		return do_threads();
 	if (strcmp(argv[3], "fork") == 0)
 		return do_fork();
+	if (strcmp(argv[3], "flags") == 0)
+		return do_flags();
+	if (strcmp(argv[3], "tfo") == 0 && argc > 4)
+		return do_tfo(argc - 4, (const char **)argv + 4);
 	fprintf(stderr, "static_client: unknown mode %s\n", argv[3]);
 	return 2;
 }

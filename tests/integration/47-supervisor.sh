@@ -112,6 +112,30 @@ case_unconfigured() {
 	stop_pid "$PLAIN_PID"
 }
 
+case_nonblocking() {
+	# A non-blocking, close-on-exec socket keeps both flags; the connect
+	# answers at once and the socket is writable, readable after PING.
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" flags
+	assert_rc 0 || return
+	assert_eq $'nonblock=1 cloexec=1\n+PONG' "$T_OUT" "flags, EAGAIN before the reply, PING"
+}
+
+case_fastopen() {
+	# TCP Fast Open would put the command in the SYN, before any
+	# handshake: refused for a configured endpoint, untouched otherwise.
+	start_record_server plain tfo || return
+	sup "$REC_PORT" -- "$SC" 127.0.0.1 "$REC_PORT" tfo SET "$M" 1
+	assert_rc 3 "the client's exit status (3: sendto failed)" || return
+	assert_contains "$T_OUT" "sendto: Operation not supported" "the client's output"
+	nothing_received
+	stop_pid "$REC_PID"
+	start_plain_redis || return
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$PLAIN_PORT" tfo SET static:tfo yes
+	assert_rc 0 || return
+	assert_eq yes "$(redis-cli -h 127.0.0.1 -p "$PLAIN_PORT" GET static:tfo)" "unconfigured: sent"
+	stop_pid "$PLAIN_PID"
+}
+
 # nothing_received: the recording server saw none of the marker.
 nothing_received() {
 	assert_file_lacks "$REC.raw" "$M" "bytes on the wire"
@@ -189,6 +213,8 @@ t_case "two threads connect at once" case_threads
 t_case "a forked child connects" case_fork
 t_case "an env -i child connects" case_env_i_child
 t_case "unconfigured port untouched in the same run" case_unconfigured
+t_case "non-blocking connect, flags kept" case_nonblocking
+t_case "TCP Fast Open: refused when configured, untouched otherwise" case_fastopen
 t_case "wrong CA: connect fails, EACCES" case_wrong_ca
 t_case "no client certificate" case_no_client_cert
 t_case "not TLS (recording server)" case_not_tls
