@@ -12,6 +12,9 @@
  *   static_client HOST PORT flags           a SOCK_NONBLOCK|SOCK_CLOEXEC
  *                                           socket: its flags after the
  *                                           connect, then PING with poll
+ *   static_client HOST PORT drain ARG...    one command, then read until
+ *                                           the end: "end of stream" (0)
+ *                                           or the read's error (4)
  *   static_client HOST PORT tfo ARG...      one command sent with the SYN
  *                                           (sendto MSG_FASTOPEN)
  *
@@ -287,6 +290,23 @@ static int do_fork(void)
 	return do_ping();
 }
 
+static int do_drain(int argc, const char **argv)
+{
+	struct conn c;
+	size_t total = 0;
+	ssize_t r;
+
+	if (conn_open(&c) < 0)
+		return 3;
+	if (command(&c, argc, argv, NULL) < 0)
+		return 1;
+	while ((r = read(c.fd, c.buf, sizeof(c.buf))) > 0)
+		total += (size_t)r;
+	printf("%zu bytes, then %s\n", total,
+	       r == 0 ? "end of stream" : strerror(errno));
+	return r == 0 ? 0 : 4;
+}
+
 static void target(struct sockaddr_in *sa)
 {
 	*sa = (struct sockaddr_in){ .sin_family = AF_INET,
@@ -378,6 +398,8 @@ int main(int argc, char **argv)
 		return do_fork();
 	if (strcmp(argv[3], "flags") == 0)
 		return do_flags();
+	if (strcmp(argv[3], "drain") == 0 && argc > 4)
+		return do_drain(argc - 4, (const char **)argv + 4);
 	if (strcmp(argv[3], "tfo") == 0 && argc > 4)
 		return do_tfo(argc - 4, (const char **)argv + 4);
 	fprintf(stderr, "static_client: unknown mode %s\n", argv[3]);

@@ -136,6 +136,35 @@ case_fastopen() {
 	stop_pid "$PLAIN_PID"
 }
 
+# hostile MODE EXIT ERE: the hostile server misbehaves (MODE) after the
+# handshake, in reply to the request; the program reads until the end and
+# exits EXIT (4: a read error, 0: a clean end), its last line matching ERE.
+hostile() {
+	start_hostile_server "$1" "$T_TMP/hostile-$1" || return
+	sup "$H_PORT" -- "$SC" 127.0.0.1 "$H_PORT" drain GET k
+	assert_rc "$2" "the client's exit status after '$1'" || return
+	assert_match "$T_OUT" "$3" "what the client read"
+	stop_pid "$H_PID"
+}
+
+case_server_errors() {
+	# A TLS error is never a clean end: the program's connection is reset.
+	hostile bad-record 4 "then Connection reset by peer" || return
+	hostile truncate-close 4 "then Connection reset by peer" || return
+	hostile rst 4 "then Connection reset by peer" || return
+	# close_notify, or a FIN at a record boundary (as the preload path:
+	# servers that skip close_notify are common): the bytes, a clean end.
+	hostile close-notify 0 "^[1-9][0-9]* bytes, then end of stream" || return
+	hostile fin 0 "^[1-9][0-9]* bytes, then end of stream"
+}
+
+case_server_quits() {
+	# QUIT: the reply, then the server's orderly end reaches the program.
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" drain QUIT
+	assert_rc 0 || return
+	assert_eq "5 bytes, then end of stream" "$T_OUT" "+OK, then the end"
+}
+
 # nothing_received: the recording server saw none of the marker.
 nothing_received() {
 	assert_file_lacks "$REC.raw" "$M" "bytes on the wire"
@@ -215,6 +244,8 @@ t_case "an env -i child connects" case_env_i_child
 t_case "unconfigured port untouched in the same run" case_unconfigured
 t_case "non-blocking connect, flags kept" case_nonblocking
 t_case "TCP Fast Open: refused when configured, untouched otherwise" case_fastopen
+t_case "server errors reset the program's connection" case_server_errors
+t_case "server's orderly end reaches the program" case_server_quits
 t_case "wrong CA: connect fails, EACCES" case_wrong_ca
 t_case "no client certificate" case_no_client_cert
 t_case "not TLS (recording server)" case_not_tls
