@@ -547,11 +547,63 @@ static enum shim_decision sup_decide(const struct sockaddr_storage *sa,
 			     NULL, info, err);
 }
 
+/* Fail the connect closed, with one line: we could not see enough. */
+static void sup_refuse_unseen(const struct sup_job *j, const char *what)
+{
+	fprintf(stderr, "redis-tls-shim: supervisor: cannot read %s of pid "
+		"%d's connect (%s): connection refused\n", what, (int)j->pid,
+		strerror(errno));
+	sup_respond(j->id, EACCES, 0);
+}
+
+/*
+ * What to do with j's connect: 1 hand it to a worker, 0 answered here.
+ * Whatever cannot be read about a connect that may be configured fails
+ * it closed; a descriptor that is not open gets the kernel's own EBADF.
+ */
+static int sup_examine(struct sup_job *j, const struct seccomp_notif *n)
+{
+	int got = sup_read_addr(j->pid, n->data.args[1], n->data.args[2],
+				&j->sa, &j->salen), err = 0;
+
+	if (!sup_id_valid(n->id))
+		return 0; /* the thread is gone; its pid may be reused */
+	if (got < 0) {
+		sup_refuse_unseen(j, "the address");
+		return 0;
+	}
+	if (got == 0 ||
+	    sup_decide(&j->sa, j->salen, &j->info, &err) == SHIM_PASS) {
+		sup_respond(j->id, 0, 1);
+		return 0;
+	}
+	if (err != 0) {
+		sup_respond(j->id, err, 0); /* SHIM_REFUSE, logged */
+		return 0;
+	}
+	if ((j->dup = sup_grab_fd(j->pid, j->fd)) < 0) {
+		if (errno == EBADF)
+			sup_respond(j->id, 0, 1);
+		else
+			sup_refuse_unseen(j, "the socket");
+		return 0;
+	}
+	if (!sup_is_inet_stream(j->dup)) {
+		sup_respond(j->id, 0, 1); /* UDP, a raw socket: not ours */
+		return 0;
+	}
+	if (sup_fd_flags(j->pid, j->fd, &j->nonblock, &j->cloexec) < 0) {
+		sup_refuse_unseen(j, "the descriptor flags");
+		return 0;
+	}
+	return 1;
+}
+
 static void sup_on_connect(const struct seccomp_notif *n)
 {
 	struct sup_job *j = calloc(1, sizeof(*j));
 	pthread_t th;
-	int got, err = 0;
+	int err;
 
 	if (j == NULL) {
 		sup_respond(n->id, ENOMEM, 0);
@@ -559,34 +611,13 @@ static void sup_on_connect(const struct seccomp_notif *n)
 	}
 	*j = (struct sup_job){ .id = n->id, .pid = (pid_t)n->pid,
 			       .fd = (int)n->data.args[0], .dup = -1 };
-	got = sup_read_addr(j->pid, n->data.args[1], n->data.args[2], &j->sa,
-			    &j->salen);
-	if (!sup_id_valid(n->id))
-		goto out; /* the thread is gone; its pid may be reused */
-	if (got < 0) {
-		fprintf(stderr, "redis-tls-shim: supervisor: cannot read the "
-			"address of pid %d's connect (%s): connection refused\n",
-			(int)j->pid, strerror(errno));
-		sup_respond(n->id, EACCES, 0);
-		goto out;
+	if (sup_examine(j, n)) {
+		if ((err = pthread_create(&th, NULL, sup_worker, j)) == 0) {
+			pthread_detach(th);
+			return;
+		}
+		sup_respond(n->id, err, 0);
 	}
-	if (got == 0 || (j->dup = sup_grab_fd(j->pid, j->fd)) < 0 ||
-	    !sup_is_inet_stream(j->dup) ||
-	    sup_fd_flags(j->pid, j->fd, &j->nonblock, &j->cloexec) < 0 ||
-	    sup_decide(&j->sa, j->salen, &j->info, &err) == SHIM_PASS) {
-		sup_respond(n->id, 0, 1);
-		goto out;
-	}
-	if (err != 0) {
-		sup_respond(n->id, err, 0); /* SHIM_REFUSE, logged */
-		goto out;
-	}
-	if ((err = pthread_create(&th, NULL, sup_worker, j)) == 0) {
-		pthread_detach(th);
-		return;
-	}
-	sup_respond(n->id, err, 0);
-out:
 	if (j->dup >= 0)
 		close(j->dup);
 	free(j);

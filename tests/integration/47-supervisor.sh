@@ -218,6 +218,15 @@ case_not_tls() {
 	stop_pid "$REC_PID"
 }
 
+case_nothing_listening() {
+	# A configured port where nothing listens: the kernel's own answer.
+	local port
+	port=$(free_port)
+	sup "$port" -- "$SC" 127.0.0.1 "$port" ping
+	connect_failed || return
+	assert_contains "$T_OUT" "Connection refused" "the connect's errno"
+}
+
 case_refuse_setuid() {
 	cp "$SC" "$T_TMP/suid_client" && chmod u+s "$T_TMP/suid_client" || return
 	sup "$TLS_PORT" -- "$T_TMP/suid_client" 127.0.0.1 "$TLS_PORT" ping
@@ -249,6 +258,7 @@ t_case "server's orderly end reaches the program" case_server_quits
 t_case "wrong CA: connect fails, EACCES" case_wrong_ca
 t_case "no client certificate" case_no_client_cert
 t_case "not TLS (recording server)" case_not_tls
+t_case "configured port, nothing listening: ECONNREFUSED" case_nothing_listening
 t_case "setuid program refused (126)" case_refuse_setuid
 t_case "bad configuration: program not run (126)" case_refuse_bad_config
 t_done
