@@ -224,10 +224,11 @@ $(BUILD)/clients/leak_probe: tests/clients/leak_probe.c | $(BUILD)/clients
 	$(Q)$(CC) $(CFLAGS) $(if $(LEAK_PROBE_URING),-DHAVE_LIBURING) $(LDFLAGS) -o $@ $< \
 		-pthread -lrt $(if $(LEAK_PROBE_URING),$(shell pkg-config --libs liburing))
 # static_client (47-supervisor): `gcc -static`, so no LD_PRELOAD reaches
-# it (libc.a is in libc6-dev); no hiredis.
+# it (libc.a is in libc6-dev); no hiredis, and no sanitizer (their
+# runtimes refuse static linking).
 $(BUILD)/clients/static_client: tests/clients/static_client.c | $(BUILD)/clients
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(CFLAGS) -static $(LDFLAGS) -o $@ $< -pthread
+	$(Q)$(CC) -O2 -g -std=gnu11 $(WARN) -D_GNU_SOURCE -static -o $@ $< -pthread
 # ---- end of tests/clients -------------------------------------------------
 
 # ---- issue 5: fuzzing, soak, sanitizers ------------------------------------
