@@ -445,8 +445,9 @@ static struct shim_tls *sup_handshake(struct sup_job *j, int net,
 		if (sup_wait(net, rc == SHIM_IO_WANT_READ ? POLLIN : POLLOUT,
 			     until) < 0) {
 			fprintf(stderr, "redis-tls-shim: %s: TLS handshake "
-				"timed out after %d ms: connection refused\n",
-				j->info.label, j->info.handshake_timeout_ms);
+				"timed out after %d ms (no answer from the "
+				"server)\n", j->info.label,
+				j->info.handshake_timeout_ms);
 			*err = ETIMEDOUT;
 			rc = SHIM_IO_ERROR;
 			break;

@@ -218,6 +218,21 @@ case_not_tls() {
 	stop_pid "$REC_PID"
 }
 
+case_stall() {
+	# A peer that never answers: the handshake timeout fails the connect.
+	local t0
+	start_record_server stall stall || return
+	t0=$SECONDS
+	sup "$REC_PORT" REDIS_TLS_HANDSHAKE_TIMEOUT_MS=1000 -- \
+		"$SC" 127.0.0.1 "$REC_PORT" cmd SET "$M" 1
+	connect_failed || return
+	assert_contains "$T_OUT" "Connection timed out" "the connect's errno" || return
+	assert_one_shim_error "TLS handshake timed out after 1000 ms" || return
+	[ $((SECONDS - t0)) -le 5 ] || fail "took $((SECONDS - t0)) s"
+	nothing_received
+	stop_pid "$REC_PID"
+}
+
 case_nothing_listening() {
 	# A configured port where nothing listens: the kernel's own answer.
 	local port
@@ -258,6 +273,7 @@ t_case "server's orderly end reaches the program" case_server_quits
 t_case "wrong CA: connect fails, EACCES" case_wrong_ca
 t_case "no client certificate" case_no_client_cert
 t_case "not TLS (recording server)" case_not_tls
+t_case "peer never answers: handshake timeout" case_stall
 t_case "configured port, nothing listening: ECONNREFUSED" case_nothing_listening
 t_case "setuid program refused (126)" case_refuse_setuid
 t_case "bad configuration: program not run (126)" case_refuse_bad_config
