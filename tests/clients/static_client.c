@@ -7,7 +7,12 @@
  *   static_client HOST PORT big BYTES       SET/GET a value, byte-exact
  *   static_client HOST PORT pipeline N      N SETs then N GETs in one
  *                                           pipeline, every reply checked
- *   static_client HOST PORT threads         two threads connect at once
+ *   static_client HOST PORT threads [N]     N threads (2) connect at once
+ *   static_client HOST PORT reconnect N     N connections one after the
+ *                                           other; prints how many fds
+ *                                           the parent (the supervisor)
+ *                                           holds after the first and
+ *                                           after the last
  *   static_client HOST PORT fork            a forked child connects
  *   static_client HOST PORT flags           a SOCK_NONBLOCK|SOCK_CLOEXEC
  *                                           socket: its flags after the
@@ -27,6 +32,7 @@
 #include <netinet/in.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,16 +267,59 @@ static void *thread_main(void *arg)
 	return (void *)(long)do_ping();
 }
 
-static int do_threads(void)
-{
-	pthread_t t[2];
-	void *rc[2];
+#define MAX_THREADS 64
 
-	for (int i = 0; i < 2; i++)
+static int do_threads(int n)
+{
+	pthread_t t[MAX_THREADS];
+	void *rc;
+	int bad = 0;
+
+	if (n < 1 || n > MAX_THREADS)
+		return 2;
+	for (int i = 0; i < n; i++)
 		pthread_create(&t[i], NULL, thread_main, NULL);
-	for (int i = 0; i < 2; i++)
-		pthread_join(t[i], &rc[i]);
-	return rc[0] || rc[1] ? 1 : 0;
+	for (int i = 0; i < n; i++) {
+		pthread_join(t[i], &rc);
+		bad |= rc != NULL;
+	}
+	return bad;
+}
+
+/* Descriptors the parent process holds, once they stop changing. */
+static int parent_fds(void)
+{
+	char path[64];
+	int last = -1, n = -2;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)getppid());
+	for (int tries = 0; tries < 40 && n != last; tries++) {
+		DIR *d = opendir(path);
+		last = n;
+		n = 0;
+		if (d == NULL)
+			return -1;
+		while (readdir(d) != NULL)
+			n++;
+		closedir(d);
+		usleep(50000);
+	}
+	return n;
+}
+
+static int do_reconnect(int n)
+{
+	int first = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (do_ping() != 0)
+			return 1;
+		if (i == 0)
+			first = parent_fds();
+	}
+	printf("supervisor fds: %d after the first, %d after the last\n",
+	       first, parent_fds());
+	return 0;
 }
 
 static int do_fork(void)
@@ -393,7 +442,9 @@ int main(int argc, char **argv)
 	if (strcmp(argv[3], "pipeline") == 0 && argc > 4)
 		return do_pipeline(atoi(argv[4]));
 	if (strcmp(argv[3], "threads") == 0)
-		return do_threads();
+		return do_threads(argc > 4 ? atoi(argv[4]) : 2);
+	if (strcmp(argv[3], "reconnect") == 0 && argc > 4)
+		return do_reconnect(atoi(argv[4]));
 	if (strcmp(argv[3], "fork") == 0)
 		return do_fork();
 	if (strcmp(argv[3], "flags") == 0)

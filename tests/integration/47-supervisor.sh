@@ -84,6 +84,26 @@ case_threads() {
 	no_shim_errors
 }
 
+case_many() {
+	local out
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" threads 50
+	assert_rc 0 || return
+	out=$(printf 'PONG\n%.0s' {1..50})
+	assert_eq "${out%$'\n'}" "$T_OUT" "50 threads, each its own connection"
+	no_shim_errors
+}
+
+case_reconnect() {
+	# 200 connections one after the other; the supervisor keeps none.
+	local n
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" reconnect 200
+	assert_rc 0 || return
+	assert_eq 200 "$(grep -c '^PONG$' <<<"$T_OUT")" "PINGs" || return
+	n=$(sed -n 's/^supervisor fds: \([0-9]*\) after the first.*/\1/p' <<<"$T_OUT")
+	assert_match "$T_OUT" "supervisor fds: [0-9]+ after the first, $n after the last" \
+		"the supervisor's descriptors (each connection's released)"
+}
+
 case_fork() {
 	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" fork
 	assert_rc 0 || return
@@ -263,6 +283,8 @@ t_case "PING" case_ping
 t_case "SET/GET of 16 MiB, byte-exact" case_big
 t_case "pipeline of 10 000 commands (twice)" case_pipeline
 t_case "two threads connect at once" case_threads
+t_case "50 threads connect at once" case_many
+t_case "200 connections one after the other, none kept" case_reconnect
 t_case "a forked child connects" case_fork
 t_case "an env -i child connects" case_env_i_child
 t_case "unconfigured port untouched in the same run" case_unconfigured
