@@ -25,6 +25,7 @@
  * workers but the engine (thread-safe) and the listener fd.
  */
 #include "supervise.h"
+#include "deadline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -387,15 +388,14 @@ static void sup_copy_options(int from, int to)
 static int sup_wait(int fd, short events, const struct timespec *until)
 {
 	struct pollfd p = { .fd = fd, .events = events };
-	struct timespec now;
-	long ms;
+	int ms = deadline_left_ms(until), rc;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (until->tv_sec - now.tv_sec) * 1000 +
-	     (until->tv_nsec - now.tv_nsec) / 1000000;
 	if (ms <= 0)
 		return -1;
-	return poll(&p, 1, (int)ms) > 0 ? 0 : -1;
+	do
+		rc = poll(&p, 1, ms);
+	while (rc < 0 && errno == EINTR && (ms = deadline_left_ms(until)) > 0);
+	return rc > 0 ? 0 : -1;
 }
 
 /* Our TCP connection to the server: the fd, or -1 with *err. */
@@ -487,13 +487,7 @@ static void *sup_worker(void *arg)
 	struct shim_tls *t = NULL;
 	int net, near = -1, far = -1, err = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += j->info.handshake_timeout_ms / 1000;
-	until.tv_nsec += (j->info.handshake_timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	deadline_in_ms(&until, j->info.handshake_timeout_ms);
 	if ((net = sup_dial(j, &until, &err)) >= 0 &&
 	    (t = sup_handshake(j, net, &until, &err)) != NULL &&
 	    sup_loopback_pair(&near, &far, &err) == 0 &&
