@@ -144,6 +144,13 @@ $(ENGINE_TEST_BINS): $(BUILD)/tests/%: tests/unit/%.c $(ENGINE_OBJS) $(COMMON_OB
 		$(LDFLAGS) -o $@ $< $(ENGINE_OBJS) $(COMMON_OBJS) -lcmocka $(ENGINE_LIBS) \
 		-ldl -pthread
 
+# The supervisor's loopback pair, with a racer in listen() (--wrap).
+$(BUILD)/tests/test_sup_loopback: tests/unit/test_sup_loopback.c tools/sup_relay.c \
+                                  tools/supervise.h $(BUILD)/flags | $(BUILD)/tests
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(ENG_INC) -Itools $(LDFLAGS) \
+		-Wl,--wrap=listen -o $@ $< tools/sup_relay.c -lcmocka -pthread
+
 $(BUILD)/torture/%: tests/torture/%.c tests/torture/torture.h | $(BUILD)/torture
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< -pthread
