@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@ enum sup_step {
 };
 
 static const struct shim_engine_ops *relay_ops;
+static atomic_int relay_live; /* connections not yet closed */
 static int relay_epoll = -1;
 /* Held while a batch is pumped and while a connection's two fds are added,
    so a connection is never closed between its two registrations. */
@@ -249,6 +251,7 @@ static void sup_conn_close(struct sup_conn *c, enum sup_step why)
 	relay_ops->free(c->t);
 	close(c->net);
 	c->dead = 1;
+	atomic_fetch_sub(&relay_live, 1);
 }
 
 /* Move bytes until both directions wait on the kernel: 1 when done. */
@@ -299,6 +302,11 @@ static void *sup_relay_main(void *arg)
 	return NULL;
 }
 
+int sup_relay_live(void)
+{
+	return atomic_load(&relay_live);
+}
+
 int sup_relay_start(const struct shim_engine_ops *ops)
 {
 	pthread_t th;
@@ -332,6 +340,7 @@ void sup_relay_add(struct shim_tls *t, int net, int far, const char *label)
 		close(net);
 		return;
 	}
+	atomic_fetch_add(&relay_live, 1);
 	c->t = t;
 	c->net = net;
 	c->far = far;

@@ -705,6 +705,23 @@ static void sup_forward_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * The program is gone: give the relay up to SUP_DRAIN_MS to carry what it
+ * wrote before it ended (a SET then exit) and to see the server's end, as
+ * the preload path does at exit.
+ */
+#define SUP_DRAIN_MS 2000
+#define SUP_DRAIN_STEP_US 10000
+
+static void sup_drain(void)
+{
+	struct timespec until;
+
+	deadline_in_ms(&until, SUP_DRAIN_MS);
+	while (sup_relay_live() > 0 && !deadline_passed(&until))
+		usleep(SUP_DRAIN_STEP_US);
+}
+
 /* Serve notifications until the program ends: its exit status. */
 static int sup_serve(void)
 {
@@ -729,6 +746,7 @@ static int sup_serve(void)
 	while (waitpid(sup_child_pid, &status, 0) < 0 && errno == EINTR)
 		;
 	close(pidfd);
+	sup_drain();
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);

@@ -43,4 +43,7 @@ int sup_relay_start(const struct shim_engine_ops *ops);
  */
 void sup_relay_add(struct shim_tls *t, int net, int far, const char *label);
 
+/* Connections the relay still carries (not yet closed). */
+int sup_relay_live(void);
+
 #endif

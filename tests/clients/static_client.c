@@ -20,6 +20,8 @@
  *   static_client HOST PORT drain ARG...    one command, then read until
  *                                           the end: "end of stream" (0)
  *                                           or the read's error (4)
+ *   static_client HOST PORT fire ARG...     one command, then exit at once
+ *                                           (no read, no close)
  *   static_client HOST PORT tfo ARG...      one command sent with the SYN
  *                                           (sendto MSG_FASTOPEN)
  *
@@ -356,6 +358,15 @@ static int do_drain(int argc, const char **argv)
 	return r == 0 ? 0 : 4;
 }
 
+static int do_fire(int argc, const char **argv)
+{
+	struct conn c;
+
+	if (conn_open(&c) < 0)
+		return 3;
+	return command(&c, argc, argv, NULL) < 0 ? 1 : 0;
+}
+
 static void target(struct sockaddr_in *sa)
 {
 	*sa = (struct sockaddr_in){ .sin_family = AF_INET,
@@ -451,6 +462,8 @@ int main(int argc, char **argv)
 		return do_flags();
 	if (strcmp(argv[3], "drain") == 0 && argc > 4)
 		return do_drain(argc - 4, (const char **)argv + 4);
+	if (strcmp(argv[3], "fire") == 0 && argc > 4)
+		return do_fire(argc - 4, (const char **)argv + 4);
 	if (strcmp(argv[3], "tfo") == 0 && argc > 4)
 		return do_tfo(argc - 4, (const char **)argv + 4);
 	fprintf(stderr, "static_client: unknown mode %s\n", argv[3]);

@@ -104,6 +104,15 @@ case_reconnect() {
 		"the supervisor's descriptors (each connection's released)"
 }
 
+case_write_then_exit() {
+	# The program writes and exits at once: what it wrote still arrives.
+	local v
+	v=$(marker)
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" fire SET static:fire "$v"
+	assert_rc 0 || return
+	assert_eq "$v" "$(rcli_native GET static:fire)" "the value the program sent before exit"
+}
+
 case_fork() {
 	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" fork
 	assert_rc 0 || return
@@ -285,6 +294,7 @@ t_case "pipeline of 10 000 commands (twice)" case_pipeline
 t_case "two threads connect at once" case_threads
 t_case "50 threads connect at once" case_many
 t_case "200 connections one after the other, none kept" case_reconnect
+t_case "a command written just before exit arrives" case_write_then_exit
 t_case "a forked child connects" case_fork
 t_case "an env -i child connects" case_env_i_child
 t_case "unconfigured port untouched in the same run" case_unconfigured
