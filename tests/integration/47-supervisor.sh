@@ -128,6 +128,40 @@ case_env_i_child() {
 	assert_eq envi "$(rcli_native GET static:envi)" "the value (native TLS)"
 }
 
+case_go_redigo() {
+	# A Go program (CGO_ENABLED=0: static, its own resolver and system
+	# calls) with Debian's redigo, built here in GOPATH mode, offline.
+	local bin=$T_TMP/redigo_client
+	command -v go >/dev/null || { fail "go not found (golang-go: scripts/install-deps.sh)"; return; }
+	t_run env CGO_ENABLED=0 GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off \
+		GOFLAGS= GOCACHE="$T_TMP/gocache" go build -o "$bin" \
+		"$T_ROOT/tests/clients/go/redigo_client.go"
+	assert_rc 0 "go build: $(t_short "$T_ERR" 600)" || return
+	sup "$TLS_PORT" -- "$bin" "127.0.0.1:$TLS_PORT"
+	assert_rc 0 || return
+	assert_eq $'ok pipeline 10000\nok big 6291456\nok goroutines 50\nok pubsub\nok blpop' \
+		"$T_OUT" "pipelines, 6 MiB, 50 goroutines, pub/sub, BLPOP with a timeout" || return
+	no_shim_errors || return
+	# By name: Go resolves localhost itself; the endpoint's name is verified.
+	t_run env "REDIS_TLS_ENDPOINTS=localhost:$TLS_PORT" "REDIS_TLS_CA_FILE=$PKI/ca.crt" \
+		"REDIS_TLS_CERT_FILE=$PKI/client.crt" "REDIS_TLS_KEY_FILE=$PKI/client.key" \
+		REDIS_TLS_LOG_LEVEL=debug "$CTL" supervise -- "$bin" "localhost:$TLS_PORT"
+	assert_rc 0 || return
+	assert_match "$T_ERR" "verifying 'localhost'" "the name verified"
+}
+
+case_wrong_name() {
+	start_tls_redis --tls-cert-file "$PKI/server-wrongname.crt" \
+		--tls-key-file "$PKI/server-wrongname.key" || return
+	sup "$REDIS_PORT" -- "$SC" 127.0.0.1 "$REDIS_PORT" cmd SET "$M" 1
+	connect_failed || return
+	assert_one_shim_error "wrong\.example" || return
+	assert_eq 0 "$(redis-cli --tls --insecure --cert "$PKI/client.crt" --key "$PKI/client.key" \
+		-h 127.0.0.1 -p "$REDIS_PORT" EXISTS "$M")" "EXISTS marker on the server"
+	stop_pid "$REDIS_PID"
+	REDIS_PORT=$TLS_PORT
+}
+
 case_unconfigured() {
 	# In one run: the TLS endpoint wrapped, a plaintext server untouched.
 	start_plain_redis || return
@@ -297,12 +331,14 @@ t_case "200 connections one after the other, none kept" case_reconnect
 t_case "a command written just before exit arrives" case_write_then_exit
 t_case "a forked child connects" case_fork
 t_case "an env -i child connects" case_env_i_child
+t_case "Go program (redigo): pipelines, big value, 50 goroutines, pub/sub, BLPOP" case_go_redigo
 t_case "unconfigured port untouched in the same run" case_unconfigured
 t_case "non-blocking connect, flags kept" case_nonblocking
 t_case "TCP Fast Open: refused when configured, untouched otherwise" case_fastopen
 t_case "server errors reset the program's connection" case_server_errors
 t_case "server's orderly end reaches the program" case_server_quits
 t_case "wrong CA: connect fails, EACCES" case_wrong_ca
+t_case "wrong name: connect fails" case_wrong_name
 t_case "no client certificate" case_no_client_cert
 t_case "not TLS (recording server)" case_not_tls
 t_case "peer never answers: handshake timeout" case_stall
