@@ -42,6 +42,8 @@ struct sup_conn {
 	unsigned far_eof : 1, net_eof : 1, notify_sent : 1, far_shut : 1,
 		dead : 1;
 	char label[SHIM_LABEL_MAX];
+	struct sup_peer peer;
+	struct sup_conn *next_peer; /* the list getpeername() searches */
 };
 
 enum sup_step {
@@ -57,6 +59,9 @@ static int relay_epoll = -1;
 /* Held while a batch is pumped and while a connection's two fds are added,
    so a connection is never closed between its two registrations. */
 static pthread_mutex_t relay_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The live connections by the program's socket, for getpeername(). */
+static pthread_mutex_t peer_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sup_conn *peer_list;
 
 /* ---------------------------------------------------- the loopback pair */
 
@@ -239,6 +244,33 @@ static enum sup_step sup_down(struct sup_conn *c)
 	return SUP_IDLE;
 }
 
+static void sup_peer_unlink(struct sup_conn *c)
+{
+	pthread_mutex_lock(&peer_lock);
+	for (struct sup_conn **p = &peer_list; *p != NULL; p = &(*p)->next_peer)
+		if (*p == c) {
+			*p = c->next_peer;
+			break;
+		}
+	pthread_mutex_unlock(&peer_lock);
+}
+
+int sup_relay_peer(ino_t ino, struct sockaddr_storage *sa, socklen_t *salen)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&peer_lock);
+	for (struct sup_conn *c = peer_list; c != NULL; c = c->next_peer)
+		if (c->peer.ino == ino) {
+			*sa = c->peer.sa;
+			*salen = c->peer.salen;
+			rc = 0;
+			break;
+		}
+	pthread_mutex_unlock(&peer_lock);
+	return rc;
+}
+
 static void sup_conn_close(struct sup_conn *c, enum sup_step why)
 {
 	struct linger rst = { .l_onoff = 1, .l_linger = 0 };
@@ -250,6 +282,7 @@ static void sup_conn_close(struct sup_conn *c, enum sup_step why)
 	close(c->far);
 	relay_ops->free(c->t);
 	close(c->net);
+	sup_peer_unlink(c);
 	c->dead = 1;
 	atomic_fetch_sub(&relay_live, 1);
 }
@@ -325,7 +358,8 @@ int sup_relay_start(const struct shim_engine_ops *ops)
 	return 0;
 }
 
-void sup_relay_add(struct shim_tls *t, int net, int far, const char *label)
+void sup_relay_add(struct shim_tls *t, int net, int far, const char *label,
+		   const struct sup_peer *peer)
 {
 	struct sup_conn *c = calloc(1, sizeof(*c));
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP |
@@ -345,6 +379,11 @@ void sup_relay_add(struct shim_tls *t, int net, int far, const char *label)
 	c->net = net;
 	c->far = far;
 	snprintf(c->label, sizeof(c->label), "%s", label);
+	c->peer = *peer;
+	pthread_mutex_lock(&peer_lock);
+	c->next_peer = peer_list;
+	peer_list = c;
+	pthread_mutex_unlock(&peer_lock);
 	ev.data.ptr = c;
 	/* Both are writable now: the first event runs the first pump. */
 	pthread_mutex_lock(&relay_lock);

@@ -4,8 +4,9 @@
  * The child sets no_new_privs, installs a seccomp filter whose listener
  * comes to us over a socketpair, waits for our go and execs PROG.  The
  * filter (inherited by every thread and child, whatever their
- * environment) sends us connect(2) and the TCP Fast Open sends
- * (sendto/sendmsg/sendmmsg with MSG_FASTOPEN); io_uring_setup gets ENOSYS
+ * environment) sends us connect(2), getpeername(2) (a connection we
+ * answered names the server, not the loopback peer) and the TCP Fast Open
+ * sends (sendto/sendmsg/sendmmsg with MSG_FASTOPEN); io_uring_setup gets ENOSYS
  * (an io_uring connect would pass unseen) and so does any system call of
  * another ABI (x32, i386), which the filter cannot read safely.
  *
@@ -93,16 +94,16 @@ static struct sock_filter sup_filter[] = {
 			 offsetof(struct seccomp_data, nr)),
 	/* 4 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, SUP_X32_BIT, 13, 0),
 	/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 11, 0),
-	/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 11, 0),
-	/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 3, 0),
-	/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmmsg, 2, 0),
-	/* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 3, 0),
-	/* 10 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	/* 11 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(3)),
-	/* 12 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 4, 3),
-	/* 13 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(2)),
-	/* 14 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 2, 1),
-	/* 15 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getpeername, 10, 0),
+	/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 10, 0),
+	/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 3, 0),
+	/* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmmsg, 2, 0),
+	/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 3, 0),
+	/* 11 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	/* 12 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(3)),
+	/* 13 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 3, 2),
+	/* 14 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(2)),
+	/* 15 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 1, 0),
 	/* 16 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	/* 17 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
 	/* 18 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
@@ -474,10 +475,21 @@ static int sup_inject(struct sup_job *j, int near)
 	sup_copy_options(j->dup, near);
 	if (!j->nonblock && fcntl(near, F_SETFL, 0) < 0)
 		return -1;
-	if (ioctl(sup_listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0)
-		return -1;
+	return ioctl(sup_listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0 ? -1 : 0;
+}
+
+/* The relay takes the connection, then the connect returns 0. */
+static void sup_hand_over(struct sup_job *j, struct shim_tls *t, int net,
+			  int near, int far)
+{
+	struct sup_peer peer = { .sa = j->sa, .salen = j->salen };
+	struct stat st;
+
+	if (fstat(near, &st) == 0)
+		peer.ino = st.st_ino;
+	/* registered first: the program may ask getpeername() at once */
+	sup_relay_add(t, net, far, j->info.label, &peer);
 	sup_respond(j->id, 0, 0);
-	return 0;
 }
 
 static void *sup_worker(void *arg)
@@ -492,7 +504,7 @@ static void *sup_worker(void *arg)
 	    (t = sup_handshake(j, net, &until, &err)) != NULL &&
 	    sup_loopback_pair(&near, &far, &err) == 0 &&
 	    sup_inject(j, near) == 0) {
-		sup_relay_add(t, net, far, j->info.label);
+		sup_hand_over(j, t, net, near, far);
 		net = far = -1;
 		t = NULL;
 	} else {
@@ -660,6 +672,51 @@ static void sup_on_fastopen(const struct seccomp_notif *n)
 		sup_respond(n->id, EOPNOTSUPP, 0);
 }
 
+/* Write len bytes at addr in pid's memory: 0, or -1. */
+static int sup_poke(pid_t pid, __u64 addr, const void *buf, size_t len)
+{
+	struct iovec mine = { .iov_base = (void *)buf, .iov_len = len };
+	struct iovec theirs = { .iov_base = (void *)(uintptr_t)addr,
+				.iov_len = len };
+
+	return process_vm_writev(pid, &mine, 1, &theirs, 1, 0) == (ssize_t)len
+		       ? 0 : -1;
+}
+
+/*
+ * getpeername on a socket we put in the program: the server's address,
+ * as the kernel would write it (truncated to the caller's length, the
+ * full length reported).  Anything else, or any doubt: the kernel's own.
+ */
+static void sup_on_getpeername(const struct seccomp_notif *n)
+{
+	pid_t pid = (pid_t)n->pid;
+	int copy = sup_grab_fd(pid, (int)n->data.args[0]), len;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	struct stat st;
+
+	if (copy < 0) {
+		sup_respond(n->id, 0, 1);
+		return;
+	}
+	if (fstat(copy, &st) < 0 || sup_relay_peer(st.st_ino, &sa, &salen) < 0 ||
+	    sup_peek(pid, n->data.args[2], &len, sizeof(len)) < 0 || len < 0 ||
+	    !sup_id_valid(n->id)) {
+		close(copy);
+		sup_respond(n->id, 0, 1);
+		return;
+	}
+	close(copy);
+	if ((len > 0 && sup_poke(pid, n->data.args[1], &sa,
+				 (size_t)len < salen ? (size_t)len : salen) < 0) ||
+	    sup_poke(pid, n->data.args[2], &salen, sizeof(int)) < 0) {
+		sup_respond(n->id, EFAULT, 0);
+		return;
+	}
+	sup_respond(n->id, 0, 0);
+}
+
 static void sup_on_notification(void)
 {
 	union {
@@ -673,6 +730,9 @@ static void sup_on_notification(void)
 	switch (u.n.data.nr) {
 	case __NR_connect:
 		sup_on_connect(&u.n);
+		break;
+	case __NR_getpeername:
+		sup_on_getpeername(&u.n);
 		break;
 	case __NR_sendto:
 	case __NR_sendmsg:

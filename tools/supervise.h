@@ -15,6 +15,9 @@
 
 #include "engine_api.h"
 
+#include <sys/socket.h>
+#include <sys/types.h>
+
 #define SUP_EXIT_REFUSED 126 /* as redis-tls-run's refusals: not run */
 
 /*
@@ -36,12 +39,23 @@ int sup_loopback_pair(int *near, int *far, int *err);
 /* Start the relay thread: 0, or -1 with errno. */
 int sup_relay_start(const struct shim_engine_ops *ops);
 
+/* What the program's getpeername() on its end of a connection answers. */
+struct sup_peer {
+	ino_t ino;                   /* the program's socket (its end) */
+	struct sockaddr_storage sa;  /* the server's address */
+	socklen_t salen;
+};
+
 /*
  * Hand the relay a connection: t over the kernel socket net (handshake
- * done), far our end of the program's loopback connection.  The relay owns
- * all three from now on.
+ * done), far our end of the program's loopback connection, peer what the
+ * program's end stands for.  The relay owns t, net and far from now on.
  */
-void sup_relay_add(struct shim_tls *t, int net, int far, const char *label);
+void sup_relay_add(struct shim_tls *t, int net, int far, const char *label,
+		   const struct sup_peer *peer);
+
+/* The server behind the program's socket ino: 0, or -1 if none. */
+int sup_relay_peer(ino_t ino, struct sockaddr_storage *sa, socklen_t *salen);
 
 /* Connections the relay still carries (not yet closed). */
 int sup_relay_live(void);

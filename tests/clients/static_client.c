@@ -15,8 +15,9 @@
  *                                           after the last
  *   static_client HOST PORT fork            a forked child connects
  *   static_client HOST PORT flags           a SOCK_NONBLOCK|SOCK_CLOEXEC
- *                                           socket: its flags after the
- *                                           connect, then PING with poll
+ *                                           socket: its peer and flags
+ *                                           after the connect, then PING
+ *                                           with poll
  *   static_client HOST PORT drain ARG...    one command, then read until
  *                                           the end: "end of stream" (0)
  *                                           or the read's error (4)
@@ -400,6 +401,17 @@ static int do_flags(void)
 	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
 		printf("connect: %s\n", strerror(err ? err : ETIMEDOUT));
 		return 3;
+	}
+	{
+		struct sockaddr_in peer;
+		char ip[INET_ADDRSTRLEN];
+		socklen_t plen = sizeof(peer);
+
+		if (getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
+			return 1;
+		printf("peer %s:%u\n",
+		       inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof(ip)),
+		       ntohs(peer.sin_port));
 	}
 	printf("nonblock=%d cloexec=%d\n",
 	       (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0,

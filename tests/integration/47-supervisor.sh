@@ -178,9 +178,11 @@ case_unconfigured() {
 case_nonblocking() {
 	# A non-blocking, close-on-exec socket keeps both flags; the connect
 	# answers at once and the socket is writable, readable after PING.
+	# getpeername names the server, not the loopback peer.
 	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" flags
 	assert_rc 0 || return
-	assert_eq $'nonblock=1 cloexec=1\n+PONG' "$T_OUT" "flags, EAGAIN before the reply, PING"
+	assert_eq $'peer 127.0.0.1:'"$TLS_PORT"$'\nnonblock=1 cloexec=1\n+PONG' "$T_OUT" \
+		"getpeername, flags, EAGAIN before the reply, PING"
 }
 
 case_fastopen() {
@@ -333,7 +335,7 @@ t_case "a forked child connects" case_fork
 t_case "an env -i child connects" case_env_i_child
 t_case "Go program (redigo): pipelines, big value, 50 goroutines, pub/sub, BLPOP" case_go_redigo
 t_case "unconfigured port untouched in the same run" case_unconfigured
-t_case "non-blocking connect, flags kept" case_nonblocking
+t_case "non-blocking connect: flags kept, getpeername the server's" case_nonblocking
 t_case "TCP Fast Open: refused when configured, untouched otherwise" case_fastopen
 t_case "server errors reset the program's connection" case_server_errors
 t_case "server's orderly end reaches the program" case_server_quits
