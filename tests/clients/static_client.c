@@ -23,6 +23,7 @@
  *                                           or the read's error (4)
  *   static_client HOST PORT fire ARG...     one command, then exit at once
  *                                           (no read, no close)
+ *   static_client HOST PORT uring           io_uring_setup(2)'s answer
  *   static_client HOST PORT tfo ARG...      one command sent with the SYN
  *                                           (sendto MSG_FASTOPEN)
  *
@@ -41,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -368,6 +370,16 @@ static int do_fire(int argc, const char **argv)
 	return command(&c, argc, argv, NULL) < 0 ? 1 : 0;
 }
 
+/* io_uring's connect would pass any filter on connect(2). */
+static int do_uring(void)
+{
+	char params[120] = { 0 }; /* struct io_uring_params */
+	long fd = syscall(__NR_io_uring_setup, 4, params);
+
+	printf("io_uring_setup: %s\n", fd >= 0 ? "ok" : strerror(errno));
+	return fd >= 0 ? 0 : 1;
+}
+
 static void target(struct sockaddr_in *sa)
 {
 	*sa = (struct sockaddr_in){ .sin_family = AF_INET,
@@ -474,6 +486,8 @@ int main(int argc, char **argv)
 		return do_flags();
 	if (strcmp(argv[3], "drain") == 0 && argc > 4)
 		return do_drain(argc - 4, (const char **)argv + 4);
+	if (strcmp(argv[3], "uring") == 0)
+		return do_uring();
 	if (strcmp(argv[3], "fire") == 0 && argc > 4)
 		return do_fire(argc - 4, (const char **)argv + 4);
 	if (strcmp(argv[3], "tfo") == 0 && argc > 4)

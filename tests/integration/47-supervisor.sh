@@ -230,6 +230,18 @@ case_server_quits() {
 	assert_eq "5 bytes, then end of stream" "$T_OUT" "+OK, then the end"
 }
 
+case_io_uring() {
+	# Its connect would pass unseen: io_uring_setup gets ENOSYS (programs
+	# fall back to plain system calls).  Without the supervisor it works
+	# (where the kernel allows io_uring at all).
+	t_run "$SC" 127.0.0.1 "$TLS_PORT" uring
+	[ -r /proc/sys/kernel/io_uring_disabled ] &&
+		[ "$(cat /proc/sys/kernel/io_uring_disabled)" != 0 ] ||
+		assert_eq "io_uring_setup: ok" "$T_OUT" "without the supervisor" || return
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" uring
+	assert_eq "io_uring_setup: Function not implemented" "$T_OUT" "under the supervisor"
+}
+
 # nothing_received: the recording server saw none of the marker.
 nothing_received() {
 	assert_file_lacks "$REC.raw" "$M" "bytes on the wire"
@@ -339,6 +351,7 @@ t_case "non-blocking connect: flags kept, getpeername the server's" case_nonbloc
 t_case "TCP Fast Open: refused when configured, untouched otherwise" case_fastopen
 t_case "server errors reset the program's connection" case_server_errors
 t_case "server's orderly end reaches the program" case_server_quits
+t_case "io_uring refused (ENOSYS)" case_io_uring
 t_case "wrong CA: connect fails, EACCES" case_wrong_ca
 t_case "wrong name: connect fails" case_wrong_name
 t_case "no client certificate" case_no_client_cert
