@@ -113,6 +113,17 @@ case_write_then_exit() {
 	assert_eq "$v" "$(rcli_native GET static:fire)" "the value the program sent before exit"
 }
 
+case_stats_resumption() {
+	# The engine's statistics, from the supervisor: three connections, the
+	# second and third resumed, the program's plaintext counted.
+	local stats=$T_TMP/sup.stats
+	sup "$TLS_PORT" "REDIS_TLS_STATS=$stats" -- "$SC" 127.0.0.1 "$TLS_PORT" reconnect 3
+	assert_rc 0 || return
+	assert_match "$(cat "$stats" 2>/dev/null)" \
+		"connections=3 handshakes=3 \(full=1 resumed=2\) failures=0 .* bytes_sent=42 bytes_received=21" \
+		"the statistics line"
+}
+
 case_fork() {
 	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" fork
 	assert_rc 0 || return
@@ -343,6 +354,7 @@ t_case "two threads connect at once" case_threads
 t_case "50 threads connect at once" case_many
 t_case "200 connections one after the other, none kept" case_reconnect
 t_case "a command written just before exit arrives" case_write_then_exit
+t_case "statistics and session resumption" case_stats_resumption
 t_case "a forked child connects" case_fork
 t_case "an env -i child connects" case_env_i_child
 t_case "Go program (redigo): pipelines, big value, 50 goroutines, pub/sub, BLPOP" case_go_redigo
