@@ -125,9 +125,10 @@ $(LIB): $(SWITCHBOARD_OBJS) $(ENGINE_OBJS) $(COMMON_OBJS)
 	$(Q)$(CC) -shared $(LDFLAGS) $(LDDEFS) -o $@ $^ $(ENGINE_LIBS) -ldl -pthread
 endif
 
-$(CTL): tools/redis-tls-ctl.c $(ENGINE_OBJS) $(COMMON_OBJS) $(BUILD)/flags
+CTL_SRCS := tools/redis-tls-ctl.c tools/supervise.c tools/sup_relay.c
+$(CTL): $(CTL_SRCS) tools/supervise.h $(ENGINE_OBJS) $(COMMON_OBJS) $(BUILD)/flags
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(ENG_INC) $(ENGINE_CFLAGS) $(LDFLAGS) -o $@ tools/redis-tls-ctl.c \
+	$(Q)$(CC) $(CFLAGS) $(ENG_INC) -Itools $(ENGINE_CFLAGS) $(LDFLAGS) -o $@ $(CTL_SRCS) \
 		$(ENGINE_OBJS) $(COMMON_OBJS) $(ENGINE_LIBS) -pthread
 
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) $(BUILD)/flags | $(BUILD)/tests
@@ -145,6 +146,13 @@ $(ENGINE_TEST_BINS): $(BUILD)/tests/%: tests/unit/%.c $(ENGINE_OBJS) $(COMMON_OB
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(ENG_INC) $(ENGINE_CFLAGS) \
 		$(LDFLAGS) -o $@ $< $(ENGINE_OBJS) $(COMMON_OBJS) -lcmocka $(ENGINE_LIBS) \
 		-ldl -pthread
+
+# The supervisor's loopback pair, with a racer in listen() (--wrap).
+$(BUILD)/tests/test_sup_loopback: tests/unit/test_sup_loopback.c tools/sup_relay.c \
+                                  tools/supervise.h $(BUILD)/flags | $(BUILD)/tests
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(ENG_INC) -Itools $(LDFLAGS) \
+		-Wl,--wrap=listen -o $@ $< tools/sup_relay.c -lcmocka -pthread
 
 $(BUILD)/torture/%: tests/torture/%.c tests/torture/torture.h | $(BUILD)/torture
 	@$(if $(Q),echo "  CC      $@")
@@ -225,6 +233,12 @@ $(BUILD)/clients/leak_probe: tests/clients/leak_probe.c | $(BUILD)/clients
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) $(if $(LEAK_PROBE_URING),-DHAVE_LIBURING) $(LDFLAGS) -o $@ $< \
 		-pthread -lrt $(if $(LEAK_PROBE_URING),$(shell pkg-config --libs liburing))
+# static_client (47-supervisor): `gcc -static`, so no LD_PRELOAD reaches
+# it (libc.a is in libc6-dev); no hiredis, and no sanitizer (their
+# runtimes refuse static linking).
+$(BUILD)/clients/static_client: tests/clients/static_client.c | $(BUILD)/clients
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) -O2 -g -std=gnu11 $(WARN) -D_GNU_SOURCE -static -o $@ $< -pthread
 # ---- end of tests/clients -------------------------------------------------
 
 # ---- issue 5: fuzzing, soak, sanitizers ------------------------------------

@@ -5,7 +5,8 @@ set -eu
 PKGS="build-essential pkg-config libssl-dev libconfig-dev libcmocka-dev
       openssl redis-server redis-tools python3 python3-redis ruby ruby-redis
       stunnel4 libhiredis-dev libevent-dev valgrind clang libclang-rt-14-dev
-      libasan8 libubsan1 libtsan2 util-linux liburing-dev"
+      libasan8 libubsan1 libtsan2 util-linux liburing-dev
+      golang-go golang-github-gomodule-redigo-dev"
 # Node.js comes with this kind of machine; Debian's nodejs serves otherwise.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 missing=""

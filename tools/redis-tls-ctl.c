@@ -29,6 +29,7 @@
 #include "match.h"
 #include "tls_cert.h"
 #include "tls_session.h"
+#include "supervise.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -110,6 +111,19 @@ static const struct shim_engine_ops *ctl_load(void)
 	const struct shim_engine_ops *ops;
 
 	engine_set_strict(1);
+	ops = shim_engine_init(&ctl_host, why, sizeof(why));
+	if (ops == NULL)
+		fprintf(stderr, "redis-tls-shim: configuration error: %s\n", why);
+	return ops;
+}
+
+/* The supervisor's engine: loaded exactly as the shim loads it (not
+   strict: an expiring certificate is logged, not refused). */
+static const struct shim_engine_ops *ctl_load_shim(void)
+{
+	char why[CTL_LINE_MAX] = "";
+	const struct shim_engine_ops *ops;
+
 	ops = shim_engine_init(&ctl_host, why, sizeof(why));
 	if (ops == NULL)
 		fprintf(stderr, "redis-tls-shim: configuration error: %s\n", why);
@@ -436,7 +450,8 @@ static int ctl_check(void)
 static void ctl_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: redis-tls-ctl check-config | check\n"
+		"usage: redis-tls-ctl check-config | check | supervise -- PROG "
+		"[ARGS...]\n"
 		"  check-config  load the configuration (REDIS_TLS_CONFIG and "
 		"REDIS_TLS_*\n"
 		"                variables) as the shim would; exit 0 if it is "
@@ -446,11 +461,21 @@ static void ctl_usage(FILE *f)
 		"                handshake and PING; print protocol, cipher, "
 		"resumption,\n"
 		"                certificates and a verdict; exit 1 on any "
-		"failure\n");
+		"failure\n"
+		"  supervise -- PROG [ARGS...]\n"
+		"                run PROG (static, Go: any program) with its "
+		"connects to\n"
+		"                configured endpoints answered over verified "
+		"TLS\n"
+		"                (seccomp user notification); exit 126 if it "
+		"cannot\n");
 }
 
 int main(int argc, char **argv)
 {
+	if (argc >= 4 && strcmp(argv[1], "supervise") == 0 &&
+	    strcmp(argv[2], "--") == 0)
+		return sup_run(argv + 3, ctl_load_shim);
 	if (argc == 2 && strcmp(argv[1], "check-config") == 0)
 		return ctl_check_config();
 	if (argc == 2 && strcmp(argv[1], "check") == 0)

@@ -1,0 +1,393 @@
+/*
+ * sup_relay.c - the supervisor's data path: the loopback pair each
+ * configured connection is answered with, and one epoll thread carrying
+ * bytes between the program's loopback connection ("far", our end) and the
+ * connection's TLS session over the kernel socket to the server ("net").
+ *
+ * Invariants: only the relay thread touches a connection once
+ * sup_relay_add() returned; a connection is freed after the epoll batch
+ * that closed it (later events of that batch may still name it).  Ends:
+ * the program's close or shutdown(SHUT_WR) becomes close_notify; the
+ * server's orderly end becomes shutdown(SHUT_WR) of the program's
+ * connection; any error resets the program's connection (SO_LINGER 0), so
+ * it sees ECONNRESET, never a clean end after a TLS error.
+ */
+#include "supervise.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SUP_BUF 65536        /* bytes in flight per direction */
+#define SUP_EVENTS 64        /* epoll events per batch */
+#define SUP_ACCEPT_MS 2000   /* the loopback connect's own accept */
+
+struct sup_conn {
+	struct shim_tls *t;
+	int net, far;
+	char up[SUP_BUF];   /* program -> server, not yet taken by TLS */
+	size_t up_off, up_len;
+	char down[SUP_BUF]; /* server -> program, not yet sent to far */
+	size_t down_off, down_len;
+	unsigned far_eof : 1, net_eof : 1, notify_sent : 1, far_shut : 1,
+		dead : 1;
+	char label[SHIM_LABEL_MAX];
+	struct sup_peer peer;
+	struct sup_conn *next_peer; /* the list getpeername() searches */
+};
+
+enum sup_step {
+	SUP_IDLE = 0,      /* waiting on the kernel */
+	SUP_MOVED = 1,     /* progress: go round again */
+	SUP_NET_FAILED = -1, /* TLS or server error: reset the program's end */
+	SUP_FAR_GONE = -2  /* the program's end is gone: close_notify */
+};
+
+static const struct shim_engine_ops *relay_ops;
+static atomic_int relay_live; /* connections not yet closed */
+static int relay_epoll = -1;
+/* Held while a batch is pumped and while a connection's two fds are added,
+   so a connection is never closed between its two registrations. */
+static pthread_mutex_t relay_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The live connections by the program's socket, for getpeername(). */
+static pthread_mutex_t peer_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sup_conn *peer_list;
+
+/* ---------------------------------------------------- the loopback pair */
+
+static int sup_same_addr(const struct sockaddr_in *a,
+			 const struct sockaddr_in *b)
+{
+	return a->sin_family == b->sin_family && a->sin_port == b->sin_port &&
+	       a->sin_addr.s_addr == b->sin_addr.s_addr;
+}
+
+/*
+ * Accept on lis until the connection from *mine arrives.  Any other
+ * local process that raced to the port between listen and accept is
+ * closed unserved: it must never get the user's authenticated connection.
+ */
+static int sup_accept_mine(int lis, const struct sockaddr_in *mine, int *err)
+{
+	struct pollfd p = { .fd = lis, .events = POLLIN };
+	struct sockaddr_in peer;
+	socklen_t len;
+	int a;
+
+	for (;;) {
+		if (poll(&p, 1, SUP_ACCEPT_MS) <= 0) {
+			*err = errno == EINTR ? EINTR : ETIMEDOUT;
+			return -1;
+		}
+		len = sizeof(peer);
+		a = accept4(lis, (struct sockaddr *)&peer, &len,
+			    SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (a < 0) {
+			if (errno == EAGAIN || errno == ECONNABORTED)
+				continue;
+			*err = errno;
+			return -1;
+		}
+		if (len == sizeof(peer) && sup_same_addr(&peer, mine))
+			return a;
+		fprintf(stderr, "redis-tls-shim: supervisor: a local process "
+			"(port %u) connected to the loopback port first; "
+			"closed unserved\n", ntohs(peer.sin_port));
+		close(a);
+	}
+}
+
+/* A connected non-blocking socket of ours to the listener at *at. */
+static int sup_dial_loopback(const struct sockaddr_in *at,
+			     struct sockaddr_in *mine, int *err)
+{
+	socklen_t len = sizeof(*mine);
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (c < 0) {
+		*err = errno;
+		return -1;
+	}
+	if ((connect(c, (const struct sockaddr *)at, sizeof(*at)) < 0 &&
+	     errno != EINPROGRESS) ||
+	    getsockname(c, (struct sockaddr *)mine, &len) < 0) {
+		*err = errno;
+		close(c);
+		return -1;
+	}
+	return c;
+}
+
+int sup_loopback_pair(int *near, int *far, int *err)
+{
+	struct sockaddr_in at = { .sin_family = AF_INET }, mine;
+	socklen_t len = sizeof(at);
+	int lis, c = -1, a = -1, one = 1;
+
+	at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lis = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (lis < 0) {
+		*err = errno;
+		return -1;
+	}
+	if (bind(lis, (struct sockaddr *)&at, sizeof(at)) < 0 ||
+	    listen(lis, 1) < 0 ||
+	    getsockname(lis, (struct sockaddr *)&at, &len) < 0)
+		*err = errno;
+	else if ((c = sup_dial_loopback(&at, &mine, err)) >= 0)
+		a = sup_accept_mine(lis, &mine, err);
+	close(lis); /* no listener left open, whatever happened */
+	if (a < 0) {
+		if (c >= 0)
+			close(c);
+		return -1;
+	}
+	setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	*near = c;
+	*far = a;
+	return 0;
+}
+
+/* ------------------------------------------------------------- the pump */
+
+/* program -> server: read the program's bytes, write them into TLS. */
+static enum sup_step sup_up(struct sup_conn *c)
+{
+	ssize_t n;
+	int err = 0;
+
+	if (c->up_len == 0 && !c->far_eof) {
+		n = recv(c->far, c->up, sizeof(c->up), 0);
+		if (n > 0) {
+			c->up_off = 0;
+			c->up_len = (size_t)n;
+			return SUP_MOVED;
+		}
+		if (n == 0) {
+			c->far_eof = 1;
+			return SUP_MOVED;
+		}
+		if (errno != EAGAIN && errno != EINTR)
+			return SUP_FAR_GONE;
+	}
+	if (c->up_off < c->up_len) {
+		n = relay_ops->write(c->t, c->up + c->up_off,
+				     c->up_len - c->up_off, &err);
+		if (n == SHIM_IO_ERROR)
+			return SUP_NET_FAILED;
+		if (n < 0)
+			return SUP_IDLE;
+		c->up_off += (size_t)n;
+		if (c->up_off == c->up_len)
+			c->up_off = c->up_len = 0;
+		return SUP_MOVED;
+	}
+	if (relay_ops->unsent(c->t) > 0) {
+		n = relay_ops->flush(c->t, &err);
+		return n == SHIM_IO_ERROR ? SUP_NET_FAILED
+		       : n == 0	      ? SUP_MOVED
+				      : SUP_IDLE;
+	}
+	if (c->far_eof && !c->notify_sent) {
+		relay_ops->shutdown(c->t); /* close_notify */
+		c->notify_sent = 1;
+		return SUP_MOVED;
+	}
+	return SUP_IDLE;
+}
+
+/* server -> program: read plaintext from TLS, send it to the program. */
+static enum sup_step sup_down(struct sup_conn *c)
+{
+	ssize_t n;
+	int err = 0;
+
+	if (c->down_len == 0 && !c->net_eof) {
+		n = relay_ops->read(c->t, c->down, sizeof(c->down), 0, &err);
+		if (n == SHIM_IO_ERROR)
+			return SUP_NET_FAILED;
+		if (n < 0)
+			return SUP_IDLE;
+		if (n == 0)
+			c->net_eof = 1;
+		c->down_off = 0;
+		c->down_len = (size_t)n;
+		return SUP_MOVED;
+	}
+	if (c->down_off < c->down_len) {
+		n = send(c->far, c->down + c->down_off,
+			 c->down_len - c->down_off, MSG_NOSIGNAL);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? SUP_IDLE
+								 : SUP_FAR_GONE;
+		c->down_off += (size_t)n;
+		if (c->down_off == c->down_len)
+			c->down_off = c->down_len = 0;
+		return SUP_MOVED;
+	}
+	if (c->net_eof && !c->far_shut) {
+		shutdown(c->far, SHUT_WR);
+		c->far_shut = 1;
+		return SUP_MOVED;
+	}
+	return SUP_IDLE;
+}
+
+static void sup_peer_unlink(struct sup_conn *c)
+{
+	pthread_mutex_lock(&peer_lock);
+	for (struct sup_conn **p = &peer_list; *p != NULL; p = &(*p)->next_peer)
+		if (*p == c) {
+			*p = c->next_peer;
+			break;
+		}
+	pthread_mutex_unlock(&peer_lock);
+}
+
+int sup_relay_peer(ino_t ino, struct sockaddr_storage *sa, socklen_t *salen)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&peer_lock);
+	for (struct sup_conn *c = peer_list; c != NULL; c = c->next_peer)
+		if (c->peer.ino == ino) {
+			*sa = c->peer.sa;
+			*salen = c->peer.salen;
+			rc = 0;
+			break;
+		}
+	pthread_mutex_unlock(&peer_lock);
+	return rc;
+}
+
+static void sup_conn_close(struct sup_conn *c, enum sup_step why)
+{
+	struct linger rst = { .l_onoff = 1, .l_linger = 0 };
+
+	if (why == SUP_NET_FAILED)
+		setsockopt(c->far, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+	else if (!c->notify_sent)
+		relay_ops->shutdown(c->t);
+	close(c->far);
+	relay_ops->free(c->t);
+	close(c->net);
+	sup_peer_unlink(c);
+	c->dead = 1;
+	atomic_fetch_sub(&relay_live, 1);
+}
+
+/* Move bytes until both directions wait on the kernel: 1 when done. */
+static int sup_pump(struct sup_conn *c)
+{
+	enum sup_step u, d;
+
+	for (;;) {
+		u = sup_up(c);
+		d = sup_down(c);
+		if (u < 0 || d < 0) {
+			sup_conn_close(c, u == SUP_NET_FAILED ||
+						  d == SUP_NET_FAILED
+					      ? SUP_NET_FAILED
+					      : SUP_FAR_GONE);
+			return 1;
+		}
+		if (c->notify_sent && c->far_shut && c->down_len == 0) {
+			sup_conn_close(c, SUP_MOVED);
+			return 1;
+		}
+		if (u == SUP_IDLE && d == SUP_IDLE)
+			return 0;
+	}
+}
+
+static void *sup_relay_main(void *arg)
+{
+	struct epoll_event ev[SUP_EVENTS];
+	struct sup_conn *dead[SUP_EVENTS];
+	int n, ndead;
+
+	(void)arg;
+	for (;;) {
+		n = epoll_wait(relay_epoll, ev, SUP_EVENTS, -1);
+		ndead = 0;
+		pthread_mutex_lock(&relay_lock);
+		for (int i = 0; i < n; i++) {
+			struct sup_conn *c = ev[i].data.ptr;
+
+			if (!c->dead && sup_pump(c))
+				dead[ndead++] = c;
+		}
+		pthread_mutex_unlock(&relay_lock);
+		for (int i = 0; i < ndead; i++)
+			free(dead[i]);
+	}
+	return NULL;
+}
+
+int sup_relay_live(void)
+{
+	return atomic_load(&relay_live);
+}
+
+int sup_relay_start(const struct shim_engine_ops *ops)
+{
+	pthread_t th;
+	int rc;
+
+	relay_ops = ops;
+	relay_epoll = epoll_create1(EPOLL_CLOEXEC);
+	if (relay_epoll < 0)
+		return -1;
+	rc = pthread_create(&th, NULL, sup_relay_main, NULL);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	pthread_detach(th);
+	return 0;
+}
+
+void sup_relay_add(struct shim_tls *t, int net, int far, const char *label,
+		   const struct sup_peer *peer)
+{
+	struct sup_conn *c = calloc(1, sizeof(*c));
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP |
+					    EPOLLET };
+	struct linger rst = { .l_onoff = 1, .l_linger = 0 };
+
+	if (c == NULL) {
+		setsockopt(far, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+		close(far);
+		relay_ops->shutdown(t);
+		relay_ops->free(t);
+		close(net);
+		return;
+	}
+	atomic_fetch_add(&relay_live, 1);
+	c->t = t;
+	c->net = net;
+	c->far = far;
+	snprintf(c->label, sizeof(c->label), "%s", label);
+	c->peer = *peer;
+	pthread_mutex_lock(&peer_lock);
+	c->next_peer = peer_list;
+	peer_list = c;
+	pthread_mutex_unlock(&peer_lock);
+	ev.data.ptr = c;
+	/* Both are writable now: the first event runs the first pump. */
+	pthread_mutex_lock(&relay_lock);
+	epoll_ctl(relay_epoll, EPOLL_CTL_ADD, far, &ev);
+	epoll_ctl(relay_epoll, EPOLL_CTL_ADD, net, &ev);
+	pthread_mutex_unlock(&relay_lock);
+}

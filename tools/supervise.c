@@ -1,0 +1,873 @@
+/*
+ * supervise.c - `redis-tls-ctl supervise -- PROG ARGS...`.
+ *
+ * The child sets no_new_privs, installs a seccomp filter whose listener
+ * comes to us over a socketpair, waits for our go and execs PROG.  The
+ * filter (inherited by every thread and child, whatever their
+ * environment) sends us connect(2), getpeername(2) (a connection we
+ * answered names the server, not the loopback peer) and the TCP Fast Open
+ * sends (sendto/sendmsg/sendmmsg with MSG_FASTOPEN); io_uring_setup gets ENOSYS
+ * (an io_uring connect would pass unseen) and so does any system call of
+ * another ABI (x32, i386), which the filter cannot read safely.
+ *
+ * For each connect we read the address from the program's memory, check
+ * the notification is still live (no pid reuse), and ask the engine.  Not
+ * configured, or not an IPv4/IPv6 stream socket: the kernel continues the
+ * call untouched.  Configured: a worker thread makes our own TCP
+ * connection, completes the verified TLS handshake, and answers the
+ * connect with a loopback connection put into the program's descriptor
+ * number (SECCOMP_IOCTL_NOTIF_ADDFD, SETFD); on failure the connect fails
+ * with the preload path's errno and the engine's one log line, and
+ * nothing is put in the program.  The listener of the loopback pair is
+ * closed before the program can use its end (sup_relay.c).
+ *
+ * Threads: the main thread receives notifications; one detached worker
+ * per configured connect; the relay thread.  Nothing is shared between
+ * workers but the engine (thread-safe) and the listener fd.
+ */
+#include "supervise.h"
+#include "deadline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+#define SUP_NOTIF_MAX 512   /* room for the kernel's struct seccomp_notif */
+#define SUP_PATH_MAX 4096
+#define SUP_LINE_MAX 256
+#define SUP_X32_BIT 0x40000000U
+#define SUP_ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i))
+
+static const struct shim_engine_ops *sup_ops;
+static int sup_listener = -1;
+static pid_t sup_child_pid;
+
+/* One configured connect, handed to a worker thread. */
+struct sup_job {
+	__u64 id;
+	pid_t pid;
+	int fd;                 /* the program's descriptor */
+	int dup;                /* our copy of it (pidfd_getfd) */
+	int nonblock, cloexec;  /* the program's flags on it */
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	struct shim_session_info info;
+};
+
+/* ------------------------------------------------------------- filter */
+
+/*
+ * Jump offsets are counted from the next instruction; the layout is fixed
+ * by the comments' indices.
+ */
+static struct sock_filter sup_filter[] = {
+	/* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, arch)),
+	/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+	/* 2 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	/* 3 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+	/* 4 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, SUP_X32_BIT, 13, 0),
+	/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 11, 0),
+	/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getpeername, 10, 0),
+	/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 10, 0),
+	/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 3, 0),
+	/* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmmsg, 2, 0),
+	/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 3, 0),
+	/* 11 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	/* 12 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(3)),
+	/* 13 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 3, 2),
+	/* 14 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(2)),
+	/* 15 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 1, 0),
+	/* 16 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	/* 17 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+	/* 18 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+};
+
+static int sup_seccomp(unsigned op, unsigned flags, void *arg)
+{
+	return (int)syscall(SYS_seccomp, op, flags, arg);
+}
+
+/* The listener of a filter installed on this thread, or -1. */
+static int sup_install_filter(void)
+{
+	struct sock_fprog prog = {
+		.len = sizeof(sup_filter) / sizeof(sup_filter[0]),
+		.filter = sup_filter,
+	};
+	int fd;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	/* Killable wait: a signal (Go's preemption) must not restart a
+	   connect we are already answering. */
+	fd = sup_seccomp(SECCOMP_SET_MODE_FILTER,
+			 SECCOMP_FILTER_FLAG_NEW_LISTENER |
+				 SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+			 &prog);
+	if (fd < 0 && errno == EINVAL)
+		fd = sup_seccomp(SECCOMP_SET_MODE_FILTER,
+				 SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	return fd;
+}
+
+/* -------------------------------------------------------------- child */
+
+static int sup_send_fd(int sock, int fd)
+{
+	char byte = 'L';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+	memset(&u, 0, sizeof(u));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &m, 0) == 1 ? 0 : -1;
+}
+
+static int sup_recv_fd(int sock)
+{
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c;
+	int fd = -1;
+
+	if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&m);
+	if (c == NULL || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+static void sup_child(int sock, char **argv)
+{
+	char go;
+	int lis;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	lis = sup_install_filter();
+	if (lis < 0) {
+		dprintf(2, "redis-tls-ctl supervise: refused: cannot install "
+			"the seccomp filter with user notification: %s\n",
+			strerror(errno));
+		_exit(SUP_EXIT_REFUSED);
+	}
+	if (sup_send_fd(sock, lis) < 0 || read(sock, &go, 1) != 1)
+		_exit(SUP_EXIT_REFUSED);
+	close(lis);
+	close(sock);
+	execvp(argv[0], argv);
+	dprintf(2, "redis-tls-ctl supervise: %s: %s\n", argv[0],
+		strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+/* ------------------------------------------------ checks before the run */
+
+/* The file execvp would run, into path: 0, or -1 (not found). */
+static int sup_which(const char *prog, char *path, size_t len)
+{
+	const char *p = getenv("PATH");
+	char dirs[SUP_PATH_MAX], *save = NULL;
+
+	if (strchr(prog, '/') != NULL) {
+		snprintf(path, len, "%s", prog);
+		return access(path, X_OK);
+	}
+	snprintf(dirs, sizeof(dirs), "%s", p ? p : "/usr/bin:/bin");
+	for (char *d = strtok_r(dirs, ":", &save); d != NULL;
+	     d = strtok_r(NULL, ":", &save)) {
+		snprintf(path, len, "%s/%s", *d ? d : ".", prog);
+		if (access(path, X_OK) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* 0 if the kernel and the program allow supervision; else one line. */
+static int sup_precheck(const char *prog)
+{
+	unsigned action = SECCOMP_RET_USER_NOTIF;
+	char path[SUP_PATH_MAX];
+	struct stat st;
+
+	if (sup_seccomp(SECCOMP_GET_ACTION_AVAIL, 0, &action) < 0) {
+		fprintf(stderr, "redis-tls-ctl supervise: refused: this kernel "
+			"lacks seccomp user notification (%s); the program's "
+			"connections could not be protected\n",
+			strerror(errno));
+		return -1;
+	}
+	if (sup_which(prog, path, sizeof(path)) < 0)
+		return 0; /* execvp reports it */
+	if (stat(path, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID))) {
+		fprintf(stderr, "redis-tls-ctl supervise: refused: %s is "
+			"set-user-ID or set-group-ID: it cannot run under the "
+			"supervisor (no_new_privs), and is not run\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* 0 if the listener supports ADDFD (an unknown id gives ENOENT). */
+static int sup_check_addfd(int lis)
+{
+	struct seccomp_notif_addfd a = { .id = 0, .srcfd = (__u32)lis };
+
+	if (ioctl(lis, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0 && errno == ENOENT)
+		return 0;
+	fprintf(stderr, "redis-tls-ctl supervise: refused: this kernel lacks "
+		"SECCOMP_IOCTL_NOTIF_ADDFD (%s); the program's connections "
+		"could not be protected\n", strerror(errno));
+	return -1;
+}
+
+/* ------------------------------------------------- answering the kernel */
+
+static void sup_respond(__u64 id, int err, int cont)
+{
+	struct seccomp_notif_resp r = { .id = id };
+
+	if (cont)
+		r.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	else
+		r.error = err ? -err : 0;
+	/* ENOENT: the program's thread was killed meanwhile; nothing to do */
+	ioctl(sup_listener, SECCOMP_IOCTL_NOTIF_SEND, &r);
+}
+
+static int sup_id_valid(__u64 id)
+{
+	return ioctl(sup_listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+/* Read len bytes at addr in pid's memory: 0, or -1 with errno. */
+static int sup_peek(pid_t pid, __u64 addr, void *buf, size_t len)
+{
+	struct iovec mine = { .iov_base = buf, .iov_len = len };
+	struct iovec theirs = { .iov_base = (void *)(uintptr_t)addr,
+				.iov_len = len };
+	char mem[SUP_LINE_MAX];
+	ssize_t n;
+	int fd;
+
+	n = process_vm_readv(pid, &mine, 1, &theirs, 1, 0);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n >= 0 || errno == EFAULT) {
+		errno = EFAULT;
+		return -1;
+	}
+	snprintf(mem, sizeof(mem), "/proc/%d/mem", (int)pid);
+	if ((fd = open(mem, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = pread(fd, buf, len, (off_t)addr);
+	close(fd);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n >= 0)
+		errno = EFAULT;
+	return -1;
+}
+
+/* ---------------------------------------------- the program's socket */
+
+/* The program's flags on its fd, from /proc/PID/fdinfo/FD. */
+static int sup_fd_flags(pid_t pid, int fd, int *nonblock, int *cloexec)
+{
+	char path[SUP_LINE_MAX], line[SUP_LINE_MAX];
+	unsigned long flags = 0;
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = sscanf(line, "flags: %lo", &flags) == 1;
+	fclose(f);
+	if (!found)
+		return -1;
+	*nonblock = (flags & O_NONBLOCK) != 0;
+	*cloexec = (flags & O_CLOEXEC) != 0;
+	return 0;
+}
+
+/* Our copy of the program's fd: -1 if it is none of its. */
+static int sup_grab_fd(pid_t tid, int fd)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	int copy;
+
+	if (pfd < 0)
+		pfd = (int)syscall(SYS_pidfd_open, tid, 0);
+	if (pfd < 0)
+		return -1;
+	copy = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+	close(pfd);
+	return copy;
+}
+
+/* 1 if copy is an IPv4/IPv6 stream socket. */
+static int sup_is_inet_stream(int copy)
+{
+	int type = 0, domain = 0;
+	socklen_t l1 = sizeof(type), l2 = sizeof(domain);
+
+	if (getsockopt(copy, SOL_SOCKET, SO_TYPE, &type, &l1) < 0 ||
+	    getsockopt(copy, SOL_SOCKET, SO_DOMAIN, &domain, &l2) < 0)
+		return 0;
+	return type == SOCK_STREAM && (domain == AF_INET || domain == AF_INET6);
+}
+
+/* The options a client sets before connect, onto the socket we give it. */
+static void sup_copy_options(int from, int to)
+{
+	static const int opts[][2] = {
+		{ IPPROTO_TCP, TCP_NODELAY },  { SOL_SOCKET, SO_KEEPALIVE },
+		{ SOL_SOCKET, SO_RCVTIMEO },   { SOL_SOCKET, SO_SNDTIMEO },
+		{ IPPROTO_TCP, TCP_KEEPIDLE }, { IPPROTO_TCP, TCP_KEEPINTVL },
+		{ IPPROTO_TCP, TCP_KEEPCNT },
+	};
+	char val[sizeof(struct timeval)];
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		socklen_t len = sizeof(val);
+
+		if (getsockopt(from, opts[i][0], opts[i][1], val, &len) == 0)
+			setsockopt(to, opts[i][0], opts[i][1], val, len);
+	}
+}
+
+/* ------------------------------------------------------------ worker */
+
+static int sup_wait(int fd, short events, const struct timespec *until)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int ms = deadline_left_ms(until), rc;
+
+	if (ms <= 0)
+		return -1;
+	do
+		rc = poll(&p, 1, ms);
+	while (rc < 0 && errno == EINTR && (ms = deadline_left_ms(until)) > 0);
+	return rc > 0 ? 0 : -1;
+}
+
+/* Our TCP connection to the server: the fd, or -1 with *err. */
+static int sup_dial(const struct sup_job *j, const struct timespec *until,
+		    int *err)
+{
+	int fd = socket(j->sa.ss_family,
+			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	socklen_t len = sizeof(*err);
+
+	*err = 0;
+	if (fd < 0) {
+		*err = errno;
+		return -1;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (const struct sockaddr *)&j->sa, j->salen) < 0 &&
+	    errno != EINPROGRESS)
+		*err = errno;
+	else if (sup_wait(fd, POLLOUT, until) < 0)
+		*err = ETIMEDOUT;
+	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, err, &len) < 0)
+		*err = errno;
+	if (*err != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The verified handshake on net: the session, or NULL with *err. */
+static struct shim_tls *sup_handshake(struct sup_job *j, int net,
+				      const struct timespec *until, int *err)
+{
+	struct shim_tls *t = NULL;
+	int rc;
+
+	if (sup_ops->open(net, (const struct sockaddr *)&j->sa, j->salen,
+			  NULL, &t, &j->info, err) != SHIM_WRAP) {
+		if (*err == 0)
+			*err = EACCES;
+		return NULL;
+	}
+	while ((rc = sup_ops->handshake(t, err)) == SHIM_IO_WANT_READ ||
+	       rc == SHIM_IO_WANT_WRITE) {
+		if (sup_wait(net, rc == SHIM_IO_WANT_READ ? POLLIN : POLLOUT,
+			     until) < 0) {
+			fprintf(stderr, "redis-tls-shim: %s: TLS handshake "
+				"timed out after %d ms (no answer from the "
+				"server)\n", j->info.label,
+				j->info.handshake_timeout_ms);
+			*err = ETIMEDOUT;
+			rc = SHIM_IO_ERROR;
+			break;
+		}
+	}
+	if (rc != 0) {
+		sup_ops->free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* Put near into the program's fd number and answer the connect with 0. */
+static int sup_inject(struct sup_job *j, int near)
+{
+	struct seccomp_notif_addfd a = {
+		.id = j->id,
+		.flags = SECCOMP_ADDFD_FLAG_SETFD,
+		.srcfd = (__u32)near,
+		.newfd = (__u32)j->fd,
+		.newfd_flags = j->cloexec ? O_CLOEXEC : 0,
+	};
+
+	sup_copy_options(j->dup, near);
+	if (!j->nonblock && fcntl(near, F_SETFL, 0) < 0)
+		return -1;
+	return ioctl(sup_listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0 ? -1 : 0;
+}
+
+/* The relay takes the connection, then the connect returns 0. */
+static void sup_hand_over(struct sup_job *j, struct shim_tls *t, int net,
+			  int near, int far)
+{
+	struct sup_peer peer = { .sa = j->sa, .salen = j->salen };
+	struct stat st;
+
+	if (fstat(near, &st) == 0)
+		peer.ino = st.st_ino;
+	/* registered first: the program may ask getpeername() at once */
+	sup_relay_add(t, net, far, j->info.label, &peer);
+	sup_respond(j->id, 0, 0);
+}
+
+static void *sup_worker(void *arg)
+{
+	struct sup_job *j = arg;
+	struct timespec until;
+	struct shim_tls *t = NULL;
+	int net, near = -1, far = -1, err = 0;
+
+	deadline_in_ms(&until, j->info.handshake_timeout_ms);
+	if ((net = sup_dial(j, &until, &err)) >= 0 &&
+	    (t = sup_handshake(j, net, &until, &err)) != NULL &&
+	    sup_loopback_pair(&near, &far, &err) == 0 &&
+	    sup_inject(j, near) == 0) {
+		sup_hand_over(j, t, net, near, far);
+		net = far = -1;
+		t = NULL;
+	} else {
+		if (near >= 0 && err == 0)
+			err = errno; /* ADDFD failed: the program is gone */
+		sup_respond(j->id, err ? err : ECONNREFUSED, 0);
+	}
+	if (t != NULL)
+		sup_ops->free(t);
+	if (net >= 0)
+		close(net);
+	if (far >= 0)
+		close(far);
+	if (near >= 0)
+		close(near);
+	close(j->dup);
+	free(j);
+	sup_ops->thread_stop();
+	return NULL;
+}
+
+/* ------------------------------------------------------ notifications */
+
+/*
+ * The destination address of a notified call into sa: 1 read, 0 none or
+ * not IPv4/IPv6 (continue), -1 on a read failure other than a bad
+ * pointer (fail closed).
+ */
+static int sup_read_addr(pid_t pid, __u64 addr, __u64 len,
+			 struct sockaddr_storage *sa, socklen_t *salen)
+{
+	if (addr == 0 || len < sizeof(sa_family_t) || len > sizeof(*sa))
+		return 0; /* the kernel's own answer is right */
+	memset(sa, 0, sizeof(*sa));
+	if (sup_peek(pid, addr, sa, (size_t)len) < 0)
+		return errno == EFAULT ? 0 : -1;
+	*salen = (socklen_t)len;
+	return sa->ss_family == AF_INET || sa->ss_family == AF_INET6;
+}
+
+static enum shim_decision sup_decide(const struct sockaddr_storage *sa,
+				     socklen_t salen,
+				     struct shim_session_info *info, int *err)
+{
+	*err = 0;
+	return sup_ops->open(-1, (const struct sockaddr *)sa, salen, NULL,
+			     NULL, info, err);
+}
+
+/* Fail the connect closed, with one line: we could not see enough. */
+static void sup_refuse_unseen(const struct sup_job *j, const char *what)
+{
+	fprintf(stderr, "redis-tls-shim: supervisor: cannot read %s of pid "
+		"%d's connect (%s): connection refused\n", what, (int)j->pid,
+		strerror(errno));
+	sup_respond(j->id, EACCES, 0);
+}
+
+/*
+ * What to do with j's connect: 1 hand it to a worker, 0 answered here.
+ * Whatever cannot be read about a connect that may be configured fails
+ * it closed; a descriptor that is not open gets the kernel's own EBADF.
+ */
+static int sup_examine(struct sup_job *j, const struct seccomp_notif *n)
+{
+	int got = sup_read_addr(j->pid, n->data.args[1], n->data.args[2],
+				&j->sa, &j->salen), err = 0;
+
+	if (!sup_id_valid(n->id))
+		return 0; /* the thread is gone; its pid may be reused */
+	if (got < 0) {
+		sup_refuse_unseen(j, "the address");
+		return 0;
+	}
+	if (got == 0 ||
+	    sup_decide(&j->sa, j->salen, &j->info, &err) == SHIM_PASS) {
+		sup_respond(j->id, 0, 1);
+		return 0;
+	}
+	if (err != 0) {
+		sup_respond(j->id, err, 0); /* SHIM_REFUSE, logged */
+		return 0;
+	}
+	if ((j->dup = sup_grab_fd(j->pid, j->fd)) < 0) {
+		if (errno == EBADF)
+			sup_respond(j->id, 0, 1);
+		else
+			sup_refuse_unseen(j, "the socket");
+		return 0;
+	}
+	if (!sup_is_inet_stream(j->dup)) {
+		sup_respond(j->id, 0, 1); /* UDP, a raw socket: not ours */
+		return 0;
+	}
+	if (sup_fd_flags(j->pid, j->fd, &j->nonblock, &j->cloexec) < 0) {
+		sup_refuse_unseen(j, "the descriptor flags");
+		return 0;
+	}
+	return 1;
+}
+
+static void sup_on_connect(const struct seccomp_notif *n)
+{
+	struct sup_job *j = calloc(1, sizeof(*j));
+	pthread_t th;
+	int err;
+
+	if (j == NULL) {
+		sup_respond(n->id, ENOMEM, 0);
+		return;
+	}
+	*j = (struct sup_job){ .id = n->id, .pid = (pid_t)n->pid,
+			       .fd = (int)n->data.args[0], .dup = -1 };
+	if (sup_examine(j, n)) {
+		if ((err = pthread_create(&th, NULL, sup_worker, j)) == 0) {
+			pthread_detach(th);
+			return;
+		}
+		sup_respond(n->id, err, 0);
+	}
+	if (j->dup >= 0)
+		close(j->dup);
+	free(j);
+}
+
+/* The destination of a sendto/sendmsg/sendmmsg(MSG_FASTOPEN). */
+static int sup_fastopen_addr(const struct seccomp_notif *n,
+			     struct sockaddr_storage *sa, socklen_t *salen)
+{
+	struct msghdr m;
+	pid_t pid = (pid_t)n->pid;
+
+	if (n->data.nr == __NR_sendto)
+		return sup_read_addr(pid, n->data.args[4], n->data.args[5], sa,
+				     salen);
+	/* sendmmsg: the first message's header leads its struct mmsghdr */
+	if (n->data.nr == __NR_sendmmsg && n->data.args[2] == 0)
+		return 0;
+	if (sup_peek(pid, n->data.args[1], &m, sizeof(m)) < 0)
+		return errno == EFAULT ? 0 : -1;
+	return sup_read_addr(pid, (__u64)(uintptr_t)m.msg_name, m.msg_namelen,
+			     sa, salen);
+}
+
+/*
+ * TCP Fast Open would send the first bytes with the SYN, before any
+ * handshake: refused for a configured endpoint (the program falls back
+ * to connect), continued for the rest.
+ */
+static void sup_on_fastopen(const struct seccomp_notif *n)
+{
+	struct sockaddr_storage sa;
+	struct shim_session_info info;
+	socklen_t salen = 0;
+	int got = sup_fastopen_addr(n, &sa, &salen), err = 0;
+
+	if (!sup_id_valid(n->id))
+		return;
+	if (got < 0)
+		sup_respond(n->id, EACCES, 0);
+	else if (got == 0 ||
+		 sup_decide(&sa, salen, &info, &err) == SHIM_PASS)
+		sup_respond(n->id, 0, 1);
+	else
+		sup_respond(n->id, EOPNOTSUPP, 0);
+}
+
+/* Write len bytes at addr in pid's memory: 0, or -1. */
+static int sup_poke(pid_t pid, __u64 addr, const void *buf, size_t len)
+{
+	struct iovec mine = { .iov_base = (void *)buf, .iov_len = len };
+	struct iovec theirs = { .iov_base = (void *)(uintptr_t)addr,
+				.iov_len = len };
+
+	return process_vm_writev(pid, &mine, 1, &theirs, 1, 0) == (ssize_t)len
+		       ? 0 : -1;
+}
+
+/*
+ * getpeername on a socket we put in the program: the server's address,
+ * as the kernel would write it (truncated to the caller's length, the
+ * full length reported).  Anything else, or any doubt: the kernel's own.
+ */
+static void sup_on_getpeername(const struct seccomp_notif *n)
+{
+	pid_t pid = (pid_t)n->pid;
+	int copy = sup_grab_fd(pid, (int)n->data.args[0]), len;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	struct stat st;
+
+	if (copy < 0) {
+		sup_respond(n->id, 0, 1);
+		return;
+	}
+	if (fstat(copy, &st) < 0 || sup_relay_peer(st.st_ino, &sa, &salen) < 0 ||
+	    sup_peek(pid, n->data.args[2], &len, sizeof(len)) < 0 || len < 0 ||
+	    !sup_id_valid(n->id)) {
+		close(copy);
+		sup_respond(n->id, 0, 1);
+		return;
+	}
+	close(copy);
+	if ((len > 0 && sup_poke(pid, n->data.args[1], &sa,
+				 (size_t)len < salen ? (size_t)len : salen) < 0) ||
+	    sup_poke(pid, n->data.args[2], &salen, sizeof(int)) < 0) {
+		sup_respond(n->id, EFAULT, 0);
+		return;
+	}
+	sup_respond(n->id, 0, 0);
+}
+
+static void sup_on_notification(void)
+{
+	union {
+		struct seccomp_notif n;
+		char room[SUP_NOTIF_MAX];
+	} u;
+
+	memset(&u, 0, sizeof(u));
+	if (ioctl(sup_listener, SECCOMP_IOCTL_NOTIF_RECV, &u.n) < 0)
+		return; /* EINTR, or ENOENT: the caller went away */
+	switch (u.n.data.nr) {
+	case __NR_connect:
+		sup_on_connect(&u.n);
+		break;
+	case __NR_getpeername:
+		sup_on_getpeername(&u.n);
+		break;
+	case __NR_sendto:
+	case __NR_sendmsg:
+	case __NR_sendmmsg:
+		sup_on_fastopen(&u.n);
+		break;
+	default:
+		sup_respond(u.n.id, 0, 1);
+		break;
+	}
+}
+
+/* ----------------------------------------------------------- the run */
+
+static void sup_forward(int sig)
+{
+	if (sup_child_pid > 0)
+		kill(sup_child_pid, sig);
+}
+
+static void sup_forward_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct sigaction sa = { .sa_handler = sup_forward };
+
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * The program is gone: give the relay up to SUP_DRAIN_MS to carry what it
+ * wrote before it ended (a SET then exit) and to see the server's end, as
+ * the preload path does at exit.
+ */
+#define SUP_DRAIN_MS 2000
+#define SUP_DRAIN_STEP_US 10000
+
+static void sup_drain(void)
+{
+	struct timespec until;
+
+	deadline_in_ms(&until, SUP_DRAIN_MS);
+	while (sup_relay_live() > 0 && !deadline_passed(&until))
+		usleep(SUP_DRAIN_STEP_US);
+}
+
+/* Serve notifications until the program ends: its exit status. */
+static int sup_serve(void)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, sup_child_pid, 0);
+	struct pollfd p[2] = { { .fd = sup_listener, .events = POLLIN },
+			       { .fd = pidfd, .events = POLLIN } };
+	int status = 0;
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents & POLLIN)
+			sup_on_notification();
+		if (p[1].revents & POLLIN)
+			break;
+		if (p[0].revents & (POLLHUP | POLLERR | POLLNVAL))
+			p[0].fd = -1; /* nothing is filtered any more */
+	}
+	while (waitpid(sup_child_pid, &status, 0) < 0 && errno == EINTR)
+		;
+	close(pidfd);
+	sup_drain();
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+/* The child's listener, the engine, the relay: 0, or -1 (refused). */
+static int sup_setup(int sock, const struct shim_engine_ops *(*load)(void))
+{
+	sup_listener = sup_recv_fd(sock);
+	if (sup_listener < 0) {
+		fprintf(stderr, "redis-tls-ctl supervise: refused: the seccomp "
+			"filter was not installed\n");
+		return -1;
+	}
+	if (sup_check_addfd(sup_listener) < 0)
+		return -1;
+	sup_ops = load();
+	if (sup_ops == NULL)
+		return -1; /* fail closed: it said why */
+	if (sup_relay_start(sup_ops) < 0) {
+		fprintf(stderr, "redis-tls-ctl supervise: refused: relay "
+			"thread: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int sup_run(char **argv, const struct shim_engine_ops *(*load_engine)(void))
+{
+	int sv[2], status;
+
+	if (sup_precheck(argv[0]) < 0)
+		return SUP_EXIT_REFUSED;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		perror("redis-tls-ctl supervise: socketpair");
+		return SUP_EXIT_REFUSED;
+	}
+	/* Fork before the engine starts any thread. */
+	sup_child_pid = fork();
+	if (sup_child_pid < 0) {
+		perror("redis-tls-ctl supervise: fork");
+		return SUP_EXIT_REFUSED;
+	}
+	if (sup_child_pid == 0) {
+		close(sv[0]);
+		sup_child(sv[1], argv);
+	}
+	close(sv[1]);
+	sup_forward_signals();
+	if (sup_setup(sv[0], load_engine) < 0) {
+		kill(sup_child_pid, SIGKILL);
+		waitpid(sup_child_pid, &status, 0);
+		return SUP_EXIT_REFUSED;
+	}
+	if (write(sv[0], "g", 1) != 1) {
+		kill(sup_child_pid, SIGKILL);
+		return SUP_EXIT_REFUSED;
+	}
+	close(sv[0]);
+	status = sup_serve();
+	if (sup_ops->at_exit != NULL)
+		sup_ops->at_exit();
+	return status;
+}

@@ -1,0 +1,63 @@
+/*
+ * supervise.h - `redis-tls-ctl supervise -- PROG ARGS...`: verified TLS for
+ * programs LD_PRELOAD cannot reach (static binaries, Go).
+ *
+ * supervise.c   the seccomp filter (user notification on connect and the
+ *               TCP Fast Open sends), the notification loop, one worker
+ *               thread per configured connect (TCP + TLS handshake with the
+ *               engine, then the loopback pair put into the program's fd).
+ * sup_relay.c   the loopback pair (no listener left open) and the one
+ *               epoll thread that carries bytes between the program's
+ *               loopback connection and the TLS sessions.
+ */
+#ifndef SHIM_TOOLS_SUPERVISE_H
+#define SHIM_TOOLS_SUPERVISE_H
+
+#include "engine_api.h"
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#define SUP_EXIT_REFUSED 126 /* as redis-tls-run's refusals: not run */
+
+/*
+ * Run argv[0] (looked up in PATH) under the supervisor; load_engine loads
+ * the configuration (NULL after printing why).  Returns the program's exit
+ * status (128 + signal if killed), or SUP_EXIT_REFUSED after one line
+ * saying why the program was not started.
+ */
+int sup_run(char **argv, const struct shim_engine_ops *(*load_engine)(void));
+
+/*
+ * A loopback TCP connection: *near (for the program) connected to *far
+ * (ours), both close-on-exec and non-blocking.  The temporary listener is
+ * closed before it returns, and only the connection from *near's own
+ * address is accepted.  0, or -1 with *err.
+ */
+int sup_loopback_pair(int *near, int *far, int *err);
+
+/* Start the relay thread: 0, or -1 with errno. */
+int sup_relay_start(const struct shim_engine_ops *ops);
+
+/* What the program's getpeername() on its end of a connection answers. */
+struct sup_peer {
+	ino_t ino;                   /* the program's socket (its end) */
+	struct sockaddr_storage sa;  /* the server's address */
+	socklen_t salen;
+};
+
+/*
+ * Hand the relay a connection: t over the kernel socket net (handshake
+ * done), far our end of the program's loopback connection, peer what the
+ * program's end stands for.  The relay owns t, net and far from now on.
+ */
+void sup_relay_add(struct shim_tls *t, int net, int far, const char *label,
+		   const struct sup_peer *peer);
+
+/* The server behind the program's socket ino: 0, or -1 if none. */
+int sup_relay_peer(ino_t ino, struct sockaddr_storage *sa, socklen_t *salen);
+
+/* Connections the relay still carries (not yet closed). */
+int sup_relay_live(void);
+
+#endif
