@@ -139,44 +139,52 @@ static int sup_install_filter(void)
 
 /* -------------------------------------------------------------- child */
 
-static int sup_send_fd(int sock, int fd)
-{
-	char byte = 'L';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+/* One byte and room for one descriptor: the message that carries the
+   filter's listener from the child to the supervisor. */
+struct sup_fd_msg {
+	char byte;
+	struct iovec iov;
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	struct msghdr m;
+};
 
-	memset(&u, 0, sizeof(u));
+static void sup_fd_msg_init(struct sup_fd_msg *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->byte = 'L';
+	x->iov = (struct iovec){ .iov_base = &x->byte, .iov_len = 1 };
+	x->m = (struct msghdr){ .msg_iov = &x->iov, .msg_iovlen = 1,
+				.msg_control = x->u.buf,
+				.msg_controllen = sizeof(x->u.buf) };
+}
+
+static int sup_send_fd(int sock, int fd)
+{
+	struct sup_fd_msg x;
+	struct cmsghdr *c;
+
+	sup_fd_msg_init(&x);
+	c = CMSG_FIRSTHDR(&x.m);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &m, 0) == 1 ? 0 : -1;
+	return sendmsg(sock, &x.m, 0) == 1 ? 0 : -1;
 }
 
 static int sup_recv_fd(int sock)
 {
-	char byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf) };
+	struct sup_fd_msg x;
 	struct cmsghdr *c;
 	int fd = -1;
 
-	if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC) != 1)
+	sup_fd_msg_init(&x);
+	if (recvmsg(sock, &x.m, MSG_CMSG_CLOEXEC) != 1)
 		return -1;
-	c = CMSG_FIRSTHDR(&m);
+	c = CMSG_FIRSTHDR(&x.m);
 	if (c == NULL || c->cmsg_type != SCM_RIGHTS ||
 	    c->cmsg_len != CMSG_LEN(sizeof(int)))
 		return -1;
