@@ -272,7 +272,7 @@ $(FUZZ_BUILD)/fuzz_match: tests/fuzz/fuzz_match.c $(COMMON_SRCS) \
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
-$(FUZZ_BUILD)/fuzz_session: tests/fuzz/fuzz_session.c $(ENGINE_SRCS) $(COMMON_SRCS) \
+$(FUZZ_BUILD)/fuzz_session: tests/fuzz/fuzz_session.c tests/lib/engine_test.h $(ENGINE_SRCS) $(COMMON_SRCS) \
                             $(wildcard include/*.h include/*/*.h) | $(FUZZ_BUILD)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(ENGINE_CFLAGS) -o $@ $(filter %.c,$^) $(ENGINE_LIBS)

@@ -74,6 +74,9 @@
 		}                                                              \
 	} while (0)
 
+#define ENGINE_TEST_REQUIRE(c) CHECK(c)
+#include "../lib/engine_test.h"
+
 #define FUZZ_FD 1000
 #define WIRE_MAX (4u << 20)
 #define MAX_STEPS 64
@@ -84,38 +87,6 @@ const struct shim_engine_ops *shim_engine_init(const struct shim_host *host,
 					       char *why, size_t whylen);
 
 /* ------------------------------------------------------------ buffers */
-
-struct buf {
-	unsigned char *p;
-	size_t len, off, cap;
-};
-
-static void buf_add(struct buf *b, const void *p, size_t n)
-{
-	if (n == 0)
-		return;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		CHECK(b->p != NULL);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-static size_t buf_avail(const struct buf *b)
-{
-	return b->len - b->off;
-}
-
-static void buf_free(struct buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
 
 /* ------------------------------------------------------ the fake kernel */
 
@@ -194,15 +165,11 @@ static int fake_close(int fd)
 
 static void fake_log(enum shim_log_level level, const char *fmt, ...)
 {
-	char line[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	engine_test_log("FUZZ_SESSION_LOG", (int)level, fmt, ap);
 	va_end(ap);
-	CHECK(strstr(line, "(null)") == NULL);
-	if (getenv("FUZZ_SESSION_LOG") != NULL)
-		fprintf(stderr, "log[%d]: %s\n", (int)level, line);
 }
 
 static int fake_log_enabled(enum shim_log_level level)
@@ -241,55 +208,14 @@ static EVP_PKEY *make_key(void)
 	return k;
 }
 
-static void add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX v3;
-	X509_EXTENSION *ext;
-
-	X509V3_set_ctx_nodb(&v3);
-	X509V3_set_ctx(&v3, issuer, cert, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
-	CHECK(ext != NULL);
-	CHECK(X509_add_ext(cert, ext, -1) == 1);
-	X509_EXTENSION_free(ext);
-}
-
-/* A certificate for `key` named CN=cn, signed by (issuer, ikey); self-signed
-   when issuer is NULL. */
+/* A certificate for `key` named O=redis-tls-shim fuzz, CN=cn, signed by
+   (issuer, ikey); self-signed when issuer is NULL. */
 static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer,
 		       EVP_PKEY *ikey, long serial, int is_ca, const char *san,
 		       const char *eku)
 {
-	X509 *c = X509_new();
-	X509_NAME *n = X509_NAME_new();
-
-	CHECK(c && n);
-	X509_set_version(c, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(c), serial);
-	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
-				   (const unsigned char *)"redis-tls-shim fuzz",
-				   -1, -1, 0);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-				   (const unsigned char *)cn, -1, -1, 0);
-	X509_set_subject_name(c, n);
-	X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer) : n);
-	X509_gmtime_adj(X509_getm_notBefore(c), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(c), 3600L * 24 * 3650);
-	X509_set_pubkey(c, key);
-	if (is_ca) {
-		add_ext(c, issuer ? issuer : c, NID_basic_constraints,
-			"critical,CA:TRUE");
-		add_ext(c, issuer ? issuer : c, NID_key_usage,
-			"critical,keyCertSign,cRLSign");
-	} else {
-		add_ext(c, issuer, NID_basic_constraints, "CA:FALSE");
-		add_ext(c, issuer, NID_ext_key_usage, eku);
-		if (san != NULL)
-			add_ext(c, issuer, NID_subject_alt_name, san);
-	}
-	CHECK(X509_sign(c, ikey ? ikey : key, EVP_sha256()) > 0);
-	X509_NAME_free(n);
-	return c;
+	return engine_test_cert(key, "redis-tls-shim fuzz", cn, issuer, ikey,
+				serial, 3650, is_ca, san, eku);
 }
 
 static void write_pem(const char *name, X509 *cert, EVP_PKEY *key)

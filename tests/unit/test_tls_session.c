@@ -65,6 +65,9 @@
 
 #include "engine_api.h"
 
+#define ENGINE_TEST_REQUIRE(c) assert_true(c)
+#include "../lib/engine_test.h"
+
 const struct shim_engine_ops *shim_engine_init(const struct shim_host *host,
 					       char *why, size_t whylen);
 
@@ -72,39 +75,6 @@ const struct shim_engine_ops *shim_engine_init(const struct shim_host *host,
 #define MAX_STEPS 32
 
 /* ------------------------------------------------------------ buffers */
-
-struct buf {
-	unsigned char *p;
-	size_t len, off, cap;
-};
-
-static void buf_add(struct buf *b, const void *p, size_t n)
-{
-	if (n == 0)
-		return;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		assert_non_null(b->p);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-static size_t buf_avail(const struct buf *b)
-{
-	return b->len - b->off;
-}
-
-static void buf_free(struct buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
 
 /* ------------------------------------------------------ the fake kernel */
 
@@ -178,15 +148,11 @@ static int fake_close(int fd)
 
 static void fake_log(enum shim_log_level level, const char *fmt, ...)
 {
-	char line[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	engine_test_log("TEST_TLS_SESSION_LOG", (int)level, fmt, ap);
 	va_end(ap);
-	assert_null(strstr(line, "(null)"));
-	if (getenv("TEST_TLS_SESSION_LOG") != NULL)
-		fprintf(stderr, "log[%d]: %s\n", (int)level, line);
 }
 
 static int fake_log_enabled(enum shim_log_level level)
@@ -218,50 +184,13 @@ static const struct shim_engine_ops *ops;
 static SSL_CTX *srv13, *srv12; /* TLS 1.3 (and below); TLS 1.2 at most */
 static char pki_dir[256], ca_path[300];
 
-static void add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX v3;
-	X509_EXTENSION *ext;
-
-	X509V3_set_ctx_nodb(&v3);
-	X509V3_set_ctx(&v3, issuer, cert, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
-	assert_non_null(ext);
-	assert_int_equal(X509_add_ext(cert, ext, -1), 1);
-	X509_EXTENSION_free(ext);
-}
-
 /* CN=cn for `key`, signed by (issuer, ikey), self-signed without issuer;
    a CA without san. */
 static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer,
 		       EVP_PKEY *ikey, long serial, const char *san)
 {
-	X509 *c = X509_new();
-	X509_NAME *n = X509_NAME_new();
-
-	assert_non_null(c);
-	assert_non_null(n);
-	X509_set_version(c, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(c), serial);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-				   (const unsigned char *)cn, -1, -1, 0);
-	X509_set_subject_name(c, n);
-	X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer) : n);
-	X509_gmtime_adj(X509_getm_notBefore(c), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(c), 3600L * 24 * 365);
-	X509_set_pubkey(c, key);
-	if (san == NULL) {
-		add_ext(c, c, NID_basic_constraints, "critical,CA:TRUE");
-		add_ext(c, c, NID_key_usage, "critical,keyCertSign,cRLSign");
-	} else {
-		add_ext(c, issuer, NID_basic_constraints, "CA:FALSE");
-		add_ext(c, issuer, NID_ext_key_usage, "serverAuth");
-		add_ext(c, issuer, NID_subject_alt_name, san);
-	}
-	/* Ed25519 signs without a separate digest */
-	assert_true(X509_sign(c, ikey ? ikey : key, NULL) > 0);
-	X509_NAME_free(n);
-	return c;
+	return engine_test_cert(key, NULL, cn, issuer, ikey, serial, 365,
+				san == NULL, san, "serverAuth");
 }
 
 static SSL_CTX *server_ctx(X509 *cert, EVP_PKEY *key, int max_version)
