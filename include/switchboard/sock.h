@@ -75,6 +75,20 @@ enum sock_state {
 
 struct shim_sock;
 extern atomic_ulong sock_fork_gen;
+extern atomic_int *sock_fork_token;
+/* sock_forked_unseen - in a child forked without the atfork handlers
+   (_Fork(), raw clone): run what the child handler would have run. */
+void sock_forked_unseen(void);
+/* sock_fork_check - notice such a fork before anything asks who owns a
+   session: one load of a wipe-on-fork word. */
+static inline void sock_fork_check(void)
+{
+	atomic_int *t = sock_fork_token;
+
+	if (__builtin_expect(t != NULL && atomic_load_explicit(
+				     t, memory_order_relaxed) == 0, 0))
+		sock_forked_unseen();
+}
 /* The lowest number a private descriptor ever had (INT_MAX: none yet). */
 extern atomic_int sock_private_min;
 

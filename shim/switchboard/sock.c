@@ -40,12 +40,18 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 atomic_ulong sock_fork_gen;
 atomic_int sock_owner_pid;
+/* 1 in this process, 0 in a child that was forked without the atfork
+   handlers (_Fork(), a raw clone without CLONE_VM): its page is
+   MADV_WIPEONFORK, so such a child reads 0 while a vfork child (same
+   memory) still reads 1.  NULL until the first sock_note_pid(). */
+atomic_int *sock_fork_token;
 atomic_int sock_private_min = INT_MAX;
 
 const struct shim_engine_ops *sock_eng(void)
@@ -245,15 +251,45 @@ void sock_unlock(struct shim_sock *s)
 
 /* ------------------------------------------------------ owner checks */
 
+void sock_forked_unseen(void)
+{
+	/* a child forked past the atfork handlers: what they would have done */
+	atomic_store(sock_fork_token, 1);
+	sock_atfork_child();
+}
+
 int sock_in_vfork_child(void)
 {
-	int pid = atomic_load_explicit(&sock_owner_pid, memory_order_relaxed);
+	int pid;
 
+	sock_fork_check();
+	pid = atomic_load_explicit(&sock_owner_pid, memory_order_relaxed);
 	return pid != 0 && pid != (int)syscall(SYS_getpid);
+}
+
+/* The token's page, once: MADV_WIPEONFORK (Linux 4.14) or no token (a
+   child forked past the handlers is then refused as a vfork child). */
+static void sock_fork_token_init(void)
+{
+	void *p;
+
+	if (sock_fork_token != NULL)
+		return;
+	p = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	if (madvise(p, (size_t)sysconf(_SC_PAGESIZE), MADV_WIPEONFORK) != 0) {
+		munmap(p, (size_t)sysconf(_SC_PAGESIZE));
+		return;
+	}
+	atomic_store((atomic_int *)p, 1);
+	sock_fork_token = p;
 }
 
 void sock_note_pid(void)
 {
+	sock_fork_token_init();
 	atomic_store(&sock_owner_pid, (int)syscall(SYS_getpid));
 }
 

@@ -64,6 +64,7 @@ int sock_held_here(const struct shim_sock *s);
 /* sock_owned - 1 if this process owns the TLS session. */
 static inline int sock_owned(const struct shim_sock *s)
 {
+	sock_fork_check();
 	return s->owner_gen ==
 	       atomic_load_explicit(&sock_fork_gen, memory_order_relaxed);
 }

@@ -873,6 +873,56 @@ for name, call in calls.items():
 }
 t_case "a forged record after a good reply: every read call (recv, recvfrom, recvmsg, recv_into, read) fails after it, fast and relayed" case_hostile_read_calls
 
+NP_NOFORK=$BUILD/clients/np_nofork
+
+# np_keystream_reuse RAW MARKER: how many pairs of the client's TLS
+# application-data records were sealed with the same key stream (the XOR of
+# the ciphertexts is the XOR of np_nofork's two same-length commands): an
+# AEAD nonce reuse, which gives the child's plaintext to anyone on the wire.
+np_keystream_reuse() {
+	"$T_PY" - "$1" "$2" <<'PY'
+import sys
+d = open(sys.argv[1], 'rb').read()
+recs, i = [], 0
+while i + 5 <= len(d):
+    n = int.from_bytes(d[i + 3:i + 5], 'big')
+    if d[i] == 0x17:
+        recs.append(d[i + 5:i + 5 + n])
+    i += 5 + n
+def cmd(k):
+    return b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\n1\r\n" % (len(k), k)
+m = sys.argv[2].encode()
+px = bytes(x ^ y for x, y in zip(cmd(m), cmd(m.replace(b'S', b'T'))))
+print(sum(1 for a in range(len(recs)) for b in range(a + 1, len(recs))
+          if len(recs[a]) == len(recs[b]) and
+          bytes(x ^ y for x, y in zip(recs[a], recs[b]))[:len(px)] == px))
+PY
+}
+
+case_nofork() {
+	# _Fork() (glibc >= 2.34) and a raw clone(SIGCHLD) run no
+	# pthread_atfork handlers.  The child's hooked write() on the inherited
+	# TLS socket must fail as after fork() (the session stays with the
+	# parent): if the child's copy of the session sealed a record, the
+	# parent's next record reuses its sequence number = AEAD nonce.
+	local how
+	for how in _Fork sysfork; do
+		np_setup "nofork-$how" || return
+		t_run "${NP_SHIM[@]}" "$NP_NOFORK" "$how" 127.0.0.1 "$P" "$M"
+		no_hang || return
+		no_leak
+		assert_contains "$T_OUT" "child write=-1" \
+			"$how child's write() on the parent's TLS socket fails"
+		assert_eq 0 "$(rcli_native EXISTS "$M" 2>&1)" \
+			"EXISTS marker ($how child's command not executed)"
+		assert_contains "$T_OUT" "parent reply: +OK" "the parent's own SET after the child"
+		assert_eq 0 "$(np_keystream_reuse "$REC.raw" "$M")" \
+			"pairs of TLS records sealed with one nonce ($how)"
+	done
+}
+t_case "_Fork() / raw clone(SIGCHLD) child (no atfork handlers) writes on the inherited TLS socket: refused, no nonce reuse" case_nofork
+
+
 case_bigselect() {
 	np_setup bigselect || return
 	probe bigselect
