@@ -746,6 +746,22 @@ static int sock_connect_untracked(int fd, const struct sockaddr *addr,
 
 /* connect() on s, tracked and FRESH: wrapped, refused or passed by, as
    the engine decides (a passed socket leaves the table). */
+/* 1 if fd already has a peer (an accept()ed socket) or listens: a
+   connect() on it is the kernel's to refuse, with the socket left as it
+   is, not a connection to move to a private socket. */
+static int sock_is_taken(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof(int);
+	int listening = 0;
+
+	if (real.getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l) == 0 &&
+	    listening)
+		return 1;
+	l = sizeof(ss);
+	return real.getpeername(fd, (struct sockaddr *)&ss, &l) == 0;
+}
+
 static int sock_connect_fresh(struct shim_sock *s, int fd,
 			      const struct sockaddr *addr, socklen_t len)
 {
@@ -759,6 +775,12 @@ static int sock_connect_fresh(struct shim_sock *s, int fd,
 	memset(&info, 0, sizeof(info));
 	switch (sock_open(e, fd, addr, len, &tls, &info, &err)) {
 	case SHIM_WRAP:
+		if (sock_is_taken(fd)) {
+			/* the kernel refuses it (EISCONN) and sends nothing */
+			e->free(tls);
+			sock_untrack(fd, s);
+			return real.connect(fd, addr, len);
+		}
 		return sock_begin(s, fd, addr, len, tls, &info);
 	case SHIM_REFUSE:
 		sock_refuse(SOCK_REFUSE_BY_ENGINE, info.label, NULL);

@@ -922,6 +922,24 @@ case_nofork() {
 }
 t_case "_Fork() / raw clone(SIGCHLD) child (no atfork handlers) writes on the inherited TLS socket: refused, no nonce reuse" case_nofork
 
+NP_CONNECTED=$BUILD/clients/np_connected
+
+case_connected() {
+	# connect() to the endpoint on a socket already connected (accept()ed)
+	# or listening: EISCONN as the kernel says; the socket is left as it
+	# was, nothing goes to the endpoint.
+	local how
+	for how in accepted listening; do
+		np_setup "connected-$how" || return
+		t_run "${NP_SHIM[@]}" "$NP_CONNECTED" "$how" 127.0.0.1 "$P" "$M"
+		no_hang || return
+		no_leak
+		assert_rc 0 "connect() on an $how socket: EISCONN, the socket unharmed (0)"
+		assert_eq 0 "$(rec_connections)" "connections the endpoint's proxy got ($how)"
+	done
+}
+t_case "connect() on an accept()ed or a listening socket: EISCONN, the socket unharmed, nothing sent" case_connected
+
 
 case_bigselect() {
 	np_setup bigselect || return
