@@ -37,6 +37,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -49,6 +50,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,7 +79,11 @@ struct sup_job {
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	struct shim_session_info info;
+	int plain;              /* not ours to wrap: the connect as asked */
+	int addr_err;           /* SUP_ADDR_BAD: the kernel's errno */
 };
+
+enum { SUP_ADDR_INET = 1, SUP_ADDR_OTHER = 2, SUP_ADDR_BAD = 3 };
 
 /* ------------------------------------------------------------- filter */
 
@@ -500,6 +506,37 @@ static void sup_hand_over(struct sup_job *j, struct shim_tls *t, int net,
 	sup_respond(j->id, 0, 0);
 }
 
+/*
+ * A connect that is not ours to wrap, made as the program asked but on our
+ * copy of its socket and address (the same socket: its flags, a
+ * non-blocking connect's EINPROGRESS, its options are the program's).  A
+ * relative AF_UNIX path is the program's: looked up from its working
+ * directory.
+ */
+static void sup_connect_plain(struct sup_job *j)
+{
+	const struct sockaddr_un *un = (const struct sockaddr_un *)&j->sa;
+	char cwd[64];
+	int dir, rc, err = 0;
+
+	if (j->sa.ss_family == AF_UNIX && j->salen > sizeof(sa_family_t) &&
+	    un->sun_path[0] != '\0' && un->sun_path[0] != '/') {
+		snprintf(cwd, sizeof(cwd), "/proc/%d/cwd", (int)j->pid);
+		dir = open(cwd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dir < 0 || unshare(CLONE_FS) < 0 || fchdir(dir) < 0) {
+			if (dir >= 0)
+				close(dir);
+			sup_respond(j->id, EACCES, 0);
+			return;
+		}
+		close(dir);
+	}
+	rc = connect(j->dup, (const struct sockaddr *)&j->sa, j->salen);
+	if (rc < 0)
+		err = errno;
+	sup_respond(j->id, err, 0);
+}
+
 static void *sup_worker(void *arg)
 {
 	struct sup_job *j = arg;
@@ -507,6 +544,12 @@ static void *sup_worker(void *arg)
 	struct shim_tls *t = NULL;
 	int net, near = -1, far = -1, err = 0;
 
+	if (j->plain) {
+		sup_connect_plain(j);
+		close(j->dup);
+		free(j);
+		return NULL;
+	}
 	deadline_in_ms(&until, j->info.handshake_timeout_ms);
 	if ((net = sup_dial(j, &until, &err)) >= 0 &&
 	    (t = sup_handshake(j, net, &until, &err)) != NULL &&
@@ -537,20 +580,31 @@ static void *sup_worker(void *arg)
 /* ------------------------------------------------------ notifications */
 
 /*
- * The destination address of a notified call into sa: 1 read, 0 none or
- * not IPv4/IPv6 (continue), -1 on a read failure other than a bad
- * pointer (fail closed).
+ * The destination address of a notified call into sa: SUP_ADDR_INET (an
+ * IPv4/IPv6 address), SUP_ADDR_OTHER (another family: the kernel will
+ * say what it makes of it), SUP_ADDR_BAD (the kernel's error without
+ * looking further, into *bad: a bad pointer or length), -1 on a read
+ * failure other than that (fail closed).
  */
 static int sup_read_addr(pid_t pid, __u64 addr, __u64 len,
-			 struct sockaddr_storage *sa, socklen_t *salen)
+			 struct sockaddr_storage *sa, socklen_t *salen,
+			 int *bad)
 {
-	if (addr == 0 || len < sizeof(sa_family_t) || len > sizeof(*sa))
-		return 0; /* the kernel's own answer is right */
+	*bad = EINVAL;
+	if (len > sizeof(*sa))
+		return SUP_ADDR_BAD;
 	memset(sa, 0, sizeof(*sa));
-	if (sup_peek(pid, addr, sa, (size_t)len) < 0)
-		return errno == EFAULT ? 0 : -1;
 	*salen = (socklen_t)len;
-	return sa->ss_family == AF_INET || sa->ss_family == AF_INET6;
+	if (len == 0)
+		return SUP_ADDR_OTHER;
+	if (addr == 0 || sup_peek(pid, addr, sa, (size_t)len) < 0) {
+		*bad = EFAULT;
+		return addr == 0 || errno == EFAULT ? SUP_ADDR_BAD : -1;
+	}
+	return len >= sizeof(sa_family_t) &&
+		       (sa->ss_family == AF_INET || sa->ss_family == AF_INET6)
+		       ? SUP_ADDR_INET
+		       : SUP_ADDR_OTHER;
 }
 
 static enum shim_decision sup_decide(const struct sockaddr_storage *sa,
@@ -572,39 +626,43 @@ static void sup_refuse_unseen(const struct sup_job *j, const char *what)
 }
 
 /*
- * What to do with j's connect: 1 hand it to a worker, 0 answered here.
- * Whatever cannot be read about a connect that may be configured fails
- * it closed; a descriptor that is not open gets the kernel's own EBADF.
+ * What to do with j's connect: 1 hand it to a worker (j->plain: one that
+ * makes the connect itself), 0 answered here.  Never "continue": the
+ * kernel would then read the address and look the descriptor up again,
+ * and another thread of the program could have changed either meanwhile
+ * (seccomp_unotify(2)); every connect is made on our copy of the socket
+ * with our copy of the address.  Whatever cannot be read fails closed.
  */
 static int sup_examine(struct sup_job *j, const struct seccomp_notif *n)
 {
-	int got = sup_read_addr(j->pid, n->data.args[1], n->data.args[2],
-				&j->sa, &j->salen), err = 0;
+	int got, err = 0;
 
+	if ((j->dup = sup_grab_fd(j->pid, j->fd)) < 0) {
+		if (errno == EBADF)
+			sup_respond(j->id, EBADF, 0);
+		else
+			sup_refuse_unseen(j, "the socket");
+		return 0;
+	}
+	got = sup_read_addr(j->pid, n->data.args[1], n->data.args[2], &j->sa,
+			    &j->salen, &j->addr_err);
 	if (!sup_id_valid(n->id))
 		return 0; /* the thread is gone; its pid may be reused */
 	if (got < 0) {
 		sup_refuse_unseen(j, "the address");
 		return 0;
 	}
-	if (got == 0 ||
-	    sup_decide(&j->sa, j->salen, &j->info, &err) == SHIM_PASS) {
-		sup_respond(j->id, 0, 1);
+	if (got == SUP_ADDR_BAD) {
+		sup_respond(j->id, j->addr_err, 0);
 		return 0;
+	}
+	if (got == SUP_ADDR_OTHER || !sup_is_inet_stream(j->dup) ||
+	    sup_decide(&j->sa, j->salen, &j->info, &err) == SHIM_PASS) {
+		j->plain = 1;
+		return 1;
 	}
 	if (err != 0) {
 		sup_respond(j->id, err, 0); /* SHIM_REFUSE, logged */
-		return 0;
-	}
-	if ((j->dup = sup_grab_fd(j->pid, j->fd)) < 0) {
-		if (errno == EBADF)
-			sup_respond(j->id, 0, 1);
-		else
-			sup_refuse_unseen(j, "the socket");
-		return 0;
-	}
-	if (!sup_is_inet_stream(j->dup)) {
-		sup_respond(j->id, 0, 1); /* UDP, a raw socket: not ours */
 		return 0;
 	}
 	if (sup_fd_flags(j->pid, j->fd, &j->nonblock, &j->cloexec) < 0) {
@@ -638,45 +696,16 @@ static void sup_on_connect(const struct seccomp_notif *n)
 	free(j);
 }
 
-/* The destination of a sendto/sendmsg/sendmmsg(MSG_FASTOPEN). */
-static int sup_fastopen_addr(const struct seccomp_notif *n,
-			     struct sockaddr_storage *sa, socklen_t *salen)
-{
-	struct msghdr m;
-	pid_t pid = (pid_t)n->pid;
-
-	if (n->data.nr == __NR_sendto)
-		return sup_read_addr(pid, n->data.args[4], n->data.args[5], sa,
-				     salen);
-	/* sendmmsg: the first message's header leads its struct mmsghdr */
-	if (n->data.nr == __NR_sendmmsg && n->data.args[2] == 0)
-		return 0;
-	if (sup_peek(pid, n->data.args[1], &m, sizeof(m)) < 0)
-		return errno == EFAULT ? 0 : -1;
-	return sup_read_addr(pid, (__u64)(uintptr_t)m.msg_name, m.msg_namelen,
-			     sa, salen);
-}
-
 /*
  * TCP Fast Open would send the first bytes with the SYN, before any
- * handshake: refused for a configured endpoint (the program falls back
- * to connect), continued for the rest.
+ * handshake.  Refused whatever the destination: letting the kernel go on
+ * with an address judged unconfigured would let another thread of the
+ * program change it to a configured one meanwhile (seccomp_unotify(2));
+ * the program falls back to connect().
  */
 static void sup_on_fastopen(const struct seccomp_notif *n)
 {
-	struct sockaddr_storage sa;
-	struct shim_session_info info;
-	socklen_t salen = 0;
-	int got = sup_fastopen_addr(n, &sa, &salen), err = 0;
-
-	if (!sup_id_valid(n->id))
-		return;
-	if (got < 0)
-		sup_respond(n->id, EACCES, 0);
-	else if (got == 0 ||
-		 sup_decide(&sa, salen, &info, &err) == SHIM_PASS)
-		sup_respond(n->id, 0, 1);
-	else
+	if (sup_id_valid(n->id))
 		sup_respond(n->id, EOPNOTSUPP, 0);
 }
 

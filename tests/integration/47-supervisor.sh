@@ -198,7 +198,10 @@ case_nonblocking() {
 
 case_fastopen() {
 	# TCP Fast Open would put the command in the SYN, before any
-	# handshake: refused for a configured endpoint, untouched otherwise.
+	# handshake: refused for a configured endpoint, and for every other
+	# one too (letting the kernel go on with an address judged
+	# unconfigured would let another thread change it meanwhile: see
+	# case_race); nothing is sent either way.
 	start_record_server plain tfo || return
 	sup "$REC_PORT" -- "$SC" 127.0.0.1 "$REC_PORT" tfo SET "$M" 1
 	assert_rc 3 "the client's exit status (3: sendto failed)" || return
@@ -207,8 +210,9 @@ case_fastopen() {
 	stop_pid "$REC_PID"
 	start_plain_redis || return
 	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$PLAIN_PORT" tfo SET static:tfo yes
-	assert_rc 0 || return
-	assert_eq yes "$(redis-cli -h 127.0.0.1 -p "$PLAIN_PORT" GET static:tfo)" "unconfigured: sent"
+	assert_rc 3 "unconfigured: the client's exit status (3: sendto failed)" || return
+	assert_contains "$T_OUT" "sendto: Operation not supported" "unconfigured: the client's output"
+	assert_eq "" "$(redis-cli -h 127.0.0.1 -p "$PLAIN_PORT" GET static:tfo)" "unconfigured: nothing sent"
 	stop_pid "$PLAIN_PID"
 }
 
@@ -259,6 +263,31 @@ nothing_received() {
 	[ -e "$REC.plain" ] && assert_file_lacks "$REC.plain" "$M" "bytes the server decrypted"
 	return 0
 }
+
+case_race() {
+	# The program changes what the kernel acts on while the supervisor
+	# decides: a connect (or Fast Open send) judged unconfigured, then
+	# continued, must not reach the configured endpoint in clear — by a
+	# flipped address, or a descriptor number swapped for a TCP socket
+	# (from a UDP socket, or from a closed number).
+	local bin=$T_TMP/sup_race mode unconf
+	gcc -O2 -static -pthread -o "$bin" "$T_ROOT/tests/clients/sup_race.c" || {
+		fail "gcc -static sup_race.c"
+		return
+	}
+	start_record_server plain race || return
+	unconf=$(free_port)
+	for mode in fd ebadf tfo addr; do
+		sup "$REC_PORT" REDIS_TLS_HANDSHAKE_TIMEOUT_MS=200 -- \
+			"$bin" "$mode" "$REC_PORT" "$unconf" "$M" 5
+		assert_rc 0 "sup_race $mode: $T_OUT" &&
+			assert_match "$T_OUT" "^no leak: $mode" "sup_race $mode"
+	done
+	nothing_received
+	stop_pid "$REC_PID"
+}
+
+t_case "races on the connect's address or descriptor: nothing in clear" case_race
 
 case_wrong_ca() {
 	sup "$TLS_PORT" "REDIS_TLS_CA_FILE=$PKI/other-ca.crt" -- \
@@ -360,7 +389,7 @@ t_case "an env -i child connects" case_env_i_child
 t_case "Go program (redigo): pipelines, big value, 50 goroutines, pub/sub, BLPOP" case_go_redigo
 t_case "unconfigured port untouched in the same run" case_unconfigured
 t_case "non-blocking connect: flags kept, getpeername the server's" case_nonblocking
-t_case "TCP Fast Open: refused when configured, untouched otherwise" case_fastopen
+t_case "TCP Fast Open: refused, configured or not (nothing sent)" case_fastopen
 t_case "server errors reset the program's connection" case_server_errors
 t_case "server's orderly end reaches the program" case_server_quits
 t_case "io_uring refused (ENOSYS)" case_io_uring
