@@ -129,7 +129,8 @@ CTL_SRCS := tools/redis-tls-ctl.c tools/supervise.c tools/sup_relay.c
 $(CTL): $(CTL_SRCS) tools/supervise.h $(ENGINE_OBJS) $(COMMON_OBJS) $(BUILD)/flags
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(ENG_INC) -Itools $(ENGINE_CFLAGS) $(LDFLAGS) -o $@ $(CTL_SRCS) \
-		$(ENGINE_OBJS) $(COMMON_OBJS) $(ENGINE_LIBS) -pthread
+		$(ENGINE_OBJS) $(COMMON_OBJS) $(ENGINE_LIBS) -pthread \
+		-Wl,--export-dynamic-symbol=redis_tls_shim_stand_aside
 
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) $(BUILD)/flags | $(BUILD)/tests
 	@$(if $(Q),echo "  CC      $@")

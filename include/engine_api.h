@@ -28,6 +28,13 @@ struct addrinfo;
 
 #define SHIM_ENGINE_ABI 2
 #define SHIM_ENGINE_INIT_SYMBOL "shim_engine_init"
+/*
+ * A program that makes its TLS with the engine itself (redis-tls-ctl)
+ * exports this symbol: the preloaded switchboard stands aside in it,
+ * however it was preloaded (LD_PRELOAD, /etc/ld.so.preload), instead of
+ * wrapping the program's TLS connections a second time.
+ */
+#define SHIM_STAND_ASIDE_SYMBOL "redis_tls_shim_stand_aside"
 
 #define SHIM_IO_ERROR (-1)
 #define SHIM_IO_WANT_READ (-2)

@@ -447,6 +447,10 @@ static int ctl_check(void)
 	return count[CTL_FAILED] > 0 ? 1 : 0;
 }
 
+/* We make our own TLS: a preloaded shim stands aside (engine_api.h). */
+extern const int redis_tls_shim_stand_aside;
+__attribute__((visibility("default"))) const int redis_tls_shim_stand_aside = 1;
+
 static void ctl_usage(FILE *f)
 {
 	fprintf(f,
@@ -467,7 +471,7 @@ static void ctl_usage(FILE *f)
 		"connects to\n"
 		"                configured endpoints answered over verified "
 		"TLS\n"
-		"                (seccomp user notification); exit 126 if it "
+		"                (seccomp user notification); exit 2 if it "
 		"cannot\n");
 }
 

@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#define SUP_EXIT_REFUSED 126 /* as redis-tls-run's refusals: not run */
+#define SUP_EXIT_REFUSED 2 /* as redis-tls-run's refusals: not run */
 
 /*
  * Run argv[0] (looked up in PATH) under the supervisor; load_engine loads

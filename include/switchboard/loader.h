@@ -17,6 +17,13 @@
 /* loader_engine - the engine's table, or NULL when failing closed. */
 const struct shim_engine_ops *loader_engine(void);
 
+/*
+ * loader_stand_aside - 1 when this program makes its own TLS with the
+ * engine (it exports SHIM_STAND_ASIDE_SYMBOL): then loader_engine() is
+ * NULL and every connection passes untouched.
+ */
+int loader_stand_aside(void);
+
 /* loader_busy - 1 on the thread that is loading the engine right now. */
 int loader_busy(void);
 

@@ -17,6 +17,7 @@
 
 static pthread_once_t loader_once = PTHREAD_ONCE_INIT;
 static _Atomic(const struct shim_engine_ops *) loader_ops;
+static atomic_int loader_aside;
 static __thread int loader_in_init;
 
 #ifdef SHIM_STATIC_ENGINE
@@ -121,6 +122,10 @@ static void loader_load(void)
 	shim_engine_init_fn init;
 	const struct shim_engine_ops *ops = NULL;
 
+	if (dlsym(RTLD_DEFAULT, SHIM_STAND_ASIDE_SYMBOL) != NULL) {
+		atomic_store(&loader_aside, 1);
+		return;
+	}
 	loader_in_init = 1;
 #ifdef SHIM_STATIC_ENGINE
 	init = shim_engine_init;
@@ -153,6 +158,12 @@ const struct shim_engine_ops *loader_engine(void)
 const struct shim_engine_ops *loader_loaded(void)
 {
 	return atomic_load_explicit(&loader_ops, memory_order_acquire);
+}
+
+int loader_stand_aside(void)
+{
+	pthread_once(&loader_once, loader_load);
+	return atomic_load(&loader_aside);
 }
 
 int loader_busy(void)

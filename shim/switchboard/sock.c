@@ -770,6 +770,10 @@ static int sock_connect_fresh(struct shim_sock *s, int fd,
 	struct shim_session_info info;
 	int err = 0;
 
+	if (e == NULL && loader_stand_aside()) {
+		sock_untrack(fd, s);
+		return real.connect(fd, addr, len);
+	}
 	if (e == NULL)
 		return sock_refuse(SOCK_REFUSE_NO_ENGINE, NULL, NULL);
 	memset(&info, 0, sizeof(info));

@@ -137,6 +137,8 @@ int sock_refuse_if_configured(const struct sockaddr *addr, socklen_t alen,
 	if (!sock_addr_is_inet(addr, alen))
 		return 0;
 	e = loader_engine();
+	if (e == NULL && loader_stand_aside())
+		return 0;
 	if (e == NULL) {
 		sock_refuse(SOCK_REFUSE_NO_ENGINE, NULL, NULL);
 		return 1;

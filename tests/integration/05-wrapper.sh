@@ -1,8 +1,8 @@
 #!/bin/bash
 # scripts/redis-tls-run itself: flags to REDIS_TLS_* variables, LD_PRELOAD
-# kept and appended to, refusals (bad usage, programs LD_PRELOAD cannot
-# reach: static, Go, setuid) with exit status 2 and the command not
-# started, --check-config.  (--check and --print-env against a server:
+# kept and appended to, refusals (bad usage, setuid programs) with exit
+# status 2 and the command not started, static and Go programs and
+# --supervise under the supervisor, --check-config.  (--check and --print-env against a server:
 # 65-operate.sh.)
 # shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317,SC2119,SC2016
 source "$(dirname "$0")/../../scripts/testlib.sh"
@@ -130,18 +130,50 @@ case_usage_errors() {
 }
 
 case_unreachable_programs() {
-	# Programs LD_PRELOAD cannot reach would talk plaintext: refused.
-	local go=$T_TMP/fake-go static=$T_TMP/static
+	# Programs LD_PRELOAD cannot reach would talk plaintext: they run under
+	# the supervisor, with nothing preloaded (their TLS would be doubled).
+	# The redis is TLS-only with client certificates: a PONG is verified TLS.
+	local go=$T_TMP/fake-go sc=$BUILD/clients/static_client
+	local tls=(--cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
+	[ -x "$sc" ] || make -s -C "$T_ROOT" "$sc" >/dev/null 2>&1 || { fail "cannot build $sc"; return; }
+	start_tls_redis || return
+	t_run env LD_PRELOAD="$T_LIB" "$T_RUN" --endpoint "127.0.0.1:$REDIS_PORT" "${tls[@]}" \
+		--log-level info -- "$sc" 127.0.0.1 "$REDIS_PORT" ping
+	assert_rc 0 "a static client" || return
+	assert_eq PONG "$T_OUT" "its PING over verified TLS" || return
+	assert_match "$T_ERR" "static_client is statically linked: .*under the supervisor" "the info line" || return
+	# A fake Go program (true with Go's build-info marker) runs under it too.
 	cp /bin/true "$go"
 	printf '\377 Go buildinf:' >>"$go"
-	refused "Go program" "Go program" --endpoint 127.0.0.1:7001 --cacert "$PKI/ca.crt" -- "$go"
-	if printf 'int main(void){return 0;}\n' | cc -static -x c -o "$static" - 2>/dev/null; then
-		refused "static program" "statically linked" --endpoint 127.0.0.1:7001 --cacert "$PKI/ca.crt" -- "$static"
-	else
-		echo "    (no static libc: static case not run)"
-	fi
-	t_run env REDIS_TLS_RUN_NO_CHECK=1 "$T_RUN" --endpoint 127.0.0.1:7001 --cacert "$PKI/ca.crt" -- "$go"
-	assert_rc 0 "REDIS_TLS_RUN_NO_CHECK=1 runs it anyway"
+	t_run "$T_RUN" --endpoint "127.0.0.1:$REDIS_PORT" "${tls[@]}" --log-level info -- "$go"
+	assert_rc 0 "a Go program" || return
+	assert_match "$T_ERR" "is a Go program .*under the supervisor" "the info line" || return
+	# Not a word at the default log level.
+	t_run "$T_RUN" --endpoint "127.0.0.1:$REDIS_PORT" "${tls[@]}" -- "$go"
+	assert_eq "" "$T_ERR" "stderr at the default level"
+	stop_pid "$REDIS_PID"
+}
+
+case_supervise_option() {
+	# --supervise and REDIS_TLS_SUPERVISE=1: any program under the
+	# supervisor, the shim out of LD_PRELOAD (kept: the others), the
+	# variable not passed on; a bad value refused.
+	start_tls_redis || return
+	local tls=(--endpoint "127.0.0.1:$REDIS_PORT" --cacert "$PKI/ca.crt" --cert "$PKI/client.crt"
+		--key "$PKI/client.key")
+	local probe='echo "LD_PRELOAD=${LD_PRELOAD-unset} SUPERVISE=${REDIS_TLS_SUPERVISE-unset}"; grep -c "^Seccomp_filters:[[:space:]]*[1-9]" /proc/self/status; exec redis-cli -p '"$REDIS_PORT"' PING'
+	t_run env LD_PRELOAD="$LIBC $T_LIB" "$T_RUN" "${tls[@]}" --supervise -- sh -c "$probe"
+	assert_rc 0 "--supervise" || return
+	assert_eq "LD_PRELOAD=$LIBC SUPERVISE=unset"$'\n1\nPONG' "$T_OUT" \
+		"the program's environment, its seccomp filter, redis-cli's PING" || return
+	t_run env REDIS_TLS_SUPERVISE=1 "$T_RUN" "${tls[@]}" -- sh -c "$probe"
+	assert_rc 0 "REDIS_TLS_SUPERVISE=1" || return
+	assert_eq "LD_PRELOAD=unset SUPERVISE=unset"$'\n1\nPONG' "$T_OUT" "the same" || return
+	# Without it, redis-cli is preloaded and not filtered.
+	t_run "$T_RUN" "${tls[@]}" -- sh -c "$probe"
+	assert_eq "LD_PRELOAD=$T_LIB SUPERVISE=unset"$'\n0\nPONG' "$T_OUT" "preloaded" || return
+	REDIS_TLS_SUPERVISE=yes refused "REDIS_TLS_SUPERVISE=yes" "use 1" "${tls[@]}" -- sh -c 'echo COMMAND-RAN'
+	stop_pid "$REDIS_PID"
 }
 
 case_setuid_refused() {
@@ -158,6 +190,8 @@ case_setuid_refused() {
 		return
 	fi
 	refused "setuid program" "setuid/setgid" --endpoint 127.0.0.1:7001 --cacert "$PKI/ca.crt" -- "$suid"
+	refused "setuid program, --supervise" "supervisor cannot run it" --endpoint 127.0.0.1:7001 \
+		--cacert "$PKI/ca.crt" --supervise -- "$suid"
 }
 
 t_case "flags map to REDIS_TLS_* variables" case_mapping
@@ -169,6 +203,7 @@ t_case "LD_PRELOAD kept, the shim appended" case_preload_appended
 t_case "LD_PRELOAD already holding the shim is left alone" case_preload_not_doubled
 t_case "the command's exit status is the wrapper's" case_exit_status
 t_case "usage errors: exit 2, command not started" case_usage_errors
-t_case "static and Go programs refused" case_unreachable_programs
+t_case "static and Go programs run under the supervisor" case_unreachable_programs
+t_case "--supervise / REDIS_TLS_SUPERVISE=1: any program under the supervisor" case_supervise_option
 t_case "setuid programs refused" case_setuid_refused
 t_done

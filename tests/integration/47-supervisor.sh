@@ -124,6 +124,16 @@ case_stats_resumption() {
 		"the statistics line"
 }
 
+case_preloaded_supervisor() {
+	# The shim preloaded into the supervisor itself (a user's exported
+	# LD_PRELOAD, or /etc/ld.so.preload) stands aside in it: the
+	# supervisor's own connection is not wrapped a second time.
+	sup "$TLS_PORT" "LD_PRELOAD=$T_LIB" -- "$SC" 127.0.0.1 "$TLS_PORT" ping
+	assert_rc 0 || return
+	assert_eq PONG "$T_OUT" "PING"
+	no_shim_errors
+}
+
 case_fork() {
 	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" fork
 	assert_rc 0 || return
@@ -362,7 +372,7 @@ case_nothing_listening() {
 case_refuse_setuid() {
 	cp "$SC" "$T_TMP/suid_client" && chmod u+s "$T_TMP/suid_client" || return
 	sup "$TLS_PORT" -- "$T_TMP/suid_client" 127.0.0.1 "$TLS_PORT" ping
-	assert_rc 126 || return
+	assert_rc 2 || return
 	assert_eq "" "$T_OUT" "the program's output (it must not run)"
 	assert_eq 1 "$(grep -c 'set-user-ID' <<<"$T_ERR")" "one line saying why"
 }
@@ -370,7 +380,7 @@ case_refuse_setuid() {
 case_refuse_bad_config() {
 	sup "$TLS_PORT" "REDIS_TLS_CA_FILE=$T_TMP/missing.crt" -- \
 		"$SC" 127.0.0.1 "$TLS_PORT" ping
-	assert_rc 126 || return
+	assert_rc 2 || return
 	assert_eq "" "$T_OUT" "the program's output (it must not run)"
 	assert_match "$T_ERR" "configuration error.*missing\.crt" "the reason"
 }
@@ -384,6 +394,7 @@ t_case "50 threads connect at once" case_many
 t_case "200 connections one after the other, none kept" case_reconnect
 t_case "a command written just before exit arrives" case_write_then_exit
 t_case "statistics and session resumption" case_stats_resumption
+t_case "the shim preloaded into the supervisor stands aside" case_preloaded_supervisor
 t_case "a forked child connects" case_fork
 t_case "an env -i child connects" case_env_i_child
 t_case "Go program (redigo): pipelines, big value, 50 goroutines, pub/sub, BLPOP" case_go_redigo
@@ -399,6 +410,6 @@ t_case "no client certificate" case_no_client_cert
 t_case "not TLS (recording server)" case_not_tls
 t_case "peer never answers: handshake timeout" case_stall
 t_case "configured port, nothing listening: ECONNREFUSED" case_nothing_listening
-t_case "setuid program refused (126)" case_refuse_setuid
-t_case "bad configuration: program not run (126)" case_refuse_bad_config
+t_case "setuid program refused (exit 2)" case_refuse_setuid
+t_case "bad configuration: program not run (exit 2)" case_refuse_bad_config
 t_done

@@ -260,15 +260,27 @@ case_entrypoint_signals() {
 	[ $((SECONDS - t0)) -lt 10 ] || fail "SIGTERM took $((SECONDS - t0)) s to act"
 }
 
-case_entrypoint_static_refused() {
-	local static=$T_TMP/static-prog
-	if ! printf 'int main(void){return 0;}\n' | cc -static -x c -o "$static" - 2>/dev/null; then
-		echo "    (no static libc: not run)"
-		return 0
-	fi
-	t_run "${CLEAN[@]}" "${GOOD[@]}" "$T_ENTRY" "$static"
-	assert_rc 2 "a static program" || return
-	assert_contains "$T_ERR" "statically linked" "the refusal"
+case_entrypoint_static() {
+	# A static program under the entrypoint runs under the supervisor:
+	# verified TLS, and SIGTERM to the PID the entrypoint started as
+	# reaches it (the supervisor forwards it), its status the exit status.
+	local sc=$BUILD/clients/static_client pid rc
+	[ -x "$sc" ] || make -s -C "$T_ROOT" "$sc" >/dev/null 2>&1 || { fail "cannot build $sc"; return; }
+	t_run "${CLEAN[@]}" "${GOOD[@]}" "$T_ENTRY" "$sc" 127.0.0.1 "$REDIS_PORT" ping
+	assert_rc 0 "a static program" || return
+	assert_eq PONG "$T_OUT" "its PING over verified TLS" || return
+	"${CLEAN[@]}" "${GOOD[@]}" "$T_ENTRY" "$sc" 127.0.0.1 "$REDIS_PORT" cmd BLPOP op:static:never 30 \
+		>"$T_TMP/blpop.out" 2>&1 &
+	pid=$!
+	t_track "$pid"
+	wait_until 10 sh -c "ps -o comm= --ppid $pid | grep -qx static_client" || {
+		fail "the static program did not start under $pid: $(ps -o args= -p "$pid")"
+		return
+	}
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+	assert_eq 143 "$rc" "the exit status (the program killed by SIGTERM)"
 }
 
 # ------------------------------------------------------------ pins
@@ -643,7 +655,7 @@ t_case "entrypoint: bad variables refused, command not started" case_entrypoint_
 t_case "entrypoint: certificate expiring in 5 days warned, runs" case_entrypoint_expiring_soon
 t_case "entrypoint: the command keeps the PID (exec)" case_entrypoint_keeps_pid
 t_case "entrypoint: SIGTERM reaches the program" case_entrypoint_signals
-t_case "entrypoint: static program refused" case_entrypoint_static_refused
+t_case "entrypoint: a static program under the supervisor, SIGTERM forwarded" case_entrypoint_static
 t_case "pin_sha256: a matching pin" case_pin_match
 t_case "pin_sha256: a pin that does not match refuses, nothing sent" case_pin_mismatch
 t_case "CRL: revoked server certificate refused" case_crl_revoked
