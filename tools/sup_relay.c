@@ -255,15 +255,14 @@ static void sup_peer_unlink(struct sup_conn *c)
 	pthread_mutex_unlock(&peer_lock);
 }
 
-int sup_relay_peer(ino_t ino, struct sockaddr_storage *sa, socklen_t *salen)
+int sup_relay_peer(ino_t ino, struct sup_peer *out)
 {
 	int rc = -1;
 
 	pthread_mutex_lock(&peer_lock);
 	for (struct sup_conn *c = peer_list; c != NULL; c = c->next_peer)
 		if (c->peer.ino == ino) {
-			*sa = c->peer.sa;
-			*salen = c->peer.salen;
+			*out = c->peer;
 			rc = 0;
 			break;
 		}

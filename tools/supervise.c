@@ -4,8 +4,9 @@
  * The child sets no_new_privs, installs a seccomp filter whose listener
  * comes to us over a socketpair, waits for our go and execs PROG.  The
  * filter (inherited by every thread and child, whatever their
- * environment) sends us connect(2), getpeername(2) (a connection we
- * answered names the server, not the loopback peer) and the TCP Fast Open
+ * environment) sends us connect(2), getpeername(2) and getsockname(2) (a
+ * connection we answered names the server and our own connection's
+ * address, not the loopback pair's) and the TCP Fast Open
  * sends (sendto/sendmsg/sendmmsg with MSG_FASTOPEN); io_uring_setup gets ENOSYS
  * (an io_uring connect would pass unseen) and so does any system call of
  * another ABI (x32, i386), which the filter cannot read safely.
@@ -98,21 +99,22 @@ static struct sock_filter sup_filter[] = {
 	/* 2 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
 	/* 3 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, nr)),
-	/* 4 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, SUP_X32_BIT, 13, 0),
-	/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 11, 0),
-	/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getpeername, 10, 0),
-	/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 10, 0),
-	/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 3, 0),
-	/* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmmsg, 2, 0),
-	/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 3, 0),
-	/* 11 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	/* 12 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(3)),
-	/* 13 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 3, 2),
-	/* 14 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(2)),
-	/* 15 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 1, 0),
-	/* 16 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	/* 17 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-	/* 18 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	/* 4 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, SUP_X32_BIT, 14, 0),
+	/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 12, 0),
+	/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getpeername, 11, 0),
+	/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getsockname, 10, 0),
+	/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 10, 0),
+	/* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 3, 0),
+	/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmmsg, 2, 0),
+	/* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 3, 0),
+	/* 12 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	/* 13 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(3)),
+	/* 14 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 3, 2),
+	/* 15 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(2)),
+	/* 16 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 1, 0),
+	/* 17 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	/* 18 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+	/* 19 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
 };
 
 static int sup_seccomp(unsigned op, unsigned flags, void *arg)
@@ -496,11 +498,15 @@ static int sup_inject(struct sup_job *j, int near)
 static void sup_hand_over(struct sup_job *j, struct shim_tls *t, int net,
 			  int near, int far)
 {
-	struct sup_peer peer = { .sa = j->sa, .salen = j->salen };
+	struct sup_peer peer = { .sa = j->sa, .salen = j->salen,
+				 .locallen = sizeof(peer.local) };
 	struct stat st;
 
 	if (fstat(near, &st) == 0)
 		peer.ino = st.st_ino;
+	if (getsockname(net, (struct sockaddr *)&peer.local,
+			&peer.locallen) < 0)
+		peer.locallen = 0; /* the kernel's own answer, then */
 	/* registered first: the program may ask getpeername() at once */
 	sup_relay_add(t, net, far, j->info.label, &peer);
 	sup_respond(j->id, 0, 0);
@@ -721,23 +727,26 @@ static int sup_poke(pid_t pid, __u64 addr, const void *buf, size_t len)
 }
 
 /*
- * getpeername on a socket we put in the program: the server's address,
- * as the kernel would write it (truncated to the caller's length, the
- * full length reported).  Anything else, or any doubt: the kernel's own.
+ * getpeername / getsockname on a socket we put in the program: the
+ * server's address / our connection's own, as the kernel would write it
+ * (truncated to the caller's length, the full length reported), not the
+ * loopback pair's.  Anything else, or any doubt: the kernel's own.
  */
-static void sup_on_getpeername(const struct seccomp_notif *n)
+static void sup_on_getname(const struct seccomp_notif *n, int local)
 {
 	pid_t pid = (pid_t)n->pid;
 	int copy = sup_grab_fd(pid, (int)n->data.args[0]), len;
-	struct sockaddr_storage sa;
-	socklen_t salen;
+	struct sup_peer p;
 	struct stat st;
+	socklen_t salen;
+	const void *sa;
 
 	if (copy < 0) {
 		sup_respond(n->id, 0, 1);
 		return;
 	}
-	if (fstat(copy, &st) < 0 || sup_relay_peer(st.st_ino, &sa, &salen) < 0 ||
+	if (fstat(copy, &st) < 0 || sup_relay_peer(st.st_ino, &p) < 0 ||
+	    (local && p.locallen == 0) ||
 	    sup_peek(pid, n->data.args[2], &len, sizeof(len)) < 0 || len < 0 ||
 	    !sup_id_valid(n->id)) {
 		close(copy);
@@ -745,7 +754,9 @@ static void sup_on_getpeername(const struct seccomp_notif *n)
 		return;
 	}
 	close(copy);
-	if ((len > 0 && sup_poke(pid, n->data.args[1], &sa,
+	sa = local ? (const void *)&p.local : (const void *)&p.sa;
+	salen = local ? p.locallen : p.salen;
+	if ((len > 0 && sup_poke(pid, n->data.args[1], sa,
 				 (size_t)len < salen ? (size_t)len : salen) < 0) ||
 	    sup_poke(pid, n->data.args[2], &salen, sizeof(int)) < 0) {
 		sup_respond(n->id, EFAULT, 0);
@@ -769,7 +780,10 @@ static void sup_on_notification(void)
 		sup_on_connect(&u.n);
 		break;
 	case __NR_getpeername:
-		sup_on_getpeername(&u.n);
+		sup_on_getname(&u.n, 0);
+		break;
+	case __NR_getsockname:
+		sup_on_getname(&u.n, 1);
 		break;
 	case __NR_sendto:
 	case __NR_sendmsg:

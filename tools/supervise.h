@@ -39,11 +39,14 @@ int sup_loopback_pair(int *near, int *far, int *err);
 /* Start the relay thread: 0, or -1 with errno. */
 int sup_relay_start(const struct shim_engine_ops *ops);
 
-/* What the program's getpeername() on its end of a connection answers. */
+/* What getpeername() and getsockname() on the program's end of a
+   connection answer: the addresses of our connection to the server. */
 struct sup_peer {
 	ino_t ino;                   /* the program's socket (its end) */
 	struct sockaddr_storage sa;  /* the server's address */
 	socklen_t salen;
+	struct sockaddr_storage local; /* our socket's own address */
+	socklen_t locallen;
 };
 
 /*
@@ -54,8 +57,8 @@ struct sup_peer {
 void sup_relay_add(struct shim_tls *t, int net, int far, const char *label,
 		   const struct sup_peer *peer);
 
-/* The server behind the program's socket ino: 0, or -1 if none. */
-int sup_relay_peer(ino_t ino, struct sockaddr_storage *sa, socklen_t *salen);
+/* The addresses behind the program's socket ino: 0, or -1 if none. */
+int sup_relay_peer(ino_t ino, struct sup_peer *out);
 
 /* Connections the relay still carries (not yet closed). */
 int sup_relay_live(void);

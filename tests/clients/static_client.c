@@ -14,6 +14,9 @@
  *                                           holds after the first and
  *                                           after the last
  *   static_client HOST PORT fork            a forked child connects
+ *   static_client HOST PORT names           getsockname, getpeername (and
+ *                                           with a 2-byte buffer), then
+ *                                           the addr= the server sees
  *   static_client HOST PORT flags           a SOCK_NONBLOCK|SOCK_CLOEXEC
  *                                           socket: its peer and flags
  *                                           after the connect, then PING
@@ -438,6 +441,44 @@ static int do_flags(void)
 	return strcmp(reply, "+PONG\r\n") == 0 ? 0 : 1;
 }
 
+static void print_name(const char *what, const struct sockaddr_in *a)
+{
+	char ip[INET_ADDRSTRLEN] = "?";
+
+	inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+	printf("%s %s:%u\n", what, ip, ntohs(a->sin_port));
+}
+
+static int do_names(void)
+{
+	struct conn c;
+	struct sockaddr_in me, peer, part;
+	socklen_t l1 = sizeof(me), l2 = sizeof(peer), l3 = 2;
+	char line[1024], *addr;
+
+	if (conn_open(&c) < 0)
+		return 3;
+	memset(&part, 0xAB, sizeof(part));
+	if (getsockname(c.fd, (struct sockaddr *)&me, &l1) < 0 ||
+	    getpeername(c.fd, (struct sockaddr *)&peer, &l2) < 0 ||
+	    getsockname(c.fd, (struct sockaddr *)&part, &l3) < 0)
+		return 1;
+	print_name("local", &me);
+	print_name("peer", &peer);
+	/* the kernel writes 2 bytes (the family) and says how long it is */
+	printf("short buffer: len=%u family=%d port bytes untouched=%d\n",
+	       (unsigned)l3, part.sin_family, part.sin_port == 0xABAB);
+	if (put(&c, "CLIENT INFO\r\n", 13) < 0 ||
+	    get_line(&c, line, sizeof(line)) < 0 ||
+	    get_line(&c, line, sizeof(line)) < 0)
+		return 1;
+	addr = strstr(line, " addr=");
+	if (addr == NULL)
+		return 1;
+	printf("server sees %.*s\n", (int)strcspn(addr + 1, " "), addr + 1);
+	return 0;
+}
+
 static int do_tfo(int argc, const char **argv)
 {
 	struct sockaddr_in sa;
@@ -482,6 +523,8 @@ int main(int argc, char **argv)
 		return do_reconnect(atoi(argv[4]));
 	if (strcmp(argv[3], "fork") == 0)
 		return do_fork();
+	if (strcmp(argv[3], "names") == 0)
+		return do_names();
 	if (strcmp(argv[3], "flags") == 0)
 		return do_flags();
 	if (strcmp(argv[3], "drain") == 0 && argc > 4)

@@ -206,6 +206,21 @@ case_nonblocking() {
 		"getpeername, flags, EAGAIN before the reply, PING"
 }
 
+case_names() {
+	# getsockname and getpeername name the connection the server sees (its
+	# addr= is our source address), not the loopback pair; a short buffer
+	# is filled and the full length reported, as the kernel does.
+	local local_addr seen
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" names
+	assert_rc 0 || return
+	local_addr=$(sed -n 's/^local //p' <<<"$T_OUT")
+	seen=$(sed -n 's/^server sees addr=//p' <<<"$T_OUT")
+	assert_match "$local_addr" '^127\.0\.0\.1:[0-9]+$' "getsockname" || return
+	assert_eq "$seen" "$local_addr" "getsockname against the server's addr=" || return
+	assert_contains "$T_OUT" "peer 127.0.0.1:$TLS_PORT" "getpeername" || return
+	assert_contains "$T_OUT" "short buffer: len=16 family=2 port bytes untouched=1" "a 2-byte buffer"
+}
+
 case_fastopen() {
 	# TCP Fast Open would put the command in the SYN, before any
 	# handshake: refused for a configured endpoint, and for every other
@@ -400,6 +415,7 @@ t_case "an env -i child connects" case_env_i_child
 t_case "Go program (redigo): pipelines, big value, 50 goroutines, pub/sub, BLPOP" case_go_redigo
 t_case "unconfigured port untouched in the same run" case_unconfigured
 t_case "non-blocking connect: flags kept, getpeername the server's" case_nonblocking
+t_case "getsockname/getpeername name the server's view of the connection" case_names
 t_case "TCP Fast Open: refused, configured or not (nothing sent)" case_fastopen
 t_case "server errors reset the program's connection" case_server_errors
 t_case "server's orderly end reaches the program" case_server_quits
