@@ -126,10 +126,13 @@ $(LIB): $(SWITCHBOARD_OBJS) $(ENGINE_OBJS) $(COMMON_OBJS)
 endif
 
 CTL_SRCS := tools/redis-tls-ctl.c tools/supervise.c tools/sup_relay.c
-$(CTL): $(CTL_SRCS) tools/supervise.h $(ENGINE_OBJS) $(COMMON_OBJS) $(BUILD)/flags
+# The supervisor logs through the shim's own log module (same levels,
+# targets and line format as the preload path).
+CTL_LOG_OBJS := $(BUILD)/obj/switchboard/log.o $(BUILD)/obj/switchboard/real.o
+$(CTL): $(CTL_SRCS) tools/supervise.h $(ENGINE_OBJS) $(COMMON_OBJS) $(CTL_LOG_OBJS) $(BUILD)/flags
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(ENG_INC) -Itools $(ENGINE_CFLAGS) $(LDFLAGS) -o $@ $(CTL_SRCS) \
-		$(ENGINE_OBJS) $(COMMON_OBJS) $(ENGINE_LIBS) -pthread \
+		$(ENGINE_OBJS) $(COMMON_OBJS) $(CTL_LOG_OBJS) $(ENGINE_LIBS) -ldl -pthread \
 		-Wl,--export-dynamic-symbol=redis_tls_shim_stand_aside
 
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) $(BUILD)/flags | $(BUILD)/tests
@@ -150,10 +153,12 @@ $(ENGINE_TEST_BINS): $(BUILD)/tests/%: tests/unit/%.c $(ENGINE_OBJS) $(COMMON_OB
 
 # The supervisor's loopback pair, with a racer in listen() (--wrap).
 $(BUILD)/tests/test_sup_loopback: tests/unit/test_sup_loopback.c tools/sup_relay.c \
-                                  tools/supervise.h $(BUILD)/flags | $(BUILD)/tests
+                                  tools/supervise.h $(CTL_LOG_OBJS) $(COMMON_OBJS) \
+                                  $(BUILD)/flags | $(BUILD)/tests
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(ENG_INC) -Itools $(LDFLAGS) \
-		-Wl,--wrap=listen -o $@ $< tools/sup_relay.c -lcmocka -pthread
+		-Wl,--wrap=listen -o $@ $< tools/sup_relay.c $(CTL_LOG_OBJS) $(COMMON_OBJS) \
+		-lcmocka -ldl -pthread
 
 $(BUILD)/torture/%: tests/torture/%.c tests/torture/torture.h | $(BUILD)/torture
 	@$(if $(Q),echo "  CC      $@")

@@ -30,6 +30,7 @@
 #include "tls_cert.h"
 #include "tls_session.h"
 #include "supervise.h"
+#include "switchboard/log.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -117,6 +118,20 @@ static const struct shim_engine_ops *ctl_load(void)
 	return ops;
 }
 
+/* The supervisor's host: the shim's own log module, so its lines, levels
+   and targets (REDIS_TLS_LOG_LEVEL, REDIS_TLS_LOG_TARGET) are the preload
+   path's. */
+static const struct shim_host ctl_sup_host = {
+	.abi = SHIM_ENGINE_ABI,
+	.recv = recv,
+	.send = send,
+	.close = close,
+	.getaddrinfo = getaddrinfo,
+	.log = log_msg,
+	.log_enabled = log_enabled,
+	.log_configure = log_configure,
+};
+
 /* The supervisor's engine: loaded exactly as the shim loads it (not
    strict: an expiring certificate is logged, not refused). */
 static const struct shim_engine_ops *ctl_load_shim(void)
@@ -124,7 +139,7 @@ static const struct shim_engine_ops *ctl_load_shim(void)
 	char why[CTL_LINE_MAX] = "";
 	const struct shim_engine_ops *ops;
 
-	ops = shim_engine_init(&ctl_host, why, sizeof(why));
+	ops = shim_engine_init(&ctl_sup_host, why, sizeof(why));
 	if (ops == NULL)
 		fprintf(stderr, "redis-tls-shim: configuration error: %s\n", why);
 	return ops;

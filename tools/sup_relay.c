@@ -13,6 +13,7 @@
  * it sees ECONNRESET, never a clean end after a TLS error.
  */
 #include "supervise.h"
+#include "switchboard/log.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -100,9 +101,9 @@ static int sup_accept_mine(int lis, const struct sockaddr_in *mine, int *err)
 		}
 		if (len == sizeof(peer) && sup_same_addr(&peer, mine))
 			return a;
-		fprintf(stderr, "redis-tls-shim: supervisor: a local process "
-			"(port %u) connected to the loopback port first; "
-			"closed unserved\n", ntohs(peer.sin_port));
+		log_msg(SHIM_LOG_WARNING, "supervisor: a local process (port "
+			"%u) connected to the loopback port first; closed "
+			"unserved", ntohs(peer.sin_port));
 		close(a);
 	}
 }

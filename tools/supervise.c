@@ -28,6 +28,7 @@
  */
 #include "supervise.h"
 #include "deadline.h"
+#include "switchboard/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -461,10 +462,9 @@ static struct shim_tls *sup_handshake(struct sup_job *j, int net,
 	       rc == SHIM_IO_WANT_WRITE) {
 		if (sup_wait(net, rc == SHIM_IO_WANT_READ ? POLLIN : POLLOUT,
 			     until) < 0) {
-			fprintf(stderr, "redis-tls-shim: %s: TLS handshake "
-				"timed out after %d ms (no answer from the "
-				"server)\n", j->info.label,
-				j->info.handshake_timeout_ms);
+			log_msg(SHIM_LOG_ERROR, "%s: TLS handshake timed out "
+				"after %d ms (no answer from the server)",
+				j->info.label, j->info.handshake_timeout_ms);
 			*err = ETIMEDOUT;
 			rc = SHIM_IO_ERROR;
 			break;
@@ -625,8 +625,8 @@ static enum shim_decision sup_decide(const struct sockaddr_storage *sa,
 /* Fail the connect closed, with one line: we could not see enough. */
 static void sup_refuse_unseen(const struct sup_job *j, const char *what)
 {
-	fprintf(stderr, "redis-tls-shim: supervisor: cannot read %s of pid "
-		"%d's connect (%s): connection refused\n", what, (int)j->pid,
+	log_msg(SHIM_LOG_ERROR, "supervisor: cannot read %s of pid %d's "
+		"connect (%s): connection refused", what, (int)j->pid,
 		strerror(errno));
 	sup_respond(j->id, EACCES, 0);
 }

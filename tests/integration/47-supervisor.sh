@@ -134,6 +134,42 @@ case_preloaded_supervisor() {
 	no_shim_errors
 }
 
+# reload_wait ERE: wait until the reload loop's output has a line matching ERE.
+reload_wait() {
+	wait_until 20 grep -qE "$1" "$RL/out" ||
+		fail "no line '$1' from the loop: $(tail -3 "$RL/out") $(tail -3 "$RL/err")"
+}
+
+case_reload() {
+	# One supervisor serves a shell that connects every 50 ms; the CA file
+	# is replaced under it (one rename): new connections are verified
+	# against the new file, as on the preload path.
+	local pid
+	RL=$T_TMP/reload
+	mkdir -p "$RL"
+	cp "$PKI/ca.crt" "$RL/ca.pem"
+	env REDIS_TLS_ENDPOINTS="127.0.0.1:$TLS_PORT" REDIS_TLS_CA_FILE="$RL/ca.pem" \
+		REDIS_TLS_CERT_FILE="$PKI/client.crt" REDIS_TLS_KEY_FILE="$PKI/client.key" \
+		"$CTL" supervise -- sh -c 'i=0; while [ ! -e "$1/stop" ]; do i=$((i + 1))
+			if out=$("$0" 127.0.0.1 "$2" ping 2>&1); then echo "ok $i"; else echo "err $i $out"; fi
+			sleep 0.05; done' "$SC" "$RL" "$TLS_PORT" >"$RL/out" 2>"$RL/err" &
+	pid=$!
+	t_track "$pid"
+	reload_wait '^ok 3$' || return
+	assert_eq 0 "$(grep -c '^err' "$RL/out")" "failures with the right CA" || return
+	cp "$PKI/other-ca.crt" "$RL/new" && mv -f "$RL/new" "$RL/ca.pem"
+	reload_wait '^err [0-9]+ connect: Permission denied$' || return
+	assert_match "$(cat "$RL/err")" "ca_file changed: reloaded" "the reload notice" || return
+	cp "$PKI/ca.crt" "$RL/new" && mv -f "$RL/new" "$RL/ca.pem"
+	local last
+	last=$(grep '^err' "$RL/out" | tail -1 | cut -d' ' -f2)
+	wait_until 20 awk -v n="$last" '$1 == "ok" && $2 > n { found = 1 } END { exit !found }' "$RL/out" ||
+		{ fail "no connection after the CA came back: $(tail -3 "$RL/out")"; return; }
+	touch "$RL/stop"
+	wait "$pid"
+	assert_eq 0 "$?" "the supervisor's exit status"
+}
+
 case_fork() {
 	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" fork
 	assert_rc 0 || return
@@ -331,6 +367,23 @@ case_wrong_ca() {
 	stop_pid "$REC_PID"
 }
 
+case_same_log_line() {
+	# The same failure logs the same line through the supervisor as through
+	# the preload path (but the pid), to REDIS_TLS_LOG_TARGET.
+	local a=$T_TMP/sup.log b=$T_TMP/pre.log
+	rm -f "$a" "$b"
+	sup "$TLS_PORT" "REDIS_TLS_CA_FILE=$PKI/other-ca.crt" "REDIS_TLS_LOG_TARGET=$a" -- \
+		"$SC" 127.0.0.1 "$TLS_PORT" ping
+	connect_failed || return
+	assert_eq "" "$(shim_log_lines)" "the supervisor's stderr (the lines went to the file)" || return
+	t_run env REDIS_TLS_ENDPOINTS="127.0.0.1:$TLS_PORT" REDIS_TLS_CA_FILE="$PKI/other-ca.crt" \
+		REDIS_TLS_CERT_FILE="$PKI/client.crt" REDIS_TLS_KEY_FILE="$PKI/client.key" \
+		REDIS_TLS_LOG_TARGET="$b" LD_PRELOAD="$T_LIB" redis-cli -p "$TLS_PORT" PING
+	assert_eq 1 "$(grep -c 'server certificate rejected' "$a" 2>/dev/null)" "the supervisor's line" || return
+	assert_eq "$(sed 's/^redis-tls-shim\[[0-9]*\]/P/; s/, [0-9.]* ms$//' "$b")" \
+		"$(sed 's/^redis-tls-shim\[[0-9]*\]/P/; s/, [0-9.]* ms$//' "$a")" "the two logs"
+}
+
 case_no_client_cert() {
 	# TLS 1.3: the server refuses after the client's handshake is done, so
 	# the program sees the error at its first write or read.
@@ -410,6 +463,7 @@ t_case "200 connections one after the other, none kept" case_reconnect
 t_case "a command written just before exit arrives" case_write_then_exit
 t_case "statistics and session resumption" case_stats_resumption
 t_case "the shim preloaded into the supervisor stands aside" case_preloaded_supervisor
+t_case "reload: a replaced CA file applies to new connections" case_reload
 t_case "a forked child connects" case_fork
 t_case "an env -i child connects" case_env_i_child
 t_case "Go program (redigo): pipelines, big value, 50 goroutines, pub/sub, BLPOP" case_go_redigo
@@ -422,6 +476,7 @@ t_case "server's orderly end reaches the program" case_server_quits
 t_case "io_uring refused (ENOSYS)" case_io_uring
 t_case "wrong CA: connect fails, EACCES" case_wrong_ca
 t_case "wrong name: connect fails" case_wrong_name
+t_case "the same log line as the preload path, to REDIS_TLS_LOG_TARGET" case_same_log_line
 t_case "no client certificate" case_no_client_cert
 t_case "not TLS (recording server)" case_not_tls
 t_case "peer never answers: handshake timeout" case_stall
