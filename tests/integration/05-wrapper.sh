@@ -172,6 +172,9 @@ case_supervise_option() {
 	# Without it, redis-cli is preloaded and not filtered.
 	t_run "$T_RUN" "${tls[@]}" -- sh -c "$probe"
 	assert_eq "LD_PRELOAD=$T_LIB SUPERVISE=unset"$'\n0\nPONG' "$T_OUT" "preloaded" || return
+	# --stats: the supervisor's statistics line at exit, as the shim's.
+	t_run "$T_RUN" "${tls[@]}" --supervise --stats -- redis-cli -p "$REDIS_PORT" PING
+	assert_match "$T_ERR" "connections=1 handshakes=1 .*failures=0" "the --stats line" || return
 	REDIS_TLS_SUPERVISE=yes refused "REDIS_TLS_SUPERVISE=yes" "use 1" "${tls[@]}" -- sh -c 'echo COMMAND-RAN'
 	stop_pid "$REDIS_PID"
 }
