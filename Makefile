@@ -125,7 +125,7 @@ $(LIB): $(SWITCHBOARD_OBJS) $(ENGINE_OBJS) $(COMMON_OBJS)
 	$(Q)$(CC) -shared $(LDFLAGS) $(LDDEFS) -o $@ $^ $(ENGINE_LIBS) -ldl -pthread
 endif
 
-CTL_SRCS := tools/redis-tls-ctl.c tools/supervise.c tools/sup_relay.c
+CTL_SRCS := tools/redis-tls-ctl.c tools/supervise.c tools/sup_relay.c tools/sup_pending.c
 # The supervisor logs through the shim's own log module (same levels,
 # targets and line format as the preload path).
 CTL_LOG_OBJS := $(BUILD)/obj/switchboard/log.o $(BUILD)/obj/switchboard/real.o

@@ -40,6 +40,7 @@ struct sup_conn {
 	size_t up_off, up_len;
 	char down[SUP_BUF]; /* server -> program, not yet sent to far */
 	size_t down_off, down_len;
+	size_t skip; /* filler still ahead of the program's bytes on far */
 	unsigned far_eof : 1, net_eof : 1, notify_sent : 1, far_shut : 1,
 		dead : 1;
 	char label[SHIM_LABEL_MAX];
@@ -129,7 +130,9 @@ static int sup_dial_loopback(const struct sockaddr_in *at,
 	return c;
 }
 
-int sup_loopback_pair(int *near, int *far, int *err)
+/* rcvbuf: our end's receive buffer, set before the connection exists (so
+   its window never outgrows it), or 0 for the kernel's default. */
+static int sup_pair(int *near, int *far, int *err, int rcvbuf)
 {
 	struct sockaddr_in at = { .sin_family = AF_INET }, mine;
 	socklen_t len = sizeof(at);
@@ -141,7 +144,9 @@ int sup_loopback_pair(int *near, int *far, int *err)
 		*err = errno;
 		return -1;
 	}
-	if (bind(lis, (struct sockaddr *)&at, sizeof(at)) < 0 ||
+	if ((rcvbuf > 0 && setsockopt(lis, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+				      sizeof(rcvbuf)) < 0) ||
+	    bind(lis, (struct sockaddr *)&at, sizeof(at)) < 0 ||
 	    listen(lis, 1) < 0 ||
 	    getsockname(lis, (struct sockaddr *)&at, &len) < 0)
 		*err = errno;
@@ -160,6 +165,16 @@ int sup_loopback_pair(int *near, int *far, int *err)
 	return 0;
 }
 
+int sup_loopback_pair(int *near, int *far, int *err)
+{
+	return sup_pair(near, far, err, 0);
+}
+
+int sup_loopback_pair_held(int *near, int *far, int *err)
+{
+	return sup_pair(near, far, err, SUP_HOLD_RCVBUF);
+}
+
 /* ------------------------------------------------------------- the pump */
 
 /* program -> server: read the program's bytes, write them into TLS. */
@@ -169,7 +184,14 @@ static enum sup_step sup_up(struct sup_conn *c)
 	int err = 0;
 
 	if (c->up_len == 0 && !c->far_eof) {
-		n = recv(c->far, c->up, sizeof(c->up), 0);
+		n = recv(c->far, c->up,
+			 c->skip > 0 && c->skip < sizeof(c->up) ? c->skip
+								: sizeof(c->up),
+			 0);
+		if (n > 0 && c->skip > 0) {
+			c->skip -= (size_t)n; /* the filler: dropped */
+			return SUP_MOVED;
+		}
 		if (n > 0) {
 			c->up_off = 0;
 			c->up_len = (size_t)n;
@@ -359,7 +381,7 @@ int sup_relay_start(const struct shim_engine_ops *ops)
 }
 
 void sup_relay_add(struct shim_tls *t, int net, int far, const char *label,
-		   const struct sup_peer *peer)
+		   const struct sup_peer *peer, size_t skip)
 {
 	struct sup_conn *c = calloc(1, sizeof(*c));
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP |
@@ -378,6 +400,7 @@ void sup_relay_add(struct shim_tls *t, int net, int far, const char *label,
 	c->t = t;
 	c->net = net;
 	c->far = far;
+	c->skip = skip;
 	snprintf(c->label, sizeof(c->label), "%s", label);
 	c->peer = *peer;
 	pthread_mutex_lock(&peer_lock);

@@ -6,7 +6,8 @@
  * filter (inherited by every thread and child, whatever their
  * environment) sends us connect(2), getpeername(2) and getsockname(2) (a
  * connection we answered names the server and our own connection's
- * address, not the loopback pair's) and the TCP Fast Open
+ * address, not the loopback pair's), getsockopt(2) of SO_ERROR (the outcome
+ * of a non-blocking connect we answered EINPROGRESS) and the TCP Fast Open
  * sends (sendto/sendmsg/sendmmsg with MSG_FASTOPEN); io_uring_setup gets ENOSYS
  * (an io_uring connect would pass unseen) and so does any system call of
  * another ABI (x32, i386), which the filter cannot read safely.
@@ -100,22 +101,27 @@ static struct sock_filter sup_filter[] = {
 	/* 2 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
 	/* 3 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, nr)),
-	/* 4 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, SUP_X32_BIT, 14, 0),
-	/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 12, 0),
-	/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getpeername, 11, 0),
-	/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getsockname, 10, 0),
-	/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 10, 0),
-	/* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 3, 0),
-	/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmmsg, 2, 0),
-	/* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 3, 0),
-	/* 12 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	/* 13 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(3)),
-	/* 14 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 3, 2),
-	/* 15 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(2)),
-	/* 16 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 1, 0),
-	/* 17 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	/* 18 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-	/* 19 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	/* 4 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, SUP_X32_BIT, 19, 0),
+	/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 17, 0),
+	/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getpeername, 16, 0),
+	/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getsockname, 15, 0),
+	/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 15, 0),
+	/* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 4, 0),
+	/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmmsg, 3, 0),
+	/* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 4, 0),
+	/* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getsockopt, 5, 0),
+	/* 13 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	/* 14 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(3)),
+	/* 15 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 7, 6),
+	/* 16 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(2)),
+	/* 17 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 5, 4),
+	/* 18 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(1)),
+	/* 19 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOL_SOCKET, 0, 2),
+	/* 20 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(2)),
+	/* 21 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SO_ERROR, 1, 0),
+	/* 22 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	/* 23 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+	/* 24 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
 };
 
 static int sup_seccomp(unsigned op, unsigned flags, void *arg)
@@ -382,6 +388,45 @@ static int sup_is_inet_stream(int copy)
 	return type == SOCK_STREAM && (domain == AF_INET || domain == AF_INET6);
 }
 
+/* 1 if copy is connected or listening already: a connect on it is the
+   kernel's to refuse (EISCONN...), never a new connection of ours. */
+static int sup_is_taken(int copy)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss), l = sizeof(int);
+	int listening = 0;
+
+	if (getsockopt(copy, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l) == 0 &&
+	    listening)
+		return 1;
+	return getpeername(copy, (struct sockaddr *)&ss, &len) == 0;
+}
+
+/*
+ * A connect on a socket whose non-blocking connect we answered: EALREADY
+ * while it runs, its error once if it failed (as the kernel's).  1 if
+ * answered.
+ */
+static int sup_answer_pending(const struct sup_job *j)
+{
+	struct stat st;
+	int err = 0;
+
+	if (fstat(j->dup, &st) < 0)
+		return 0;
+	switch (sup_pending_get(st.st_ino, &err)) {
+	case SUP_P_CONNECTING:
+		sup_respond(j->id, EALREADY, 0);
+		return 1;
+	case SUP_P_FAILED:
+		sup_respond(j->id, err, 0);
+		return 1;
+	case SUP_P_FREE:
+	default:
+		return 0;
+	}
+}
+
 /* The options a client sets before connect, onto the socket we give it. */
 static void sup_copy_options(int from, int to)
 {
@@ -494,9 +539,9 @@ static int sup_inject(struct sup_job *j, int near)
 	return ioctl(sup_listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0 ? -1 : 0;
 }
 
-/* The relay takes the connection, then the connect returns 0. */
+/* The relay takes the connection (t, net, far; skip bytes of filler). */
 static void sup_hand_over(struct sup_job *j, struct shim_tls *t, int net,
-			  int near, int far)
+			  int near, int far, size_t skip)
 {
 	struct sup_peer peer = { .sa = j->sa, .salen = j->salen,
 				 .locallen = sizeof(peer.local) };
@@ -507,9 +552,7 @@ static void sup_hand_over(struct sup_job *j, struct shim_tls *t, int net,
 	if (getsockname(net, (struct sockaddr *)&peer.local,
 			&peer.locallen) < 0)
 		peer.locallen = 0; /* the kernel's own answer, then */
-	/* registered first: the program may ask getpeername() at once */
-	sup_relay_add(t, net, far, j->info.label, &peer);
-	sup_respond(j->id, 0, 0);
+	sup_relay_add(t, net, far, j->info.label, &peer, skip);
 }
 
 /*
@@ -543,32 +586,26 @@ static void sup_connect_plain(struct sup_job *j)
 	sup_respond(j->id, err, 0);
 }
 
-static void *sup_worker(void *arg)
+/* Our verified connection to the server: the session and *net, or NULL
+   with *err. */
+static struct shim_tls *sup_reach(struct sup_job *j, int *net, int *err)
 {
-	struct sup_job *j = arg;
 	struct timespec until;
 	struct shim_tls *t = NULL;
-	int net, near = -1, far = -1, err = 0;
 
-	if (j->plain) {
-		sup_connect_plain(j);
-		close(j->dup);
-		free(j);
-		return NULL;
-	}
 	deadline_in_ms(&until, j->info.handshake_timeout_ms);
-	if ((net = sup_dial(j, &until, &err)) >= 0 &&
-	    (t = sup_handshake(j, net, &until, &err)) != NULL &&
-	    sup_loopback_pair(&near, &far, &err) == 0 &&
-	    sup_inject(j, near) == 0) {
-		sup_hand_over(j, t, net, near, far);
-		net = far = -1;
-		t = NULL;
-	} else {
-		if (near >= 0 && err == 0)
-			err = errno; /* ADDFD failed: the program is gone */
-		sup_respond(j->id, err ? err : ECONNREFUSED, 0);
+	if ((*net = sup_dial(j, &until, err)) >= 0 &&
+	    (t = sup_handshake(j, *net, &until, err)) == NULL) {
+		close(*net);
+		*net = -1;
 	}
+	if (t == NULL && *err == 0)
+		*err = ECONNREFUSED;
+	return t;
+}
+
+static void sup_close_all(struct shim_tls *t, int net, int near, int far)
+{
 	if (t != NULL)
 		sup_ops->free(t);
 	if (net >= 0)
@@ -577,6 +614,139 @@ static void *sup_worker(void *arg)
 		close(far);
 	if (near >= 0)
 		close(near);
+}
+
+/* A blocking connect: answered once the handshake is done (0) or failed. */
+static void sup_connect_sync(struct sup_job *j)
+{
+	struct shim_tls *t;
+	int net = -1, near = -1, far = -1, err = 0;
+
+	if ((t = sup_reach(j, &net, &err)) != NULL &&
+	    sup_loopback_pair(&near, &far, &err) == 0 &&
+	    sup_inject(j, near) == 0) {
+		/* registered first: the program may ask getpeername() at once */
+		sup_hand_over(j, t, net, near, far, 0);
+		sup_respond(j->id, 0, 0);
+		close(near);
+		return;
+	}
+	if (near >= 0 && err == 0)
+		err = errno; /* ADDFD failed: the program is gone */
+	sup_respond(j->id, err ? err : ECONNREFUSED, 0);
+	sup_close_all(t, net, near, far);
+}
+
+#define SUP_FILL_CHUNK 4096
+#define SUP_FILL_MAX (1 << 20) /* more means the hold does not work here */
+
+/*
+ * Make near, the program's end, unwritable until we let it go, as a
+ * connecting socket is: TCP_NOTSENT_LOWAT 1 (writable only with nothing
+ * unsent) and filler until our end's small window (SUP_HOLD_RCVBUF) is
+ * full.  *lowat is the program's own TCP_NOTSENT_LOWAT, to put back.
+ * 0 (recorded as connecting), or -1: it could not be held.
+ */
+static int sup_hold(const struct sup_job *j, int near, size_t *filler,
+		    int *lowat, ino_t *ino)
+{
+	static const char zeros[SUP_FILL_CHUNK];
+	struct pollfd p = { .fd = near, .events = POLLOUT };
+	socklen_t len = sizeof(*lowat);
+	struct stat st;
+	int one = 1;
+	ssize_t n = 0;
+
+	*lowat = 0;
+	*filler = 0;
+	getsockopt(j->dup, IPPROTO_TCP, TCP_NOTSENT_LOWAT, lowat, &len);
+	if (setsockopt(near, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &one,
+		       sizeof(one)) < 0 ||
+	    fstat(near, &st) < 0)
+		return -1;
+	while (*filler < SUP_FILL_MAX &&
+	       (n = send(near, zeros, sizeof(zeros), MSG_NOSIGNAL)) > 0)
+		*filler += (size_t)n;
+	if (n >= 0 || errno != EAGAIN || poll(&p, 1, 0) != 0)
+		return -1;
+	*ino = st.st_ino;
+	return sup_pending_set(*ino, SUP_P_CONNECTING, 0);
+}
+
+/* Our end of a held connection that failed: reset, so the program's end
+   wakes (POLLERR) and its SO_ERROR is asked. */
+static void sup_reset(int far)
+{
+	struct linger rst = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(far, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+	close(far);
+}
+
+/* The held connection is up: the relay drops the filler, then near
+   becomes writable (the program's TCP_NOTSENT_LOWAT back). */
+static void sup_release(struct sup_job *j, struct shim_tls *t, int net,
+			int near, int far, size_t filler, int lowat, ino_t ino)
+{
+	int big = SUP_FREE_RCVBUF;
+
+	setsockopt(far, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	/* Forgotten before the relay can make near writable, so a program
+	   woken by POLLOUT never sees it "connecting". */
+	sup_pending_set(ino, SUP_P_FREE, 0);
+	sup_hand_over(j, t, net, near, far, filler);
+	setsockopt(near, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
+}
+
+/*
+ * A non-blocking connect, answered at once with EINPROGRESS as the kernel
+ * answers one: the program's end is in its descriptor, held unwritable
+ * (a write says EAGAIN, poll shows no POLLOUT) while the handshake runs.
+ * Done: the relay takes it and POLLOUT comes.  Failed: the program's end
+ * is reset and its SO_ERROR (or a second connect) says the preload path's
+ * errno.  If it cannot be held, answered as a blocking connect (0 once
+ * done: a non-blocking connect may complete at once).
+ */
+static void sup_connect_async(struct sup_job *j)
+{
+	struct shim_tls *t;
+	int net = -1, near = -1, far = -1, err = 0, lowat;
+	size_t filler;
+	ino_t ino;
+
+	if (sup_loopback_pair_held(&near, &far, &err) < 0 ||
+	    sup_hold(j, near, &filler, &lowat, &ino) < 0) {
+		sup_close_all(NULL, -1, near, far);
+		sup_connect_sync(j);
+		return;
+	}
+	if (sup_inject(j, near) < 0) {
+		err = errno;
+		sup_pending_set(ino, SUP_P_FREE, 0);
+		sup_respond(j->id, err, 0);
+		sup_close_all(NULL, -1, near, far);
+		return;
+	}
+	sup_respond(j->id, EINPROGRESS, 0);
+	if ((t = sup_reach(j, &net, &err)) != NULL) {
+		sup_release(j, t, net, near, far, filler, lowat, ino);
+	} else {
+		sup_pending_set(ino, SUP_P_FAILED, err);
+		sup_reset(far);
+	}
+	close(near);
+}
+
+static void *sup_worker(void *arg)
+{
+	struct sup_job *j = arg;
+
+	if (j->plain)
+		sup_connect_plain(j);
+	else if (j->nonblock)
+		sup_connect_async(j);
+	else
+		sup_connect_sync(j);
 	close(j->dup);
 	free(j);
 	sup_ops->thread_stop();
@@ -662,7 +832,10 @@ static int sup_examine(struct sup_job *j, const struct seccomp_notif *n)
 		sup_respond(j->id, j->addr_err, 0);
 		return 0;
 	}
+	if (sup_answer_pending(j))
+		return 0;
 	if (got == SUP_ADDR_OTHER || !sup_is_inet_stream(j->dup) ||
+	    sup_is_taken(j->dup) ||
 	    sup_decide(&j->sa, j->salen, &j->info, &err) == SHIM_PASS) {
 		j->plain = 1;
 		return 1;
@@ -745,6 +918,12 @@ static void sup_on_getname(const struct seccomp_notif *n, int local)
 		sup_respond(n->id, 0, 1);
 		return;
 	}
+	if (!local && fstat(copy, &st) == 0 &&
+	    sup_pending_peek(st.st_ino) != SUP_P_FREE && sup_id_valid(n->id)) {
+		close(copy);
+		sup_respond(n->id, ENOTCONN, 0); /* still connecting, or failed */
+		return;
+	}
 	if (fstat(copy, &st) < 0 || sup_relay_peer(st.st_ino, &p) < 0 ||
 	    (local && p.locallen == 0) ||
 	    sup_peek(pid, n->data.args[2], &len, sizeof(len)) < 0 || len < 0 ||
@@ -759,6 +938,40 @@ static void sup_on_getname(const struct seccomp_notif *n, int local)
 	if ((len > 0 && sup_poke(pid, n->data.args[1], sa,
 				 (size_t)len < salen ? (size_t)len : salen) < 0) ||
 	    sup_poke(pid, n->data.args[2], &salen, sizeof(int)) < 0) {
+		sup_respond(n->id, EFAULT, 0);
+		return;
+	}
+	sup_respond(n->id, 0, 0);
+}
+
+/*
+ * getsockopt(SOL_SOCKET, SO_ERROR) on a socket whose non-blocking connect
+ * failed: that error, once (the reset's own ECONNRESET is cleared).
+ * Anything else, a connect still running included (0): the kernel's own.
+ */
+static void sup_on_so_error(const struct seccomp_notif *n)
+{
+	pid_t pid = (pid_t)n->pid;
+	int copy = sup_grab_fd(pid, (int)n->data.args[0]), err = 0, len = 0;
+	int junk;
+	socklen_t jl = sizeof(junk);
+	struct stat st;
+
+	if (copy < 0 || fstat(copy, &st) < 0 ||
+	    sup_pending_peek(st.st_ino) != SUP_P_FAILED ||
+	    sup_peek(pid, n->data.args[4], &len, sizeof(len)) < 0 ||
+	    len < (int)sizeof(int) || !sup_id_valid(n->id) ||
+	    sup_pending_get(st.st_ino, &err) != SUP_P_FAILED) {
+		if (copy >= 0)
+			close(copy);
+		sup_respond(n->id, 0, 1);
+		return;
+	}
+	getsockopt(copy, SOL_SOCKET, SO_ERROR, &junk, &jl);
+	close(copy);
+	len = sizeof(int);
+	if (sup_poke(pid, n->data.args[3], &err, sizeof(int)) < 0 ||
+	    sup_poke(pid, n->data.args[4], &len, sizeof(int)) < 0) {
 		sup_respond(n->id, EFAULT, 0);
 		return;
 	}
@@ -784,6 +997,9 @@ static void sup_on_notification(void)
 		break;
 	case __NR_getsockname:
 		sup_on_getname(&u.n, 1);
+		break;
+	case __NR_getsockopt:
+		sup_on_so_error(&u.n);
 		break;
 	case __NR_sendto:
 	case __NR_sendmsg:

@@ -9,6 +9,8 @@
  * sup_relay.c   the loopback pair (no listener left open) and the one
  *               epoll thread that carries bytes between the program's
  *               loopback connection and the TLS sessions.
+ * sup_pending.c the program's sockets whose non-blocking connect is still
+ *               running or has failed.
  */
 #ifndef SHIM_TOOLS_SUPERVISE_H
 #define SHIM_TOOLS_SUPERVISE_H
@@ -36,6 +38,16 @@ int sup_run(char **argv, const struct shim_engine_ops *(*load_engine)(void));
  */
 int sup_loopback_pair(int *near, int *far, int *err);
 
+/*
+ * The same, with our end's receive buffer kept small (SUP_HOLD_RCVBUF):
+ * the program's end can be made unwritable with a few KiB of filler
+ * while a non-blocking connect's handshake runs (supervise.c).
+ */
+int sup_loopback_pair_held(int *near, int *far, int *err);
+
+#define SUP_HOLD_RCVBUF 4096        /* our end's buffer while held */
+#define SUP_FREE_RCVBUF (256 << 10) /* ... and once the connection is up */
+
 /* Start the relay thread: 0, or -1 with errno. */
 int sup_relay_start(const struct shim_engine_ops *ops);
 
@@ -52,15 +64,33 @@ struct sup_peer {
 /*
  * Hand the relay a connection: t over the kernel socket net (handshake
  * done), far our end of the program's loopback connection, peer what the
- * program's end stands for.  The relay owns t, net and far from now on.
+ * program's end stands for, skip the filler bytes far holds before the
+ * program's own (dropped).  The relay owns t, net and far from now on.
  */
 void sup_relay_add(struct shim_tls *t, int net, int far, const char *label,
-		   const struct sup_peer *peer);
+		   const struct sup_peer *peer, size_t skip);
 
 /* The addresses behind the program's socket ino: 0, or -1 if none. */
 int sup_relay_peer(ino_t ino, struct sup_peer *out);
 
 /* Connections the relay still carries (not yet closed). */
 int sup_relay_live(void);
+
+/* A non-blocking connect the supervisor answered with EINPROGRESS. */
+enum sup_pstate {
+	SUP_P_FREE = 0,       /* none (or done: the relay has it) */
+	SUP_P_CONNECTING = 1, /* the handshake runs */
+	SUP_P_FAILED = 2      /* failed with err, not yet reported */
+};
+
+/* Record ino's state (SUP_P_FREE forgets it): 0, or -1 if the table is
+   full of running connects. */
+int sup_pending_set(ino_t ino, enum sup_pstate state, int err);
+
+/* ino's state and *err; a failure is reported once, then forgotten. */
+enum sup_pstate sup_pending_get(ino_t ino, int *err);
+
+/* ino's state, nothing forgotten. */
+enum sup_pstate sup_pending_peek(ino_t ino);
 
 #endif

@@ -17,6 +17,14 @@
  *   static_client HOST PORT names           getsockname, getpeername (and
  *                                           with a 2-byte buffer), then
  *                                           the addr= the server sees
+ *   static_client HOST PORT nb [held]       a non-blocking connect: its
+ *                                           answer and time; with held
+ *                                           (a server that stalls) what
+ *                                           a connecting socket says
+ *                                           (connect again, write,
+ *                                           getpeername, 300 ms poll);
+ *                                           then POLLOUT, SO_ERROR
+ *                                           twice and, if 0, PING
  *   static_client HOST PORT flags           a SOCK_NONBLOCK|SOCK_CLOEXEC
  *                                           socket: its peer and flags
  *                                           after the connect, then PING
@@ -47,6 +55,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 struct conn {
@@ -479,6 +488,78 @@ static int do_names(void)
 	return 0;
 }
 
+static const char *err_name(int e)
+{
+	switch (e) {
+	case 0: return "0";
+	case EINPROGRESS: return "EINPROGRESS";
+	case EALREADY: return "EALREADY";
+	case EISCONN: return "EISCONN";
+	case EAGAIN: return "EAGAIN";
+	case ENOTCONN: return "ENOTCONN";
+	default: return strerror(e);
+	}
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* What a socket whose connect is still running says. */
+static void nb_connecting(int fd, const struct sockaddr_in *sa)
+{
+	struct sockaddr_in peer;
+	socklen_t plen = sizeof(peer);
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	int rc;
+
+	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	printf("connect again: %s\n", err_name(rc < 0 ? errno : 0));
+	rc = (int)write(fd, "PING\r\n", 6);
+	printf("write: %s\n", rc < 0 ? err_name(errno) : "written");
+	rc = getpeername(fd, (struct sockaddr *)&peer, &plen);
+	printf("getpeername: %s\n", err_name(rc < 0 ? errno : 0));
+	rc = poll(&p, 1, 300);
+	printf("poll 300 ms: %s\n", rc == 0 ? "nothing" : "ready");
+}
+
+static int do_nb(int held)
+{
+	struct sockaddr_in sa;
+	struct timespec t0;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), rc, err = 0;
+	socklen_t len = sizeof(err);
+	char reply[64];
+	ssize_t n;
+
+	target(&sa);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	printf("connect: %s in %s\n", err_name(rc < 0 ? errno : 0),
+	       ms_since(&t0) < 200 ? "under 200 ms" : "200 ms or more");
+	if (held)
+		nb_connecting(fd, &sa);
+	if (wait_for(fd, POLLOUT) < 0)
+		return 1;
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	printf("SO_ERROR: %s\n", err_name(err));
+	rc = err;
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	printf("SO_ERROR again: %s\n", err_name(err));
+	if (rc != 0)
+		return 3;
+	if (write(fd, "PING\r\n", 6) != 6 || wait_for(fd, POLLIN) < 0 ||
+	    (n = read(fd, reply, sizeof(reply) - 1)) <= 0)
+		return 1;
+	reply[n] = '\0';
+	printf("%.*s\n", (int)strcspn(reply, "\r\n"), reply);
+	return 0;
+}
+
 static int do_tfo(int argc, const char **argv)
 {
 	struct sockaddr_in sa;
@@ -523,6 +604,8 @@ int main(int argc, char **argv)
 		return do_reconnect(atoi(argv[4]));
 	if (strcmp(argv[3], "fork") == 0)
 		return do_fork();
+	if (strcmp(argv[3], "nb") == 0)
+		return do_nb(argc > 4 && strcmp(argv[4], "held") == 0);
 	if (strcmp(argv[3], "names") == 0)
 		return do_names();
 	if (strcmp(argv[3], "flags") == 0)

@@ -204,7 +204,13 @@ case_go_redigo() {
 		"REDIS_TLS_CERT_FILE=$PKI/client.crt" "REDIS_TLS_KEY_FILE=$PKI/client.key" \
 		REDIS_TLS_LOG_LEVEL=debug "$CTL" supervise -- "$bin" "localhost:$TLS_PORT"
 	assert_rc 0 || return
-	assert_match "$T_ERR" "verifying 'localhost'" "the name verified"
+	assert_match "$T_ERR" "verifying 'localhost'" "the name verified" || return
+	# Go's own connect timeout holds: its connect gets EINPROGRESS at once
+	# while the supervisor's handshake runs (a stalled server, 5 s timeout).
+	start_record_server stall go-stall || return
+	sup "$REC_PORT" REDIS_TLS_HANDSHAKE_TIMEOUT_MS=5000 -- "$bin" dialtimeout "127.0.0.1:$REC_PORT"
+	assert_eq "dial failed: true, after under 1 s" "$T_OUT" "a 300 ms dial timeout against a stalled server"
+	stop_pid "$REC_PID"
 }
 
 case_wrong_name() {
@@ -255,6 +261,45 @@ case_names() {
 	assert_eq "$seen" "$local_addr" "getsockname against the server's addr=" || return
 	assert_contains "$T_OUT" "peer 127.0.0.1:$TLS_PORT" "getpeername" || return
 	assert_contains "$T_OUT" "short buffer: len=16 family=2 port bytes untouched=1" "a 2-byte buffer"
+}
+
+case_nb_connect() {
+	# A non-blocking connect: EINPROGRESS at once, as the kernel answers,
+	# then POLLOUT when the handshake is done, SO_ERROR 0, PING.
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" nb
+	assert_rc 0 || return
+	assert_eq $'connect: EINPROGRESS in under 200 ms\nSO_ERROR: 0\nSO_ERROR again: 0\n+PONG' "$T_OUT" \
+		"the connect, SO_ERROR, PING"
+	no_shim_errors
+}
+
+case_nb_refused() {
+	# Verification fails after the EINPROGRESS: SO_ERROR says EACCES once,
+	# with the one log line; the recording server sees no command.
+	sup "$TLS_PORT" "REDIS_TLS_CA_FILE=$PKI/other-ca.crt" -- "$SC" 127.0.0.1 "$TLS_PORT" nb
+	assert_rc 3 || return
+	assert_eq $'connect: EINPROGRESS in under 200 ms\nSO_ERROR: Permission denied\nSO_ERROR again: 0' \
+		"$T_OUT" "the connect, then SO_ERROR" || return
+	assert_one_shim_error "server certificate rejected"
+}
+
+case_nb_held() {
+	# While the handshake runs (a server that never answers) the socket
+	# behaves as a connecting one: connect again EALREADY, write EAGAIN,
+	# getpeername ENOTCONN, not writable; then ETIMEDOUT by SO_ERROR.
+	start_record_server stall nb-stall || return
+	sup "$REC_PORT" REDIS_TLS_HANDSHAKE_TIMEOUT_MS=1500 -- "$SC" 127.0.0.1 "$REC_PORT" nb held
+	assert_rc 3 || return
+	assert_eq "connect: EINPROGRESS in under 200 ms
+connect again: EALREADY
+write: EAGAIN
+getpeername: ENOTCONN
+poll 300 ms: nothing
+SO_ERROR: Connection timed out
+SO_ERROR again: 0" "$T_OUT" "what the connecting socket says" || return
+	assert_one_shim_error "TLS handshake timed out after 1500 ms" || return
+	nothing_received
+	stop_pid "$REC_PID"
 }
 
 case_fastopen() {
@@ -470,6 +515,9 @@ t_case "Go program (redigo): pipelines, big value, 50 goroutines, pub/sub, BLPOP
 t_case "unconfigured port untouched in the same run" case_unconfigured
 t_case "non-blocking connect: flags kept, getpeername the server's" case_nonblocking
 t_case "getsockname/getpeername name the server's view of the connection" case_names
+t_case "non-blocking connect: EINPROGRESS, POLLOUT when verified, SO_ERROR 0" case_nb_connect
+t_case "non-blocking connect refused: SO_ERROR EACCES once" case_nb_refused
+t_case "non-blocking connect while the handshake runs: EALREADY, EAGAIN, ENOTCONN, not writable" case_nb_held
 t_case "TCP Fast Open: refused, configured or not (nothing sent)" case_fastopen
 t_case "server errors reset the program's connection" case_server_errors
 t_case "server's orderly end reaches the program" case_server_quits

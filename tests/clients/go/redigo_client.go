@@ -6,6 +6,9 @@
 //	                     each with its own connection, pub/sub, BLPOP with
 //	                     a timeout; one "ok NAME" line per check, exit 1
 //	                     at the first failure.
+//	redigo_client dialtimeout ADDR
+//	                     a dial with a 300 ms connect timeout to a server
+//	                     that never answers: how long it took to fail.
 package main
 
 import (
@@ -170,7 +173,21 @@ func blpop() {
 	fmt.Println("ok blpop")
 }
 
+func dialTimeout(a string) {
+	t0 := time.Now()
+	_, err := redis.Dial("tcp", a, redis.DialConnectTimeout(300*time.Millisecond))
+	took := "1 s or more"
+	if time.Since(t0) < time.Second {
+		took = "under 1 s"
+	}
+	fmt.Printf("dial failed: %v, after %s\n", err != nil, took)
+}
+
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "dialtimeout" {
+		dialTimeout(os.Args[2])
+		return
+	}
 	if len(os.Args) != 2 {
 		fmt.Fprintln(os.Stderr, "usage: redigo_client HOST:PORT")
 		os.Exit(2)
