@@ -60,4 +60,12 @@ int sup_relay_peer(ino_t ino, struct sockaddr_storage *sa, socklen_t *salen);
 /* Connections the relay still carries (not yet closed). */
 int sup_relay_live(void);
 
+/*
+ * 1 if what the programs wrote has been carried: on every connection,
+ * nothing unread on our end of the loopback, nothing buffered, the TLS
+ * records handed to the kernel, and close_notify sent where the program
+ * closed.  0 if something is still on its way.  Any thread.
+ */
+int sup_relay_quiet(void);
+
 #endif
