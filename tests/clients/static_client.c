@@ -10,9 +10,10 @@
  *   static_client HOST PORT threads [N]     N threads (2) connect at once
  *   static_client HOST PORT reconnect N     N connections one after the
  *                                           other; prints how many fds
- *                                           the parent (the supervisor)
- *                                           holds after the first and
- *                                           after the last
+ *                                           the supervisor (our
+ *                                           parent's other child) holds
+ *                                           after the first and after
+ *                                           the last
  *   static_client HOST PORT fork            a forked child connects
  *   static_client HOST PORT flags           a SOCK_NONBLOCK|SOCK_CLOEXEC
  *                                           socket: its peer and flags
@@ -291,13 +292,44 @@ static int do_threads(int n)
 	return bad;
 }
 
-/* Descriptors the parent process holds, once they stop changing. */
-static int parent_fds(void)
+/* The supervisor: the other child of our parent (redis-tls-ctl's
+   supervise runs the program and the supervisor side by side), or -1. */
+static int supervisor_pid(void)
+{
+	char path[64], line[512], *end;
+	int pid, ppid, found = -1;
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+	FILE *f;
+
+	while (d != NULL && found < 0 && (e = readdir(d)) != NULL) {
+		pid = atoi(e->d_name);
+		if (pid <= 0 || pid == (int)getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(line, sizeof(line), f) != NULL &&
+		    (end = strrchr(line, ')')) != NULL &&
+		    sscanf(end + 1, " %*c %d", &ppid) == 1 &&
+		    ppid == (int)getppid())
+			found = pid;
+		fclose(f);
+	}
+	if (d != NULL)
+		closedir(d);
+	return found;
+}
+
+/* Descriptors the supervisor holds, once they stop changing. */
+static int supervisor_fds(void)
 {
 	char path[64];
-	int last = -1, n = -2;
+	int last = -1, n = -2, pid = supervisor_pid();
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)getppid());
+	if (pid < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	for (int tries = 0; tries < 40 && n != last; tries++) {
 		DIR *d = opendir(path);
 		last = n;
@@ -320,10 +352,10 @@ static int do_reconnect(int n)
 		if (do_ping() != 0)
 			return 1;
 		if (i == 0)
-			first = parent_fds();
+			first = supervisor_fds();
 	}
 	printf("supervisor fds: %d after the first, %d after the last\n",
-	       first, parent_fds());
+	       first, supervisor_fds());
 	return 0;
 }
 
