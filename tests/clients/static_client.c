@@ -24,6 +24,9 @@
  *                                           or the read's error (4)
  *   static_client HOST PORT fire ARG...     one command, then exit at once
  *                                           (no read, no close)
+ *   static_client HOST PORT firebig KEY BYTES
+ *                                           SET KEY to BYTES bytes of 'v',
+ *                                           then exit at once
  *   static_client HOST PORT uring           io_uring_setup(2)'s answer
  *   static_client HOST PORT tfo ARG...      one command sent with the SYN
  *                                           (sendto MSG_FASTOPEN)
@@ -402,6 +405,21 @@ static int do_fire(int argc, const char **argv)
 	return command(&c, argc, argv, NULL) < 0 ? 1 : 0;
 }
 
+/* SET key to BYTES bytes of 'v', then exit at once: most of it is still
+   on its way when the program ends. */
+static int do_firebig(const char *key, size_t size)
+{
+	struct conn c;
+	char *v = malloc(size);
+	const char *argv[] = { "SET", key, v };
+	size_t lens[] = { 3, strlen(key), size };
+
+	if (v == NULL || conn_open(&c) < 0)
+		return 3;
+	memset(v, 'v', size);
+	return command(&c, 3, argv, lens) < 0 ? 1 : 0;
+}
+
 /* io_uring's connect would pass any filter on connect(2). */
 static int do_uring(void)
 {
@@ -522,6 +540,8 @@ int main(int argc, char **argv)
 		return do_uring();
 	if (strcmp(argv[3], "fire") == 0 && argc > 4)
 		return do_fire(argc - 4, (const char **)argv + 4);
+	if (strcmp(argv[3], "firebig") == 0 && argc > 5)
+		return do_firebig(argv[4], strtoul(argv[5], NULL, 10));
 	if (strcmp(argv[3], "tfo") == 0 && argc > 4)
 		return do_tfo(argc - 4, (const char **)argv + 4);
 	fprintf(stderr, "static_client: unknown mode %s\n", argv[3]);

@@ -124,6 +124,19 @@ case_write_then_exit() {
 	assert_eq "$v" "$(rcli_native GET static:fire)" "the value the program sent before exit"
 }
 
+case_write_then_exit_job() {
+	# The same, 8 MiB of it, while a background job of the program still
+	# runs (the supervisor goes on serving it): the wrapper returns once
+	# what the program wrote has been carried, not before.
+	local key
+	key=static:fire-job:$(marker)
+	sup "$TLS_PORT" -- sh -c 'sleep 1 & exec "$0" 127.0.0.1 "$1" firebig "$2" 8388608' \
+		"$SC" "$TLS_PORT" "$key"
+	assert_rc 0 || return
+	assert_eq 8388608 "$(rcli_native STRLEN "$key")" "the value the program sent before exit" || return
+	wait_until 5 sup_gone "$key" || fail "the supervisor still runs after the job ended"
+}
+
 case_stats_resumption() {
 	# The engine's statistics, from the supervisor: three connections, the
 	# second and third resumed, the program's plaintext counted.
@@ -469,6 +482,7 @@ t_case "two threads connect at once" case_threads
 t_case "50 threads connect at once" case_many
 t_case "200 connections one after the other, none kept" case_reconnect
 t_case "a command written just before exit arrives" case_write_then_exit
+t_case "the same, while a background job still runs" case_write_then_exit_job
 t_case "a background job outlives the program: served, the wrapper returns at once" case_descendant
 t_case "SIGINT and SIGTERM to the whole group: the program that ignores them connects" case_sigint_group
 t_case "as PID 1, orphans are reaped" case_reaps_orphans
