@@ -171,11 +171,12 @@ static int sup_install_filter(void)
 struct sup_fd_msg {
 	char byte;
 	struct iovec iov;
+	struct msghdr m;
+	/* last: clang counts CMSG_SPACE() as a variable size */
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct msghdr m;
 };
 
 static void sup_fd_msg_init(struct sup_fd_msg *x)
