@@ -414,3 +414,34 @@ void sup_relay_add(struct shim_tls *t, int net, int far, const char *label,
 	epoll_ctl(relay_epoll, EPOLL_CTL_ADD, net, &ev);
 	pthread_mutex_unlock(&relay_lock);
 }
+
+/*
+ * 1 if c's program -> server direction holds nothing: nothing unread on
+ * far (no bytes, no end not yet seen), nothing in up, the TLS records
+ * handed to the kernel, and an end the program made answered with
+ * close_notify.  Under relay_lock: the relay thread is not in c.
+ */
+static int sup_conn_quiet(struct sup_conn *c)
+{
+	struct pollfd p = { .fd = c->far, .events = POLLIN };
+
+	if (c->up_len > 0 || relay_ops->unsent(c->t) > 0)
+		return 0;
+	if (c->far_eof)
+		return c->notify_sent;
+	return poll(&p, 1, 0) == 0;
+}
+
+int sup_relay_quiet(void)
+{
+	int quiet = 1;
+
+	pthread_mutex_lock(&relay_lock);
+	pthread_mutex_lock(&peer_lock);
+	for (struct sup_conn *c = peer_list; c != NULL && quiet;
+	     c = c->next_peer)
+		quiet = sup_conn_quiet(c);
+	pthread_mutex_unlock(&peer_lock);
+	pthread_mutex_unlock(&relay_lock);
+	return quiet;
+}

@@ -1,10 +1,31 @@
 /*
  * supervise.c - `redis-tls-ctl supervise -- PROG ARGS...`.
  *
- * The child sets no_new_privs, installs a seccomp filter whose listener
- * comes to us over a socketpair, waits for our go and execs PROG.  The
- * filter (inherited by every thread and child, whatever their
- * environment) sends us connect(2), getpeername(2) and getsockname(2) (a
+ * Three processes, forked before any thread exists:
+ *
+ *   P  the process the user runs.  It stays the parent of C, forwards
+ *      SIGINT/SIGTERM/SIGHUP/SIGQUIT to it, reaps every child (as PID 1
+ *      of a container it is handed the orphans), and when C ends waits
+ *      until S says what C wrote has been carried (or S ends, at most
+ *      SUP_ANSWER_MS), then exits with C's status: as redis-tls-run with
+ *      the preload path, it returns with the program while the
+ *      program's background jobs go on.
+ *   C  sets no_new_privs, installs the seccomp filter whose listener goes
+ *      to S over a socketpair, waits for S's go and execs PROG.  No go
+ *      (S refused: a configuration error) and C exits SUP_EXIT_REFUSED
+ *      without running it.
+ *   S  the supervisor: receives the listener, loads the engine, starts
+ *      the relay, tells C to go, and serves notifications until no task
+ *      under the filter remains (the kernel's POLLHUP on the listener,
+ *      once the last one is reaped), so descendants that outlive C are
+ *      served too; then the drain, the statistics line, and the end of
+ *      its socket to P.  It ignores the signals a terminal sends to the
+ *      group (the programs' own end ends it), and its stdin and stdout
+ *      are /dev/null.  If S dies, the filtered programs' connects fail
+ *      closed (ENOSYS, the kernel's answer without a listener).
+ *
+ * The filter (inherited by every thread and child, whatever their
+ * environment) sends S connect(2), getpeername(2) and getsockname(2) (a
  * connection we answered names the server and our own connection's
  * address, not the loopback pair's), getsockopt(2) of SO_ERROR (the outcome
  * of a non-blocking connect we answered EINPROGRESS) and the TCP Fast Open
@@ -14,18 +35,19 @@
  *
  * For each connect we read the address from the program's memory, check
  * the notification is still live (no pid reuse), and ask the engine.  Not
- * configured, or not an IPv4/IPv6 stream socket: the kernel continues the
- * call untouched.  Configured: a worker thread makes our own TCP
- * connection, completes the verified TLS handshake, and answers the
- * connect with a loopback connection put into the program's descriptor
- * number (SECCOMP_IOCTL_NOTIF_ADDFD, SETFD); on failure the connect fails
- * with the preload path's errno and the engine's one log line, and
- * nothing is put in the program.  The listener of the loopback pair is
- * closed before the program can use its end (sup_relay.c).
+ * configured, or not an IPv4/IPv6 stream socket: the connect is made as
+ * asked, on our copy of the socket.  Configured: a worker thread makes our
+ * own TCP connection, completes the verified TLS handshake, and answers
+ * the connect with a loopback connection put into the program's
+ * descriptor number (SECCOMP_IOCTL_NOTIF_ADDFD, SETFD); on failure the
+ * connect fails with the preload path's errno and the engine's one log
+ * line, and nothing is put in the program.  The listener of the loopback
+ * pair is closed before the program can use its end (sup_relay.c).
  *
- * Threads: the main thread receives notifications; one detached worker
- * per configured connect; the relay thread.  Nothing is shared between
- * workers but the engine (thread-safe) and the listener fd.
+ * Threads (in S only): the main thread receives notifications and talks
+ * to P; one detached worker per connect; the relay thread.  Nothing is
+ * shared between workers but the engine (thread-safe) and the listener
+ * fd.  P and C have one thread each.
  */
 #include "supervise.h"
 #include "deadline.h"
@@ -70,7 +92,6 @@
 
 static const struct shim_engine_ops *sup_ops;
 static int sup_listener = -1;
-static pid_t sup_child_pid;
 
 /* One configured connect, handed to a worker thread. */
 struct sup_job {
@@ -159,11 +180,12 @@ static int sup_install_filter(void)
 struct sup_fd_msg {
 	char byte;
 	struct iovec iov;
+	struct msghdr m;
+	/* last: clang counts CMSG_SPACE() as a variable size */
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct msghdr m;
 };
 
 static void sup_fd_msg_init(struct sup_fd_msg *x)
@@ -1012,33 +1034,25 @@ static void sup_on_notification(void)
 	}
 }
 
-/* ----------------------------------------------------------- the run */
-
-static void sup_forward(int sig)
-{
-	if (sup_child_pid > 0)
-		kill(sup_child_pid, sig);
-}
-
-static void sup_forward_signals(void)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-	struct sigaction sa = { .sa_handler = sup_forward };
-
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
+/* ----------------------------------------------- S: the supervisor */
 
 /*
- * The program is gone: give the relay up to SUP_DRAIN_MS to carry what it
- * wrote before it ended (a SET then exit) and to see the server's end, as
- * the preload path does at exit.
+ * P -> S: the program has ended (P reaped it).  S -> P: what it wrote
+ * has been carried; or S's end closes, when S is done (no filtered task
+ * remains, drained, statistics written).
+ */
+#define SUP_MSG_EXITED 'x'
+#define SUP_MSG_CARRIED 'c'
+
+/*
+ * How long the relay gets to carry what a program wrote before it ended
+ * (a SET then exit), and at the very end to see the servers' ends, as the
+ * preload path does at exit.  P waits for S's drain and a little more.
  */
 #define SUP_DRAIN_MS 2000
 #define SUP_DRAIN_STEP_US 10000
+#define SUP_QUIET_STEP_MS 10
+#define SUP_ANSWER_MS (SUP_DRAIN_MS + 1000)
 
 static void sup_drain(void)
 {
@@ -1049,34 +1063,75 @@ static void sup_drain(void)
 		usleep(SUP_DRAIN_STEP_US);
 }
 
-/* Serve notifications until the program ends: its exit status. */
-static int sup_serve(void)
+/* 1 once no filtered task remains: the kernel sets POLLHUP on the
+   listener when the filter's last user is released (reaped). */
+static int sup_unfiltered(void)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, sup_child_pid, 0);
+	struct pollfd p = { .fd = sup_listener, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0 &&
+	       (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
+/*
+ * A message from P, or its end: -1 if the run is over, 1 if P now waits
+ * for SUP_MSG_CARRIED (until: how long it may), else 0.
+ */
+static int sup_on_parent(struct pollfd *p, struct timespec *until)
+{
+	char m;
+	ssize_t n = recv(p->fd, &m, 1, MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0) {
+		p->fd = -1; /* P is gone */
+		return 0;
+	}
+	if (m != SUP_MSG_EXITED)
+		return 0;
+	/* P reaped the program before it told us: with no descendant left
+	   the listener is HUP already, and P waits for our end, which
+	   comes after the drain and the statistics line. */
+	if (sup_unfiltered())
+		return -1;
+	deadline_in_ms(until, SUP_DRAIN_MS);
+	return 1;
+}
+
+/*
+ * Serve notifications until no filtered task remains (the program and
+ * every descendant ended, whoever reaped them).  parent: P, answered
+ * SUP_MSG_CARRIED once the relay is quiet or SUP_DRAIN_MS passed.
+ */
+static void sup_serve(int parent)
+{
 	struct pollfd p[2] = { { .fd = sup_listener, .events = POLLIN },
-			       { .fd = pidfd, .events = POLLIN } };
-	int status = 0;
+			       { .fd = parent, .events = POLLIN } };
+	const char carried = SUP_MSG_CARRIED;
+	struct timespec until;
+	int waiting = 0, rc;
 
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, 2, waiting ? SUP_QUIET_STEP_MS : -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			break;
+			return;
 		}
 		if (p[0].revents & POLLIN)
 			sup_on_notification();
-		if (p[1].revents & POLLIN)
-			break;
 		if (p[0].revents & (POLLHUP | POLLERR | POLLNVAL))
-			p[0].fd = -1; /* nothing is filtered any more */
+			return;
+		rc = p[1].revents != 0 ? sup_on_parent(&p[1], &until) : 0;
+		if (rc < 0)
+			return;
+		waiting |= rc;
+		if (waiting && (sup_relay_quiet() || deadline_passed(&until))) {
+			/* fails unseen (EPIPE) if P is gone meanwhile */
+			send(parent, &carried, 1, MSG_NOSIGNAL);
+			waiting = 0;
+		}
 	}
-	while (waitpid(sup_child_pid, &status, 0) < 0 && errno == EINTR)
-		;
-	close(pidfd);
-	sup_drain();
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
 }
 
 /* The child's listener, the engine, the relay: 0, or -1 (refused). */
@@ -1101,9 +1156,147 @@ static int sup_setup(int sock, const struct shim_engine_ops *(*load)(void))
 	return 0;
 }
 
+/*
+ * S may outlive P: it must hold neither the terminal's input nor the pipe
+ * a caller reads P's output from (`$(...)` would wait for S).  Its stderr
+ * stays: the engine's log lines go there.
+ */
+static void sup_detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	if (fd > STDOUT_FILENO)
+		close(fd);
+}
+
+/*
+ * S: the listener from the program's process over sock, the engine, the
+ * relay; then the program's go, and notifications served until no
+ * filtered task remains; the drain, the statistics line, and only then
+ * the end of parent (P waits for it).  A Ctrl-C to the foreground group,
+ * or any of the signals P forwards, must not end S under a program that
+ * survives it: the programs' own end ends S.  S's exit status.
+ */
+static int sup_supervisor(int sock, int parent,
+			  const struct shim_engine_ops *(*load)(void))
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE };
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_IGN);
+	sup_detach_stdio();
+	/* Refused: the program's process reads our end's EOF, not a go,
+	   and exits SUP_EXIT_REFUSED without running the program. */
+	if (sup_setup(sock, load) < 0 || write(sock, "g", 1) != 1)
+		return SUP_EXIT_REFUSED;
+	close(sock);
+	sup_serve(parent);
+	sup_drain();
+	if (sup_ops->at_exit != NULL)
+		sup_ops->at_exit();
+	close(parent);
+	return 0;
+}
+
+/* ------------------------------------------------------- P: the run */
+
+static int sup_program_pidfd = -1;
+
+static void sup_forward(int sig)
+{
+	int saved = errno;
+
+	syscall(SYS_pidfd_send_signal, sup_program_pidfd, sig, NULL, 0);
+	errno = saved;
+}
+
+/*
+ * The signals that end a foreground program go on to it (the pidfd: never
+ * to a process that reused its pid once reaped).  SIGCHLD's default
+ * action, whatever our caller left: waitpid must see every child.
+ */
+static void sup_forward_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct sigaction sa = { .sa_handler = sup_forward };
+
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGCHLD, SIG_DFL);
+}
+
+/*
+ * Reap every child until the program ends: its exit status (128 + signal
+ * if killed).  Not only the program: S may end first, and as PID 1 of a
+ * container we are handed the orphans, which must not pile up as zombies.
+ */
+static int sup_reap_program(pid_t prog)
+{
+	int st = 0;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &st, 0)) != prog) {
+		if (pid < 0 && errno != EINTR) {
+			perror("redis-tls-ctl supervise: waitpid");
+			return 1;
+		}
+	}
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+/*
+ * The program has ended: tell S, and wait until S says what it wrote has
+ * been carried, or S's end closes (S is done), at most SUP_ANSWER_MS.
+ * Then a native client that reads what the program wrote finds it.
+ */
+static void sup_await_carried(int sup)
+{
+	const char exited = SUP_MSG_EXITED;
+	struct timespec until;
+
+	if (send(sup, &exited, 1, MSG_NOSIGNAL) != 1)
+		return; /* S is gone */
+	deadline_in_ms(&until, SUP_ANSWER_MS);
+	(void)sup_wait(sup, POLLIN, &until); /* an answer or the end */
+}
+
+/* S, forked with parent its end of a new socketpair to P (*p_end): its
+   pid, or -1 with errno. */
+static pid_t sup_fork_supervisor(int sock, int *p_end,
+				 const struct shim_engine_ops *(*load)(void))
+{
+	int ps[2], err;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ps) < 0)
+		return -1;
+	if ((pid = fork()) == 0) {
+		close(ps[0]);
+		exit(sup_supervisor(sock, ps[1], load));
+	}
+	err = errno;
+	close(ps[1]);
+	if (pid < 0) {
+		close(ps[0]);
+		errno = err;
+		return -1;
+	}
+	*p_end = ps[0];
+	return pid;
+}
+
 int sup_run(char **argv, const struct shim_engine_ops *(*load_engine)(void))
 {
-	int sv[2], status;
+	int sv[2], sup = -1, status;
+	pid_t prog;
 
 	if (sup_precheck(argv[0]) < 0)
 		return SUP_EXIT_REFUSED;
@@ -1111,30 +1304,28 @@ int sup_run(char **argv, const struct shim_engine_ops *(*load_engine)(void))
 		perror("redis-tls-ctl supervise: socketpair");
 		return SUP_EXIT_REFUSED;
 	}
-	/* Fork before the engine starts any thread. */
-	sup_child_pid = fork();
-	if (sup_child_pid < 0) {
+	/* The program's process and S are forked before any thread exists:
+	   the engine is loaded in S alone. */
+	if ((prog = fork()) < 0) {
 		perror("redis-tls-ctl supervise: fork");
 		return SUP_EXIT_REFUSED;
 	}
-	if (sup_child_pid == 0) {
+	if (prog == 0) {
 		close(sv[0]);
 		sup_child(sv[1], argv);
 	}
 	close(sv[1]);
+	sup_program_pidfd = (int)syscall(SYS_pidfd_open, prog, 0);
 	sup_forward_signals();
-	if (sup_setup(sv[0], load_engine) < 0) {
-		kill(sup_child_pid, SIGKILL);
-		waitpid(sup_child_pid, &status, 0);
-		return SUP_EXIT_REFUSED;
-	}
-	if (write(sv[0], "g", 1) != 1) {
-		kill(sup_child_pid, SIGKILL);
+	if (sup_program_pidfd < 0 ||
+	    sup_fork_supervisor(sv[0], &sup, load_engine) < 0) {
+		perror("redis-tls-ctl supervise: the supervisor");
+		close(sv[0]); /* the program's process reads EOF: not run */
+		sup_reap_program(prog);
 		return SUP_EXIT_REFUSED;
 	}
 	close(sv[0]);
-	status = sup_serve();
-	if (sup_ops->at_exit != NULL)
-		sup_ops->at_exit();
+	status = sup_reap_program(prog);
+	sup_await_carried(sup);
 	return status;
 }

@@ -2,10 +2,15 @@
  * supervise.h - `redis-tls-ctl supervise -- PROG ARGS...`: verified TLS for
  * programs LD_PRELOAD cannot reach (static binaries, Go).
  *
- * supervise.c   the seccomp filter (user notification on connect and the
- *               TCP Fast Open sends), the notification loop, one worker
- *               thread per configured connect (TCP + TLS handshake with the
- *               engine, then the loopback pair put into the program's fd).
+ * supervise.c   the run's three processes: P (what the user runs: the
+ *               program's parent, its exit status), C (the program, under
+ *               the seccomp filter: user notification on connect and the
+ *               TCP Fast Open sends) and S (the supervisor, which serves
+ *               until no filtered task remains, so descendants that
+ *               outlive the program are served too); S's notification
+ *               loop, one worker thread per connect (TCP + TLS handshake
+ *               with the engine, then the loopback pair put into the
+ *               program's fd).
  * sup_relay.c   the loopback pair (no listener left open) and the one
  *               epoll thread that carries bytes between the program's
  *               loopback connection and the TLS sessions.
@@ -24,9 +29,11 @@
 
 /*
  * Run argv[0] (looked up in PATH) under the supervisor; load_engine loads
- * the configuration (NULL after printing why).  Returns the program's exit
- * status (128 + signal if killed), or SUP_EXIT_REFUSED after one line
- * saying why the program was not started.
+ * the configuration in the supervisor's process (NULL after printing
+ * why).  Returns, once the program has ended and what it wrote has been
+ * carried, the program's exit status (128 + signal if killed), or
+ * SUP_EXIT_REFUSED after one line saying why the program was not started.
+ * The supervisor's process goes on while the program's descendants run.
  */
 int sup_run(char **argv, const struct shim_engine_ops *(*load_engine)(void));
 
@@ -75,6 +82,14 @@ int sup_relay_peer(ino_t ino, struct sup_peer *out);
 
 /* Connections the relay still carries (not yet closed). */
 int sup_relay_live(void);
+
+/*
+ * 1 if what the programs wrote has been carried: on every connection,
+ * nothing unread on our end of the loopback, nothing buffered, the TLS
+ * records handed to the kernel, and close_notify sent where the program
+ * closed.  0 if something is still on its way.  Any thread.
+ */
+int sup_relay_quiet(void);
 
 /* A non-blocking connect the supervisor answered with EINPROGRESS. */
 enum sup_pstate {

@@ -10,9 +10,10 @@
  *   static_client HOST PORT threads [N]     N threads (2) connect at once
  *   static_client HOST PORT reconnect N     N connections one after the
  *                                           other; prints how many fds
- *                                           the parent (the supervisor)
- *                                           holds after the first and
- *                                           after the last
+ *                                           the supervisor (our
+ *                                           parent's other child) holds
+ *                                           after the first and after
+ *                                           the last
  *   static_client HOST PORT fork            a forked child connects
  *   static_client HOST PORT names           getsockname, getpeername (and
  *                                           with a 2-byte buffer), then
@@ -34,6 +35,9 @@
  *                                           or the read's error (4)
  *   static_client HOST PORT fire ARG...     one command, then exit at once
  *                                           (no read, no close)
+ *   static_client HOST PORT firebig KEY BYTES
+ *                                           SET KEY to BYTES bytes of 'v',
+ *                                           then exit at once
  *   static_client HOST PORT uring           io_uring_setup(2)'s answer
  *   static_client HOST PORT tfo ARG...      one command sent with the SYN
  *                                           (sendto MSG_FASTOPEN)
@@ -303,13 +307,44 @@ static int do_threads(int n)
 	return bad;
 }
 
-/* Descriptors the parent process holds, once they stop changing. */
-static int parent_fds(void)
+/* The supervisor: the other child of our parent (redis-tls-ctl's
+   supervise runs the program and the supervisor side by side), or -1. */
+static int supervisor_pid(void)
+{
+	char path[64], line[512], *end;
+	int pid, ppid, found = -1;
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+	FILE *f;
+
+	while (d != NULL && found < 0 && (e = readdir(d)) != NULL) {
+		pid = atoi(e->d_name);
+		if (pid <= 0 || pid == (int)getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(line, sizeof(line), f) != NULL &&
+		    (end = strrchr(line, ')')) != NULL &&
+		    sscanf(end + 1, " %*c %d", &ppid) == 1 &&
+		    ppid == (int)getppid())
+			found = pid;
+		fclose(f);
+	}
+	if (d != NULL)
+		closedir(d);
+	return found;
+}
+
+/* Descriptors the supervisor holds, once they stop changing. */
+static int supervisor_fds(void)
 {
 	char path[64];
-	int last = -1, n = -2;
+	int last = -1, n = -2, pid = supervisor_pid();
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)getppid());
+	if (pid < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	for (int tries = 0; tries < 40 && n != last; tries++) {
 		DIR *d = opendir(path);
 		last = n;
@@ -332,10 +367,10 @@ static int do_reconnect(int n)
 		if (do_ping() != 0)
 			return 1;
 		if (i == 0)
-			first = parent_fds();
+			first = supervisor_fds();
 	}
 	printf("supervisor fds: %d after the first, %d after the last\n",
-	       first, parent_fds());
+	       first, supervisor_fds());
 	return 0;
 }
 
@@ -380,6 +415,21 @@ static int do_fire(int argc, const char **argv)
 	if (conn_open(&c) < 0)
 		return 3;
 	return command(&c, argc, argv, NULL) < 0 ? 1 : 0;
+}
+
+/* SET key to BYTES bytes of 'v', then exit at once: most of it is still
+   on its way when the program ends. */
+static int do_firebig(const char *key, size_t size)
+{
+	struct conn c;
+	char *v = malloc(size);
+	const char *argv[] = { "SET", key, v };
+	size_t lens[] = { 3, strlen(key), size };
+
+	if (v == NULL || conn_open(&c) < 0)
+		return 3;
+	memset(v, 'v', size);
+	return command(&c, 3, argv, lens) < 0 ? 1 : 0;
 }
 
 /* io_uring's connect would pass any filter on connect(2). */
@@ -616,6 +666,8 @@ int main(int argc, char **argv)
 		return do_uring();
 	if (strcmp(argv[3], "fire") == 0 && argc > 4)
 		return do_fire(argc - 4, (const char **)argv + 4);
+	if (strcmp(argv[3], "firebig") == 0 && argc > 5)
+		return do_firebig(argv[4], strtoul(argv[5], NULL, 10));
 	if (strcmp(argv[3], "tfo") == 0 && argc > 4)
 		return do_tfo(argc - 4, (const char **)argv + 4);
 	fprintf(stderr, "static_client: unknown mode %s\n", argv[3]);

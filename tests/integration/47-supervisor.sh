@@ -18,7 +18,9 @@ TLS_PORT=$REDIS_PORT
 
 # sup PORT [VAR=VALUE...] -- CMD...: CMD under the supervisor, configured
 # for a TLS endpoint 127.0.0.1:PORT with the test CA and client
-# certificate (VAR=VALUE overrides), through t_run.
+# certificate (VAR=VALUE overrides), through t_run, the wrapper started by
+# SUP_PREFIX (a command and its arguments: setsid, unshare; none if empty).
+SUP_PREFIX=()
 sup() {
 	local port=$1
 	local -a vars=("REDIS_TLS_ENDPOINTS=127.0.0.1:$port"
@@ -30,7 +32,7 @@ sup() {
 		shift
 	done
 	shift
-	t_run env "${vars[@]}" "$CTL" supervise -- "$@"
+	t_run "${SUP_PREFIX[@]}" env "${vars[@]}" "$CTL" supervise -- "$@"
 }
 
 # no_shim_errors: the last run logged no error or warning.
@@ -43,6 +45,15 @@ connect_failed() {
 	assert_rc 3 "the client's exit status (3: connect failed)" || return
 	assert_match "$T_OUT" "^connect: " "the client's output"
 }
+
+# mark_time, elapsed_ms: milliseconds since mark_time.
+mark_time() { T0_NS=$(date +%s%N); }
+elapsed_ms() { echo $((($(date +%s%N) - T0_NS) / 1000000)); }
+
+# sup_running KEY: the supervisor of a run whose arguments hold KEY is
+# alive; sup_gone KEY: it is not.
+sup_running() { pgrep -f "redis-tls-ctl supervise -- .*$1" >/dev/null; }
+sup_gone() { ! sup_running "$1"; }
 
 # ---------------------------------------------------------------- cases
 
@@ -111,6 +122,19 @@ case_write_then_exit() {
 	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" fire SET static:fire "$v"
 	assert_rc 0 || return
 	assert_eq "$v" "$(rcli_native GET static:fire)" "the value the program sent before exit"
+}
+
+case_write_then_exit_job() {
+	# The same, 8 MiB of it, while a background job of the program still
+	# runs (the supervisor goes on serving it): the wrapper returns once
+	# what the program wrote has been carried, not before.
+	local key
+	key=static:fire-job:$(marker)
+	sup "$TLS_PORT" -- sh -c 'sleep 1 & exec "$0" 127.0.0.1 "$1" firebig "$2" 8388608' \
+		"$SC" "$TLS_PORT" "$key"
+	assert_rc 0 || return
+	assert_eq 8388608 "$(rcli_native STRLEN "$key")" "the value the program sent before exit" || return
+	wait_until 5 sup_gone "$key" || fail "the supervisor still runs after the job ended"
 }
 
 case_stats_resumption() {
@@ -498,6 +522,81 @@ case_refuse_bad_config() {
 	assert_match "$T_ERR" "configuration error.*missing\.crt" "the reason"
 }
 
+value_is() { [ "$(rcli_native GET "$1")" = "$2" ]; }
+
+case_descendant() {
+	# As with redis-tls-run's preload path: the wrapper returns when the
+	# program does, while a job it started in the background goes on, and
+	# that job, connecting only later, gets verified TLS (the server is
+	# TLS-only with client certificates).  The supervisor ends with the
+	# job, and writes the statistics then.
+	local key stats=$T_TMP/late.stats ms
+	key=static:late:$(marker)
+	mark_time
+	sup "$TLS_PORT" "REDIS_TLS_STATS=$stats" -- sh -c \
+		'( sleep 1; exec "$0" 127.0.0.1 "$1" cmd SET "$2" late ) >/dev/null 2>&1 & echo started' \
+		"$SC" "$TLS_PORT" "$key"
+	ms=$(elapsed_ms)
+	assert_rc 0 || return
+	assert_eq started "$T_OUT" "the program's output" || return
+	[ "$ms" -lt 1000 ] || { fail "the wrapper returned after $ms ms, not with the program (its job waits 1 s)"; return; }
+	sup_running "$key" || { fail "no supervisor left for the job"; return; }
+	wait_until 10 value_is "$key" late ||
+		{ fail "the job's SET: GET gives '$(rcli_native GET "$key")'"; return; }
+	wait_until 5 sup_gone "$key" ||
+		{ fail "the supervisor still runs after the job ended"; return; }
+	T_ERR=$(cat "$T_ERR_FILE")
+	no_shim_errors || return
+	assert_match "$(cat "$stats" 2>/dev/null)" "connections=1 handshakes=1 .*failures=0" \
+		"the statistics line, written when the job ended"
+}
+
+case_sigint_group() {
+	# Ctrl-C reaches the whole foreground group, the supervisor too (the
+	# run has its own group here: setsid).  A program that ignores it goes
+	# on, and its connects after that still get TLS.
+	local -a SUP_PREFIX=(setsid)
+	sup "$TLS_PORT" -- sh -c 'trap "" INT TERM; kill -INT 0; kill -TERM 0; sleep 0.2
+		exec "$0" 127.0.0.1 "$1" ping' "$SC" "$TLS_PORT"
+	assert_rc 0 || return
+	assert_eq PONG "$T_OUT" "PING after SIGINT and SIGTERM to the group"
+	no_shim_errors
+}
+
+case_reaps_orphans() {
+	# As PID 1 of a container (an entrypoint that execs the chain), the
+	# wrapper is handed the orphans: it reaps them, none stays a zombie.
+	local -a SUP_PREFIX
+	if unshare --pid --fork --mount-proc true 2>/dev/null; then
+		SUP_PREFIX=(unshare --pid --fork --mount-proc)
+	elif unshare -Urpf --mount-proc true 2>/dev/null; then
+		SUP_PREFIX=(unshare -Urpf --mount-proc)
+	else
+		fail "no PID namespace (unshare --pid needs root or user namespaces)"
+		return
+	fi
+	sup "$TLS_PORT" -- sh -c '( sleep 0.1 & ); sleep 1; echo "pid 1: $(cat /proc/1/comm)"
+		grep -h ") Z " /proc/[0-9]*/stat; exec "$0" 127.0.0.1 "$1" ping' "$SC" "$TLS_PORT"
+	assert_rc 0 || return
+	assert_eq $'pid 1: redis-tls-ctl\nPONG' "$T_OUT" "PID 1, no zombie after the orphan's end, PING"
+}
+
+case_supervisor_killed() {
+	# The supervisor killed under the program: its connects fail closed
+	# (ENOSYS), nothing reaches the wire, and the wrapper does not hang.
+	local ms
+	start_record_server plain killed || return
+	mark_time
+	sup "$REC_PORT" -- sh -c 'pkill -KILL -P "$PPID" -x redis-tls-ctl; sleep 0.2
+		"$0" 127.0.0.1 "$1" cmd SET "$2" 1; echo "client: $?"' "$SC" "$REC_PORT" "$M"
+	ms=$(elapsed_ms)
+	assert_rc 0 || return
+	assert_eq $'connect: Function not implemented\nclient: 3' "$T_OUT" "the client's connect" || return
+	[ "$ms" -lt 2000 ] || fail "the wrapper took $ms ms"
+	nothing_received
+	stop_pid "$REC_PID"
+}
+
 t_case "premise: a static client is not reached by LD_PRELOAD" case_premise
 t_case "PING" case_ping
 t_case "SET/GET of 16 MiB, byte-exact" case_big
@@ -506,6 +605,11 @@ t_case "two threads connect at once" case_threads
 t_case "50 threads connect at once" case_many
 t_case "200 connections one after the other, none kept" case_reconnect
 t_case "a command written just before exit arrives" case_write_then_exit
+t_case "the same, while a background job still runs" case_write_then_exit_job
+t_case "a background job outlives the program: served, the wrapper returns at once" case_descendant
+t_case "SIGINT and SIGTERM to the whole group: the program that ignores them connects" case_sigint_group
+t_case "as PID 1, orphans are reaped" case_reaps_orphans
+t_case "supervisor killed: connects fail closed, no hang" case_supervisor_killed
 t_case "statistics and session resumption" case_stats_resumption
 t_case "the shim preloaded into the supervisor stands aside" case_preloaded_supervisor
 t_case "reload: a replaced CA file applies to new connections" case_reload
