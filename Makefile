@@ -125,7 +125,8 @@ $(LIB): $(SWITCHBOARD_OBJS) $(ENGINE_OBJS) $(COMMON_OBJS)
 	$(Q)$(CC) -shared $(LDFLAGS) $(LDDEFS) -o $@ $^ $(ENGINE_LIBS) -ldl -pthread
 endif
 
-CTL_SRCS := tools/redis-tls-ctl.c tools/supervise.c tools/sup_relay.c tools/sup_pending.c
+CTL_SRCS := tools/redis-tls-ctl.c tools/supervise.c tools/sup_relay.c tools/sup_pending.c \
+            tools/sup_filter.c
 # The supervisor logs through the shim's own log module (same levels,
 # targets and line format as the preload path).
 CTL_LOG_OBJS := $(BUILD)/obj/switchboard/log.o $(BUILD)/obj/switchboard/real.o
@@ -150,6 +151,13 @@ $(ENGINE_TEST_BINS): $(BUILD)/tests/%: tests/unit/%.c $(ENGINE_OBJS) $(COMMON_OB
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(ENG_INC) $(ENGINE_CFLAGS) \
 		$(LDFLAGS) -o $@ $< $(ENGINE_OBJS) $(COMMON_OBJS) -lcmocka $(ENGINE_LIBS) \
 		-ldl -pthread
+
+# The supervisor's seccomp filter, run by the test's own BPF interpreter.
+$(BUILD)/tests/test_sup_filter: tests/unit/test_sup_filter.c tools/sup_filter.c \
+                                tools/supervise.h $(BUILD)/flags | $(BUILD)/tests
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(ENG_INC) -Itools $(LDFLAGS) \
+		-o $@ $< tools/sup_filter.c -lcmocka
 
 # The supervisor's loopback pair, with a racer in listen() (--wrap).
 $(BUILD)/tests/test_sup_loopback: tests/unit/test_sup_loopback.c tools/sup_relay.c \

@@ -55,7 +55,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
@@ -87,8 +86,6 @@
 #define SUP_NOTIF_MAX 512   /* room for the kernel's struct seccomp_notif */
 #define SUP_PATH_MAX 4096
 #define SUP_LINE_MAX 256
-#define SUP_X32_BIT 0x40000000U
-#define SUP_ARG_LO(i) (offsetof(struct seccomp_data, args) + 8 * (i))
 
 static const struct shim_engine_ops *sup_ops;
 static int sup_listener = -1;
@@ -111,40 +108,6 @@ enum { SUP_ADDR_INET = 1, SUP_ADDR_OTHER = 2, SUP_ADDR_BAD = 3 };
 
 /* ------------------------------------------------------------- filter */
 
-/*
- * Jump offsets are counted from the next instruction; the layout is fixed
- * by the comments' indices.
- */
-static struct sock_filter sup_filter[] = {
-	/* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-			 offsetof(struct seccomp_data, arch)),
-	/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-	/* 2 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-	/* 3 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-			 offsetof(struct seccomp_data, nr)),
-	/* 4 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, SUP_X32_BIT, 19, 0),
-	/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 17, 0),
-	/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getpeername, 16, 0),
-	/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getsockname, 15, 0),
-	/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 15, 0),
-	/* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 4, 0),
-	/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmmsg, 3, 0),
-	/* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 4, 0),
-	/* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getsockopt, 5, 0),
-	/* 13 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	/* 14 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(3)),
-	/* 15 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 7, 6),
-	/* 16 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(2)),
-	/* 17 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 5, 4),
-	/* 18 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(1)),
-	/* 19 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOL_SOCKET, 0, 2),
-	/* 20 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(2)),
-	/* 21 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SO_ERROR, 1, 0),
-	/* 22 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	/* 23 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-	/* 24 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-};
-
 static int sup_seccomp(unsigned op, unsigned flags, void *arg)
 {
 	return (int)syscall(SYS_seccomp, op, flags, arg);
@@ -153,12 +116,10 @@ static int sup_seccomp(unsigned op, unsigned flags, void *arg)
 /* The listener of a filter installed on this thread, or -1. */
 static int sup_install_filter(void)
 {
-	struct sock_fprog prog = {
-		.len = sizeof(sup_filter) / sizeof(sup_filter[0]),
-		.filter = sup_filter,
-	};
+	struct sock_fprog prog;
 	int fd;
 
+	sup_filter_prog(&prog);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -1;
 	/* Killable wait: a signal (Go's preemption) must not restart a

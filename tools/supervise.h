@@ -14,6 +14,7 @@
  * sup_relay.c   the loopback pair (no listener left open) and the one
  *               epoll thread that carries bytes between the program's
  *               loopback connection and the TLS sessions.
+ * sup_filter.c  the seccomp filter itself.
  * sup_pending.c the program's sockets whose non-blocking connect is still
  *               running or has failed.
  */
@@ -24,6 +25,11 @@
 
 #include <sys/socket.h>
 #include <sys/types.h>
+
+struct sock_fprog;
+
+/* The seccomp filter the program runs under (sup_filter.c). */
+void sup_filter_prog(struct sock_fprog *out);
 
 #define SUP_EXIT_REFUSED 2 /* as redis-tls-run's refusals: not run */
 
