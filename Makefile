@@ -159,6 +159,13 @@ $(BUILD)/tests/test_sup_filter: tests/unit/test_sup_filter.c tools/sup_filter.c 
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(ENG_INC) -Itools $(LDFLAGS) \
 		-o $@ $< tools/sup_filter.c -lcmocka
 
+# The supervisor's table of non-blocking connects.
+$(BUILD)/tests/test_sup_pending: tests/unit/test_sup_pending.c tools/sup_pending.c \
+                                 tools/supervise.h $(BUILD)/flags | $(BUILD)/tests
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(ENG_INC) -Itools $(LDFLAGS) \
+		-o $@ $< tools/sup_pending.c -lcmocka -pthread
+
 # The supervisor's loopback pair, with a racer in listen() (--wrap).
 $(BUILD)/tests/test_sup_loopback: tests/unit/test_sup_loopback.c tools/sup_relay.c \
                                   tools/supervise.h $(CTL_LOG_OBJS) $(COMMON_OBJS) \
