@@ -359,8 +359,9 @@ static int sup_grab_fd(pid_t tid, int fd)
 	return copy;
 }
 
-/* 1 if copy is an IPv4/IPv6 stream socket. */
-static int sup_is_inet_stream(int copy)
+/* 1 if copy is an IPv4/IPv6 stream socket whose family is the address's
+   (else the kernel refuses the connect: EAFNOSUPPORT). */
+static int sup_is_inet_stream(int copy, sa_family_t family)
 {
 	int type = 0, domain = 0;
 	socklen_t l1 = sizeof(type), l2 = sizeof(domain);
@@ -368,7 +369,8 @@ static int sup_is_inet_stream(int copy)
 	if (getsockopt(copy, SOL_SOCKET, SO_TYPE, &type, &l1) < 0 ||
 	    getsockopt(copy, SOL_SOCKET, SO_DOMAIN, &domain, &l2) < 0)
 		return 0;
-	return type == SOCK_STREAM && (domain == AF_INET || domain == AF_INET6);
+	return type == SOCK_STREAM && (domain == AF_INET || domain == AF_INET6) &&
+	       domain == family;
 }
 
 /* 1 if copy is connected or listening already: a connect on it is the
@@ -817,7 +819,7 @@ static int sup_examine(struct sup_job *j, const struct seccomp_notif *n)
 	}
 	if (sup_answer_pending(j))
 		return 0;
-	if (got == SUP_ADDR_OTHER || !sup_is_inet_stream(j->dup) ||
+	if (got == SUP_ADDR_OTHER || !sup_is_inet_stream(j->dup, j->sa.ss_family) ||
 	    sup_is_taken(j->dup) ||
 	    sup_decide(&j->sa, j->salen, &j->info, &err) == SHIM_PASS) {
 		j->plain = 1;

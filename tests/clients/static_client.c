@@ -26,6 +26,8 @@
  *                                           getpeername, 300 ms poll);
  *                                           then POLLOUT, SO_ERROR
  *                                           twice and, if 0, PING
+ *   static_client HOST PORT mismatch        an IPv4 socket connected to
+ *                                           ::ffff:HOST (IPv6): the errno
  *   static_client HOST PORT flags           a SOCK_NONBLOCK|SOCK_CLOEXEC
  *                                           socket: its peer and flags
  *                                           after the connect, then PING
@@ -610,6 +612,22 @@ static int do_nb(int held)
 	return 0;
 }
 
+static int do_mismatch(void)
+{
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6,
+				    .sin6_port = htons((unsigned short)port) };
+	char mapped[64];
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	snprintf(mapped, sizeof(mapped), "::ffff:%s", host);
+	inet_pton(AF_INET6, mapped, &sa6.sin6_addr);
+	if (connect(fd, (struct sockaddr *)&sa6, sizeof(sa6)) == 0)
+		printf("connect: 0\n");
+	else
+		printf("connect: %s\n", strerror(errno));
+	return 0;
+}
+
 static int do_tfo(int argc, const char **argv)
 {
 	struct sockaddr_in sa;
@@ -656,6 +674,8 @@ int main(int argc, char **argv)
 		return do_fork();
 	if (strcmp(argv[3], "nb") == 0)
 		return do_nb(argc > 4 && strcmp(argv[4], "held") == 0);
+	if (strcmp(argv[3], "mismatch") == 0)
+		return do_mismatch();
 	if (strcmp(argv[3], "names") == 0)
 		return do_names();
 	if (strcmp(argv[3], "flags") == 0)

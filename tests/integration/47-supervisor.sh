@@ -326,6 +326,15 @@ SO_ERROR again: 0" "$T_OUT" "what the connecting socket says" || return
 	stop_pid "$REC_PID"
 }
 
+case_family_mismatch() {
+	# An IPv6 address on an IPv4 socket: the kernel's EAFNOSUPPORT, with or
+	# without the supervisor (it made a connection and answered 0).
+	t_run "$SC" 127.0.0.1 "$TLS_PORT" mismatch
+	assert_eq "connect: Address family not supported by protocol" "$T_OUT" "the kernel's answer" || return
+	sup "$TLS_PORT" "REDIS_TLS_ENDPOINTS=[::ffff:127.0.0.1]:$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" mismatch
+	assert_eq "connect: Address family not supported by protocol" "$T_OUT" "under the supervisor"
+}
+
 case_fastopen() {
 	# TCP Fast Open would put the command in the SYN, before any
 	# handshake: refused for a configured endpoint, and for every other
@@ -622,6 +631,7 @@ t_case "getsockname/getpeername name the server's view of the connection" case_n
 t_case "non-blocking connect: EINPROGRESS, POLLOUT when verified, SO_ERROR 0" case_nb_connect
 t_case "non-blocking connect refused: SO_ERROR EACCES once" case_nb_refused
 t_case "non-blocking connect while the handshake runs: EALREADY, EAGAIN, ENOTCONN, not writable" case_nb_held
+t_case "an IPv6 address on an IPv4 socket: EAFNOSUPPORT as from the kernel" case_family_mismatch
 t_case "TCP Fast Open: refused, configured or not (nothing sent)" case_fastopen
 t_case "server errors reset the program's connection" case_server_errors
 t_case "server's orderly end reaches the program" case_server_quits
