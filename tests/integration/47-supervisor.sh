@@ -523,6 +523,27 @@ case_refuse_setuid() {
 	assert_eq 1 "$(grep -c 'set-user-ID' <<<"$T_ERR")" "one line saying why"
 }
 
+case_refuse_kernel() {
+	# A kernel without seccomp user notification, or without ADDFD (as
+	# deny_seccomp makes it look): refused, one line saying why, through
+	# the supervisor and through the wrapper that picked it.
+	local deny=$BUILD/clients/deny_seccomp mode why
+	for mode in notif addfd; do
+		why="lacks seccomp user notification"
+		[ "$mode" = addfd ] && why="lacks SECCOMP_IOCTL_NOTIF_ADDFD"
+		t_run env REDIS_TLS_ENDPOINTS="127.0.0.1:$TLS_PORT" REDIS_TLS_CA_FILE="$PKI/ca.crt" \
+			"$deny" "$mode" "$CTL" supervise -- "$SC" 127.0.0.1 "$TLS_PORT" ping
+		assert_rc 2 "$mode" || return
+		assert_eq "" "$T_OUT" "$mode: the program's output (it must not run)" || return
+		assert_eq 1 "$(grep -c "$why" <<<"$T_ERR")" "$mode: one line saying why" || return
+		t_run "$deny" "$mode" "$T_RUN" --endpoint "127.0.0.1:$TLS_PORT" --cacert "$PKI/ca.crt" -- \
+			"$SC" 127.0.0.1 "$TLS_PORT" ping
+		assert_rc 2 "$mode, through redis-tls-run" || return
+		assert_eq "" "$T_OUT" "$mode, through redis-tls-run: the program's output" || return
+		assert_match "$T_ERR" "$why" "$mode, through redis-tls-run: why" || return
+	done
+}
+
 case_refuse_bad_config() {
 	sup "$TLS_PORT" "REDIS_TLS_CA_FILE=$T_TMP/missing.crt" -- \
 		"$SC" 127.0.0.1 "$TLS_PORT" ping
@@ -644,5 +665,6 @@ t_case "not TLS (recording server)" case_not_tls
 t_case "peer never answers: handshake timeout" case_stall
 t_case "configured port, nothing listening: ECONNREFUSED" case_nothing_listening
 t_case "setuid program refused (exit 2)" case_refuse_setuid
+t_case "a kernel without user notification or ADDFD: refused (exit 2)" case_refuse_kernel
 t_case "bad configuration: program not run (exit 2)" case_refuse_bad_config
 t_done
