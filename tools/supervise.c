@@ -373,18 +373,34 @@ static int sup_is_inet_stream(int copy, sa_family_t family)
 	       domain == family;
 }
 
-/* 1 if copy is connected or listening already: a connect on it is the
-   kernel's to refuse (EISCONN...), never a new connection of ours. */
-static int sup_is_taken(int copy)
+/*
+ * The kernel's errno for a connect on copy if it is connecting, connected
+ * or listening already (EALREADY, EISCONN), else 0.  Such a connect is
+ * never a new connection of ours; with a configured address it is
+ * answered without a connect: another thread could disconnect the socket
+ * (connect AF_UNSPEC) before ours ran, which would then reach the
+ * configured endpoint in clear.
+ */
+static int sup_taken_err(int copy)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss), l = sizeof(int);
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti), l = sizeof(int);
 	int listening = 0;
 
+	if (getsockopt(copy, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    len >= sizeof(ti.tcpi_state))
+		return ti.tcpi_state == TCP_CLOSE ? 0
+		       : ti.tcpi_state == TCP_SYN_SENT ||
+				 ti.tcpi_state == TCP_SYN_RECV
+			       ? EALREADY
+			       : EISCONN;
 	if (getsockopt(copy, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l) == 0 &&
 	    listening)
-		return 1;
-	return getpeername(copy, (struct sockaddr *)&ss, &len) == 0;
+		return EISCONN;
+	len = sizeof(ss);
+	return getpeername(copy, (struct sockaddr *)&ss, &len) == 0 ? EISCONN
+								    : 0;
 }
 
 /*
@@ -820,13 +836,12 @@ static int sup_examine(struct sup_job *j, const struct seccomp_notif *n)
 	if (sup_answer_pending(j))
 		return 0;
 	if (got == SUP_ADDR_OTHER || !sup_is_inet_stream(j->dup, j->sa.ss_family) ||
-	    sup_is_taken(j->dup) ||
 	    sup_decide(&j->sa, j->salen, &j->info, &err) == SHIM_PASS) {
 		j->plain = 1;
 		return 1;
 	}
-	if (err != 0) {
-		sup_respond(j->id, err, 0); /* SHIM_REFUSE, logged */
+	if (err != 0 || (err = sup_taken_err(j->dup)) != 0) {
+		sup_respond(j->id, err, 0); /* SHIM_REFUSE (logged), EISCONN.. */
 		return 0;
 	}
 	if (sup_fd_flags(j->pid, j->fd, &j->nonblock, &j->cloexec) < 0) {
