@@ -102,6 +102,7 @@ struct sup_job {
 	struct shim_session_info info;
 	int plain;              /* not ours to wrap: the connect as asked */
 	int addr_err;           /* SUP_ADDR_BAD: the kernel's errno */
+	ino_t held;             /* dup's socket, recorded as connecting */
 };
 
 enum { SUP_ADDR_INET = 1, SUP_ADDR_OTHER = 2, SUP_ADDR_BAD = 3 };
@@ -523,6 +524,29 @@ static struct shim_tls *sup_handshake(struct sup_job *j, int net,
 	return t;
 }
 
+/*
+ * 0 if the program's fd number still holds the socket it connects (dup);
+ * else the errno of a connect made after the program's other thread
+ * closed it (EBADF) or put something else there (ENOTSOCK, EBADF): ADDFD
+ * would replace what the number holds now, not the program's socket.
+ */
+static int sup_fd_moved(const struct sup_job *j)
+{
+	struct stat was, now;
+	int copy = sup_grab_fd(j->pid, j->fd), err = EBADF;
+
+	if (copy < 0)
+		return EBADF;
+	if (fstat(copy, &now) == 0 && fstat(j->dup, &was) == 0) {
+		if (now.st_ino == was.st_ino && now.st_dev == was.st_dev)
+			err = 0;
+		else if (!S_ISSOCK(now.st_mode))
+			err = ENOTSOCK;
+	}
+	close(copy);
+	return err;
+}
+
 /* Put near into the program's fd number and answer the connect with 0. */
 static int sup_inject(struct sup_job *j, int near)
 {
@@ -534,9 +558,15 @@ static int sup_inject(struct sup_job *j, int near)
 		.newfd_flags = j->cloexec ? O_CLOEXEC : 0,
 	};
 
+	int moved;
+
 	sup_copy_options(j->dup, near);
 	if (!j->nonblock && fcntl(near, F_SETFL, 0) < 0)
 		return -1;
+	if ((moved = sup_fd_moved(j)) != 0) {
+		errno = moved;
+		return -1;
+	}
 	return ioctl(sup_listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0 ? -1 : 0;
 }
 
@@ -624,16 +654,19 @@ static void sup_connect_sync(struct sup_job *j)
 	int net = -1, near = -1, far = -1, err = 0;
 
 	if ((t = sup_reach(j, &net, &err)) != NULL &&
-	    sup_loopback_pair(&near, &far, &err) == 0 &&
-	    sup_inject(j, near) == 0) {
-		/* registered first: the program may ask getpeername() at once */
-		sup_hand_over(j, t, net, near, far, 0);
-		sup_respond(j->id, 0, 0);
-		close(near);
-		return;
+	    sup_loopback_pair(&near, &far, &err) == 0) {
+		if (sup_inject(j, near) == 0) {
+			/* registered first: the program may ask
+			   getpeername() at once */
+			sup_hand_over(j, t, net, near, far, 0);
+			sup_respond(j->id, 0, 0);
+			close(near);
+			return;
+		}
+		/* the handshake's err is stale: the fd moved, or the
+		   program is gone */
+		err = errno;
 	}
-	if (near >= 0 && err == 0)
-		err = errno; /* ADDFD failed: the program is gone */
 	sup_respond(j->id, err ? err : ECONNREFUSED, 0);
 	sup_close_all(t, net, near, far);
 }
@@ -729,6 +762,7 @@ static void sup_connect_async(struct sup_job *j)
 		return;
 	}
 	sup_respond(j->id, EINPROGRESS, 0);
+	sup_pending_set(j->held, SUP_P_FREE, 0); /* near stands for it now */
 	if ((t = sup_reach(j, &net, &err)) != NULL) {
 		sup_release(j, t, net, near, far, filler, lowat, ino);
 	} else {
@@ -748,6 +782,8 @@ static void *sup_worker(void *arg)
 		sup_connect_async(j);
 	else
 		sup_connect_sync(j);
+	if (j->held != 0)
+		sup_pending_set(j->held, SUP_P_FREE, 0);
 	close(j->dup);
 	free(j);
 	sup_ops->thread_stop();
@@ -803,6 +839,21 @@ static void sup_refuse_unseen(const struct sup_job *j, const char *what)
 }
 
 /*
+ * A second connect on j's socket while ours runs gets EALREADY, as from
+ * the kernel, not a second connection put over the first (examined one
+ * at a time: no two workers for one socket).  Not recorded if the table
+ * is full.
+ */
+static void sup_mark_connecting(struct sup_job *j)
+{
+	struct stat st;
+
+	if (fstat(j->dup, &st) == 0 && st.st_ino != 0 &&
+	    sup_pending_set(st.st_ino, SUP_P_CONNECTING, 0) == 0)
+		j->held = st.st_ino;
+}
+
+/*
  * What to do with j's connect: 1 hand it to a worker (j->plain: one that
  * makes the connect itself), 0 answered here.  Never "continue": the
  * kernel would then read the address and look the descriptor up again,
@@ -848,6 +899,7 @@ static int sup_examine(struct sup_job *j, const struct seccomp_notif *n)
 		sup_refuse_unseen(j, "the descriptor flags");
 		return 0;
 	}
+	sup_mark_connecting(j);
 	return 1;
 }
 

@@ -48,6 +48,12 @@
  *                                           a local listener that does not
  *                                           answer (full queue) is still
  *                                           running: the errno
+ *   static_client HOST PORT twice           two threads connect one
+ *                                           socket at once: both errnos
+ *   static_client HOST PORT reuse           another thread closes the
+ *                                           socket during the connect and
+ *                                           opens /dev/null (same number):
+ *                                           still /dev/null after it?
  *
  * HOST is an IPv4 literal (no resolver in a static binary).  Exit 0 on
  * success, 1 on a wrong reply, 3 when connect (or the TCP Fast Open
@@ -64,6 +70,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -690,6 +697,55 @@ static int do_synsent(void)
 	return 0;
 }
 
+static int race_fd, race_rc;
+
+static void *race_connect(void *arg)
+{
+	struct sockaddr_in sa;
+
+	(void)arg;
+	target(&sa);
+	usleep(500);
+	race_rc = connect(race_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0
+			  ? errno : 0;
+	return NULL;
+}
+
+static void *race_reuse(void *arg)
+{
+	(void)arg;
+	usleep(500);
+	close(race_fd);
+	race_rc = open("/dev/null", O_RDONLY) == race_fd ? 0 : -1;
+	return NULL;
+}
+
+/* connect while another thread (race_connect, race_reuse) acts on the
+   same descriptor: what each saw, and what the descriptor is after. */
+static int do_race_fd(int reuse)
+{
+	struct sockaddr_in sa;
+	struct stat st;
+	pthread_t th;
+	int rc;
+
+	target(&sa);
+	race_fd = socket(AF_INET, SOCK_STREAM, 0);
+	pthread_create(&th, NULL, reuse ? race_reuse : race_connect, NULL);
+	rc = connect(race_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? errno : 0;
+	pthread_join(th, NULL);
+	if (!reuse) {
+		printf("connects: %s\n", rc && race_rc ? "both failed"
+				: !rc && !race_rc ? "both 0" : "one 0, one failed");
+		printf("the other: %s\n", err_name(rc ? rc : race_rc));
+		return 0;
+	}
+	if (race_rc != 0 || fstat(race_fd, &st) < 0)
+		return 2;
+	printf("after: %s\n", S_ISSOCK(st.st_mode) ? "a socket" : "/dev/null");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
@@ -733,6 +789,8 @@ int main(int argc, char **argv)
 		return do_tfo(argc - 4, (const char **)argv + 4);
 	if (strcmp(argv[3], "synsent") == 0)
 		return do_synsent();
+	if (strcmp(argv[3], "twice") == 0 || strcmp(argv[3], "reuse") == 0)
+		return do_race_fd(strcmp(argv[3], "reuse") == 0);
 	fprintf(stderr, "static_client: unknown mode %s\n", argv[3]);
 	return 2;
 }

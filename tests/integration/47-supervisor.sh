@@ -336,6 +336,21 @@ case_connecting_elsewhere() {
 		"the second connect"
 }
 
+case_same_socket_races() {
+	# Two threads connect one socket at once: one connection, the other
+	# gets the kernel's EALREADY (or EISCONN), not a second connection put
+	# over the first.  A thread closes the socket during the connect and
+	# opens /dev/null, which takes its number: that stays /dev/null (the
+	# new file is not replaced by the connection).
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" twice
+	assert_rc 0 || return
+	assert_match "$T_OUT" $'^connects: one 0, one failed\nthe other: (EALREADY|EISCONN)$' \
+		"two connects on one socket" || return
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" reuse
+	assert_rc 0 || return
+	assert_eq "after: /dev/null" "$T_OUT" "the number reused during the connect"
+}
+
 case_family_mismatch() {
 	# An IPv6 address on an IPv4 socket: the kernel's EAFNOSUPPORT, with or
 	# without the supervisor (it made a connection and answered 0).
@@ -646,6 +661,7 @@ t_case "non-blocking connect: EINPROGRESS, POLLOUT when verified, SO_ERROR 0" ca
 t_case "non-blocking connect refused: SO_ERROR EACCES once" case_nb_refused
 t_case "non-blocking connect while the handshake runs: EALREADY, EAGAIN, ENOTCONN, not writable" case_nb_held
 t_case "a connect on a socket still connecting elsewhere: EALREADY" case_connecting_elsewhere
+t_case "two connects on one socket; its number reused meanwhile" case_same_socket_races
 t_case "an IPv6 address on an IPv4 socket: EAFNOSUPPORT as from the kernel" case_family_mismatch
 t_case "TCP Fast Open: refused, configured or not (nothing sent)" case_fastopen
 t_case "server errors reset the program's connection" case_server_errors
