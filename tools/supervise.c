@@ -102,6 +102,7 @@ struct sup_job {
 	struct shim_session_info info;
 	int plain;              /* not ours to wrap: the connect as asked */
 	int addr_err;           /* SUP_ADDR_BAD: the kernel's errno */
+	ino_t held;             /* dup's socket, recorded as connecting */
 };
 
 enum { SUP_ADDR_INET = 1, SUP_ADDR_OTHER = 2, SUP_ADDR_BAD = 3 };
@@ -373,18 +374,34 @@ static int sup_is_inet_stream(int copy, sa_family_t family)
 	       domain == family;
 }
 
-/* 1 if copy is connected or listening already: a connect on it is the
-   kernel's to refuse (EISCONN...), never a new connection of ours. */
-static int sup_is_taken(int copy)
+/*
+ * The kernel's errno for a connect on copy if it is connecting, connected
+ * or listening already (EALREADY, EISCONN), else 0.  Such a connect is
+ * never a new connection of ours; with a configured address it is
+ * answered without a connect: another thread could disconnect the socket
+ * (connect AF_UNSPEC) before ours ran, which would then reach the
+ * configured endpoint in clear.
+ */
+static int sup_taken_err(int copy)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss), l = sizeof(int);
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti), l = sizeof(int);
 	int listening = 0;
 
+	if (getsockopt(copy, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    len >= sizeof(ti.tcpi_state))
+		return ti.tcpi_state == TCP_CLOSE ? 0
+		       : ti.tcpi_state == TCP_SYN_SENT ||
+				 ti.tcpi_state == TCP_SYN_RECV
+			       ? EALREADY
+			       : EISCONN;
 	if (getsockopt(copy, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l) == 0 &&
 	    listening)
-		return 1;
-	return getpeername(copy, (struct sockaddr *)&ss, &len) == 0;
+		return EISCONN;
+	len = sizeof(ss);
+	return getpeername(copy, (struct sockaddr *)&ss, &len) == 0 ? EISCONN
+								    : 0;
 }
 
 /*
@@ -507,6 +524,29 @@ static struct shim_tls *sup_handshake(struct sup_job *j, int net,
 	return t;
 }
 
+/*
+ * 0 if the program's fd number still holds the socket it connects (dup);
+ * else the errno of a connect made after the program's other thread
+ * closed it (EBADF) or put something else there (ENOTSOCK, EBADF): ADDFD
+ * would replace what the number holds now, not the program's socket.
+ */
+static int sup_fd_moved(const struct sup_job *j)
+{
+	struct stat was, now;
+	int copy = sup_grab_fd(j->pid, j->fd), err = EBADF;
+
+	if (copy < 0)
+		return EBADF;
+	if (fstat(copy, &now) == 0 && fstat(j->dup, &was) == 0) {
+		if (now.st_ino == was.st_ino && now.st_dev == was.st_dev)
+			err = 0;
+		else if (!S_ISSOCK(now.st_mode))
+			err = ENOTSOCK;
+	}
+	close(copy);
+	return err;
+}
+
 /* Put near into the program's fd number and answer the connect with 0. */
 static int sup_inject(struct sup_job *j, int near)
 {
@@ -518,9 +558,15 @@ static int sup_inject(struct sup_job *j, int near)
 		.newfd_flags = j->cloexec ? O_CLOEXEC : 0,
 	};
 
+	int moved;
+
 	sup_copy_options(j->dup, near);
 	if (!j->nonblock && fcntl(near, F_SETFL, 0) < 0)
 		return -1;
+	if ((moved = sup_fd_moved(j)) != 0) {
+		errno = moved;
+		return -1;
+	}
 	return ioctl(sup_listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0 ? -1 : 0;
 }
 
@@ -608,16 +654,19 @@ static void sup_connect_sync(struct sup_job *j)
 	int net = -1, near = -1, far = -1, err = 0;
 
 	if ((t = sup_reach(j, &net, &err)) != NULL &&
-	    sup_loopback_pair(&near, &far, &err) == 0 &&
-	    sup_inject(j, near) == 0) {
-		/* registered first: the program may ask getpeername() at once */
-		sup_hand_over(j, t, net, near, far, 0);
-		sup_respond(j->id, 0, 0);
-		close(near);
-		return;
+	    sup_loopback_pair(&near, &far, &err) == 0) {
+		if (sup_inject(j, near) == 0) {
+			/* registered first: the program may ask
+			   getpeername() at once */
+			sup_hand_over(j, t, net, near, far, 0);
+			sup_respond(j->id, 0, 0);
+			close(near);
+			return;
+		}
+		/* the handshake's err is stale: the fd moved, or the
+		   program is gone */
+		err = errno;
 	}
-	if (near >= 0 && err == 0)
-		err = errno; /* ADDFD failed: the program is gone */
 	sup_respond(j->id, err ? err : ECONNREFUSED, 0);
 	sup_close_all(t, net, near, far);
 }
@@ -713,6 +762,7 @@ static void sup_connect_async(struct sup_job *j)
 		return;
 	}
 	sup_respond(j->id, EINPROGRESS, 0);
+	sup_pending_set(j->held, SUP_P_FREE, 0); /* near stands for it now */
 	if ((t = sup_reach(j, &net, &err)) != NULL) {
 		sup_release(j, t, net, near, far, filler, lowat, ino);
 	} else {
@@ -732,6 +782,8 @@ static void *sup_worker(void *arg)
 		sup_connect_async(j);
 	else
 		sup_connect_sync(j);
+	if (j->held != 0)
+		sup_pending_set(j->held, SUP_P_FREE, 0);
 	close(j->dup);
 	free(j);
 	sup_ops->thread_stop();
@@ -787,6 +839,21 @@ static void sup_refuse_unseen(const struct sup_job *j, const char *what)
 }
 
 /*
+ * A second connect on j's socket while ours runs gets EALREADY, as from
+ * the kernel, not a second connection put over the first (examined one
+ * at a time: no two workers for one socket).  Not recorded if the table
+ * is full.
+ */
+static void sup_mark_connecting(struct sup_job *j)
+{
+	struct stat st;
+
+	if (fstat(j->dup, &st) == 0 && st.st_ino != 0 &&
+	    sup_pending_set(st.st_ino, SUP_P_CONNECTING, 0) == 0)
+		j->held = st.st_ino;
+}
+
+/*
  * What to do with j's connect: 1 hand it to a worker (j->plain: one that
  * makes the connect itself), 0 answered here.  Never "continue": the
  * kernel would then read the address and look the descriptor up again,
@@ -820,19 +887,19 @@ static int sup_examine(struct sup_job *j, const struct seccomp_notif *n)
 	if (sup_answer_pending(j))
 		return 0;
 	if (got == SUP_ADDR_OTHER || !sup_is_inet_stream(j->dup, j->sa.ss_family) ||
-	    sup_is_taken(j->dup) ||
 	    sup_decide(&j->sa, j->salen, &j->info, &err) == SHIM_PASS) {
 		j->plain = 1;
 		return 1;
 	}
-	if (err != 0) {
-		sup_respond(j->id, err, 0); /* SHIM_REFUSE, logged */
+	if (err != 0 || (err = sup_taken_err(j->dup)) != 0) {
+		sup_respond(j->id, err, 0); /* SHIM_REFUSE (logged), EISCONN.. */
 		return 0;
 	}
 	if (sup_fd_flags(j->pid, j->fd, &j->nonblock, &j->cloexec) < 0) {
 		sup_refuse_unseen(j, "the descriptor flags");
 		return 0;
 	}
+	sup_mark_connecting(j);
 	return 1;
 }
 

@@ -43,6 +43,17 @@
  *   static_client HOST PORT uring           io_uring_setup(2)'s answer
  *   static_client HOST PORT tfo ARG...      one command sent with the SYN
  *                                           (sendto MSG_FASTOPEN)
+ *   static_client HOST PORT synsent         connect(HOST:PORT) on a socket
+ *                                           whose non-blocking connect to
+ *                                           a local listener that does not
+ *                                           answer (full queue) is still
+ *                                           running: the errno
+ *   static_client HOST PORT twice           two threads connect one
+ *                                           socket at once: both errnos
+ *   static_client HOST PORT reuse           another thread closes the
+ *                                           socket during the connect and
+ *                                           opens /dev/null (same number):
+ *                                           still /dev/null after it?
  *
  * HOST is an IPv4 literal (no resolver in a static binary).  Exit 0 on
  * success, 1 on a wrong reply, 3 when connect (or the TCP Fast Open
@@ -59,6 +70,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -649,6 +661,91 @@ static int do_tfo(int argc, const char **argv)
 	return line[0] == '-' ? 1 : 0;
 }
 
+/* A local listener whose accept queue is full (SYNs to it go
+   unanswered): its address into *l, or -1. */
+static int full_listener(struct sockaddr_in *l)
+{
+	socklen_t len = sizeof(*l);
+	int lis = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(l, 0, sizeof(*l));
+	l->sin_family = AF_INET;
+	l->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(lis, (struct sockaddr *)l, sizeof(*l)) < 0 ||
+	    listen(lis, 0) < 0 ||
+	    getsockname(lis, (struct sockaddr *)l, &len) < 0)
+		return -1;
+	for (int i = 0; i < 3; i++)
+		connect(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0),
+			(struct sockaddr *)l, sizeof(*l));
+	usleep(100000);
+	return lis;
+}
+
+static int do_synsent(void)
+{
+	struct sockaddr_in l, sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), rc;
+
+	target(&sa);
+	if (full_listener(&l) < 0)
+		return 2;
+	rc = connect(fd, (struct sockaddr *)&l, sizeof(l));
+	printf("connect unanswered: %s\n", err_name(rc < 0 ? errno : 0));
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	printf("connect HOST:PORT: %s\n", err_name(rc < 0 ? errno : 0));
+	return 0;
+}
+
+static int race_fd, race_rc;
+
+static void *race_connect(void *arg)
+{
+	struct sockaddr_in sa;
+
+	(void)arg;
+	target(&sa);
+	usleep(500);
+	race_rc = connect(race_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0
+			  ? errno : 0;
+	return NULL;
+}
+
+static void *race_reuse(void *arg)
+{
+	(void)arg;
+	usleep(500);
+	close(race_fd);
+	race_rc = open("/dev/null", O_RDONLY) == race_fd ? 0 : -1;
+	return NULL;
+}
+
+/* connect while another thread (race_connect, race_reuse) acts on the
+   same descriptor: what each saw, and what the descriptor is after. */
+static int do_race_fd(int reuse)
+{
+	struct sockaddr_in sa;
+	struct stat st;
+	pthread_t th;
+	int rc;
+
+	target(&sa);
+	race_fd = socket(AF_INET, SOCK_STREAM, 0);
+	pthread_create(&th, NULL, reuse ? race_reuse : race_connect, NULL);
+	rc = connect(race_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? errno : 0;
+	pthread_join(th, NULL);
+	if (!reuse) {
+		printf("connects: %s\n", rc && race_rc ? "both failed"
+				: !rc && !race_rc ? "both 0" : "one 0, one failed");
+		printf("the other: %s\n", err_name(rc ? rc : race_rc));
+		return 0;
+	}
+	if (race_rc != 0 || fstat(race_fd, &st) < 0)
+		return 2;
+	printf("after: %s\n", S_ISSOCK(st.st_mode) ? "a socket" : "/dev/null");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
@@ -690,6 +787,10 @@ int main(int argc, char **argv)
 		return do_firebig(argv[4], strtoul(argv[5], NULL, 10));
 	if (strcmp(argv[3], "tfo") == 0 && argc > 4)
 		return do_tfo(argc - 4, (const char **)argv + 4);
+	if (strcmp(argv[3], "synsent") == 0)
+		return do_synsent();
+	if (strcmp(argv[3], "twice") == 0 || strcmp(argv[3], "reuse") == 0)
+		return do_race_fd(strcmp(argv[3], "reuse") == 0);
 	fprintf(stderr, "static_client: unknown mode %s\n", argv[3]);
 	return 2;
 }

@@ -11,6 +11,8 @@
  *   tfo    sendto(MSG_FASTOPEN) of the command, the same flip
  *   fd     connect(N, CONF), N flipping between a UDP and a TCP socket
  *   ebadf  connect(N, CONF), N flipping between closed and a TCP socket
+ *   unspec connect(CONF) on a socket connected to UNCONF_PORT (EISCONN),
+ *          the socket disconnected meanwhile (connect AF_UNSPEC)
  * A plaintext TCP connection to CONF_PORT that the kernel made (the
  * supervisor's own answer is TLS, which a plaintext server fails) gets
  * the command SET MARKER 1 in clear: prints "leak: MODE after N tries",
@@ -34,6 +36,7 @@
 static struct sockaddr_in sa;   /* written by both threads */
 static atomic_int armed, stop;
 static int conf_port, unconf_port, tcp_src, udp_src;
+static atomic_int unspec_fd;
 static const char *mode;
 
 static void spin(int n)
@@ -53,6 +56,14 @@ static void *flipper(void *arg)
 				;
 			spin(rand_r(&seed) % 20000);
 			((volatile struct sockaddr_in *)&sa)->sin_port = htons(conf_port);
+			armed = 0;
+		} else if (!strcmp(mode, "unspec")) {
+			struct sockaddr none = { .sa_family = AF_UNSPEC };
+
+			while (!armed && !stop)
+				;
+			spin(rand_r(&seed) % 20000);
+			connect(unspec_fd, &none, sizeof(none));
 			armed = 0;
 		} else if (!strcmp(mode, "fd")) {
 			dup2(udp_src, RACE_FD);
@@ -108,7 +119,21 @@ int main(int argc, char **argv)
 
 		sa.sin_family = AF_INET;
 		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (addr_mode) {
+		if (!strcmp(mode, "unspec")) {
+			fd = socket(AF_INET, SOCK_STREAM, 0);
+			unspec_fd = fd;
+			sa.sin_port = htons(unconf_port);
+			if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+				perror("connect UNCONF_PORT");
+				return 2;
+			}
+			sa.sin_port = htons(conf_port);
+			armed = 1;
+			rc = (int)syscall(SYS_connect, fd, &sa, sizeof(sa));
+			while (armed)
+				;
+			leak = rc == 0 && to_conf(fd);
+		} else if (addr_mode) {
 			fd = socket(AF_INET, SOCK_STREAM, 0);
 			sa.sin_port = htons(unconf_port);
 			armed = 1;
@@ -135,7 +160,7 @@ int main(int argc, char **argv)
 			printf("leak: %s after %ld tries\n", mode, tries + 1);
 			return 1;
 		}
-		if (addr_mode)
+		if (addr_mode || !strcmp(mode, "unspec"))
 			close(fd);
 	}
 	stop = 1;

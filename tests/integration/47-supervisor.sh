@@ -326,6 +326,31 @@ SO_ERROR again: 0" "$T_OUT" "what the connecting socket says" || return
 	stop_pid "$REC_PID"
 }
 
+case_connecting_elsewhere() {
+	# A connect to the endpoint on a socket whose own non-blocking connect
+	# (elsewhere, unanswered) still runs: the kernel's EALREADY, not a new
+	# connection put over the old one.
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" synsent
+	assert_rc 0 || return
+	assert_eq $'connect unanswered: EINPROGRESS\nconnect HOST:PORT: EALREADY' "$T_OUT" \
+		"the second connect"
+}
+
+case_same_socket_races() {
+	# Two threads connect one socket at once: one connection, the other
+	# gets the kernel's EALREADY (or EISCONN), not a second connection put
+	# over the first.  A thread closes the socket during the connect and
+	# opens /dev/null, which takes its number: that stays /dev/null (the
+	# new file is not replaced by the connection).
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" twice
+	assert_rc 0 || return
+	assert_match "$T_OUT" $'^connects: one 0, one failed\nthe other: (EALREADY|EISCONN)$' \
+		"two connects on one socket" || return
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" reuse
+	assert_rc 0 || return
+	assert_eq "after: /dev/null" "$T_OUT" "the number reused during the connect"
+}
+
 case_family_mismatch() {
 	# An IPv6 address on an IPv4 socket: the kernel's EAFNOSUPPORT, with or
 	# without the supervisor (it made a connection and answered 0).
@@ -408,7 +433,9 @@ case_race() {
 	# decides: a connect (or Fast Open send) judged unconfigured, then
 	# continued, must not reach the configured endpoint in clear — by a
 	# flipped address, or a descriptor number swapped for a TCP socket
-	# (from a UDP socket, or from a closed number).
+	# (from a UDP socket, or from a closed number); or a connect on a
+	# socket connected elsewhere (EISCONN), disconnected meanwhile by
+	# another thread (connect AF_UNSPEC), made after all.
 	local bin=$T_TMP/sup_race mode unconf
 	gcc -O2 -static -pthread -o "$bin" "$T_ROOT/tests/clients/sup_race.c" || {
 		fail "gcc -static sup_race.c"
@@ -416,7 +443,8 @@ case_race() {
 	}
 	start_record_server plain race || return
 	unconf=$(free_port)
-	for mode in fd ebadf tfo addr; do
+	for mode in fd ebadf tfo addr unspec; do
+		[ "$mode" = unspec ] && { start_plain_redis || return; unconf=$PLAIN_PORT; }
 		sup "$REC_PORT" REDIS_TLS_HANDSHAKE_TIMEOUT_MS=200 -- \
 			"$bin" "$mode" "$REC_PORT" "$unconf" "$M" 5
 		assert_rc 0 "sup_race $mode: $T_OUT" &&
@@ -424,6 +452,7 @@ case_race() {
 	done
 	nothing_received
 	stop_pid "$REC_PID"
+	stop_pid "$PLAIN_PID"
 }
 
 t_case "races on the connect's address or descriptor: nothing in clear" case_race
@@ -652,6 +681,8 @@ t_case "getsockname/getpeername name the server's view of the connection" case_n
 t_case "non-blocking connect: EINPROGRESS, POLLOUT when verified, SO_ERROR 0" case_nb_connect
 t_case "non-blocking connect refused: SO_ERROR EACCES once" case_nb_refused
 t_case "non-blocking connect while the handshake runs: EALREADY, EAGAIN, ENOTCONN, not writable" case_nb_held
+t_case "a connect on a socket still connecting elsewhere: EALREADY" case_connecting_elsewhere
+t_case "two connects on one socket; its number reused meanwhile" case_same_socket_races
 t_case "an IPv6 address on an IPv4 socket: EAFNOSUPPORT as from the kernel" case_family_mismatch
 t_case "TCP Fast Open: refused, configured or not (nothing sent)" case_fastopen
 t_case "server errors reset the program's connection" case_server_errors
