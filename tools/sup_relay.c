@@ -67,11 +67,36 @@ static struct sup_conn *peer_list;
 
 /* ---------------------------------------------------- the loopback pair */
 
-static int sup_same_addr(const struct sockaddr_in *a,
-			 const struct sockaddr_in *b)
+/* sa (IPv4 or IPv6) as an IPv6 address: an IPv4 one mapped. */
+static void sup_as_v6(const struct sockaddr_storage *sa,
+		      struct sockaddr_in6 *out)
 {
-	return a->sin_family == b->sin_family && a->sin_port == b->sin_port &&
-	       a->sin_addr.s_addr == b->sin_addr.s_addr;
+	struct sockaddr_in v4;
+
+	if (sa->ss_family != AF_INET) {
+		memmove(out, sa, sizeof(*out));
+		return;
+	}
+	memcpy(&v4, sa, sizeof(v4));
+	memset(out, 0, sizeof(*out));
+	out->sin6_family = AF_INET6;
+	out->sin6_port = v4.sin_port;
+	out->sin6_addr.s6_addr[10] = 0xff;
+	out->sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&out->sin6_addr.s6_addr[12], &v4.sin_addr, 4);
+}
+
+/* a and b name the same address and port (an IPv4 address and its
+   IPv4-mapped IPv6 form are the same). */
+static int sup_same_addr(const struct sockaddr_storage *a,
+			 const struct sockaddr_storage *b)
+{
+	struct sockaddr_in6 x, y;
+
+	sup_as_v6(a, &x);
+	sup_as_v6(b, &y);
+	return x.sin6_port == y.sin6_port &&
+	       memcmp(&x.sin6_addr, &y.sin6_addr, sizeof(x.sin6_addr)) == 0;
 }
 
 /*
@@ -79,10 +104,11 @@ static int sup_same_addr(const struct sockaddr_in *a,
  * local process that raced to the port between listen and accept is
  * closed unserved: it must never get the user's authenticated connection.
  */
-static int sup_accept_mine(int lis, const struct sockaddr_in *mine, int *err)
+static int sup_accept_mine(int lis, const struct sockaddr_storage *mine,
+			   int *err)
 {
 	struct pollfd p = { .fd = lis, .events = POLLIN };
-	struct sockaddr_in peer;
+	struct sockaddr_storage peer;
 	socklen_t len;
 	int a;
 
@@ -100,79 +126,118 @@ static int sup_accept_mine(int lis, const struct sockaddr_in *mine, int *err)
 			*err = errno;
 			return -1;
 		}
-		if (len == sizeof(peer) && sup_same_addr(&peer, mine))
+		if (sup_same_addr(&peer, mine))
 			return a;
 		log_msg(SHIM_LOG_WARNING, "supervisor: a local process (port "
 			"%u) connected to the loopback port first; closed "
-			"unserved", ntohs(peer.sin_port));
+			"unserved", ntohs(((struct sockaddr_in *)&peer)->sin_port));
 		close(a);
 	}
 }
 
-/* A connected non-blocking socket of ours to the listener at *at. */
-static int sup_dial_loopback(const struct sockaddr_in *at,
-			     struct sockaddr_in *mine, int *err)
+/* Connect sock to at, blocking or not (the program's flags): 0, or -1
+   with *err. */
+static int sup_connect_to(int sock, const struct sockaddr_storage *at,
+			  socklen_t len, int *err)
 {
-	socklen_t len = sizeof(*mine);
-	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct pollfd p = { .fd = sock, .events = POLLOUT };
+	socklen_t l = sizeof(*err);
 
-	if (c < 0) {
+	*err = 0;
+	if (connect(sock, (const struct sockaddr *)at, len) == 0)
+		return 0;
+	if (errno != EINPROGRESS) {
 		*err = errno;
 		return -1;
 	}
-	if ((connect(c, (const struct sockaddr *)at, sizeof(*at)) < 0 &&
-	     errno != EINPROGRESS) ||
-	    getsockname(c, (struct sockaddr *)mine, &len) < 0) {
+	if (poll(&p, 1, SUP_ACCEPT_MS) <= 0)
+		*err = ETIMEDOUT;
+	else if (getsockopt(sock, SOL_SOCKET, SO_ERROR, err, &l) < 0)
 		*err = errno;
-		close(c);
-		return -1;
-	}
-	return c;
+	return *err != 0 ? -1 : 0;
 }
 
-/* rcvbuf: our end's receive buffer, set before the connection exists (so
-   its window never outgrows it), or 0 for the kernel's default. */
-static int sup_pair(int *near, int *far, int *err, int rcvbuf)
+/* A one-shot listener of the family on loopback: its fd and *at, or -1.
+   rcvbuf (0: the kernel's) is set before any connection exists. */
+static int sup_listener_at(sa_family_t family, int rcvbuf,
+			   struct sockaddr_storage *at, socklen_t *atlen,
+			   int *err)
 {
-	struct sockaddr_in at = { .sin_family = AF_INET }, mine;
-	socklen_t len = sizeof(at);
-	int lis, c = -1, a = -1, one = 1;
+	int lis = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
-	at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lis = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (lis < 0) {
+	memset(at, 0, sizeof(*at));
+	at->ss_family = family;
+	if (family == AF_INET)
+		((struct sockaddr_in *)at)->sin_addr.s_addr =
+			htonl(INADDR_LOOPBACK);
+	else
+		((struct sockaddr_in6 *)at)->sin6_addr = in6addr_loopback;
+	*atlen = family == AF_INET ? sizeof(struct sockaddr_in)
+				   : sizeof(struct sockaddr_in6);
+	if (lis < 0 ||
+	    (rcvbuf > 0 && setsockopt(lis, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+				      sizeof(rcvbuf)) < 0) ||
+	    bind(lis, (struct sockaddr *)at, *atlen) < 0 || listen(lis, 1) < 0 ||
+	    getsockname(lis, (struct sockaddr *)at, atlen) < 0) {
 		*err = errno;
+		if (lis >= 0)
+			close(lis);
 		return -1;
 	}
-	if ((rcvbuf > 0 && setsockopt(lis, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
-				      sizeof(rcvbuf)) < 0) ||
-	    bind(lis, (struct sockaddr *)&at, sizeof(at)) < 0 ||
-	    listen(lis, 1) < 0 ||
-	    getsockname(lis, (struct sockaddr *)&at, &len) < 0)
-		*err = errno;
-	else if ((c = sup_dial_loopback(&at, &mine, err)) >= 0)
+	return lis;
+}
+
+/* sock connected to a listener of the family (an IPv6 socket to the IPv4
+   one through its mapped address first): our accepted end, or -1. */
+static int sup_attach_via(int sock, sa_family_t family, int rcvbuf, int *err)
+{
+	struct sockaddr_storage at, mine;
+	socklen_t atlen, len = sizeof(mine);
+	int lis, a = -1, domain = 0;
+	socklen_t dl = sizeof(domain);
+
+	if ((lis = sup_listener_at(family, rcvbuf, &at, &atlen, err)) < 0)
+		return -1;
+	getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &domain, &dl);
+	if (domain == AF_INET6 && family == AF_INET) {
+		sup_as_v6(&at, (struct sockaddr_in6 *)&at);
+		atlen = sizeof(struct sockaddr_in6);
+	}
+	if (sup_connect_to(sock, &at, atlen, err) == 0 &&
+	    getsockname(sock, (struct sockaddr *)&mine, &len) == 0)
 		a = sup_accept_mine(lis, &mine, err);
 	close(lis); /* no listener left open, whatever happened */
-	if (a < 0) {
-		if (c >= 0)
-			close(c);
+	return a;
+}
+
+int sup_loopback_attach(int sock, int *far, int *err, int rcvbuf)
+{
+	int one = 1, domain = 0;
+	socklen_t dl = sizeof(domain);
+
+	getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &domain, &dl);
+	*far = sup_attach_via(sock, AF_INET, rcvbuf, err);
+	if (*far < 0 && domain == AF_INET6 &&
+	    (*err == ENETUNREACH || *err == EAFNOSUPPORT))
+		*far = sup_attach_via(sock, AF_INET6, rcvbuf, err); /* V6ONLY */
+	if (*far < 0)
 		return -1;
-	}
-	setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	*near = c;
-	*far = a;
+	setsockopt(*far, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return 0;
 }
 
 int sup_loopback_pair(int *near, int *far, int *err)
 {
-	return sup_pair(near, far, err, 0);
-}
-
-int sup_loopback_pair_held(int *near, int *far, int *err)
-{
-	return sup_pair(near, far, err, SUP_HOLD_RCVBUF);
+	*near = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (*near < 0) {
+		*err = errno;
+		return -1;
+	}
+	if (sup_loopback_attach(*near, far, err, 0) < 0) {
+		close(*near);
+		return -1;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------- the pump */

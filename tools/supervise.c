@@ -96,7 +96,7 @@ struct sup_job {
 	pid_t pid;
 	int fd;                 /* the program's descriptor */
 	int dup;                /* our copy of it (pidfd_getfd) */
-	int nonblock, cloexec;  /* the program's flags on it */
+	int nonblock;           /* its O_NONBLOCK (shared with our copy) */
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	struct shim_session_info info;
@@ -261,16 +261,25 @@ static int sup_precheck(const char *prog)
 	return 0;
 }
 
-/* 0 if the listener supports ADDFD (an unknown id gives ENOENT). */
-static int sup_check_addfd(int lis)
+/* 0 if the kernel gives us a copy of a process's descriptor
+   (pidfd_getfd, Linux 5.6): every connect is made on one. */
+static int sup_check_getfd(void)
 {
-	struct seccomp_notif_addfd a = { .id = 0, .srcfd = (__u32)lis };
+	int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0), copy = -1;
 
-	if (ioctl(lis, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0 && errno == ENOENT)
+	if (pfd >= 0)
+		copy = (int)syscall(SYS_pidfd_getfd, pfd, 2, 0);
+	if (copy >= 0 || (pfd >= 0 && errno == EBADF)) {
+		if (copy >= 0)
+			close(copy);
+		close(pfd);
 		return 0;
+	}
 	fprintf(stderr, "redis-tls-ctl supervise: refused: this kernel lacks "
-		"SECCOMP_IOCTL_NOTIF_ADDFD (%s); the program's connections "
-		"could not be protected\n", strerror(errno));
+		"pidfd_getfd (%s); the program's connections could not be "
+		"protected\n", strerror(errno));
+	if (pfd >= 0)
+		close(pfd);
 	return -1;
 }
 
@@ -323,27 +332,6 @@ static int sup_peek(pid_t pid, __u64 addr, void *buf, size_t len)
 }
 
 /* ---------------------------------------------- the program's socket */
-
-/* The program's flags on its fd, from /proc/PID/fdinfo/FD. */
-static int sup_fd_flags(pid_t pid, int fd, int *nonblock, int *cloexec)
-{
-	char path[SUP_LINE_MAX], line[SUP_LINE_MAX];
-	unsigned long flags = 0;
-	int found = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	while (!found && fgets(line, sizeof(line), f) != NULL)
-		found = sscanf(line, "flags: %lo", &flags) == 1;
-	fclose(f);
-	if (!found)
-		return -1;
-	*nonblock = (flags & O_NONBLOCK) != 0;
-	*cloexec = (flags & O_CLOEXEC) != 0;
-	return 0;
-}
 
 /* Our copy of the program's fd: -1 if it is none of its. */
 static int sup_grab_fd(pid_t tid, int fd)
@@ -429,25 +417,6 @@ static int sup_answer_pending(const struct sup_job *j)
 	}
 }
 
-/* The options a client sets before connect, onto the socket we give it. */
-static void sup_copy_options(int from, int to)
-{
-	static const int opts[][2] = {
-		{ IPPROTO_TCP, TCP_NODELAY },  { SOL_SOCKET, SO_KEEPALIVE },
-		{ SOL_SOCKET, SO_RCVTIMEO },   { SOL_SOCKET, SO_SNDTIMEO },
-		{ IPPROTO_TCP, TCP_KEEPIDLE }, { IPPROTO_TCP, TCP_KEEPINTVL },
-		{ IPPROTO_TCP, TCP_KEEPCNT },
-	};
-	char val[sizeof(struct timeval)];
-
-	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-		socklen_t len = sizeof(val);
-
-		if (getsockopt(from, opts[i][0], opts[i][1], val, &len) == 0)
-			setsockopt(to, opts[i][0], opts[i][1], val, len);
-	}
-}
-
 /* ------------------------------------------------------------ worker */
 
 static int sup_wait(int fd, short events, const struct timespec *until)
@@ -524,66 +493,29 @@ static struct shim_tls *sup_handshake(struct sup_job *j, int net,
 	return t;
 }
 
-/*
- * 0 if the program's fd number still holds the socket it connects (dup);
- * else the errno of a connect made after the program's other thread
- * closed it (EBADF) or put something else there (ENOTSOCK, EBADF): ADDFD
- * would replace what the number holds now, not the program's socket.
- */
-static int sup_fd_moved(const struct sup_job *j)
-{
-	struct stat was, now;
-	int copy = sup_grab_fd(j->pid, j->fd), err = EBADF;
-
-	if (copy < 0)
-		return EBADF;
-	if (fstat(copy, &now) == 0 && fstat(j->dup, &was) == 0) {
-		if (now.st_ino == was.st_ino && now.st_dev == was.st_dev)
-			err = 0;
-		else if (!S_ISSOCK(now.st_mode))
-			err = ENOTSOCK;
-	}
-	close(copy);
-	return err;
-}
-
-/* Put near into the program's fd number and answer the connect with 0. */
-static int sup_inject(struct sup_job *j, int near)
-{
-	struct seccomp_notif_addfd a = {
-		.id = j->id,
-		.flags = SECCOMP_ADDFD_FLAG_SETFD,
-		.srcfd = (__u32)near,
-		.newfd = (__u32)j->fd,
-		.newfd_flags = j->cloexec ? O_CLOEXEC : 0,
-	};
-
-	int moved;
-
-	sup_copy_options(j->dup, near);
-	if (!j->nonblock && fcntl(near, F_SETFL, 0) < 0)
-		return -1;
-	if ((moved = sup_fd_moved(j)) != 0) {
-		errno = moved;
-		return -1;
-	}
-	return ioctl(sup_listener, SECCOMP_IOCTL_NOTIF_ADDFD, &a) < 0 ? -1 : 0;
-}
-
-/* The relay takes the connection (t, net, far; skip bytes of filler). */
+/* The relay takes the connection (t, net, far; skip bytes of filler):
+   the program's socket (our copy j->dup) is far's peer. */
 static void sup_hand_over(struct sup_job *j, struct shim_tls *t, int net,
-			  int near, int far, size_t skip)
+			  int far, size_t skip)
 {
 	struct sup_peer peer = { .sa = j->sa, .salen = j->salen,
 				 .locallen = sizeof(peer.local) };
 	struct stat st;
 
-	if (fstat(near, &st) == 0)
+	if (fstat(j->dup, &st) == 0)
 		peer.ino = st.st_ino;
 	if (getsockname(net, (struct sockaddr *)&peer.local,
 			&peer.locallen) < 0)
 		peer.locallen = 0; /* the kernel's own answer, then */
 	sup_relay_add(t, net, far, j->info.label, &peer, skip);
+}
+
+/* j's socket is no longer "connecting" for a second connect. */
+static void sup_done_connecting(struct sup_job *j)
+{
+	if (j->held != 0)
+		sup_pending_set(j->held, SUP_P_FREE, 0);
+	j->held = 0;
 }
 
 /*
@@ -635,7 +567,7 @@ static struct shim_tls *sup_reach(struct sup_job *j, int *net, int *err)
 	return t;
 }
 
-static void sup_close_all(struct shim_tls *t, int net, int near, int far)
+static void sup_close_all(struct shim_tls *t, int net, int far)
 {
 	if (t != NULL)
 		sup_ops->free(t);
@@ -643,68 +575,71 @@ static void sup_close_all(struct shim_tls *t, int net, int near, int far)
 		close(net);
 	if (far >= 0)
 		close(far);
-	if (near >= 0)
-		close(near);
 }
 
-/* A blocking connect: answered once the handshake is done (0) or failed. */
+/* The program's socket could not be connected to our loopback end. */
+static void sup_unattached(const struct sup_job *j, int err)
+{
+	log_msg(SHIM_LOG_ERROR, "%s: supervisor: cannot connect the "
+		"program's socket to its loopback end: %s", j->info.label,
+		strerror(err));
+}
+
+/*
+ * A blocking connect: our verified connection first, then the program's
+ * own socket connected to our loopback end (so every copy of it, dup or
+ * fork, is the connected one), and the connect answered 0; or the
+ * preload path's errno, the program's socket untouched.
+ */
 static void sup_connect_sync(struct sup_job *j)
 {
 	struct shim_tls *t;
-	int net = -1, near = -1, far = -1, err = 0;
+	int net = -1, far = -1, err = 0;
 
-	if ((t = sup_reach(j, &net, &err)) != NULL &&
-	    sup_loopback_pair(&near, &far, &err) == 0) {
-		if (sup_inject(j, near) == 0) {
+	if ((t = sup_reach(j, &net, &err)) != NULL) {
+		if (sup_loopback_attach(j->dup, &far, &err, 0) == 0) {
 			/* registered first: the program may ask
 			   getpeername() at once */
-			sup_hand_over(j, t, net, near, far, 0);
+			sup_hand_over(j, t, net, far, 0);
+			sup_done_connecting(j);
 			sup_respond(j->id, 0, 0);
-			close(near);
 			return;
 		}
-		/* the handshake's err is stale: the fd moved, or the
-		   program is gone */
-		err = errno;
+		sup_unattached(j, err);
 	}
+	sup_done_connecting(j);
 	sup_respond(j->id, err ? err : ECONNREFUSED, 0);
-	sup_close_all(t, net, near, far);
+	sup_close_all(t, net, far);
 }
 
 #define SUP_FILL_CHUNK 4096
 #define SUP_FILL_MAX (1 << 20) /* more means the hold does not work here */
 
 /*
- * Make near, the program's end, unwritable until we let it go, as a
+ * Make sock, the program's socket, unwritable until we let it go, as a
  * connecting socket is: TCP_NOTSENT_LOWAT 1 (writable only with nothing
- * unsent) and filler until our end's small window (SUP_HOLD_RCVBUF) is
- * full.  *lowat is the program's own TCP_NOTSENT_LOWAT, to put back.
- * 0 (recorded as connecting), or -1: it could not be held.
+ * unsent) and *filler bytes until our end's small window (SUP_HOLD_RCVBUF)
+ * is full.  *lowat is the program's own TCP_NOTSENT_LOWAT, to put back.
+ * 0, or -1: it could not be held (what was written is still counted).
  */
-static int sup_hold(const struct sup_job *j, int near, size_t *filler,
-		    int *lowat, ino_t *ino)
+static int sup_hold(int sock, size_t *filler, int *lowat)
 {
 	static const char zeros[SUP_FILL_CHUNK];
-	struct pollfd p = { .fd = near, .events = POLLOUT };
+	struct pollfd p = { .fd = sock, .events = POLLOUT };
 	socklen_t len = sizeof(*lowat);
-	struct stat st;
 	int one = 1;
 	ssize_t n = 0;
 
 	*lowat = 0;
 	*filler = 0;
-	getsockopt(j->dup, IPPROTO_TCP, TCP_NOTSENT_LOWAT, lowat, &len);
-	if (setsockopt(near, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &one,
-		       sizeof(one)) < 0 ||
-	    fstat(near, &st) < 0)
+	getsockopt(sock, IPPROTO_TCP, TCP_NOTSENT_LOWAT, lowat, &len);
+	if (setsockopt(sock, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &one,
+		       sizeof(one)) < 0)
 		return -1;
 	while (*filler < SUP_FILL_MAX &&
-	       (n = send(near, zeros, sizeof(zeros), MSG_NOSIGNAL)) > 0)
+	       (n = send(sock, zeros, sizeof(zeros), MSG_NOSIGNAL)) > 0)
 		*filler += (size_t)n;
-	if (n >= 0 || errno != EAGAIN || poll(&p, 1, 0) != 0)
-		return -1;
-	*ino = st.st_ino;
-	return sup_pending_set(*ino, SUP_P_CONNECTING, 0);
+	return n < 0 && errno == EAGAIN && poll(&p, 1, 0) == 0 ? 0 : -1;
 }
 
 /* Our end of a held connection that failed: reset, so the program's end
@@ -717,59 +652,65 @@ static void sup_reset(int far)
 	close(far);
 }
 
-/* The held connection is up: the relay drops the filler, then near
-   becomes writable (the program's TCP_NOTSENT_LOWAT back). */
+/* The held connection is up: the relay drops the filler, then the
+   program's socket becomes writable (its TCP_NOTSENT_LOWAT back). */
 static void sup_release(struct sup_job *j, struct shim_tls *t, int net,
-			int near, int far, size_t filler, int lowat, ino_t ino)
+			int far, size_t filler, int lowat)
 {
 	int big = SUP_FREE_RCVBUF;
 
 	setsockopt(far, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-	/* Forgotten before the relay can make near writable, so a program
+	/* Forgotten before the relay can make it writable, so a program
 	   woken by POLLOUT never sees it "connecting". */
-	sup_pending_set(ino, SUP_P_FREE, 0);
-	sup_hand_over(j, t, net, near, far, filler);
-	setsockopt(near, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
+	sup_done_connecting(j);
+	sup_hand_over(j, t, net, far, filler);
+	setsockopt(j->dup, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+		   sizeof(lowat));
 }
 
 /*
  * A non-blocking connect, answered at once with EINPROGRESS as the kernel
- * answers one: the program's end is in its descriptor, held unwritable
- * (a write says EAGAIN, poll shows no POLLOUT) while the handshake runs.
- * Done: the relay takes it and POLLOUT comes.  Failed: the program's end
- * is reset and its SO_ERROR (or a second connect) says the preload path's
- * errno.  If it cannot be held, answered as a blocking connect (0 once
- * done: a non-blocking connect may complete at once).
+ * answers one: the program's socket is connected to our loopback end but
+ * held unwritable (a write says EAGAIN, poll shows no POLLOUT) while the
+ * handshake runs.  Done: the relay takes it and POLLOUT comes.  Failed:
+ * it is reset and its SO_ERROR (or a second connect) says the preload
+ * path's errno.  If it cannot be held (or the table of running connects
+ * is full), answered when done, as a blocking connect (0: a non-blocking
+ * connect may complete at once).
  */
 static void sup_connect_async(struct sup_job *j)
 {
 	struct shim_tls *t;
-	int net = -1, near = -1, far = -1, err = 0, lowat;
-	size_t filler;
-	ino_t ino;
+	int net = -1, far = -1, err = 0, lowat = 0, held;
+	size_t filler = 0;
 
-	if (sup_loopback_pair_held(&near, &far, &err) < 0 ||
-	    sup_hold(j, near, &filler, &lowat, &ino) < 0) {
-		sup_close_all(NULL, -1, near, far);
+	if (j->held == 0) {
 		sup_connect_sync(j);
 		return;
 	}
-	if (sup_inject(j, near) < 0) {
-		err = errno;
-		sup_pending_set(ino, SUP_P_FREE, 0);
+	if (sup_loopback_attach(j->dup, &far, &err, SUP_HOLD_RCVBUF) < 0) {
+		sup_unattached(j, err);
+		sup_done_connecting(j);
 		sup_respond(j->id, err, 0);
-		sup_close_all(NULL, -1, near, far);
 		return;
 	}
-	sup_respond(j->id, EINPROGRESS, 0);
-	sup_pending_set(j->held, SUP_P_FREE, 0); /* near stands for it now */
+	if ((held = sup_hold(j->dup, &filler, &lowat) == 0))
+		sup_respond(j->id, EINPROGRESS, 0);
 	if ((t = sup_reach(j, &net, &err)) != NULL) {
-		sup_release(j, t, net, near, far, filler, lowat, ino);
-	} else {
-		sup_pending_set(ino, SUP_P_FAILED, err);
-		sup_reset(far);
+		sup_release(j, t, net, far, filler, lowat);
+		if (!held)
+			sup_respond(j->id, 0, 0);
+		return;
 	}
-	close(near);
+	if (held) { /* recorded before the reset wakes the program */
+		sup_pending_set(j->held, SUP_P_FAILED, err);
+		j->held = 0;
+		sup_reset(far);
+	} else {
+		sup_reset(far);
+		sup_done_connecting(j);
+		sup_respond(j->id, err, 0);
+	}
 }
 
 static void *sup_worker(void *arg)
@@ -782,8 +723,7 @@ static void *sup_worker(void *arg)
 		sup_connect_async(j);
 	else
 		sup_connect_sync(j);
-	if (j->held != 0)
-		sup_pending_set(j->held, SUP_P_FREE, 0);
+	sup_done_connecting(j);
 	close(j->dup);
 	free(j);
 	sup_ops->thread_stop();
@@ -895,10 +835,7 @@ static int sup_examine(struct sup_job *j, const struct seccomp_notif *n)
 		sup_respond(j->id, err, 0); /* SHIM_REFUSE (logged), EISCONN.. */
 		return 0;
 	}
-	if (sup_fd_flags(j->pid, j->fd, &j->nonblock, &j->cloexec) < 0) {
-		sup_refuse_unseen(j, "the descriptor flags");
-		return 0;
-	}
+	j->nonblock = (fcntl(j->dup, F_GETFL) & O_NONBLOCK) != 0;
 	sup_mark_connecting(j);
 	return 1;
 }
@@ -1173,7 +1110,7 @@ static int sup_setup(int sock, const struct shim_engine_ops *(*load)(void))
 			"filter was not installed\n");
 		return -1;
 	}
-	if (sup_check_addfd(sup_listener) < 0)
+	if (sup_check_getfd() < 0)
 		return -1;
 	sup_ops = load();
 	if (sup_ops == NULL)

@@ -52,11 +52,16 @@ int sup_run(char **argv, const struct shim_engine_ops *(*load_engine)(void));
 int sup_loopback_pair(int *near, int *far, int *err);
 
 /*
- * The same, with our end's receive buffer kept small (SUP_HOLD_RCVBUF):
- * the program's end can be made unwritable with a few KiB of filler
- * while a non-blocking connect's handshake runs (supervise.c).
+ * Connect sock, our copy of the program's own socket, to a one-shot
+ * loopback listener of ours (closed before it returns; only the
+ * connection from sock's own address accepted): *far is our end.  An IPv6
+ * socket goes through the IPv4 listener's mapped address, or ::1 if it is
+ * IPv6-only.  rcvbuf (0: the kernel's) is our end's receive buffer from
+ * the start, so its window never outgrows it (SUP_HOLD_RCVBUF: the
+ * program's end can be made unwritable with a few KiB of filler while a
+ * non-blocking connect's handshake runs, supervise.c).  0, or -1 *err.
  */
-int sup_loopback_pair_held(int *near, int *far, int *err);
+int sup_loopback_attach(int sock, int *far, int *err, int rcvbuf);
 
 #define SUP_HOLD_RCVBUF 4096        /* our end's buffer while held */
 #define SUP_FREE_RCVBUF (256 << 10) /* ... and once the connection is up */

@@ -28,6 +28,10 @@
  *                                           twice and, if 0, PING
  *   static_client HOST PORT mismatch        an IPv4 socket connected to
  *                                           ::ffff:HOST (IPv6): the errno
+ *   static_client HOST PORT dupbefore [nb]  dup() the socket, connect the
+ *                                           original (nb: non-blocking),
+ *                                           PING written on the copy,
+ *                                           read on the original
  *   static_client HOST PORT flags           a SOCK_NONBLOCK|SOCK_CLOEXEC
  *                                           socket: its peer and flags
  *                                           after the connect, then PING
@@ -640,6 +644,33 @@ static int do_mismatch(void)
 	return 0;
 }
 
+static int do_dupbefore(int nb)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM | (nb ? SOCK_NONBLOCK : 0), 0);
+	int copy = dup(fd), err = 0;
+	socklen_t len = sizeof(err);
+	char reply[64];
+	ssize_t n;
+
+	target(&sa);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+	    (!nb || errno != EINPROGRESS || wait_for(fd, POLLOUT) < 0 ||
+	     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err)) {
+		printf("connect: %s\n", strerror(err ? err : errno));
+		return 3;
+	}
+	if (write(copy, "PING\r\n", 6) != 6) {
+		printf("write on the copy: %s\n", strerror(errno));
+		return 1;
+	}
+	if (wait_for(fd, POLLIN) < 0 || (n = read(fd, reply, sizeof(reply) - 1)) <= 0)
+		return 1;
+	reply[n] = '\0';
+	printf("%.*s\n", (int)strcspn(reply, "\r\n"), reply);
+	return 0;
+}
+
 static int do_tfo(int argc, const char **argv)
 {
 	struct sockaddr_in sa;
@@ -773,6 +804,8 @@ int main(int argc, char **argv)
 		return do_nb(argc > 4 && strcmp(argv[4], "held") == 0);
 	if (strcmp(argv[3], "mismatch") == 0)
 		return do_mismatch();
+	if (strcmp(argv[3], "dupbefore") == 0)
+		return do_dupbefore(argc > 4 && strcmp(argv[4], "nb") == 0);
 	if (strcmp(argv[3], "names") == 0)
 		return do_names();
 	if (strcmp(argv[3], "flags") == 0)

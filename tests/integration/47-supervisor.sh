@@ -360,6 +360,18 @@ case_family_mismatch() {
 	assert_eq "connect: Address family not supported by protocol" "$T_OUT" "under the supervisor"
 }
 
+case_dup_before_connect() {
+	# A dup() made before connect is the same socket: connected too (the
+	# supervisor connects the program's own socket, not a replacement).
+	local mode
+	for mode in "" nb; do
+		sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" dupbefore $mode
+		assert_rc 0 "dupbefore $mode" || return
+		assert_eq "+PONG" "$T_OUT" "PING written on the copy, read on the original ($mode)" || return
+	done
+	no_shim_errors
+}
+
 case_fastopen() {
 	# TCP Fast Open would put the command in the SYN, before any
 	# handshake: refused for a configured endpoint, and for every other
@@ -553,13 +565,13 @@ case_refuse_setuid() {
 }
 
 case_refuse_kernel() {
-	# A kernel without seccomp user notification, or without ADDFD (as
-	# deny_seccomp makes it look): refused, one line saying why, through
-	# the supervisor and through the wrapper that picked it.
+	# A kernel without seccomp user notification, or without pidfd_getfd
+	# (as deny_seccomp makes it look): refused, one line saying why,
+	# through the supervisor and through the wrapper that picked it.
 	local deny=$BUILD/clients/deny_seccomp mode why
-	for mode in notif addfd; do
+	for mode in notif getfd; do
 		why="lacks seccomp user notification"
-		[ "$mode" = addfd ] && why="lacks SECCOMP_IOCTL_NOTIF_ADDFD"
+		[ "$mode" = getfd ] && why="lacks pidfd_getfd"
 		t_run env REDIS_TLS_ENDPOINTS="127.0.0.1:$TLS_PORT" REDIS_TLS_CA_FILE="$PKI/ca.crt" \
 			"$deny" "$mode" "$CTL" supervise -- "$SC" 127.0.0.1 "$TLS_PORT" ping
 		assert_rc 2 "$mode" || return
@@ -684,6 +696,7 @@ t_case "non-blocking connect while the handshake runs: EALREADY, EAGAIN, ENOTCON
 t_case "a connect on a socket still connecting elsewhere: EALREADY" case_connecting_elsewhere
 t_case "two connects on one socket; its number reused meanwhile" case_same_socket_races
 t_case "an IPv6 address on an IPv4 socket: EAFNOSUPPORT as from the kernel" case_family_mismatch
+t_case "a dup() made before connect is connected too (blocking, non-blocking)" case_dup_before_connect
 t_case "TCP Fast Open: refused, configured or not (nothing sent)" case_fastopen
 t_case "server errors reset the program's connection" case_server_errors
 t_case "server's orderly end reaches the program" case_server_quits
@@ -696,6 +709,6 @@ t_case "not TLS (recording server)" case_not_tls
 t_case "peer never answers: handshake timeout" case_stall
 t_case "configured port, nothing listening: ECONNREFUSED" case_nothing_listening
 t_case "setuid program refused (exit 2)" case_refuse_setuid
-t_case "a kernel without user notification or ADDFD: refused (exit 2)" case_refuse_kernel
+t_case "a kernel without user notification or pidfd_getfd: refused (exit 2)" case_refuse_kernel
 t_case "bad configuration: program not run (exit 2)" case_refuse_bad_config
 t_done
