@@ -16,6 +16,7 @@
 #include "switchboard/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -32,6 +33,7 @@
 #define SUP_BUF 65536        /* bytes in flight per direction */
 #define SUP_EVENTS 64        /* epoll events per batch */
 #define SUP_ACCEPT_MS 2000   /* the loopback connect's own accept */
+#define SUP_BACKLOG 8        /* room for a few racers before ours */
 
 struct sup_conn {
 	struct shim_tls *t;
@@ -135,21 +137,24 @@ static int sup_accept_mine(int lis, const struct sockaddr_storage *mine,
 	}
 }
 
-/* Connect sock to at, blocking or not (the program's flags): 0, or -1
-   with *err. */
-static int sup_connect_to(int sock, const struct sockaddr_storage *at,
-			  socklen_t len, int *err)
+/* Start connecting sock to at without blocking (the accept must run
+   meanwhile: racers may fill the listener's queue): 0, or -1 *err. */
+static int sup_connect_start(int sock, const struct sockaddr_storage *at,
+			     socklen_t len, int *err)
+{
+	if (connect(sock, (const struct sockaddr *)at, len) == 0 ||
+	    errno == EINPROGRESS)
+		return 0;
+	*err = errno;
+	return -1;
+}
+
+/* sock's connect, started, is done: 0, or -1 *err. */
+static int sup_connect_done(int sock, int *err)
 {
 	struct pollfd p = { .fd = sock, .events = POLLOUT };
 	socklen_t l = sizeof(*err);
 
-	*err = 0;
-	if (connect(sock, (const struct sockaddr *)at, len) == 0)
-		return 0;
-	if (errno != EINPROGRESS) {
-		*err = errno;
-		return -1;
-	}
 	if (poll(&p, 1, SUP_ACCEPT_MS) <= 0)
 		*err = ETIMEDOUT;
 	else if (getsockopt(sock, SOL_SOCKET, SO_ERROR, err, &l) < 0)
@@ -177,7 +182,8 @@ static int sup_listener_at(sa_family_t family, int rcvbuf,
 	if (lis < 0 ||
 	    (rcvbuf > 0 && setsockopt(lis, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
 				      sizeof(rcvbuf)) < 0) ||
-	    bind(lis, (struct sockaddr *)at, *atlen) < 0 || listen(lis, 1) < 0 ||
+	    bind(lis, (struct sockaddr *)at, *atlen) < 0 ||
+	    listen(lis, SUP_BACKLOG) < 0 ||
 	    getsockname(lis, (struct sockaddr *)at, atlen) < 0) {
 		*err = errno;
 		if (lis >= 0)
@@ -187,14 +193,17 @@ static int sup_listener_at(sa_family_t family, int rcvbuf,
 	return lis;
 }
 
-/* sock connected to a listener of the family (an IPv6 socket to the IPv4
-   one through its mapped address first): our accepted end, or -1. */
+/*
+ * sock connected to a listener of the family (an IPv6 socket to the IPv4
+ * one through its mapped address first): our accepted end, or -1.  A
+ * blocking socket is made non-blocking for the connect (its flags are the
+ * program's: put back; the program's thread is inside connect meanwhile).
+ */
 static int sup_attach_via(int sock, sa_family_t family, int rcvbuf, int *err)
 {
 	struct sockaddr_storage at, mine;
-	socklen_t atlen, len = sizeof(mine);
-	int lis, a = -1, domain = 0;
-	socklen_t dl = sizeof(domain);
+	socklen_t atlen, len = sizeof(mine), dl = sizeof(int);
+	int lis, a = -1, domain = 0, fl = fcntl(sock, F_GETFL);
 
 	if ((lis = sup_listener_at(family, rcvbuf, &at, &atlen, err)) < 0)
 		return -1;
@@ -203,9 +212,17 @@ static int sup_attach_via(int sock, sa_family_t family, int rcvbuf, int *err)
 		sup_as_v6(&at, (struct sockaddr_in6 *)&at);
 		atlen = sizeof(struct sockaddr_in6);
 	}
-	if (sup_connect_to(sock, &at, atlen, err) == 0 &&
-	    getsockname(sock, (struct sockaddr *)&mine, &len) == 0)
-		a = sup_accept_mine(lis, &mine, err);
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(sock, F_SETFL, fl | O_NONBLOCK);
+	if (sup_connect_start(sock, &at, atlen, err) == 0 &&
+	    getsockname(sock, (struct sockaddr *)&mine, &len) == 0 &&
+	    (a = sup_accept_mine(lis, &mine, err)) >= 0 &&
+	    sup_connect_done(sock, err) < 0) {
+		close(a);
+		a = -1;
+	}
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(sock, F_SETFL, fl);
 	close(lis); /* no listener left open, whatever happened */
 	return a;
 }
