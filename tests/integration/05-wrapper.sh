@@ -2,8 +2,10 @@
 # scripts/redis-tls-run itself: flags to REDIS_TLS_* variables, LD_PRELOAD
 # kept and appended to, refusals (bad usage, setuid programs) with exit
 # status 2 and the command not started, static and Go programs and
-# --supervise under the supervisor, --check-config.  (--check and --print-env against a server:
-# 65-operate.sh.)
+# --supervise under the supervisor, --check-config, --url / --url-env
+# (endpoints, the redis:// form handed on, bad URLs refused, passwords
+# masked).  (--check and --print-env against a server: 65-operate.sh; URLs
+# end to end: 06-url.sh.)
 # shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317,SC2119,SC2016
 source "$(dirname "$0")/../../scripts/testlib.sh"
 t_require_shim
@@ -197,6 +199,140 @@ case_setuid_refused() {
 		--cacert "$PKI/ca.crt" --supervise -- "$suid"
 }
 
+# ------------------------------------------------------------ URLs
+
+# A password the URL cases look for where it must not be.
+URL_PW=pw-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+
+case_url_mapping() {
+	# --url adds the URL's HOST:PORT, as --endpoint would (6379 when the
+	# URL has no port, as redis-py and Jedis dial); once per spec.
+	t_run "$T_RUN" --endpoint 127.0.0.1:7001 --url "rediss://default:$URL_PW@127.0.0.1:7002/2" \
+		--url rediss://cache.example --url 'rediss://[::1]:7003?db=3' --url 'rediss://[fd00::7]' \
+		--url 'REDISS://Host-1.example:7004/' --url rediss://127.0.0.1:7002 -- env
+	assert_rc 0 || return
+	grep -qxF 'REDIS_TLS_ENDPOINTS=127.0.0.1:7001,127.0.0.1:7002,cache.example:6379,[::1]:7003,[fd00::7]:6379,Host-1.example:7004' <<<"$T_OUT" ||
+		fail "REDIS_TLS_ENDPOINTS: $(grep REDIS_TLS_ENDPOINTS <<<"$T_OUT")"
+	# The URL itself is not the program's (nothing passed on but the spec).
+	assert_not_contains "$T_OUT" "$URL_PW" "the program's environment"
+	assert_eq "" "$T_ERR" "stderr"
+}
+
+case_url_env_rewrite() {
+	# The program gets the same URL with redis://, byte for byte the rest:
+	# percent-encoded user and password, IPv6, db, query, fragment.
+	local url="rediss://us%40er:$URL_PW%3A@[::1]:7003/3?socket_timeout=5&client_name=a:b#f"
+	local show='printf "%s\n" "$WRAPPER_URL" "$REDIS_TLS_ENDPOINTS" "${REDIS_TLS_URL_ENV-unset}"'
+	t_run env WRAPPER_URL="$url" "$T_RUN" --url-env WRAPPER_URL --endpoint 127.0.0.1:7001 \
+		--log-level info -- sh -c "$show"
+	assert_rc 0 || return
+	assert_eq "redis://${url#rediss://}"$'\n127.0.0.1:7001,[::1]:7003\nunset' "$T_OUT" \
+		"the program's URL, endpoints, REDIS_TLS_URL_ENV" || return
+	assert_eq "redis-tls-run: WRAPPER_URL: rediss://us%40er:***@[::1]:7003/3?... -> endpoint [::1]:7003; the program is given redis://us%40er:***@[::1]:7003/3?..." \
+		"$T_ERR" "the info line, password and query masked" || return
+	# REDIS_TLS_URL_ENV (the entrypoint's): one or more variables, their
+	# endpoints added to REDIS_TLS_ENDPOINTS (not replacing it), once.
+	t_run env A="rediss://:$URL_PW@a.example:7005" B=rediss://b.example REDIS_TLS_ENDPOINTS=c.example:7006,b.example:6379 \
+		REDIS_TLS_URL_ENV=A,B "$T_RUN" -- sh -c 'printf "%s\n" "$A" "$B" "$REDIS_TLS_ENDPOINTS" "${REDIS_TLS_URL_ENV-unset}"'
+	assert_rc 0 || return
+	assert_eq "redis://:$URL_PW@a.example:7005"$'\nredis://b.example\nc.example:7006,b.example:6379,a.example:7005\nunset' \
+		"$T_OUT" "REDIS_TLS_URL_ENV=A,B" || return
+	# --url-env is an option: it overrides REDIS_TLS_URL_ENV, and its
+	# endpoint joins --endpoint's, which replace REDIS_TLS_ENDPOINTS.
+	t_run env A=rediss://a.example:7005 B=rediss://b.example:7007 REDIS_TLS_ENDPOINTS=c.example:7006 \
+		REDIS_TLS_URL_ENV=A "$T_RUN" --url-env B --endpoint d.example:7008 -- \
+		sh -c 'printf "%s\n" "$A" "$B" "$REDIS_TLS_ENDPOINTS"'
+	assert_rc 0 || return
+	assert_eq $'rediss://a.example:7005\nredis://b.example:7007\nd.example:7008,b.example:7007' \
+		"$T_OUT" "--url-env B over REDIS_TLS_URL_ENV=A"
+}
+
+# url_refused WHAT ERE URL: refused as --url URL and as --url-env with URL
+# in the variable: exit 2, one line matching ERE, without the password,
+# the command not started.
+url_refused() {
+	local what=$1 ere=$2 url=$3 how
+	for how in --url --url-env; do
+		if [ "$how" = --url ]; then
+			t_run "$T_RUN" --url "$url" -- sh -c 'echo COMMAND-RAN'
+		else
+			t_run env WRAPPER_URL="$url" "$T_RUN" --url-env WRAPPER_URL -- sh -c 'echo COMMAND-RAN'
+		fi
+		assert_rc 2 "$what ($how)" || return
+		assert_not_contains "$T_OUT" COMMAND-RAN "$what ($how): the command" || return
+		assert_eq 1 "$(grep -c . <<<"$T_ERR")" "$what ($how): lines on stderr ($T_ERR)" || return
+		assert_match "$T_ERR" "$ere" "$what ($how): the error" || return
+		assert_not_contains "$T_ERR" "$URL_PW" "$what ($how): the error" || return
+	done
+}
+
+case_url_refusals() {
+	local p=$URL_PW
+	url_refused "a redis:// URL" "redis://u:\*\*\*@h.example:7001:? .*plaintext" \
+		"redis://u:$p@h.example:7001"
+	url_refused "another scheme" "not a rediss:// URL" "unix://u:$p@/tmp/redis.sock"
+	url_refused "no scheme" "^redis-tls-run: .*u:\*\*\*@h.example:7001: not a rediss:// URL" "u:$p@h.example:7001"
+	url_refused "no host" "no host" "rediss://u:$p@"
+	url_refused "no host, a port" "no host" "rediss://u:$p@:7001"
+	url_refused "no port after ':'" "no port" "rediss://u:$p@h.example:/0"
+	url_refused "port 0" "port is not a number from 1 to 65535" "rediss://u:$p@h.example:0"
+	url_refused "port 65536" "port is not" "rediss://u:$p@h.example:65536"
+	url_refused "port 1234567" "port is not" "rediss://u:$p@h.example:1234567"
+	url_refused "a named port" "port is not" "rediss://u:$p@h.example:redis"
+	url_refused "a space" "no spaces" "rediss://u:$p @h.example:7001"
+	url_refused "a tab" "no spaces or control" "rediss://u:$p@h.example:7001"$'\t'
+	url_refused "a newline" "no spaces or control" "rediss://u:$p@h.example:7001"$'\n'
+	url_refused "an unbracketed IPv6 address" "in brackets" "rediss://u:$p@::1:7001"
+	url_refused "an unclosed bracket" "\[ADDRESS\]" "rediss://u:$p@[::1:7001"
+	url_refused "junk after the bracket" "\[ADDRESS\]:PORT" "rediss://u:$p@[::1]x:7001"
+	url_refused "not IPv6 in brackets" "not an IPv6 address" "rediss://u:$p@[h.example]:7001"
+	url_refused "a wildcard host" "not a name or an address" "rediss://u:$p@*.example:7001"
+	url_refused "two hosts" "not a name or an address" "rediss://u:$p@a.example,b.example"
+	url_refused "a path that is not a db" "database number" "rediss://u:$p@h.example:7001/zero"
+	url_refused "ssl_cert_reqs" "'ssl_cert_reqs' sets the client's own TLS" \
+		"rediss://u:$p@h.example:7001/0?ssl_cert_reqs=none"
+	url_refused "a password with '/'" "percent-encode" "rediss://u:a/$p@h.example:7001"
+	url_refused "a password with '?'" "^redis-tls-run: .*rediss://\*\*\*@h.example:7001: an '@' after the host" \
+		"rediss://u:a?$p@h.example:7001"
+	url_refused "an empty URL" "empty URL" ""
+}
+
+case_url_env_refusals() {
+	local run=(sh -c 'echo COMMAND-RAN')
+	refused "--url-env of an unset variable" "^redis-tls-run: --url-env WRAPPER_UNSET_URL: that variable is not set$" \
+		--url-env WRAPPER_UNSET_URL -- "${run[@]}"
+	refused "--url-env of a bad name" "not a variable name" --url-env 'REDIS-URL' -- "${run[@]}"
+	refused "--url without its value" "needs a value" --url
+	REDIS_TLS_URL_ENV=WRAPPER_UNSET_URL refused "REDIS_TLS_URL_ENV naming an unset variable" \
+		"REDIS_TLS_URL_ENV names 'WRAPPER_UNSET_URL': that variable is not set" -- "${run[@]}"
+	REDIS_TLS_URL_ENV=A,,B A=rediss://a.example refused "REDIS_TLS_URL_ENV=A,,B" "'': not a variable name" \
+		-- "${run[@]}"
+	# redis:// in the variable: handed on as it is, it would be plaintext.
+	WRAPPER_URL="redis://:$URL_PW@h.example:7001" refused "--url-env of a redis:// URL" \
+		"--url-env WRAPPER_URL: redis://:\*\*\*@h.example:7001 is plaintext and would not be protected; give WRAPPER_URL the rediss:// form" \
+		--url-env WRAPPER_URL -- "${run[@]}"
+	assert_not_contains "$T_ERR" "$URL_PW" "the error"
+}
+
+case_url_print_env() {
+	# --print-env: the endpoints and REDIS_TLS_URL_ENV (the entrypoint
+	# makes the redis:// form at start), never the URL or its password.
+	local fmt
+	for fmt in --print-env --print-env=shell; do
+		t_run env WRAPPER_URL="rediss://default:$URL_PW@127.0.0.1:7002/2" "$T_RUN" --cacert "$PKI/ca.crt" \
+			--url "rediss://u:$URL_PW@127.0.0.1:7001" --url-env WRAPPER_URL "$fmt"
+		assert_rc 0 "$fmt" || return
+		assert_not_contains "$T_OUT$T_ERR" "$URL_PW" "$fmt" || return
+		local want=('REDIS_TLS_ENDPOINTS=127.0.0.1:7001,127.0.0.1:7002' REDIS_TLS_URL_ENV=WRAPPER_URL) w
+		[ "$fmt" = --print-env ] ||
+			want=("export REDIS_TLS_ENDPOINTS='127.0.0.1:7001,127.0.0.1:7002'" "export REDIS_TLS_URL_ENV='WRAPPER_URL'")
+		for w in "${want[@]}"; do
+			grep -qxF -- "$w" <<<"$T_OUT" || fail "$fmt lacks $w: $T_OUT"
+		done
+		assert_match "$T_OUT" "^# and WRAPPER_URL with the rediss:// URL \(not printed" "$fmt's comment" || return
+	done
+}
+
 t_case "flags map to REDIS_TLS_* variables" case_mapping
 t_case "--crl-file, --pin-sha256, --stats, --stats-file map to variables" case_operate_flags_mapping
 t_case "--check-config: OK, or the reason and status 2" case_check_config
@@ -209,4 +345,9 @@ t_case "usage errors: exit 2, command not started" case_usage_errors
 t_case "static and Go programs run under the supervisor" case_unreachable_programs
 t_case "--supervise / REDIS_TLS_SUPERVISE=1: any program under the supervisor" case_supervise_option
 t_case "setuid programs refused" case_setuid_refused
+t_case "--url: the URL's HOST:PORT as an endpoint (port 6379 when absent)" case_url_mapping
+t_case "--url-env / REDIS_TLS_URL_ENV: the program given redis://, the rest unchanged" case_url_env_rewrite
+t_case "bad URLs: exit 2, one line, password masked, command not started" case_url_refusals
+t_case "--url-env refusals: unset variable, bad name, a redis:// URL" case_url_env_refusals
+t_case "--print-env with URLs: REDIS_TLS_URL_ENV, never the password" case_url_print_env
 t_done
