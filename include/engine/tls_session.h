@@ -3,7 +3,7 @@
  * error reports, reads that drain, writes that own their records.
  *
  * OpenSSL is used by the TLS files of the engine alone (tls_ctx.c,
- * tls_cache.c, tls_cert.c, tls_bio.c, this one; engine.c and
+ * tls_cache.c, tls_cert.c, tls_name.c, tls_bio.c, this one; engine.c and
  * session_cache.c for a call or two).  Each function here interprets OpenSSL's result in one place (tls_result, after redis's
  * handleSSLReturnCode) and follows engine_api.h's return contract.
  * Not thread-safe: the switchboard serialises calls per session.
