@@ -142,9 +142,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) $(BUILD)/flags | $(BUILD)/tests
 		$(LDFLAGS) -o $@ $< $(PURE_OBJS) -lcmocka $(ENGINE_LIBS)
 
 # The session and name tests drive the engine itself (tls_session.c and
-# tls_bio.c over a memory wire, engine_names): they link the engine's
-# objects rather than PURE_OBJS.
-ENGINE_TEST_BINS := $(BUILD)/tests/test_tls_session $(BUILD)/tests/test_sni_name
+# tls_bio.c over a memory wire, engine_names, tls_name.c's checks): they
+# link the engine's objects rather than PURE_OBJS.
+ENGINE_TEST_BINS := $(BUILD)/tests/test_tls_session $(BUILD)/tests/test_sni_name \
+                    $(BUILD)/tests/test_tls_name
 $(ENGINE_TEST_BINS): $(BUILD)/tests/%: tests/unit/%.c $(ENGINE_OBJS) $(COMMON_OBJS) \
                      $(BUILD)/flags | $(BUILD)/tests
 	@$(if $(Q),echo "  CC      $@")

@@ -98,4 +98,18 @@ enum match_result match_test_set(const struct match_spec *spec,
  */
 int match_check_name(const char *name, char *err, size_t errlen);
 
+/*
+ * match_is_pattern - 1 if `s` is a verify_name pattern "*.DOMAIN" (as
+ * match_check_pattern accepts them), else 0.
+ *
+ * match_check_pattern - 0 if `text` is such a pattern: "*." then a host
+ * name (match_check_name; one trailing dot allowed; a single label, as in
+ * "*.test", is allowed, for local domains); -1 with a one-line reason
+ * otherwise ("*", "*.", "*x.example.com", "*.*.example.com", "*.10.0.0.1").
+ * The pattern stands for every DNS name one or more labels below DOMAIN,
+ * never DOMAIN itself.
+ */
+int match_is_pattern(const char *s);
+int match_check_pattern(const char *text, char *err, size_t errlen);
+
 #endif

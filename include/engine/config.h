@@ -56,10 +56,14 @@ struct cfg_tls {
 	char *ciphers, *ciphersuites, *groups;
 	int handshake_timeout_ms;
 	char *sni;         /* name to send as SNI instead of the dialled one */
-	char *verify_name; /* name to verify instead of the dialled one */
-	/* origins of the values that can fail later, at TLS set-up */
+	char *verify_name; /* name to verify instead of the dialled one, or
+			      a pattern "*.DOMAIN" (match_check_pattern) */
+	int verify_ip_in_cn; /* a dialled IP may be the subject CN of a
+				certificate with no SAN (tls_name.h) */
+	/* origins of the values that can fail later, at TLS set-up (and of
+	   verify_ip_in_cn, which is warned about at load) */
 	struct cfg_where w_ca, w_cert, w_key, w_crl, w_ciphers, w_ciphersuites,
-		w_groups;
+		w_groups, w_ip_in_cn;
 };
 
 struct cfg_endpoint {

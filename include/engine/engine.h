@@ -27,12 +27,17 @@ extern const struct shim_host *engine_host;
  *            a trailing dot; or NULL;
  *   expect   verify_name, else dialled, else the IP (IP literals in
  *            their canonical form, which X509 IP checks need);
- *   sni      the sni option, else dialled, else verify_name; NULL for an
- *            IP literal (SNI is never sent for one).
+ *   pattern  1 if expect is verify_name's pattern "*.DOMAIN" (only the
+ *            configuration makes one: a dialled name with a '*' in it is
+ *            verified as the name it is);
+ *   sni      the sni option, else dialled, else verify_name unless it is
+ *            a pattern (a pattern is no host name); NULL for an IP
+ *            literal (SNI is never sent for one).
  * The strings point into ep, `name`, `ip` or *out itself.
  */
 struct engine_names {
 	const char *dialled, *expect, *sni;
+	int pattern;
 	char ip[ADDR_TEXT_MAX]; /* the canonical form of an IP expect */
 	char name[MATCH_NAME_MAX + 2]; /* `name` without its trailing dot */
 };

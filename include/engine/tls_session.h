@@ -3,7 +3,7 @@
  * error reports, reads that drain, writes that own their records.
  *
  * OpenSSL is used by the TLS files of the engine alone (tls_ctx.c,
- * tls_cache.c, tls_cert.c, tls_bio.c, this one; engine.c and
+ * tls_cache.c, tls_cert.c, tls_name.c, tls_bio.c, this one; engine.c and
  * session_cache.c for a call or two).  Each function here interprets OpenSSL's result in one place (tls_result, after redis's
  * handleSSLReturnCode) and follows engine_api.h's return contract.
  * Not thread-safe: the switchboard serialises calls per session.
@@ -20,10 +20,21 @@ struct shim_tls;
 
 struct tls_target {
 	const char *label;  /* "host:port" for log lines */
-	const char *expect; /* name or IP literal to verify */
+	const char *expect; /* name, IP literal or pattern to verify */
 	const char *sni;    /* NULL: send none */
+	int pattern;        /* expect is a pattern "*.DOMAIN" (tls_name.h) */
 	const char *cache_key;
 };
+
+/*
+ * tls_session_verify_chain - every context's certificate verification
+ * (SSL_CTX_set_cert_verify_callback): X509_verify_cert, then, on a chain
+ * it accepted, the name checks OpenSSL does not make (tls_name.h) for a
+ * session that verifies a pattern, or an IP with verify_ip_in_cn.  A name
+ * that fails is X509_V_ERR_HOSTNAME_MISMATCH or _IP_ADDRESS_MISMATCH, as
+ * OpenSSL's own checks report it.  Returns 1 if verified, else <= 0.
+ */
+int tls_session_verify_chain(X509_STORE_CTX *xs, void *arg);
 
 /* tls_session_cache_target - the endpoint and the cache key of the
    session an SSL belongs to: 0, or -1 if none. */

@@ -16,6 +16,7 @@ typedef struct ssl_session_st SSL_SESSION;
 typedef struct bio_st BIO;
 typedef struct x509_st X509;
 typedef struct X509_name_st X509_NAME;
+typedef struct x509_store_ctx_st X509_STORE_CTX;
 typedef struct asn1_string_st ASN1_TIME;
 
 #endif

@@ -399,6 +399,35 @@ static int match_parse_wildcard(const char *buf, struct match_spec *spec,
 	return 0;
 }
 
+/* ---- verify_name patterns ---------------------------------------------- */
+
+int match_is_pattern(const char *s)
+{
+	return s != NULL && s[0] == '*' && s[1] == '.';
+}
+
+int match_check_pattern(const char *text, char *err, size_t errlen)
+{
+	const char *d = text + 2;
+	size_t n;
+
+	if (text[0] != '*' || (text[1] != '.' && text[1] != '\0'))
+		return match_fail(err, errlen,
+				  "'*' is only allowed as the whole first "
+				  "label, as in *.example.com");
+	n = text[1] == '\0' ? 0 : strlen(d);
+	if (match_trimmed_len(d, n) == 0)
+		return match_fail(err, errlen,
+				  "names no domain: a pattern is *.DOMAIN "
+				  "(DNS names one or more labels below DOMAIN)");
+	if (addr_is_literal(d))
+		return match_fail(err, errlen,
+				  "the domain of a pattern is a DNS name, not "
+				  "an IP address (verify an IP address by "
+				  "writing it alone)");
+	return match_check_name_n(d, n, err, errlen);
+}
+
 static int match_parse_host(const char *h, size_t n, struct match_spec *spec,
 			    char *err, size_t errlen)
 {

@@ -56,6 +56,7 @@ enum cfg_key_id {
 	CK_TIMEOUT,
 	CK_SNI,
 	CK_VERIFY_NAME,
+	CK_VERIFY_IP_IN_CN,
 	CK_COUNT
 };
 
@@ -65,7 +66,7 @@ enum cfg_kind {
 	CFG_K_TEXT,     /* non-empty string, checked later by the TLS layer */
 	CFG_K_ENVNAME,  /* name of a variable that must be set */
 	CFG_K_HOST,     /* host name */
-	CFG_K_HOST_IP,  /* host name or IP literal */
+	CFG_K_HOST_IP,  /* host name, *.DOMAIN pattern or IP literal */
 	CFG_K_PINS,     /* string or list of base64 SHA-256 digests */
 	CFG_K_VERIFY,   /* "full" | "none" */
 	CFG_K_BOOL,     /* bool (file), 1/0/true/false/yes/no (environment) */
@@ -123,6 +124,9 @@ static const struct cfg_key cfg_keys[CK_COUNT] = {
 	[CK_VERIFY_NAME] = { "verify_name", "REDIS_TLS_VERIFY_NAME",
 			     CFG_K_HOST_IP,
 			     offsetof(struct cfg_tls, verify_name) },
+	[CK_VERIFY_IP_IN_CN] = { "verify_ip_in_cn", "REDIS_TLS_VERIFY_IP_IN_CN",
+				 CFG_K_BOOL,
+				 offsetof(struct cfg_tls, verify_ip_in_cn) },
 };
 
 static const struct {
@@ -514,24 +518,34 @@ static int cfg_apply_envname(struct cfg_loader *ld, struct cfg_layer *ly,
 	return cfg_store_string(ld, ly, k, text, src);
 }
 
-/* SNI and verify_name, stored without a trailing dot. */
+/* SNI and verify_name, stored without a trailing dot; verify_name may
+   also be an IP literal or a *.DOMAIN pattern (match_check_pattern). */
 static int cfg_apply_host(struct cfg_loader *ld, struct cfg_layer *ly,
 			  enum cfg_key_id k, const char *text,
 			  const struct cfg_src *src)
 {
 	const char *key = cfg_keys[k].name;
+	int host_ip = cfg_keys[k].kind == CFG_K_HOST_IP;
 	char why[CFG_WHY_MAX];
-	char name[MATCH_NAME_MAX + 2];
+	char name[MATCH_NAME_MAX + 4];
 	size_t n = strlen(text);
 
-	if (cfg_keys[k].kind == CFG_K_HOST && addr_is_literal(text))
+	if (!host_ip && addr_is_literal(text))
 		return cfg_value_fail(ld, src, key,
 				      "'%s': must be a host name; SNI is never "
 				      "sent for IP addresses",
 				      text);
-	if (cfg_keys[k].kind == CFG_K_HOST_IP && addr_is_literal(text))
+	if (!host_ip && text[0] == '*')
+		return cfg_value_fail(ld, src, key,
+				      "'%s': must be a host name; SNI is never "
+				      "a pattern (verify_name may be one)",
+				      text);
+	if (host_ip && addr_is_literal(text))
 		return cfg_store_string(ld, ly, k, text, src);
-	if (match_check_name(text, why, sizeof(why)) < 0)
+	if (host_ip && text[0] == '*' &&
+	    match_check_pattern(text, why, sizeof(why)) < 0)
+		return cfg_value_fail(ld, src, key, "'%s': %s", text, why);
+	if (text[0] != '*' && match_check_name(text, why, sizeof(why)) < 0)
 		return cfg_value_fail(ld, src, key, "'%s': %s", text, why);
 	if (text[n - 1] == '.')
 		n--;
@@ -924,6 +938,7 @@ static void cfg_publish_where(struct cfg_tls *t, const struct cfg_where *w)
 	t->w_ciphers = w[CK_CIPHERS];
 	t->w_ciphersuites = w[CK_CIPHERSUITES];
 	t->w_groups = w[CK_GROUPS];
+	t->w_ip_in_cn = w[CK_VERIFY_IP_IN_CN];
 }
 
 /* Checks that combine keys, on an endpoint's effective settings. */

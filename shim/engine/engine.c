@@ -14,9 +14,11 @@
  * dials it (addr.c: v4-mapped IPv6 as IPv4, the any-address as the local
  * host); a host-name endpoint also matches every address its name
  * resolves to now (resolve.c); the name verified is the endpoint's
- * verify_name, else the configured name it matched through, else the name
- * the connecting thread resolved for this address and port (names.c),
- * else the IP against IP SANs.
+ * verify_name (a name, an IP, or a pattern "*.DOMAIN": tls_name.h), else
+ * the configured name it matched through, else the name the connecting
+ * thread resolved for this address and port (names.c), else the IP
+ * against IP SANs (or, with verify_ip_in_cn, the CN of a certificate
+ * without SANs).
  *
  * Initialisation runs once (the switchboard serialises it); afterwards the
  * configuration is read-only, contexts change only through tls_ctx_swap,
@@ -208,8 +210,11 @@ void engine_names(const struct cfg_endpoint *ep, enum match_result how,
 	/* X509 IP checks take the canonical form only */
 	if (addr_canonical(out->expect, out->ip, sizeof(out->ip)))
 		out->expect = out->ip;
+	out->pattern = out->expect == c->verify_name &&
+		       match_is_pattern(c->verify_name);
 	out->sni = c->sni ? c->sni : out->dialled ? out->dialled
-						   : c->verify_name;
+		 : match_is_pattern(c->verify_name) ? NULL
+						     : c->verify_name;
 	if (out->sni != NULL && addr_is_literal(out->sni))
 		out->sni = NULL; /* never SNI for an IP literal */
 }
@@ -237,6 +242,7 @@ static void engine_name_conn(const struct engine_ep *ep,
 	info->handshake_timeout_ms = ep->tls.cfg->tls.handshake_timeout_ms;
 	cn->tg = (struct tls_target){ .label = info->label,
 				      .expect = nm->expect, .sni = nm->sni,
+				      .pattern = nm->pattern,
 				      .cache_key = cn->key };
 }
 
@@ -540,6 +546,23 @@ static void engine_fork_child(void)
 	resolve_fork_child();
 }
 
+/* verify_ip_in_cn loosens verification: said once, at load. */
+static void engine_warn_ip_in_cn(const struct cfg_endpoint *cfg)
+{
+	char where[CFG_WHERE_TEXT_MAX];
+
+	if (!cfg->tls.verify_ip_in_cn || cfg->tls.verify == CFG_VERIFY_NONE)
+		return;
+	config_where_format(&cfg->tls.w_ip_in_cn, where, sizeof(where));
+	ENGINE_LOG(SHIM_LOG_WARNING, "endpoint '%s': verify_ip_in_cn is on "
+		   "(%s): a dialled IP address is also accepted from the "
+		   "subject CN of a server certificate without SANs, which "
+		   "OpenSSL and RFC 6125 ignore; this loosens verification: "
+		   "use it only with a CA that signs for your servers alone "
+		   "(as Memorystore's per-instance CA does)", cfg->match_text,
+		   where);
+}
+
 /* Undo engine_build for the first n endpoints (all that were built). */
 static void engine_unbuild(size_t n)
 {
@@ -580,6 +603,7 @@ static int engine_build(char *why, size_t whylen)
 		reload_watch_init(&ep->watch, &ep->tls);
 		pthread_mutex_init(&ep->warn_lock, NULL);
 		engine_seed_warned(ep);
+		engine_warn_ip_in_cn(ep->tls.cfg);
 		engine_neps = i + 1;
 	}
 	return 0;

@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "tls_cache.h"
 #include "tls_cert.h"
+#include "tls_session.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -484,6 +485,8 @@ static void tls_ctx_settings(SSL_CTX *ctx, const struct cfg_tls *t)
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
 					      SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(ctx, tls_cache_new_session);
+	/* the name checks OpenSSL lacks run on the chain it verified */
+	SSL_CTX_set_cert_verify_callback(ctx, tls_session_verify_chain, NULL);
 	pthread_once(&tls_keylog_once, tls_keylog_open);
 	if (tls_keylog_fd >= 0)
 		SSL_CTX_set_keylog_callback(ctx, tls_keylog_cb);

@@ -8,6 +8,7 @@
 #include "tls_bio.h"
 #include "tls_cache.h"
 #include "tls_cert.h"
+#include "tls_name.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -19,11 +20,19 @@
 #include <time.h>
 
 #define TLS_WRITE_CHUNK 16384
-#define TLS_EXPECT_MAX 256   /* a host name (253) or an IP literal */
+#define TLS_EXPECT_MAX 256   /* a host name (253), a pattern or an IP */
 #define TLS_CA_TEXT_MAX 720  /* a CA certificate described, with its origin */
 #define TLS_ORIGIN_MAX 300   /* "CA certificate from 'FILE'" */
 
 enum tls_op { TLS_OP_HANDSHAKE, TLS_OP_READ, TLS_OP_WRITE };
+
+/* How the server certificate's name is checked. */
+enum tls_check {
+	TLS_CHECK_HOST,    /* X509_check_host, in OpenSSL's verification */
+	TLS_CHECK_IP,      /* X509_check_ip, likewise */
+	TLS_CHECK_PATTERN, /* tls_name_under, after it */
+	TLS_CHECK_IP_CN,   /* X509_check_ip, else tls_name_ip_in_cn, after */
+};
 
 struct shim_tls {
 	SSL *ssl;
@@ -31,6 +40,10 @@ struct shim_tls {
 	struct tls_endpoint *ep;
 	char label[SHIM_LABEL_MAX];
 	char expect[TLS_EXPECT_MAX];
+	enum tls_check check;
+	char matched[TLS_EXPECT_MAX]; /* what satisfied a pattern or the CN */
+	int cn_is_ip; /* the IP failed, and the certificate has it as its
+			 only name, in the CN (verify_ip_in_cn would take it) */
 	char *cache_key; /* the full resumption key (session_cache.h) */
 	int got_data;    /* the server has sent application data */
 	int wrote;       /* the program has written plaintext */
@@ -100,6 +113,10 @@ static int tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	if (t->peer[0] == '\0' && X509_STORE_CTX_get0_cert(xs) != NULL)
 		tls_cert_describe(X509_STORE_CTX_get0_cert(xs), t->peer,
 				  sizeof(t->peer));
+	if (!ok && X509_STORE_CTX_get_error(xs) ==
+			   X509_V_ERR_IP_ADDRESS_MISMATCH)
+		t->cn_is_ip = tls_name_ip_in_cn(X509_STORE_CTX_get0_cert(xs),
+						t->expect);
 	if (!ok && t->vfail == 0) {
 		t->vfail = X509_STORE_CTX_get_error(xs);
 		t->vfail_depth = X509_STORE_CTX_get_error_depth(xs);
@@ -120,7 +137,74 @@ static void tls_clear_errors(void)
 		ERR_clear_error();
 }
 
+/* 1 if the certificate `leaf` of a verified chain carries the name t
+   checks after OpenSSL (TLS_CHECK_PATTERN, TLS_CHECK_IP_CN), else 0. */
+static int tls_check_after(struct shim_tls *t, X509 *leaf)
+{
+	switch (t->check) {
+	case TLS_CHECK_PATTERN:
+		return tls_name_under(leaf, t->expect + 2, t->matched,
+				      sizeof(t->matched));
+	case TLS_CHECK_IP_CN:
+		if (X509_check_ip_asc(leaf, t->expect, 0) == 1)
+			return 1;
+		if (!tls_name_ip_in_cn(leaf, t->expect))
+			return 0;
+		snprintf(t->matched, sizeof(t->matched), "the subject CN of a "
+			 "certificate without SANs, verify_ip_in_cn");
+		return 1;
+	case TLS_CHECK_HOST:
+	case TLS_CHECK_IP:
+	default:
+		return 1; /* OpenSSL's verification checked the name */
+	}
+}
+
+int tls_session_verify_chain(X509_STORE_CTX *xs, void *arg)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(
+		xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct shim_tls *t = ssl ? SSL_get_ex_data(ssl, tls_ctx_ex_index()) : NULL;
+	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+	int ok = X509_verify_cert(xs);
+
+	if (ok <= 0 || t == NULL || leaf == NULL ||
+	    SSL_get_verify_mode(ssl) == SSL_VERIFY_NONE ||
+	    tls_check_after(t, leaf))
+		return ok;
+	X509_STORE_CTX_set_current_cert(xs, leaf);
+	X509_STORE_CTX_set_error_depth(xs, 0);
+	X509_STORE_CTX_set_error(xs, t->check == TLS_CHECK_PATTERN
+					     ? X509_V_ERR_HOSTNAME_MISMATCH
+					     : X509_V_ERR_IP_ADDRESS_MISMATCH);
+	return 0;
+}
+
 /* ------------------------------------------------------- creation */
+
+/* What checks the name (enum tls_check), and OpenSSL told what to check
+   when it is OpenSSL; 1, or 0 if OpenSSL refused the name. */
+static int tls_set_check(struct shim_tls *t, const struct tls_target *tg)
+{
+	int literal = addr_is_literal(tg->expect);
+
+	t->check = tg->pattern ? TLS_CHECK_PATTERN
+		 : !literal    ? TLS_CHECK_HOST
+		 : t->ep->cfg->tls.verify_ip_in_cn ? TLS_CHECK_IP_CN
+						   : TLS_CHECK_IP;
+	switch (t->check) {
+	case TLS_CHECK_HOST:
+		SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		return SSL_set1_host(t->ssl, tg->expect);
+	case TLS_CHECK_IP:
+		return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl),
+						     tg->expect);
+	case TLS_CHECK_PATTERN:
+	case TLS_CHECK_IP_CN:
+	default:
+		return 1; /* tls_session_verify_chain checks it */
+	}
+}
 
 static int tls_set_expectations(struct shim_tls *t, const struct tls_target *tg)
 {
@@ -135,14 +219,7 @@ static int tls_set_expectations(struct shim_tls *t, const struct tls_target *tg)
 			   "connection", tg->label);
 	} else {
 		SSL_set_verify(t->ssl, SSL_VERIFY_PEER, tls_verify_cb);
-		if (addr_is_literal(tg->expect))
-			ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl),
-							   tg->expect);
-		else {
-			SSL_set_hostflags(t->ssl,
-					  X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-			ok = SSL_set1_host(t->ssl, tg->expect);
-		}
+		ok = tls_set_check(t, tg);
 	}
 	if (ok && tg->sni != NULL && !addr_is_literal(tg->sni))
 		ok = SSL_set_tlsext_host_name(t->ssl, tg->sni);
@@ -247,15 +324,38 @@ static int tls_not_tls_reason(int reason)
 	       reason == SSL_R_HTTP_REQUEST;
 }
 
+/* Why the name failed, when OpenSSL's words do not say it: into why. */
+static void tls_name_failure(const struct shim_tls *t, long vr, char *why,
+			     size_t len)
+{
+	why[0] = '\0';
+	if (vr == X509_V_ERR_HOSTNAME_MISMATCH && t->check == TLS_CHECK_PATTERN)
+		snprintf(why, len, ": the certificate names no DNS name under "
+			 "%s (a SAN dNSName one or more labels below it; IP "
+			 "SANs and the subject CN do not count)", t->expect + 2);
+	else if (vr == X509_V_ERR_IP_ADDRESS_MISMATCH && t->cn_is_ip)
+		snprintf(why, len, " (the certificate has no SAN and names %s "
+			 "in its subject CN only: verify_ip_in_cn = true "
+			 "(REDIS_TLS_VERIFY_IP_IN_CN=1, --verify-ip-in-cn) "
+			 "accepts that)", t->expect);
+	else if (vr == X509_V_ERR_IP_ADDRESS_MISMATCH &&
+		 t->check == TLS_CHECK_IP_CN)
+		snprintf(why, len, " (verify_ip_in_cn takes the subject CN "
+			 "only from a certificate with no SAN whose one CN is "
+			 "exactly %s)", t->expect);
+}
+
 static int tls_report_verify(struct shim_tls *t, long vr)
 {
 	int about_ca = vr == t->vfail && t->vfail_cert[0] != '\0';
+	char why[TLS_EXPECT_MAX + 160];
 
 	t->why = TLS_FAIL_VERIFY;
+	tls_name_failure(t, vr, why, sizeof(why));
 	ENGINE_LOG(SHIM_LOG_ERROR,
-		   "%s: server certificate rejected: %s%s%s; expected name "
+		   "%s: server certificate rejected: %s%s%s%s; expected name "
 		   "'%s'; server presented %s", t->label,
-		   X509_verify_cert_error_string(vr),
+		   X509_verify_cert_error_string(vr), why,
 		   about_ca ? ": it is " : "", about_ca ? t->vfail_cert : "",
 		   t->expect, t->peer[0] ? t->peer : "no certificate");
 	return EACCES;
@@ -475,10 +575,12 @@ static void tls_log_done(struct shim_tls *t)
 	deadline_now(&now);
 	ms = (double)deadline_elapsed_ns(&t->t0, &now) / DEADLINE_NS_PER_MS;
 	ENGINE_LOG(SHIM_LOG_INFO, "%s: TLS handshake done: %s, %s, "
-		   "verified '%s', resumed %s, %.1f ms", t->label,
+		   "verified '%s'%s%s%s, resumed %s, %.1f ms", t->label,
 		   SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl),
 		   SSL_get_verify_mode(t->ssl) == SSL_VERIFY_NONE ? "(nothing)"
 								  : t->expect,
+		   t->matched[0] ? " (as " : "", t->matched,
+		   t->matched[0] ? ")" : "",
 		   SSL_session_reused(t->ssl) ? "yes" : "no", ms);
 }
 

@@ -1,7 +1,10 @@
 #!/bin/bash
 # Configuration through the file, through REDIS_TLS_* variables and through
 # the wrapper's flags; match-spec forms; CA bundle and folder; a
-# passphrase-protected client key; verify_name, SNI, insecure.
+# passphrase-protected client key; verify_name, SNI, insecure; a
+# verify_name pattern (*.DOMAIN) for a node dialled by IP whose certificate
+# names only its own DNS name, and verify_ip_in_cn for a Memorystore-like
+# server (per-instance CA, the IP in the CN, no SAN).
 # shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317,SC2119
 source "$(dirname "$0")/../../scripts/testlib.sh"
 t_require_shim
@@ -184,6 +187,123 @@ case_insecure() {
 	restore_main
 }
 
+# ------------------------------------- verify_name *.DOMAIN, the IP in the CN
+
+CERTS=$T_TMP/certs
+mkdir -p "$CERTS"
+
+# mkcert NAME CN SAN [CA]: $CERTS/NAME.{crt,key}, a server certificate for
+# CN with subjectAltName SAN ("" for none at all), signed by CA (a path
+# without .crt/.key; default the test CA).
+mkcert() {
+	local n=$CERTS/$1 cn=$2 san=$3 ca=${4:-$PKI/ca}
+	{
+		printf 'basicConstraints=critical,CA:FALSE\n'
+		printf 'keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n'
+		[ -z "$san" ] || printf 'subjectAltName=%s\n' "$san"
+	} >"$n.ext"
+	if ! { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$n.key" &&
+		openssl req -new -key "$n.key" -subj "/O=redis-tls-shim test/CN=$cn" -out "$n.csr" &&
+		openssl x509 -req -in "$n.csr" -CA "$ca.crt" -CAkey "$ca.key" \
+			-CAcreateserial -CAserial "$n.srl" -days 30 -sha256 \
+			-extfile "$n.ext" -out "$n.crt"; } 2>"$n.err"; then
+		fail "mkcert $1: $(cat "$n.err")"
+	fi
+}
+
+# mkca NAME: $CERTS/NAME.{crt,key}, a CA of its own (a per-instance CA).
+mkca() {
+	local n=$CERTS/$1
+	if ! { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$n.key" &&
+		openssl req -x509 -new -key "$n.key" -sha256 -days 30 \
+			-subj "/O=memorystore-like/CN=$1" \
+			-addext "basicConstraints=critical,CA:TRUE" \
+			-addext "keyUsage=critical,keyCertSign,cRLSign" -out "$n.crt"; } 2>"$n.err"; then
+		fail "mkca $1: $(cat "$n.err")"
+	fi
+}
+
+# A node of a cluster that announces IPs, its certificate only
+# DNS:node1.cluster.test: dialled at 127.0.0.1, verified as the pattern.
+case_pattern_by_ip() {
+	mkcert node1 node1.cluster.test DNS:node1.cluster.test || return
+	start_tls_redis --tls-cert-file "$CERTS/node1.crt" \
+		--tls-key-file "$CERTS/node1.key" || return
+	t_run "$T_RUN" --endpoint "127.0.0.0/8:$REDIS_PORT" --cacert "$PKI/ca.crt" \
+		--cert "$PKI/client.crt" --key "$PKI/client.key" \
+		--verify-name '*.cluster.test' --log-level info -- \
+		redis-cli -h 127.0.0.1 -p "$REDIS_PORT" PING
+	expect_pong "--verify-name '*.cluster.test', dialled 127.0.0.1" || return
+	assert_contains "$T_ERR" "verified '*.cluster.test' (as node1.cluster.test)" \
+		"the shim's handshake line" || return
+	# without the pattern the IP is verified: no IP SAN, refused
+	t_run "$T_RUN" --endpoint "127.0.0.0/8:$REDIS_PORT" --cacert "$PKI/ca.crt" \
+		--cert "$PKI/client.crt" --key "$PKI/client.key" -- \
+		redis-cli -h 127.0.0.1 -p "$REDIS_PORT" PING
+	assert_failed "no --verify-name" || return
+	assert_one_shim_error "IP address mismatch; expected name '127\.0\.0\.1'"
+	stop_pid "$REDIS_PID"
+	restore_main
+}
+
+# A node presenting a certificate for another domain: refused with one
+# line naming what it presented, before any command byte; no SNI for the
+# pattern, the sni option's name when set.
+case_pattern_other_domain() {
+	local m
+	m=$(marker)
+	mkcert other node1.other.test DNS:node1.other.test || return
+	start_record_server tls pattern --cert "$CERTS/other.crt" \
+		--key "$CERTS/other.key" || return
+	t_run "$T_RUN" --endpoint "127.0.0.1:$REC_PORT" --cacert "$PKI/ca.crt" \
+		--verify-name '*.cluster.test' -- \
+		redis-cli -h 127.0.0.1 -p "$REC_PORT" SET "$m" 1
+	assert_failed "a certificate for node1.other.test" || return
+	assert_one_shim_error "rejected: hostname mismatch: the certificate names no DNS name under cluster\.test .*expected name '\*\.cluster\.test'; server presented subject 'CN=node1\.other\.test[^']*', SANs DNS:node1\.other\.test," || return
+	assert_file_lacks "$REC.raw" "$m" "the wire" || return
+	assert_file_lacks "$REC.plain" "$m" "the server's plaintext" || return
+	assert_file_lacks "$REC.raw" "cluster.test" "the ClientHello (no SNI for a pattern)" || return
+	t_run "$T_RUN" --endpoint "127.0.0.1:$REC_PORT" --cacert "$PKI/ca.crt" \
+		--verify-name '*.cluster.test' --sni node9.cluster.test -- \
+		redis-cli -h 127.0.0.1 -p "$REC_PORT" SET "$m" 1
+	assert_failed "a certificate for node1.other.test, --sni set" || return
+	assert_file_has "$REC.raw" "node9.cluster.test" "the ClientHello (--sni)" || return
+	assert_file_lacks "$REC.raw" "$m" "the wire"
+	stop_pid "$REC_PID"
+}
+
+# Memorystore-like: a per-instance CA, the certificate's subject CN the
+# IP, no SAN.  Refused (and said why) unless verify_ip_in_cn is on, which
+# is warned about.
+case_ip_in_cn() {
+	local m
+	m=$(marker)
+	mkca instance-ca || return
+	mkcert ipcn 127.0.0.1 "" "$CERTS/instance-ca" || return
+	start_tls_redis --tls-cert-file "$CERTS/ipcn.crt" \
+		--tls-key-file "$CERTS/ipcn.key" || return
+	t_run "$T_RUN" --endpoint "127.0.0.1:$REDIS_PORT" --cacert "$CERTS/instance-ca.crt" \
+		--cert "$PKI/client.crt" --key "$PKI/client.key" -- \
+		redis-cli -h 127.0.0.1 -p "$REDIS_PORT" SET "$m" 1
+	assert_failed "the IP in the CN, without the option" || return
+	assert_one_shim_error "IP address mismatch \(the certificate has no SAN and names 127\.0\.0\.1 in its subject CN only: verify_ip_in_cn = true" || return
+	assert_eq 0 "$(redis-cli --tls --insecure --cert "$PKI/client.crt" --key "$PKI/client.key" \
+		-h 127.0.0.1 -p "$REDIS_PORT" EXISTS "$m")" "EXISTS marker on the server" || return
+	t_run "$T_RUN" --endpoint "127.0.0.1:$REDIS_PORT" --cacert "$CERTS/instance-ca.crt" \
+		--cert "$PKI/client.crt" --key "$PKI/client.key" --verify-ip-in-cn -- \
+		redis-cli -h 127.0.0.1 -p "$REDIS_PORT" PING
+	expect_pong "--verify-ip-in-cn" || return
+	assert_one_shim_error "warning: endpoint '127\.0\.0\.1:$REDIS_PORT': verify_ip_in_cn is on \(environment REDIS_TLS_VERIFY_IP_IN_CN\).*loosens verification" || return
+	# the option takes the CN of the right chain only
+	t_run "$T_RUN" --endpoint "127.0.0.1:$REDIS_PORT" --cacert "$PKI/ca.crt" \
+		--cert "$PKI/client.crt" --key "$PKI/client.key" --verify-ip-in-cn -- \
+		redis-cli -h 127.0.0.1 -p "$REDIS_PORT" PING
+	assert_failed "--verify-ip-in-cn, another CA" || return
+	assert_contains "$T_ERR" "unable to get local issuer certificate" "the shim's error"
+	stop_pid "$REDIS_PID"
+	restore_main
+}
+
 t_case "config file via --config (relative paths)" case_file_wrapper
 t_case "config file via LD_PRELOAD + REDIS_TLS_CONFIG" case_file_env
 t_case "REDIS_TLS_* variables only" case_env_only
@@ -203,4 +323,7 @@ t_case "encrypted key: key_passphrase_file in the file" case_passphrase_file_con
 t_case "encrypted key: REDIS_TLS_KEY_PASSPHRASE_ENV" case_passphrase_env_vars
 t_case "verify_name and SNI" case_verify_name
 t_case "insecure: connects, warns" case_insecure
+t_case "verify_name *.cluster.test: a node dialled by IP, its own DNS name" case_pattern_by_ip
+t_case "verify_name *.cluster.test: node1.other.test refused, one line, no bytes, no SNI" case_pattern_other_domain
+t_case "IP in the CN, no SAN: refused unless verify_ip_in_cn (warned)" case_ip_in_cn
 t_done

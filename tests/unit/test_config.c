@@ -530,6 +530,7 @@ static void test_every_env_variable_applies(void **state)
 	env_set("REDIS_TLS_PIN_SHA256", " %s , %s ", PIN1, PIN2);
 	env_set("REDIS_TLS_SNI", "sni.example.com");
 	env_set("REDIS_TLS_VERIFY_NAME", "verify.example.com");
+	env_set("REDIS_TLS_VERIFY_IP_IN_CN", "true");
 	env_set("REDIS_TLS_VERIFY", "none");
 	env_set("REDIS_TLS_INSECURE", "yes");
 	env_set("REDIS_TLS_MIN_PROTOCOL", "TLSv1.1");
@@ -552,6 +553,7 @@ static void test_every_env_variable_applies(void **state)
 	assert_string_equal(t->pin_sha256[1], PIN2);
 	assert_string_equal(t->sni, "sni.example.com");
 	assert_string_equal(t->verify_name, "verify.example.com");
+	assert_int_equal(t->verify_ip_in_cn, 1);
 	assert_int_equal(t->verify, CFG_VERIFY_NONE);
 	assert_int_equal(t->insecure, 1);
 	assert_int_equal(t->min_protocol, CFG_TLS_1_1);
@@ -1109,10 +1111,97 @@ static void test_bad_names(void **state)
 		   f->conf);
 
 	write_conf(f, "defaults = {\n  sni = \"*.example.com\";\n};\n");
-	load_fails(f, "%s:2: sni '*.example.com': '*' in '*.example.com' is "
-		      "only allowed as the whole first label, as in "
-		      "*.example.com",
+	load_fails(f, "%s:2: sni '*.example.com': must be a host name; SNI is "
+		      "never a pattern (verify_name may be one)",
 		   f->conf);
+}
+
+/* verify_name "*.DOMAIN": kept without its trailing dot; "*", "*." and
+   a '*' anywhere but as the whole first label refused, with file and
+   line; a single-label DOMAIN ("*.test") is allowed. */
+static void test_verify_name_patterns(void **state)
+{
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+		{ "*", "names no domain: a pattern is *.DOMAIN (DNS names one "
+		       "or more labels below DOMAIN)" },
+		{ "*.", "names no domain: a pattern is *.DOMAIN (DNS names one "
+			"or more labels below DOMAIN)" },
+		{ "*..", "names no domain: a pattern is *.DOMAIN (DNS names "
+			 "one or more labels below DOMAIN)" },
+		{ "*x.example.com", "'*' is only allowed as the whole first "
+				    "label, as in *.example.com" },
+		{ "**.example.com", "'*' is only allowed as the whole first "
+				    "label, as in *.example.com" },
+		{ "*.*.example.com", "'*' in '*.example.com' is only allowed "
+				     "as the whole first label, as in "
+				     "*.example.com" },
+		{ "*.a*.example.com", "'*' in 'a*.example.com' is only allowed "
+				      "as the whole first label, as in "
+				      "*.example.com" },
+		{ "*.10.0.0.1", "the domain of a pattern is a DNS name, not an "
+				"IP address (verify an IP address by writing "
+				"it alone)" },
+		{ "*.example..com", "empty label in host name 'example..com'" },
+	};
+	struct fx *f = *state;
+
+	write_conf(f, "endpoints = (\n"
+		      "  { match = \"10.0.0.0/8:*\"; verify_name = \"*.Cluster.Test.\"; },\n"
+		      "  { match = \"b:1\"; verify_name = \"*.test\"; } );\n");
+	load_ok(f);
+	assert_string_equal(f->cfg.endpoints[0].tls.verify_name,
+			    "*.Cluster.Test");
+	assert_string_equal(f->cfg.endpoints[1].tls.verify_name, "*.test");
+	config_free(&f->cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char conf[256];
+
+		snprintf(conf, sizeof(conf), "endpoints = (\n  { match = \"a:1\";"
+			 "\n    verify_name = \"%s\"; } );\n", bad[i].text);
+		write_conf(f, conf);
+		load_fails(f, "%s:3: verify_name '%s': %s", f->conf,
+			   bad[i].text, bad[i].why);
+	}
+	env_n = 0;
+	env_set("REDIS_TLS_ENDPOINTS", "a:1");
+	env_set("REDIS_TLS_VERIFY_NAME", "*.");
+	load_fails(f, "environment REDIS_TLS_VERIFY_NAME: '*.': names no "
+		      "domain: a pattern is *.DOMAIN (DNS names one or more "
+		      "labels below DOMAIN)");
+}
+
+/* verify_ip_in_cn: off by default, a bool in the file and the
+   environment, its origin kept for the warning the engine logs. */
+static void test_verify_ip_in_cn(void **state)
+{
+	struct fx *f = *state;
+
+	write_conf(f, "endpoints = (\n  { match = \"a:1\"; },\n"
+		      "  { match = \"b:1\";\n    verify_ip_in_cn = true; } );\n");
+	load_ok(f);
+	assert_int_equal(f->cfg.endpoints[0].tls.verify_ip_in_cn, 0);
+	assert_int_equal(f->cfg.endpoints[1].tls.verify_ip_in_cn, 1);
+	assert_string_equal(where(&f->cfg.endpoints[1].tls.w_ip_in_cn),
+			    in_dir(f, "redis-tls.conf:4"));
+	config_free(&f->cfg);
+
+	write_conf(f, "endpoints = ( { match = \"a:1\";\n"
+		      "  verify_ip_in_cn = \"yes\"; } );\n");
+	load_fails(f, "%s:2: verify_ip_in_cn must be true or false", f->conf);
+
+	env_n = 0;
+	env_set("REDIS_TLS_ENDPOINTS", "a:1");
+	env_set("REDIS_TLS_VERIFY_IP_IN_CN", "1");
+	load_ok(f);
+	assert_int_equal(f->cfg.endpoints[0].tls.verify_ip_in_cn, 1);
+	assert_string_equal(where(&f->cfg.endpoints[0].tls.w_ip_in_cn),
+			    "environment REDIS_TLS_VERIFY_IP_IN_CN");
+	config_free(&f->cfg);
+	env_set("REDIS_TLS_VERIFY_IP_IN_CN", "sometimes");
+	load_fails(f, "environment REDIS_TLS_VERIFY_IP_IN_CN: 'sometimes': "
+		      "must be 1/0, true/false or yes/no");
 }
 
 /* ---- errors: the environment -------------------------------------------- */
@@ -1254,6 +1343,8 @@ int main(void)
 		T(test_single_pin_string_and_empty_list),
 		T(test_passphrase_sources_replace_each_other),
 		T(test_verify_name_accepts_ip_literals),
+		T(test_verify_name_patterns),
+		T(test_verify_ip_in_cn),
 		T(test_log_target_file_resolves_against_config),
 		T(test_include_reports_included_file),
 		T(test_relative_paths_resolve_against_file_folder),

@@ -669,6 +669,47 @@ static void test_check_name(void **state)
 	assert_int_equal(match_check_name(NULL, err, sizeof(err)), -1);
 }
 
+/* verify_name patterns: what is one, and why the others are not. */
+static void test_patterns(void **state)
+{
+	static const char *const good[] = { "*.cluster.test", "*.test",
+					    "*.Cluster.Test.",
+					    "*.xn--80akhbyknj4f.test" };
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+		{ "*", "names no domain" },
+		{ "*.", "names no domain" },
+		{ "*x.test", "only allowed as the whole first label" },
+		{ "*.*.test", "only allowed as the whole first label" },
+		{ "*.a.*.test", "only allowed as the whole first label" },
+		{ "*.10.0.0.1", "not an IP address" },
+		{ "*.::1", "not an IP address" },
+		{ "*.a b.test", "bad character ' '" },
+		{ "*.1.2", "not an IP address" }, /* 1.0.0.2 */
+		{ "*.a.1", "neither a valid IPv4 address nor a host name" },
+	};
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_true(match_is_pattern(good[i]));
+		if (match_check_pattern(good[i], err, sizeof(err)) != 0)
+			fail_msg("'%s' refused: %s", good[i], err);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(match_check_pattern(bad[i].text, err,
+						     sizeof(err)), -1);
+		if (strstr(err, bad[i].why) == NULL)
+			fail_msg("'%s': reason '%s' lacks '%s'", bad[i].text,
+				 err, bad[i].why);
+	}
+	assert_false(match_is_pattern("cluster.test"));
+	assert_false(match_is_pattern("*"));
+	assert_false(match_is_pattern("10.0.0.1"));
+	assert_false(match_is_pattern(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -708,6 +749,7 @@ int main(void)
 		cmocka_unit_test(test_short_forms_and_zones_in_specs),
 		cmocka_unit_test(test_match_test_set),
 		cmocka_unit_test(test_check_name),
+		cmocka_unit_test(test_patterns),
 	};
 
 	return cmocka_run_group_tests_name("match", tests, NULL, NULL);

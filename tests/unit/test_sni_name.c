@@ -125,6 +125,32 @@ static const struct row rows[] = {
 	  "127.0.0.1:6379", NULL, NULL, NULL,
 	  "localhost", "127.0.0.1", 6379,
 	  "localhost", "localhost" },
+
+	/* verify_name a pattern: the pattern is verified, never sent */
+	{ "CIDR endpoint, verify_name a pattern, dialled the IP: no SNI",
+	  "10.1.0.0/16:7000-7099", NULL, "*.cluster.test", NULL,
+	  NULL, "10.1.2.3", 7001,
+	  "*.cluster.test", NULL },
+	{ "CIDR endpoint, verify_name a pattern and sni set",
+	  "10.1.0.0/16:7000-7099", NULL, "*.cluster.test", "node.cluster.test",
+	  NULL, "10.1.2.3", 7001,
+	  "*.cluster.test", "node.cluster.test" },
+	{ "CIDR endpoint, verify_name a pattern, dialled a captured name",
+	  "10.1.0.0/16:7000-7099", NULL, "*.cluster.test", NULL,
+	  "node1.cluster.test", "10.1.2.3", 7001,
+	  "*.cluster.test", "node1.cluster.test" },
+	{ "IPv6 endpoint, verify_name a pattern, dialled the IP: no SNI",
+	  "[fd00::]/8:7000", NULL, "*.cluster.test", NULL,
+	  NULL, "fd00::7", 7000,
+	  "*.cluster.test", NULL },
+	{ "host name endpoint, verify_name a pattern, dialled its address",
+	  "redis.example.com:6379", "10.0.0.5", "*.example.com", NULL,
+	  NULL, "10.0.0.5", 6379,
+	  "*.example.com", "redis.example.com" },
+	{ "wildcard endpoint, verify_name a pattern, dialled a name under it",
+	  "*.cluster.test:7000", NULL, "*.cluster.test", NULL,
+	  "node2.cluster.test", "10.1.2.3", 7000,
+	  "*.cluster.test", "node2.cluster.test" },
 };
 
 static void target_of(const struct row *r, struct match_target *t)
@@ -206,11 +232,42 @@ static void test_never_sni_for_ip(void **state)
 	}
 }
 
+/* Only the configuration makes a pattern: a verify_name "*.DOMAIN" is
+   one; a name the program resolved that has a '*' in it (a wildcard DNS
+   record answers for it) is verified as the name it is, never as a
+   pattern; a plain verify_name is none. */
+static void test_pattern_only_from_config(void **state)
+{
+	struct cfg_endpoint ep;
+	struct engine_names nm;
+	char err[128];
+
+	memset(&ep, 0, sizeof(ep));
+	assert_int_equal(match_parse("*.cluster.test:7000", &ep.match, err,
+				     sizeof(err)), 0);
+	engine_names(&ep, MATCH_BY_NAME, "*.cluster.test", "10.1.2.3", &nm);
+	assert_string_equal(nm.expect, "*.cluster.test");
+	assert_false(nm.pattern);
+	ep.tls.verify_name = "*.cluster.test";
+	engine_names(&ep, MATCH_BY_NAME, "node1.cluster.test", "10.1.2.3",
+		     &nm);
+	assert_string_equal(nm.expect, "*.cluster.test");
+	assert_true(nm.pattern);
+	ep.tls.verify_name = "cluster.test";
+	engine_names(&ep, MATCH_BY_NAME, "node1.cluster.test", "10.1.2.3",
+		     &nm);
+	assert_false(nm.pattern);
+	ep.tls.verify_name = "10.1.2.3";
+	engine_names(&ep, MATCH_BY_NAME, NULL, "10.1.2.3", &nm);
+	assert_false(nm.pattern);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_never_sni_for_ip),
+		cmocka_unit_test(test_pattern_only_from_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
