@@ -212,8 +212,10 @@ void engine_names(const struct cfg_endpoint *ep, enum match_result how,
 		out->expect = out->ip;
 	out->pattern = out->expect == c->verify_name &&
 		       match_is_pattern(c->verify_name);
-	out->sni = c->sni ? c->sni : out->dialled ? out->dialled
+	/* a pattern names no one host: no SNI at all unless sni is set */
+	out->sni = c->sni			     ? c->sni
 		 : match_is_pattern(c->verify_name) ? NULL
+		 : out->dialled			     ? out->dialled
 						     : c->verify_name;
 	if (out->sni != NULL && addr_is_literal(out->sni))
 		out->sni = NULL; /* never SNI for an IP literal */
