@@ -37,17 +37,20 @@
  * the notification is still live (no pid reuse), and ask the engine.  Not
  * configured, or not an IPv4/IPv6 stream socket: the connect is made as
  * asked, on our copy of the socket.  Configured: a worker thread makes our
- * own TCP connection, completes the verified TLS handshake, and answers
- * the connect with a loopback connection put into the program's
- * descriptor number (SECCOMP_IOCTL_NOTIF_ADDFD, SETFD); on failure the
- * connect fails with the preload path's errno and the engine's one log
- * line, and nothing is put in the program.  The listener of the loopback
- * pair is closed before the program can use its end (sup_relay.c).
+ * own TCP connection and completes the verified TLS handshake, and the
+ * program's own socket (through our pidfd_getfd copy: every dup and fork
+ * copy of it is the same socket) is connected to a loopback end of ours
+ * that the relay carries over TLS; the listener is closed before the
+ * connect is answered, and only the program's socket accepted
+ * (sup_relay.c).  A blocking connect is answered when all that is done,
+ * a non-blocking one at once with EINPROGRESS (sup_connect_async).  On
+ * failure the connect fails with the preload path's errno and the
+ * engine's one log line.
  *
  * Threads (in S only): the main thread receives notifications and talks
- * to P; one detached worker per connect; the relay thread.  Nothing is
- * shared between workers but the engine (thread-safe) and the listener
- * fd.  P and C have one thread each.
+ * to P; one detached worker per connect; the relay thread.  Workers share
+ * the engine (thread-safe), the listener fd and the table of connects
+ * still running (sup_pending.c).  P and C have one thread each.
  */
 #include "supervise.h"
 #include "deadline.h"
