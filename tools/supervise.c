@@ -860,6 +860,8 @@ static void sup_on_connect(const struct seccomp_notif *n)
 			pthread_detach(th);
 			return;
 		}
+		if (j->held != 0)
+			sup_pending_set(j->held, SUP_P_FREE, 0);
 		sup_respond(n->id, err, 0);
 	}
 	if (j->dup >= 0)
