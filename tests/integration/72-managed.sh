@@ -1,0 +1,328 @@
+#!/bin/bash
+# Local look-alikes of managed Redis services, each with the PKI shape and
+# the announcements the service has, real TLS-only redis-servers on
+# 127.0.0.1 and certificates made here (never the network); plain clients
+# through the shim, configured as the README's "Managed services" section
+# says:
+#
+#   Redis Cloud        a redis_ca.pem bundle (two roots, an intermediate),
+#                      the server chain ending at either root, a client
+#                      key under a passphrase, a rediss:// URL by name
+#   per-node names     3 masters announced by IP, each certificate only
+#                      DNS:nodeN.cluster.test: one CIDR spec, verify_name
+#                      "*.cluster.test"
+#   Azure-like         a non-clustered port and shard ports in a range
+#                      under one service name
+#   ElastiCache-like   a wildcard certificate *.cache.test on every node,
+#                      nodes announced by host name, one "*.cache.test:*"
+#   Memorystore-like   a per-instance CA, the IP in the subject CN, no SAN:
+#                      refused unless verify_ip_in_cn
+#
+# The three cluster look-alikes are one cluster of 3 masters, given each
+# service's certificates and announcements in turn (CONFIG SET), so that it
+# is made once.  Every wrong certificate (another CA, another name or
+# domain) is refused with one line, and the command is nowhere in clear: a
+# recording server or proxy (tests/servers/record_server.py) holds what the
+# client sent, or the node's INFO commandstats shows no command reached it.
+# shellcheck source-path=SCRIPTDIR source=cluster-lib.bash disable=SC2317,SC2119
+source "$(dirname "$0")/cluster-lib.bash"
+# The services' names resolve to 127.0.0.1 in a private mount namespace.
+cl_private_hosts "$0" "$@"
+# shellcheck source=../../scripts/testlib.sh
+source "$(dirname "$0")/../../scripts/testlib.sh"
+t_require_shim
+T_TIMEOUT=30
+
+CLIENTS=$T_ROOT/tests/clients
+CERTS=$T_TMP/certs
+mkdir -p "$CERTS"
+
+# Ports, one block: the cluster's nodes B..B+2 and a spare B+3 in the same
+# range (a recording proxy or server in a node's place), its buses
+# B+4..B+6; Redis Cloud B+7, its wrong-certificate servers B+8, B+9; the
+# Azure-like non-clustered port B+10, its wrong-name server B+11;
+# Memorystore-like B+12, its other-instance server B+13.
+NPORTS=14
+C=() # the cluster's nodes
+
+# ------------------------------------------------------------------- PKI
+
+# mk_ca NAME CN [PARENT]: $CERTS/NAME.{crt,key}, a root CA, or with PARENT
+# (a name made by mk_ca) an intermediate CA it signs.
+mk_ca() {
+	local n=$CERTS/$1 cn=$2 parent=${3:-}
+	{
+		printf 'basicConstraints=critical,CA:TRUE\n'
+		printf 'keyUsage=critical,keyCertSign,cRLSign\n'
+		printf 'subjectKeyIdentifier=hash\n'
+		[ -z "$parent" ] || printf 'authorityKeyIdentifier=keyid\n'
+	} >"$n.ext"
+	if ! { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$n.key" &&
+		if [ -z "$parent" ]; then
+			openssl req -x509 -new -key "$n.key" -sha256 -days 30 \
+				-subj "/O=managed look-alike/CN=$cn" -extensions v3 \
+				-config <(printf '[req]\ndistinguished_name=dn\n[dn]\n[v3]\n'; cat "$n.ext") \
+				-out "$n.crt"
+		else
+			openssl req -new -key "$n.key" -subj "/O=managed look-alike/CN=$cn" -out "$n.csr" &&
+				openssl x509 -req -in "$n.csr" -CA "$CERTS/$parent.crt" \
+					-CAkey "$CERTS/$parent.key" -CAcreateserial -CAserial "$n.srl" \
+					-days 30 -sha256 -extfile "$n.ext" -out "$n.crt"
+		fi; } 2>"$n.err"; then
+		fail "mk_ca $1: $(cat "$n.err")"
+	fi
+}
+
+# mk_leaf NAME CN SAN CA: $CERTS/NAME.{crt,key}, a certificate for CN with
+# subjectAltName SAN ("" for none), for server and client use (a cluster
+# node is a client on the bus), signed by CA ($CERTS/CA, or a path without
+# .crt/.key).  $CERTS/NAME.chain is the certificate then CA's, for a server
+# that sends its intermediate.
+mk_leaf() {
+	local n=$CERTS/$1 cn=$2 san=$3 ca=$4
+	[[ "$ca" == /* ]] || ca=$CERTS/$ca
+	{
+		printf 'basicConstraints=critical,CA:FALSE\n'
+		printf 'keyUsage=critical,digitalSignature,keyEncipherment\n'
+		printf 'extendedKeyUsage=serverAuth,clientAuth\n'
+		[ -z "$san" ] || printf 'subjectAltName=%s\n' "$san"
+	} >"$n.ext"
+	if ! { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$n.key" &&
+		openssl req -new -key "$n.key" -subj "/O=managed look-alike/CN=$cn" -out "$n.csr" &&
+		openssl x509 -req -in "$n.csr" -CA "$ca.crt" -CAkey "$ca.key" \
+			-CAcreateserial -CAserial "$n.srl" -days 30 -sha256 \
+			-extfile "$n.ext" -out "$n.crt"; } 2>"$n.err"; then
+		fail "mk_leaf $1: $(cat "$n.err")"
+		return 1
+	fi
+	cat "$n.crt" "$ca.crt" >"$n.chain"
+	chmod 600 "$n.key"
+}
+
+# ---------------------------------------------------------------- helpers
+
+# conf FILE ENDPOINT-ENTRY...: a shim configuration, the test CA and client
+# certificate as defaults, notice level (info: INFO=1).
+conf() {
+	local f=$1 e sep=""
+	shift
+	{
+		echo "version = 1;"
+		echo "log = { level = \"${LEVEL:-notice}\"; target = \"stderr\"; };"
+		echo "defaults = { ca_file = \"$PKI/ca.crt\"; cert_file = \"$PKI/client.crt\";"
+		echo "  key_file = \"$PKI/client.key\"; handshake_timeout_ms = 5000; };"
+		echo "endpoints = ("
+		for e in "$@"; do
+			printf '%s  %s' "$sep" "$e"
+			sep=$',\n'
+		done
+		printf '\n);\n'
+	} >"$f"
+}
+
+# stat_calls PORT CMD: how many times the node on PORT ran CMD (lower
+# case) since its last CONFIG RESETSTAT, natively.
+stat_calls() {
+	local v
+	v=$(cl_info_field "$1" commandstats "cmdstat_$2" | sed 's/calls=\([0-9]*\),.*/\1/')
+	echo "${v:-0}"
+}
+
+# handshakes_verified: "label verified" for each handshake of the last
+# t_run (info level).
+handshakes_verified() {
+	sed -n "s/^redis-tls-shim\[[0-9]*\]: info: \([^ ]*\): TLS handshake done: .*verified '\([^']*\)'.*/\1 \2/p" \
+		"$T_ERR_FILE" | sort -u
+}
+
+# set_certs CERTNAME...: node i of the cluster presents CERTNAME i from now
+# on (CONFIG SET, natively).
+set_certs() {
+	local i=0 n
+	for n in "$@"; do
+		assert_eq OK "$(cl_native "${C[$i]}" CONFIG SET tls-cert-file "$CERTS/$n.crt" \
+			tls-key-file "$CERTS/$n.key")" "certificate $n on ${C[$i]}" || return
+		i=$((i + 1))
+	done
+}
+
+# cli_keys PREFIX: $T_TMP/PREFIX-set and -get, 60 SET and GET of keys with
+# their own hash tags (spread over every master).
+cli_keys() {
+	local i
+	for i in $(seq 1 60); do echo "SET $1:{t$i} $1-$i"; done >"$T_TMP/$1-set"
+	for i in $(seq 1 60); do echo "GET $1:{t$i}"; done >"$T_TMP/$1-get"
+}
+
+# cli_cluster CONF HOST PREFIX: redis-cli -c through the shim from HOST:C0
+# writes and reads back PREFIX's keys; each master holds some (natively).
+cli_cluster() {
+	local conf=$1 host=$2 pre=$3 m n total=0
+	cli_keys "$pre"
+	t_run "$T_RUN" --config "$conf" -- redis-cli -c -h "$host" -p "${C[0]}" <"$T_TMP/$pre-set"
+	assert_rc 0 "redis-cli -c" || return
+	assert_eq 60 "$(grep -c '^OK$' <<<"$T_OUT")" "SET replies OK" || return
+	assert_match "$T_OUT" 'Redirected to slot' "redis-cli -c output (MOVED followed)"
+	for m in "${C[@]}"; do
+		n=$(cl_native "$m" --scan --pattern "$pre:*" | grep -c .)
+		[ "$n" -gt 0 ] || fail "master $m holds none of the keys"
+		total=$((total + n))
+	done
+	assert_eq 60 "$total" "keys on the masters (native)"
+	t_run "$T_RUN" --config "$conf" -- redis-cli -c -h "$host" -p "${C[0]}" <"$T_TMP/$pre-get"
+	assert_rc 0 "redis-cli -c GET" || return
+	assert_eq "$(seq 1 60 | sed "s/^/$pre-/")" "$(grep -v Redirected <<<"$T_OUT")" \
+		"60 values read back through the shim"
+	assert_eq "" "$(shim_log_lines | grep -iE ': (error|warning):')" "shim errors"
+}
+
+# bench_cluster CONF HOST: redis-benchmark --cluster through the shim, 3000
+# SET and 3000 GET, all answered by the masters (natively counted).
+bench_cluster() {
+	local m s g set=0 get=0
+	for m in "${C[@]}"; do cl_native "$m" CONFIG RESETSTAT >/dev/null; done
+	t_run "$T_RUN" --config "$1" -- redis-benchmark --cluster -h "$2" -p "${C[0]}" \
+		-t set,get -n 3000 -c 4 -r 1000 --csv
+	assert_rc 0 "redis-benchmark --cluster" || return
+	assert_contains "$T_OUT" '"GET"' "redis-benchmark output"
+	assert_not_contains "$T_OUT$T_ERR" "rror" "redis-benchmark output"
+	for m in "${C[@]}"; do
+		s=$(stat_calls "$m" set) g=$(stat_calls "$m" get)
+		[ "$s" -gt 0 ] && [ "$g" -gt 0 ] || fail "master $m got no SET/GET ($s/$g)"
+		set=$((set + s)) get=$((get + g))
+	done
+	assert_eq 3000 "$set" "SET calls on the masters"
+	assert_eq 3000 "$get" "GET calls on the masters"
+}
+
+# py_cluster CONF HOST [DOMAIN]: redis-py's RedisCluster from HOST:C1.
+py_cluster() {
+	t_run "$T_RUN" --config "$1" -- "$T_PY" "$CLIENTS/cluster_basic.py" "$2" "${C[1]}" ${3:+"$3"}
+	assert_rc 0 "cluster_basic.py" || { echo "$T_OUT" >&2; return 1; }
+	assert_match "$(tail -1 <<<"$T_OUT")" '^OK 300 keys' "cluster_basic.py"
+}
+
+# refused_by_record WHAT ERE CMD...: CMD (a client through the shim that
+# SETs $M) against the recording server $REC fails; the shim says why in
+# one line matching ERE (the same line for every retry); $M is nowhere in
+# what the server received or decrypted.
+refused_by_record() {
+	local what=$1 ere=$2
+	shift 2
+	t_run "$@"
+	assert_failed "$what" || return
+	assert_not_contains "$T_OUT" OK "$what: reply"
+	assert_same_shim_error "$ere" || return
+	assert_file_lacks "$REC.raw" "$M" "the wire to $what" || return
+	[ ! -e "$REC.plain" ] || assert_file_lacks "$REC.plain" "$M" "what $what decrypted"
+}
+
+# The program of the standalone services: SET KEY VALUE and GET it back
+# through redis-py at REDIS_URL; prints the URL it was given, then the
+# value.
+PYC=$T_TMP/url_client.py
+cat >"$PYC" <<'EOF'
+import os, sys
+import redis
+
+url = os.environ["REDIS_URL"]
+print(url, flush=True)
+r = redis.from_url(url, socket_timeout=20, socket_connect_timeout=10)
+r.set(sys.argv[1], sys.argv[2])
+print(r.get(sys.argv[1]).decode(), flush=True)
+EOF
+
+# ----------------------------------------------------- the shared cluster
+
+case_make_cluster() {
+	local i
+	cl_port_block "$NPORTS" || return
+	B=$CL_BASE
+	C=("$B" $((B + 1)) $((B + 2)))
+	SPARE=$((B + 3))
+	for i in 1 2 3; do
+		mk_leaf "node$i" "node$i.cluster.test" "DNS:node$i.cluster.test" "$PKI/ca" || return
+		mk_leaf "cache$i" "*.cache.test" "DNS:*.cache.test" "$PKI/ca" || return
+		mk_leaf "azure$i" myservice.azure.test DNS:myservice.azure.test "$PKI/ca" || return
+	done
+	mk_leaf node9 node9.other.test DNS:node9.other.test "$PKI/ca" || return
+	for i in 0 1 2; do
+		cl_start_cluster_node "${C[$i]}" $((B + 4 + i)) "node$((i + 1))" || return
+	done
+	cl_create 0 "${C[@]}" || return
+	# Native redis-cli does not check names; the premise is that no node's
+	# certificate names 127.0.0.1, the address the nodes are announced at.
+	assert_match "$(cl_native "${C[0]}" CLUSTER NODES)" "127\\.0\\.0\\.1:${C[2]}@" "CLUSTER NODES" || return
+	if openssl x509 -in "$CERTS/node1.crt" -noout -ext subjectAltName | grep -q 'IP'; then
+		fail "node1's certificate has an IP SAN"
+	fi
+}
+
+# ------------------------------------------ per-node names, IP announced
+
+case_pernode_cli() {
+	# The README's configuration: one CIDR spec over the node ports, each
+	# node verified as some name under cluster.test.
+	PERNODE=$T_TMP/pernode.conf
+	conf "$PERNODE" "{ match = \"127.0.0.0/8:${C[0]}-$SPARE\"; verify_name = \"*.cluster.test\"; }"
+	LEVEL=info conf "$T_TMP/pernode-info.conf" \
+		"{ match = \"127.0.0.0/8:${C[0]}-$SPARE\"; verify_name = \"*.cluster.test\"; }"
+	cli_cluster "$T_TMP/pernode-info.conf" 127.0.0.1 pn || return
+	local lines
+	lines=$(handshakes_verified)
+	assert_eq "" "$(grep -v "^127\\.0\\.0\\.1:[0-9]* \\*\\.cluster\\.test\$" <<<"$lines")" \
+		"handshakes verified otherwise" || return
+	assert_eq 3 "$(grep -c . <<<"$lines")" "nodes handshaken with: $lines"
+	# Each node proved its own name.
+	for i in 1 2 3; do
+		assert_contains "$T_ERR" "(as node$i.cluster.test)" "handshakes"
+	done
+}
+
+case_pernode_py() { py_cluster "$PERNODE" 127.0.0.1; }
+case_pernode_bench() { bench_cluster "$PERNODE" 127.0.0.1; }
+
+case_pernode_other_domain() {
+	# A master presenting a certificate for node9.other.test, from the
+	# right CA, and announced at a recording proxy in front of it: a
+	# client sent there by MOVED is refused before its command.
+	local m=${C[2]} k
+	M=$(marker)
+	k=$(cl_key_on "$m" od:)
+	set_certs node1 node2 node9 || return
+	start_record_server proxy other --port "$SPARE" --upstream "$m" || return
+	assert_eq OK "$(cl_native "$m" CONFIG SET cluster-announce-tls-port "$SPARE")" \
+		"announce the proxy" || return
+	wait_until 20 announced_everywhere "$SPARE" || { fail "$SPARE not announced everywhere"; return 1; }
+	cl_native "$m" CONFIG RESETSTAT >/dev/null
+	refused_by_record "node9.other.test" \
+		"127\\.0\\.0\\.1:$SPARE: server certificate rejected: hostname mismatch: the certificate names no DNS name under cluster\\.test.*SANs DNS:node9\\.other\\.test" \
+		"$T_RUN" --config "$PERNODE" -- redis-cli -c -h 127.0.0.1 -p "${C[0]}" SET "$k" "$M"
+	[ "$(rec_connections)" -ge 1 ] || fail "the client never reached the proxy"
+	assert_eq 0 "$(stat_calls "$m" set)" "SET calls on the node"
+	assert_eq "" "$(cl_native "$m" GET "$k")" "$k on the node (native)"
+	cl_native "$m" CONFIG SET cluster-announce-tls-port 0 >/dev/null
+	stop_pid "$REC_PID"
+	wait_until 20 announced_everywhere "$m" || fail "$m not announced back"
+	set_certs node1 node2 node3
+}
+
+# announced_everywhere PORT: every node's CLUSTER SLOTS names 127.0.0.1:PORT.
+announced_everywhere() {
+	local p
+	for p in "${C[@]}"; do
+		cl_native "$p" CLUSTER SLOTS | tr -d '\r' | grep -A1 -x 127.0.0.1 | grep -qx "$1" || return 1
+	done
+}
+
+# --------------------------------------------------------------- run
+
+t_case "cluster: 3 masters, TLS only, each certificate only its own DNS name" case_make_cluster
+if [ "${#C[@]}" -ne 3 ]; then
+	t_done
+fi
+t_case "per-node names, IP announced: redis-cli -c, each node verified as *.cluster.test" case_pernode_cli
+t_case "per-node names, IP announced: redis-py RedisCluster" case_pernode_py
+t_case "per-node names, IP announced: redis-benchmark --cluster" case_pernode_bench
+t_case "per-node names: a node with node9.other.test refused, no command sent" case_pernode_other_domain
+t_done
