@@ -315,6 +315,86 @@ announced_everywhere() {
 	done
 }
 
+# ------------------------------------ Azure-like: one name, several ports
+
+case_azure_setup() {
+	# The cluster becomes the shards (the service's certificate on every
+	# node, no client certificates), still announced by IP; a non-clustered
+	# server on a port of its own, under the same name, with an access key.
+	local p
+	AZ=$((B + 10))
+	AZ_PW=key-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+	mk_leaf azure myservice.azure.test DNS:myservice.azure.test "$PKI/ca" || return
+	cl_add_host myservice.azure.test || return
+	set_certs azure azure azure || return
+	for p in "${C[@]}"; do
+		assert_eq OK "$(cl_native "$p" CONFIG SET tls-auth-clients no)" "CONFIG SET on $p" || return
+	done
+	cl_start_node "$AZ" azure --tls-auth-clients no --requirepass "$AZ_PW" || return
+	AZURE=$T_TMP/azure.conf
+	azure_conf "$AZURE" notice
+}
+
+# azure_conf FILE LEVEL: the README's configuration for the look-alike.
+azure_conf() {
+	cat >"$1" <<EOF
+version = 1;
+log = { level = "$2"; target = "stderr"; };
+defaults = { ca_file = "$PKI/ca.crt"; };
+endpoints = (
+  { match = "myservice.azure.test:$AZ"; },
+  { match = "myservice.azure.test:${C[0]}-$SPARE"; }
+);
+EOF
+}
+
+# az_native PORT ARGS...: cl_native with the access key.
+az_native() { REDISCLI_AUTH=$AZ_PW cl_native "$@"; }
+
+case_azure_plain_port() {
+	local v
+	v=$(marker)
+	t_run env REDISCLI_AUTH="$AZ_PW" "$T_RUN" --config "$AZURE" -- \
+		redis-cli --no-auth-warning -h myservice.azure.test -p "$AZ" SET az:k "$v"
+	assert_rc 0 "redis-cli" || return
+	assert_eq OK "$T_OUT" "SET" || return
+	assert_eq "$v" "$(az_native "$AZ" GET az:k)" "az:k (native)"
+	t_run env REDIS_URL="redis://:$AZ_PW@myservice.azure.test:$AZ/0" "$T_RUN" --config "$AZURE" -- \
+		"$T_PY" "$PYC" az:py "$v"
+	assert_rc 0 "redis-py" || return
+	assert_eq "$v" "$(tail -1 <<<"$T_OUT")" "redis-py's GET"
+	assert_eq "$v" "$(az_native "$AZ" GET az:py)" "az:py (native)"
+}
+
+case_azure_shards() {
+	# Started by name on a shard port; MOVED names the nodes by IP, which
+	# the name's spec covers (the addresses it resolves to): each verified
+	# as the name.
+	local c=$T_TMP/azure-info.conf lines
+	azure_conf "$c" info
+	cli_cluster "$c" myservice.azure.test az || return
+	lines=$(handshakes_verified)
+	assert_match "$T_OUT" "Redirected to slot \\[[0-9]+\\] located at 127\\.0\\.0\\.1:" \
+		"redis-cli -c (MOVED by IP)" || return
+	assert_eq "" "$(grep -v " myservice\\.azure\\.test\$" <<<"$lines")" "handshakes verified otherwise" || return
+	assert_eq 3 "$(grep -c . <<<"$lines")" "nodes handshaken with: $lines"
+}
+
+case_azure_py() { py_cluster "$AZURE" myservice.azure.test; }
+
+case_azure_other_name() {
+	# On a shard port of the name, a server with another service's
+	# certificate (same CA): refused before the command.
+	M=$(marker)
+	mk_leaf azure-other otherservice.azure.test DNS:otherservice.azure.test "$PKI/ca" || return
+	start_record_server tls azure-other --port "$SPARE" --cert "$CERTS/azure-other.crt" \
+		--key "$CERTS/azure-other.key" || return
+	refused_by_record "otherservice.azure.test" \
+		"myservice\\.azure\\.test:$SPARE: server certificate rejected: hostname mismatch.*expected name 'myservice\\.azure\\.test'.*DNS:otherservice\\.azure\\.test" \
+		"$T_RUN" --config "$AZURE" -- redis-cli -h myservice.azure.test -p "$SPARE" SET az:x "$M"
+	stop_pid "$REC_PID"
+}
+
 # --------------------------------------------------------------- run
 
 t_case "cluster: 3 masters, TLS only, each certificate only its own DNS name" case_make_cluster
@@ -325,4 +405,9 @@ t_case "per-node names, IP announced: redis-cli -c, each node verified as *.clus
 t_case "per-node names, IP announced: redis-py RedisCluster" case_pernode_py
 t_case "per-node names, IP announced: redis-benchmark --cluster" case_pernode_bench
 t_case "per-node names: a node with node9.other.test refused, no command sent" case_pernode_other_domain
+t_case "Azure-like: the shards take the service name's certificate" case_azure_setup
+t_case "Azure-like: the non-clustered port by name, redis-cli and redis-py" case_azure_plain_port
+t_case "Azure-like: the shard ports by name, nodes announced by IP" case_azure_shards
+t_case "Azure-like: redis-py RedisCluster from a shard port" case_azure_py
+t_case "Azure-like: another service's certificate on a shard port refused, no command sent" case_azure_other_name
 t_done
