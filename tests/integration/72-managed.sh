@@ -459,6 +459,126 @@ case_cache_other_ca() {
 	stop_pid "$REC_PID"
 }
 
+# ------------------------------------------------------------ Redis Cloud
+
+CLOUD_HOST=redis-12345.c1.cloud.test
+
+case_cloud_setup() {
+	# Two roots; root A signs through an intermediate that only the bundle
+	# holds (the server sends its certificate alone), root B through one
+	# the server sends.  The database's own CA for client certificates; the
+	# user's key under a passphrase; a password (the default user).
+	local d=$T_TMP/cloud
+	mkdir -p "$d"
+	CLOUD=$((B + 7))
+	CLOUD_PW=pw-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+	CLOUD_URL=rediss://default:$CLOUD_PW@$CLOUD_HOST:$CLOUD
+	mk_ca cloud-root-a "Cloud Root A" && mk_ca cloud-int-a "Cloud Intermediate A" cloud-root-a &&
+		mk_ca cloud-root-b "Cloud Root B" && mk_ca cloud-int-b "Cloud Intermediate B" cloud-root-b &&
+		mk_ca cloud-users "Cloud database users" || return
+	mk_leaf cloud-a "$CLOUD_HOST" "DNS:$CLOUD_HOST" cloud-int-a &&
+		mk_leaf cloud-b "$CLOUD_HOST" "DNS:$CLOUD_HOST" cloud-int-b &&
+		mk_leaf cloud-user "cloud user" "" cloud-users || return
+	cat "$CERTS"/cloud-root-a.crt "$CERTS"/cloud-int-a.crt "$CERTS"/cloud-root-b.crt >"$d/redis_ca.pem"
+	cat "$CERTS"/cloud-root-a.crt "$CERTS"/cloud-int-a.crt >"$d/redis_ca_old.pem"
+	cp "$CERTS/cloud-user.crt" "$d/redis_user.crt"
+	printf 'pass-%s\n' "$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" >"$d/key.pass"
+	openssl pkey -in "$CERTS/cloud-user.key" -aes256 -passout "file:$d/key.pass" \
+		-out "$d/redis_user_private.key" 2>"$d/pkey.err" ||
+		{ fail "openssl pkey: $(cat "$d/pkey.err")"; return 1; }
+	grep -q 'ENCRYPTED PRIVATE KEY' "$d/redis_user_private.key" || { fail "the key is not encrypted"; return 1; }
+	CLOUD_TLS=(--cacert "$d/redis_ca.pem" --cert "$d/redis_user.crt"
+		--key "$d/redis_user_private.key" --key-passphrase-file "$d/key.pass")
+	cl_add_host "$CLOUD_HOST" || return
+	cl_start_node "$CLOUD" cloud-a --tls-ca-cert-file "$CERTS/cloud-users.crt" \
+		--requirepass "$CLOUD_PW" || return
+	# The server requires the database's client certificates: the test CA's
+	# is refused (natively).
+	assert_not_contains "$(cl_native "$CLOUD" PING 2>&1)" PONG "the test client certificate" || return
+	assert_eq PONG "$(cloud_native PING)" "PING (native)"
+}
+
+# cloud_native ARGS...: redis-cli's own TLS to the Redis Cloud look-alike.
+cloud_native() {
+	REDISCLI_AUTH=$CLOUD_PW redis-cli --tls --cacert "$T_TMP/cloud/redis_ca.pem" \
+		--cert "$CERTS/cloud-user.crt" --key "$CERTS/cloud-user.key" \
+		-h 127.0.0.1 -p "$CLOUD" "$@"
+}
+
+# cloud_clients TAG: redis-cli (--url) and redis-py (--url-env) through
+# the shim, by name, each SETs a fresh value of cloud:TAG:*, read back
+# natively; each handshake verified as the endpoint's name.
+cloud_clients() {
+	local v
+	v=$(marker)
+	t_run "$T_RUN" --url "$CLOUD_URL" "${CLOUD_TLS[@]}" --log-level info -- \
+		redis-cli -u "redis://default:$CLOUD_PW@$CLOUD_HOST:$CLOUD" --no-auth-warning \
+		SET "cloud:$1:cli" "$v"
+	assert_rc 0 "redis-cli" || return
+	assert_eq OK "$T_OUT" "redis-cli's SET" || return
+	assert_contains "$T_ERR" "$CLOUD_HOST:$CLOUD: TLS handshake done: " "the shim's handshake line"
+	assert_contains "$T_ERR" "verified '$CLOUD_HOST'" "the verified name"
+	assert_eq "$v" "$(cloud_native GET "cloud:$1:cli")" "cloud:$1:cli (native)" || return
+	t_run env REDIS_URL="$CLOUD_URL" "$T_RUN" --url-env REDIS_URL "${CLOUD_TLS[@]}" -- \
+		"$T_PY" "$PYC" "cloud:$1:py" "$v"
+	assert_rc 0 "redis-py" || return
+	assert_eq "redis://default:$CLOUD_PW@$CLOUD_HOST:$CLOUD"$'\n'"$v" "$T_OUT" \
+		"the URL redis-py saw, its GET" || return
+	assert_eq "$v" "$(cloud_native GET "cloud:$1:py")" "cloud:$1:py (native)"
+}
+
+case_cloud_root_a() {
+	assert_eq "0" "$(sent_chain | cut -c1)" "the chain the server sends (its certificate alone)" || return
+	cloud_clients a
+}
+
+# sent_chain: the " N s:SUBJECT" lines of the chain the Redis Cloud
+# look-alike sends.
+sent_chain() {
+	openssl s_client -connect "127.0.0.1:$CLOUD" -showcerts \
+		-cert "$CERTS/cloud-user.crt" -key "$CERTS/cloud-user.key" </dev/null 2>/dev/null |
+		sed -n 's/^ *\([0-9] s:\)/\1/p'
+}
+
+case_cloud_root_b() {
+	# The certificate rotated to root B's chain (intermediate sent): the
+	# same bundle still verifies it.
+	assert_eq OK "$(cloud_native CONFIG SET tls-cert-file "$CERTS/cloud-b.chain" \
+		tls-key-file "$CERTS/cloud-b.key")" "rotate to root B" || return
+	assert_match "$(sent_chain)" "^1 s:.*CN ?= ?Cloud Intermediate B" "the chain the server sends" || return
+	cloud_clients b
+}
+
+case_cloud_old_bundle() {
+	# A bundle from before the rotation (root A only): refused, and the
+	# server ran no command.
+	local v
+	v=$(marker)
+	cloud_native CONFIG RESETSTAT >/dev/null
+	t_run "$T_RUN" --url "$CLOUD_URL" --cacert "$T_TMP/cloud/redis_ca_old.pem" \
+		"${CLOUD_TLS[@]:2}" -- \
+		redis-cli -u "redis://default:$CLOUD_PW@$CLOUD_HOST:$CLOUD" --no-auth-warning SET cloud:old "$v"
+	assert_failed "redis-cli with the old bundle" || return
+	assert_same_shim_error "$CLOUD_HOST:$CLOUD: server certificate rejected: unable to get local issuer certificate" || return
+	assert_eq "" "$(cloud_native GET cloud:old)" "cloud:old (native)"
+	assert_not_contains "$(cloud_native INFO commandstats)" cmdstat_set "the server's commandstats"
+}
+
+case_cloud_other_name() {
+	# At the endpoint's name, another database's certificate from the same
+	# intermediate: refused before AUTH or the command.
+	M=$(marker)
+	mk_leaf cloud-other redis-99999.c9.cloud.test DNS:redis-99999.c9.cloud.test cloud-int-a || return
+	start_record_server tls cloud-other --port $((B + 8)) --cert "$CERTS/cloud-other.chain" \
+		--key "$CERTS/cloud-other.key" || return
+	refused_by_record "redis-99999.c9.cloud.test" \
+		"$CLOUD_HOST:$((B + 8)): server certificate rejected: hostname mismatch.*expected name '$CLOUD_HOST'.*DNS:redis-99999\\.c9\\.cloud\\.test" \
+		"$T_RUN" --url "rediss://default:$CLOUD_PW@$CLOUD_HOST:$((B + 8))" "${CLOUD_TLS[@]}" -- \
+		redis-cli -u "redis://default:$CLOUD_PW@$CLOUD_HOST:$((B + 8))" --no-auth-warning SET cloud:x "$M"
+	assert_file_lacks "$REC.raw" "$CLOUD_PW" "the wire (the password)"
+	stop_pid "$REC_PID"
+}
+
 # --------------------------------------------------------------- run
 
 t_case "cluster: 3 masters, TLS only, each certificate only its own DNS name" case_make_cluster
@@ -479,4 +599,9 @@ t_case "ElastiCache-like: redis-cli -c from the configuration endpoint, one *.ca
 t_case "ElastiCache-like: redis-py RedisCluster" case_cache_py
 t_case "ElastiCache-like: redis-benchmark --cluster (it dials IPs: + a CIDR spec)" case_cache_bench
 t_case "ElastiCache-like: *.cache.test from another CA refused, no command sent" case_cache_other_ca
+t_case "Redis Cloud: a database by name, client certificate, encrypted key, password" case_cloud_setup
+t_case "Redis Cloud: chain to root A via the bundle's intermediate: redis-cli --url, redis-py --url-env" case_cloud_root_a
+t_case "Redis Cloud: rotated to root B's chain: the same bundle, the same clients" case_cloud_root_b
+t_case "Redis Cloud: a bundle without root B refused, the server ran nothing" case_cloud_old_bundle
+t_case "Redis Cloud: another database's certificate refused, no command or password sent" case_cloud_other_name
 t_done
