@@ -20,7 +20,7 @@
 #
 # The three cluster look-alikes are one cluster of 3 masters, given each
 # service's certificates and announcements in turn (CONFIG SET), so that it
-# is made once.  Every wrong certificate (another CA, another name or
+# is made once; they run first, in the order above from "per-node names".  Every wrong certificate (another CA, another name or
 # domain) is refused with one line, and the command is nowhere in clear: a
 # recording server or proxy (tests/servers/record_server.py) holds what the
 # client sent, or the node's INFO commandstats shows no command reached it.
@@ -39,10 +39,9 @@ mkdir -p "$CERTS"
 
 # Ports, one block: the cluster's nodes B..B+2 and a spare B+3 in the same
 # range (a recording proxy or server in a node's place), its buses
-# B+4..B+6; Redis Cloud B+7, its wrong-certificate servers B+8, B+9; the
-# Azure-like non-clustered port B+10, its wrong-name server B+11;
-# Memorystore-like B+12, its other-instance server B+13.
-NPORTS=14
+# B+4..B+6; Redis Cloud B+7, another database's server B+8; the Azure-like
+# non-clustered port B+9; Memorystore-like B+10, another instance B+11.
+NPORTS=12
 C=() # the cluster's nodes
 
 # ------------------------------------------------------------------- PKI
@@ -101,16 +100,19 @@ mk_leaf() {
 
 # ---------------------------------------------------------------- helpers
 
-# conf FILE ENDPOINT-ENTRY...: a shim configuration, the test CA and client
-# certificate as defaults, notice level (info: INFO=1).
+# conf FILE ENDPOINT-ENTRY...: a shim configuration, the test CA and (but
+# with NOCERT=1) the test client certificate as defaults, at level $LEVEL
+# (default notice).
 conf() {
 	local f=$1 e sep=""
 	shift
 	{
 		echo "version = 1;"
 		echo "log = { level = \"${LEVEL:-notice}\"; target = \"stderr\"; };"
-		echo "defaults = { ca_file = \"$PKI/ca.crt\"; cert_file = \"$PKI/client.crt\";"
-		echo "  key_file = \"$PKI/client.key\"; handshake_timeout_ms = 5000; };"
+		echo "defaults = { ca_file = \"$PKI/ca.crt\"; handshake_timeout_ms = 5000;"
+		[ "${NOCERT:-0}" = 1 ] ||
+			echo "  cert_file = \"$PKI/client.crt\"; key_file = \"$PKI/client.key\";"
+		echo "};"
 		echo "endpoints = ("
 		for e in "$@"; do
 			printf '%s  %s' "$sep" "$e"
@@ -188,7 +190,9 @@ bench_cluster() {
 	assert_not_contains "$T_OUT$T_ERR" "rror" "redis-benchmark output"
 	for m in "${C[@]}"; do
 		s=$(stat_calls "$m" set) g=$(stat_calls "$m" get)
-		[ "$s" -gt 0 ] && [ "$g" -gt 0 ] || fail "master $m got no SET/GET ($s/$g)"
+		if [ "$s" -eq 0 ] || [ "$g" -eq 0 ]; then
+			fail "master $m got no SET/GET ($s/$g)"
+		fi
 		set=$((set + s)) get=$((get + g))
 	done
 	assert_eq 3000 "$set" "SET calls on the masters"
@@ -242,10 +246,7 @@ case_make_cluster() {
 	SPARE=$((B + 3))
 	for i in 1 2 3; do
 		mk_leaf "node$i" "node$i.cluster.test" "DNS:node$i.cluster.test" "$PKI/ca" || return
-		mk_leaf "cache$i" "*.cache.test" "DNS:*.cache.test" "$PKI/ca" || return
-		mk_leaf "azure$i" myservice.azure.test DNS:myservice.azure.test "$PKI/ca" || return
 	done
-	mk_leaf node9 node9.other.test DNS:node9.other.test "$PKI/ca" || return
 	for i in 0 1 2; do
 		cl_start_cluster_node "${C[$i]}" $((B + 4 + i)) "node$((i + 1))" || return
 	done
@@ -267,8 +268,8 @@ case_pernode_cli() {
 	conf "$PERNODE" "{ match = \"127.0.0.0/8:${C[0]}-$SPARE\"; verify_name = \"*.cluster.test\"; }"
 	LEVEL=info conf "$T_TMP/pernode-info.conf" \
 		"{ match = \"127.0.0.0/8:${C[0]}-$SPARE\"; verify_name = \"*.cluster.test\"; }"
+	local lines i
 	cli_cluster "$T_TMP/pernode-info.conf" 127.0.0.1 pn || return
-	local lines
 	lines=$(handshakes_verified)
 	assert_eq "" "$(grep -v "^127\\.0\\.0\\.1:[0-9]* \\*\\.cluster\\.test\$" <<<"$lines")" \
 		"handshakes verified otherwise" || return
@@ -289,6 +290,7 @@ case_pernode_other_domain() {
 	local m=${C[2]} k
 	M=$(marker)
 	k=$(cl_key_on "$m" od:)
+	mk_leaf node9 node9.other.test DNS:node9.other.test "$PKI/ca" || return
 	set_certs node1 node2 node9 || return
 	start_record_server proxy other --port "$SPARE" --upstream "$m" || return
 	assert_eq OK "$(cl_native "$m" CONFIG SET cluster-announce-tls-port "$SPARE")" \
@@ -322,7 +324,7 @@ case_azure_setup() {
 	# node, no client certificates), still announced by IP; a non-clustered
 	# server on a port of its own, under the same name, with an access key.
 	local p
-	AZ=$((B + 10))
+	AZ=$((B + 9))
 	AZ_PW=key-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 	mk_leaf azure myservice.azure.test DNS:myservice.azure.test "$PKI/ca" || return
 	cl_add_host myservice.azure.test || return
@@ -399,11 +401,13 @@ case_azure_other_name() {
 
 case_cache_setup() {
 	# Every node presents *.cache.test and announces its own name; the
-	# client starts at the configuration endpoint's name.
+	# client starts at the configuration endpoint's name; no client
+	# certificates (since the Azure-like cases).
 	local i
 	cl_add_host clustercfg.cache.test node1.cache.test node2.cache.test \
 		node3.cache.test node4.cache.test || return
-	set_certs cache1 cache2 cache3 || return
+	mk_leaf cache "*.cache.test" "DNS:*.cache.test" "$PKI/ca" || return
+	set_certs cache cache cache || return
 	for i in 0 1 2; do
 		assert_eq OK "$(cl_native "${C[$i]}" CONFIG SET cluster-announce-hostname "node$((i + 1)).cache.test" \
 			cluster-preferred-endpoint-type hostname)" "CONFIG SET on ${C[$i]}" || return
@@ -411,8 +415,8 @@ case_cache_setup() {
 	wait_until 20 all_know_hostnames ||
 		{ fail "hostnames did not reach every node: $(cl_native "${C[0]}" CLUSTER NODES)"; return 1; }
 	CACHE=$T_TMP/cache.conf
-	conf "$CACHE" '{ match = "*.cache.test:*"; }'
-	LEVEL=info conf "$T_TMP/cache-info.conf" '{ match = "*.cache.test:*"; }'
+	NOCERT=1 conf "$CACHE" '{ match = "*.cache.test:*"; }'
+	NOCERT=1 LEVEL=info conf "$T_TMP/cache-info.conf" '{ match = "*.cache.test:*"; }'
 }
 
 all_know_hostnames() {
@@ -441,7 +445,7 @@ case_cache_bench() {
 	# nodes announce names, which no *.DOMAIN spec covers: the README's
 	# second entry, the nodes' addresses verified under the domain.
 	local c=$T_TMP/cache-ip.conf
-	conf "$c" '{ match = "*.cache.test:*"; }' \
+	NOCERT=1 conf "$c" '{ match = "*.cache.test:*"; }' \
 		"{ match = \"127.0.0.0/8:${C[0]}-$SPARE\"; verify_name = \"*.cache.test\"; }"
 	bench_cluster "$c" clustercfg.cache.test
 }
@@ -579,6 +583,68 @@ case_cloud_other_name() {
 	stop_pid "$REC_PID"
 }
 
+# ------------------------------------------------------- Memorystore-like
+
+case_ms_setup() {
+	# A CA of the instance's own (server-ca.pem, as the console gives it),
+	# a certificate whose subject CN is the instance's IP and which has no
+	# SAN; no client certificates.
+	MS=$((B + 10))
+	mk_ca ms-ca "Memorystore-like instance CA" && mk_ca ms-other-ca "another instance's CA" || return
+	mk_leaf ms 127.0.0.1 "" ms-ca && mk_leaf ms-other 127.0.0.1 "" ms-other-ca || return
+	cp "$CERTS/ms-ca.crt" "$T_TMP/server-ca.pem"
+	assert_eq "" "$(openssl x509 -in "$CERTS/ms.crt" -noout -ext subjectAltName 2>/dev/null)" "SANs" || return
+	cl_start_node "$MS" ms --tls-auth-clients no --tls-ca-cert-file "$CERTS/ms-ca.crt"
+}
+
+# ms_native ARGS...: redis-cli's own TLS (no name check) to the instance.
+ms_native() { redis-cli --tls --cacert "$T_TMP/server-ca.pem" -h 127.0.0.1 -p "$MS" "$@"; }
+
+case_ms_default_refused() {
+	# OpenSSL's IP check ignores the CN: refused, with the way out named;
+	# the server ran nothing.
+	local v
+	v=$(marker)
+	ms_native CONFIG RESETSTAT >/dev/null
+	t_run "$T_RUN" --endpoint "127.0.0.1:$MS" --cacert "$T_TMP/server-ca.pem" -- \
+		redis-cli -h 127.0.0.1 -p "$MS" SET ms:k "$v"
+	assert_failed "redis-cli without --verify-ip-in-cn" || return
+	assert_same_shim_error "127\\.0\\.0\\.1:$MS: server certificate rejected: IP address mismatch \\(the certificate has no SAN and names 127\\.0\\.0\\.1 in its subject CN only: verify_ip_in_cn = true" || return
+	assert_eq "" "$(ms_native GET ms:k)" "ms:k (native)"
+	assert_not_contains "$(ms_native INFO commandstats)" cmdstat_set "the server's commandstats"
+}
+
+case_ms_ip_in_cn() {
+	local v
+	v=$(marker)
+	t_run "$T_RUN" --endpoint "127.0.0.1:$MS" --cacert "$T_TMP/server-ca.pem" --verify-ip-in-cn -- \
+		redis-cli -h 127.0.0.1 -p "$MS" SET ms:cli "$v"
+	assert_rc 0 "redis-cli --verify-ip-in-cn" || return
+	assert_eq OK "$T_OUT" "SET" || return
+	assert_one_shim_error "warning: .*verify_ip_in_cn is on.*loosens verification" || return
+	assert_eq "$v" "$(ms_native GET ms:cli)" "ms:cli (native)" || return
+	# redis-py, the option as a variable
+	t_run env REDIS_TLS_VERIFY_IP_IN_CN=1 REDIS_URL="redis://127.0.0.1:$MS/0" \
+		"$T_RUN" --endpoint "127.0.0.1:$MS" --cacert "$T_TMP/server-ca.pem" -- \
+		"$T_PY" "$PYC" ms:py "$v"
+	assert_rc 0 "redis-py, REDIS_TLS_VERIFY_IP_IN_CN=1" || return
+	assert_eq "$v" "$(tail -1 <<<"$T_OUT")" "redis-py's GET" || return
+	assert_eq "$v" "$(ms_native GET ms:py)" "ms:py (native)"
+}
+
+case_ms_other_instance() {
+	# Another instance's certificate (the same IP in its CN, its own CA):
+	# the option takes a CN only from a chain that verifies.
+	M=$(marker)
+	start_record_server tls ms-other --port $((B + 11)) --cert "$CERTS/ms-other.crt" \
+		--key "$CERTS/ms-other.key" || return
+	refused_by_record "another instance" \
+		"127\\.0\\.0\\.1:$((B + 11)): server certificate rejected: unable to get local issuer certificate" \
+		"$T_RUN" --endpoint "127.0.0.1:$((B + 11))" --cacert "$T_TMP/server-ca.pem" --verify-ip-in-cn \
+		--log-level error -- redis-cli -h 127.0.0.1 -p $((B + 11)) SET ms:x "$M"
+	stop_pid "$REC_PID"
+}
+
 # --------------------------------------------------------------- run
 
 t_case "cluster: 3 masters, TLS only, each certificate only its own DNS name" case_make_cluster
@@ -604,4 +670,8 @@ t_case "Redis Cloud: chain to root A via the bundle's intermediate: redis-cli --
 t_case "Redis Cloud: rotated to root B's chain: the same bundle, the same clients" case_cloud_root_b
 t_case "Redis Cloud: a bundle without root B refused, the server ran nothing" case_cloud_old_bundle
 t_case "Redis Cloud: another database's certificate refused, no command or password sent" case_cloud_other_name
+t_case "Memorystore-like: a per-instance CA, the IP in the CN, no SAN" case_ms_setup
+t_case "Memorystore-like: refused by default, the option named, the server ran nothing" case_ms_default_refused
+t_case "Memorystore-like: --verify-ip-in-cn (redis-cli), REDIS_TLS_VERIFY_IP_IN_CN (redis-py)" case_ms_ip_in_cn
+t_case "Memorystore-like: another instance's certificate refused, no command sent" case_ms_other_instance
 t_done
