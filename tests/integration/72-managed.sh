@@ -539,7 +539,7 @@ case_cloud_root_a() {
 # sent_chain: the " N s:SUBJECT" lines of the chain the Redis Cloud
 # look-alike sends.
 sent_chain() {
-	openssl s_client -connect "127.0.0.1:$CLOUD" -showcerts \
+	timeout 10 openssl s_client -connect "127.0.0.1:$CLOUD" -showcerts \
 		-cert "$CERTS/cloud-user.crt" -key "$CERTS/cloud-user.key" </dev/null 2>/dev/null |
 		sed -n 's/^ *\([0-9] s:\)/\1/p'
 }
