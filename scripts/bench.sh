@@ -4,7 +4,7 @@
 # against one redis-server.
 #
 # One redis-server on 127.0.0.1 with a plaintext port and a TLS port that
-# requires client certificates (the test PKI, RSA-2048 server key).  Four
+# requires client certificates (the test PKI, RSA-2048 server key).  Five
 # ways to reach it, measured with redis-benchmark:
 #   plaintext  redis-benchmark to the plaintext port
 #   native     redis-benchmark --tls --cacert --cert --key to the TLS port
@@ -19,11 +19,12 @@
 # GET with -k 0 (a new connection per request).  Each round runs every
 # workload in every mode, the modes in a different order each round; the
 # table shows medians (requests/s) and the ratios shim/native and
-# shim/stunnel, and a second table for the supervised path (issue 12):
-# supervised/native and supervised/stunnel.  Each figure but -k 0 leaves out the connection set-up
+# shim/stunnel, a second one supervised/native and supervised/stunnel
+# (issue 12).  Each figure but -k 0 leaves out the connection set-up
 # that redis-benchmark's own clock includes (50 full handshakes natively,
-# mostly resumed ones through the shim and stunnel): it is the mean of
-# redis-benchmark's 250 ms rate samples once they reach half their median.
+# mostly resumed ones through the shim, stunnel and the supervisor): it
+# is the mean of redis-benchmark's 250 ms rate samples once they reach
+# half their median.
 # The same run measures the extras of issue 4: plaintext
 # traffic to a port the shim is not configured for, preloaded against not
 # preloaded; the start-up of /bin/true, preloaded against not; the memory
