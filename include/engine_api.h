@@ -109,7 +109,12 @@ struct shim_engine_ops {
 	/* Advance the handshake: 0 done, or an SHIM_IO_* code. */
 	int (*handshake)(struct shim_tls *s, int *err);
 
-	/* Read plaintext; peek leaves it buffered.  Drains what is buffered. */
+	/*
+	 * Read plaintext; peek leaves it buffered.  Drains what is buffered:
+	 * a read that returns less than len, or WANT_READ, found no more
+	 * bytes in the kernel socket (its end of stream may still be there,
+	 * unread, and an error held for the next read shows in buffered()).
+	 */
 	ssize_t (*read)(struct shim_tls *s, void *buf, size_t len, int peek,
 			int *err);
 

@@ -4,21 +4,27 @@
 # against one redis-server.
 #
 # One redis-server on 127.0.0.1 with a plaintext port and a TLS port that
-# requires client certificates (the test PKI, RSA-2048 server key).  Four
+# requires client certificates (the test PKI, RSA-2048 server key).  Five
 # ways to reach it, measured with redis-benchmark:
 #   plaintext  redis-benchmark to the plaintext port
 #   native     redis-benchmark --tls --cacert --cert --key to the TLS port
 #   shim       plain redis-benchmark through scripts/redis-tls-run
 #   stunnel    plain redis-benchmark to stunnel4 in client mode (verifying
 #              chain and IP, same certificates) in front of the TLS port
+#   supervised plain redis-benchmark under the supervisor (redis-tls-ctl
+#              supervise: seccomp user notification, a loopback hop and
+#              the supervisor's relay thread doing the TLS), configured
+#              like the shim; on the 50-client and -P 16 workloads only
 # on GET/SET with 50 clients, the same with -P 16, with 1 KiB values, and
 # GET with -k 0 (a new connection per request).  Each round runs every
 # workload in every mode, the modes in a different order each round; the
 # table shows medians (requests/s) and the ratios shim/native and
-# shim/stunnel.  Each figure but -k 0 leaves out the connection set-up
+# shim/stunnel, a second one supervised/native and supervised/stunnel
+# (issue 12).  Each figure but -k 0 leaves out the connection set-up
 # that redis-benchmark's own clock includes (50 full handshakes natively,
-# mostly resumed ones through the shim and stunnel): it is the mean of
-# redis-benchmark's 250 ms rate samples once they reach half their median.
+# mostly resumed ones through the shim, stunnel and the supervisor): it
+# is the mean of redis-benchmark's 250 ms rate samples once they reach
+# half their median.
 # The same run measures the extras of issue 4: plaintext
 # traffic to a port the shim is not configured for, preloaded against not
 # preloaded; the start-up of /bin/true, preloaded against not; the memory
@@ -53,6 +59,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 LIB=${REDIS_TLS_LIB:-$BUILD/libredistls.so}
 RUN=$ROOT/scripts/redis-tls-run
+CTL=$BUILD/redis-tls-ctl
 PKI=${REDIS_TLS_TEST_PKI:-$BUILD/test-pki}
 OUTDIR=$BUILD/bench
 PY=/usr/bin/python3 # testlib.sh's T_PY
@@ -127,6 +134,7 @@ done
 [ -n "$STUNNEL" ] || die "stunnel4 not found (scripts/install-deps.sh installs it)"
 [ -r "$LIB" ] || die "$LIB not built: run make"
 [ -x "$RUN" ] || die "$RUN missing"
+[ -x "$CTL" ] || die "$CTL not built: run make"
 
 unset LD_PRELOAD
 
@@ -189,12 +197,20 @@ start_servers() {
 	P1=$PLAIN_PORT P2=$REDIS_PORT
 	start_stunnel_client "$P2" || die "could not start stunnel"
 	P3=$STUNNEL_PORT
+	supv_set
 }
 
 # ------------------------------------------------------------ modes, workloads
 
 # SHIM (testlib's shim_set_default, for P2): the wrapper configured for
 # the TLS port; T_TLS_FLAGS: redis-benchmark's own TLS flags for it.
+
+# SUPV: the same configuration (endpoint, CA, client certificate) for the
+# supervisor: redis-tls-run --supervise (which preloads nothing under it:
+# TLS would be done twice).
+supv_set() {
+	SUPV=("$RUN" --supervise "${SHIM[@]:1}")
+}
 
 # mode_cmd MODE: CMD = the client command for MODE, without the workload.
 mode_cmd() {
@@ -203,6 +219,7 @@ mode_cmd() {
 	native) CMD=(redis-benchmark -h 127.0.0.1 -p "$P2" "${T_TLS_FLAGS[@]}") ;;
 	shim) CMD=("${SHIM[@]}" redis-benchmark -h 127.0.0.1 -p "$P2") ;;
 	stunnel) CMD=(redis-benchmark -h 127.0.0.1 -p "$P3") ;;
+	supervised) CMD=("${SUPV[@]}" redis-benchmark -h 127.0.0.1 -p "$P2") ;;
 	# preloaded and configured for the TLS port, talking to the other one
 	passthru) CMD=("${SHIM[@]}" redis-benchmark -h 127.0.0.1 -p "$P1") ;;
 	*) die "mode_cmd: $1" ;;
@@ -233,7 +250,8 @@ wl_args() {
 
 wl_modes() {
 	case $1 in
-	c50) MODES=(plain native shim stunnel passthru) ;;
+	c50) MODES=(plain native shim stunnel passthru supervised) ;;
+	p16) MODES=(plain native shim stunnel supervised) ;;
 	*) MODES=(plain native shim stunnel) ;;
 	esac
 }
@@ -479,6 +497,30 @@ row_label() {
 	esac
 }
 
+# supervised_table: the supervised path against native TLS and stunnel,
+# measured in the same rounds as the main table.
+supervised_table() {
+	local wl t n st v
+	echo "Supervised path (issue 12): plain redis-benchmark under \`redis-tls-ctl supervise\`"
+	echo "(seccomp user notification; each connection a loopback TCP hop to the supervisor,"
+	echo "whose one relay thread does the TLS), in the same rounds as the table above."
+	echo
+	echo "| workload | native TLS | stunnel | supervised | supervised/native | supervised/stunnel |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	for wl in c50 p16; do
+		wl_args "$wl"
+		for t in $TESTS; do
+			n=$(cell "$wl" "$t" native)
+			st=$(cell "$wl" "$t" stunnel)
+			v=$(cell "$wl" "$t" supervised)
+			echo "| $(row_label "$wl" "$t") | $n | $st | $v | $(ratio "$v" "$n") | $(ratio "$v" "$st") |"
+		done
+	done
+	echo
+	echo "Goals (issue 12): supervised/stunnel ≥ 2 for GET (50 clients); supervised/native ≥ 0.8"
+	echo "for GET and GET -P 16."
+}
+
 machine() {
 	local cpu ossl redis stun
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
@@ -525,6 +567,8 @@ report() {
 		echo "In this run $FALLBACK samples were too short for that (fewer than 4 rate samples) and"
 		echo "count with redis-benchmark's overall figure."
 	fi
+	echo
+	supervised_table
 	echo
 	local pg pp sg sp mn ms kn ks
 	pg=$(cell c50 GET plain)
@@ -600,6 +644,7 @@ check "native TLS" redis-cli -h 127.0.0.1 -p "$P2" "${T_TLS_FLAGS[@]}"
 check shim "${SHIM[@]}" redis-cli -h 127.0.0.1 -p "$P2"
 check stunnel redis-cli -h 127.0.0.1 -p "$P3"
 check "shim, unconfigured port" "${SHIM[@]}" redis-cli -h 127.0.0.1 -p "$P1"
+check supervised "${SUPV[@]}" redis-cli -h 127.0.0.1 -p "$P2"
 
 if [ "$CALIBRATE" = 1 ]; then
 	log "calibration round (not counted)"

@@ -11,6 +11,14 @@
  * server's orderly end becomes shutdown(SHUT_WR) of the program's
  * connection; any error resets the program's connection (SO_LINGER 0), so
  * it sees ECONNRESET, never a clean end after a TLS error.
+ *
+ * Reads (epoll is edge-triggered, one event per fd that became ready): a
+ * read that found its fd empty (short, or EAGAIN) is not tried again
+ * before that fd's next readable event, so a request costs one recv per
+ * side, not a second one to hear EAGAIN; once an fd has reported a
+ * hang-up its reads go on until they meet the end, which a short read may
+ * have stopped just before; and plaintext or an error the TLS session
+ * already holds is read whatever the kernel says.
  */
 #include "supervise.h"
 #include "switchboard/log.h"
@@ -23,6 +31,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +54,11 @@ struct sup_conn {
 	size_t skip; /* filler still ahead of the program's bytes on far */
 	unsigned far_eof : 1, net_eof : 1, notify_sent : 1, far_shut : 1,
 		dead : 1;
+	/* The kernel may hold bytes (or an end) to read: set by a readable
+	   event on that fd, cleared by a read that found it empty (short,
+	   or EAGAIN) unless the fd has reported a hang-up (*_hup), whose end
+	   a short read may have stopped before. */
+	unsigned far_rd : 1, net_rd : 1, far_hup : 1, net_hup : 1;
 	char label[SHIM_LABEL_MAX];
 	struct sup_peer peer;
 	struct sup_conn *next_peer; /* the list getpeername() searches */
@@ -265,16 +279,19 @@ static enum sup_step sup_up(struct sup_conn *c)
 	ssize_t n;
 	int err = 0;
 
-	if (c->up_len == 0 && !c->far_eof) {
-		n = recv(c->far, c->up,
-			 c->skip > 0 && c->skip < sizeof(c->up) ? c->skip
-								: sizeof(c->up),
-			 0);
+	if (c->up_len == 0 && !c->far_eof && c->far_rd) {
+		size_t want = c->skip > 0 && c->skip < sizeof(c->up)
+				      ? c->skip : sizeof(c->up);
+
+		n = recv(c->far, c->up, want, 0);
 		if (n > 0 && c->skip > 0) {
-			c->skip -= (size_t)n; /* the filler: dropped */
+			/* the filler: dropped */
+			c->far_rd = c->far_hup || (size_t)n == want;
+			c->skip -= (size_t)n;
 			return SUP_MOVED;
 		}
 		if (n > 0) {
+			c->far_rd = c->far_hup || (size_t)n == sizeof(c->up);
 			c->up_off = 0;
 			c->up_len = (size_t)n;
 			return SUP_MOVED;
@@ -283,7 +300,9 @@ static enum sup_step sup_up(struct sup_conn *c)
 			c->far_eof = 1;
 			return SUP_MOVED;
 		}
-		if (errno != EAGAIN && errno != EINTR)
+		if (errno == EAGAIN)
+			c->far_rd = c->far_hup;
+		else if (errno != EINTR)
 			return SUP_FAR_GONE;
 	}
 	if (c->up_off < c->up_len) {
@@ -318,10 +337,17 @@ static enum sup_step sup_down(struct sup_conn *c)
 	ssize_t n;
 	int err = 0;
 
-	if (c->down_len == 0 && !c->net_eof) {
+	/* buffered: plaintext OpenSSL decrypted, or an error it holds for
+	   the next read, which no event would announce */
+	if (c->down_len == 0 && !c->net_eof &&
+	    (c->net_rd || relay_ops->buffered(c->t))) {
 		n = relay_ops->read(c->t, c->down, sizeof(c->down), 0, &err);
 		if (n == SHIM_IO_ERROR)
 			return SUP_NET_FAILED;
+		/* a short read found no more bytes (engine_api.h) */
+		if (n == SHIM_IO_WANT_READ ||
+		    (n >= 0 && (size_t)n < sizeof(c->down)))
+			c->net_rd = c->net_hup;
 		if (n < 0)
 			return SUP_IDLE;
 		if (n == 0)
@@ -415,6 +441,28 @@ static int sup_pump(struct sup_conn *c)
 	}
 }
 
+#define SUP_TAG_NET ((uintptr_t)1) /* in epoll data: the event is net's */
+#define SUP_READABLE (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+#define SUP_HANGUP (EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+
+/* The connection an event is about, with that fd's read flags set. */
+static struct sup_conn *sup_event_conn(const struct epoll_event *e)
+{
+	uintptr_t v = (uintptr_t)e->data.u64;
+	struct sup_conn *c = (struct sup_conn *)(v & ~SUP_TAG_NET);
+	int rd = (e->events & SUP_READABLE) != 0;
+	int hup = (e->events & SUP_HANGUP) != 0;
+
+	if (v & SUP_TAG_NET) {
+		c->net_rd |= rd;
+		c->net_hup |= hup;
+	} else {
+		c->far_rd |= rd;
+		c->far_hup |= hup;
+	}
+	return c;
+}
+
 static void *sup_relay_main(void *arg)
 {
 	struct epoll_event ev[SUP_EVENTS];
@@ -427,7 +475,7 @@ static void *sup_relay_main(void *arg)
 		ndead = 0;
 		pthread_mutex_lock(&relay_lock);
 		for (int i = 0; i < n; i++) {
-			struct sup_conn *c = ev[i].data.ptr;
+			struct sup_conn *c = sup_event_conn(&ev[i]);
 
 			if (!c->dead && sup_pump(c))
 				dead[ndead++] = c;
@@ -479,6 +527,7 @@ void sup_relay_add(struct shim_tls *t, int net, int far, const char *label,
 		return;
 	}
 	atomic_fetch_add(&relay_live, 1);
+	c->far_rd = c->net_rd = 1;
 	c->t = t;
 	c->net = net;
 	c->far = far;
@@ -489,10 +538,11 @@ void sup_relay_add(struct shim_tls *t, int net, int far, const char *label,
 	c->next_peer = peer_list;
 	peer_list = c;
 	pthread_mutex_unlock(&peer_lock);
-	ev.data.ptr = c;
 	/* Both are writable now: the first event runs the first pump. */
 	pthread_mutex_lock(&relay_lock);
+	ev.data.u64 = (uintptr_t)c;
 	epoll_ctl(relay_epoll, EPOLL_CTL_ADD, far, &ev);
+	ev.data.u64 = (uintptr_t)c | SUP_TAG_NET;
 	epoll_ctl(relay_epoll, EPOLL_CTL_ADD, net, &ev);
 	pthread_mutex_unlock(&relay_lock);
 }

@@ -39,6 +39,8 @@
  *   static_client HOST PORT drain ARG...    one command, then read until
  *                                           the end: "end of stream" (0)
  *                                           or the read's error (4)
+ *   static_client HOST PORT half ARG...     one command, shutdown(SHUT_WR)
+ *                                           at once, then as drain
  *   static_client HOST PORT fire ARG...     one command, then exit at once
  *                                           (no read, no close)
  *   static_client HOST PORT firebig KEY BYTES
@@ -409,7 +411,7 @@ static int do_fork(void)
 	return do_ping();
 }
 
-static int do_drain(int argc, const char **argv)
+static int do_drain(int argc, const char **argv, int half)
 {
 	struct conn c;
 	size_t total = 0;
@@ -417,7 +419,8 @@ static int do_drain(int argc, const char **argv)
 
 	if (conn_open(&c) < 0)
 		return 3;
-	if (command(&c, argc, argv, NULL) < 0)
+	if (command(&c, argc, argv, NULL) < 0 ||
+	    (half && shutdown(c.fd, SHUT_WR) < 0))
 		return 1;
 	while ((r = read(c.fd, c.buf, sizeof(c.buf))) > 0)
 		total += (size_t)r;
@@ -811,7 +814,9 @@ int main(int argc, char **argv)
 	if (strcmp(argv[3], "flags") == 0)
 		return do_flags();
 	if (strcmp(argv[3], "drain") == 0 && argc > 4)
-		return do_drain(argc - 4, (const char **)argv + 4);
+		return do_drain(argc - 4, (const char **)argv + 4, 0);
+	if (strcmp(argv[3], "half") == 0 && argc > 4)
+		return do_drain(argc - 4, (const char **)argv + 4, 1);
 	if (strcmp(argv[3], "uring") == 0)
 		return do_uring();
 	if (strcmp(argv[3], "fire") == 0 && argc > 4)

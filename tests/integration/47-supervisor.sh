@@ -411,7 +411,9 @@ case_server_errors() {
 	# close_notify, or a FIN at a record boundary (as the preload path:
 	# servers that skip close_notify are common): the bytes, a clean end.
 	hostile close-notify 0 "^[1-9][0-9]* bytes, then end of stream" || return
-	hostile fin 0 "^[1-9][0-9]* bytes, then end of stream"
+	hostile fin 0 "^[1-9][0-9]* bytes, then end of stream" || return
+	# the last bytes and the FIN in one event: the end is not lost
+	hostile fin-at-once 0 "^[1-9][0-9]* bytes, then end of stream"
 }
 
 case_server_quits() {
@@ -419,6 +421,16 @@ case_server_quits() {
 	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" drain QUIT
 	assert_rc 0 || return
 	assert_eq "5 bytes, then end of stream" "$T_OUT" "+OK, then the end"
+}
+
+case_half_close() {
+	# The program's last bytes and its end (shutdown(SHUT_WR)) in one go:
+	# the bytes reach the server, close_notify follows them, and the
+	# server's end comes back to the program.
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" half SET static:half "$M"
+	assert_rc 0 || return
+	assert_match "$T_OUT" "^[0-9]+ bytes, then end of stream" "what the client read"
+	assert_eq "$M" "$(rcli_native GET static:half)" "the value the server got"
 }
 
 case_io_uring() {
@@ -700,6 +712,7 @@ t_case "a dup() made before connect is connected too (blocking, non-blocking)" c
 t_case "TCP Fast Open: refused, configured or not (nothing sent)" case_fastopen
 t_case "server errors reset the program's connection" case_server_errors
 t_case "server's orderly end reaches the program" case_server_quits
+t_case "the program's last bytes and its end at once: both carried" case_half_close
 t_case "io_uring refused (ENOSYS)" case_io_uring
 t_case "wrong CA: connect fails, EACCES" case_wrong_ca
 t_case "wrong name: connect fails" case_wrong_name

@@ -1,8 +1,9 @@
 #!/bin/bash
 # make bench works: `scripts/bench.sh --short` runs to the end and prints a
-# well-formed table with every cell measured, the extras of issue 4 and the
-# machine it ran on, and writes the same markdown to its --out file.  The
-# figures themselves are never judged here: CI machines are noisy.
+# well-formed table with every cell measured, the supervised path's table
+# (issue 12), the extras of issue 4 and the machine it ran on, and writes
+# the same markdown to its --out file.  The figures themselves are never
+# judged here: CI machines are noisy.
 # shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317
 source "$(dirname "$0")/../../scripts/testlib.sh"
 t_require_shim
@@ -76,6 +77,16 @@ case_main_table() {
 	check_rows "$INT" "$INT" "$INT" "$INT" "$DEC" "$DEC"
 }
 
+case_supervised_table() {
+	table_of "| workload | native TLS | stunnel | supervised |" 4 "the supervised table" || return
+	for label in "GET" "SET" "GET, -P 16" "SET, -P 16"; do
+		grep -q "^| $label |" <<<"$ROWS" || fail "no row '$label' in the supervised table"
+	done
+	# native stunnel supervised (req/s), supervised/native, supervised/stunnel
+	check_rows "$INT" "$INT" "$INT" "$DEC" "$DEC"
+	assert_contains "$T_OUT" "supervised/stunnel ≥ 2" "the supervised goals"
+}
+
 case_extras_table() {
 	table_of "| measure |" 6 "the extras table" || return
 	assert_contains "$ROWS" "not configured" "the extras table"
@@ -119,6 +130,8 @@ case_nothing_left() {
 
 t_case "bench.sh --short completes" case_runs
 t_case "main table: every workload, every cell measured" case_main_table
+t_case "supervised table: GET and SET, -c 50 and -P 16, every cell measured" \
+	case_supervised_table
 t_case "extras table: every cell measured" case_extras_table
 t_case "relay table: both workloads, every cell measured" case_relay_table
 t_case "machine, software and date" case_machine

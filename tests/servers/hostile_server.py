@@ -33,6 +33,8 @@ after the handshake, in reply to the client's first request:
   close-notify        a partial reply ("$1000\\r\\n" and 20 bytes), then
                       close_notify; the TCP connection stays open
   fin                 a partial reply, then FIN (no close_notify)
+  fin-at-once         the same without the pause: the reply and the FIN
+                      arrive together
   rst                 a partial reply, then RST (SO_LINGER 0)
   garbage             1024 random bytes, not framed as records
   bad-record          random bytes framed as application-data records
@@ -256,6 +258,9 @@ def after_mode(c, mode):
         c.log("oversized application record (%d)" % OVERSIZE)
         c.send(struct.pack("!BBBH", 23, 3, 3, OVERSIZE) + os.urandom(OVERSIZE))
         c.stall()
+    elif mode == "fin-at-once":
+        c.send(c.encrypt(PARTIAL_REPLY))
+        c.fin()
     elif mode in ("close-notify", "fin", "rst"):
         c.send(c.encrypt(PARTIAL_REPLY))
         time.sleep(0.05)  # the partial reply is read before the end
@@ -307,7 +312,7 @@ def handle(sock, rec, cid, args):
 
 MODES = ["hs-truncate-stall", "hs-truncate-close", "hs-oversize",
          "truncate-close", "truncate-stall", "oversize", "close-notify",
-         "fin", "rst", "garbage", "bad-record", "reply-then-bad", "good"]
+         "fin", "fin-at-once", "rst", "garbage", "bad-record", "reply-then-bad", "good"]
 
 
 def main():
