@@ -991,6 +991,17 @@ case_exec_static_sh() {
 }
 t_case "a preloaded sh execs a static client (exec; fork + exec): supervised, over TLS" case_exec_static_sh
 
+case_exec_relative() {
+	# The wrapper itself, given the static client by a relative path: it
+	# is a file like any other (it was taken for a shell builtin and
+	# preloaded, in clear).
+	np_setup exec-relative || return
+	t_run env -C "$(dirname "$NP_SC")" "${NP_SHIM[@]}" ./static_client 127.0.0.1 "$P" \
+		cmd SET "$M" v
+	sc_did "$M" "redis-tls-run -- ./static_client"
+}
+t_case "redis-tls-run -- ./static_client (a relative path): supervised, over TLS" case_exec_relative
+
 case_exec_env_i() {
 	np_setup exec-env-i || return
 	t_run "${NP_SHIM[@]}" env -i "$NP_SC" 127.0.0.1 "$P" cmd SET "$M:static" v
@@ -1128,6 +1139,26 @@ GO
 	no_leak
 }
 t_case "a preloaded sh execs a dynamic (cgo) Go program: supervised, over TLS" case_exec_go
+
+case_exec_argv_env() {
+	# A supervised program gets its own argv[0] and exactly the
+	# environment it was given (without the shim in LD_PRELOAD), not the
+	# supervisor's configuration.
+	local bin=$T_TMP/showenv
+	printf '%s\n' '#include <stdio.h>' 'extern char **environ;' \
+		'int main(int c, char **v) { printf("argv0=%s\n", v[0]);' \
+		'for (char **e = environ; *e; e++) printf("env=%s\n", *e); return 0; }' \
+		>"$bin.c"
+	gcc -O2 -static -o "$bin" "$bin.c" || { fail "gcc -static showenv.c"; return; }
+	np_shim_for 1
+	t_run "${NP_SHIM[@]}" env -i FOO=bar "$bin"
+	assert_eq "argv0=$bin"$'\n'"env=FOO=bar" "$T_OUT" "env -i FOO=bar static: its argv and environment" || return
+	t_run "${NP_SHIM[@]}" bash -c 'exec -a myname "$0"' "$bin"
+	assert_eq "argv0=myname" "$(head -n 1 <<<"$T_OUT")" "exec -a myname: argv[0]" || return
+	assert_contains "$T_OUT" "env=REDIS_TLS_ENDPOINTS=127.0.0.1:1" "its environment (the shell's, which has the configuration)" || return
+	assert_eq "" "$(grep '^env=LD_PRELOAD=.*libredistls' <<<"$T_OUT")" "its LD_PRELOAD (nothing preloaded)"
+}
+t_case "a supervised static program gets its own argv[0] and exactly its environment (env -i, exec -a)" case_exec_argv_env
 
 # The answer of exec_probe MODE keep TARGET (its stdout), without the shim.
 np_exec_plain() {
