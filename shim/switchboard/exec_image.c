@@ -50,7 +50,7 @@
 #define EXEC_DATA ELFDATA2MSB
 #endif
 
-#define EXEC_DEPTH_MAX 4     /* #! levels the kernel follows */
+#define EXEC_DEPTH_MAX 5     /* the kernel loads files 0..5 deep (exec_binprm) */
 #define EXEC_HDR_MAX 256     /* what the kernel reads of a #! line */
 #define EXEC_PHDR_MAX 64
 #define EXEC_SHDR_MAX 4096
@@ -353,7 +353,7 @@ static void exec_classify_script(char *line, int depth,
 		      *end != '\n';
 	     end++)
 		;
-	if (end == p || depth >= EXEC_DEPTH_MAX)
+	if (end == p || depth + 1 > EXEC_DEPTH_MAX)
 		return exec_set(out, EXEC_KIND_FAILS, NULL); /* ENOEXEC, ELOOP */
 	*end = '\0';
 	exec_classify_at(AT_FDCWD, p, 0, depth + 1, out);
