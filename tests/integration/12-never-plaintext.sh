@@ -1200,7 +1200,8 @@ case_exec_fail_closed() {
 	mkdir -p "$dir" && cp "$T_LIB" "$dir/" || return
 	[ ! -e "$BUILD/libredistls-engine.so" ] || cp "$BUILD/libredistls-engine.so" "$dir/" || return
 	np_setup exec-noctl || return
-	t_run env LD_PRELOAD="$dir/libredistls.so" REDIS_TLS_ENDPOINTS="127.0.0.1:$P" \
+	t_run env LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD }$dir/libredistls.so" \
+		REDIS_TLS_ENDPOINTS="127.0.0.1:$P" \
 		REDIS_TLS_CA_FILE="$PKI/ca.crt" REDIS_TLS_CERT_FILE="$PKI/client.crt" \
 		REDIS_TLS_KEY_FILE="$PKI/client.key" \
 		"$NP_EXEC" execve keep "$NP_SC" 127.0.0.1 "$P" cmd SET "$M" v
