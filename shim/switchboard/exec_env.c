@@ -10,7 +10,6 @@
  * asks, and the answer kept (racing first readers write the same value).
  */
 #include "exec_env.h"
-#include "engine_api.h"
 #include "log.h"
 #include "real.h"
 
@@ -40,6 +39,9 @@
 #define EXEC_ENV_FILE_MAX 4096
 
 extern char **environ;
+/* SHIM_STAND_ASIDE_SYMBOL, bound by the loader at load time: a dlsym()
+   of a missing symbol here cost more than the rest of the start-up. */
+extern const int redis_tls_shim_stand_aside __attribute__((weak));
 
 static char exec_env_buf[EXEC_ENV_SNAP_MAX];
 static size_t exec_env_used;
@@ -51,13 +53,35 @@ static char exec_env_lib[PATH_MAX]; /* this library, absolute */
 static char exec_env_ctl_path[PATH_MAX];
 static atomic_int exec_env_sys; /* ld.so.preload names us: 0 unknown, 1, 2 no */
 
+/*
+ * strncmp(s, p, n) == 0 for a prefix p of length n, and a copy loop: the
+ * constructor runs in every process the shim is preloaded into, and its
+ * first call of each libc string function would cost a lazy binding.
+ */
+static int exec_env_starts(const char *s, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != p[i])
+			return 0;
+	return 1;
+}
+
+/* Copy s (NUL included) to out, at most max bytes: its length, or -1. */
+static long exec_env_copy(char *out, const char *s, size_t max)
+{
+	for (size_t i = 0; i < max; i++)
+		if ((out[i] = s[i]) == '\0')
+			return (long)i;
+	return -1;
+}
+
 /* The value of NAME in v (name_eq is "NAME=", len its length), first
    match as getenv(3) finds it; NULL if absent. */
 static const char *exec_env_first(char *const v[], const char *name_eq,
 				  size_t len)
 {
 	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		if (strncmp(v[i], name_eq, len) == 0)
+		if (exec_env_starts(v[i], name_eq, len))
 			return v[i] + len;
 	return NULL;
 }
@@ -68,8 +92,8 @@ static const char *exec_env_last_preload(char *const v[])
 	const char *last = NULL;
 
 	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		if (strncmp(v[i], EXEC_ENV_PRELOAD,
-			    sizeof(EXEC_ENV_PRELOAD) - 1) == 0)
+		if (exec_env_starts(v[i], EXEC_ENV_PRELOAD,
+				    sizeof(EXEC_ENV_PRELOAD) - 1))
 			last = v[i];
 	return last;
 }
@@ -87,16 +111,16 @@ static size_t exec_env_count(char *const v[])
 
 static void exec_env_keep(const char *entry)
 {
-	size_t len = strlen(entry) + 1;
+	char *to = exec_env_buf + exec_env_used;
+	long len = exec_env_nsnap == EXEC_ENV_VARS_MAX ? -1 :
+		exec_env_copy(to, entry, sizeof(exec_env_buf) - exec_env_used);
 
-	if (exec_env_nsnap == EXEC_ENV_VARS_MAX ||
-	    len > sizeof(exec_env_buf) - exec_env_used) {
+	if (len < 0) {
 		exec_env_overflow = 1;
 		return;
 	}
-	memcpy(exec_env_buf + exec_env_used, entry, len);
-	exec_env_snap[exec_env_nsnap++] = exec_env_buf + exec_env_used;
-	exec_env_used += len;
+	exec_env_snap[exec_env_nsnap++] = to;
+	exec_env_used += (size_t)len + 1;
 }
 
 /* 1 if the snapshot has NAME (name_eq "NAME=", len) set, not empty. */
@@ -117,7 +141,7 @@ static void exec_env_keep_passphrase(void)
 	name = exec_env_first(exec_env_snap, EXEC_ENV_PASS_VAR "=",
 			      sizeof(EXEC_ENV_PASS_VAR));
 	if (name == NULL || *name == '\0' ||
-	    strncmp(name, EXEC_ENV_PREFIX, sizeof(EXEC_ENV_PREFIX) - 1) == 0)
+	    exec_env_starts(name, EXEC_ENV_PREFIX, sizeof(EXEC_ENV_PREFIX) - 1))
 		return;
 	n = strlen(name);
 	if (n + 2 > sizeof(name_eq)) {
@@ -131,38 +155,77 @@ static void exec_env_keep_passphrase(void)
 		exec_env_keep(v - n - 1);
 }
 
-/* This library's absolute path, and redis-tls-ctl's beside it. */
-static void exec_env_find_paths(void)
+/* redis-tls-ctl beside exec_env_lib (absolute), into exec_env_ctl_path. */
+static void exec_env_ctl_beside(void)
+{
+	size_t dir = 0;
+
+	for (size_t i = 0; exec_env_lib[i] != '\0'; i++)
+		if (exec_env_lib[i] == '/')
+			dir = i + 1;
+	if (dir == 0 || dir + sizeof(EXEC_ENV_CTL_NAME) > sizeof(exec_env_ctl_path))
+		return;
+	for (size_t i = 0; i < dir; i++)
+		exec_env_ctl_path[i] = exec_env_lib[i];
+	(void)exec_env_copy(exec_env_ctl_path + dir, EXEC_ENV_CTL_NAME,
+			    sizeof(EXEC_ENV_CTL_NAME));
+}
+
+/* The first absolute entry of LD_PRELOAD named libredistls*: the copy
+   that serves (a second copy stands aside, its hooks never called). */
+static int exec_env_lib_from_preload(const char *list)
+{
+	while (list != NULL && *list != '\0') {
+		size_t n = 0, base = 0;
+
+		while (list[n] != '\0' && list[n] != ' ' && list[n] != ':') {
+			if (list[n] == '/')
+				base = n + 1;
+			n++;
+		}
+		if (list[0] == '/' && n < sizeof(exec_env_lib) &&
+		    n - base >= sizeof(EXEC_ENV_LIB_NAME) - 1 &&
+		    exec_env_starts(list + base, EXEC_ENV_LIB_NAME,
+				    sizeof(EXEC_ENV_LIB_NAME) - 1)) {
+			for (size_t i = 0; i < n; i++)
+				exec_env_lib[i] = list[i];
+			exec_env_lib[n] = '\0';
+			return 0;
+		}
+		list += n + (list[n] != '\0');
+	}
+	return -1;
+}
+
+/* Else (a relative or bare LD_PRELOAD entry, /etc/ld.so.preload): ask the
+   loader, and make the answer absolute. */
+static void exec_env_lib_from_loader(void)
 {
 	Dl_info info;
-	const char *slash;
-	size_t dir;
+	size_t n = 0;
 
-	if (!dladdr((void *)exec_env_find_paths, &info) ||
+	if (!dladdr((void *)exec_env_lib_from_loader, &info) ||
 	    info.dli_fname == NULL || info.dli_fname[0] == '\0')
 		return;
 	if (info.dli_fname[0] != '/') {
-		if (getcwd(exec_env_lib, sizeof(exec_env_lib)) == NULL ||
-		    strlen(exec_env_lib) + strlen(info.dli_fname) + 2 >
-			    sizeof(exec_env_lib)) {
+		if (getcwd(exec_env_lib, sizeof(exec_env_lib) - 1) == NULL) {
 			exec_env_lib[0] = '\0';
 			return;
 		}
-		strcat(exec_env_lib, "/");
+		n = strlen(exec_env_lib);
+		exec_env_lib[n++] = '/';
 	}
-	if (strlen(exec_env_lib) + strlen(info.dli_fname) + 1 >
-	    sizeof(exec_env_lib)) {
+	if (exec_env_copy(exec_env_lib + n, info.dli_fname,
+			  sizeof(exec_env_lib) - n) < 0)
 		exec_env_lib[0] = '\0';
-		return;
-	}
-	strcat(exec_env_lib, info.dli_fname);
-	slash = strrchr(exec_env_lib, '/');
-	dir = (size_t)(slash - exec_env_lib) + 1;
-	if (dir + sizeof(EXEC_ENV_CTL_NAME) <= sizeof(exec_env_ctl_path)) {
-		memcpy(exec_env_ctl_path, exec_env_lib, dir);
-		memcpy(exec_env_ctl_path + dir, EXEC_ENV_CTL_NAME,
-		       sizeof(EXEC_ENV_CTL_NAME));
-	}
+}
+
+/* This library's absolute path, and redis-tls-ctl's beside it. */
+static void exec_env_find_paths(const char *preload)
+{
+	if (exec_env_lib_from_preload(preload) < 0)
+		exec_env_lib_from_loader();
+	exec_env_ctl_beside();
 }
 
 /* Light by rule (DESIGN.md): a walk over the environment; the paths only
@@ -171,19 +234,24 @@ static void exec_env_find_paths(void)
    to: its execs are left alone, as its connections are. */
 __attribute__((constructor)) static void exec_env_load(void)
 {
+	const char *preload = NULL;
+
 	for (char **e = environ; e != NULL && *e != NULL; e++)
-		if (strncmp(*e, EXEC_ENV_PREFIX, sizeof(EXEC_ENV_PREFIX) - 1) == 0)
+		if (exec_env_starts(*e, EXEC_ENV_PREFIX,
+				    sizeof(EXEC_ENV_PREFIX) - 1))
 			exec_env_keep(*e);
+		else if (exec_env_starts(*e, EXEC_ENV_PRELOAD,
+					 sizeof(EXEC_ENV_PRELOAD) - 1))
+			preload = *e + sizeof(EXEC_ENV_PRELOAD) - 1;
 	exec_env_keep_passphrase();
 	exec_env_snap[exec_env_nsnap] = NULL;
 	exec_env_has_config = exec_env_set_eq("REDIS_TLS_ENDPOINTS=", 20) ||
 			      exec_env_set_eq("REDIS_TLS_CONFIG=", 17);
-	if (exec_env_has_config &&
-	    dlsym(RTLD_DEFAULT, SHIM_STAND_ASIDE_SYMBOL) != NULL)
+	if (exec_env_has_config && &redis_tls_shim_stand_aside != NULL)
 		exec_env_has_config = 0;
 	if (!exec_env_has_config)
 		return;
-	exec_env_find_paths();
+	exec_env_find_paths(preload);
 	/* what a program that cleared its environment logs with */
 	log_env_given(exec_env_first(exec_env_snap, "REDIS_TLS_LOG_LEVEL=", 20),
 		      exec_env_first(exec_env_snap, "REDIS_TLS_LOG_TARGET=", 21));
