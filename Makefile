@@ -167,6 +167,14 @@ $(BUILD)/tests/test_sup_pending: tests/unit/test_sup_pending.c tools/sup_pending
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(ENG_INC) -Itools $(LDFLAGS) \
 		-o $@ $< tools/sup_pending.c -lcmocka -pthread
 
+# What an exec would run, on files the test makes (real.c: the real open
+# and close exec_image.c uses).
+$(BUILD)/tests/test_exec_image: tests/unit/test_exec_image.c $(SB_DIR)/exec_image.c \
+                                $(SB_DIR)/real.c $(BUILD)/flags | $(BUILD)/tests
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(SB_INC) $(LDFLAGS) -o $@ $< \
+		$(SB_DIR)/exec_image.c $(SB_DIR)/real.c -lcmocka -ldl
+
 # The supervisor's loopback pair, with a racer in listen() (--wrap).
 $(BUILD)/tests/test_sup_loopback: tests/unit/test_sup_loopback.c tools/sup_relay.c \
                                   tools/supervise.h $(CTL_LOG_OBJS) $(COMMON_OBJS) \

@@ -469,8 +469,8 @@ __attribute__((visibility("default"))) const int redis_tls_shim_stand_aside = 1;
 static void ctl_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: redis-tls-ctl check-config | check | supervise -- PROG "
-		"[ARGS...]\n"
+		"usage: redis-tls-ctl check-config | check | supervise [OPTIONS] "
+		"-- PROG [ARGS...]\n"
 		"  check-config  load the configuration (REDIS_TLS_CONFIG and "
 		"REDIS_TLS_*\n"
 		"                variables) as the shim would; exit 0 if it is "
@@ -481,20 +481,64 @@ static void ctl_usage(FILE *f)
 		"resumption,\n"
 		"                certificates and a verdict; exit 1 on any "
 		"failure\n"
-		"  supervise -- PROG [ARGS...]\n"
+		"  supervise [--argv0 NAME] [--env-count N] -- PROG [ARGS...]\n"
 		"                run PROG (static, Go: any program) with its "
 		"connects to\n"
 		"                configured endpoints answered over verified "
 		"TLS\n"
 		"                (seccomp user notification); exit 2 if it "
-		"cannot\n");
+		"cannot\n"
+		"    --argv0 NAME    PROG's argv[0] (default: PROG)\n"
+		"    --env-count N   the first N environment variables "
+		"configure the\n"
+		"                    supervisor only: PROG gets the "
+		"environment after\n"
+		"                    them (what the shim uses when a "
+		"preloaded program\n"
+		"                    execs one LD_PRELOAD cannot reach)\n");
+}
+
+/*
+ * supervise [--argv0 NAME] [--env-count N] -- PROG [ARGS...]: the options
+ * a preloaded program's exec uses (shim/switchboard/exec_env.c) to keep
+ * the program's argv[0] and environment while the supervisor gets the
+ * configuration.  2 (and the usage) for a bad command line.
+ */
+static int ctl_supervise(int argc, char **argv)
+{
+	const char *argv0 = NULL;
+	unsigned long count = 0;
+	char *end;
+	int i;
+
+	for (i = 2; i + 1 < argc && strcmp(argv[i], "--") != 0; i += 2) {
+		if (strcmp(argv[i], "--argv0") == 0) {
+			argv0 = argv[i + 1];
+		} else if (strcmp(argv[i], "--env-count") == 0) {
+			errno = 0;
+			count = strtoul(argv[i + 1], &end, 10);
+			if (errno != 0 || *end != '\0' || argv[i + 1][0] == '\0')
+				break;
+		} else {
+			break;
+		}
+	}
+	if (i + 1 >= argc || strcmp(argv[i], "--") != 0) {
+		ctl_usage(stderr);
+		return 2;
+	}
+	if (sup_exec_options(argv0, count) < 0) {
+		fprintf(stderr, "redis-tls-ctl supervise: --env-count %lu: "
+			"the environment has fewer variables\n", count);
+		return 2;
+	}
+	return sup_run(argv + i + 1, ctl_load_shim);
 }
 
 int main(int argc, char **argv)
 {
-	if (argc >= 4 && strcmp(argv[1], "supervise") == 0 &&
-	    strcmp(argv[2], "--") == 0)
-		return sup_run(argv + 3, ctl_load_shim);
+	if (argc >= 2 && strcmp(argv[1], "supervise") == 0)
+		return ctl_supervise(argc, argv);
 	if (argc == 2 && strcmp(argv[1], "check-config") == 0)
 		return ctl_check_config();
 	if (argc == 2 && strcmp(argv[1], "check") == 0)

@@ -92,6 +92,8 @@
 
 static const struct shim_engine_ops *sup_ops;
 static int sup_listener = -1;
+static const char *sup_argv0;  /* --argv0 */
+static char **sup_prog_env;    /* --env-count: the program's environment */
 
 /* One configured connect, handed to a worker thread. */
 struct sup_job {
@@ -196,7 +198,7 @@ static int sup_recv_fd(int sock)
 
 static void sup_child(int sock, char **argv)
 {
-	char go;
+	char go, *file;
 	int lis;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -211,10 +213,34 @@ static void sup_child(int sock, char **argv)
 		_exit(SUP_EXIT_REFUSED);
 	close(lis);
 	close(sock);
-	execvp(argv[0], argv);
-	dprintf(2, "redis-tls-ctl supervise: %s: %s\n", argv[0],
-		strerror(errno));
+	file = argv[0];
+	if (sup_argv0 != NULL)
+		argv[0] = (char *)sup_argv0;
+	if (sup_prog_env != NULL)
+		environ = sup_prog_env;
+	execvp(file, argv);
+	dprintf(2, "redis-tls-ctl supervise: %s: %s\n", file, strerror(errno));
 	_exit(errno == ENOENT ? 127 : 126);
+}
+
+int sup_exec_options(const char *argv0, size_t env_count)
+{
+	size_t n = 0, k = 0;
+	char **own;
+
+	sup_argv0 = argv0;
+	if (env_count == 0)
+		return 0;
+	while (environ[n] != NULL)
+		n++;
+	if (env_count > n || (own = calloc(n + 1, sizeof(*own))) == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (i < env_count || strncmp(environ[i], "REDIS_TLS_", 10) != 0)
+			own[k++] = environ[i];
+	sup_prog_env = environ + env_count;
+	environ = own;
+	return 0;
 }
 
 /* ------------------------------------------------ checks before the run */

@@ -44,6 +44,17 @@ void sup_filter_prog(struct sock_fprog *out);
 int sup_run(char **argv, const struct shim_engine_ops *(*load_engine)(void));
 
 /*
+ * sup_exec_options - how sup_run's child starts the program: argv0, if not
+ * NULL, as its argv[0] (argv[0] of sup_run stays the file run); with
+ * env_count > 0, the first env_count variables of the environment are the
+ * supervisor's configuration only: the program gets the environment after
+ * them, and the supervisor keeps those variables and, of the rest, all but
+ * REDIS_TLS_* (the program's own, not ours).  0, or -1 if the
+ * environment has fewer variables or memory is short.
+ */
+int sup_exec_options(const char *argv0, size_t env_count);
+
+/*
  * A loopback TCP connection: *near (for the program) connected to *far
  * (ours), both close-on-exec and non-blocking.  The temporary listener is
  * closed before it returns, and only the connection from *near's own

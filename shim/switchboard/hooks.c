@@ -11,6 +11,7 @@
  * NEW_FD, and leaves errno as the call it serves set it.
  */
 #include "hooks.h"
+#include "exec.h"
 #include "fdtable.h"
 #include "log.h"
 #include "names.h"
@@ -25,10 +26,13 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
@@ -650,6 +654,155 @@ SHIM_EXPORT void _exit(int status)
 }
 
 SHIM_EXPORT void _Exit(int status) __attribute__((alias("_exit")));
+
+/* -------------------------------------------------------------- exec */
+
+/* exec.c decides (and without a configuration calls libc at once). */
+SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	hooks_init();
+	return exec_execve(path, argv, envp);
+}
+
+SHIM_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
+			 char *const envp[], int flags)
+{
+	hooks_init();
+	return exec_execveat(dirfd, path, argv, envp, flags);
+}
+
+SHIM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	hooks_init();
+	return exec_fexecve(fd, argv, envp);
+}
+
+SHIM_EXPORT int execv(const char *path, char *const argv[])
+{
+	hooks_init();
+	return exec_execve(path, argv, environ);
+}
+
+SHIM_EXPORT int execvp(const char *file, char *const argv[])
+{
+	hooks_init();
+	return exec_execvpe(file, argv, environ);
+}
+
+SHIM_EXPORT int execvpe(const char *file, char *const argv[],
+			char *const envp[])
+{
+	hooks_init();
+	return exec_execvpe(file, argv, envp);
+}
+
+/* execl's arguments, arg0 included: how many (0 for a NULL arg0, whose
+   list is empty); more than HOOKS_EXECL_MAX is E2BIG.  On the stack:
+   execl may be called from a vfork child. */
+#define HOOKS_EXECL_MAX 32768
+
+static size_t hooks_execl_count(const char *arg0, va_list *ap)
+{
+	va_list c;
+	size_t n = 1;
+
+	if (arg0 == NULL)
+		return 0;
+	va_copy(c, *ap);
+	while (va_arg(c, const char *) != NULL && n <= HOOKS_EXECL_MAX)
+		n++;
+	va_end(c);
+	return n;
+}
+
+/* argv[0..n) from arg0 and *ap, then NULL; *ap is left after the NULL. */
+static void hooks_execl_fill(char **argv, const char *arg0, va_list *ap,
+			     size_t n)
+{
+	argv[0] = (char *)arg0;
+	for (size_t i = 1; i < n; i++)
+		argv[i] = va_arg(*ap, char *);
+	argv[n] = NULL;
+	if (n > 0)
+		(void)va_arg(*ap, char *); /* the NULL */
+}
+
+#define HOOKS_EXECL(arg0, ap, argv, call)                                  \
+	do {                                                               \
+		size_t n_;                                                 \
+		int r_;                                                    \
+		hooks_init();                                              \
+		va_start(ap, arg0);                                        \
+		n_ = hooks_execl_count(arg0, &ap);                         \
+		if (n_ > HOOKS_EXECL_MAX) {                                \
+			va_end(ap);                                        \
+			errno = E2BIG;                                     \
+			return -1;                                         \
+		}                                                          \
+		char *argv[n_ + 1];                                        \
+		hooks_execl_fill(argv, arg0, &ap, n_);                     \
+		r_ = (call);                                               \
+		va_end(ap);                                                \
+		return r_;                                                 \
+	} while (0)
+
+SHIM_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+
+	HOOKS_EXECL(arg, ap, argv, exec_execve(path, argv, environ));
+}
+
+SHIM_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+
+	HOOKS_EXECL(arg, ap, argv, exec_execvpe(file, argv, environ));
+}
+
+SHIM_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+
+	HOOKS_EXECL(arg, ap, argv,
+		    exec_execve(path, argv, va_arg(ap, char *const *)));
+}
+
+SHIM_EXPORT int posix_spawn(pid_t *pid, const char *path,
+			    const posix_spawn_file_actions_t *actions,
+			    const posix_spawnattr_t *attr, char *const argv[],
+			    char *const envp[])
+{
+	hooks_init();
+	return exec_spawn(pid, path, actions, attr, argv, envp, 0);
+}
+
+SHIM_EXPORT int posix_spawnp(pid_t *pid, const char *file,
+			     const posix_spawn_file_actions_t *actions,
+			     const posix_spawnattr_t *attr, char *const argv[],
+			     char *const envp[])
+{
+	hooks_init();
+	return exec_spawn(pid, file, actions, attr, argv, envp, 1);
+}
+
+SHIM_EXPORT int system(const char *command)
+{
+	hooks_init();
+	return exec_system(command);
+}
+
+SHIM_EXPORT FILE *popen(const char *command, const char *mode)
+{
+	hooks_init();
+	return exec_popen(command, mode);
+}
+
+SHIM_EXPORT int pclose(FILE *stream)
+{
+	hooks_init();
+	return exec_pclose(stream);
+}
 
 /* ------------------------------------------------- glibc's own names */
 

@@ -74,6 +74,29 @@ int log_configure(const char *level, const char *target, const char **why)
 	return 0;
 }
 
+/* REDIS_TLS_LOG_LEVEL and REDIS_TLS_LOG_TARGET as the process started
+   with them (log_env_given), else as the environment has them now. */
+static const char *log_start_level, *log_start_target;
+static int log_start_given;
+
+void log_env_given(const char *level, const char *target)
+{
+	log_start_level = level;
+	log_start_target = target;
+	log_start_given = 1;
+}
+
+static const char *log_env_level(void)
+{
+	return log_start_given ? log_start_level : getenv("REDIS_TLS_LOG_LEVEL");
+}
+
+static const char *log_env_target(void)
+{
+	return log_start_given ? log_start_target :
+				 getenv("REDIS_TLS_LOG_TARGET");
+}
+
 /* The environment is read lazily: nothing runs in a constructor. */
 static void log_from_env(void)
 {
@@ -83,8 +106,8 @@ static void log_from_env(void)
 	if (atomic_load_explicit(&log_env_done, memory_order_acquire))
 		return;
 	atomic_store(&log_env_done, 1);
-	level = getenv("REDIS_TLS_LOG_LEVEL");
-	target = getenv("REDIS_TLS_LOG_TARGET");
+	level = log_env_level();
+	target = log_env_target();
 	if (level != NULL && *level && log_configure(level, NULL, &why) < 0)
 		log_msg(SHIM_LOG_WARNING, "REDIS_TLS_LOG_LEVEL '%s': %s", level,
 			why);
@@ -168,5 +191,67 @@ void log_msg(enum shim_log_level level, const char *fmt, ...)
 		(void)!real.write(atomic_load(&log_fd), line, (size_t)n);
 		pthread_mutex_unlock(&log_lock);
 	}
+	errno = saved;
+}
+
+/*
+ * The level log_msg_async() applies: the configured one once log_from_env
+ * has run, else REDIS_TLS_LOG_LEVEL read now (nothing stored).
+ */
+static int log_async_level(void)
+{
+	int l;
+
+	if (atomic_load_explicit(&log_env_done, memory_order_acquire))
+		return atomic_load_explicit(&log_level, memory_order_relaxed);
+	l = log_level_parse(log_env_level());
+	return l < 0 ? SHIM_LOG_NOTICE : l;
+}
+
+/* Where log_msg_async() writes: the log file if one is open or named
+   (then *own is set: opened for this line), else stderr. */
+static int log_async_fd(int *own)
+{
+	const char *target;
+	int fd;
+
+	*own = 0;
+	if (atomic_load_explicit(&log_env_done, memory_order_acquire))
+		return atomic_load(&log_sink) == LOG_SINK_FILE ?
+			atomic_load(&log_fd) : 2;
+	target = log_env_target();
+	if (target == NULL || *target == '\0' || strcmp(target, "stderr") == 0 ||
+	    strcmp(target, "syslog") == 0)
+		return 2;
+	real_init();
+	fd = real.open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return 2;
+	*own = 1;
+	return fd;
+}
+
+void log_msg_async(enum shim_log_level level, const char *fmt, ...)
+{
+	char line[1024];
+	int saved = errno, n, m, fd, own;
+	va_list ap;
+
+	if ((int)level < log_async_level())
+		return;
+	n = snprintf(line, sizeof(line), "redis-tls-shim[%d]: %s: ",
+		     (int)getpid(), log_level_name(level));
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	n += m < 0 ? 0 : m;
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	real_init();
+	fd = log_async_fd(&own);
+	(void)!real.write(fd, line, (size_t)n);
+	if (own)
+		real.close(fd);
 	errno = saved;
 }

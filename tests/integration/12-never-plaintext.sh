@@ -951,4 +951,265 @@ case_bigselect() {
 }
 t_case "select() with a set sized for a TLS socket at fd 1500 (> FD_SETSIZE), fast path then relayed" case_bigselect
 
+
+# ------------------------------- 40. execs LD_PRELOAD cannot reach
+
+# A preloaded program starting one the shim cannot be in: a static
+# binary, a Go program (even a dynamic, cgo one), or any program whose
+# environment lost the shim or the configuration (env -i, env={}).  The
+# shim runs it under `redis-tls-ctl supervise` with this process's
+# configuration: its SET goes over TLS (+OK, the key on the server, the
+# marker never on the wire), and a failing exec fails as without the shim.
+NP_SC=$BUILD/clients/static_client
+[ -x "$NP_SC" ] || make -s -C "$T_ROOT" "$NP_SC" >/dev/null 2>&1 ||
+	gcc -O2 -static -pthread -o "$NP_SC" "$T_ROOT/tests/clients/static_client.c"
+NP_EXEC=$BUILD/clients/exec_probe
+
+# sc_did KEY [WHAT]: nothing in clear so far; the last run exited 0,
+# printed +OK, and KEY is on the server.
+sc_did() {
+	no_hang || return
+	no_leak "${2:-$1}: bytes the proxy received from the client" || return
+	if [ "$T_RC" -ne 0 ]; then
+		fail "${2:-$1}: exit status $T_RC, expected 0; stdout: $(t_short "$T_OUT" 400); stderr: $(t_short "$T_ERR" 600)"
+		return 1
+	fi
+	assert_contains "$T_OUT" "+OK" "${2:-$1}: the output" || return
+	assert_eq 1 "$(rcli_native EXISTS "$1" 2>&1)" "${2:-$1}: EXISTS $1 on the server"
+}
+
+case_exec_static_sh() {
+	np_setup exec-sh || return
+	t_run "${NP_SHIM[@]}" sh -c 'exec "$0" 127.0.0.1 "$1" cmd SET "$2" v' \
+		"$NP_SC" "$P" "$M:exec"
+	sc_did "$M:exec" "sh -c 'exec static_client'" || return
+	t_run "${NP_SHIM[@]}" sh -c '"$0" 127.0.0.1 "$1" cmd SET "$2" v; echo "sh: $?"' \
+		"$NP_SC" "$P" "$M:fork"
+	sc_did "$M:fork" "sh -c 'static_client' (fork + exec)" || return
+	assert_contains "$T_OUT" "sh: 0" "the shell saw the client's status" || return
+	no_leak
+}
+t_case "a preloaded sh execs a static client (exec; fork + exec): supervised, over TLS" case_exec_static_sh
+
+case_exec_relative() {
+	# The wrapper itself, given the static client by a relative path: it
+	# is a file like any other (it was taken for a shell builtin and
+	# preloaded, in clear).
+	np_setup exec-relative || return
+	t_run env -C "$(dirname "$NP_SC")" "${NP_SHIM[@]}" ./static_client 127.0.0.1 "$P" \
+		cmd SET "$M" v
+	sc_did "$M" "redis-tls-run -- ./static_client"
+}
+t_case "redis-tls-run -- ./static_client (a relative path): supervised, over TLS" case_exec_relative
+
+case_exec_env_i() {
+	np_setup exec-env-i || return
+	t_run "${NP_SHIM[@]}" env -i "$NP_SC" 127.0.0.1 "$P" cmd SET "$M:static" v
+	sc_did "$M:static" "env -i static_client" || return
+	# dynamic, but env -i took LD_PRELOAD and the configuration away
+	t_run "${NP_SHIM[@]}" env -i "$PROBE" write 127.0.0.1 "$P" "$M:dyn"
+	sc_did "$M:dyn" "env -i leak_probe (dynamic)" || return
+	t_run "${NP_SHIM[@]}" env -u LD_PRELOAD "$PROBE" write 127.0.0.1 "$P" "$M:unset"
+	sc_did "$M:unset" "env -u LD_PRELOAD leak_probe" || return
+	t_run "${NP_SHIM[@]}" env -u REDIS_TLS_ENDPOINTS "$PROBE" write 127.0.0.1 "$P" "$M:noep"
+	sc_did "$M:noep" "env -u REDIS_TLS_ENDPOINTS leak_probe" || return
+	no_leak
+}
+t_case "env -i / env -u LD_PRELOAD / env -u REDIS_TLS_ENDPOINTS, of a static and a dynamic client: supervised" case_exec_env_i
+
+case_exec_own_config() {
+	# A child given a configuration of its own (a nested redis-tls-run,
+	# here for the endpoint the outer one does not name) runs preloaded
+	# with it, as before: its connection is TLS by its own shim, not
+	# supervised (and not in clear).
+	np_setup exec-nested || return
+	t_run "$T_RUN" --endpoint 127.0.0.1:1 "${NP_TLS[@]}" -- \
+		"${NP_SHIM[@]}" "$PROBE" write 127.0.0.1 "$P" "$M"
+	works || return
+	no_leak
+}
+t_case "a nested redis-tls-run (another endpoint): the child runs preloaded with its own configuration, over TLS" case_exec_own_config
+
+NP_PY_EXEC='import os, subprocess, sys
+sc, probe, port, m = sys.argv[1:5]
+def show(what, r):
+    print("%s: %s %s" % (what, r.returncode, r.stdout.strip()), flush=True)
+show("run", subprocess.run([sc, "127.0.0.1", port, "cmd", "SET", m + ":run", "v"],
+                           capture_output=True, text=True))
+show("env={}", subprocess.run([sc, "127.0.0.1", port, "cmd", "SET", m + ":env", "v"],
+                              env={}, capture_output=True, text=True))
+show("probe env={}", subprocess.run([probe, "write", "127.0.0.1", port, m + ":probe"],
+                                    env={}, capture_output=True, text=True))
+pid = os.posix_spawn(sc, [sc, "127.0.0.1", port, "cmd", "SET", m + ":spawn", "v"], dict(os.environ))
+print("posix_spawn:", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+st = os.system("%s 127.0.0.1 %s cmd SET %s v" % (sc, port, m + ":system"))
+print("system:", os.waitstatus_to_exitcode(st), flush=True)'
+
+case_exec_python() {
+	local k
+	np_setup exec-py || return
+	t_run "${NP_SHIM[@]}" "$T_PY" -c "$NP_PY_EXEC" "$NP_SC" "$PROBE" "$P" "$M"
+	no_hang || return
+	assert_rc 0 "python3's exit status; stderr: $(t_short "$T_ERR" 600)" || return
+	for k in "run: 0 +OK" "env={}: 0 +OK" "probe env={}: 0 reply: +OK" "posix_spawn: 0" "system: 0"; do
+		assert_contains "$T_OUT" "$k" "python3's output" || return
+	done
+	for k in run env probe spawn system; do
+		assert_eq 1 "$(rcli_native EXISTS "$M:$k" 2>&1)" "EXISTS $M:$k" || return
+	done
+	no_leak
+}
+t_case "python3: subprocess.run (vfork + execve; env={} of a static and a dynamic client), os.posix_spawn, os.system" case_exec_python
+
+# Every exec entry point, from a C program (exec_probe): a static client,
+# and a dynamic one started with an environment that lost the shim.
+case_exec_paths() {
+	local mode prog env
+	np_setup exec-paths || return
+	for mode in execve execv execvp execvpe execl execlp execle execveat fexecve \
+		fexecve-cloexec forkexec vforkexec spawn spawnp; do
+		prog=$NP_SC
+		case $mode in execvp | execvpe | execlp | spawnp) prog=static_client ;; esac
+		t_run env PATH="$BUILD/clients:$PATH" "${NP_SHIM[@]}" "$NP_EXEC" "$mode" keep \
+			"$prog" 127.0.0.1 "$P" cmd SET "$M:$mode" v
+		sc_did "$M:$mode" "$mode of static_client" || return
+		case $mode in execv | execvp | execl | execlp) env=cleared ;; *) env=empty ;; esac
+		prog=$PROBE
+		case $mode in execvp | execvpe | execlp | spawnp) prog=leak_probe ;; esac
+		t_run env PATH="$BUILD/clients:$PATH" "${NP_SHIM[@]}" "$NP_EXEC" "$mode" "$env" \
+			"$prog" write 127.0.0.1 "$P" "$M:$mode:dyn"
+		sc_did "$M:$mode:dyn" "$mode ($env environment) of leak_probe" || return
+	done
+	no_leak
+}
+t_case "execve, execv, execvp, execvpe, execl, execlp, execle, execveat, fexecve, fork/vfork + execve, posix_spawn(p): static and env-less dynamic clients supervised" case_exec_paths
+
+case_exec_shell() {
+	local env mode
+	np_setup exec-shell || return
+	for env in keep cleared; do
+		for mode in system popen; do
+			t_run "${NP_SHIM[@]}" "$NP_EXEC" "$mode" "$env" \
+				"$NP_SC 127.0.0.1 $P cmd SET $M:$mode:$env v"
+			sc_did "$M:$mode:$env" "$mode ($env environment)" || return
+			assert_contains "$T_OUT" "status 0" "$mode's status" || return
+		done
+	done
+	no_leak
+}
+t_case "system() and popen(), also after the program took LD_PRELOAD out of its environment" case_exec_shell
+
+case_exec_go() {
+	# A dynamic (cgo) Go program: LD_PRELOAD loads into it, but Go makes
+	# connect(2) itself.  Built here with the standard library only.
+	local src=$T_TMP/godial.go bin=$T_TMP/godial
+	command -v go >/dev/null || { fail "go not found (golang-go: scripts/install-deps.sh)"; return; }
+	cat >"$src" <<'GO'
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+)
+
+func main() {
+	c, err := net.Dial("tcp", os.Args[1])
+	if err != nil {
+		fmt.Println("dial:", err)
+		os.Exit(3)
+	}
+	fmt.Fprintf(c, "SET %s v\r\n", os.Args[2])
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		fmt.Println("read:", err)
+		os.Exit(4)
+	}
+	fmt.Print("reply: ", line)
+}
+GO
+	t_run env CGO_ENABLED=1 GO111MODULE=off GOPROXY=off GOFLAGS= GOCACHE="$T_TMP/gocache" \
+		go build -o "$bin" "$src"
+	assert_rc 0 "go build: $(t_short "$T_ERR" 600)" || return
+	assert_match "$(file -L "$bin")" "dynamically linked" "the Go program (premise: dynamic)" || return
+	np_setup exec-go || return
+	t_run "${NP_SHIM[@]}" sh -c 'exec "$0" "127.0.0.1:$1" "$2"' "$bin" "$P" "$M"
+	sc_did "$M" "sh -c 'exec go_program'" || return
+	no_leak
+}
+t_case "a preloaded sh execs a dynamic (cgo) Go program: supervised, over TLS" case_exec_go
+
+case_exec_argv_env() {
+	# A supervised program gets its own argv[0] and exactly the
+	# environment it was given (without the shim in LD_PRELOAD), not the
+	# supervisor's configuration.
+	local bin=$T_TMP/showenv
+	printf '%s\n' '#include <stdio.h>' 'extern char **environ;' \
+		'int main(int c, char **v) { printf("argv0=%s\n", v[0]);' \
+		'for (char **e = environ; *e; e++) printf("env=%s\n", *e); return 0; }' \
+		>"$bin.c"
+	gcc -O2 -static -o "$bin" "$bin.c" || { fail "gcc -static showenv.c"; return; }
+	np_shim_for 1
+	t_run "${NP_SHIM[@]}" env -i FOO=bar "$bin"
+	assert_eq "argv0=$bin"$'\n'"env=FOO=bar" "$T_OUT" "env -i FOO=bar static: its argv and environment" || return
+	t_run "${NP_SHIM[@]}" bash -c 'exec -a myname "$0"' "$bin"
+	assert_eq "argv0=myname" "$(head -n 1 <<<"$T_OUT")" "exec -a myname: argv[0]" || return
+	assert_contains "$T_OUT" "env=REDIS_TLS_ENDPOINTS=127.0.0.1:1" "its environment (the shell's, which has the configuration)" || return
+	assert_eq "" "$(grep '^env=LD_PRELOAD=.*libredistls' <<<"$T_OUT")" "its LD_PRELOAD (nothing preloaded)"
+}
+t_case "a supervised static program gets its own argv[0] and exactly its environment (env -i, exec -a)" case_exec_argv_env
+
+# The answer of exec_probe MODE keep TARGET (its stdout), without the shim.
+np_exec_plain() {
+	t_run "$NP_EXEC" "$@"
+	printf '%s' "$T_OUT"
+}
+
+case_exec_errno() {
+	# Without the shim these execs fail (ENOENT, EACCES, ENOEXEC; spawn
+	# and system report the same); through it they must fail the same
+	# way, not be handed to the supervisor (whose own failure would read
+	# differently).  A static file without the x bit must not run.
+	local dir=$T_TMP/exec-errno t mode want
+	mkdir -p "$dir/adir" || return
+	cp "$NP_SC" "$dir/noexec" && chmod 644 "$dir/noexec" || return
+	printf '\001\002\003 not a program\n' >"$dir/junk" && chmod 755 "$dir/junk" || return
+	np_setup exec-errno || return
+	for t in "$dir/missing" "$dir/noexec" "$dir/adir" "$dir/junk"; do
+		for mode in execve execv execveat spawn forkexec; do
+			want=$(np_exec_plain "$mode" keep "$t" 127.0.0.1 "$P" cmd SET "$M" v)
+			assert_match "$want" "failed: E|status" "premise: $mode of $t fails without the shim" || return
+			t_run "${NP_SHIM[@]}" "$NP_EXEC" "$mode" keep "$t" 127.0.0.1 "$P" cmd SET "$M" v
+			assert_eq "$want" "$T_OUT" "$mode of $(basename "$t") through the shim" || return
+		done
+	done
+	for mode in execvp spawnp; do
+		want=$(np_exec_plain "$mode" keep no-such-program-here)
+		t_run "${NP_SHIM[@]}" "$NP_EXEC" "$mode" keep no-such-program-here
+		assert_eq "$want" "$T_OUT" "$mode of a name on no PATH entry" || return
+	done
+	assert_eq 0 "$(rec_connections)" "connections the proxy got"
+}
+t_case "execs that fail without the shim (ENOENT, EACCES, ENOEXEC) fail the same through it; nothing runs" case_exec_errno
+
+case_exec_fail_closed() {
+	# redis-tls-ctl is not beside the library: an exec that would run
+	# unprotected fails (EACCES, one line), nothing reaches the endpoint.
+	local dir=$T_TMP/noctl
+	mkdir -p "$dir" && cp "$T_LIB" "$dir/" || return
+	[ ! -e "$BUILD/libredistls-engine.so" ] || cp "$BUILD/libredistls-engine.so" "$dir/" || return
+	np_setup exec-noctl || return
+	t_run env LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD }$dir/libredistls.so" \
+		REDIS_TLS_ENDPOINTS="127.0.0.1:$P" \
+		REDIS_TLS_CA_FILE="$PKI/ca.crt" REDIS_TLS_CERT_FILE="$PKI/client.crt" \
+		REDIS_TLS_KEY_FILE="$PKI/client.key" \
+		"$NP_EXEC" execve keep "$NP_SC" 127.0.0.1 "$P" cmd SET "$M" v
+	assert_eq "failed: EACCES" "$T_OUT" "the exec's answer" || return
+	assert_one_shim_error "static_client: it is statically linked; .*redis-tls-ctl is needed .*fail closed" || return
+	assert_eq 0 "$(rec_connections)" "connections the proxy got" || return
+	no_leak
+}
+t_case "redis-tls-ctl missing: the exec of a static client fails (EACCES, one line), nothing sent" case_exec_fail_closed
+
 t_done
