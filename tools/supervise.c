@@ -196,6 +196,36 @@ static int sup_recv_fd(int sock)
 	return fd;
 }
 
+/*
+ * The shim is never preloaded under the supervisor: in a dynamic
+ * descendant it would make TLS that the supervisor then wraps again.  Its
+ * entries (libredistls.so, any folder) leave LD_PRELOAD; the others stay.
+ * In the child before exec, one thread: setenv is fine.
+ */
+static void sup_unpreload(void)
+{
+	const char *lp = getenv("LD_PRELOAD"), *base;
+	char copy[SUP_PATH_MAX], out[SUP_PATH_MAX] = "", *save = NULL;
+	size_t n = 0;
+
+	if (lp == NULL || strstr(lp, "libredistls") == NULL ||
+	    strlen(lp) >= sizeof(copy))
+		return;
+	memcpy(copy, lp, strlen(lp) + 1);
+	for (char *t = strtok_r(copy, " :", &save); t != NULL;
+	     t = strtok_r(NULL, " :", &save)) {
+		base = strrchr(t, '/');
+		if (strcmp(base != NULL ? base + 1 : t, "libredistls.so") == 0)
+			continue;
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s",
+				      n > 0 ? " " : "", t);
+	}
+	if (n > 0)
+		setenv("LD_PRELOAD", out, 1);
+	else
+		unsetenv("LD_PRELOAD");
+}
+
 static void sup_child(int sock, char **argv)
 {
 	char go, *file;
@@ -218,6 +248,7 @@ static void sup_child(int sock, char **argv)
 		argv[0] = (char *)sup_argv0;
 	if (sup_prog_env != NULL)
 		environ = sup_prog_env;
+	sup_unpreload();
 	execvp(file, argv);
 	dprintf(2, "redis-tls-ctl supervise: %s: %s\n", file, strerror(errno));
 	_exit(errno == ENOENT ? 127 : 126);

@@ -175,11 +175,27 @@ static int get_line(struct conn *c, char *line, size_t max)
 }
 
 /* A command as a RESP array. */
+/* A small command in one write: a server that answers its first bytes
+   (a hostile one resets at once) must not meet a command half written. */
+static int command_small(struct conn *c, int argc, const char **argv)
+{
+	char buf[4096];
+	size_t n = (size_t)snprintf(buf, sizeof(buf), "*%d\r\n", argc);
+
+	for (int i = 0; i < argc && n < sizeof(buf); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "$%zu\r\n%s\r\n",
+				      strlen(argv[i]), argv[i]);
+	return n < sizeof(buf) ? put(c, buf, n) : -2;
+}
+
 static int command(struct conn *c, int argc, const char **argv,
 		   const size_t *lens)
 {
 	char head[64];
+	int rc;
 
+	if (lens == NULL && (rc = command_small(c, argc, argv)) != -2)
+		return rc;
 	snprintf(head, sizeof(head), "*%d\r\n", argc);
 	if (put(c, head, strlen(head)) < 0)
 		return -1;

@@ -9,6 +9,7 @@ source "$(dirname "$0")/../../scripts/testlib.sh"
 t_require_shim
 
 CTL=$BUILD/redis-tls-ctl
+LIBC_SO=$(ldd /bin/true | awk '/libc\.so/ { print $3 }')
 SC=$BUILD/clients/static_client
 [ -x "$SC" ] || make -s -C "$T_ROOT" "$SC" >/dev/null 2>&1 ||
 	gcc -O2 -static -pthread -o "$SC" "$T_ROOT/tests/clients/static_client.c"
@@ -155,6 +156,13 @@ case_preloaded_supervisor() {
 	sup "$TLS_PORT" "LD_PRELOAD=$T_LIB" -- "$SC" 127.0.0.1 "$TLS_PORT" ping
 	assert_rc 0 || return
 	assert_eq PONG "$T_OUT" "PING"
+	no_shim_errors || return
+	# ... and leaves the program's LD_PRELOAD (the others stay): a dynamic
+	# program under it is not preloaded, so its TLS is not made twice.
+	sup "$TLS_PORT" "LD_PRELOAD=$LIBC_SO $T_LIB" -- \
+		sh -c 'echo "LD_PRELOAD=$LD_PRELOAD"; exec redis-cli -p "$0" PING' "$TLS_PORT"
+	assert_rc 0 || return
+	assert_eq "LD_PRELOAD=$LIBC_SO"$'\nPONG' "$T_OUT" "the program's LD_PRELOAD, redis-cli's PING"
 	no_shim_errors
 }
 
