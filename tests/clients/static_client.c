@@ -32,6 +32,9 @@
  *                                           original (nb: non-blocking),
  *                                           PING written on the copy,
  *                                           read on the original
+ *   static_client HOST PORT v6mapped        an IPv6 socket to ::ffff:HOST:
+ *                                           its family after connect, the
+ *                                           peer's, then PING
  *   static_client HOST PORT flags           a SOCK_NONBLOCK|SOCK_CLOEXEC
  *                                           socket: its peer and flags
  *                                           after the connect, then PING
@@ -647,6 +650,34 @@ static int do_nb(int held)
 	return 0;
 }
 
+static int do_v6mapped(void)
+{
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6,
+				    .sin6_port = htons((unsigned short)port) };
+	struct sockaddr_in6 peer;
+	socklen_t plen = sizeof(peer), dl = sizeof(int);
+	char mapped[64], ip[INET6_ADDRSTRLEN], reply[64];
+	int fd = socket(AF_INET6, SOCK_STREAM, 0), domain = 0;
+	ssize_t n;
+
+	snprintf(mapped, sizeof(mapped), "::ffff:%s", host);
+	inet_pton(AF_INET6, mapped, &sa6.sin6_addr);
+	if (connect(fd, (struct sockaddr *)&sa6, sizeof(sa6)) < 0) {
+		printf("connect: %s\n", strerror(errno));
+		return 3;
+	}
+	getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl);
+	getpeername(fd, (struct sockaddr *)&peer, &plen);
+	inet_ntop(AF_INET6, &peer.sin6_addr, ip, sizeof(ip));
+	printf("domain %s, peer [%s]:%u\n", domain == AF_INET6 ? "AF_INET6" : "other",
+	       ip, ntohs(peer.sin6_port));
+	if (write(fd, "PING\r\n", 6) != 6 || (n = read(fd, reply, sizeof(reply) - 1)) <= 0)
+		return 1;
+	reply[n] = '\0';
+	printf("%.*s\n", (int)strcspn(reply, "\r\n"), reply);
+	return 0;
+}
+
 static int do_mismatch(void)
 {
 	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6,
@@ -825,6 +856,8 @@ int main(int argc, char **argv)
 		return do_mismatch();
 	if (strcmp(argv[3], "dupbefore") == 0)
 		return do_dupbefore(argc > 4 && strcmp(argv[4], "nb") == 0);
+	if (strcmp(argv[3], "v6mapped") == 0)
+		return do_v6mapped();
 	if (strcmp(argv[3], "names") == 0)
 		return do_names();
 	if (strcmp(argv[3], "flags") == 0)

@@ -380,6 +380,16 @@ case_dup_before_connect() {
 	no_shim_errors
 }
 
+case_v6_socket() {
+	# An IPv6 socket (to the IPv4-mapped address) stays one: the family,
+	# the peer as it was dialled, the reply.
+	sup "$TLS_PORT" -- "$SC" 127.0.0.1 "$TLS_PORT" v6mapped
+	assert_rc 0 || return
+	assert_eq "domain AF_INET6, peer [::ffff:127.0.0.1]:$TLS_PORT"$'\n+PONG' "$T_OUT" \
+		"the socket's family, getpeername, PING"
+	no_shim_errors
+}
+
 case_fastopen() {
 	# TCP Fast Open would put the command in the SYN, before any
 	# handshake: refused for a configured endpoint, and for every other
@@ -717,6 +727,7 @@ t_case "a connect on a socket still connecting elsewhere: EALREADY" case_connect
 t_case "two connects on one socket; its number reused meanwhile" case_same_socket_races
 t_case "an IPv6 address on an IPv4 socket: EAFNOSUPPORT as from the kernel" case_family_mismatch
 t_case "a dup() made before connect is connected too (blocking, non-blocking)" case_dup_before_connect
+t_case "an IPv6 socket stays IPv6 (IPv4-mapped server)" case_v6_socket
 t_case "TCP Fast Open: refused, configured or not (nothing sent)" case_fastopen
 t_case "server errors reset the program's connection" case_server_errors
 t_case "server's orderly end reaches the program" case_server_quits
