@@ -251,7 +251,7 @@ wl_args() {
 wl_modes() {
 	case $1 in
 	c50) MODES=(plain native shim stunnel passthru supervised) ;;
-	p16) MODES=(plain native shim stunnel supervised) ;;
+	p16 | d1k) MODES=(plain native shim stunnel supervised) ;;
 	*) MODES=(plain native shim stunnel) ;;
 	esac
 }
@@ -507,7 +507,7 @@ supervised_table() {
 	echo
 	echo "| workload | native TLS | stunnel | supervised | supervised/native | supervised/stunnel |"
 	echo "|---|---:|---:|---:|---:|---:|"
-	for wl in c50 p16; do
+	for wl in c50 p16 d1k; do
 		wl_args "$wl"
 		for t in $TESTS; do
 			n=$(cell "$wl" "$t" native)

@@ -719,7 +719,10 @@ static void sup_release(struct sup_job *j, struct shim_tls *t, int net,
 {
 	int big = SUP_FREE_RCVBUF;
 
+	/* the window the small buffer clamped (autotuning is off for a set
+	   buffer) opens again, as far as the window scale lets it */
 	setsockopt(far, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	setsockopt(far, IPPROTO_TCP, TCP_WINDOW_CLAMP, &big, sizeof(big));
 	/* Forgotten before the relay can make it writable, so a program
 	   woken by POLLOUT never sees it "connecting". */
 	sup_done_connecting(j);

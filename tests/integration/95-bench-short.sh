@@ -78,8 +78,8 @@ case_main_table() {
 }
 
 case_supervised_table() {
-	table_of "| workload | native TLS | stunnel | supervised |" 4 "the supervised table" || return
-	for label in "GET" "SET" "GET, -P 16" "SET, -P 16"; do
+	table_of "| workload | native TLS | stunnel | supervised |" 6 "the supervised table" || return
+	for label in "GET" "SET" "GET, -P 16" "SET, -P 16" "GET, 1 KiB values" "SET, 1 KiB values"; do
 		grep -q "^| $label |" <<<"$ROWS" || fail "no row '$label' in the supervised table"
 	done
 	# native stunnel supervised (req/s), supervised/native, supervised/stunnel
@@ -130,7 +130,7 @@ case_nothing_left() {
 
 t_case "bench.sh --short completes" case_runs
 t_case "main table: every workload, every cell measured" case_main_table
-t_case "supervised table: GET and SET, -c 50 and -P 16, every cell measured" \
+t_case "supervised table: GET and SET, -c 50, -P 16 and 1 KiB values, every cell measured" \
 	case_supervised_table
 t_case "extras table: every cell measured" case_extras_table
 t_case "relay table: both workloads, every cell measured" case_relay_table
