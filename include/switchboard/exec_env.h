@@ -29,8 +29,9 @@ int exec_env_configured(void);
 int exec_env_keeps_shim(char *const envp[]);
 
 /* exec_env_valgrind - 1 if envp is the one valgrind's launcher gives its
-   tool (VALGRIND_LAUNCHER is set): a static program that runs its client
-   through ld.so, LD_PRELOAD honoured. */
+   tool (VALGRIND_LAUNCHER is set, and names this process's executable:
+   we are the launcher): a static program that runs its client through
+   ld.so, LD_PRELOAD honoured. */
 int exec_env_valgrind(char *const envp[]);
 
 /* exec_env_ctl - redis-tls-ctl beside this library (an absolute path,

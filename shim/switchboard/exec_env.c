@@ -355,9 +355,17 @@ int exec_env_keeps_shim(char *const envp[])
 	       exec_env_kept(envp, "REDIS_TLS_CONFIG=", 17);
 }
 
+/* VALGRIND_LAUNCHER alone is no proof: every child of a program run
+   under valgrind inherits it, and a static one exec'd from there with
+   it would run in clear.  The launcher names itself in it. */
 int exec_env_valgrind(char *const envp[])
 {
-	return exec_env_first(envp, "VALGRIND_LAUNCHER=", 18) != NULL;
+	const char *v = exec_env_first(envp, "VALGRIND_LAUNCHER=", 18);
+	struct stat a, b;
+
+	return v != NULL && *v != '\0' && stat(v, &a) == 0 &&
+	       stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
 }
 
 /* --------------------------------------------- the supervisor's command */

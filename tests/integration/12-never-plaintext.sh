@@ -1212,4 +1212,15 @@ case_exec_fail_closed() {
 }
 t_case "redis-tls-ctl missing: the exec of a static client fails (EACCES, one line), nothing sent" case_exec_fail_closed
 
+case_exec_valgrind_env() {
+	# VALGRIND_LAUNCHER is inherited by every child of a program run
+	# under valgrind: it does not make a static program valgrind's tool
+	# (that exception ran it as it was, in clear).
+	np_setup exec-valgrind-env || return
+	t_run "${NP_SHIM[@]}" env VALGRIND_LAUNCHER=/usr/bin/valgrind "$NP_SC" 127.0.0.1 "$P" \
+		cmd SET "$M" v
+	sc_did "$M" "env VALGRIND_LAUNCHER=... static_client"
+}
+t_case "a static client exec'd with VALGRIND_LAUNCHER inherited: supervised, over TLS" case_exec_valgrind_env
+
 t_done
