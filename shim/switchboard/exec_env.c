@@ -269,23 +269,23 @@ const char *exec_env_ctl(void)
 
 /* ------------------------------------------- does it load this library */
 
-/* 1 if the LD_PRELOAD entry p[0..n) loads this library: its path, the
-   same file, or its bare name (found by the same search). */
+/* 1 if the LD_PRELOAD entry p[0..n) loads this library: its path, or
+   the same file.  Not a bare name: the loader looks for it in the new
+   program's library path (LD_LIBRARY_PATH as envp has it, its RUNPATH),
+   and one it does not find there it ignores, with a warning, and runs
+   the program without it (in clear). */
 static int exec_env_is_lib(const char *p, size_t n)
 {
 	char path[PATH_MAX];
 	struct stat a, b;
-	const char *base = strrchr(exec_env_lib, '/');
 
-	if (n == 0 || n >= sizeof(path) || base == NULL)
+	if (n == 0 || n >= sizeof(path) || exec_env_lib[0] != '/')
 		return 0;
 	memcpy(path, p, n);
 	path[n] = '\0';
 	if (strcmp(path, exec_env_lib) == 0)
 		return 1;
-	if (strchr(path, '/') == NULL)
-		return strcmp(path, base + 1) == 0;
-	return stat(path, &a) == 0 && stat(exec_env_lib, &b) == 0 &&
+	return strchr(path, '/') != NULL && stat(path, &a) == 0 && stat(exec_env_lib, &b) == 0 &&
 	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 

@@ -1223,4 +1223,15 @@ case_exec_valgrind_env() {
 }
 t_case "a static client exec'd with VALGRIND_LAUNCHER inherited: supervised, over TLS" case_exec_valgrind_env
 
+case_exec_bare_preload() {
+	# LD_PRELOAD naming the library by its bare name: the loader looks
+	# for it in the new program's library path, and one it does not find
+	# it ignores (a warning) and runs the program without it: in clear.
+	np_setup exec-bare-preload || return
+	t_run "${NP_SHIM[@]}" sh -c 'LD_PRELOAD=libredistls.so exec "$0" write 127.0.0.1 "$1" "$2"' \
+		"$PROBE" "$P" "$M"
+	sc_did "$M" "LD_PRELOAD=libredistls.so (bare) leak_probe"
+}
+t_case "a dynamic client exec'd with LD_PRELOAD=libredistls.so (a bare name the loader may not find): supervised, over TLS" case_exec_bare_preload
+
 t_done
