@@ -54,6 +54,7 @@
  */
 #include "supervise.h"
 #include "deadline.h"
+#include "setid.h"
 #include "switchboard/log.h"
 
 #include <errno.h>
@@ -302,6 +303,7 @@ static int sup_precheck(const char *prog)
 	unsigned action = SECCOMP_RET_USER_NOTIF;
 	char path[SUP_PATH_MAX];
 	struct stat st;
+	int fd, setid;
 
 	if (sup_seccomp(SECCOMP_GET_ACTION_AVAIL, 0, &action) < 0) {
 		fprintf(stderr, "redis-tls-ctl supervise: refused: this kernel "
@@ -312,7 +314,11 @@ static int sup_precheck(const char *prog)
 	}
 	if (sup_which(prog, path, sizeof(path)) < 0)
 		return 0; /* execvp reports it */
-	if (stat(path, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID))) {
+	fd = open(path, O_PATH | O_CLOEXEC);
+	setid = fd >= 0 && fstat(fd, &st) == 0 && setid_applies(fd, &st);
+	if (fd >= 0)
+		close(fd);
+	if (setid) {
 		fprintf(stderr, "redis-tls-ctl supervise: refused: %s is "
 			"set-user-ID or set-group-ID: it cannot run under the "
 			"supervisor (no_new_privs), and is not run\n", path);

@@ -18,6 +18,7 @@
  */
 #include "exec_image.h"
 #include "real.h"
+#include "setid.h"
 
 #include <dirent.h>
 #include <elf.h>
@@ -27,6 +28,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -267,18 +269,15 @@ static int exec_elf_is_go(int fd, const Elf64_Ehdr *eh, const Elf64_Phdr *ph)
 
 /* ------------------------------------------------------------- ELF */
 
-static int exec_mode_privileged(const struct stat *st)
-{
-	return (st->st_mode & S_ISUID) ||
-	       (st->st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP);
-}
-
-/* Set-ID bits, or file capabilities (ping's cap_net_raw): a secure
-   exec, where the loader ignores LD_PRELOAD. */
+/* Set-ID bits that apply (setid.h: a set-user-ID file of the caller's
+   own is a program like any other, and was run in clear), or file
+   capabilities (ping's cap_net_raw): a secure exec, where the loader
+   ignores LD_PRELOAD. */
 static int exec_privileged(int fd, const struct stat *st)
 {
-	return exec_mode_privileged(st) ||
-	       fgetxattr(fd, "security.capability", NULL, 0) >= 0;
+	return setid_applies(fd, st) ||
+	       (fgetxattr(fd, "security.capability", NULL, 0) >= 0 &&
+		prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1);
 }
 
 /* PT_INTERP into out: 1, 0 if there is none, -1 if it cannot be read. */
@@ -421,7 +420,7 @@ static void exec_classify_at(int dirfd, const char *path, int flags,
 		return; /* the kernel refuses it too */
 	fd = exec_open(dirfd, path, flags);
 	if (fd < 0)
-		return exec_set(out, exec_mode_privileged(&st) ?
+		return exec_set(out, setid_applies(-1, &st) ?
 				EXEC_KIND_PRIVILEGED : EXEC_KIND_UNREACHABLE,
 				"it cannot be read (execute-only?), so what it "
 				"is cannot be told");

@@ -1234,4 +1234,20 @@ case_exec_bare_preload() {
 }
 t_case "a dynamic client exec'd with LD_PRELOAD=libredistls.so (a bare name the loader may not find): supervised, over TLS" case_exec_bare_preload
 
+case_exec_setid_own() {
+	# Set-ID bits of the caller's own user or group change nothing: no
+	# secure exec, the program is one like any other (it was exec'd as a
+	# privileged one, as it was, in clear).
+	local bin mode
+	np_setup exec-setid-own || return
+	for mode in 4755 2755; do
+		bin=$T_TMP/static-client-$mode
+		cp "$NP_SC" "$bin" && chmod "$mode" "$bin" || { fail "cp, chmod $mode"; return; }
+		t_run "${NP_SHIM[@]}" sh -c '"$0" 127.0.0.1 "$1" cmd SET "$2" v' "$bin" "$P" "$M:$mode"
+		sc_did "$M:$mode" "sh -c static_client (mode $mode, our own)" || return
+	done
+	no_leak
+}
+t_case "a static client set-user-ID / set-group-ID to the caller's own user and group: supervised, over TLS" case_exec_setid_own
+
 t_done

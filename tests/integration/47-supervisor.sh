@@ -577,7 +577,18 @@ case_nothing_listening() {
 }
 
 case_refuse_setuid() {
-	cp "$SC" "$T_TMP/suid_client" && chmod u+s "$T_TMP/suid_client" || return
+	# Set-user-ID to another user: no_new_privs would drop it, refused.
+	# To our own: the bit changes nothing, the program runs (supervised).
+	cp "$SC" "$T_TMP/own_suid_client" && chmod u+s "$T_TMP/own_suid_client" || return
+	sup "$TLS_PORT" -- "$T_TMP/own_suid_client" 127.0.0.1 "$TLS_PORT" ping
+	assert_rc 0 "set-user-ID to our own user: its status; stderr: $(t_short "$T_ERR" 400)" || return
+	assert_contains "$T_OUT" "PONG" "set-user-ID to our own user: its output" || return
+	if [ "$(id -u)" != 0 ]; then
+		echo "    (not root: cannot make a set-user-ID file of another user; the refusal not run)"
+		return 0
+	fi
+	cp "$SC" "$T_TMP/suid_client" && chown 65534 "$T_TMP/suid_client" &&
+		chmod 4755 "$T_TMP/suid_client" || return
 	sup "$TLS_PORT" -- "$T_TMP/suid_client" 127.0.0.1 "$TLS_PORT" ping
 	assert_rc 2 || return
 	assert_eq "" "$T_OUT" "the program's output (it must not run)"
@@ -729,7 +740,7 @@ t_case "no client certificate" case_no_client_cert
 t_case "not TLS (recording server)" case_not_tls
 t_case "peer never answers: handshake timeout" case_stall
 t_case "configured port, nothing listening: ECONNREFUSED" case_nothing_listening
-t_case "setuid program refused (exit 2)" case_refuse_setuid
+t_case "setuid program refused (exit 2); set-user-ID to our own user runs" case_refuse_setuid
 t_case "a kernel without user notification or pidfd_getfd: refused (exit 2)" case_refuse_kernel
 t_case "bad configuration: program not run (exit 2)" case_refuse_bad_config
 t_done
