@@ -179,17 +179,33 @@ static int exec_cloexec(int fd)
 	return f >= 0 && (f & FD_CLOEXEC);
 }
 
-/* Why img started with envp would run unprotected; NULL if it is
-   protected, or if the real call is to run it (or fail) as it would. */
+/* Why the loader, run as a program (img, with argv), would run one the
+   library cannot reach: ld.so ./static_client; NULL if not.  A #! line
+   naming the loader hands it the script (not told: supervised). */
+static const char *exec_loader_why(const struct exec_image *img,
+				   char *const argv[])
+{
+	struct exec_image run;
+
+	if (!img->loader)
+		return NULL;
+	if (img->script)
+		return "its interpreter is the dynamic loader";
+	exec_image_loader_run(argv, &run);
+	return run.kind == EXEC_KIND_PRELOADABLE ? NULL : run.why;
+}
+
+/* Why img started with argv and envp would run unprotected; NULL if it
+   is protected, or if the real call is to run it (or fail) as it would. */
 static const char *exec_unprotected(const struct exec_image *img,
-				    char *const envp[])
+				    char *const argv[], char *const envp[])
 {
 	switch (img->kind) {
 	case EXEC_KIND_PRELOADABLE:
-		if (exec_env_keeps_shim(envp))
-			return NULL;
-		return "its environment does not load this library with this "
-		       "process's configuration";
+		if (!exec_env_keeps_shim(envp))
+			return "its environment does not load this library "
+			       "with this process's configuration";
+		return exec_loader_why(img, argv);
 	case EXEC_KIND_UNREACHABLE:
 		/* valgrind's tool is static, but it loads its client with
 		   ld.so, which honours LD_PRELOAD */
@@ -215,7 +231,7 @@ static int exec_at(const struct exec_call *c)
 	   open it, the kernel fails it (ENOENT). */
 	if (img.script && exec_by_fd(c) && exec_cloexec(c->dirfd))
 		return exec_real(c);
-	why = exec_unprotected(&img, c->envp != NULL ? c->envp : none);
+	why = exec_unprotected(&img, c->argv, c->envp != NULL ? c->envp : none);
 	return why == NULL ? exec_real(c) : exec_supervised(c, why);
 }
 
@@ -426,7 +442,7 @@ int exec_spawn(pid_t *pid, const char *path,
 		file = exec_search(path, found, sizeof(found)) == 0 ? found : NULL;
 	if (file != NULL) {
 		exec_image_classify(AT_FDCWD, file, 0, &img);
-		why = exec_unprotected(&img, envp != NULL ? envp : none);
+		why = exec_unprotected(&img, argv, envp != NULL ? envp : none);
 		if (why != NULL)
 			return exec_spawn_supervised(file, why, &a, argv,
 						     envp != NULL ? envp : none);

@@ -1250,4 +1250,23 @@ case_exec_setid_own() {
 }
 t_case "a static client set-user-ID / set-group-ID to the caller's own user and group: supervised, over TLS" case_exec_setid_own
 
+case_exec_loader() {
+	# The dynamic loader run as a program maps the program itself:
+	# `ld.so ./static_client` runs a static one (it was exec'd as a
+	# program of ours, preloaded, and the client spoke in clear).
+	local ld
+	ld=$(readelf -l "$PROBE" 2>/dev/null | sed -n 's/.*interpreter: \(.*\)]$/\1/p')
+	[ -n "$ld" ] || { fail "no PT_INTERP in leak_probe (readelf)"; return; }
+	np_setup exec-loader || return
+	t_run "${NP_SHIM[@]}" sh -c '"$0" "$1" 127.0.0.1 "$2" cmd SET "$3" v' "$ld" "$NP_SC" "$P" "$M:static"
+	sc_did "$M:static" "sh -c 'ld.so static_client'" || return
+	t_run "${NP_SHIM[@]}" sh -c '"$0" --argv0 x "$1" 127.0.0.1 "$2" cmd SET "$3" v' "$ld" "$NP_SC" \
+		"$P" "$M:opt"
+	sc_did "$M:opt" "sh -c 'ld.so --argv0 x static_client'" || return
+	t_run "${NP_SHIM[@]}" sh -c '"$0" "$1" write 127.0.0.1 "$2" "$3"' "$ld" "$PROBE" "$P" "$M:dyn"
+	sc_did "$M:dyn" "sh -c 'ld.so leak_probe' (dynamic: preloaded)" || return
+	no_leak
+}
+t_case "the dynamic loader run as a program, on a static client and a dynamic one: over TLS" case_exec_loader
+
 t_done
