@@ -172,18 +172,22 @@ static void exec_env_ctl_beside(void)
 }
 
 /* The first absolute entry of LD_PRELOAD named libredistls*: the copy
-   that serves (a second copy stands aside, its hooks never called). */
+   that serves (a second copy stands aside, its hooks never called).  An
+   entry with a dynamic string token ($LIB, $PLATFORM, $ORIGIN) is the
+   loader's to expand: the loader names the file then. */
 static int exec_env_lib_from_preload(const char *list)
 {
 	while (list != NULL && *list != '\0') {
 		size_t n = 0, base = 0;
+		int token = 0;
 
 		while (list[n] != '\0' && list[n] != ' ' && list[n] != ':') {
 			if (list[n] == '/')
 				base = n + 1;
+			token |= list[n] == '$';
 			n++;
 		}
-		if (list[0] == '/' && n < sizeof(exec_env_lib) &&
+		if (list[0] == '/' && !token && n < sizeof(exec_env_lib) &&
 		    n - base >= sizeof(EXEC_ENV_LIB_NAME) - 1 &&
 		    exec_env_starts(list + base, EXEC_ENV_LIB_NAME,
 				    sizeof(EXEC_ENV_LIB_NAME) - 1)) {

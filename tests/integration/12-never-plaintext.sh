@@ -1269,4 +1269,25 @@ case_exec_loader() {
 }
 t_case "the dynamic loader run as a program, on a static client and a dynamic one: over TLS" case_exec_loader
 
+case_exec_preload_token() {
+	# LD_PRELOAD naming the library through a dynamic string token
+	# ($LIB, which the loader expands): the supervisor must still be
+	# found beside the library (it was looked for under '$LIB' itself,
+	# and a static program's exec failed, EACCES).
+	local d=$T_TMP/token sub f
+	for sub in lib lib64 "lib/$(gcc -print-multiarch 2>/dev/null)"; do
+		mkdir -p "$d/$sub" || return
+		for f in libredistls.so libredistls-engine.so redis-tls-ctl; do
+			[ ! -e "$BUILD/$f" ] || ln -sf "$BUILD/$f" "$d/$sub/$f" || return
+		done
+	done
+	np_setup exec-preload-token || return
+	t_run env LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD }$d/\$LIB/libredistls.so" REDIS_TLS_ENDPOINTS="127.0.0.1:$P" \
+		REDIS_TLS_CA_FILE="$PKI/ca.crt" REDIS_TLS_CERT_FILE="$PKI/client.crt" \
+		REDIS_TLS_KEY_FILE="$PKI/client.key" \
+		sh -c '"$0" 127.0.0.1 "$1" cmd SET "$2" v' "$NP_SC" "$P" "$M"
+	sc_did "$M" "LD_PRELOAD=.../\$LIB/libredistls.so: sh -c static_client"
+}
+t_case "LD_PRELOAD with \$LIB: a static client a preloaded sh runs is supervised, over TLS" case_exec_preload_token
+
 t_done
