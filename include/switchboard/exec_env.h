@@ -28,6 +28,16 @@ int exec_env_configured(void);
  */
 int exec_env_keeps_shim(char *const envp[]);
 
+/* exec_env_keeps_config - the second half of exec_env_keeps_shim: the
+   variables naming endpoints are kept, whatever LD_PRELOAD says. */
+int exec_env_keeps_config(char *const envp[]);
+
+/* exec_env_is_ctl - 1 if execveat(dirfd, path, ..., flags) would run
+   redis-tls-ctl beside this library: a program that makes its own TLS
+   and supervises (its supervisor cannot run under another one: the
+   kernel allows one listening filter in a process's chain, EBUSY). */
+int exec_env_is_ctl(int dirfd, const char *path, int flags);
+
 /* exec_env_valgrind - 1 if envp is the one valgrind's launcher gives its
    tool (VALGRIND_LAUNCHER is set, and names this process's executable:
    we are the launcher): a static program that runs its client through

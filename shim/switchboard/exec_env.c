@@ -346,6 +346,12 @@ static int exec_env_kept(char *const envp[], const char *name_eq, size_t len)
  * variables dropped (a CA, a certificate) cannot put bytes in clear:
  * the child's handshakes fail.
  */
+int exec_env_keeps_config(char *const envp[])
+{
+	return exec_env_kept(envp, "REDIS_TLS_ENDPOINTS=", 20) &&
+	       exec_env_kept(envp, "REDIS_TLS_CONFIG=", 17);
+}
+
 int exec_env_keeps_shim(char *const envp[])
 {
 	const char *pre = exec_env_last_preload(envp);
@@ -355,8 +361,18 @@ int exec_env_keeps_shim(char *const envp[])
 				    EXEC_ENV_SEPARATORS)) &&
 	    !exec_env_system_preload())
 		return 0;
-	return exec_env_kept(envp, "REDIS_TLS_ENDPOINTS=", 20) &&
-	       exec_env_kept(envp, "REDIS_TLS_CONFIG=", 17);
+	return exec_env_keeps_config(envp);
+}
+
+int exec_env_is_ctl(int dirfd, const char *path, int flags)
+{
+	struct stat a, b;
+
+	return exec_env_ctl_path[0] != '\0' &&
+	       fstatat(dirfd, path, &a,
+		       flags & (AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) == 0 &&
+	       stat(exec_env_ctl_path, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
 }
 
 /* VALGRIND_LAUNCHER alone is no proof: every child of a program run

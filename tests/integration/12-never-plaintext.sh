@@ -1290,4 +1290,18 @@ case_exec_preload_token() {
 }
 t_case "LD_PRELOAD with \$LIB: a static client a preloaded sh runs is supervised, over TLS" case_exec_preload_token
 
+case_exec_nested_supervise() {
+	# A preloaded program runs redis-tls-run for a static client (the
+	# wrapper picks the supervisor): redis-tls-ctl, given a configuration,
+	# is run as it is.  Supervised itself, its own supervisor could not
+	# install its filter (EBUSY: one listener in a process's chain), and
+	# the client was refused.
+	np_setup exec-nested-supervise || return
+	t_run "${NP_SHIM[@]}" sh -c '"$0" --endpoint "127.0.0.1:$1" --cacert "$2" --cert "$3" --key "$4" \
+		-- "$5" 127.0.0.1 "$1" cmd SET "$6" v' "$T_RUN" "$P" "$PKI/ca.crt" "$PKI/client.crt" \
+		"$PKI/client.key" "$NP_SC" "$M"
+	sc_did "$M" "sh -c 'redis-tls-run -- static_client' under redis-tls-run"
+}
+t_case "a nested redis-tls-run of a static client (its supervisor under a preloaded sh): over TLS" case_exec_nested_supervise
+
 t_done
