@@ -1303,6 +1303,32 @@ static void sup_await_carried(int sup)
 	(void)sup_wait(sup, POLLIN, &until); /* an answer or the end */
 }
 
+/*
+ * socketpair(2), both ends above stdio: started with stdin or stdout
+ * closed (`prog <&-`), an end would take its number, which S's
+ * sup_detach_stdio then puts /dev/null over (and the program's process
+ * would hand the program a descriptor it never had).  0, or -1.
+ */
+static int sup_socketpair(int sv[2])
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		int fd = sv[i] > STDERR_FILENO ? sv[i] :
+			 fcntl(sv[i], F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+
+		if (fd < 0) {
+			close(sv[0]);
+			close(sv[1]);
+			return -1;
+		}
+		if (fd != sv[i])
+			close(sv[i]);
+		sv[i] = fd;
+	}
+	return 0;
+}
+
 /* S, forked with parent its end of a new socketpair to P (*p_end): its
    pid, or -1 with errno. */
 static pid_t sup_fork_supervisor(int sock, int *p_end,
@@ -1311,7 +1337,7 @@ static pid_t sup_fork_supervisor(int sock, int *p_end,
 	int ps[2], err;
 	pid_t pid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ps) < 0)
+	if (sup_socketpair(ps) < 0)
 		return -1;
 	if ((pid = fork()) == 0) {
 		close(ps[0]);
@@ -1335,7 +1361,7 @@ int sup_run(char **argv, const struct shim_engine_ops *(*load_engine)(void))
 
 	if (sup_precheck(argv[0]) < 0)
 		return SUP_EXIT_REFUSED;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+	if (sup_socketpair(sv) < 0) {
 		perror("redis-tls-ctl supervise: socketpair");
 		return SUP_EXIT_REFUSED;
 	}

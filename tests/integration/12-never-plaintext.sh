@@ -1304,4 +1304,21 @@ case_exec_nested_supervise() {
 }
 t_case "a nested redis-tls-run of a static client (its supervisor under a preloaded sh): over TLS" case_exec_nested_supervise
 
+case_exec_closed_stdio() {
+	# A static client exec'd with stdin, or stdout, closed: the
+	# supervisor's socketpair took that number and S put /dev/null over
+	# it (refused: "the seccomp filter was not installed").
+	local how
+	np_setup exec-closed-stdio || return
+	for how in '<&-' '>&-' '<&- >&-'; do
+		t_run "${NP_SHIM[@]}" sh -c "\"\$0\" 127.0.0.1 \"\$1\" cmd SET \"\$2\" v $how; echo \"sh: \$?\" >&2" \
+			"$NP_SC" "$P" "$M:$how"
+		no_hang || return
+		assert_contains "$T_ERR" "sh: 0" "static_client $how: its status; stderr: $(t_short "$T_ERR" 400)" || return
+		assert_eq 1 "$(rcli_native EXISTS "$M:$how" 2>&1)" "static_client $how: EXISTS on the server" || return
+	done
+	no_leak
+}
+t_case "a static client exec'd with stdin or stdout closed: supervised, over TLS" case_exec_closed_stdio
+
 t_done
