@@ -56,9 +56,10 @@ const char *exec_env_ctl(void);
  *          library taken out of LD_PRELOAD (neither the supervisor nor
  *          the program may load it: the supervisor would wrap its own TLS
  *          connections, a dynamic program's would be wrapped twice)
- * both built on this stack.  Returns fn's value, or -1 with errno E2BIG
- * (more than the stack may hold) or EACCES (redis-tls-ctl's path is
- * unknown).
+ * both built on this stack (an anonymous mapping when they are too large
+ * for it).  Returns fn's value, or -1 with errno E2BIG (more
+ * configuration than the snapshot holds, or no memory for the vectors)
+ * or EACCES (redis-tls-ctl's path is unknown).
  */
 typedef int (*exec_env_fn)(const char *ctl, char *const argv[],
 			   char *const envp[], void *arg);

@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,7 +34,7 @@
 #define EXEC_ENV_FILE_SEPARATORS " :\t\n" /* and for ld.so.preload */
 #define EXEC_ENV_SNAP_MAX 65536
 #define EXEC_ENV_VARS_MAX 256
-#define EXEC_ENV_VEC_MAX 32768   /* argv or envp entries built on the stack */
+#define EXEC_ENV_VEC_MAX 16384   /* the command line's argv and envp entries on the stack */
 #define EXEC_ENV_PRELOAD_MAX 65536
 #define EXEC_ENV_SUP_ARGS 9      /* ctl supervise --env-count N --argv0 A -- T, NULL */
 #define EXEC_ENV_FILE_MAX 4096
@@ -480,29 +481,69 @@ static void exec_env_sup_argv(char **out, const char *target,
 	out[k] = NULL;
 }
 
+/* The command line into v (argc + EXEC_ENV_SUP_ARGS entries for the
+   arguments, then the environment's) and preload, then fn. */
+static int exec_env_run(const char *target, char *const argv[],
+			char *const envp[], char **v, size_t argc,
+			char *preload, exec_env_fn fn, void *arg)
+{
+	char count[24];
+
+	exec_env_utoa(exec_env_nsnap, count);
+	exec_env_sup_argv(v, target, argv, count);
+	exec_env_sup_envp(v + argc + EXEC_ENV_SUP_ARGS, envp, preload);
+	return fn(exec_env_ctl_path, v, v + argc + EXEC_ENV_SUP_ARGS, arg);
+}
+
+/*
+ * Vectors too large for the stack (the kernel takes ~1/4 of the stack
+ * limit of arguments, many more than EXEC_ENV_VEC_MAX short ones): an
+ * anonymous mapping, unmapped if the exec fails.  (From a vfork child,
+ * whose memory is its parent's, a successful exec leaves it mapped in
+ * the parent: only for such command lines.)
+ */
+static int exec_env_run_mapped(const char *target, char *const argv[],
+			       char *const envp[], size_t argc, size_t nv,
+			       size_t plen, exec_env_fn fn, void *arg)
+{
+	size_t len = nv * sizeof(char *) + plen;
+	char **v = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int rc, e;
+
+	if (v == MAP_FAILED) {
+		errno = E2BIG;
+		return -1;
+	}
+	rc = exec_env_run(target, argv, envp, v, argc, (char *)(v + nv), fn,
+			  arg);
+	e = errno;
+	munmap(v, len);
+	errno = e;
+	return rc;
+}
+
 int exec_env_supervise(const char *target, char *const argv[],
 		       char *const envp[], exec_env_fn fn, void *arg)
 {
 	size_t argc = exec_env_count(argv), envc = exec_env_count(envp);
 	const char *pre = exec_env_last_preload(envp);
 	size_t plen = pre != NULL ? strlen(pre) + 1 : 1;
-	char count[24];
+	size_t nv = argc + EXEC_ENV_SUP_ARGS + envc + exec_env_nsnap + 1;
 
 	if (exec_env_ctl() == NULL) {
 		errno = EACCES;
 		return -1;
 	}
-	if (exec_env_overflow || argc > EXEC_ENV_VEC_MAX ||
-	    envc > EXEC_ENV_VEC_MAX || plen > EXEC_ENV_PRELOAD_MAX) {
+	if (exec_env_overflow) {
 		errno = E2BIG;
 		return -1;
 	}
-	char *sargv[argc + EXEC_ENV_SUP_ARGS];
-	char *senv[envc + exec_env_nsnap + 1];
+	if (nv > EXEC_ENV_VEC_MAX || plen > EXEC_ENV_PRELOAD_MAX)
+		return exec_env_run_mapped(target, argv, envp, argc, nv, plen,
+					   fn, arg);
+	char *v[nv];
 	char preload[plen];
 
-	exec_env_utoa(exec_env_nsnap, count);
-	exec_env_sup_argv(sargv, target, argv, count);
-	exec_env_sup_envp(senv, envp, preload);
-	return fn(exec_env_ctl_path, sargv, senv, arg);
+	return exec_env_run(target, argv, envp, v, argc, preload, fn, arg);
 }

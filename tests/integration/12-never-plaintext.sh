@@ -1321,4 +1321,18 @@ case_exec_closed_stdio() {
 }
 t_case "a static client exec'd with stdin or stdout closed: supervised, over TLS" case_exec_closed_stdio
 
+case_exec_many_args() {
+	# More arguments than the stack holds pointers for (the kernel takes
+	# them: ~1/4 of the stack limit of short ones): supervised still,
+	# not E2BIG.
+	local bin=$T_TMP/argc
+	printf '%s\n' '#include <stdio.h>' \
+		'int main(int c, char **v) { printf("argc=%d\n", c); return 0; }' >"$bin.c"
+	gcc -O2 -static -o "$bin" "$bin.c" || { fail "gcc -static argc.c"; return; }
+	np_shim_for 1
+	t_run "${NP_SHIM[@]}" "$T_PY" -c 'import os, sys; os.execv(sys.argv[1], [sys.argv[1]] + ["a"] * 100000)' "$bin"
+	assert_eq "argc=100001" "$T_OUT" "a static program exec'd with 100000 arguments; stderr: $(t_short "$T_ERR" 300)"
+}
+t_case "a static program exec'd with 100000 arguments: supervised, not E2BIG" case_exec_many_args
+
 t_done
