@@ -1335,4 +1335,21 @@ case_exec_many_args() {
 }
 t_case "a static program exec'd with 100000 arguments: supervised, not E2BIG" case_exec_many_args
 
+case_exec_wordexp() {
+	# wordexp's command substitution: glibc runs /bin/sh itself (its
+	# internal execve, no hook).  With LD_PRELOAD taken out of the
+	# environment that shell ran unpreloaded, its client in clear; now
+	# refused (WRDE_CMDSUB = 4).  With the environment kept, it works.
+	np_setup exec-wordexp || return
+	t_run "${NP_SHIM[@]}" "$NP_EXEC" wordexp cleared "\$($NP_SC 127.0.0.1 $P cmd SET $M:cleared v)"
+	no_hang || return
+	assert_eq "wordexp 4" "$(head -n 1 <<<"$T_OUT")" "wordexp (cleared environment)" || return
+	assert_one_shim_error "wordexp: a command substitution: .* refused" || return
+	t_run "${NP_SHIM[@]}" "$NP_EXEC" wordexp keep "\$($NP_SC 127.0.0.1 $P cmd SET $M:keep v)"
+	assert_contains "$T_OUT" "+OK" "wordexp (environment kept): its words" || return
+	assert_eq 1 "$(rcli_native EXISTS "$M:keep" 2>&1)" "EXISTS $M:keep" || return
+	no_leak
+}
+t_case "wordexp's command substitution after the program took LD_PRELOAD out of its environment: refused, never in clear" case_exec_wordexp
+
 t_done
