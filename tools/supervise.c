@@ -1250,19 +1250,32 @@ static void sup_forward(int sig)
 }
 
 /*
- * The signals that end a foreground program go on to it (the pidfd: never
- * to a process that reused its pid once reaped).  SIGCHLD's default
+ * The signals a sender means for the program go on to it (the pidfd:
+ * never to a process that reused its pid once reaped): the ones that end
+ * a foreground program, and those a parent sends its child (SIGUSR1 to
+ * reopen logs, SIGWINCH, real-time ones), which killed us before, and
+ * with us the program (PR_SET_PDEATHSIG).  Not job control (Ctrl-Z
+ * stops us and the program alike), not the faults, nor what we ignore
+ * (the program, forked before, ignores it too).  SIGCHLD's default
  * action, whatever our caller left: waitpid must see every child.
  */
 static void sup_forward_signals(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-	struct sigaction sa = { .sa_handler = sup_forward };
+	static const int sigs[] = {
+		SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM,
+		SIGWINCH, SIGURG, SIGIO, SIGPWR, SIGVTALRM, SIGPROF,
+	};
+	struct sigaction sa = { .sa_handler = sup_forward }, old;
 
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		if (sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(sig, &sa, NULL);
 	signal(SIGCHLD, SIG_DFL);
 }
 

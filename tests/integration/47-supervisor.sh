@@ -665,6 +665,17 @@ case_sigint_group() {
 	no_shim_errors
 }
 
+case_sigusr_to_parent() {
+	# The program's parent knows the supervisor's pid: SIGUSR1 (reopen
+	# your logs), SIGUSR2 and SIGWINCH sent there reach the program.  They
+	# killed the supervisor, and with it the program (PR_SET_PDEATHSIG).
+	sup "$TLS_PORT" -- sh -c 'for s in USR1 USR2 WINCH; do trap "echo got $s" "$s"; done
+		for s in USR1 USR2 WINCH; do kill -s "$s" "$PPID"; sleep 0.2; done
+		exec "$0" 127.0.0.1 "$1" ping' "$SC" "$TLS_PORT"
+	assert_rc 0 "the run's status; stderr: $(t_short "$T_ERR" 300)" || return
+	assert_eq $'got USR1\ngot USR2\ngot WINCH\nPONG' "$T_OUT" "the program's output"
+}
+
 case_reaps_orphans() {
 	# As PID 1 of a container (an entrypoint that execs the chain), the
 	# wrapper is handed the orphans: it reaps them, none stays a zombie.
@@ -710,6 +721,7 @@ t_case "a command written just before exit arrives" case_write_then_exit
 t_case "the same, while a background job still runs" case_write_then_exit_job
 t_case "a background job outlives the program: served, the wrapper returns at once" case_descendant
 t_case "SIGINT and SIGTERM to the whole group: the program that ignores them connects" case_sigint_group
+t_case "SIGUSR1, SIGUSR2, SIGWINCH to the supervisor's pid reach the program" case_sigusr_to_parent
 t_case "as PID 1, orphans are reaped" case_reaps_orphans
 t_case "supervisor killed: connects fail closed, no hang" case_supervisor_killed
 t_case "statistics and session resumption" case_stats_resumption
