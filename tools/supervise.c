@@ -74,6 +74,7 @@
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1240,6 +1241,7 @@ static int sup_supervisor(int sock, int parent,
 /* ------------------------------------------------------- P: the run */
 
 static int sup_program_pidfd = -1;
+static int sup_program_signal; /* what killed the program, or 0 */
 
 static void sup_forward(int sig)
 {
@@ -1295,9 +1297,30 @@ static int sup_reap_program(pid_t prog)
 			return 1;
 		}
 	}
-	if (WIFSIGNALED(st))
+	if (WIFSIGNALED(st)) {
+		sup_program_signal = WTERMSIG(st);
 		return 128 + WTERMSIG(st);
+	}
 	return WEXITSTATUS(st);
+}
+
+/*
+ * The program was killed by sig: so are we, so that our parent, which
+ * knows our pid for the program's, sees what it would have seen
+ * (WIFSIGNALED; a shell's $? is 128 + sig either way).  No core of ours
+ * (the program's, if any, is written).
+ */
+static void sup_die_like_program(int sig)
+{
+	struct rlimit none = { 0, 0 };
+	sigset_t set;
+
+	setrlimit(RLIMIT_CORE, &none);
+	signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
 }
 
 /*
@@ -1401,5 +1424,7 @@ int sup_run(char **argv, const struct shim_engine_ops *(*load_engine)(void))
 	close(sv[0]);
 	status = sup_reap_program(prog);
 	sup_await_carried(sup);
+	if (sup_program_signal != 0)
+		sup_die_like_program(sup_program_signal);
 	return status;
 }

@@ -676,6 +676,19 @@ case_sigusr_to_parent() {
 	assert_eq $'got USR1\ngot USR2\ngot WINCH\nPONG' "$T_OUT" "the program's output"
 }
 
+case_killed_status() {
+	# A program killed by a signal: the supervisor, whose pid the parent
+	# waits for, is killed by it too (WIFSIGNALED, as without it), not an
+	# exit with 128 + the signal.
+	local sig
+	for sig in TERM SEGV; do
+		t_run env REDIS_TLS_ENDPOINTS="127.0.0.1:$TLS_PORT" REDIS_TLS_CA_FILE="$PKI/ca.crt" \
+			"$T_PY" -c 'import subprocess, sys
+print(subprocess.run(sys.argv[1:]).returncode)' "$CTL" supervise -- sh -c "ulimit -c 0; kill -$sig \$\$"
+		assert_eq "-$(kill -l "$sig")" "$T_OUT" "what the parent saw of the program killed by SIG$sig" || return
+	done
+}
+
 case_reaps_orphans() {
 	# As PID 1 of a container (an entrypoint that execs the chain), the
 	# wrapper is handed the orphans: it reaps them, none stays a zombie.
@@ -722,6 +735,7 @@ t_case "the same, while a background job still runs" case_write_then_exit_job
 t_case "a background job outlives the program: served, the wrapper returns at once" case_descendant
 t_case "SIGINT and SIGTERM to the whole group: the program that ignores them connects" case_sigint_group
 t_case "SIGUSR1, SIGUSR2, SIGWINCH to the supervisor's pid reach the program" case_sigusr_to_parent
+t_case "a program killed by a signal: its parent sees it killed by that signal" case_killed_status
 t_case "as PID 1, orphans are reaped" case_reaps_orphans
 t_case "supervisor killed: connects fail closed, no hang" case_supervisor_killed
 t_case "statistics and session resumption" case_stats_resumption
