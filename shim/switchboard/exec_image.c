@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <linux/securebits.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -270,15 +271,30 @@ static int exec_elf_is_go(int fd, const Elf64_Ehdr *eh, const Elf64_Phdr *ph)
 
 /* ------------------------------------------------------------- ELF */
 
+/* File capabilities that give the exec some (ping's cap_net_raw, a Go
+   server's cap_net_bind_service): not to root, which has all its bounding
+   set allows from any file (unless SECBIT_NOROOT), nor under
+   no_new_privs.  Root's were taken as a secure exec, and a static or Go
+   program with them was run in clear. */
+static int exec_fcaps_apply(int fd)
+{
+	int bits;
+
+	if (fgetxattr(fd, "security.capability", NULL, 0) < 0 ||
+	    prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+		return 0;
+	bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	return geteuid() != 0 || getuid() != 0 ||
+	       (bits >= 0 && (bits & SECBIT_NOROOT));
+}
+
 /* Set-ID bits that apply (setid.h: a set-user-ID file of the caller's
    own is a program like any other, and was run in clear), or file
-   capabilities (ping's cap_net_raw): a secure exec, where the loader
-   ignores LD_PRELOAD. */
+   capabilities that do: a secure exec, where the loader ignores
+   LD_PRELOAD. */
 static int exec_privileged(int fd, const struct stat *st)
 {
-	return setid_applies(fd, st) ||
-	       (fgetxattr(fd, "security.capability", NULL, 0) >= 0 &&
-		prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1);
+	return setid_applies(fd, st) || exec_fcaps_apply(fd);
 }
 
 /* PT_INTERP into out: 1, 0 if there is none, -1 if it cannot be read. */

@@ -1352,4 +1352,21 @@ case_exec_wordexp() {
 }
 t_case "wordexp's command substitution after the program took LD_PRELOAD out of its environment: refused, never in clear" case_exec_wordexp
 
+case_exec_fcaps_root() {
+	# File capabilities give root nothing it has not (its bounding set):
+	# root's exec of a static client with cap_net_bind_service (a Go
+	# server's, in an image) is no secure exec; it was exec'd as one, as
+	# it was, in clear.
+	local bin=$T_TMP/static-client-caps
+	if [ "$(id -u)" != 0 ] || ! command -v setcap >/dev/null; then
+		echo "    (not root, or no setcap: not run)"
+		return 0
+	fi
+	cp "$NP_SC" "$bin" && setcap cap_net_bind_service+ep "$bin" || { fail "setcap"; return; }
+	np_setup exec-fcaps-root || return
+	t_run "${NP_SHIM[@]}" sh -c '"$0" 127.0.0.1 "$1" cmd SET "$2" v' "$bin" "$P" "$M"
+	sc_did "$M" "root: sh -c static_client (cap_net_bind_service+ep)"
+}
+t_case "root execs a static client with file capabilities: supervised, over TLS" case_exec_fcaps_root
+
 t_done
