@@ -170,10 +170,10 @@ $(BUILD)/tests/test_sup_pending: tests/unit/test_sup_pending.c tools/sup_pending
 # What an exec would run, on files the test makes (real.c: the real open
 # and close exec_image.c uses).
 $(BUILD)/tests/test_exec_image: tests/unit/test_exec_image.c $(SB_DIR)/exec_image.c \
-                                $(SB_DIR)/real.c $(BUILD)/flags | $(BUILD)/tests
+                                $(SB_DIR)/real.c $(COM_DIR)/setid.c $(BUILD)/flags | $(BUILD)/tests
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(SB_INC) $(LDFLAGS) -o $@ $< \
-		$(SB_DIR)/exec_image.c $(SB_DIR)/real.c -lcmocka -ldl
+		$(SB_DIR)/exec_image.c $(SB_DIR)/real.c $(COM_DIR)/setid.c -lcmocka -ldl
 
 # The supervisor's loopback pair, with a racer in listen() (--wrap).
 $(BUILD)/tests/test_sup_loopback: tests/unit/test_sup_loopback.c tools/sup_relay.c \

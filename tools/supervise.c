@@ -54,6 +54,7 @@
  */
 #include "supervise.h"
 #include "deadline.h"
+#include "setid.h"
 #include "switchboard/log.h"
 
 #include <errno.h>
@@ -73,6 +74,7 @@
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -302,6 +304,7 @@ static int sup_precheck(const char *prog)
 	unsigned action = SECCOMP_RET_USER_NOTIF;
 	char path[SUP_PATH_MAX];
 	struct stat st;
+	int fd, setid;
 
 	if (sup_seccomp(SECCOMP_GET_ACTION_AVAIL, 0, &action) < 0) {
 		fprintf(stderr, "redis-tls-ctl supervise: refused: this kernel "
@@ -312,7 +315,11 @@ static int sup_precheck(const char *prog)
 	}
 	if (sup_which(prog, path, sizeof(path)) < 0)
 		return 0; /* execvp reports it */
-	if (stat(path, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID))) {
+	fd = open(path, O_PATH | O_CLOEXEC);
+	setid = fd >= 0 && fstat(fd, &st) == 0 && setid_applies(fd, &st);
+	if (fd >= 0)
+		close(fd);
+	if (setid) {
 		fprintf(stderr, "redis-tls-ctl supervise: refused: %s is "
 			"set-user-ID or set-group-ID: it cannot run under the "
 			"supervisor (no_new_privs), and is not run\n", path);
@@ -1237,6 +1244,7 @@ static int sup_supervisor(int sock, int parent,
 /* ------------------------------------------------------- P: the run */
 
 static int sup_program_pidfd = -1;
+static int sup_program_signal; /* what killed the program, or 0 */
 
 static void sup_forward(int sig)
 {
@@ -1247,19 +1255,32 @@ static void sup_forward(int sig)
 }
 
 /*
- * The signals that end a foreground program go on to it (the pidfd: never
- * to a process that reused its pid once reaped).  SIGCHLD's default
+ * The signals a sender means for the program go on to it (the pidfd:
+ * never to a process that reused its pid once reaped): the ones that end
+ * a foreground program, and those a parent sends its child (SIGUSR1 to
+ * reopen logs, SIGWINCH, real-time ones), which killed us before, and
+ * with us the program (PR_SET_PDEATHSIG).  Not job control (Ctrl-Z
+ * stops us and the program alike), not the faults, nor what we ignore
+ * (the program, forked before, ignores it too).  SIGCHLD's default
  * action, whatever our caller left: waitpid must see every child.
  */
 static void sup_forward_signals(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-	struct sigaction sa = { .sa_handler = sup_forward };
+	static const int sigs[] = {
+		SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM,
+		SIGWINCH, SIGURG, SIGIO, SIGPWR, SIGVTALRM, SIGPROF,
+	};
+	struct sigaction sa = { .sa_handler = sup_forward }, old;
 
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		if (sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(sig, &sa, NULL);
 	signal(SIGCHLD, SIG_DFL);
 }
 
@@ -1279,9 +1300,30 @@ static int sup_reap_program(pid_t prog)
 			return 1;
 		}
 	}
-	if (WIFSIGNALED(st))
+	if (WIFSIGNALED(st)) {
+		sup_program_signal = WTERMSIG(st);
 		return 128 + WTERMSIG(st);
+	}
 	return WEXITSTATUS(st);
+}
+
+/*
+ * The program was killed by sig: so are we, so that our parent, which
+ * knows our pid for the program's, sees what it would have seen
+ * (WIFSIGNALED; a shell's $? is 128 + sig either way).  No core of ours
+ * (the program's, if any, is written).
+ */
+static void sup_die_like_program(int sig)
+{
+	struct rlimit none = { 0, 0 };
+	sigset_t set;
+
+	setrlimit(RLIMIT_CORE, &none);
+	signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
 }
 
 /*
@@ -1300,6 +1342,32 @@ static void sup_await_carried(int sup)
 	(void)sup_wait(sup, POLLIN, &until); /* an answer or the end */
 }
 
+/*
+ * socketpair(2), both ends above stdio: started with stdin or stdout
+ * closed (`prog <&-`), an end would take its number, which S's
+ * sup_detach_stdio then puts /dev/null over (and the program's process
+ * would hand the program a descriptor it never had).  0, or -1.
+ */
+static int sup_socketpair(int sv[2])
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		int fd = sv[i] > STDERR_FILENO ? sv[i] :
+			 fcntl(sv[i], F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+
+		if (fd < 0) {
+			close(sv[0]);
+			close(sv[1]);
+			return -1;
+		}
+		if (fd != sv[i])
+			close(sv[i]);
+		sv[i] = fd;
+	}
+	return 0;
+}
+
 /* S, forked with parent its end of a new socketpair to P (*p_end): its
    pid, or -1 with errno. */
 static pid_t sup_fork_supervisor(int sock, int *p_end,
@@ -1308,7 +1376,7 @@ static pid_t sup_fork_supervisor(int sock, int *p_end,
 	int ps[2], err;
 	pid_t pid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ps) < 0)
+	if (sup_socketpair(ps) < 0)
 		return -1;
 	if ((pid = fork()) == 0) {
 		close(ps[0]);
@@ -1332,7 +1400,7 @@ int sup_run(char **argv, const struct shim_engine_ops *(*load_engine)(void))
 
 	if (sup_precheck(argv[0]) < 0)
 		return SUP_EXIT_REFUSED;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+	if (sup_socketpair(sv) < 0) {
 		perror("redis-tls-ctl supervise: socketpair");
 		return SUP_EXIT_REFUSED;
 	}
@@ -1359,5 +1427,7 @@ int sup_run(char **argv, const struct shim_engine_ops *(*load_engine)(void))
 	close(sv[0]);
 	status = sup_reap_program(prog);
 	sup_await_carried(sup);
+	if (sup_program_signal != 0)
+		sup_die_like_program(sup_program_signal);
 	return status;
 }

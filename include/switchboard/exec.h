@@ -23,6 +23,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <wordexp.h>
 
 /* execve(2), execveat(2), fexecve(3): return only on failure (-1, errno). */
 int exec_execve(const char *path, char *const argv[], char *const envp[]);
@@ -46,5 +47,11 @@ int exec_spawn(pid_t *pid, const char *path,
 int exec_system(const char *command);
 FILE *exec_popen(const char *command, const char *mode);
 int exec_pclose(FILE *stream);
+
+/* wordexp(3): libc's own; but glibc runs a command substitution's
+   /bin/sh itself (its internal execve): while that shell would run
+   unprotected, command substitution is refused (WRDE_CMDSUB, one line),
+   as WRDE_NOCMD asks. */
+int exec_wordexp(const char *words, wordexp_t *we, int flags);
 
 #endif

@@ -28,9 +28,20 @@ int exec_env_configured(void);
  */
 int exec_env_keeps_shim(char *const envp[]);
 
+/* exec_env_keeps_config - the second half of exec_env_keeps_shim: the
+   variables naming endpoints are kept, whatever LD_PRELOAD says. */
+int exec_env_keeps_config(char *const envp[]);
+
+/* exec_env_is_ctl - 1 if execveat(dirfd, path, ..., flags) would run
+   redis-tls-ctl beside this library: a program that makes its own TLS
+   and supervises (its supervisor cannot run under another one: the
+   kernel allows one listening filter in a process's chain, EBUSY). */
+int exec_env_is_ctl(int dirfd, const char *path, int flags);
+
 /* exec_env_valgrind - 1 if envp is the one valgrind's launcher gives its
-   tool (VALGRIND_LAUNCHER is set): a static program that runs its client
-   through ld.so, LD_PRELOAD honoured. */
+   tool (VALGRIND_LAUNCHER is set, and names this process's executable:
+   we are the launcher): a static program that runs its client through
+   ld.so, LD_PRELOAD honoured. */
 int exec_env_valgrind(char *const envp[]);
 
 /* exec_env_ctl - redis-tls-ctl beside this library (an absolute path,
@@ -45,9 +56,10 @@ const char *exec_env_ctl(void);
  *          library taken out of LD_PRELOAD (neither the supervisor nor
  *          the program may load it: the supervisor would wrap its own TLS
  *          connections, a dynamic program's would be wrapped twice)
- * both built on this stack.  Returns fn's value, or -1 with errno E2BIG
- * (more than the stack may hold) or EACCES (redis-tls-ctl's path is
- * unknown).
+ * both built on this stack (an anonymous mapping when they are too large
+ * for it).  Returns fn's value, or -1 with errno E2BIG (more
+ * configuration than the snapshot holds, or no memory for the vectors)
+ * or EACCES (redis-tls-ctl's path is unknown).
  */
 typedef int (*exec_env_fn)(const char *ctl, char *const argv[],
 			   char *const envp[], void *arg);

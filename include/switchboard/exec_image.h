@@ -22,8 +22,9 @@ enum exec_kind {
 	   loader ignores LD_PRELOAD, and the supervisor cannot run it
 	   (no_new_privs). */
 	EXEC_KIND_PRIVILEGED,
-	/* A dynamic program of this process's loader, the loader itself,
-	   or a #! script whose interpreter is one of those. */
+	/* A dynamic program of this process's loader, the loader itself
+	   (loader: what it runs is told by exec_image_loader_run), or a #!
+	   script whose interpreter is one of those. */
 	EXEC_KIND_PRELOADABLE,
 	/* Static, Go, another loader or ABI, unreadable, or a format
 	   binfmt_misc may hand to an interpreter: only the supervisor can
@@ -35,6 +36,7 @@ struct exec_image {
 	enum exec_kind kind;
 	int script;      /* a #! script: the kind is its interpreter's */
 	int no_interp;   /* an ELF file without PT_INTERP (static) */
+	int loader;      /* this process's dynamic loader itself */
 	const char *why; /* EXEC_KIND_UNREACHABLE: a phrase for the log */
 };
 
@@ -46,6 +48,17 @@ struct exec_image {
  */
 void exec_image_classify(int dirfd, const char *path, int flags,
 			 struct exec_image *out);
+
+/*
+ * exec_image_loader_run - classify what the dynamic loader, run as a
+ * program with these arguments (argv[0] the loader), would run: it maps
+ * the program itself, whatever the program's PT_INTERP, x bit or kind
+ * (`ld.so ./static` runs a static program, `ld.so ./go-program` a Go
+ * one).  EXEC_KIND_PRELOADABLE for a dynamic program of ours, or for
+ * options that run none (--help); else EXEC_KIND_UNREACHABLE (a file it
+ * cannot run fails the same way under the supervisor).
+ */
+void exec_image_loader_run(char *const argv[], struct exec_image *out);
 
 /* exec_fd_path - "/proc/self/fd/FD" into out (at least EXEC_FD_PATH_MAX
    bytes): the name an exec by descriptor goes through. */

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <wordexp.h>
 
 struct real_fns {
 	int (*socket)(int, int, int);
@@ -105,6 +106,7 @@ struct real_fns {
 	int (*system)(const char *);
 	FILE *(*popen)(const char *, const char *);
 	int (*pclose)(FILE *);
+	int (*wordexp)(const char *, wordexp_t *, int);
 };
 
 extern struct real_fns real;

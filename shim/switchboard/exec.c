@@ -179,17 +179,39 @@ static int exec_cloexec(int fd)
 	return f >= 0 && (f & FD_CLOEXEC);
 }
 
-/* Why img started with envp would run unprotected; NULL if it is
-   protected, or if the real call is to run it (or fail) as it would. */
-static const char *exec_unprotected(const struct exec_image *img,
-				    char *const envp[])
+/* Why the loader, run as a program (img, with argv), would run one the
+   library cannot reach: ld.so ./static_client; NULL if not.  A #! line
+   naming the loader hands it the script (not told: supervised). */
+static const char *exec_loader_why(const struct exec_image *img,
+				   char *const argv[])
 {
+	struct exec_image run;
+
+	if (!img->loader)
+		return NULL;
+	if (img->script)
+		return "its interpreter is the dynamic loader";
+	exec_image_loader_run(argv, &run);
+	return run.kind == EXEC_KIND_PRELOADABLE ? NULL : run.why;
+}
+
+/* Why c's img would run unprotected; NULL if it is protected, or if the
+   real call is to run it (or fail) as it would.  redis-tls-ctl with a
+   configuration is its own TLS (a nested redis-tls-run --supervise). */
+static const char *exec_unprotected(const struct exec_call *c,
+				    const struct exec_image *img)
+{
+	char *const none[] = { NULL };
+	char *const *envp = c->envp != NULL ? c->envp : none;
+
 	switch (img->kind) {
 	case EXEC_KIND_PRELOADABLE:
-		if (exec_env_keeps_shim(envp))
-			return NULL;
-		return "its environment does not load this library with this "
-		       "process's configuration";
+		if (!exec_env_keeps_shim(envp) &&
+		    !(exec_env_keeps_config(envp) &&
+		      exec_env_is_ctl(c->dirfd, c->path, c->flags)))
+			return "its environment does not load this library "
+			       "with this process's configuration";
+		return exec_loader_why(img, c->argv);
 	case EXEC_KIND_UNREACHABLE:
 		/* valgrind's tool is static, but it loads its client with
 		   ld.so, which honours LD_PRELOAD */
@@ -206,7 +228,6 @@ static const char *exec_unprotected(const struct exec_image *img,
 
 static int exec_at(const struct exec_call *c)
 {
-	char *const none[] = { NULL };
 	struct exec_image img;
 	const char *why;
 
@@ -215,7 +236,7 @@ static int exec_at(const struct exec_call *c)
 	   open it, the kernel fails it (ENOENT). */
 	if (img.script && exec_by_fd(c) && exec_cloexec(c->dirfd))
 		return exec_real(c);
-	why = exec_unprotected(&img, c->envp != NULL ? c->envp : none);
+	why = exec_unprotected(c, &img);
 	return why == NULL ? exec_real(c) : exec_supervised(c, why);
 }
 
@@ -425,8 +446,10 @@ int exec_spawn(pid_t *pid, const char *path,
 	if (file != NULL && search && strchr(path, '/') == NULL)
 		file = exec_search(path, found, sizeof(found)) == 0 ? found : NULL;
 	if (file != NULL) {
+		struct exec_call c = { AT_FDCWD, file, argv, envp, 0 };
+
 		exec_image_classify(AT_FDCWD, file, 0, &img);
-		why = exec_unprotected(&img, envp != NULL ? envp : none);
+		why = exec_unprotected(&c, &img);
 		if (why != NULL)
 			return exec_spawn_supervised(file, why, &a, argv,
 						     envp != NULL ? envp : none);

@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,7 +34,7 @@
 #define EXEC_ENV_FILE_SEPARATORS " :\t\n" /* and for ld.so.preload */
 #define EXEC_ENV_SNAP_MAX 65536
 #define EXEC_ENV_VARS_MAX 256
-#define EXEC_ENV_VEC_MAX 32768   /* argv or envp entries built on the stack */
+#define EXEC_ENV_VEC_MAX 16384   /* the command line's argv and envp entries on the stack */
 #define EXEC_ENV_PRELOAD_MAX 65536
 #define EXEC_ENV_SUP_ARGS 9      /* ctl supervise --env-count N --argv0 A -- T, NULL */
 #define EXEC_ENV_FILE_MAX 4096
@@ -172,18 +173,22 @@ static void exec_env_ctl_beside(void)
 }
 
 /* The first absolute entry of LD_PRELOAD named libredistls*: the copy
-   that serves (a second copy stands aside, its hooks never called). */
+   that serves (a second copy stands aside, its hooks never called).  An
+   entry with a dynamic string token ($LIB, $PLATFORM, $ORIGIN) is the
+   loader's to expand: the loader names the file then. */
 static int exec_env_lib_from_preload(const char *list)
 {
 	while (list != NULL && *list != '\0') {
 		size_t n = 0, base = 0;
+		int token = 0;
 
 		while (list[n] != '\0' && list[n] != ' ' && list[n] != ':') {
 			if (list[n] == '/')
 				base = n + 1;
+			token |= list[n] == '$';
 			n++;
 		}
-		if (list[0] == '/' && n < sizeof(exec_env_lib) &&
+		if (list[0] == '/' && !token && n < sizeof(exec_env_lib) &&
 		    n - base >= sizeof(EXEC_ENV_LIB_NAME) - 1 &&
 		    exec_env_starts(list + base, EXEC_ENV_LIB_NAME,
 				    sizeof(EXEC_ENV_LIB_NAME) - 1)) {
@@ -269,23 +274,23 @@ const char *exec_env_ctl(void)
 
 /* ------------------------------------------- does it load this library */
 
-/* 1 if the LD_PRELOAD entry p[0..n) loads this library: its path, the
-   same file, or its bare name (found by the same search). */
+/* 1 if the LD_PRELOAD entry p[0..n) loads this library: its path, or
+   the same file.  Not a bare name: the loader looks for it in the new
+   program's library path (LD_LIBRARY_PATH as envp has it, its RUNPATH),
+   and one it does not find there it ignores, with a warning, and runs
+   the program without it (in clear). */
 static int exec_env_is_lib(const char *p, size_t n)
 {
 	char path[PATH_MAX];
 	struct stat a, b;
-	const char *base = strrchr(exec_env_lib, '/');
 
-	if (n == 0 || n >= sizeof(path) || base == NULL)
+	if (n == 0 || n >= sizeof(path) || exec_env_lib[0] != '/')
 		return 0;
 	memcpy(path, p, n);
 	path[n] = '\0';
 	if (strcmp(path, exec_env_lib) == 0)
 		return 1;
-	if (strchr(path, '/') == NULL)
-		return strcmp(path, base + 1) == 0;
-	return stat(path, &a) == 0 && stat(exec_env_lib, &b) == 0 &&
+	return strchr(path, '/') != NULL && stat(path, &a) == 0 && stat(exec_env_lib, &b) == 0 &&
 	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
@@ -342,6 +347,12 @@ static int exec_env_kept(char *const envp[], const char *name_eq, size_t len)
  * variables dropped (a CA, a certificate) cannot put bytes in clear:
  * the child's handshakes fail.
  */
+int exec_env_keeps_config(char *const envp[])
+{
+	return exec_env_kept(envp, "REDIS_TLS_ENDPOINTS=", 20) &&
+	       exec_env_kept(envp, "REDIS_TLS_CONFIG=", 17);
+}
+
 int exec_env_keeps_shim(char *const envp[])
 {
 	const char *pre = exec_env_last_preload(envp);
@@ -351,13 +362,31 @@ int exec_env_keeps_shim(char *const envp[])
 				    EXEC_ENV_SEPARATORS)) &&
 	    !exec_env_system_preload())
 		return 0;
-	return exec_env_kept(envp, "REDIS_TLS_ENDPOINTS=", 20) &&
-	       exec_env_kept(envp, "REDIS_TLS_CONFIG=", 17);
+	return exec_env_keeps_config(envp);
 }
 
+int exec_env_is_ctl(int dirfd, const char *path, int flags)
+{
+	struct stat a, b;
+
+	return exec_env_ctl_path[0] != '\0' &&
+	       fstatat(dirfd, path, &a,
+		       flags & (AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) == 0 &&
+	       stat(exec_env_ctl_path, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+/* VALGRIND_LAUNCHER alone is no proof: every child of a program run
+   under valgrind inherits it, and a static one exec'd from there with
+   it would run in clear.  The launcher names itself in it. */
 int exec_env_valgrind(char *const envp[])
 {
-	return exec_env_first(envp, "VALGRIND_LAUNCHER=", 18) != NULL;
+	const char *v = exec_env_first(envp, "VALGRIND_LAUNCHER=", 18);
+	struct stat a, b;
+
+	return v != NULL && *v != '\0' && stat(v, &a) == 0 &&
+	       stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
 }
 
 /* --------------------------------------------- the supervisor's command */
@@ -452,29 +481,69 @@ static void exec_env_sup_argv(char **out, const char *target,
 	out[k] = NULL;
 }
 
+/* The command line into v (argc + EXEC_ENV_SUP_ARGS entries for the
+   arguments, then the environment's) and preload, then fn. */
+static int exec_env_run(const char *target, char *const argv[],
+			char *const envp[], char **v, size_t argc,
+			char *preload, exec_env_fn fn, void *arg)
+{
+	char count[24];
+
+	exec_env_utoa(exec_env_nsnap, count);
+	exec_env_sup_argv(v, target, argv, count);
+	exec_env_sup_envp(v + argc + EXEC_ENV_SUP_ARGS, envp, preload);
+	return fn(exec_env_ctl_path, v, v + argc + EXEC_ENV_SUP_ARGS, arg);
+}
+
+/*
+ * Vectors too large for the stack (the kernel takes ~1/4 of the stack
+ * limit of arguments, many more than EXEC_ENV_VEC_MAX short ones): an
+ * anonymous mapping, unmapped if the exec fails.  (From a vfork child,
+ * whose memory is its parent's, a successful exec leaves it mapped in
+ * the parent: only for such command lines.)
+ */
+static int exec_env_run_mapped(const char *target, char *const argv[],
+			       char *const envp[], size_t argc, size_t nv,
+			       size_t plen, exec_env_fn fn, void *arg)
+{
+	size_t len = nv * sizeof(char *) + plen;
+	char **v = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int rc, e;
+
+	if (v == MAP_FAILED) {
+		errno = E2BIG;
+		return -1;
+	}
+	rc = exec_env_run(target, argv, envp, v, argc, (char *)(v + nv), fn,
+			  arg);
+	e = errno;
+	munmap(v, len);
+	errno = e;
+	return rc;
+}
+
 int exec_env_supervise(const char *target, char *const argv[],
 		       char *const envp[], exec_env_fn fn, void *arg)
 {
 	size_t argc = exec_env_count(argv), envc = exec_env_count(envp);
 	const char *pre = exec_env_last_preload(envp);
 	size_t plen = pre != NULL ? strlen(pre) + 1 : 1;
-	char count[24];
+	size_t nv = argc + EXEC_ENV_SUP_ARGS + envc + exec_env_nsnap + 1;
 
 	if (exec_env_ctl() == NULL) {
 		errno = EACCES;
 		return -1;
 	}
-	if (exec_env_overflow || argc > EXEC_ENV_VEC_MAX ||
-	    envc > EXEC_ENV_VEC_MAX || plen > EXEC_ENV_PRELOAD_MAX) {
+	if (exec_env_overflow) {
 		errno = E2BIG;
 		return -1;
 	}
-	char *sargv[argc + EXEC_ENV_SUP_ARGS];
-	char *senv[envc + exec_env_nsnap + 1];
+	if (nv > EXEC_ENV_VEC_MAX || plen > EXEC_ENV_PRELOAD_MAX)
+		return exec_env_run_mapped(target, argv, envp, argc, nv, plen,
+					   fn, arg);
+	char *v[nv];
 	char preload[plen];
 
-	exec_env_utoa(exec_env_nsnap, count);
-	exec_env_sup_argv(sargv, target, argv, count);
-	exec_env_sup_envp(senv, envp, preload);
-	return fn(exec_env_ctl_path, sargv, senv, arg);
+	return exec_env_run(target, argv, envp, v, argc, preload, fn, arg);
 }

@@ -3,7 +3,8 @@
  *
  * An ELF file is ours when it is built for this ABI and names this
  * process's dynamic loader in PT_INTERP (the same path, or the same file);
- * the loader itself, run as a program, is ours too.  Anything else cannot
+ * the loader itself, run as a program, is ours when the program it maps
+ * is (exec_image_loader_run: it maps a static or Go one as readily).  Anything else cannot
  * load this library: no PT_INTERP (static, static-pie), another loader
  * (musl), another ABI (i386, x32).  A Go program is never ours, even a
  * dynamic (cgo) one: it makes connect(2) itself.  It is told the way Go's
@@ -18,6 +19,7 @@
  */
 #include "exec_image.h"
 #include "real.h"
+#include "setid.h"
 
 #include <dirent.h>
 #include <elf.h>
@@ -27,6 +29,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <linux/securebits.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -267,18 +271,30 @@ static int exec_elf_is_go(int fd, const Elf64_Ehdr *eh, const Elf64_Phdr *ph)
 
 /* ------------------------------------------------------------- ELF */
 
-static int exec_mode_privileged(const struct stat *st)
+/* File capabilities that give the exec some (ping's cap_net_raw, a Go
+   server's cap_net_bind_service): not to root, which has all its bounding
+   set allows from any file (unless SECBIT_NOROOT), nor under
+   no_new_privs.  Root's were taken as a secure exec, and a static or Go
+   program with them was run in clear. */
+static int exec_fcaps_apply(int fd)
 {
-	return (st->st_mode & S_ISUID) ||
-	       (st->st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP);
+	int bits;
+
+	if (fgetxattr(fd, "security.capability", NULL, 0) < 0 ||
+	    prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1)
+		return 0;
+	bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	return geteuid() != 0 || getuid() != 0 ||
+	       (bits >= 0 && (bits & SECBIT_NOROOT));
 }
 
-/* Set-ID bits, or file capabilities (ping's cap_net_raw): a secure
-   exec, where the loader ignores LD_PRELOAD. */
+/* Set-ID bits that apply (setid.h: a set-user-ID file of the caller's
+   own is a program like any other, and was run in clear), or file
+   capabilities that do: a secure exec, where the loader ignores
+   LD_PRELOAD. */
 static int exec_privileged(int fd, const struct stat *st)
 {
-	return exec_mode_privileged(st) ||
-	       fgetxattr(fd, "security.capability", NULL, 0) >= 0;
+	return setid_applies(fd, st) || exec_fcaps_apply(fd);
 }
 
 /* PT_INTERP into out: 1, 0 if there is none, -1 if it cannot be read. */
@@ -325,10 +341,10 @@ static void exec_classify_elf(int fd, const struct stat *st,
 		return exec_set(out, EXEC_KIND_UNREACHABLE, "its PT_INTERP "
 				"cannot be read");
 	out->no_interp = r == 0;
+	out->loader = r == 0 && exec_same_file(exec_own_interp(), st);
 	if (r == 0) /* static; or the loader, run as a program */
-		return exec_set(out, exec_same_file(exec_own_interp(), st) ?
-				EXEC_KIND_PRELOADABLE : EXEC_KIND_UNREACHABLE,
-				"it is statically linked");
+		return exec_set(out, out->loader ? EXEC_KIND_PRELOADABLE :
+				EXEC_KIND_UNREACHABLE, "it is statically linked");
 	if (!exec_interp_is_ours(interp))
 		return exec_set(out, EXEC_KIND_UNREACHABLE, "its dynamic "
 				"loader is not this process's, so this library "
@@ -415,13 +431,14 @@ static void exec_classify_at(int dirfd, const char *path, int flags,
 
 	out->script = 0;
 	out->no_interp = 0;
+	out->loader = 0;
 	exec_set(out, EXEC_KIND_FAILS, NULL);
 	if (fstatat(dirfd, path, &st, sflags) < 0 || !S_ISREG(st.st_mode) ||
 	    faccessat(dirfd, path, X_OK, AT_EACCESS | (sflags & AT_EMPTY_PATH)) < 0)
 		return; /* the kernel refuses it too */
 	fd = exec_open(dirfd, path, flags);
 	if (fd < 0)
-		return exec_set(out, exec_mode_privileged(&st) ?
+		return exec_set(out, setid_applies(-1, &st) ?
 				EXEC_KIND_PRIVILEGED : EXEC_KIND_UNREACHABLE,
 				"it cannot be read (execute-only?), so what it "
 				"is cannot be told");
@@ -444,4 +461,69 @@ void exec_image_classify(int dirfd, const char *path, int flags,
 			 struct exec_image *out)
 {
 	exec_classify_at(dirfd, path, flags, 0, out);
+}
+
+/* ------------------------------------------- the loader as a program */
+
+/* The ELF file the loader maps for path (no x bit needed; a bare name it
+   may look for in the library path: not told). */
+static void exec_loader_program(const char *path, struct exec_image *out)
+{
+	char hdr[SELFMAG];
+	struct stat st;
+	int fd;
+
+	exec_set(out, EXEC_KIND_UNREACHABLE, NULL);
+	out->no_interp = 0;
+	if (strchr(path, '/') == NULL)
+		return;
+	fd = real.open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    exec_pread_all(fd, hdr, SELFMAG, 0) == 0 &&
+	    memcmp(hdr, ELFMAG, SELFMAG) == 0)
+		exec_classify_elf(fd, &st, out);
+	real.close(fd);
+}
+
+/* ld.so's options (glibc's rtld.c): 2 if a takes an argument, 1 if it is
+   one without, 0 if it is the program. */
+static int exec_loader_option(const char *a)
+{
+	static const char *const with[] = {
+		"--library-path", "--inhibit-rpath", "--audit", "--preload",
+		"--argv0", "--glibc-hwcaps-prepend", "--glibc-hwcaps-mask",
+	};
+	static const char *const without[] = {
+		"--list", "--verify", "--inhibit-cache", "--list-tunables",
+		"--list-diagnostics", "--help", "--version",
+	};
+
+	for (size_t i = 0; i < sizeof(with) / sizeof(with[0]); i++)
+		if (strcmp(a, with[i]) == 0)
+			return 2;
+	for (size_t i = 0; i < sizeof(without) / sizeof(without[0]); i++)
+		if (strcmp(a, without[i]) == 0)
+			return 1;
+	return 0;
+}
+
+void exec_image_loader_run(char *const argv[], struct exec_image *out)
+{
+	static const char *const why = "it is this process's dynamic loader, "
+		"run as a program on one this library cannot be loaded into "
+		"(static, Go, another ABI) or that cannot be told";
+	size_t i = 1;
+	int opt;
+
+	exec_set(out, EXEC_KIND_PRELOADABLE, NULL);
+	while (argv != NULL && argv[0] != NULL && argv[i] != NULL &&
+	       (opt = exec_loader_option(argv[i])) != 0)
+		i += argv[i + 1] != NULL ? (size_t)opt : 1;
+	if (argv == NULL || argv[0] == NULL || argv[i] == NULL)
+		return; /* no program to run */
+	exec_loader_program(argv[i], out);
+	if (out->kind != EXEC_KIND_PRELOADABLE || out->no_interp)
+		exec_set(out, EXEC_KIND_UNREACHABLE, why);
 }

@@ -20,6 +20,7 @@
 #include "exec.h"
 #include "exec_env.h"
 #include "exec_image.h"
+#include "log.h"
 #include "real.h"
 
 #include <errno.h>
@@ -30,6 +31,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <wordexp.h>
 
 #define EXEC_SHELL "/bin/sh"
 
@@ -138,6 +140,24 @@ int exec_system(const char *command)
 	if (command == NULL || exec_shell_direct())
 		return real.system(command);
 	return exec_system_run(command);
+}
+
+/* ---------------------------------------------------------- wordexp */
+
+int exec_wordexp(const char *words, wordexp_t *we, int flags)
+{
+	int rc;
+
+	if ((flags & WRDE_NOCMD) || exec_shell_direct())
+		return real.wordexp(words, we, flags);
+	rc = real.wordexp(words, we, flags | WRDE_NOCMD);
+	if (rc == WRDE_CMDSUB)
+		log_msg(SHIM_LOG_ERROR, "wordexp: a command substitution: " EXEC_SHELL
+			" would run unprotected (this process's environment no "
+			"longer loads this library with its configuration), and "
+			"glibc starts it where no hook sees: refused (WRDE_CMDSUB, "
+			"fail closed)");
+	return rc;
 }
 
 /* ------------------------------------------------------------- popen */

@@ -804,6 +804,12 @@ SHIM_EXPORT int pclose(FILE *stream)
 	return exec_pclose(stream);
 }
 
+SHIM_EXPORT int wordexp(const char *words, wordexp_t *we, int flags)
+{
+	hooks_init();
+	return exec_wordexp(words, we, flags);
+}
+
 /* ------------------------------------------------- glibc's own names */
 
 /* glibc exports these aliases of the calls above; a program (or library)

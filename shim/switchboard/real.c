@@ -93,6 +93,7 @@ void real_init(void)
 	R(preadv); R(pwritev); R(preadv2); R(pwritev2); R(_exit);
 	R(execve); O(execveat); R(fexecve); R(execvpe);
 	R(posix_spawn); R(posix_spawnp); R(system); R(popen); R(pclose);
+	R(wordexp);
 #undef R
 #undef O
 	atomic_store_explicit(&real_done, 1, memory_order_release);

@@ -7,7 +7,8 @@
  *       fexecve fexecve-cloexec (exec in place: the output is PROG's);
  *       forkexec vforkexec spawn spawnp (a child; then "status N");
  *       system popen (PROG is the shell command; popen prints what it
- *       read, then "status N").
+ *       read, then "status N"); wordexp (PROG the words: "wordexp N",
+ *       then the words).
  * ENV   keep       the environment as it is
  *       empty      envp = { NULL } (environ untouched) for the calls that
  *                  take one; the others get environ
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <wordexp.h>
 
 extern char **environ;
 
@@ -121,6 +123,19 @@ static int do_popen(const char *command)
 	return 0;
 }
 
+static int do_wordexp(const char *words)
+{
+	wordexp_t we;
+	int rc = wordexp(words, &we, 0);
+
+	printf("wordexp %d\n", rc);
+	for (size_t i = 0; rc == 0 && i < we.we_wordc; i++)
+		printf("%s\n", we.we_wordv[i]);
+	if (rc == 0)
+		wordfree(&we);
+	return 0;
+}
+
 static int run(const char *mode, int argc, char **argv)
 {
 	if (strcmp(mode, "execve") == 0)
@@ -148,6 +163,8 @@ static int run(const char *mode, int argc, char **argv)
 		return 0;
 	} else if (strcmp(mode, "popen") == 0)
 		return do_popen(argv[0]);
+	else if (strcmp(mode, "wordexp") == 0)
+		return do_wordexp(argv[0]);
 	else {
 		fprintf(stderr, "exec_probe: unknown mode %s\n", mode);
 		return 2;

@@ -1212,4 +1212,161 @@ case_exec_fail_closed() {
 }
 t_case "redis-tls-ctl missing: the exec of a static client fails (EACCES, one line), nothing sent" case_exec_fail_closed
 
+case_exec_valgrind_env() {
+	# VALGRIND_LAUNCHER is inherited by every child of a program run
+	# under valgrind: it does not make a static program valgrind's tool
+	# (that exception ran it as it was, in clear).
+	np_setup exec-valgrind-env || return
+	t_run "${NP_SHIM[@]}" env VALGRIND_LAUNCHER=/usr/bin/valgrind "$NP_SC" 127.0.0.1 "$P" \
+		cmd SET "$M" v
+	sc_did "$M" "env VALGRIND_LAUNCHER=... static_client"
+}
+t_case "a static client exec'd with VALGRIND_LAUNCHER inherited: supervised, over TLS" case_exec_valgrind_env
+
+case_exec_bare_preload() {
+	# LD_PRELOAD naming the library by its bare name: the loader looks
+	# for it in the new program's library path, and one it does not find
+	# it ignores (a warning) and runs the program without it: in clear.
+	np_setup exec-bare-preload || return
+	t_run "${NP_SHIM[@]}" sh -c 'LD_PRELOAD=libredistls.so exec "$0" write 127.0.0.1 "$1" "$2"' \
+		"$PROBE" "$P" "$M"
+	sc_did "$M" "LD_PRELOAD=libredistls.so (bare) leak_probe"
+}
+t_case "a dynamic client exec'd with LD_PRELOAD=libredistls.so (a bare name the loader may not find): supervised, over TLS" case_exec_bare_preload
+
+case_exec_setid_own() {
+	# Set-ID bits of the caller's own user or group change nothing: no
+	# secure exec, the program is one like any other (it was exec'd as a
+	# privileged one, as it was, in clear).
+	local bin mode
+	np_setup exec-setid-own || return
+	for mode in 4755 2755; do
+		bin=$T_TMP/static-client-$mode
+		cp "$NP_SC" "$bin" && chmod "$mode" "$bin" || { fail "cp, chmod $mode"; return; }
+		t_run "${NP_SHIM[@]}" sh -c '"$0" 127.0.0.1 "$1" cmd SET "$2" v' "$bin" "$P" "$M:$mode"
+		sc_did "$M:$mode" "sh -c static_client (mode $mode, our own)" || return
+	done
+	no_leak
+}
+t_case "a static client set-user-ID / set-group-ID to the caller's own user and group: supervised, over TLS" case_exec_setid_own
+
+case_exec_loader() {
+	# The dynamic loader run as a program maps the program itself:
+	# `ld.so ./static_client` runs a static one (it was exec'd as a
+	# program of ours, preloaded, and the client spoke in clear).
+	local ld
+	ld=$(readelf -l "$PROBE" 2>/dev/null | sed -n 's/.*interpreter: \(.*\)]$/\1/p')
+	[ -n "$ld" ] || { fail "no PT_INTERP in leak_probe (readelf)"; return; }
+	np_setup exec-loader || return
+	t_run "${NP_SHIM[@]}" sh -c '"$0" "$1" 127.0.0.1 "$2" cmd SET "$3" v' "$ld" "$NP_SC" "$P" "$M:static"
+	sc_did "$M:static" "sh -c 'ld.so static_client'" || return
+	t_run "${NP_SHIM[@]}" sh -c '"$0" --argv0 x "$1" 127.0.0.1 "$2" cmd SET "$3" v' "$ld" "$NP_SC" \
+		"$P" "$M:opt"
+	sc_did "$M:opt" "sh -c 'ld.so --argv0 x static_client'" || return
+	t_run "${NP_SHIM[@]}" sh -c '"$0" "$1" write 127.0.0.1 "$2" "$3"' "$ld" "$PROBE" "$P" "$M:dyn"
+	sc_did "$M:dyn" "sh -c 'ld.so leak_probe' (dynamic: preloaded)" || return
+	no_leak
+}
+t_case "the dynamic loader run as a program, on a static client and a dynamic one: over TLS" case_exec_loader
+
+case_exec_preload_token() {
+	# LD_PRELOAD naming the library through a dynamic string token
+	# ($LIB, which the loader expands): the supervisor must still be
+	# found beside the library (it was looked for under '$LIB' itself,
+	# and a static program's exec failed, EACCES).
+	local d=$T_TMP/token sub f
+	for sub in lib lib64 "lib/$(gcc -print-multiarch 2>/dev/null)"; do
+		mkdir -p "$d/$sub" || return
+		for f in libredistls.so libredistls-engine.so redis-tls-ctl; do
+			[ ! -e "$BUILD/$f" ] || ln -sf "$BUILD/$f" "$d/$sub/$f" || return
+		done
+	done
+	np_setup exec-preload-token || return
+	t_run env LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD }$d/\$LIB/libredistls.so" REDIS_TLS_ENDPOINTS="127.0.0.1:$P" \
+		REDIS_TLS_CA_FILE="$PKI/ca.crt" REDIS_TLS_CERT_FILE="$PKI/client.crt" \
+		REDIS_TLS_KEY_FILE="$PKI/client.key" \
+		sh -c '"$0" 127.0.0.1 "$1" cmd SET "$2" v' "$NP_SC" "$P" "$M"
+	sc_did "$M" "LD_PRELOAD=.../\$LIB/libredistls.so: sh -c static_client"
+}
+t_case "LD_PRELOAD with \$LIB: a static client a preloaded sh runs is supervised, over TLS" case_exec_preload_token
+
+case_exec_nested_supervise() {
+	# A preloaded program runs redis-tls-run for a static client (the
+	# wrapper picks the supervisor): redis-tls-ctl, given a configuration,
+	# is run as it is.  Supervised itself, its own supervisor could not
+	# install its filter (EBUSY: one listener in a process's chain), and
+	# the client was refused.
+	np_setup exec-nested-supervise || return
+	t_run "${NP_SHIM[@]}" sh -c '"$0" --endpoint "127.0.0.1:$1" --cacert "$2" --cert "$3" --key "$4" \
+		-- "$5" 127.0.0.1 "$1" cmd SET "$6" v' "$T_RUN" "$P" "$PKI/ca.crt" "$PKI/client.crt" \
+		"$PKI/client.key" "$NP_SC" "$M"
+	sc_did "$M" "sh -c 'redis-tls-run -- static_client' under redis-tls-run"
+}
+t_case "a nested redis-tls-run of a static client (its supervisor under a preloaded sh): over TLS" case_exec_nested_supervise
+
+case_exec_closed_stdio() {
+	# A static client exec'd with stdin, or stdout, closed: the
+	# supervisor's socketpair took that number and S put /dev/null over
+	# it (refused: "the seccomp filter was not installed").
+	local how
+	np_setup exec-closed-stdio || return
+	for how in '<&-' '>&-' '<&- >&-'; do
+		t_run "${NP_SHIM[@]}" sh -c "\"\$0\" 127.0.0.1 \"\$1\" cmd SET \"\$2\" v $how; echo \"sh: \$?\" >&2" \
+			"$NP_SC" "$P" "$M:$how"
+		no_hang || return
+		assert_contains "$T_ERR" "sh: 0" "static_client $how: its status; stderr: $(t_short "$T_ERR" 400)" || return
+		assert_eq 1 "$(rcli_native EXISTS "$M:$how" 2>&1)" "static_client $how: EXISTS on the server" || return
+	done
+	no_leak
+}
+t_case "a static client exec'd with stdin or stdout closed: supervised, over TLS" case_exec_closed_stdio
+
+case_exec_many_args() {
+	# More arguments than the stack holds pointers for (the kernel takes
+	# them: ~1/4 of the stack limit of short ones): supervised still,
+	# not E2BIG.
+	local bin=$T_TMP/argc
+	printf '%s\n' '#include <stdio.h>' \
+		'int main(int c, char **v) { printf("argc=%d\n", c); return 0; }' >"$bin.c"
+	gcc -O2 -static -o "$bin" "$bin.c" || { fail "gcc -static argc.c"; return; }
+	np_shim_for 1
+	t_run "${NP_SHIM[@]}" "$T_PY" -c 'import os, sys; os.execv(sys.argv[1], [sys.argv[1]] + ["a"] * 100000)' "$bin"
+	assert_eq "argc=100001" "$T_OUT" "a static program exec'd with 100000 arguments; stderr: $(t_short "$T_ERR" 300)"
+}
+t_case "a static program exec'd with 100000 arguments: supervised, not E2BIG" case_exec_many_args
+
+case_exec_wordexp() {
+	# wordexp's command substitution: glibc runs /bin/sh itself (its
+	# internal execve, no hook).  With LD_PRELOAD taken out of the
+	# environment that shell ran unpreloaded, its client in clear; now
+	# refused (WRDE_CMDSUB = 4).  With the environment kept, it works.
+	np_setup exec-wordexp || return
+	t_run "${NP_SHIM[@]}" "$NP_EXEC" wordexp cleared "\$($NP_SC 127.0.0.1 $P cmd SET $M:cleared v)"
+	no_hang || return
+	assert_eq "wordexp 4" "$(head -n 1 <<<"$T_OUT")" "wordexp (cleared environment)" || return
+	assert_one_shim_error "wordexp: a command substitution: .* refused" || return
+	t_run "${NP_SHIM[@]}" "$NP_EXEC" wordexp keep "\$($NP_SC 127.0.0.1 $P cmd SET $M:keep v)"
+	assert_contains "$T_OUT" "+OK" "wordexp (environment kept): its words" || return
+	assert_eq 1 "$(rcli_native EXISTS "$M:keep" 2>&1)" "EXISTS $M:keep" || return
+	no_leak
+}
+t_case "wordexp's command substitution after the program took LD_PRELOAD out of its environment: refused, never in clear" case_exec_wordexp
+
+case_exec_fcaps_root() {
+	# File capabilities give root nothing it has not (its bounding set):
+	# root's exec of a static client with cap_net_bind_service (a Go
+	# server's, in an image) is no secure exec; it was exec'd as one, as
+	# it was, in clear.
+	local bin=$T_TMP/static-client-caps
+	if [ "$(id -u)" != 0 ] || ! command -v setcap >/dev/null; then
+		echo "    (not root, or no setcap: not run)"
+		return 0
+	fi
+	cp "$NP_SC" "$bin" && setcap cap_net_bind_service+ep "$bin" || { fail "setcap"; return; }
+	np_setup exec-fcaps-root || return
+	t_run "${NP_SHIM[@]}" sh -c '"$0" 127.0.0.1 "$1" cmd SET "$2" v' "$bin" "$P" "$M"
+	sc_did "$M" "root: sh -c static_client (cap_net_bind_service+ep)"
+}
+t_case "root execs a static client with file capabilities: supervised, over TLS" case_exec_fcaps_root
+
 t_done

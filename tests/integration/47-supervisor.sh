@@ -587,7 +587,18 @@ case_nothing_listening() {
 }
 
 case_refuse_setuid() {
-	cp "$SC" "$T_TMP/suid_client" && chmod u+s "$T_TMP/suid_client" || return
+	# Set-user-ID to another user: no_new_privs would drop it, refused.
+	# To our own: the bit changes nothing, the program runs (supervised).
+	cp "$SC" "$T_TMP/own_suid_client" && chmod u+s "$T_TMP/own_suid_client" || return
+	sup "$TLS_PORT" -- "$T_TMP/own_suid_client" 127.0.0.1 "$TLS_PORT" ping
+	assert_rc 0 "set-user-ID to our own user: its status; stderr: $(t_short "$T_ERR" 400)" || return
+	assert_contains "$T_OUT" "PONG" "set-user-ID to our own user: its output" || return
+	if [ "$(id -u)" != 0 ]; then
+		echo "    (not root: cannot make a set-user-ID file of another user; the refusal not run)"
+		return 0
+	fi
+	cp "$SC" "$T_TMP/suid_client" && chown 65534 "$T_TMP/suid_client" &&
+		chmod 4755 "$T_TMP/suid_client" || return
 	sup "$TLS_PORT" -- "$T_TMP/suid_client" 127.0.0.1 "$TLS_PORT" ping
 	assert_rc 2 || return
 	assert_eq "" "$T_OUT" "the program's output (it must not run)"
@@ -664,6 +675,30 @@ case_sigint_group() {
 	no_shim_errors
 }
 
+case_sigusr_to_parent() {
+	# The program's parent knows the supervisor's pid: SIGUSR1 (reopen
+	# your logs), SIGUSR2 and SIGWINCH sent there reach the program.  They
+	# killed the supervisor, and with it the program (PR_SET_PDEATHSIG).
+	sup "$TLS_PORT" -- sh -c 'for s in USR1 USR2 WINCH; do trap "echo got $s" "$s"; done
+		for s in USR1 USR2 WINCH; do kill -s "$s" "$PPID"; sleep 0.2; done
+		exec "$0" 127.0.0.1 "$1" ping' "$SC" "$TLS_PORT"
+	assert_rc 0 "the run's status; stderr: $(t_short "$T_ERR" 300)" || return
+	assert_eq $'got USR1\ngot USR2\ngot WINCH\nPONG' "$T_OUT" "the program's output"
+}
+
+case_killed_status() {
+	# A program killed by a signal: the supervisor, whose pid the parent
+	# waits for, is killed by it too (WIFSIGNALED, as without it), not an
+	# exit with 128 + the signal.
+	local sig
+	for sig in TERM SEGV; do
+		t_run env REDIS_TLS_ENDPOINTS="127.0.0.1:$TLS_PORT" REDIS_TLS_CA_FILE="$PKI/ca.crt" \
+			"$T_PY" -c 'import subprocess, sys
+print(subprocess.run(sys.argv[1:]).returncode)' "$CTL" supervise -- sh -c "ulimit -c 0; kill -$sig \$\$"
+		assert_eq "-$(kill -l "$sig")" "$T_OUT" "what the parent saw of the program killed by SIG$sig" || return
+	done
+}
+
 case_reaps_orphans() {
 	# As PID 1 of a container (an entrypoint that execs the chain), the
 	# wrapper is handed the orphans: it reaps them, none stays a zombie.
@@ -709,6 +744,8 @@ t_case "a command written just before exit arrives" case_write_then_exit
 t_case "the same, while a background job still runs" case_write_then_exit_job
 t_case "a background job outlives the program: served, the wrapper returns at once" case_descendant
 t_case "SIGINT and SIGTERM to the whole group: the program that ignores them connects" case_sigint_group
+t_case "SIGUSR1, SIGUSR2, SIGWINCH to the supervisor's pid reach the program" case_sigusr_to_parent
+t_case "a program killed by a signal: its parent sees it killed by that signal" case_killed_status
 t_case "as PID 1, orphans are reaped" case_reaps_orphans
 t_case "supervisor killed: connects fail closed, no hang" case_supervisor_killed
 t_case "statistics and session resumption" case_stats_resumption
@@ -740,7 +777,7 @@ t_case "no client certificate" case_no_client_cert
 t_case "not TLS (recording server)" case_not_tls
 t_case "peer never answers: handshake timeout" case_stall
 t_case "configured port, nothing listening: ECONNREFUSED" case_nothing_listening
-t_case "setuid program refused (exit 2)" case_refuse_setuid
+t_case "setuid program refused (exit 2); set-user-ID to our own user runs" case_refuse_setuid
 t_case "a kernel without user notification or pidfd_getfd: refused (exit 2)" case_refuse_kernel
 t_case "bad configuration: program not run (exit 2)" case_refuse_bad_config
 t_done

@@ -117,6 +117,50 @@ static void test_dynamic_and_loader(void **state)
 	assert_int_equal(kind_of(LOADER, NULL), EXEC_KIND_PRELOADABLE);
 }
 
+/* The loader as a program: what it maps decides (ld.so ./static runs a
+   static program); its options are skipped; none to run is ours. */
+static void test_loader_run(void **state)
+{
+	struct exec_image img;
+	char *dyn[] = { LOADER, "--argv0", "x", TRUE_BIN, NULL };
+	char *none[] = { LOADER, "--help", NULL };
+	char *bare[] = { LOADER, "true", NULL };
+	char dyn644[64], abi32[64];
+	char *plain[] = { LOADER, "--library-path", "/x", dyn644, NULL };
+	char *other[] = { LOADER, abi32, NULL };
+
+	(void)state;
+	exec_image_classify(AT_FDCWD, LOADER, 0, &img);
+	assert_true(img.loader);
+	exec_image_loader_run(dyn, &img);
+	assert_int_equal(img.kind, EXEC_KIND_PRELOADABLE);
+	exec_image_loader_run(none, &img);
+	assert_int_equal(img.kind, EXEC_KIND_PRELOADABLE);
+	exec_image_loader_run(bare, &img);
+	assert_int_equal(img.kind, EXEC_KIND_UNREACHABLE);
+	copy_true("dyn644", -1, 0, 0644); /* no x bit: ld.so maps it anyway */
+	snprintf(dyn644, sizeof(dyn644), "%s", at("dyn644"));
+	exec_image_loader_run(plain, &img);
+	assert_int_equal(img.kind, EXEC_KIND_PRELOADABLE);
+	copy_true("abi32", 4, 1, 0644);     /* EI_CLASS: ELFCLASS32 */
+	snprintf(abi32, sizeof(abi32), "%s", at("abi32"));
+	exec_image_loader_run(other, &img);
+	assert_int_equal(img.kind, EXEC_KIND_UNREACHABLE);
+	exec_image_classify(AT_FDCWD, TRUE_BIN, 0, &img);
+	assert_false(img.loader);
+}
+
+/* Set-ID bits that give the caller its own user or group change nothing:
+   not a privileged exec. */
+static void test_setid_own(void **state)
+{
+	(void)state;
+	copy_true("suid-own", -1, 0, 04755);
+	assert_int_equal(kind_of(at("suid-own"), NULL), EXEC_KIND_PRELOADABLE);
+	copy_true("sgid-own", -1, 0, 02755);
+	assert_int_equal(kind_of(at("sgid-own"), NULL), EXEC_KIND_PRELOADABLE);
+}
+
 static void test_refused_by_the_kernel(void **state)
 {
 	(void)state;
@@ -220,6 +264,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dynamic_and_loader),
+		cmocka_unit_test(test_loader_run),
+		cmocka_unit_test(test_setid_own),
 		cmocka_unit_test(test_refused_by_the_kernel),
 		cmocka_unit_test(test_other_abi),
 		cmocka_unit_test(test_scripts),
