@@ -156,6 +156,20 @@ static int log_is_repeat(enum shim_log_level level, const char *text)
 	return 0;
 }
 
+/* "redis-tls-shim[PID]: LEVEL: " into line: its length, the text after
+   it in *m (0 if it could not be made). */
+static int log_format(char *line, size_t len, enum shim_log_level level,
+		      int *m, const char *fmt, va_list ap)
+{
+	int n = snprintf(line, len, "redis-tls-shim[%d]: %s: ", (int)getpid(),
+			 log_level_name(level));
+
+	*m = vsnprintf(line + n, len - (size_t)n - 1, fmt, ap);
+	if (*m < 0)
+		*m = 0;
+	return n;
+}
+
 void log_msg(enum shim_log_level level, const char *fmt, ...)
 {
 	char line[2048];
@@ -164,13 +178,9 @@ void log_msg(enum shim_log_level level, const char *fmt, ...)
 
 	if (!log_enabled(level))
 		return;
-	n = snprintf(line, sizeof(line), "redis-tls-shim[%d]: %s: ",
-		     (int)getpid(), log_level_name(level));
 	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	n = log_format(line, sizeof(line), level, &m, fmt, ap);
 	va_end(ap);
-	if (m < 0)
-		m = 0;
 	pthread_mutex_lock(&log_lock);
 	m = log_is_repeat(level, line + n) ? -1 : m;
 	pthread_mutex_unlock(&log_lock);
@@ -239,12 +249,10 @@ void log_msg_async(enum shim_log_level level, const char *fmt, ...)
 
 	if ((int)level < log_async_level())
 		return;
-	n = snprintf(line, sizeof(line), "redis-tls-shim[%d]: %s: ",
-		     (int)getpid(), log_level_name(level));
 	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	n = log_format(line, sizeof(line), level, &m, fmt, ap);
 	va_end(ap);
-	n += m < 0 ? 0 : m;
+	n += m;
 	if (n > (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
