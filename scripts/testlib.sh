@@ -457,6 +457,49 @@ rec_connections() { grep -c ' accept$' "$REC.log" 2>/dev/null || true; }
 # marker: a unique string to put in commands, then look for on the wire.
 marker() { echo "SECRETMARKER$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"; }
 
+# static_client: the path of tests/clients/static_client.c linked with
+# `gcc -static` (no LD_PRELOAD reaches it), built if it is not yet; 1 if it
+# cannot be.
+static_client() {
+	local sc=$BUILD/clients/static_client
+	[ -x "$sc" ] || make -s -C "$T_ROOT" "$sc" >/dev/null 2>&1 ||
+		gcc -O2 -static -pthread -o "$sc" "$T_ROOT/tests/clients/static_client.c" ||
+		{ fail "cannot build $sc"; return 1; }
+	echo "$sc"
+}
+
+# leaf_cert PATH CN SAN CA: PATH.{crt,key}, an EC P-256 certificate for CN
+# (serverAuth and clientAuth) with subjectAltName SAN ("" for none at all),
+# signed by CA (a path without .crt/.key), valid 30 days.
+leaf_cert() {
+	local n=$1 cn=$2 san=$3 ca=$4
+	{
+		printf 'basicConstraints=critical,CA:FALSE\n'
+		printf 'keyUsage=critical,digitalSignature,keyEncipherment\n'
+		printf 'extendedKeyUsage=serverAuth,clientAuth\n'
+		[ -z "$san" ] || printf 'subjectAltName=%s\n' "$san"
+	} >"$n.ext"
+	if ! { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$n.key" &&
+		openssl req -new -key "$n.key" -subj "/O=redis-tls-shim test/CN=$cn" -out "$n.csr" &&
+		openssl x509 -req -in "$n.csr" -CA "$ca.crt" -CAkey "$ca.key" \
+			-CAcreateserial -CAserial "$n.srl" -days 30 -sha256 \
+			-extfile "$n.ext" -out "$n.crt"; } 2>"$n.err"; then
+		fail "leaf_cert $(basename "$n"): $(cat "$n.err")"
+		return 1
+	fi
+	chmod 600 "$n.key"
+}
+
+# term_status PID: SIGTERM to PID (tracked, started with &), then its exit
+# status must be 143 (killed by SIGTERM, as a shell reports it).
+term_status() {
+	local rc
+	kill -TERM "$1"
+	wait "$1"
+	rc=$?
+	assert_eq 143 "$rc" "the exit status (killed by SIGTERM)"
+}
+
 "$T_ROOT/scripts/mkpki.sh" "$PKI" || {
 	echo "mkpki.sh failed" >&2
 	exit 1

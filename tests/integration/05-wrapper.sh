@@ -135,9 +135,9 @@ case_unreachable_programs() {
 	# Programs LD_PRELOAD cannot reach would talk plaintext: they run under
 	# the supervisor, with nothing preloaded (their TLS would be doubled).
 	# The redis is TLS-only with client certificates: a PONG is verified TLS.
-	local go=$T_TMP/fake-go sc=$BUILD/clients/static_client
+	local go=$T_TMP/fake-go sc
 	local tls=(--cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
-	[ -x "$sc" ] || make -s -C "$T_ROOT" "$sc" >/dev/null 2>&1 || { fail "cannot build $sc"; return; }
+	sc=$(static_client) || return
 	start_tls_redis || return
 	t_run env LD_PRELOAD="$T_LIB" "$T_RUN" --endpoint "127.0.0.1:$REDIS_PORT" "${tls[@]}" \
 		--log-level info -- "$sc" 127.0.0.1 "$REDIS_PORT" ping

@@ -18,17 +18,7 @@ TLS=(--cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key")
 
 # The program: prints the URL it was given, SETs KEY to VALUE and prints
 # what GET returns.
-PYC=$T_TMP/url_client.py
-cat >"$PYC" <<'EOF'
-import os, sys
-import redis
-
-url = os.environ["REDIS_URL"]
-print(url, flush=True)
-r = redis.from_url(url, socket_timeout=20, socket_connect_timeout=10)
-r.set(sys.argv[1], sys.argv[2])
-print(r.get(sys.argv[1]).decode(), flush=True)
-EOF
+PYC=$T_ROOT/tests/clients/url_client.py
 
 # db_get DB KEY: KEY in database DB, read with redis-cli's own TLS.
 db_get() { REDISCLI_AUTH=$PW rcli_native --no-auth-warning -n "$1" GET "$2"; }

@@ -960,9 +960,7 @@ t_case "select() with a set sized for a TLS socket at fd 1500 (> FD_SETSIZE), fa
 # shim runs it under `redis-tls-ctl supervise` with this process's
 # configuration: its SET goes over TLS (+OK, the key on the server, the
 # marker never on the wire), and a failing exec fails as without the shim.
-NP_SC=$BUILD/clients/static_client
-[ -x "$NP_SC" ] || make -s -C "$T_ROOT" "$NP_SC" >/dev/null 2>&1 ||
-	gcc -O2 -static -pthread -o "$NP_SC" "$T_ROOT/tests/clients/static_client.c"
+NP_SC=$(static_client) || t_done
 NP_EXEC=$BUILD/clients/exec_probe
 
 # sc_did KEY [WHAT]: nothing in clear so far; the last run exited 0,

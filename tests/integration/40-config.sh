@@ -196,19 +196,7 @@ mkdir -p "$CERTS"
 # CN with subjectAltName SAN ("" for none at all), signed by CA (a path
 # without .crt/.key; default the test CA).
 mkcert() {
-	local n=$CERTS/$1 cn=$2 san=$3 ca=${4:-$PKI/ca}
-	{
-		printf 'basicConstraints=critical,CA:FALSE\n'
-		printf 'keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n'
-		[ -z "$san" ] || printf 'subjectAltName=%s\n' "$san"
-	} >"$n.ext"
-	if ! { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$n.key" &&
-		openssl req -new -key "$n.key" -subj "/O=redis-tls-shim test/CN=$cn" -out "$n.csr" &&
-		openssl x509 -req -in "$n.csr" -CA "$ca.crt" -CAkey "$ca.key" \
-			-CAcreateserial -CAserial "$n.srl" -days 30 -sha256 \
-			-extfile "$n.ext" -out "$n.crt"; } 2>"$n.err"; then
-		fail "mkcert $1: $(cat "$n.err")"
-	fi
+	leaf_cert "$CERTS/$1" "$2" "$3" "${4:-$PKI/ca}"
 }
 
 # mkca NAME: $CERTS/NAME.{crt,key}, a CA of its own (a per-instance CA).

@@ -10,9 +10,7 @@ t_require_shim
 
 CTL=$BUILD/redis-tls-ctl
 LIBC_SO=$(ldd /bin/true | awk '/libc\.so/ { print $3 }')
-SC=$BUILD/clients/static_client
-[ -x "$SC" ] || make -s -C "$T_ROOT" "$SC" >/dev/null 2>&1 ||
-	gcc -O2 -static -pthread -o "$SC" "$T_ROOT/tests/clients/static_client.c"
+SC=$(static_client) || t_done
 M=$(marker)
 start_tls_redis || t_done
 TLS_PORT=$REDIS_PORT

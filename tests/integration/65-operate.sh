@@ -245,7 +245,7 @@ case_entrypoint_keeps_pid() {
 
 case_entrypoint_signals() {
 	# SIGTERM to the PID the entrypoint started as reaches the program.
-	local pid rc t0=$SECONDS
+	local pid t0=$SECONDS
 	"${CLEAN[@]}" "${GOOD[@]}" "$T_ENTRY" sleep 30 &
 	pid=$!
 	t_track "$pid"
@@ -253,10 +253,7 @@ case_entrypoint_signals() {
 		fail "the entrypoint did not become sleep: $(ps -o args= -p "$pid")"
 		return
 	}
-	kill -TERM "$pid"
-	wait "$pid"
-	rc=$?
-	assert_eq 143 "$rc" "exit status (killed by SIGTERM)" || return
+	term_status "$pid" || return
 	[ $((SECONDS - t0)) -lt 10 ] || fail "SIGTERM took $((SECONDS - t0)) s to act"
 }
 
@@ -264,8 +261,8 @@ case_entrypoint_static() {
 	# A static program under the entrypoint runs under the supervisor:
 	# verified TLS, and SIGTERM to the PID the entrypoint started as
 	# reaches it (the supervisor forwards it), its status the exit status.
-	local sc=$BUILD/clients/static_client pid rc
-	[ -x "$sc" ] || make -s -C "$T_ROOT" "$sc" >/dev/null 2>&1 || { fail "cannot build $sc"; return; }
+	local sc pid
+	sc=$(static_client) || return
 	t_run "${CLEAN[@]}" "${GOOD[@]}" "$T_ENTRY" "$sc" 127.0.0.1 "$REDIS_PORT" ping
 	assert_rc 0 "a static program" || return
 	assert_eq PONG "$T_OUT" "its PING over verified TLS" || return
@@ -277,10 +274,7 @@ case_entrypoint_static() {
 		fail "the static program did not start under $pid: $(ps -o args= -p "$pid")"
 		return
 	}
-	kill -TERM "$pid"
-	wait "$pid"
-	rc=$?
-	assert_eq 143 "$rc" "the exit status (the program killed by SIGTERM)"
+	term_status "$pid"
 }
 
 # ------------------------------------------------------------ pins

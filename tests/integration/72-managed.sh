@@ -78,24 +78,10 @@ mk_ca() {
 # .crt/.key).  $CERTS/NAME.chain is the certificate then CA's, for a server
 # that sends its intermediate.
 mk_leaf() {
-	local n=$CERTS/$1 cn=$2 san=$3 ca=$4
+	local ca=$4
 	[[ "$ca" == /* ]] || ca=$CERTS/$ca
-	{
-		printf 'basicConstraints=critical,CA:FALSE\n'
-		printf 'keyUsage=critical,digitalSignature,keyEncipherment\n'
-		printf 'extendedKeyUsage=serverAuth,clientAuth\n'
-		[ -z "$san" ] || printf 'subjectAltName=%s\n' "$san"
-	} >"$n.ext"
-	if ! { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$n.key" &&
-		openssl req -new -key "$n.key" -subj "/O=managed look-alike/CN=$cn" -out "$n.csr" &&
-		openssl x509 -req -in "$n.csr" -CA "$ca.crt" -CAkey "$ca.key" \
-			-CAcreateserial -CAserial "$n.srl" -days 30 -sha256 \
-			-extfile "$n.ext" -out "$n.crt"; } 2>"$n.err"; then
-		fail "mk_leaf $1: $(cat "$n.err")"
-		return 1
-	fi
-	cat "$n.crt" "$ca.crt" >"$n.chain"
-	chmod 600 "$n.key"
+	leaf_cert "$CERTS/$1" "$2" "$3" "$ca" || return
+	cat "$CERTS/$1.crt" "$ca.crt" >"$CERTS/$1.chain"
 }
 
 # ---------------------------------------------------------------- helpers
@@ -224,17 +210,7 @@ refused_by_record() {
 # The program of the standalone services: SET KEY VALUE and GET it back
 # through redis-py at REDIS_URL; prints the URL it was given, then the
 # value.
-PYC=$T_TMP/url_client.py
-cat >"$PYC" <<'EOF'
-import os, sys
-import redis
-
-url = os.environ["REDIS_URL"]
-print(url, flush=True)
-r = redis.from_url(url, socket_timeout=20, socket_connect_timeout=10)
-r.set(sys.argv[1], sys.argv[2])
-print(r.get(sys.argv[1]).decode(), flush=True)
-EOF
+PYC=$T_ROOT/tests/clients/url_client.py
 
 # ----------------------------------------------------- the shared cluster
 
