@@ -495,6 +495,25 @@ case_race() {
 	stop_pid "$PLAIN_PID"
 }
 
+case_steal_supervisor_socket() {
+	# A supervised program takes the supervisor's own TLS connection to the
+	# server (pidfd_getfd: the supervisor is a process of the same user,
+	# outside the filter, and dumpable) and writes a command on it: those
+	# bytes must not reach the wire in clear.  (ptrace or /proc/PID/mem of
+	# the supervisor, or of the unfiltered parent, are the same path.)
+	local bin=$T_TMP/sup_steal
+	gcc -O2 -static -o "$bin" "$T_ROOT/tests/clients/sup_steal.c" || {
+		fail "gcc -static sup_steal.c"
+		return
+	}
+	start_record_server tls steal --cert "$PKI/server.crt" --key "$PKI/server.key" || return
+	sup "$REC_PORT" -- "$bin" "$REC_PORT" "$M"
+	assert_rc 0 "sup_steal: $T_OUT" || return
+	assert_match "$T_OUT" "^connect: 0" "the configured connect" || return
+	nothing_received
+	stop_pid "$REC_PID"
+}
+
 t_case "races on the connect's address or descriptor: nothing in clear" case_race
 
 case_wrong_ca() {
@@ -763,6 +782,7 @@ t_case "two connects on one socket; its number reused meanwhile" case_same_socke
 t_case "an IPv6 address on an IPv4 socket: EAFNOSUPPORT as from the kernel" case_family_mismatch
 t_case "a dup() made before connect is connected too (blocking, non-blocking)" case_dup_before_connect
 t_case "an IPv6 socket stays IPv6 (IPv4-mapped server)" case_v6_socket
+t_case "the supervisor's own TLS socket taken by pidfd_getfd: nothing in clear" case_steal_supervisor_socket
 t_case "TCP Fast Open: refused, configured or not (nothing sent)" case_fastopen
 t_case "server errors reset the program's connection" case_server_errors
 t_case "server's orderly end reaches the program" case_server_quits
