@@ -6,7 +6,9 @@
  * cannot be read the same way.  Notified: connect, getpeername,
  * getsockname, getsockopt(SOL_SOCKET, SO_ERROR), and sendto/sendmsg/
  * sendmmsg with MSG_FASTOPEN.  io_uring_setup gets ENOSYS (an io_uring
- * connect would pass unseen).  The rest is allowed.
+ * connect would pass unseen); pidfd_getfd gets EPERM (a program must not
+ * take the supervisor's own TLS sockets and write past TLS: root could,
+ * whatever the supervisor's dumpable flag).  The rest is allowed.
  */
 #include "supervise.h"
 
@@ -32,27 +34,29 @@ static struct sock_filter sup_filter[] = {
 	/* 2 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
 	/* 3 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, nr)),
-	/* 4 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, SUP_X32_BIT, 19, 0),
-	/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 17, 0),
-	/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getpeername, 16, 0),
-	/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getsockname, 15, 0),
-	/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 15, 0),
-	/* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 4, 0),
-	/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmmsg, 3, 0),
-	/* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 4, 0),
-	/* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getsockopt, 5, 0),
-	/* 13 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	/* 14 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(3)),
-	/* 15 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 7, 6),
-	/* 16 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(2)),
-	/* 17 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 5, 4),
-	/* 18 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(1)),
-	/* 19 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOL_SOCKET, 0, 2),
-	/* 20 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(2)),
-	/* 21 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SO_ERROR, 1, 0),
-	/* 22 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	/* 23 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-	/* 24 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	/* 4 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, SUP_X32_BIT, 20, 0),
+	/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 18, 0),
+	/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getpeername, 17, 0),
+	/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getsockname, 16, 0),
+	/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 16, 0),
+	/* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 5, 0),
+	/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmmsg, 4, 0),
+	/* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 5, 0),
+	/* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getsockopt, 6, 0),
+	/* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_pidfd_getfd, 12, 0),
+	/* 14 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	/* 15 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(3)),
+	/* 16 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 7, 6),
+	/* 17 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(2)),
+	/* 18 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MSG_FASTOPEN, 5, 4),
+	/* 19 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(1)),
+	/* 20 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOL_SOCKET, 0, 2),
+	/* 21 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SUP_ARG_LO(2)),
+	/* 22 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SO_ERROR, 1, 0),
+	/* 23 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	/* 24 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+	/* 25 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	/* 26 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
 };
 
 void sup_filter_prog(struct sock_fprog *out)

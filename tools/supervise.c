@@ -1227,6 +1227,11 @@ static int sup_supervisor(int sock, int parent,
 
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], SIG_IGN);
+	/* Not dumpable: a program of the same user cannot ptrace us, read or
+	   write our memory, or take our descriptors (our TLS sockets: bytes
+	   written there would pass TLS by); the filter refuses pidfd_getfd
+	   even to root. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	sup_detach_stdio();
 	/* Refused: the program's process reads our end's EOF, not a go,
 	   and exits SUP_EXIT_REFUSED without running the program. */

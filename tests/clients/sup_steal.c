@@ -8,7 +8,9 @@
  *   write "SET MARKER stolen" on every socket of the supervisor whose
  *   peer is that port.  Prints "connect: 0" and "stolen: N"; exit 0.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>

@@ -496,11 +496,12 @@ case_race() {
 }
 
 case_steal_supervisor_socket() {
-	# A supervised program takes the supervisor's own TLS connection to the
-	# server (pidfd_getfd: the supervisor is a process of the same user,
-	# outside the filter, and dumpable) and writes a command on it: those
-	# bytes must not reach the wire in clear.  (ptrace or /proc/PID/mem of
-	# the supervisor, or of the unfiltered parent, are the same path.)
+	# A supervised program tries to take the supervisor's own TLS
+	# connection to the server (pidfd_getfd on a process of the same user,
+	# outside the filter) and write a command on it: refused (the filter's
+	# EPERM, even to root; the supervisor is not dumpable, which stops
+	# ptrace and /proc/PID/mem too for a program that is not root), and
+	# nothing reaches the wire in clear.
 	local bin=$T_TMP/sup_steal
 	gcc -O2 -static -o "$bin" "$T_ROOT/tests/clients/sup_steal.c" || {
 		fail "gcc -static sup_steal.c"

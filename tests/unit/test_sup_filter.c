@@ -115,6 +115,8 @@ static void test_refused(void **state)
 
 	(void)state;
 	assert_int_equal(call(__NR_io_uring_setup, 0, 0, 0), NOSYS);
+	assert_int_equal(call(__NR_pidfd_getfd, 0, 0, 0), SECCOMP_RET_ERRNO | EPERM);
+	assert_int_equal(call(__NR_pidfd_open, 0, 0, 0), ALLOW);
 	assert_int_equal(call(0x40000000 | __NR_connect, 0, 0, 0), NOSYS); /* x32 */
 	assert_int_equal(call(0x40000000 | __NR_read, 0, 0, 0), NOSYS);
 	assert_int_equal(run(&d), NOSYS);
