@@ -127,13 +127,16 @@ endif
 
 CTL_SRCS := tools/redis-tls-ctl.c tools/supervise.c tools/sup_relay.c tools/sup_pending.c \
             tools/sup_filter.c
-# The supervisor logs through the shim's own log module (same levels,
-# targets and line format as the preload path).
-CTL_LOG_OBJS := $(BUILD)/obj/switchboard/log.o $(BUILD)/obj/switchboard/real.o
-$(CTL): $(CTL_SRCS) tools/supervise.h $(ENGINE_OBJS) $(COMMON_OBJS) $(CTL_LOG_OBJS) $(BUILD)/flags
+# The switchboard modules redis-tls-ctl links: the shim's own log module
+# (the supervisor logs with its levels, targets and line format) and its
+# judgement of a program file (`reach`, for redis-tls-run, tells a program
+# LD_PRELOAD cannot reach as the exec hooks tell it).
+CTL_SB_OBJS := $(BUILD)/obj/switchboard/log.o $(BUILD)/obj/switchboard/real.o \
+                $(BUILD)/obj/switchboard/exec_image.o
+$(CTL): $(CTL_SRCS) tools/supervise.h $(ENGINE_OBJS) $(COMMON_OBJS) $(CTL_SB_OBJS) $(BUILD)/flags
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(ENG_INC) -Itools $(ENGINE_CFLAGS) $(LDFLAGS) -o $@ $(CTL_SRCS) \
-		$(ENGINE_OBJS) $(COMMON_OBJS) $(CTL_LOG_OBJS) $(ENGINE_LIBS) -ldl -pthread \
+		$(ENGINE_OBJS) $(COMMON_OBJS) $(CTL_SB_OBJS) $(ENGINE_LIBS) -ldl -pthread \
 		-Wl,--export-dynamic-symbol=redis_tls_shim_stand_aside
 
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) $(BUILD)/flags | $(BUILD)/tests
@@ -177,11 +180,11 @@ $(BUILD)/tests/test_exec_image: tests/unit/test_exec_image.c $(SB_DIR)/exec_imag
 
 # The supervisor's loopback pair, with a racer in listen() (--wrap).
 $(BUILD)/tests/test_sup_loopback: tests/unit/test_sup_loopback.c tools/sup_relay.c \
-                                  tools/supervise.h $(CTL_LOG_OBJS) $(COMMON_OBJS) \
+                                  tools/supervise.h $(CTL_SB_OBJS) $(COMMON_OBJS) \
                                   $(BUILD)/flags | $(BUILD)/tests
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(ENG_INC) -Itools $(LDFLAGS) \
-		-Wl,--wrap=listen -o $@ $< tools/sup_relay.c $(CTL_LOG_OBJS) $(COMMON_OBJS) \
+		-Wl,--wrap=listen -o $@ $< tools/sup_relay.c $(CTL_SB_OBJS) $(COMMON_OBJS) \
 		-lcmocka -ldl -pthread
 
 $(BUILD)/torture/%: tests/torture/%.c tests/torture/torture.h | $(BUILD)/torture

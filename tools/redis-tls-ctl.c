@@ -30,9 +30,12 @@
 #include "tls_cert.h"
 #include "tls_session.h"
 #include "supervise.h"
+#include "switchboard/exec_image.h"
 #include "switchboard/log.h"
+#include "switchboard/real.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -481,6 +484,11 @@ static void ctl_usage(FILE *f)
 		"resumption,\n"
 		"                certificates and a verdict; exit 1 on any "
 		"failure\n"
+		"  reach -- PROG [ARGS...]\n"
+		"                whether LD_PRELOAD reaches PROG (a path): "
+		"prints preload (0),\n"
+		"                supervise: WHY (3), privileged (4) or fails "
+		"(5)\n"
 		"  supervise [--argv0 NAME] [--env-count N] -- PROG [ARGS...]\n"
 		"                run PROG (static, Go: any program) with its "
 		"connects to\n"
@@ -535,6 +543,41 @@ static int ctl_supervise(int argc, char **argv)
 	return sup_run(argv + i + 1, ctl_load_shim);
 }
 
+/*
+ * reach -- PROG [ARGS...]: whether LD_PRELOAD reaches PROG (a path), told
+ * as the shim's own exec hooks tell it (exec_image.c), for redis-tls-run:
+ * "preload" (0), "supervise: WHY" (3), "privileged" (4: set-ID or file
+ * capabilities that apply: neither path can protect it), "fails" (5: the
+ * kernel would refuse it; its exec says why).
+ */
+static int ctl_reach(char **argv)
+{
+	struct exec_image img;
+	const char *why;
+
+	real_init();
+	exec_image_classify(AT_FDCWD, argv[0], 0, &img);
+	switch (img.kind) {
+	case EXEC_KIND_PRELOADABLE:
+		if ((why = exec_image_loader_why(&img, argv)) != NULL) {
+			printf("supervise: %s\n", why);
+			return 3;
+		}
+		puts("preload");
+		return 0;
+	case EXEC_KIND_UNREACHABLE:
+		printf("supervise: %s\n", img.why);
+		return 3;
+	case EXEC_KIND_PRIVILEGED:
+		puts("privileged");
+		return 4;
+	case EXEC_KIND_FAILS:
+	default:
+		puts("fails");
+		return 5;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "supervise") == 0)
@@ -543,6 +586,9 @@ int main(int argc, char **argv)
 		return ctl_check_config();
 	if (argc == 2 && strcmp(argv[1], "check") == 0)
 		return ctl_check();
+	if (argc >= 4 && strcmp(argv[1], "reach") == 0 &&
+	    strcmp(argv[2], "--") == 0)
+		return ctl_reach(argv + 3);
 	if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
 			  strcmp(argv[1], "--help") == 0)) {
 		ctl_usage(stdout);

@@ -60,6 +60,15 @@ void exec_image_classify(int dirfd, const char *path, int flags,
  */
 void exec_image_loader_run(char *const argv[], struct exec_image *out);
 
+/*
+ * exec_image_loader_why - why img, if it is the dynamic loader run as a
+ * program with argv, would run one the library cannot reach (ld.so
+ * ./static_client); NULL if not, or if img is not the loader.  A #! line
+ * naming the loader hands it the script (not told: unreachable).
+ */
+const char *exec_image_loader_why(const struct exec_image *img,
+				  char *const argv[]);
+
 /* exec_fd_path - "/proc/self/fd/FD" into out (at least EXEC_FD_PATH_MAX
    bytes): the name an exec by descriptor goes through. */
 #define EXEC_FD_PATH_MAX 32

@@ -179,22 +179,6 @@ static int exec_cloexec(int fd)
 	return f >= 0 && (f & FD_CLOEXEC);
 }
 
-/* Why the loader, run as a program (img, with argv), would run one the
-   library cannot reach: ld.so ./static_client; NULL if not.  A #! line
-   naming the loader hands it the script (not told: supervised). */
-static const char *exec_loader_why(const struct exec_image *img,
-				   char *const argv[])
-{
-	struct exec_image run;
-
-	if (!img->loader)
-		return NULL;
-	if (img->script)
-		return "its interpreter is the dynamic loader";
-	exec_image_loader_run(argv, &run);
-	return run.kind == EXEC_KIND_PRELOADABLE ? NULL : run.why;
-}
-
 /* Why c's img would run unprotected; NULL if it is protected, or if the
    real call is to run it (or fail) as it would.  redis-tls-ctl with a
    configuration is its own TLS (a nested redis-tls-run --supervise). */
@@ -211,7 +195,7 @@ static const char *exec_unprotected(const struct exec_call *c,
 		      exec_env_is_ctl(c->dirfd, c->path, c->flags)))
 			return "its environment does not load this library "
 			       "with this process's configuration";
-		return exec_loader_why(img, c->argv);
+		return exec_image_loader_why(img, c->argv);
 	case EXEC_KIND_UNREACHABLE:
 		/* valgrind's tool is static, but it loads its client with
 		   ld.so, which honours LD_PRELOAD */

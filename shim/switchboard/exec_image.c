@@ -527,3 +527,16 @@ void exec_image_loader_run(char *const argv[], struct exec_image *out)
 	if (out->kind != EXEC_KIND_PRELOADABLE || out->no_interp)
 		exec_set(out, EXEC_KIND_UNREACHABLE, why);
 }
+
+const char *exec_image_loader_why(const struct exec_image *img,
+				  char *const argv[])
+{
+	struct exec_image run;
+
+	if (!img->loader)
+		return NULL;
+	if (img->script)
+		return "its interpreter is the dynamic loader";
+	exec_image_loader_run(argv, &run);
+	return run.kind == EXEC_KIND_PRELOADABLE ? NULL : run.why;
+}
