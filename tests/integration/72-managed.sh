@@ -360,6 +360,10 @@ case_azure_shards() {
 
 case_azure_py() { py_cluster "$AZURE" myservice.azure.test; }
 
+# redis-benchmark --cluster dials the nodes' IPs: the name's spec covers
+# the addresses it resolves to.
+case_azure_bench() { bench_cluster "$AZURE" myservice.azure.test; }
+
 case_azure_other_name() {
 	# On a shard port of the name, a server with another service's
 	# certificate (same CA): refused before the command.
@@ -635,6 +639,7 @@ t_case "Azure-like: the shards take the service name's certificate" case_azure_s
 t_case "Azure-like: the non-clustered port by name, redis-cli and redis-py" case_azure_plain_port
 t_case "Azure-like: the shard ports by name, nodes announced by IP" case_azure_shards
 t_case "Azure-like: redis-py RedisCluster from a shard port" case_azure_py
+t_case "Azure-like: redis-benchmark --cluster from a shard port" case_azure_bench
 t_case "Azure-like: another service's certificate on a shard port refused, no command sent" case_azure_other_name
 t_case "ElastiCache-like: *.cache.test on every node, names announced" case_cache_setup
 t_case "ElastiCache-like: redis-cli -c from the configuration endpoint, one *.cache.test:* spec" case_cache_cli
