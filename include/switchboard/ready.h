@@ -46,10 +46,15 @@ int ready_select(int nfds, fd_set *r, fd_set *w, fd_set *e,
 int ready_select_has_tls(int nfds, fd_set *r, fd_set *w, fd_set *e);
 int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 		    struct epoll_event *ev);
+/* ready_epoll_ctl_plain - epoll_ctl of a descriptor the shim does not
+   track (the kernel's call, once the set's deferred deletions that could
+   share its data are done). */
+int ready_epoll_ctl_plain(int epfd, int op, int fd, struct epoll_event *ev);
 int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
 		     const struct timespec *timeout, const sigset_t *mask);
 
-/* ready_has_set - 1 if epfd has registrations of tracked sockets. */
+/* ready_has_set - 1 if epfd has registrations of tracked sockets (live,
+   or deleted with the kernel's removal deferred). */
 int ready_has_set(int epfd);
 
 /* ready_atfork_prepare / ready_atfork_release - around fork() (hooks.c's

@@ -72,6 +72,8 @@ enum sock_state {
 #define SOCK_HINT_UNSENT 0x2u    /* ciphertext not yet taken by the kernel */
 #define SOCK_HINT_RD_WANTS_WR 0x4u
 #define SOCK_HINT_WR_WANTS_RD 0x8u
+#define SOCK_HINT_WR_BLOCKED 0x10u /* the last write met a full kernel
+				      buffer (EAGAIN), none has gone since */
 
 struct shim_sock;
 extern atomic_ulong sock_fork_gen;

@@ -546,7 +546,7 @@ SHIM_EXPORT int epoll_create1(int flags)
 
 SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-	ON_SOCK(fd, s, real.epoll_ctl(epfd, op, fd, ev),
+	ON_SOCK(fd, s, ready_epoll_ctl_plain(epfd, op, fd, ev),
 		ready_epoll_ctl(s, epfd, op, fd, ev));
 }
 

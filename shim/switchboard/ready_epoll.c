@@ -13,6 +13,19 @@
  * fds apart); one-shot and edge-triggered registrations get no duplicate
  * events.
  *
+ * The kernel sees only the changes it must.  A program's EPOLL_CTL_MOD
+ * that leaves the kernel registration as it is (level-triggered, same
+ * events and data) is not passed on.  A program's EPOLL_CTL_DEL of a
+ * registration held on the private socket leaves that one dormant: off
+ * the program's view at once, still in the kernel until the program adds
+ * the socket again (one EPOLL_CTL_MOD instead of a DEL and an ADD, which
+ * allocate and free: event loops such as redis's ae delete and add on
+ * every request) or until the next wait on that epoll fd, which removes
+ * every dormant registration first.  A kernel event of a dormant one met
+ * meanwhile (another thread's wait) is dropped, and the registration
+ * removed; so is a dormant registration whose data another registration
+ * of its set takes.
+ *
  * Calls: the socket module (sock_view, references, sock_probe_readable,
  * sock_observe), the fd table's maps, ready_drive.c, ready_mask.c, the real
  * epoll calls.  Called by hooks.c; the socket module reaches it only
@@ -54,6 +67,11 @@ struct ready_reg {
 	int live;       /* 0 after EPOLL_CTL_DEL: kept for the next ADD */
 	int moved;      /* re-registered on another kernel descriptor: the
 			   next event may still be the old one's */
+	int dormant;    /* not live, but still registered with the kernel
+			   on kfd (a deferred EPOLL_CTL_DEL) */
+	int wide;       /* kernel_events is more than the registration
+			   needs (a change not passed on): narrowed when an
+			   event the program did not ask for comes */
 	struct shim_sock *sock;
 	struct ready_reg *sock_next, *set_next, *hash_next;
 };
@@ -63,6 +81,8 @@ struct ready_set {
 	size_t nregs;
 	struct ready_reg **hash;
 	size_t nbuckets;
+	size_t ndormant; /* registrations with dormant set */
+	int asked_kernel; /* the last wait asked the kernel */
 };
 
 static struct fdt_map ready_sets;
@@ -174,7 +194,7 @@ static void ready_hash_rebuild(struct ready_set *set)
 	for (struct ready_reg *r = set->regs; r != NULL; r = r->set_next) {
 		size_t b = ready_hash_of(r->data.u64, set->nbuckets);
 
-		if (!r->live)
+		if (!r->live && !r->dormant)
 			continue;
 		r->hash_next = set->hash[b];
 		set->hash[b] = r;
@@ -266,6 +286,9 @@ static void ready_drop(struct ready_reg *r)
 		if (r->live) {
 			ready_hash_del(set, r);
 			set->nregs--;
+		} else if (r->dormant) {
+			ready_hash_del(set, r);
+			set->ndormant--;
 		}
 	}
 	free(r);
@@ -283,21 +306,37 @@ static uint32_t ready_reg_mask(struct ready_reg *r)
 	return ready_mask_epoll(&f, r->app_events, r->armed);
 }
 
+/* A level-triggered kernel registration for `have` serves one that needs
+   `need`: the events the program does not want are filtered out, and
+   narrowed away when they come. */
+static int ready_covers(uint32_t have, uint32_t need)
+{
+	const uint32_t flags = READY_FLAGS;
+
+	if (have == READY_DISARMED || need == READY_DISARMED ||
+	    ((have | need) & flags))
+		return 0;
+	return (need & ~have) == 0;
+}
+
 /* Caller holds ready_lock: make the kernel registration match. */
 static void ready_apply(struct ready_reg *r)
 {
 	uint32_t m = ready_reg_mask(r);
 	struct epoll_event ev;
 
-	if (m == r->kernel_events)
+	if (m == r->kernel_events) {
+		r->wide = 0;
 		return;
+	}
 	ev.events = m == READY_DISARMED ? EPOLLONESHOT : m;
 	ev.data = r->data;
 	if (r->kfd < 0)
 		return;
-	if (real.epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->kfd, &ev) == 0)
+	if (real.epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->kfd, &ev) == 0) {
 		r->kernel_events = m;
-	else
+		r->wide = 0;
+	} else
 		log_msg(SHIM_LOG_DEBUG, "epoll_ctl(MOD, fd %d): %s", r->fd,
 			strerror(errno));
 }
@@ -326,9 +365,66 @@ static void ready_register(struct ready_reg *r, int kfd)
    socket's: that one is removed here. */
 static void ready_unregister(struct ready_reg *r)
 {
-	if (r->live && r->kfd >= 0 && r->kfd != r->fd)
+	if ((r->live || r->dormant) && r->kfd >= 0 && r->kfd != r->fd)
 		real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->kfd, NULL);
 	ready_drop(r);
+}
+
+/* ------------------------------------------ dormant registrations */
+
+/* Caller holds ready_lock: the program deleted live r, whose kernel
+   registration is on the private socket: keep that one, dormant. */
+static void ready_sleep(struct ready_set *set, struct ready_reg *r)
+{
+	r->live = 0;
+	r->dormant = 1;
+	set->nregs--;
+	set->ndormant++; /* stays in the hash: its events are dropped */
+}
+
+/* Caller holds ready_lock: r is no longer dormant (off the hash); the
+   kernel registration stays, for the caller to reuse or remove. */
+static void ready_wake(struct ready_set *set, struct ready_reg *r)
+{
+	ready_hash_del(set, r);
+	r->dormant = 0;
+	set->ndormant--;
+}
+
+/* Caller holds ready_lock: the deferred EPOLL_CTL_DEL of dormant r. */
+static void ready_bury(struct ready_set *set, struct ready_reg *r)
+{
+	ready_wake(set, r);
+	if (r->kfd >= 0)
+		real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->kfd, NULL);
+}
+
+/* Caller holds ready_lock: every dormant registration of set removed. */
+static void ready_bury_all(struct ready_set *set)
+{
+	for (struct ready_reg *r = set->regs;
+	     r != NULL && set->ndormant > 0; r = r->set_next)
+		if (r->dormant)
+			ready_bury(set, r);
+}
+
+/* Caller holds ready_lock: a registration is about to carry data: a
+   dormant one carrying it too is removed, so kernel events stay told
+   apart by their data. */
+static void ready_bury_data(struct ready_set *set, epoll_data_t data)
+{
+	struct ready_reg *r;
+
+	if (set == NULL || set->ndormant == 0 || set->hash == NULL)
+		return;
+again:
+	for (r = set->hash[ready_hash_of(data.u64, set->nbuckets)]; r != NULL;
+	     r = r->hash_next) {
+		if (r->dormant && r->data.u64 == data.u64) {
+			ready_bury(set, r);
+			goto again; /* the chain changed */
+		}
+	}
 }
 
 /* -------------------------------------------- what the socket reports */
@@ -398,7 +494,9 @@ static void ready_detach(struct shim_sock *s)
 		return;
 	pthread_mutex_lock(&ready_lock);
 	READY_FOR_SOCK(r, s) {
-		if (r->live && r->kfd >= 0)
+		if (r->dormant)
+			ready_bury(fdt_map_peek(&ready_sets, r->epfd), r);
+		else if (r->live && r->kfd >= 0)
 			real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->kfd, NULL);
 		r->kfd = -1;
 	}
@@ -483,7 +581,9 @@ int ready_has_set(int epfd)
 {
 	struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
 
-	return set != NULL && __atomic_load_n(&set->nregs, __ATOMIC_RELAXED) > 0;
+	return set != NULL &&
+	       (__atomic_load_n(&set->nregs, __ATOMIC_RELAXED) > 0 ||
+		__atomic_load_n(&set->ndormant, __ATOMIC_RELAXED) > 0);
 }
 
 int ready_is_epfd(int fd)
@@ -494,11 +594,15 @@ int ready_is_epfd(int fd)
 /* Caller holds ready_lock: r (fresh or reused) now mirrors ev; add it to
    the kernel.  0, or -1 with errno. */
 static int ready_ctl_register(struct shim_sock *s, struct ready_reg *r,
-			      int epfd, int fd, struct epoll_event *ev)
+			      int epfd, int fd, struct epoll_event *ev,
+			      int revive)
 {
 	struct sock_view v;
 	struct ready_facts f;
 	struct epoll_event kev;
+	int old_kfd = revive ? r->kfd : -1;
+	uint32_t old_events = r->kernel_events;
+	uint64_t old_data = r->data.u64;
 
 	r->epfd = epfd;
 	r->fd = fd;
@@ -513,6 +617,22 @@ static int ready_ctl_register(struct shim_sock *s, struct ready_reg *r,
 	kev.events = r->kernel_events |
 		     (!sock_emulated(v.state) ? 0 : (ev->events & EPOLLEXCLUSIVE));
 	kev.data = ev->data;
+	r->wide = 0;
+	if (old_kfd >= 0 && old_kfd == r->kfd && old_data == ev->data.u64 &&
+	    !(ev->events & READY_FLAGS) &&
+	    ready_covers(old_events, r->kernel_events)) {
+		/* the dormant kernel registration serves as it is */
+		r->wide = old_events != r->kernel_events;
+		r->kernel_events = old_events;
+		return 0;
+	}
+	if (old_kfd >= 0 && old_kfd == r->kfd && !(kev.events & EPOLLEXCLUSIVE)) {
+		/* the dormant kernel registration, changed in place */
+		if (real.epoll_ctl(epfd, EPOLL_CTL_MOD, r->kfd, &kev) == 0)
+			return 0;
+	} else if (old_kfd >= 0) {
+		real.epoll_ctl(epfd, EPOLL_CTL_DEL, old_kfd, NULL);
+	}
 	return real.epoll_ctl(epfd, EPOLL_CTL_ADD, r->kfd, &kev);
 }
 
@@ -525,7 +645,7 @@ static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 			 int fd, struct epoll_event *ev)
 {
 	struct ready_set *set = ready_set_get(epfd);
-	int fresh = r == NULL;
+	int fresh = r == NULL, revive = 0;
 
 	if (fresh)
 		r = calloc(1, sizeof(*r));
@@ -534,7 +654,12 @@ static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 			free(r);
 		return real.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, ev);
 	}
-	if (ready_ctl_register(s, r, epfd, fd, ev) < 0) {
+	if (r->dormant) {
+		ready_wake(set, r);
+		revive = 1;
+	}
+	ready_bury_data(set, ev->data);
+	if (ready_ctl_register(s, r, epfd, fd, ev, revive) < 0) {
 		int err = errno;
 		if (fresh)
 			free(r);
@@ -560,20 +685,32 @@ static int ready_ctl_mod(struct ready_reg *r, int epfd, int fd,
 	struct epoll_event kev;
 	int rc;
 
+	int same_data = r->data.u64 == ev->data.u64;
+
 	r->app_events = ev->events;
 	r->armed = 1;
 	r->err_reported = 0;
-	if (r->data.u64 != ev->data.u64) {
+	if (!same_data) {
 		struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
 		ready_hash_del(set, r);
+		ready_bury_data(set, ev->data);
 		r->data = ev->data;
 		ready_hash_add(set, r);
 	}
 	kev.events = ready_reg_mask(r);
 	kev.data = ev->data;
+	/* level-triggered, and the kernel registration serves as it is: a
+	   kernel MOD would change nothing the program sees */
+	if (same_data && r->kfd >= 0 && !(ev->events & READY_FLAGS) &&
+	    ready_covers(r->kernel_events, kev.events)) {
+		r->wide = r->kernel_events != kev.events;
+		return 0;
+	}
 	rc = real.epoll_ctl(epfd, EPOLL_CTL_MOD, r->kfd >= 0 ? r->kfd : fd, &kev);
-	if (rc == 0)
+	if (rc == 0) {
 		r->kernel_events = kev.events;
+		r->wide = 0;
+	}
 	return rc;
 }
 
@@ -604,7 +741,11 @@ int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 		rc = ready_ctl_add(s, r, epfd, fd, ev);
 	else if (op == EPOLL_CTL_MOD && ev != NULL && r != NULL && r->live)
 		rc = ready_ctl_mod(r, epfd, fd, ev);
-	else {
+	else if (op == EPOLL_CTL_DEL && r != NULL && r->live && r->kfd >= 0 &&
+		 r->kfd != fd && !(r->app_events & EPOLLEXCLUSIVE)) {
+		ready_sleep(fdt_map_peek(&ready_sets, epfd), r);
+		rc = 0;
+	} else {
 		int kfd = r != NULL && r->live && r->kfd >= 0 ? r->kfd : fd;
 		rc = real.epoll_ctl(epfd, op, kfd, ev);
 		if (op == EPOLL_CTL_DEL && rc == 0 && r != NULL)
@@ -614,6 +755,22 @@ int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 	pthread_mutex_unlock(&ready_lock);
 	errno = err;
 	return rc;
+}
+
+/* epoll_ctl of a descriptor the shim does not track: a dormant
+   registration of the set could carry the same data, so none is left. */
+int ready_epoll_ctl_plain(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct ready_set *set;
+
+	if (fdt_map_peek(&ready_sets, epfd) == NULL || op == EPOLL_CTL_DEL)
+		return real.epoll_ctl(epfd, op, fd, ev);
+	pthread_mutex_lock(&ready_lock);
+	set = fdt_map_peek(&ready_sets, epfd);
+	if (set != NULL && set->ndormant > 0)
+		ready_bury_all(set);
+	pthread_mutex_unlock(&ready_lock);
+	return real.epoll_ctl(epfd, op, fd, ev);
 }
 
 /* ----------------------------------------------------- epoll_wait */
@@ -626,6 +783,7 @@ struct ready_round {
 	struct shim_sock *expired[READY_MAX_EXPIRED];
 	int expired_fd[READY_MAX_EXPIRED];
 	int nexpired;
+	int skip_kernel;              /* synthetic events only this round */
 	struct ready_reg *synth_reg[READY_SYNTH_MAX]; /* to merge kernel
 							 duplicates */
 };
@@ -661,6 +819,10 @@ static uint32_t ready_collect_one(struct ready_reg *r,
 	   never needs a second edge */
 	if (f->state == SOCK_READY && (r->app_events & EPOLLET))
 		return 0;
+	/* a one-shot hears writability from the kernel (ready_mask_epoll) */
+	if (f->state == SOCK_READY && (r->app_events & EPOLLONESHOT))
+		return ready_mask_synthetic(f, r->app_events & ~READY_FLAGS &
+						       ~(uint32_t)EPOLLOUT);
 	return ready_mask_synthetic(f, r->app_events & ~READY_FLAGS);
 }
 
@@ -785,10 +947,18 @@ static int ready_translate(int epfd, struct epoll_event *ev,
 	pthread_mutex_lock(&ready_lock);
 	set = fdt_map_peek(&ready_sets, epfd);
 	r = set ? ready_find_data(set, ev->data.u64) : NULL;
+	if (r != NULL && r->dormant) { /* deleted meanwhile: not reported */
+		ready_bury(set, r);
+		pthread_mutex_unlock(&ready_lock);
+		return 0;
+	}
 	if (r == NULL || !r->armed) {
 		pthread_mutex_unlock(&ready_lock);
 		return r == NULL; /* not ours: as the kernel said it */
 	}
+	if (r->wide && (ev->events & ~r->app_events &
+			(EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP)))
+		ready_apply(r); /* level-triggered: it would come again */
 	ready_look(r->sock, r->fd, &v, &f);
 	/* the kernel's registration carries the program's EPOLLONESHOT (and
 	   the kernel disarmed it) once the session is open, or when the
@@ -813,8 +983,16 @@ static int ready_round_collect(int epfd, struct epoll_event *events, int max,
 	rd->cap_ms = -1;
 	pthread_mutex_lock(&ready_lock);
 	set = fdt_map_peek(&ready_sets, epfd);
-	if (set != NULL)
+	if (set != NULL && set->ndormant > 0)
+		ready_bury_all(set); /* nothing dormant while the kernel waits */
+	if (set != NULL) {
 		ready_collect(set, rd);
+		/* A round with synthetic events returns at once; every other
+		   one still asks the kernel too, so that no descriptor's
+		   events wait behind a socket that is always ready. */
+		rd->skip_kernel = rd->n > 0 && set->asked_kernel;
+		set->asked_kernel = !rd->skip_kernel;
+	}
 	pthread_mutex_unlock(&ready_lock);
 	for (int i = 0; i < rd->nexpired; i++) {
 		sock_step(rd->expired[i], rd->expired_fd[i]);
@@ -844,8 +1022,9 @@ int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
 			ms = 0;
 		else if (rd.cap_ms >= 0 && (ms < 0 || rd.cap_ms < ms))
 			ms = rd.cap_ms;
-		n = rd.n < max ? real.epoll_pwait(epfd, events + rd.n,
-						  max - rd.n, ms, mask) : 0;
+		n = rd.n < max && !rd.skip_kernel ?
+			    real.epoll_pwait(epfd, events + rd.n, max - rd.n,
+					     ms, mask) : 0;
 		if (n < 0)
 			return rd.n > 0 ? rd.n : -1;
 		out = rd.n;

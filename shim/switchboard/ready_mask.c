@@ -13,12 +13,26 @@ int ready_mask_handshaking(enum sock_state st)
 	return st == SOCK_CONNECTING || st == SOCK_HANDSHAKING;
 }
 
-/* An open session waits on the kernel for what the program asked, and for
-   what its own records need: unsent ciphertext, a read that needs a
-   write, a write that needs a read. */
+/* An open session is writable without asking the kernel while nothing
+   says otherwise: no ciphertext waits for the kernel, the last write did
+   not meet a full buffer, no write waits for a read.  A program that then
+   meets EAGAIN waits on the kernel from there on (SOCK_HINT_WR_BLOCKED),
+   until a write goes. */
+static int ready_mask_writable(unsigned h)
+{
+	return !(h & (SOCK_HINT_UNSENT | SOCK_HINT_WR_BLOCKED |
+		      SOCK_HINT_WR_WANTS_RD));
+}
+
+/* An open session waits on the kernel for what the program asked and is
+   not known ready, and for what its own records need: unsent ciphertext,
+   a read that needs a write, a write that needs a read. */
 static uint32_t ready_mask_kernel_open(unsigned h, uint32_t want)
 {
 	uint32_t k = want;
+
+	if (ready_mask_writable(h))
+		k &= ~(uint32_t)EPOLLOUT;
 
 	if (h & SOCK_HINT_UNSENT)
 		k |= EPOLLOUT;
@@ -53,10 +67,15 @@ uint32_t ready_mask_synthetic(const struct ready_facts *f, uint32_t want)
 	switch (f->state) {
 	case SOCK_FAILED:
 		return READY_ALWAYS | (want & (EPOLLIN | EPOLLOUT));
-	case SOCK_READY:
+	case SOCK_READY: {
+		uint32_t r = 0;
+
 		if ((want & EPOLLIN) && (f->hints & SOCK_HINT_BUFFERED))
-			return EPOLLIN;
-		return 0;
+			r |= EPOLLIN;
+		if ((want & EPOLLOUT) && ready_mask_writable(f->hints))
+			r |= EPOLLOUT;
+		return r;
+	}
 	default:
 		return 0;
 	}
@@ -92,6 +111,7 @@ static uint32_t ready_mask_report_open(const struct ready_facts *f,
 		r |= EPOLLIN;
 	if ((want & EPOLLOUT) &&
 	    (((got & EPOLLOUT) && !(h & SOCK_HINT_UNSENT)) ||
+	     ready_mask_writable(h) ||
 	     ((h & SOCK_HINT_WR_WANTS_RD) && (got & EPOLLIN))))
 		r |= EPOLLOUT;
 	return r;
@@ -129,6 +149,10 @@ uint32_t ready_mask_epoll(const struct ready_facts *f, uint32_t app_events,
 		return app_events;
 	if (f->state != SOCK_READY)
 		return ready_mask_kernel(f, want);
-	return ready_mask_kernel(f, want) |
-	       (app_events & (EPOLLET | EPOLLONESHOT));
+	/* an edge-triggered or one-shot registration hears its edges from
+	   the kernel: writability is the kernel's too */
+	if (app_events & (EPOLLET | EPOLLONESHOT))
+		return ready_mask_kernel(f, want) | (want & EPOLLOUT) |
+		       (app_events & (EPOLLET | EPOLLONESHOT));
+	return ready_mask_kernel(f, want);
 }

@@ -319,9 +319,11 @@ int sock_refresh_hints(struct shim_sock *s, int rd_want, int wr_want)
 	else if (rd_want == SHIM_IO_WANT_WRITE)
 		h |= SOCK_HINT_RD_WANTS_WR;
 	if (wr_want < 0)
-		h |= old & SOCK_HINT_WR_WANTS_RD;
+		h |= old & (SOCK_HINT_WR_WANTS_RD | SOCK_HINT_WR_BLOCKED);
 	else if (wr_want == SHIM_IO_WANT_READ)
 		h |= SOCK_HINT_WR_WANTS_RD;
+	else if (wr_want == SHIM_IO_WANT_WRITE)
+		h |= SOCK_HINT_WR_BLOCKED;
 	atomic_store(&s->hints, h);
 	return ((h ^ old) & ~SOCK_HINT_BUFFERED) != 0;
 }

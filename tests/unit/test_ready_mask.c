@@ -36,6 +36,7 @@
 #define UNSENT SOCK_HINT_UNSENT
 #define RDWR SOCK_HINT_RD_WANTS_WR
 #define WRRD SOCK_HINT_WR_WANTS_RD
+#define BLK SOCK_HINT_WR_BLOCKED
 
 #define HS_RD SHIM_IO_WANT_READ
 #define HS_WR SHIM_IO_WANT_WRITE
@@ -123,8 +124,11 @@ static const struct report_row report_rows[] = {
 	{ "unsent ciphertext: not writable yet", SOCK_READY, UNSENT, DATA, 0, OUT, OUT, 0 },
 	{ "unsent ciphertext does not stop readability", SOCK_READY, UNSENT | BUF, DATA, 0, IN | OUT, OUT, IN },
 	{ "a write that needs a read: writable once readable", SOCK_READY, WRRD, DATA, 0, OUT, IN, OUT },
-	{ "readable is not writable", SOCK_READY, 0, DATA, 0, OUT, IN, 0 },
-	{ "an error is not writability", SOCK_READY, 0, DATA, 0, OUT, ERR, ERR },
+	{ "writable without the kernel while no write met a full buffer", SOCK_READY, 0, DATA, 0, OUT, IN, OUT },
+	{ "after a full buffer, readable is not writable", SOCK_READY, BLK, DATA, 0, OUT, IN, 0 },
+	{ "after a full buffer, writable when the kernel says so", SOCK_READY, BLK, DATA, 0, OUT, OUT, OUT },
+	{ "after a full buffer, an error is not writability", SOCK_READY, BLK, DATA, 0, OUT, ERR, ERR },
+	{ "an error on a writable session: both, the write gets it", SOCK_READY, 0, DATA, 0, OUT, ERR, OUT | ERR },
 	{ "readable and writable at once", SOCK_READY, 0, DATA, 0, IN | OUT, IN | OUT, IN | OUT },
 };
 
@@ -162,10 +166,14 @@ static const struct ask_row ask_rows[] = {
 	{ "failed: nothing to ask, the error is ready", SOCK_FAILED, 0, 0, IN | OUT, 0, IN | OUT | ERR | HUP },
 	{ "open: readability asked as it is", SOCK_READY, 0, 0, IN, IN, 0 },
 	{ "open: buffered plaintext is ready at once", SOCK_READY, BUF, 0, IN, IN, IN },
-	{ "open: buffered plaintext is not writability", SOCK_READY, BUF, 0, OUT, OUT, 0 },
+	{ "open: writable without asking the kernel", SOCK_READY, 0, 0, OUT, 0, OUT },
+	{ "open: after a full buffer, writability is the kernel's", SOCK_READY, BLK, 0, OUT, OUT, 0 },
+	{ "open: buffered plaintext is not writability", SOCK_READY, BUF | BLK, 0, OUT, OUT, 0 },
+	{ "open: readable asked, writable known", SOCK_READY, 0, 0, IN | OUT, IN, OUT },
 	{ "open: unsent ciphertext waits for writability too", SOCK_READY, UNSENT, 0, IN, IN | OUT, 0 },
 	{ "open: a read that needs a write waits to write", SOCK_READY, RDWR, 0, IN, IN | OUT, 0 },
-	{ "open: a read's need does not touch writes", SOCK_READY, RDWR, 0, OUT, OUT, 0 },
+	{ "open: a read's need does not touch writes", SOCK_READY, RDWR, 0, OUT, 0, OUT },
+	{ "open: a read's need does not touch a full buffer's wait", SOCK_READY, RDWR | BLK, 0, OUT, OUT, 0 },
 	{ "open: a write that needs a read waits to read", SOCK_READY, WRRD, 0, OUT, OUT | IN, 0 },
 	{ "open: a write's need does not touch reads", SOCK_READY, WRRD, 0, IN, IN, 0 },
 	{ "open: nothing asked, nothing unsent", SOCK_READY, 0, 0, 0, 0, 0 },
@@ -199,6 +207,10 @@ static const struct epoll_row epoll_rows[] = {
 	{ "relayed: registered as the program asked", SOCK_RELAY, 0, 1, 1, IN | OUT | ONESHOT, IN | OUT | ONESHOT },
 	{ "a fork child's inherited session: as the program asked", SOCK_READY, UNSENT, 0, 1, IN | ET, IN | ET },
 	{ "open, edge-triggered", SOCK_READY, 0, 1, 1, IN | ET, IN | ET },
+	{ "open, level-triggered: writability not asked of the kernel", SOCK_READY, 0, 1, 1, IN | OUT, IN },
+	{ "open, level-triggered, after a full buffer: the kernel's", SOCK_READY, BLK, 1, 1, IN | OUT, IN | OUT },
+	{ "open, edge-triggered: writability's edges are the kernel's", SOCK_READY, 0, 1, 1, OUT | ET, OUT | ET },
+	{ "open, one-shot: writability is the kernel's", SOCK_READY, 0, 1, 1, OUT | ONESHOT, OUT | ONESHOT },
 	{ "open: exclusive wake-ups are an ADD-time flag", SOCK_READY, 0, 1, 1, IN | ONESHOT | EXCL, IN | ONESHOT },
 	{ "open: unsent ciphertext watches writability too", SOCK_READY, UNSENT, 1, 1, IN | ET, IN | OUT | ET },
 	{ "a one-shot that fired stays disarmed", SOCK_READY, 0, 1, 0, IN | ONESHOT, READY_DISARMED },
