@@ -33,7 +33,10 @@
 # the kernel (slab growth: the shim's socketpair per connection); and the
 # cost of relay mode: one program (tests/clients/relay_bench.c) through the
 # shim writing through stdio (relayed) against writing with write() (the
-# fast path), one request at a time and 16 at a time.
+# fast path), one request at a time and 16 at a time.  And what the client
+# pays per request (issue 14, scripts/bench-lib/cpu.sh): its CPU time per
+# request natively and through the shim, GET with 50 clients, with -P 16
+# and with one client, and the latency at one client.
 #
 #   --full      (default) 5 rounds after an uncounted calibration round,
 #               about 2.5 s per measurement: several minutes
@@ -467,6 +470,10 @@ spawn_once() {
 		"$SPAWN_PRE" >>"$T_TMP/samples.tsv"
 }
 
+# Client CPU per request and latency at one client (issue 14).
+# shellcheck source-path=SCRIPTDIR source=bench-lib/cpu.sh
+source "$ROOT/scripts/bench-lib/cpu.sh"
+
 # ------------------------------------------------------------ report
 
 # cell WL TEST MODE: the median, or n/a.
@@ -570,6 +577,8 @@ report() {
 	echo
 	supervised_table
 	echo
+	cpu_report
+	echo
 	local pg pp sg sp mn ms kn ks
 	pg=$(cell c50 GET plain)
 	pp=$(cell c50 GET passthru)
@@ -624,6 +633,7 @@ printf 'round\tworkload\ttest\tmode\trequests\tfigure\tkind\tredis_benchmark_ove
 compile idle_conns "$ROOT/tests/clients/idle_conns.c"
 compile spawn_time "$ROOT/scripts/bench-lib/spawn_time.c"
 compile relay_bench "$ROOT/tests/clients/relay_bench.c"
+compile cpu_time "$ROOT/scripts/bench-lib/cpu_time.c"
 
 start_servers
 log "redis-server plaintext 127.0.0.1:$P1, TLS 127.0.0.1:$P2; stunnel 127.0.0.1:$P3"
@@ -659,6 +669,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		mem_round=$((mem_round + 1))
 	fi
 	relay_once "$r"
+	cpu_round "$r"
 done
 spawn_once
 

@@ -87,6 +87,23 @@ case_supervised_table() {
 	assert_contains "$T_OUT" "supervised/stunnel ≥ 2" "the supervised goals"
 }
 
+case_cpu_table() {
+	table_of "| workload | native TLS, µs/request |" 3 "the client CPU table" || return
+	for label in "GET, 50 clients" "GET, 50 clients, -P 16" "GET, 1 client"; do
+		grep -q "^| $label |" <<<"$ROWS" || fail "no row '$label' in the client CPU table"
+	done
+	# native, shim (µs/request), ratio, goal (text), native, shim (req/s), ratio
+	check_rows "$DEC" "$DEC" "$DEC" "." "$INT" "$INT" "$DEC"
+}
+
+case_latency_table() {
+	table_of "| percentile |" 2 "the latency table" || return
+	assert_contains "$ROWS" "| p50 |" "the latency table"
+	assert_contains "$ROWS" "| p99 |" "the latency table"
+	# native, shim (µs), ratio, goal (text)
+	check_rows "$INT" "$INT" "$DEC" "."
+}
+
 case_extras_table() {
 	table_of "| measure |" 6 "the extras table" || return
 	assert_contains "$ROWS" "not configured" "the extras table"
@@ -132,6 +149,8 @@ t_case "bench.sh --short completes" case_runs
 t_case "main table: every workload, every cell measured" case_main_table
 t_case "supervised table: GET and SET, -c 50, -P 16 and 1 KiB values, every cell measured" \
 	case_supervised_table
+t_case "client CPU table (issue 14): every workload, every cell measured" case_cpu_table
+t_case "latency at one client: p50 and p99 measured" case_latency_table
 t_case "extras table: every cell measured" case_extras_table
 t_case "relay table: both workloads, every cell measured" case_relay_table
 t_case "machine, software and date" case_machine

@@ -1,0 +1,204 @@
+# shellcheck shell=bash
+# scripts/bench-lib/cpu.sh - sourced by scripts/bench.sh: what the client
+# pays per request (issue 14).  The client process's CPU time (user +
+# system, from wait4: scripts/bench-lib/cpu_time.c) per request, native TLS
+# against the shim, on GET with 50 clients, the same with -P 16, and GET
+# with one client; and at one client the latency (p50 and p99, from
+# redis-benchmark's own histogram).
+#
+# The connection set-up is left out of the CPU figure: each measurement of
+# N requests is paired with a run of the same command making one request
+# per client (its CPU is mostly the set-up: 50 full handshakes natively,
+# one full and 49 resumed through the shim), and the figure is
+# (CPU(N) - CPU(one per client)) / (N - clients).  The shim runs with its
+# variables exported (redis-tls-run --print-env), so that the wrapper's own
+# start-up (measured on its own) is not counted either.
+#
+# On a machine of two CPUs or more, redis-server is pinned to the first
+# CPU and the client to the second for these runs (taskset), both modes
+# alike: where the scheduler puts the two decides a one-client round trip
+# more than anything the client does (the same CPU halves it), and a
+# client of a remote server always pays the cross-CPU wake-up.
+#
+# Uses bench.sh's helpers and settings: median, calc, ratio, t_run_bg,
+# measured, log, OUTDIR, T_TMP, TARGET, RB_TIMEOUT, short, P2, T_TLS_FLAGS,
+# SHIM, RUN.
+
+CPU_WORKLOADS=(g50 g16 g1)
+CPU_MODES=(native shim)
+declare -A CPU_US=()  # "WL MODE" -> CPU µs per request, space-separated
+declare -A CPU_RPS=() # "WL MODE" -> requests/s
+declare -A CPU_P50=() # "WL MODE" -> µs
+declare -A CPU_P99=()
+CPU_SHIM_ENV=()
+
+# cpu_setup: the shim's variables, as a container or a unit would set them.
+cpu_setup() {
+	local flags=("${SHIM[@]:1:${#SHIM[@]}-2}") line
+	CPU_SHIM_ENV=()
+	while IFS= read -r line; do
+		[ -n "$line" ] && CPU_SHIM_ENV+=("$line")
+	done < <("$RUN" "${flags[@]}" --print-env)
+	[ "${#CPU_SHIM_ENV[@]}" -gt 0 ] || die "redis-tls-run --print-env printed nothing"
+}
+
+# cpu_wl WL: CARGS = redis-benchmark's flags, CLIENTS, N0 (first count).
+cpu_wl() {
+	case $1 in
+	g50) CARGS=(-c 50 -t get) CLIENTS=50 N0=20000 ;;
+	g16) CARGS=(-c 50 -P 16 -t get) CLIENTS=50 N0=200000 ;;
+	g1) CARGS=(-c 1 -t get) CLIENTS=1 N0=5000 ;;
+	*) die "cpu_wl: $1" ;;
+	esac
+	# short: still enough requests that their CPU dwarfs the set-up's
+	[ "$short" = 1 ] && N0=$((N0 / 4))
+	return 0
+}
+
+cpu_label() {
+	case $1 in
+	g50) echo "GET, 50 clients" ;;
+	g16) echo "GET, 50 clients, -P 16" ;;
+	g1) echo "GET, 1 client" ;;
+	esac
+}
+
+CPU_PIN=()
+# cpu_pin on|off: redis-server on CPU 0 and the client on CPU 1, or the
+# server back on every CPU.
+cpu_pin() {
+	local ncpu
+	ncpu=$(nproc)
+	[ "$ncpu" -ge 2 ] && command -v taskset >/dev/null 2>&1 || return 0
+	if [ "$1" = on ]; then
+		taskset -pc 0 "$REDIS_PID" >/dev/null && CPU_PIN=(taskset -c 1)
+	else
+		taskset -pc "0-$((ncpu - 1))" "$REDIS_PID" >/dev/null
+		CPU_PIN=()
+	fi
+}
+
+# cpu_cmd MODE: CCMD = the client command.
+cpu_cmd() {
+	case $1 in
+	native) CCMD=("${CPU_PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$P2" "${T_TLS_FLAGS[@]}") ;;
+	shim) CCMD=("${CPU_PIN[@]}" env "${CPU_SHIM_ENV[@]}" redis-benchmark -h 127.0.0.1 -p "$P2") ;;
+	*) die "cpu_cmd: $1" ;;
+	esac
+}
+
+# cpu_run N: one run of CCMD CARGS with N requests under cpu_time; sets
+# RUN_US (CPU µs) or returns 1.
+cpu_run() {
+	local n=$1 o=$T_TMP/cpu.out e=$T_TMP/cpu.err ru=$T_TMP/cpu.rusage u s
+	rm -f "$ru"
+	t_run_bg "$RB_TIMEOUT" "$o" "$e" "$OUTDIR/cpu_time" "$ru" "${CCMD[@]}" "${CARGS[@]}" -n "$n"
+	u=$(sed -n 's/.*user_us=\([0-9]*\).*/\1/p' "$ru" 2>/dev/null)
+	s=$(sed -n 's/.*sys_us=\([0-9]*\).*/\1/p' "$ru" 2>/dev/null)
+	measured "client CPU ($wl $mode, -n $n)" "$e" "$u" "$s" || return 1
+	RUN_US=$((u + s))
+}
+
+# cpu_next_n WL MODE: requests for about TARGET seconds at the rate seen
+# so far in the cell (N0 before any).
+cpu_next_n() {
+	local m
+	# shellcheck disable=SC2086
+	m=$(median ${CPU_RPS["$1 $2"]:-})
+	if [ -z "$m" ]; then
+		echo "$N0"
+		return
+	fi
+	awk "BEGIN { n = $m * $TARGET; if (n < $N0 / 4) n = $N0 / 4;
+		if (n > 5000000) n = 5000000; printf \"%.0f\", n }"
+}
+
+# cpu_measure WL MODE ROUND
+cpu_measure() {
+	local wl=$1 mode=$2 round=$3 n full base us rps p50 p99 o=$T_TMP/cpu.out
+	cpu_wl "$wl"
+	cpu_cmd "$mode"
+	n=$(cpu_next_n "$wl" "$mode")
+	cpu_run "$CLIENTS" || return 0
+	base=$RUN_US
+	cpu_run "$n" || return 0
+	full=$RUN_US
+	# redis-benchmark's summary: "throughput summary: R requests per
+	# second", then "avg min p50 p95 p99 max" in ms
+	rps=$(tr '\r' '\n' <"$o" | sed -n 's/.*throughput summary: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
+	read -r p50 p99 < <(tr '\r' '\n' <"$o" | awk '/avg +min +p50 +p95 +p99 +max/ { getline; print $3 * 1000, $5 * 1000 }' | tail -1)
+	if [ -z "$rps" ] || [ -z "$p50" ]; then
+		log "client CPU ($wl $mode): no summary in redis-benchmark's output"
+		FAILED=1
+		return 0
+	fi
+	us=$(FMT=%.3f calc "($full - $base) / ($n - $CLIENTS)")
+	CPU_US["$wl $mode"]+="$us "
+	CPU_RPS["$wl $mode"]+="$rps "
+	CPU_P50["$wl $mode"]+="$p50 "
+	CPU_P99["$wl $mode"]+="$p99 "
+	log "round $round cpu $(printf '%-4s %-7s n=%-8s' "$wl" "$mode" "$n") ${us} µs/request (set-up run ${base} µs) $rps req/s p50 ${p50} µs p99 ${p99} µs"
+	printf '%s\tcpu_%s\tGET\t%s\t%s\t%s\tcpu_us_per_request\t%s\n' "$round" "$wl" "$mode" \
+		"$n" "$us" "$rps" >>"$T_TMP/samples.tsv"
+	printf '%s\tcpu_%s\tGET\t%s\t%s\t%s\tp50_us\t-\n' "$round" "$wl" "$mode" "$n" "$p50" >>"$T_TMP/samples.tsv"
+	printf '%s\tcpu_%s\tGET\t%s\t%s\t%s\tp99_us\t-\n' "$round" "$wl" "$mode" "$n" "$p99" >>"$T_TMP/samples.tsv"
+}
+
+# cpu_round ROUND: every workload, the two modes in an order that
+# alternates with the round.
+cpu_round() {
+	local round=$1 wl
+	[ "${#CPU_SHIM_ENV[@]}" -gt 0 ] || cpu_setup
+	cpu_pin on
+	for wl in "${CPU_WORKLOADS[@]}"; do
+		if ((round % 2)); then
+			cpu_measure "$wl" native "$round"
+			cpu_measure "$wl" shim "$round"
+		else
+			cpu_measure "$wl" shim "$round"
+			cpu_measure "$wl" native "$round"
+		fi
+	done
+	cpu_pin off
+}
+
+# cpu_cell ARRAY KEY [FMT]: the median of a cell, or n/a.
+cpu_cell() {
+	local -n arr=$1
+	local m
+	# shellcheck disable=SC2086
+	m=$(median ${arr["$2"]:-})
+	if [ -n "$m" ]; then FMT=${3:-%.2f} calc "$m"; else echo n/a; fi
+}
+
+cpu_report() {
+	local wl n s goal
+	echo "Client cost per request (issue 14): the client process's CPU time (user + system,"
+	echo "from wait4), µs per request, set-up left out (a run of one request per client"
+	echo "subtracted); redis-benchmark GET, native TLS against plain redis-benchmark with the"
+	echo "shim preloaded (its variables exported); medians of $ROUNDS alternated rounds;"
+	echo "redis-server pinned to CPU 0 and the client to CPU 1 for these runs."
+	echo
+	echo "| workload | native TLS, µs/request | shim, µs/request | shim/native | goal | native req/s | shim req/s | shim/native |"
+	echo "|---|---:|---:|---:|---|---:|---:|---:|"
+	for wl in "${CPU_WORKLOADS[@]}"; do
+		n=$(cpu_cell CPU_US "$wl native")
+		s=$(cpu_cell CPU_US "$wl shim")
+		case $wl in g50) goal="≤ 0.85" ;; g16) goal="≤ 0.90" ;; *) goal="≤ 0.80" ;; esac
+		local rn rs
+		rn=$(cpu_cell CPU_RPS "$wl native" %.0f)
+		rs=$(cpu_cell CPU_RPS "$wl shim" %.0f)
+		echo "| $(cpu_label "$wl") | $n | $s | $(ratio "$s" "$n") | $goal | $rn | $rs | $(ratio "$rs" "$rn") |"
+	done
+	echo
+	echo "Latency at one client (redis-benchmark -c 1 GET, its histogram), µs:"
+	echo
+	echo "| percentile | native TLS | shim | shim/native | goal |"
+	echo "|---|---:|---:|---:|---|"
+	n=$(cpu_cell CPU_P50 "g1 native" %.0f)
+	s=$(cpu_cell CPU_P50 "g1 shim" %.0f)
+	echo "| p50 | $n | $s | $(ratio "$s" "$n") | ≤ 1.00 |"
+	n=$(cpu_cell CPU_P99 "g1 native" %.0f)
+	s=$(cpu_cell CPU_P99 "g1 shim" %.0f)
+	echo "| p99 | $n | $s | $(ratio "$s" "$n") | - |"
+}
