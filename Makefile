@@ -215,6 +215,11 @@ $(BUILD)/torture/%: tests/torture/%.c tests/torture/torture.h | $(BUILD)/torture
 tree-check: all
 	$(Q)tests/tree-check.sh $(BUILD)
 
+# The README's reference tables and the man pages against the code and
+# each other (tests/doc-check.sh).
+doc-check:
+	$(Q)tests/doc-check.sh
+
 deps:
 	$(Q)scripts/install-deps.sh
 
@@ -233,6 +238,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)fail=0; \
 	$(MAKE) --no-print-directory tree-check || fail=1; \
+	$(MAKE) --no-print-directory doc-check || fail=1; \
 	$(MAKE) --no-print-directory unit || fail=1; \
 	$(MAKE) --no-print-directory integration || fail=1; \
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60 || fail=1; \
@@ -275,8 +281,10 @@ install: all
 	done
 	for m in $(MAN_PAGES); do \
 		install -d $(DESTDIR)$(MANDIR)/man$${m##*.} && \
-		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/ || exit 1; \
+		sed 's/@VERSION@/$(SHIM_VERSION)/' $$m > $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} && \
+		chmod 0644 $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit 1; \
 	done
+	ln -sfn redis-tls-run.1 $(DESTDIR)$(MANDIR)/man1/redis-tls-entrypoint.1
 	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
 
 # A Debian package of the install (scripts/mkdeb.sh: dpkg-shlibdeps,
