@@ -16,6 +16,7 @@
 #define SHIM_CONFIG_H
 
 #include <stddef.h>
+#include "engine_api.h"
 #include "match.h"
 
 #define CFG_TLS_1_0 0x0301
@@ -86,7 +87,7 @@ typedef const char *(*cfg_getenv_fn)(const char *name);
 
 /* The configuration file of a whole host (system-wide mode, with
    /etc/ld.so.preload): read when REDIS_TLS_CONFIG is unset or empty. */
-#define CONFIG_SYSTEM_FILE "/etc/redis-tls-shim.conf"
+#define CONFIG_SYSTEM_FILE SHIM_SYSTEM_CONFIG
 
 /* config_system_file - the path read in CONFIG_SYSTEM_FILE's place; NULL:
    none (the unit tests: the host's own file is not theirs).  Not

@@ -8,7 +8,8 @@
 # (/etc/ld.so.preload + /etc/redis-tls-shim.conf) in a private mount
 # namespace, alone, beside a program's own LD_PRELOAD of a second copy or
 # of the same one (one TLS layer: a recording TLS server reads the
-# plaintext), and failing closed on a broken system file; the systemd
+# plaintext), a static program a preloaded shell starts (supervised), and
+# failing closed on a broken system file; the systemd
 # example's EnvironmentFile from --print-env.
 #
 # The host's /etc is never written: each system-wide case runs in
@@ -251,6 +252,18 @@ case_system_wide_and_ld_preload() {
 	assert_eq PONG "$T_OUT" "redis-tls-run, system-wide ($(t_short "$T_ERR"))"
 }
 
+# A static program a preloaded shell starts: the exec hooks take the
+# system file for a configuration and run it under the supervisor.
+case_system_wide_static_exec() {
+	[ -r "$RLIB/libredistls.so" ] || { fail "not installed"; return; }
+	local sc
+	sc=$(static_client) || return
+	sys_files "$RLIB/libredistls.so" "$(SYS_CONF "$REDIS_PORT")"
+	in_ns env -u LD_PRELOAD sh -c '"$1" 127.0.0.1 "$2" ping' sh "$sc" "$REDIS_PORT"
+	assert_rc 0 "a static client from a preloaded sh ($(t_short "$T_ERR"))" || return
+	assert_eq PONG "$T_OUT" "its PING, supervised"
+}
+
 # A broken system file: every TCP connect fails closed, with one line.
 case_system_wide_fails_closed() {
 	[ -r "$RLIB/libredistls.so" ] || { fail "not installed"; return; }
@@ -281,6 +294,8 @@ if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 	t_case "system-wide (ld.so.preload + /etc/redis-tls-shim.conf, mount namespace)" case_system_wide
 	t_case "system-wide and LD_PRELOAD of a second copy or the same: one TLS layer" \
 		case_system_wide_and_ld_preload
+	t_case "system-wide: a static program a preloaded shell starts is supervised" \
+		case_system_wide_static_exec
 	t_case "system-wide with a broken configuration fails closed" case_system_wide_fails_closed
 else
 	fail "system-wide cases need root and unshare -m"
