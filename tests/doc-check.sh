@@ -51,7 +51,7 @@ same() {
 		ok "$what: $n1 and $n2 agree ($(printf '%s\n' "$s1" | sort -u | wc -l) names)"
 	else
 		bad "$what: $n1 and $n2 differ:"
-		echo "$d" | sed 's/^/     /'
+		printf '%s\n' "${d//$'\n'/$'\n'     }" | sed '1s/^/     /'
 	fi
 }
 

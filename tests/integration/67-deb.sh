@@ -171,9 +171,9 @@ case_systemd_env_file() {
 	assert_contains "${vars[*]}" "LD_PRELOAD=$RLIB/libredistls.so" "the env file's LD_PRELOAD" || return
 	t_run env -i PATH=/usr/bin:/bin "${vars[@]}" redis-cli -h 127.0.0.1 -p "$REDIS_PORT" PING
 	assert_eq PONG "$T_OUT" "PING with the env file's variables alone ($(t_short "$T_ERR"))" || return
-	grep -q '^EnvironmentFile=' "$ROOT/usr/share/doc/redis-tls-shim/examples/systemd-redis-tls.conf" &&
-		grep -q '^\[Service\]' "$ROOT/usr/share/doc/redis-tls-shim/examples/systemd-redis-tls.conf" ||
-		fail "the systemd drop-in lacks [Service] / EnvironmentFile="
+	local dropin=$ROOT/usr/share/doc/redis-tls-shim/examples/systemd-redis-tls.conf
+	assert_file_has "$dropin" "EnvironmentFile=" "the systemd drop-in" || return
+	assert_file_has "$dropin" "[Service]" "the systemd drop-in"
 }
 
 # ------------------------------------------------------ system-wide mode
