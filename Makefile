@@ -39,6 +39,16 @@ endif
 
 PKGS_ENGINE := libssl libcrypto libconfig
 
+# The version: VERSION's number, and the commit from git at build time
+# ("-dirty" with uncommitted changes; "unknown" without git, or give
+# SHIM_COMMIT=...).  Written into $(BUILD)/gen/shim_version.h, which only
+# shim/common/version.c includes.
+SHIM_VERSION := $(shell cat $(CURDIR)/VERSION 2>/dev/null || echo 0)
+ifeq ($(origin SHIM_COMMIT),undefined)
+SHIM_COMMIT := $(shell git -C $(CURDIR) rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(if \
+               $(shell git -C $(CURDIR) status --porcelain --untracked-files=no 2>/dev/null | head -c1),-dirty)
+endif
+
 # The two libraries and what both link (DESIGN.md, "Layout"): each folder
 # sees its own headers, common/'s and engine_api.h, nothing else.
 SB_DIR  := shim/switchboard
@@ -76,7 +86,7 @@ ENGINE_CFLAGS = $(shell pkg-config --cflags $(PKGS_ENGINE) 2>/dev/null)
 ENGINE_LIBS   = $(shell pkg-config --libs $(PKGS_ENGINE) 2>/dev/null)
 
 .PHONY: all check unit integration demo bench clean install deps fuzz soak torture \
-        tree-check FORCE
+        tree-check deb doc-check FORCE
 
 ifeq ($(SANITIZER),)
 all: $(LIB) $(ENGINE) $(CTL)
@@ -104,6 +114,14 @@ $(BUILD)/obj/common/%.o: $(COM_DIR)/%.c $(BUILD)/flags | $(BUILD)/obj
 
 $(BUILD)/obj:
 	$(Q)mkdir -p $@/switchboard $@/engine $@/common
+
+# Rewritten only when the version or the commit changes.
+VERSION_NOW := \#define SHIM_VERSION "$(SHIM_VERSION)"\n\#define SHIM_COMMIT "$(SHIM_COMMIT)"
+$(BUILD)/gen/shim_version.h: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)printf '$(VERSION_NOW)\n' | cmp -s - $@ || printf '$(VERSION_NOW)\n' > $@
+$(BUILD)/obj/common/version.o: $(BUILD)/gen/shim_version.h
+$(BUILD)/obj/common/version.o: COM_INC += -I$(BUILD)/gen
 
 $(BUILD)/tests $(BUILD)/torture:
 	$(Q)mkdir -p $@
@@ -197,6 +215,11 @@ $(BUILD)/torture/%: tests/torture/%.c tests/torture/torture.h | $(BUILD)/torture
 tree-check: all
 	$(Q)tests/tree-check.sh $(BUILD)
 
+# The README's reference tables and the man pages against the code and
+# each other (tests/doc-check.sh).
+doc-check:
+	$(Q)tests/doc-check.sh
+
 deps:
 	$(Q)scripts/install-deps.sh
 
@@ -215,6 +238,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)fail=0; \
 	$(MAKE) --no-print-directory tree-check || fail=1; \
+	$(MAKE) --no-print-directory doc-check || fail=1; \
 	$(MAKE) --no-print-directory unit || fail=1; \
 	$(MAKE) --no-print-directory integration || fail=1; \
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60 || fail=1; \
@@ -230,11 +254,43 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/bench.sh
 
+# The install: the libraries (and a link to redis-tls-ctl, which the shim
+# looks for beside itself) in $(PKGLIBDIR); the tools in $(BINDIR), the
+# scripts told where $(PKGLIBDIR) is relative to them (so a tree installed
+# under DESTDIR, or unpacked anywhere, still finds its own library); the
+# man pages; the example configuration and systemd drop-in.
+BINDIR    ?= $(PREFIX)/bin
+LIBDIR    ?= $(PREFIX)/lib
+PKGLIBDIR ?= $(LIBDIR)/redis-tls-shim
+MANDIR    ?= $(PREFIX)/share/man
+DOCDIR    ?= $(PREFIX)/share/doc/redis-tls-shim
+MAN_PAGES := man/redis-tls-run.1 man/redis-tls-ctl.1 man/redis-tls-shim.conf.5 \
+             man/redis-tls-shim.7
+EXAMPLES  := examples/redis-tls-shim.conf examples/systemd-redis-tls.conf
+PKGLIB_REL = $(shell realpath -m --relative-to=$(BINDIR) $(PKGLIBDIR))
+CTL_REL    = $(shell realpath -m --relative-to=$(PKGLIBDIR) $(BINDIR))/redis-tls-ctl
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/redis-tls-shim $(DESTDIR)$(PREFIX)/bin
-	install -m 0644 $(LIB) $(ENGINE) $(DESTDIR)$(PREFIX)/lib/redis-tls-shim/
-	install -m 0755 $(CTL) $(DESTDIR)$(PREFIX)/lib/redis-tls-shim/
-	install -m 0755 scripts/redis-tls-run scripts/redis-tls-entrypoint $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 $(LIB) $(ENGINE) $(DESTDIR)$(PKGLIBDIR)/
+	install -m 0755 $(CTL) $(DESTDIR)$(BINDIR)/
+	ln -sfn $(CTL_REL) $(DESTDIR)$(PKGLIBDIR)/redis-tls-ctl
+	for s in redis-tls-run redis-tls-entrypoint; do \
+		sed 's|^pkglib_rel=.*|pkglib_rel=$(PKGLIB_REL)|' scripts/$$s > $(DESTDIR)$(BINDIR)/$$s && \
+		chmod 0755 $(DESTDIR)$(BINDIR)/$$s || exit 1; \
+	done
+	for m in $(MAN_PAGES); do \
+		install -d $(DESTDIR)$(MANDIR)/man$${m##*.} && \
+		sed 's/@VERSION@/$(SHIM_VERSION)/' $$m > $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} && \
+		chmod 0644 $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/} || exit 1; \
+	done
+	ln -sfn redis-tls-run.1 $(DESTDIR)$(MANDIR)/man1/redis-tls-entrypoint.1
+	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+
+# A Debian package of the install (scripts/mkdeb.sh: dpkg-shlibdeps,
+# dpkg-gencontrol, dpkg-deb), into $(BUILD)/; lintian checks it.
+deb: all
+	$(Q)scripts/mkdeb.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
@@ -284,7 +340,7 @@ $(BUILD)/clients/static_client: tests/clients/static_client.c | $(BUILD)/clients
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_CC      ?= clang
-FUZZ_CFLAGS  := -std=gnu11 -g -O1 -D_GNU_SOURCE $(SB_INC) $(ENG_INC) -Wall -Wextra \
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -D_GNU_SOURCE $(SB_INC) $(ENG_INC) -I$(BUILD)/gen -Wall -Wextra \
                 -Wno-unused-parameter -pthread \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_BINS    := $(FUZZ_BUILD)/fuzz_config $(FUZZ_BUILD)/fuzz_match \
@@ -296,17 +352,17 @@ $(FUZZ_BUILD):
 	$(Q)mkdir -p $@
 
 $(FUZZ_BUILD)/fuzz_config: tests/fuzz/fuzz_config.c $(ENG_DIR)/config.c $(COMMON_SRCS) \
-                           $(wildcard include/*.h include/*/*.h) | $(FUZZ_BUILD)
+                           $(wildcard include/*.h include/*/*.h) $(BUILD)/gen/shim_version.h | $(FUZZ_BUILD)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(ENGINE_CFLAGS) -o $@ $(filter %.c,$^) $(ENGINE_LIBS)
 
 $(FUZZ_BUILD)/fuzz_match: tests/fuzz/fuzz_match.c $(COMMON_SRCS) \
-                          $(wildcard include/*.h include/*/*.h) | $(FUZZ_BUILD)
+                          $(wildcard include/*.h include/*/*.h) $(BUILD)/gen/shim_version.h | $(FUZZ_BUILD)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^)
 
 $(FUZZ_BUILD)/fuzz_session: tests/fuzz/fuzz_session.c tests/lib/engine_test.h $(ENGINE_SRCS) $(COMMON_SRCS) \
-                            $(wildcard include/*.h include/*/*.h) | $(FUZZ_BUILD)
+                            $(wildcard include/*.h include/*/*.h) $(BUILD)/gen/shim_version.h | $(FUZZ_BUILD)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(ENGINE_CFLAGS) -o $@ $(filter %.c,$^) $(ENGINE_LIBS)
 

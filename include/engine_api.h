@@ -36,6 +36,14 @@ struct addrinfo;
  */
 #define SHIM_STAND_ASIDE_SYMBOL "redis_tls_shim_stand_aside"
 
+/*
+ * The configuration file of a whole host (system-wide mode, with
+ * /etc/ld.so.preload): the engine reads it when REDIS_TLS_CONFIG is unset
+ * or empty, and its existence makes a process configured for the exec
+ * hooks as REDIS_TLS_CONFIG would.
+ */
+#define SHIM_SYSTEM_CONFIG "/etc/redis-tls-shim.conf"
+
 #define SHIM_IO_ERROR (-1)
 #define SHIM_IO_WANT_READ (-2)
 #define SHIM_IO_WANT_WRITE (-3)

@@ -6,7 +6,12 @@ PKGS="build-essential pkg-config libssl-dev libconfig-dev libcmocka-dev
       openssl redis-server redis-tools python3 python3-redis ruby ruby-redis
       stunnel4 libhiredis-dev libevent-dev valgrind clang libclang-rt-14-dev
       libasan8 libubsan1 libtsan2 util-linux liburing-dev
-      golang-go golang-github-gomodule-redigo-dev"
+      golang-go golang-github-gomodule-redigo-dev
+      dpkg-dev lintian man-db groff-base"
+# make deb and its test: dpkg-dev (dpkg-shlibdeps, dpkg-gencontrol),
+# lintian (about 130 small packages, mostly perl modules: the one big
+# cost), man-db and groff-base (man -l).  No debhelper: scripts/mkdeb.sh
+# stages `make install` and calls dpkg's own tools.
 # Node.js comes with this kind of machine; Debian's nodejs serves otherwise.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 missing=""

@@ -29,6 +29,7 @@
 #include "match.h"
 #include "tls_cert.h"
 #include "tls_session.h"
+#include "version.h"
 #include "supervise.h"
 #include "switchboard/exec_image.h"
 #include "switchboard/log.h"
@@ -457,6 +458,7 @@ static int ctl_check(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	ctl_checking = 1;
 	cfg = engine_config();
+	printf("redis-tls-shim %s\n", version_text());
 	for (size_t i = 0; i < cfg->nendpoints; i++)
 		count[ctl_check_endpoint(ops, &cfg->endpoints[i])]++;
 	printf("%zu endpoint%s: %zu ok, %zu failed, %zu skipped\n",
@@ -474,10 +476,11 @@ static void ctl_usage(FILE *f)
 	fprintf(f,
 		"usage: redis-tls-ctl check-config | check | supervise [OPTIONS] "
 		"-- PROG [ARGS...]\n"
-		"  check-config  load the configuration (REDIS_TLS_CONFIG and "
-		"REDIS_TLS_*\n"
-		"                variables) as the shim would; exit 0 if it is "
-		"valid\n"
+		"       redis-tls-ctl --version | --help\n"
+		"  check-config  load the configuration (REDIS_TLS_CONFIG, else "
+		"/etc/redis-tls-shim.conf,\n"
+		"                and the REDIS_TLS_* variables) as the shim "
+		"would; exit 0 if it is valid\n"
 		"  check         also connect to each endpoint that names one "
 		"address,\n"
 		"                handshake and PING; print protocol, cipher, "
@@ -589,6 +592,10 @@ int main(int argc, char **argv)
 	if (argc >= 4 && strcmp(argv[1], "reach") == 0 &&
 	    strcmp(argv[2], "--") == 0)
 		return ctl_reach(argv + 3);
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("redis-tls-ctl %s\n", version_text());
+		return 0;
+	}
 	if (argc == 2 && (strcmp(argv[1], "-h") == 0 ||
 			  strcmp(argv[1], "--help") == 0)) {
 		ctl_usage(stdout);

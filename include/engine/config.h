@@ -16,6 +16,7 @@
 #define SHIM_CONFIG_H
 
 #include <stddef.h>
+#include "engine_api.h"
 #include "match.h"
 
 #define CFG_TLS_1_0 0x0301
@@ -84,8 +85,18 @@ struct shim_config {
 
 typedef const char *(*cfg_getenv_fn)(const char *name);
 
+/* The configuration file of a whole host (system-wide mode, with
+   /etc/ld.so.preload): read when REDIS_TLS_CONFIG is unset or empty. */
+#define CONFIG_SYSTEM_FILE SHIM_SYSTEM_CONFIG
+
+/* config_system_file - the path read in CONFIG_SYSTEM_FILE's place; NULL:
+   none (the unit tests: the host's own file is not theirs).  Not
+   thread-safe: call before config_load. */
+void config_system_file(const char *path);
+
 /*
- * config_load - read the file named by REDIS_TLS_CONFIG (if set) and the
+ * config_load - read the file named by REDIS_TLS_CONFIG (if set; else
+ * CONFIG_SYSTEM_FILE, if it exists) and the
  * REDIS_TLS_* variables, through `get` (getenv in production).
  * Returns 0, or -1 with err holding one line naming file and line (or the
  * variable) and what is wrong.  On -1, *cfg is left freed.  A configuration

@@ -16,7 +16,8 @@
 #define SHIM_EXEC_ENV_H
 
 /* exec_env_configured - 1 if the configuration can name endpoints
-   (REDIS_TLS_ENDPOINTS or REDIS_TLS_CONFIG is set and not empty). */
+   (REDIS_TLS_ENDPOINTS or REDIS_TLS_CONFIG is set and not empty, or the
+   system-wide SHIM_SYSTEM_CONFIG exists). */
 int exec_env_configured(void);
 
 /*

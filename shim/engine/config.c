@@ -1295,18 +1295,47 @@ static int cfg_syntax_fail(struct cfg_loader *ld, const config_t *lc)
 	return cfg_fail(ld, &w, "syntax error: %s", text);
 }
 
-/* Path of the file from REDIS_TLS_CONFIG, made absolute and checked;
-   NULL in cfg->path when the variable is unset. */
-static int cfg_locate_file(struct cfg_loader *ld)
+static const char *cfg_system_path = CONFIG_SYSTEM_FILE;
+
+void config_system_file(const char *path)
+{
+	cfg_system_path = path;
+}
+
+/* The file named by REDIS_TLS_CONFIG; unset, the system-wide one if it
+   exists (any other answer than "no such file" is the loader's to report:
+   an unreadable system file fails closed).  NULL: no file. */
+static const char *cfg_which_file(struct cfg_loader *ld, struct cfg_src *src)
 {
 	const char *v = cfg_env(ld, "REDIS_TLS_CONFIG");
+	struct stat st;
+
+	if (v) {
+		cfg_src_env(ld, "REDIS_TLS_CONFIG", src);
+		return v;
+	}
+	if (cfg_system_path == NULL ||
+	    (lstat(cfg_system_path, &st) < 0 && errno == ENOENT))
+		return NULL;
+	memset(src, 0, sizeof(*src));
+	snprintf(src->where.src, sizeof(src->where.src),
+		 "system-wide configuration");
+	src->from_env = 1;
+	src->base = "/";
+	return cfg_system_path;
+}
+
+/* Path of the file from REDIS_TLS_CONFIG (or the system-wide one), made
+   absolute and checked; NULL in cfg->path when there is none. */
+static int cfg_locate_file(struct cfg_loader *ld)
+{
 	char path[PATH_MAX];
 	struct cfg_src src;
+	const char *v = cfg_which_file(ld, &src);
 	char *slash;
 
 	if (!v)
 		return 0;
-	cfg_src_env(ld, "REDIS_TLS_CONFIG", &src);
 	if (cfg_resolve(ld, &src, "config", v, path, sizeof(path)) < 0 ||
 	    cfg_check_path(ld, &src, "config", path, 0) < 0)
 		return -1;
@@ -1403,7 +1432,8 @@ static int cfg_load_all(struct cfg_loader *ld, config_t *lc)
 	if (ld->cfg->nendpoints == 0)
 		return cfg_fail(ld, NULL,
 				"no endpoints configured (set REDIS_TLS_CONFIG "
-				"or REDIS_TLS_ENDPOINTS)");
+				"or REDIS_TLS_ENDPOINTS, or write "
+				CONFIG_SYSTEM_FILE ")");
 	return 0;
 }
 

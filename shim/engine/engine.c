@@ -34,6 +34,7 @@
 #include "tls_cert.h"
 #include "tls_ctx.h"
 #include "tls_session.h"
+#include "version.h"
 
 #include <openssl/crypto.h>
 
@@ -668,6 +669,10 @@ shim_engine_init(const struct shim_host *host, char *why, size_t whylen)
 		config_free(&engine_cfg);
 		return NULL;
 	}
+	ENGINE_LOG(SHIM_LOG_DEBUG, "redis-tls-shim %s: engine loaded; "
+		   "configuration %s, %zu endpoint%s", version_text(),
+		   engine_cfg.path ? engine_cfg.path : "from the environment",
+		   engine_cfg.nendpoints, engine_cfg.nendpoints == 1 ? "" : "s");
 	if (engine_build(why, whylen) < 0) {
 		config_free(&engine_cfg);
 		return NULL;

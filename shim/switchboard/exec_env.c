@@ -250,8 +250,11 @@ __attribute__((constructor)) static void exec_env_load(void)
 			preload = *e + sizeof(EXEC_ENV_PRELOAD) - 1;
 	exec_env_keep_passphrase();
 	exec_env_snap[exec_env_nsnap] = NULL;
+	/* the system-wide file counts when no variable names a file: the
+	   engine reads it then (one access(2) in an unconfigured process) */
 	exec_env_has_config = exec_env_set_eq("REDIS_TLS_ENDPOINTS=", 20) ||
-			      exec_env_set_eq("REDIS_TLS_CONFIG=", 17);
+			      exec_env_set_eq("REDIS_TLS_CONFIG=", 17) ||
+			      access(SHIM_SYSTEM_CONFIG, F_OK) == 0;
 	if (exec_env_has_config && &redis_tls_shim_stand_aside != NULL)
 		exec_env_has_config = 0;
 	if (!exec_env_has_config)

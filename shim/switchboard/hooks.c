@@ -71,10 +71,6 @@ static void hooks_init_slow(void)
 		sock_note_pid();
 		pthread_atfork(hooks_atfork_prepare, hooks_atfork_parent,
 			       hooks_atfork_child);
-		if (real_other_copy() != NULL)
-			log_msg(SHIM_LOG_INFO, "another copy of the shim is "
-				"loaded (%s): it stands aside, this one serves",
-				real_other_copy());
 	}
 }
 

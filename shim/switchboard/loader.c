@@ -147,6 +147,11 @@ static void loader_load(void)
 	}
 	atomic_store(&loader_ops, ops);
 	atexit(loader_at_exit);
+	/* now, at the configuration's log level */
+	if (real_other_copy() != NULL)
+		log_msg(SHIM_LOG_INFO, "another copy of the shim is loaded "
+			"(%s): it stands aside, this one serves",
+			real_other_copy());
 }
 
 const struct shim_engine_ops *loader_engine(void)

@@ -120,6 +120,7 @@ static int setup(void **state)
 	}
 	snprintf(f->conf, sizeof(f->conf), "%s/redis-tls.conf", f->dir);
 	env_n = 0;
+	config_system_file(NULL); /* the host's own is not the test's */
 	write_file(f, "ca.pem", "ca\n");
 	write_file(f, "other-ca.pem", "other ca\n");
 	write_file(f, "client.crt", "cert\n");
@@ -646,6 +647,65 @@ static void test_file_endpoints_come_before_env_endpoints(void **state)
 	assert_string_equal(f->cfg.endpoints[1].match_text, "env:1");
 }
 
+/* ---- the system-wide file (/etc/redis-tls-shim.conf) --------------------- */
+
+static const char system_conf[] =
+	"defaults = { ca_file = \"ca.pem\"; };\n"
+	"endpoints = ( { match = \"system:1\"; } );\n";
+
+/* Read when REDIS_TLS_CONFIG is unset; the variables still apply on top. */
+static void test_system_file_without_config_var(void **state)
+{
+	struct fx *f = *state;
+
+	write_file(f, "system.conf", system_conf);
+	config_system_file(in_dir(f, "system.conf"));
+	env_set("REDIS_TLS_ENDPOINTS", "env:1");
+	env_set("REDIS_TLS_CONFIG", "%s", ""); /* empty means unset */
+	load_ok(f);
+	assert_string_equal(f->cfg.path, in_dir(f, "system.conf"));
+	assert_int_equal(f->cfg.nendpoints, 2);
+	assert_string_equal(f->cfg.endpoints[0].match_text, "system:1");
+	assert_string_equal(f->cfg.endpoints[1].match_text, "env:1");
+	assert_string_equal(f->cfg.endpoints[1].tls.ca_file, in_dir(f, "ca.pem"));
+}
+
+/* REDIS_TLS_CONFIG names the file: the system-wide one is not read. */
+static void test_config_var_replaces_system_file(void **state)
+{
+	struct fx *f = *state;
+
+	write_file(f, "system.conf", system_conf);
+	config_system_file(in_dir(f, "system.conf"));
+	write_conf(f, "endpoints = ( { match = \"own:1\"; } );\n");
+	load_ok(f);
+	assert_int_equal(f->cfg.nendpoints, 1);
+	assert_string_equal(f->cfg.endpoints[0].match_text, "own:1");
+}
+
+/* One that exists but cannot be read fails closed, it is not skipped. */
+static void test_unreadable_system_file_fails(void **state)
+{
+	struct fx *f = *state;
+
+	config_system_file(in_dir(f, "certs"));
+	env_set("REDIS_TLS_ENDPOINTS", "env:1");
+	load_fails(f, "system-wide configuration: '%s': not a regular file",
+		   in_dir(f, "certs"));
+}
+
+/* None there: the variables alone, as without system-wide mode. */
+static void test_absent_system_file_is_no_file(void **state)
+{
+	struct fx *f = *state;
+
+	config_system_file(in_dir(f, "no-such.conf"));
+	env_set("REDIS_TLS_ENDPOINTS", "env:1");
+	load_ok(f);
+	assert_null(f->cfg.path);
+	assert_int_equal(f->cfg.nendpoints, 1);
+}
+
 /* ---- errors: structure -------------------------------------------------- */
 
 static void test_no_endpoints(void **state)
@@ -653,7 +713,7 @@ static void test_no_endpoints(void **state)
 	struct fx *f = *state;
 
 	load_fails(f, "no endpoints configured (set REDIS_TLS_CONFIG or "
-		      "REDIS_TLS_ENDPOINTS)");
+		      "REDIS_TLS_ENDPOINTS, or write /etc/redis-tls-shim.conf)");
 }
 
 static void test_file_without_endpoints(void **state)
@@ -662,7 +722,7 @@ static void test_file_without_endpoints(void **state)
 
 	write_conf(f, "version = 1;\nendpoints = ();\n");
 	load_fails(f, "no endpoints configured (set REDIS_TLS_CONFIG or "
-		      "REDIS_TLS_ENDPOINTS)");
+		      "REDIS_TLS_ENDPOINTS, or write /etc/redis-tls-shim.conf)");
 }
 
 static void test_missing_config_file(void **state)
@@ -1334,6 +1394,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_full_file_is_loaded),
+		T(test_system_file_without_config_var),
+		T(test_config_var_replaces_system_file),
+		T(test_unreadable_system_file_fails),
+		T(test_absent_system_file_is_no_file),
 		T(test_full_file_endpoints),
 		T(test_endpoints_inherit_defaults),
 		T(test_origins_are_recorded_for_tls_errors),
