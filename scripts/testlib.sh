@@ -451,13 +451,14 @@ start_hostile_server() {
 	H_PORT=$SRV_PORT H_PID=$SRV_PID
 }
 
-# start_delay_proxy MS TARGET_PORT TRACE: tests/servers/delay_proxy.c (built
-# into $BUILD/servers if it is not yet) on a free port of 127.0.0.1, in
+# start_delay_proxy MS TARGET_PORT TRACE: tests/servers/delay_proxy.c
+# ($DELAY_PROXY, else $BUILD/servers/delay_proxy, built if it is not yet)
+# on a free port of 127.0.0.1, in
 # front of 127.0.0.1:TARGET_PORT, delaying each direction by MS ms and
 # tracing its flights into TRACE (appended).  Sets DP_PORT, DP_PID.
 start_delay_proxy() {
-	local bin=$BUILD/servers/delay_proxy pf=$3.port
-	[ -x "$bin" ] || { mkdir -p "$BUILD/servers" &&
+	local bin=${DELAY_PROXY:-$BUILD/servers/delay_proxy} pf=$3.port
+	[ -x "$bin" ] || { mkdir -p "$(dirname "$bin")" &&
 		cc -O2 -std=gnu11 -o "$bin" "$T_ROOT/tests/servers/delay_proxy.c"; } ||
 		{ fail "cannot build $bin"; return 1; }
 	rm -f "$pf"

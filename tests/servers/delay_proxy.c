@@ -38,10 +38,13 @@
  * starts, when an end of stream arrives, and at its end; "end" comes
  * last, once both ends of stream were delivered (or on a reset).
  *
- * Loopback only, one thread, poll(2).  Exits on SIGTERM or after
+ * Loopback only, one thread, ppoll(2).  Exits on SIGTERM or after
  * LIFETIME_S seconds (default 600), in case whoever started it forgot to
  * stop it.  Exit status 0, 1 on a setup error, 2 on a usage error.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* accept4 */
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -370,8 +373,10 @@ static int listen_on(int port, const char *port_file)
 }
 
 /* The poll set: the listener, then each connection's two sockets; and how
-   long to sleep until the next chunk is due. */
-static int poll_set(struct pollfd *p, int *slot_of, int lfd, int64_t now, int *ms)
+   long to sleep until the next chunk is due (to the nanosecond: ppoll, so
+   a chunk is not held up to a millisecond more than asked). */
+static int poll_set(struct pollfd *p, int *slot_of, int lfd, int64_t now,
+		    int64_t *wait_ns)
 {
 	int n = 1, s, d;
 	int64_t next = -1;
@@ -397,7 +402,7 @@ static int poll_set(struct pollfd *p, int *slot_of, int lfd, int64_t now, int *m
 			slot_of[n++] = s;
 		}
 	}
-	*ms = next < 0 ? 1000 : next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+	*wait_ns = next < 0 ? 1000000000 : next <= now ? 0 : next - now;
 	return n;
 }
 
@@ -447,12 +452,15 @@ int main(int argc, char **argv)
 	lfd = listen_on(port, port_file);
 	end = now_ns() + (int64_t)lifetime * 1000000000;
 	while (!stop && now_ns() < end) {
-		int ms, n, i;
-		int64_t now = now_ns();
+		int n, i;
+		int64_t now = now_ns(), wait_ns;
+		struct timespec ts;
 
-		n = poll_set(p, slot_of, lfd, now, &ms);
-		if (poll(p, (nfds_t)n, ms) < 0 && errno != EINTR)
-			die("poll: %s", strerror(errno));
+		n = poll_set(p, slot_of, lfd, now, &wait_ns);
+		ts.tv_sec = (time_t)(wait_ns / 1000000000);
+		ts.tv_nsec = (long)(wait_ns % 1000000000);
+		if (ppoll(p, (nfds_t)n, &ts, NULL) < 0 && errno != EINTR)
+			die("ppoll: %s", strerror(errno));
 		if (p[0].revents & POLLIN)
 			conn_accept(lfd, target);
 		/* reads first, each stamped as it arrives; then what is due */
