@@ -5,8 +5,9 @@
  *   first_reply plain HOST PORT N
  *   first_reply tls   HOST PORT N CAFILE CERTFILE KEYFILE
  *
- * Opens N connections to HOST:PORT one after the other; on each, sends
- * PING, reads +PONG, closes.  Prints one line per connection:
+ * Opens N connections to HOST:PORT one after the other; on each (with
+ * TCP_NODELAY set after the connect, as Redis clients do), sends PING,
+ * reads +PONG, closes.  Prints one line per connection:
  *
  *   first_reply: conn=I us=T resumed=yes|no|-
  *
@@ -42,6 +43,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -256,7 +258,7 @@ static void warm_up(void)
 static void one(const struct target *t, SSL_CTX *ctx, int i)
 {
 	char reply[64];
-	int fd, n = 0, r, resumed = -1;
+	int fd, n = 0, r, resumed = -1, one = 1;
 	SSL *ssl = NULL;
 	double t0, t1;
 
@@ -266,6 +268,9 @@ static void one(const struct target *t, SSL_CTX *ctx, int i)
 		die("socket: %s", strerror(errno));
 	if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) != 0)
 		die("connect(%s): %s", t->host, strerror(errno));
+	/* as hiredis and redis-py do, after the connect */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+		die("setsockopt(TCP_NODELAY): %s", strerror(errno));
 	if (ctx) {
 		ssl = tls_start(ctx, fd, t->host, t->is_ip);
 		resumed = ossl.SSL_session_reused(ssl);
