@@ -13,8 +13,10 @@
 # reply is in, so the server's flights before the client's end of stream
 # are the round trips from connect to the first reply.  TLS 1.3, full or
 # resumed, takes 2: ClientHello -> the server's flight -> Finished and the
-# command -> tickets and the reply.  (The TCP connect costs none here: the
-# kernel answers it at once, the proxy delays data only.)
+# command -> tickets and the reply.  (The proxy ends TCP on loopback: the
+# TCP connect costs no round trip here, and TCP's own timing, Nagle
+# against delayed ACKs, is not modelled; the shim applies the program's
+# TCP_NODELAY to its private socket, which hiredis and redis-py set.)
 #
 # What is measured, each against native TLS through the same proxy:
 # redis-cli (blocking), tests/clients/first_reply.c (two connections in one
