@@ -30,7 +30,7 @@
 source "$(dirname "$0")/../../scripts/testlib.sh"
 t_require_shim
 
-DELAY=50 # ms each way: the peers must react faster than this
+DELAY=80 # ms each way: the peers must react faster than this
 FR=$BUILD/clients/first_reply
 start_tls_redis || t_done
 
