@@ -74,6 +74,7 @@ static void die(const char *fmt, ...)
 static struct {
 	typeof(TLS_client_method) *TLS_client_method;
 	typeof(SSL_CTX_new) *SSL_CTX_new;
+	typeof(SSL_CTX_free) *SSL_CTX_free;
 	typeof(SSL_CTX_load_verify_locations) *SSL_CTX_load_verify_locations;
 	typeof(SSL_CTX_use_certificate_chain_file) *SSL_CTX_use_certificate_chain_file;
 	typeof(SSL_CTX_use_PrivateKey_file) *SSL_CTX_use_PrivateKey_file;
@@ -115,6 +116,7 @@ static void ossl_load(void)
 		die("dlopen(libssl.so.3): %s", dlerror());
 	OSSL_SYM(h, TLS_client_method);
 	OSSL_SYM(h, SSL_CTX_new);
+	OSSL_SYM(h, SSL_CTX_free);
 	OSSL_SYM(h, SSL_CTX_load_verify_locations);
 	OSSL_SYM(h, SSL_CTX_use_certificate_chain_file);
 	OSSL_SYM(h, SSL_CTX_use_PrivateKey_file);
@@ -328,5 +330,10 @@ int main(int argc, char **argv)
 	warm_up();
 	for (i = 1; i <= n; i++)
 		one(&t, ctx, (int)i);
+	if (ctx) {
+		if (last_session)
+			ossl.SSL_SESSION_free(last_session);
+		ossl.SSL_CTX_free(ctx);
+	}
 	return 0;
 }

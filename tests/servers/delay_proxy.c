@@ -196,7 +196,8 @@ static void queue_push(struct dir *q, const char *data, size_t len, int eof)
 	k->len = len;
 	k->off = 0;
 	k->eof = eof;
-	memcpy(k->data, data, len);
+	if (len > 0)
+		memcpy(k->data, data, len);
 	if (q->tail)
 		q->tail->next = k;
 	else
