@@ -453,9 +453,9 @@ start_hostile_server() {
 
 # start_delay_proxy MS TARGET_PORT TRACE: tests/servers/delay_proxy.c
 # ($DELAY_PROXY, else $BUILD/servers/delay_proxy, built if it is not yet)
-# on a free port of 127.0.0.1, in
-# front of 127.0.0.1:TARGET_PORT, delaying each direction by MS ms and
-# tracing its flights into TRACE (appended).  Sets DP_PORT, DP_PID.
+# on a free port of 127.0.0.1, in front of 127.0.0.1:TARGET_PORT, delaying
+# each direction by MS ms and tracing its flights into TRACE (appended).
+# Sets DP_PORT, DP_PID.
 start_delay_proxy() {
 	local bin=${DELAY_PROXY:-$BUILD/servers/delay_proxy} pf=$3.port
 	[ -x "$bin" ] || { mkdir -p "$(dirname "$bin")" &&

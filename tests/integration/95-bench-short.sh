@@ -2,8 +2,8 @@
 # make bench works: `scripts/bench.sh --short` runs to the end and prints a
 # well-formed table with every cell measured, the supervised path's table
 # (issue 12), the extras of issue 4, the slow-link table (issue 14) and the
-# machine it ran on, and writes the same markdown to its --out file.  The figures themselves are never
-# judged here: CI machines are noisy.
+# machine it ran on, and writes the same markdown to its --out file.  The
+# figures themselves are never judged here: CI machines are noisy.
 # shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317
 source "$(dirname "$0")/../../scripts/testlib.sh"
 t_require_shim
