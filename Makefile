@@ -328,6 +328,16 @@ $(BUILD)/clients/leak_probe: tests/clients/leak_probe.c | $(BUILD)/clients
 $(BUILD)/clients/static_client: tests/clients/static_client.c | $(BUILD)/clients
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) -O2 -g -std=gnu11 $(WARN) -D_GNU_SOURCE -static -o $@ $< -pthread
+# tests/servers/NAME.c (delay_proxy: 16-slowlink's slow link) becomes
+# build/servers/NAME: libc only.
+SERVER_SRCS := $(wildcard tests/servers/*.c)
+SERVER_BINS := $(SERVER_SRCS:tests/servers/%.c=$(BUILD)/servers/%)
+clients: $(SERVER_BINS)
+$(BUILD)/servers:
+	$(Q)mkdir -p $@
+$(BUILD)/servers/%: tests/servers/%.c | $(BUILD)/servers
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) -O2 -g -std=gnu11 $(WARN) -D_GNU_SOURCE $(LDFLAGS) -o $@ $<
 # ---- end of tests/clients -------------------------------------------------
 
 # ---- issue 5: fuzzing, soak, sanitizers ------------------------------------

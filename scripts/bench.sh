@@ -621,8 +621,12 @@ report() {
 		echo "| GET, $d at a time | $rw | $rs | $(ratio "$rs" "$rw") |"
 	done
 	echo
+	slowlink_report
 	machine
 }
+
+# shellcheck source-path=SCRIPTDIR source=bench-lib/slowlink.sh
+source "$ROOT/scripts/bench-lib/slowlink.sh" # slowlink_measure, slowlink_report
 
 # ------------------------------------------------------------ main
 
@@ -672,6 +676,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	cpu_round "$r"
 done
 spawn_once
+slowlink_measure
 
 report >"$T_TMP/results.md"
 cat "$T_TMP/results.md"

@@ -451,6 +451,27 @@ start_hostile_server() {
 	H_PORT=$SRV_PORT H_PID=$SRV_PID
 }
 
+# start_delay_proxy MS TARGET_PORT TRACE: tests/servers/delay_proxy.c
+# ($DELAY_PROXY, else $BUILD/servers/delay_proxy, built if it is not yet)
+# on a free port of 127.0.0.1, in front of 127.0.0.1:TARGET_PORT, delaying
+# each direction by MS ms and tracing its flights into TRACE (appended).
+# Sets DP_PORT, DP_PID.
+start_delay_proxy() {
+	local bin=${DELAY_PROXY:-$BUILD/servers/delay_proxy} pf=$3.port
+	[ -x "$bin" ] || { mkdir -p "$(dirname "$bin")" &&
+		cc -O2 -std=gnu11 -o "$bin" "$T_ROOT/tests/servers/delay_proxy.c"; } ||
+		{ fail "cannot build $bin"; return 1; }
+	rm -f "$pf"
+	"$bin" -d "$1" -p "$pf" -t "$3" "$2" </dev/null >>"$3.stderr" 2>&1 &
+	DP_PID=$!
+	t_track "$DP_PID"
+	if ! wait_until 10 test -s "$pf"; then
+		fail "delay_proxy did not start: $(cat "$3.stderr" 2>/dev/null)"
+		return 1
+	fi
+	DP_PORT=$(cat "$pf")
+}
+
 # rec_connections: how many connections the last record server accepted.
 rec_connections() { grep -c ' accept$' "$REC.log" 2>/dev/null || true; }
 

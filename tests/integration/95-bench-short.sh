@@ -1,9 +1,9 @@
 #!/bin/bash
 # make bench works: `scripts/bench.sh --short` runs to the end and prints a
 # well-formed table with every cell measured, the supervised path's table
-# (issue 12), the extras of issue 4 and the machine it ran on, and writes
-# the same markdown to its --out file.  The figures themselves are never
-# judged here: CI machines are noisy.
+# (issue 12), the extras of issue 4, the slow-link table (issue 14) and the
+# machine it ran on, and writes the same markdown to its --out file.  The
+# figures themselves are never judged here: CI machines are noisy.
 # shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317
 source "$(dirname "$0")/../../scripts/testlib.sh"
 t_require_shim
@@ -12,6 +12,7 @@ OUT=$T_TMP/bench/results.md
 INT='^[0-9]+$'
 DEC='^[0-9]+\.[0-9]+$'
 NUM='^[0-9]+(\.[0-9]+)?$'
+SDEC='^-?[0-9]+\.[0-9]+$'
 
 # table_rows HEADER_START: the data rows of the markdown table whose header
 # line starts with HEADER_START (its separator line skipped).
@@ -123,6 +124,15 @@ case_relay_table() {
 	check_rows "$INT" "$INT" "$DEC"
 }
 
+case_slowlink_table() {
+	table_of "| new connection to first reply over" 2 "the slow-link table" || return
+	assert_contains "$ROWS" "| full handshake |" "the slow-link table"
+	assert_contains "$ROWS" "| resumed " "the slow-link table"
+	# native shim supervised (ms), shim − native, supervised − native (ms)
+	check_rows "$DEC" "$DEC" "$DEC" "$SDEC" "$SDEC"
+	assert_contains "$T_OUT" "shim − native ≤ 1 ms" "the slow-link goal"
+}
+
 case_machine() {
 	assert_match "$T_OUT" '^- machine: [0-9]+ CPUs, .+, Linux ' "the machine line"
 	assert_match "$T_OUT" '^- software: OpenSSL [0-9].*redis-server .*[0-9]+\.[0-9]+.*stunnel [0-9]' \
@@ -153,6 +163,7 @@ t_case "client CPU table (issue 14): every workload, every cell measured" case_c
 t_case "latency at one client: p50 and p99 measured" case_latency_table
 t_case "extras table: every cell measured" case_extras_table
 t_case "relay table: both workloads, every cell measured" case_relay_table
+t_case "slow-link table (issue 14): full and resumed, every cell measured" case_slowlink_table
 t_case "machine, software and date" case_machine
 t_case "--out file and samples written" case_file
 t_case "servers, tunnel and scratch folder gone" case_nothing_left

@@ -1,0 +1,339 @@
+/*
+ * first_reply.c - how long a new connection takes to its first reply, for
+ * tests/integration/16-slowlink.sh and scripts/bench-lib/slowlink.sh.
+ *
+ *   first_reply plain HOST PORT N
+ *   first_reply tls   HOST PORT N CAFILE CERTFILE KEYFILE
+ *
+ * Opens N connections to HOST:PORT one after the other; on each (with
+ * TCP_NODELAY set after the connect, as Redis clients do), sends PING,
+ * reads +PONG, closes.  Prints one line per connection:
+ *
+ *   first_reply: conn=I us=T resumed=yes|no|-
+ *
+ * T is the time from just before connect() to the last byte of +PONG
+ * read, in microseconds: the TCP connect, the TLS handshake, the request
+ * and its reply.
+ *
+ *   plain  plain sockets: run it with the shim preloaded (redis-tls-run,
+ *          or under its supervisor) and the shim does the TLS; resumed
+ *          is "-" (the shim's log says it: "resumed yes");
+ *   tls    OpenSSL in the program itself, as a careful native client does
+ *          it: the CA, a client certificate, the chain and the server's
+ *          address (an IP SAN) or name verified; and, from its second
+ *          connection, the session ticket the previous connection got
+ *          (the client session cache, as the shim keeps one).  The
+ *          request is written as soon as SSL_connect returns: OpenSSL's
+ *          client sends its Finished then, without waiting for tickets.
+ *
+ * Before the first connection, both modes make their one-time set-up:
+ * the tls mode its SSL_CTX (certificates and key loaded), and both a
+ * connect() to a listener of their own on 127.0.0.1 (an address the shim
+ * is not configured for), which is where the preloaded shim loads its
+ * engine and configuration.  So conn=1 is a full handshake, not a
+ * process start-up.
+ *
+ * OpenSSL is loaded with dlopen (libssl.so.3), as in idle_conns.c: the
+ * plain mode must not carry libssl into the process the shim runs in.
+ * Exit status 0, 1 with a message on stderr on a failure, 2 on a usage
+ * error.
+ */
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char ping[] = "*1\r\n$4\r\nPING\r\n";
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("first_reply: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+/* ---------------------------------------------------------------- OpenSSL */
+
+static struct {
+	typeof(TLS_client_method) *TLS_client_method;
+	typeof(SSL_CTX_new) *SSL_CTX_new;
+	typeof(SSL_CTX_free) *SSL_CTX_free;
+	typeof(SSL_CTX_load_verify_locations) *SSL_CTX_load_verify_locations;
+	typeof(SSL_CTX_use_certificate_chain_file) *SSL_CTX_use_certificate_chain_file;
+	typeof(SSL_CTX_use_PrivateKey_file) *SSL_CTX_use_PrivateKey_file;
+	typeof(SSL_CTX_check_private_key) *SSL_CTX_check_private_key;
+	typeof(SSL_CTX_set_verify) *SSL_CTX_set_verify;
+	typeof(SSL_CTX_ctrl) *SSL_CTX_ctrl;
+	typeof(SSL_CTX_sess_set_new_cb) *SSL_CTX_sess_set_new_cb;
+	typeof(SSL_new) *SSL_new;
+	typeof(SSL_free) *SSL_free;
+	typeof(SSL_set_fd) *SSL_set_fd;
+	typeof(SSL_set_session) *SSL_set_session;
+	typeof(SSL_SESSION_free) *SSL_SESSION_free;
+	typeof(SSL_session_reused) *SSL_session_reused;
+	typeof(SSL_get0_param) *SSL_get0_param;
+	typeof(X509_VERIFY_PARAM_set1_ip_asc) *X509_VERIFY_PARAM_set1_ip_asc;
+	typeof(SSL_set1_host) *SSL_set1_host;
+	typeof(SSL_ctrl) *SSL_ctrl;
+	typeof(SSL_connect) *SSL_connect;
+	typeof(SSL_write) *SSL_write;
+	typeof(SSL_read) *SSL_read;
+	typeof(SSL_shutdown) *SSL_shutdown;
+	typeof(SSL_get_verify_result) *SSL_get_verify_result;
+	typeof(X509_verify_cert_error_string) *X509_verify_cert_error_string;
+	typeof(ERR_print_errors_fp) *ERR_print_errors_fp;
+} ossl;
+
+#define OSSL_SYM(h, name)                                                     \
+	do {                                                                  \
+		*(void **)&ossl.name = dlsym((h), #name);                     \
+		if (!ossl.name)                                               \
+			die("dlsym(%s): %s", #name, dlerror());              \
+	} while (0)
+
+static void ossl_load(void)
+{
+	void *h = dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
+
+	if (!h)
+		die("dlopen(libssl.so.3): %s", dlerror());
+	OSSL_SYM(h, TLS_client_method);
+	OSSL_SYM(h, SSL_CTX_new);
+	OSSL_SYM(h, SSL_CTX_free);
+	OSSL_SYM(h, SSL_CTX_load_verify_locations);
+	OSSL_SYM(h, SSL_CTX_use_certificate_chain_file);
+	OSSL_SYM(h, SSL_CTX_use_PrivateKey_file);
+	OSSL_SYM(h, SSL_CTX_check_private_key);
+	OSSL_SYM(h, SSL_CTX_set_verify);
+	OSSL_SYM(h, SSL_CTX_ctrl);
+	OSSL_SYM(h, SSL_CTX_sess_set_new_cb);
+	OSSL_SYM(h, SSL_new);
+	OSSL_SYM(h, SSL_free);
+	OSSL_SYM(h, SSL_set_fd);
+	OSSL_SYM(h, SSL_set_session);
+	OSSL_SYM(h, SSL_SESSION_free);
+	OSSL_SYM(h, SSL_session_reused);
+	OSSL_SYM(h, SSL_get0_param);
+	OSSL_SYM(h, X509_VERIFY_PARAM_set1_ip_asc);
+	OSSL_SYM(h, SSL_set1_host);
+	OSSL_SYM(h, SSL_ctrl);
+	OSSL_SYM(h, SSL_connect);
+	OSSL_SYM(h, SSL_write);
+	OSSL_SYM(h, SSL_read);
+	OSSL_SYM(h, SSL_shutdown);
+	OSSL_SYM(h, SSL_get_verify_result);
+	OSSL_SYM(h, X509_verify_cert_error_string);
+	OSSL_SYM(h, ERR_print_errors_fp);
+}
+
+/* The newest session (TLS 1.3: ticket) the server gave: the next
+   connection offers it.  A ticket is good for one resumption. */
+static SSL_SESSION *last_session;
+
+static int keep_session(SSL *ssl, SSL_SESSION *sess)
+{
+	(void)ssl;
+	if (last_session)
+		ossl.SSL_SESSION_free(last_session);
+	last_session = sess;
+	return 1; /* we hold the reference now */
+}
+
+static SSL_CTX *tls_ctx(const char *ca, const char *cert, const char *key)
+{
+	SSL_CTX *ctx;
+
+	ossl_load();
+	ctx = ossl.SSL_CTX_new(ossl.TLS_client_method());
+	if (!ctx ||
+	    ossl.SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1 ||
+	    ossl.SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    ossl.SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    ossl.SSL_CTX_check_private_key(ctx) != 1) {
+		ossl.ERR_print_errors_fp(stderr);
+		die("cannot set up the TLS context (%s, %s, %s)", ca, cert, key);
+	}
+	ossl.SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	ossl.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE,
+			  SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE,
+			  NULL);
+	ossl.SSL_CTX_sess_set_new_cb(ctx, keep_session);
+	return ctx;
+}
+
+static SSL *tls_start(SSL_CTX *ctx, int fd, const char *host, int is_ip)
+{
+	SSL *ssl = ossl.SSL_new(ctx);
+
+	if (!ssl || ossl.SSL_set_fd(ssl, fd) != 1)
+		die("SSL_new/SSL_set_fd failed");
+	if (is_ip) {
+		if (ossl.X509_VERIFY_PARAM_set1_ip_asc(ossl.SSL_get0_param(ssl), host) != 1)
+			die("X509_VERIFY_PARAM_set1_ip_asc(%s) failed", host);
+	} else if (ossl.SSL_set1_host(ssl, host) != 1 ||
+		   ossl.SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME,
+				 TLSEXT_NAMETYPE_host_name, (void *)host) != 1) {
+		die("SSL_set1_host/SNI(%s) failed", host);
+	}
+	if (last_session && ossl.SSL_set_session(ssl, last_session) != 1)
+		die("SSL_set_session failed");
+	if (ossl.SSL_connect(ssl) != 1) {
+		long v = ossl.SSL_get_verify_result(ssl);
+
+		ossl.ERR_print_errors_fp(stderr);
+		die("TLS handshake with %s failed (verify: %s)", host,
+		    ossl.X509_verify_cert_error_string(v));
+	}
+	return ssl;
+}
+
+/* --------------------------------------------------------- connections */
+
+struct target {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	const char *host;
+	int is_ip;
+};
+
+static void resolve(struct target *t, const char *host, const char *port)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+	unsigned char buf[sizeof(struct in6_addr)];
+	int rc;
+
+	t->host = host;
+	t->is_ip = inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0)
+		die("getaddrinfo(%s, %s): %s", host, port, gai_strerror(rc));
+	memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
+	t->addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* A connect() to a listener of our own: the shim's engine loads on a
+   process's first connect, to any address. */
+static void warm_up(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM, 0), c;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    listen(l, 1) != 0 || getsockname(l, (struct sockaddr *)&sa, &len) != 0)
+		die("warm-up listener: %s", strerror(errno));
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&sa, len) != 0)
+		die("warm-up connect: %s", strerror(errno));
+	close(c);
+	close(l);
+}
+
+/* One connection, PING answered, closed; prints its line. */
+static void one(const struct target *t, SSL_CTX *ctx, int i)
+{
+	char reply[64];
+	int fd, n = 0, r, resumed = -1, one = 1;
+	SSL *ssl = NULL;
+	double t0, t1;
+
+	t0 = now_us();
+	fd = socket(t->addr.ss_family, SOCK_STREAM, 0);
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) != 0)
+		die("connect(%s): %s", t->host, strerror(errno));
+	/* as hiredis and redis-py do, after the connect */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+		die("setsockopt(TCP_NODELAY): %s", strerror(errno));
+	if (ctx) {
+		ssl = tls_start(ctx, fd, t->host, t->is_ip);
+		resumed = ossl.SSL_session_reused(ssl);
+		if (ossl.SSL_write(ssl, ping, sizeof(ping) - 1) != (int)sizeof(ping) - 1)
+			die("SSL_write failed");
+		while (n < 7 && (r = ossl.SSL_read(ssl, reply + n, (int)sizeof(reply) - n)) > 0)
+			n += r;
+	} else {
+		if (write(fd, ping, sizeof(ping) - 1) != (ssize_t)sizeof(ping) - 1)
+			die("write: %s", strerror(errno));
+		while (n < 7 && (r = (int)read(fd, reply + n, sizeof(reply) - n)) > 0)
+			n += r;
+	}
+	t1 = now_us();
+	if (n < 7 || memcmp(reply, "+PONG\r\n", 7) != 0)
+		die("conn=%d: no +PONG in the reply to PING (%d bytes read)", i, n);
+	if (ssl) {
+		ossl.SSL_shutdown(ssl); /* close_notify, not waiting for the server's */
+		ossl.SSL_free(ssl);
+	}
+	close(fd);
+	printf("first_reply: conn=%d us=%.1f resumed=%s\n", i, t1 - t0,
+	       resumed < 0 ? "-" : resumed ? "yes" : "no");
+	fflush(stdout);
+}
+
+static void usage(void)
+{
+	fputs("usage: first_reply plain HOST PORT N\n"
+	      "       first_reply tls HOST PORT N CAFILE CERTFILE KEYFILE\n",
+	      stderr);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct target t;
+	SSL_CTX *ctx = NULL;
+	long n, i;
+	int tls;
+
+	if (argc < 5)
+		usage();
+	tls = strcmp(argv[1], "tls") == 0;
+	if (!tls && strcmp(argv[1], "plain") != 0)
+		usage();
+	if ((tls && argc != 8) || (!tls && argc != 5))
+		usage();
+	n = strtol(argv[4], NULL, 10);
+	if (n < 1)
+		usage();
+	resolve(&t, argv[2], argv[3]);
+	if (tls)
+		ctx = tls_ctx(argv[5], argv[6], argv[7]);
+	warm_up();
+	for (i = 1; i <= n; i++)
+		one(&t, ctx, (int)i);
+	if (ctx) {
+		if (last_session)
+			ossl.SSL_SESSION_free(last_session);
+		ossl.SSL_CTX_free(ctx);
+	}
+	return 0;
+}
