@@ -11,6 +11,8 @@
  *              to a PING has come;
  *   nested     an epoll set holding the socket for EPOLLOUT is readable for
  *              poll() and for an outer epoll set (the socket is writable);
+ *   turns      three always-writable sockets, epoll_wait(maxevents 1):
+ *              each is reported in turn;
  *   dup        EPOLL_CTL_DEL of the socket, then EPOLL_CTL_ADD of a dup of
  *              it with other data: succeeds (the first is gone);
  *   delpoll    a socket with a reply waiting, deleted from its set: poll()
@@ -90,6 +92,37 @@ static void case_starve(int fd)
 	t_expect_str(fd, "starve PING", "+PONG\r\n");
 	close(pfd[0]);
 	close(pfd[1]);
+	close(ep);
+}
+
+/* Three always-writable sockets, epoll_wait(maxevents 1): each in turn. */
+static void case_turns(int fd)
+{
+	struct epoll_event ev;
+	int ep = epoll_create1(EPOLL_CLOEXEC), fds[3], seen[3] = { 0 }, i, j;
+
+	t_phase = "turns";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	fds[0] = fd;
+	fds[1] = t_connect();
+	fds[2] = t_connect();
+	for (j = 0; j < 3; j++) {
+		if (j > 0)
+			t_cmd_expect(fds[j], "+PONG\r\n", "PING", NULL);
+		ctl(ep, EPOLL_CTL_ADD, fds[j], EPOLLOUT, TAG_SOCK + (uint64_t)j);
+	}
+	for (i = 0; i < 30; i++)
+		if (ewait(ep, &ev, 1, 1000) == 1 && ev.data.u64 >= TAG_SOCK &&
+		    ev.data.u64 < TAG_SOCK + 3)
+			seen[ev.data.u64 - TAG_SOCK]++;
+	for (j = 0; j < 3; j++)
+		if (seen[j] == 0)
+			die("turns: socket %d of 3 (always writable) not reported in 30 "
+			    "epoll_wait(maxevents 1): %d %d %d", j, seen[0], seen[1], seen[2]);
+	t_checked();
+	close(fds[1]);
+	close(fds[2]);
 	close(ep);
 }
 
@@ -245,6 +278,7 @@ int main(int argc, char **argv)
 		{ "narrow", case_narrow }, { "rearm", case_rearm },
 		{ "dup", case_dup },       { "delpoll", case_delpoll },
 		{ "nested", case_nested }, { "starve", case_starve },
+		{ "turns", case_turns },
 	};
 	int fd;
 
