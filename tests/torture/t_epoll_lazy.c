@@ -19,6 +19,14 @@
  *              of the set reports nothing;
  *   rearm      EPOLL_CTL_MOD with the same mask re-arms a one-shot
  *              registration and gives an edge-triggered one a new edge;
+ *   exclmod    MOD of an EPOLLEXCLUSIVE registration: EINVAL;
+ *   delwait    a thread waits while another deletes the socket and makes
+ *              it readable: no event;
+ *   killed     the server closes a connection waited on for EPOLLOUT only
+ *              (a write on each event): an error comes, no spinning;
+ *   full       the send buffer full (the server busy in a 3 s script):
+ *              no EPOLLOUT, no POLLOUT until the server reads, then the
+ *              32 MiB SET completes;
  *   narrow     MOD from EPOLLIN|EPOLLOUT to EPOLLIN, with data readable:
  *              EPOLLIN only; back to EPOLLOUT only: EPOLLOUT only.
  *
@@ -124,6 +132,188 @@ static void case_turns(int fd)
 	close(fds[1]);
 	close(fds[2]);
 	close(ep);
+}
+
+/* MOD of a registration made with EPOLLEXCLUSIVE: EINVAL. */
+static void case_exclmod(int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_SOCK };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	t_phase = "exclmod";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLEXCLUSIVE, TAG_SOCK);
+	if (epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0 || errno != EINVAL)
+		die("exclmod: MOD of an EPOLLEXCLUSIVE registration: %s, not EINVAL",
+		    errno == 0 ? "success" : strerror(errno));
+	t_checked();
+	ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
+	close(ep);
+}
+
+struct waiter {
+	int ep, n;
+	struct epoll_event ev;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->n = epoll_wait(w->ep, &w->ev, 1, 600);
+	return NULL;
+}
+
+/* One thread waits on the set while another deletes the socket, then
+   makes it readable: the waiter hears nothing. */
+static void case_delwait(int fd)
+{
+	struct waiter w = { 0 };
+	pthread_t th;
+
+	t_phase = "delwait";
+	w.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (w.ep < 0)
+		die_errno("epoll_create1");
+	ctl(w.ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
+	if (pthread_create(&th, NULL, wait_thread, &w) != 0)
+		die("pthread_create");
+	t_sleep_ms(100);
+	ctl(w.ep, EPOLL_CTL_DEL, fd, 0, 0);
+	t_write_all(fd, "PING\r\n", 6);
+	pthread_join(th, NULL);
+	if (w.n != 0)
+		die("delwait: the waiter got %d event(s) (0x%x, data 0x%llx) of a "
+		    "socket deleted while it waited", w.n, w.ev.events,
+		    (unsigned long long)w.ev.data.u64);
+	t_checked();
+	t_expect_str(fd, "delwait PING", "+PONG\r\n");
+	close(w.ep);
+}
+
+/* The server closes a connection the program waits on for EPOLLOUT only,
+   writing on each event: an error comes (an event's EPOLLERR/EPOLLHUP or
+   the write's), it does not spin. */
+static void case_killed(int fd)
+{
+	struct epoll_event ev;
+	char buf[64], cmd[96];
+	int c = t_connect(), ep = epoll_create1(EPOLL_CLOEXEC), i;
+	long id;
+
+	t_phase = "killed";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	t_write_all(c, "CLIENT ID\r\n", 11);
+	for (i = 0; i < (int)sizeof(buf) - 1; i++) {
+		t_read_exact(c, buf + i, 1, "CLIENT ID");
+		if (buf[i] == '\n')
+			break;
+	}
+	buf[i + 1] = '\0';
+	id = atol(buf + 1);
+	snprintf(cmd, sizeof(cmd), "CLIENT KILL ID %ld\r\n", id);
+	t_write_all(fd, cmd, strlen(cmd));
+	t_expect_str(fd, "CLIENT KILL", ":1\r\n");
+	t_sleep_ms(100);
+	t_set_nonblock(c, 1);
+	ctl(ep, EPOLL_CTL_ADD, c, EPOLLOUT, TAG_SOCK);
+	for (i = 0; i < 200; i++) {
+		int n = ewait(ep, &ev, 1, 1000);
+
+		if (n == 1 && (ev.events & (EPOLLERR | EPOLLHUP)))
+			break;
+		if (n == 1 && send(c, "PING\r\n", 6, MSG_NOSIGNAL) < 0) {
+			if (errno == EAGAIN)
+				die("killed: EPOLLOUT, then the write: EAGAIN");
+			break;
+		}
+		t_sleep_ms(5);
+	}
+	if (i == 200)
+		die("killed: 200 EPOLLOUT and writes on a killed connection, no error");
+	t_checked();
+	close(ep);
+	close(c);
+}
+
+/* A full send buffer (the server busy in a script for 3 s): EPOLLOUT
+   and POLLOUT only once the server has read. */
+static void case_full(int fd)
+{
+	static const char script[] =
+		"local s=redis.call('TIME') repeat local n=redis.call('TIME') "
+		"until (n[1]-s[1])*1000000+(n[2]-s[2]) > 3000000 return 1";
+	struct tbuf cmd = { 0 }, hdr = { 0 };
+	struct epoll_event ev;
+	struct pollfd p;
+	char key[128], *chunk;
+	size_t total = 32u << 20, sent = 0, n;
+	int c = t_connect(), ep = epoll_create1(EPOLL_CLOEXEC);
+	int blocked = 0, waits = 0;
+	double t0;
+
+	t_phase = "full";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
+	resp_cmd(&cmd, "EVAL", script, "0", NULL);
+	t_write_all(fd, cmd.p, cmd.len);
+	t_sleep_ms(100);
+	t0 = t_now_ms();
+	tbuf_addf(&hdr, "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%zu\r\n",
+		  strlen(t_key(key, sizeof(key), "full")), key, total);
+	t_write_all(c, hdr.p, hdr.len);
+	t_set_nonblock(c, 1);
+	ctl(ep, EPOLL_CTL_ADD, c, EPOLLOUT, TAG_SOCK);
+	chunk = malloc(65536);
+	if (chunk == NULL)
+		die("out of memory");
+	memset(chunk, 'v', 65536);
+	while (sent < total) {
+		ssize_t w;
+
+		n = total - sent < 65536 ? total - sent : 65536;
+		w = write(c, chunk, n);
+		if (w > 0) {
+			sent += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN)
+			die_errno("full: write after %zu bytes", sent);
+		if (!blocked && t_now_ms() - t0 < 2000 &&
+		    ewait(ep, &ev, 1, 200) == 0) {
+			/* the server is still in its script and the kernel's
+			   buffers are full: no room, for poll either */
+			blocked = 1;
+			p.fd = c;
+			p.events = POLLOUT;
+			p.revents = 0;
+			if (poll(&p, 1, 100) != 0)
+				die("full: POLLOUT (0x%x) where EPOLLOUT did not come, "
+				    "the server not reading", p.revents);
+			t_checked();
+		}
+		if (ewait(ep, &ev, 1, 5000) != 1 || !(ev.events & EPOLLOUT))
+			die("full: no EPOLLOUT in 5 s after %zu bytes", sent);
+		waits++;
+	}
+	if (!blocked)
+		die("full: EPOLLOUT within 200 ms after every EAGAIN for 2 s, the "
+		    "server in a script (%d waits)", waits);
+	t_set_nonblock(c, 0);
+	t_write_all(c, "\r\n", 2);
+	t_expect_str(c, "full SET", "+OK\r\n");
+	t_expect_str(fd, "full EVAL", ":1\r\n");
+	t_cmd_expect(c, ":1\r\n", "DEL", key, NULL);
+	t_checked();
+	printf("full: %zu bytes, %d waits for EPOLLOUT\n", sent, waits);
+	free(chunk);
+	tbuf_free(&cmd);
+	tbuf_free(&hdr);
+	close(ep);
+	close(c);
 }
 
 static void case_nested(int fd)
@@ -278,7 +468,9 @@ int main(int argc, char **argv)
 		{ "narrow", case_narrow }, { "rearm", case_rearm },
 		{ "dup", case_dup },       { "delpoll", case_delpoll },
 		{ "nested", case_nested }, { "starve", case_starve },
-		{ "turns", case_turns },
+		{ "turns", case_turns },     { "exclmod", case_exclmod },
+		{ "delwait", case_delwait }, { "killed", case_killed },
+		{ "full", case_full },
 	};
 	int fd;
 
