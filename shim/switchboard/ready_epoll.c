@@ -734,6 +734,11 @@ static int ready_ctl_mod(struct ready_reg *r, int epfd, int fd,
 
 	int same_data = r->data.u64 == ev->data.u64;
 
+	/* the kernel refuses to change an exclusive registration (EINVAL):
+	   its answer, nothing of r changed */
+	if (r->app_events & EPOLLEXCLUSIVE)
+		return real.epoll_ctl(epfd, EPOLL_CTL_MOD,
+				      r->kfd >= 0 ? r->kfd : fd, ev);
 	r->app_events = ev->events;
 	r->armed = 1;
 	r->err_reported = 0;
