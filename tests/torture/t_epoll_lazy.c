@@ -27,12 +27,15 @@
  *   full       the send buffer full (the server busy in a 3 s script):
  *              no EPOLLOUT, no POLLOUT until the server reads, then the
  *              32 MiB SET completes;
+ *   forkdel    the socket deleted, a fork child waits on the shared set,
+ *              the parent adds the socket back: its EPOLLIN comes;
  *   narrow     MOD from EPOLLIN|EPOLLOUT to EPOLLIN, with data readable:
  *              EPOLLIN only; back to EPOLLOUT only: EPOLLOUT only.
  *
  * Checks: each case's reply byte-exact, and the events above.
  */
 #include <sys/epoll.h>
+#include <sys/wait.h>
 
 #include "torture.h"
 
@@ -316,6 +319,40 @@ static void case_full(int fd)
 	close(c);
 }
 
+/* The socket deleted from a set a fork child then waits on (the child
+   shares the kernel's epoll set), added back by the parent: the parent's
+   registration works. */
+static void case_forkdel(int fd)
+{
+	struct epoll_event ev;
+	int ep = epoll_create1(0), st;
+	pid_t pid;
+
+	t_phase = "forkdel";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
+	ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
+	pid = fork();
+	if (pid < 0)
+		die_errno("fork");
+	if (pid == 0) {
+		int n = epoll_wait(ep, &ev, 1, 50);
+
+		_exit(n == 0 ? 0 : 1);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		die("forkdel: the child's epoll_wait on the shared set: status 0x%x", st);
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
+	t_write_all(fd, "PING\r\n", 6);
+	if (ewait(ep, &ev, 1, 2000) != 1 || ev.data.u64 != TAG_SOCK ||
+	    !(ev.events & EPOLLIN))
+		die("forkdel: the parent's socket, added back: no EPOLLIN in 2 s");
+	t_checked();
+	t_expect_str(fd, "forkdel PING", "+PONG\r\n");
+	close(ep);
+}
+
 static void case_nested(int fd)
 {
 	struct epoll_event ev;
@@ -470,7 +507,7 @@ int main(int argc, char **argv)
 		{ "nested", case_nested }, { "starve", case_starve },
 		{ "turns", case_turns },     { "exclmod", case_exclmod },
 		{ "delwait", case_delwait }, { "killed", case_killed },
-		{ "full", case_full },
+		{ "full", case_full },       { "forkdel", case_forkdel },
 	};
 	int fd;
 
