@@ -690,6 +690,7 @@ static int ready_ctl_register(struct shim_sock *s, struct ready_reg *r,
 static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 			 int fd, struct epoll_event *ev)
 {
+	int had_set = fdt_map_peek(&ready_sets, epfd) != NULL;
 	struct ready_set *set = ready_set_get(epfd);
 	int fresh = r == NULL, revive = 0;
 
@@ -710,7 +711,9 @@ static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 		int err = errno;
 		if (fresh)
 			free(r);
-		if (set->nregs == 0 && set->regs == NULL)
+		/* a set made here for a number that is no epoll set goes;
+		   one known since epoll_create stays (set->watched) */
+		if (!had_set && set->nregs == 0 && set->regs == NULL)
 			ready_set_free(epfd, set);
 		errno = err;
 		return -1;
