@@ -29,6 +29,10 @@
  *              32 MiB SET completes;
  *   forkdel    the socket deleted, a fork child waits on the shared set,
  *              the parent adds the socket back: its EPOLLIN comes;
+ *   reuse      a connection deleted and closed, a new one with its number
+ *              and data added: no event before its reply;
+ *   etmod      edge-triggered EPOLLIN, a reply read in part: MOD of the
+ *              same mask gives a new edge;
  *   narrow     MOD from EPOLLIN|EPOLLOUT to EPOLLIN, with data readable:
  *              EPOLLIN only; back to EPOLLOUT only: EPOLLOUT only.
  *
@@ -353,6 +357,68 @@ static void case_forkdel(int fd)
 	close(ep);
 }
 
+/* A connection deleted from a set and closed; a new one takes its number
+   and data: no event before its reply, then its EPOLLIN. */
+static void case_reuse(int fd)
+{
+	struct epoll_event ev;
+	int ep = epoll_create1(EPOLL_CLOEXEC), c, c2;
+
+	(void)fd;
+	t_phase = "reuse";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	c = t_connect();
+	t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
+	ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN | EPOLLOUT, TAG_SOCK);
+	t_write_all(c, "PING\r\n", 6);
+	wait_reply(c);
+	ctl(ep, EPOLL_CTL_DEL, c, 0, 0);
+	close(c);
+	c2 = t_connect();
+	t_cmd_expect(c2, "+PONG\r\n", "PING", NULL);
+	ctl(ep, EPOLL_CTL_ADD, c2, EPOLLIN, TAG_SOCK);
+	if (ewait(ep, &ev, 1, 100) != 0)
+		die("reuse: an event (0x%x) before the new connection's reply "
+		    "(numbers %d, %d)", ev.events, c, c2);
+	t_write_all(c2, "PING\r\n", 6);
+	if (ewait(ep, &ev, 1, 2000) != 1 || ev.data.u64 != TAG_SOCK ||
+	    ev.events != EPOLLIN)
+		die("reuse: the new connection's reply: no EPOLLIN alone in 2 s");
+	t_expect_str(c2, "reuse PING", "+PONG\r\n");
+	t_checked();
+	close(c2);
+	close(ep);
+}
+
+/* Edge-triggered EPOLLIN, a reply read in part: EPOLL_CTL_MOD of the same
+   mask gives a new edge (the rest is still to read). */
+static void case_etmod(int fd)
+{
+	struct epoll_event ev;
+	char b;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	t_phase = "etmod";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLET, TAG_SOCK);
+	t_write_all(fd, "PING\r\n", 6);
+	if (ewait(ep, &ev, 1, 2000) != 1 || !(ev.events & EPOLLIN))
+		die("etmod: the reply: no edge");
+	t_sleep_ms(50);
+	t_read_exact(fd, &b, 1, "etmod first byte");
+	if (b != '+')
+		die("etmod: first byte 0x%02x", (unsigned char)b);
+	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN | EPOLLET, TAG_SOCK);
+	if (ewait(ep, &ev, 1, 500) != 1 || !(ev.events & EPOLLIN))
+		die("etmod: MOD of the same edge-triggered mask, 6 bytes unread: "
+		    "no new edge");
+	t_expect_str(fd, "etmod rest", "PONG\r\n");
+	t_checked();
+	close(ep);
+}
+
 static void case_nested(int fd)
 {
 	struct epoll_event ev;
@@ -508,6 +574,7 @@ int main(int argc, char **argv)
 		{ "turns", case_turns },     { "exclmod", case_exclmod },
 		{ "delwait", case_delwait }, { "killed", case_killed },
 		{ "full", case_full },       { "forkdel", case_forkdel },
+		{ "reuse", case_reuse },     { "etmod", case_etmod },
 	};
 	int fd;
 
