@@ -69,6 +69,9 @@ struct ready_reg {
 			   next event may still be the old one's */
 	int dormant;    /* not live, but still registered with the kernel
 			   on kfd (a deferred EPOLL_CTL_DEL) */
+	int edge;       /* edge-triggered, just added or modified: what is
+			   ready then is one edge (as the kernel's ADD and
+			   MOD queue one), buffered plaintext too */
 	int wide;       /* kernel_events is more than the registration
 			   needs (a change not passed on): narrowed when an
 			   event the program did not ask for comes */
@@ -656,6 +659,7 @@ static int ready_ctl_register(struct shim_sock *s, struct ready_reg *r,
 	r->data = ev->data;
 	r->armed = 1;
 	r->err_reported = 0;
+	r->edge = (ev->events & EPOLLET) != 0;
 	r->sock = s;
 	ready_look(s, fd, &v, &f);
 	r->kfd = v.kernel_fd;
@@ -745,6 +749,7 @@ static int ready_ctl_mod(struct ready_reg *r, int epfd, int fd,
 	r->app_events = ev->events;
 	r->armed = 1;
 	r->err_reported = 0;
+	r->edge = (ev->events & EPOLLET) != 0;
 	if (!same_data) {
 		struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
 		ready_hash_del(set, r);
@@ -908,9 +913,15 @@ static uint32_t ready_collect_one(struct ready_reg *r,
 		r->err_reported = 1;
 	}
 	/* edge-triggered readers read until EAGAIN, so buffered plaintext
-	   never needs a second edge */
-	if (f->state == SOCK_READY && (r->app_events & EPOLLET))
-		return 0;
+	   needs no second edge, unless the program asked for one (ADD or
+	   MOD); writability's edges are the kernel's */
+	if (f->state == SOCK_READY && (r->app_events & EPOLLET)) {
+		int edge = r->edge;
+
+		r->edge = 0;
+		return edge ? ready_mask_synthetic(f, r->app_events & EPOLLIN)
+			    : 0;
+	}
 	/* a one-shot hears writability from the kernel (ready_mask_epoll),
 	   and so does a watched set's registration */
 	if (f->state == SOCK_READY &&
