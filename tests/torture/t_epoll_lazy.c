@@ -33,6 +33,8 @@
  *              and data added: no event before its reply;
  *   etmod      edge-triggered EPOLLIN, a reply read in part: MOD of the
  *              same mask gives a new edge;
+ *   samedata   the socket and a readable pipe with the same data (0): the
+ *              pipe's event comes;
  *   narrow     MOD from EPOLLIN|EPOLLOUT to EPOLLIN, with data readable:
  *              EPOLLIN only; back to EPOLLOUT only: EPOLLOUT only.
  *
@@ -419,6 +421,29 @@ static void case_etmod(int fd)
 	close(ep);
 }
 
+/* The socket and a pipe registered with the same data (0, as programs
+   that never look at it do): the pipe's event comes. */
+static void case_samedata(int fd)
+{
+	struct epoll_event ev;
+	int ep = epoll_create1(EPOLL_CLOEXEC), pfd[2];
+
+	t_phase = "samedata";
+	if (ep < 0 || pipe(pfd) < 0)
+		die_errno("epoll_create1/pipe");
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, 0);
+	ctl(ep, EPOLL_CTL_ADD, pfd[0], EPOLLIN, 0);
+	if (write(pfd[1], "x", 1) != 1)
+		die_errno("write(pipe)");
+	if (ewait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLIN)
+		die("samedata: a readable pipe registered with the socket's data: "
+		    "no event in 1 s");
+	t_checked();
+	close(pfd[0]);
+	close(pfd[1]);
+	close(ep);
+}
+
 static void case_nested(int fd)
 {
 	struct epoll_event ev;
@@ -575,6 +600,7 @@ int main(int argc, char **argv)
 		{ "delwait", case_delwait }, { "killed", case_killed },
 		{ "full", case_full },       { "forkdel", case_forkdel },
 		{ "reuse", case_reuse },     { "etmod", case_etmod },
+		{ "samedata", case_samedata },
 	};
 	int fd;
 
