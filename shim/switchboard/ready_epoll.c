@@ -916,11 +916,12 @@ static uint32_t ready_collect_one(struct ready_reg *r,
 	   needs no second edge, unless the program asked for one (ADD or
 	   MOD); writability's edges are the kernel's */
 	if (f->state == SOCK_READY && (r->app_events & EPOLLET)) {
-		int edge = r->edge;
+		uint32_t ev = r->edge ?
+			ready_mask_synthetic(f, r->app_events & EPOLLIN) : 0;
 
-		r->edge = 0;
-		return edge ? ready_mask_synthetic(f, r->app_events & EPOLLIN)
-			    : 0;
+		if (ev == 0)
+			r->edge = 0; /* reported: ready_collect clears it */
+		return ev;
 	}
 	/* a one-shot hears writability from the kernel (ready_mask_epoll),
 	   and so does a watched set's registration */
@@ -973,6 +974,7 @@ static void ready_collect(struct ready_set *set, struct ready_round *rd,
 				rd->synth_reg[rd->n] = r;
 			rd->ev[rd->n].events = ev;
 			rd->ev[rd->n++].data = r->data;
+			r->edge = 0;
 			if (r->app_events & EPOLLONESHOT) {
 				r->armed = 0;
 				ready_apply(r);
