@@ -67,4 +67,14 @@ void ready_atfork_release(void);
 /* ready_is_epfd - 1 if fd is an epoll fd the shim keeps state for. */
 int ready_is_epfd(int fd);
 
+/* ready_epfd_new - epfd is a new epoll set (epoll_create*): its state,
+   kept from the start so that polling it is seen whenever it happens. */
+void ready_epfd_new(int epfd);
+
+/* ready_epfd_watched - fd is polled by the program (poll, select, or
+   registered in an epoll set): if it is an epoll set, the kernel's
+   readiness of it is the program's from now on (no synthetic
+   writability, no deferred deletion). */
+void ready_epfd_watched(int fd);
+
 #endif

@@ -530,14 +530,27 @@ SHIM_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
 	return ready_pselect_ts(nfds, r, w, e, timeout, mask);
 }
 
+/* A new epoll set: NEW_FD's, and known as one from the start (polled or
+   nested before it holds a TLS socket). */
+static int hooks_new_epfd(int r)
+{
+	if (r >= 0) {
+		fdt_forget_stale(r);
+		ready_epfd_new(r);
+	}
+	return r;
+}
+
 SHIM_EXPORT int epoll_create(int size)
 {
-	NEW_FD(real.epoll_create(size));
+	hooks_init();
+	return hooks_new_epfd(real.epoll_create(size));
 }
 
 SHIM_EXPORT int epoll_create1(int flags)
 {
-	NEW_FD(real.epoll_create1(flags));
+	hooks_init();
+	return hooks_new_epfd(real.epoll_create1(flags));
 }
 
 SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)

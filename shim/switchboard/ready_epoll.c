@@ -69,6 +69,9 @@ struct ready_reg {
 			   next event may still be the old one's */
 	int dormant;    /* not live, but still registered with the kernel
 			   on kfd (a deferred EPOLL_CTL_DEL) */
+	int edge;       /* edge-triggered, just added or modified: what is
+			   ready then is one edge (as the kernel's ADD and
+			   MOD queue one), buffered plaintext too */
 	int wide;       /* kernel_events is more than the registration
 			   needs (a change not passed on): narrowed when an
 			   event the program did not ask for comes */
@@ -83,6 +86,11 @@ struct ready_set {
 	size_t nbuckets;
 	size_t ndormant; /* registrations with dormant set */
 	int asked_kernel; /* the last wait asked the kernel */
+	int watched;      /* the set itself is polled (poll, select, an
+			     outer epoll set): the kernel's readiness of it
+			     must be the program's, so nothing is synthetic
+			     that the kernel could say, nothing dormant */
+	size_t rotor;     /* where the next wait's synthetic events start */
 };
 
 static struct fdt_map ready_sets;
@@ -296,6 +304,20 @@ static void ready_drop(struct ready_reg *r)
 
 /* --------------------------------------- the kernel's registrations */
 
+/* ready_mask_epoll, but for a watched set (struct ready_set) the kernel
+   hears writability too: whoever polls the set itself asks the kernel. */
+static uint32_t ready_watched_mask(int epfd, const struct ready_facts *f,
+				   uint32_t app_events, int armed)
+{
+	uint32_t m = ready_mask_epoll(f, app_events, armed);
+	struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
+
+	if (set != NULL && set->watched && m != READY_DISARMED &&
+	    f->state == SOCK_READY && f->owned)
+		m |= app_events & EPOLLOUT;
+	return m;
+}
+
 /* Caller holds ready_lock: what the kernel registration of r must be. */
 static uint32_t ready_reg_mask(struct ready_reg *r)
 {
@@ -303,7 +325,7 @@ static uint32_t ready_reg_mask(struct ready_reg *r)
 	struct ready_facts f;
 
 	ready_look(r->sock, r->fd, &v, &f);
-	return ready_mask_epoll(&f, r->app_events, r->armed);
+	return ready_watched_mask(r->epfd, &f, r->app_events, r->armed);
 }
 
 /* A level-triggered kernel registration for `have` serves one that needs
@@ -425,6 +447,33 @@ again:
 			goto again; /* the chain changed */
 		}
 	}
+}
+
+/* Caller holds ready_lock: s is about to be registered in set through r:
+   a dormant registration of s made through another of its numbers (a
+   dup) holds the kernel's, which the new one needs: removed. */
+static void ready_bury_sock(struct ready_set *set, struct shim_sock *s,
+			    struct ready_reg *r, int epfd)
+{
+	struct ready_reg *x;
+
+	if (set == NULL || set->ndormant == 0)
+		return;
+	READY_FOR_SOCK(x, s)
+		if (x != r && x->dormant && x->epfd == epfd)
+			ready_bury(set, x);
+}
+
+/* Caller holds ready_lock: the set itself is polled from now on (see
+   struct ready_set): every registration's kernel events widened to the
+   program's, nothing left dormant. */
+static void ready_watch(struct ready_set *set)
+{
+	set->watched = 1;
+	ready_bury_all(set);
+	for (struct ready_reg *r = set->regs; r != NULL; r = r->set_next)
+		if (r->live)
+			ready_apply(r);
 }
 
 /* -------------------------------------------- what the socket reports */
@@ -610,10 +659,11 @@ static int ready_ctl_register(struct shim_sock *s, struct ready_reg *r,
 	r->data = ev->data;
 	r->armed = 1;
 	r->err_reported = 0;
+	r->edge = (ev->events & EPOLLET) != 0;
 	r->sock = s;
 	ready_look(s, fd, &v, &f);
 	r->kfd = v.kernel_fd;
-	r->kernel_events = ready_mask_epoll(&f, r->app_events, r->armed);
+	r->kernel_events = ready_watched_mask(epfd, &f, r->app_events, r->armed);
 	kev.events = r->kernel_events |
 		     (!sock_emulated(v.state) ? 0 : (ev->events & EPOLLEXCLUSIVE));
 	kev.data = ev->data;
@@ -644,6 +694,7 @@ static int ready_ctl_register(struct shim_sock *s, struct ready_reg *r,
 static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 			 int fd, struct epoll_event *ev)
 {
+	int had_set = fdt_map_peek(&ready_sets, epfd) != NULL;
 	struct ready_set *set = ready_set_get(epfd);
 	int fresh = r == NULL, revive = 0;
 
@@ -658,12 +709,15 @@ static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 		ready_wake(set, r);
 		revive = 1;
 	}
+	ready_bury_sock(set, s, r, epfd);
 	ready_bury_data(set, ev->data);
 	if (ready_ctl_register(s, r, epfd, fd, ev, revive) < 0) {
 		int err = errno;
 		if (fresh)
 			free(r);
-		if (set->nregs == 0 && set->regs == NULL)
+		/* a set made here for a number that is no epoll set goes;
+		   one known since epoll_create stays (set->watched) */
+		if (!had_set && set->nregs == 0 && set->regs == NULL)
 			ready_set_free(epfd, set);
 		errno = err;
 		return -1;
@@ -687,9 +741,15 @@ static int ready_ctl_mod(struct ready_reg *r, int epfd, int fd,
 
 	int same_data = r->data.u64 == ev->data.u64;
 
+	/* the kernel refuses to change an exclusive registration (EINVAL):
+	   its answer, nothing of r changed */
+	if (r->app_events & EPOLLEXCLUSIVE)
+		return real.epoll_ctl(epfd, EPOLL_CTL_MOD,
+				      r->kfd >= 0 ? r->kfd : fd, ev);
 	r->app_events = ev->events;
 	r->armed = 1;
 	r->err_reported = 0;
+	r->edge = (ev->events & EPOLLET) != 0;
 	if (!same_data) {
 		struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
 		ready_hash_del(set, r);
@@ -732,6 +792,7 @@ int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 		    struct epoll_event *ev)
 {
 	struct ready_reg *r;
+	struct ready_set *set;
 	int rc, err;
 
 	ready_observe();
@@ -742,8 +803,10 @@ int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 	else if (op == EPOLL_CTL_MOD && ev != NULL && r != NULL && r->live)
 		rc = ready_ctl_mod(r, epfd, fd, ev);
 	else if (op == EPOLL_CTL_DEL && r != NULL && r->live && r->kfd >= 0 &&
-		 r->kfd != fd && !(r->app_events & EPOLLEXCLUSIVE)) {
-		ready_sleep(fdt_map_peek(&ready_sets, epfd), r);
+		 r->kfd != fd && !(r->app_events & EPOLLEXCLUSIVE) &&
+		 (set = fdt_map_peek(&ready_sets, epfd)) != NULL &&
+		 !set->watched) {
+		ready_sleep(set, r);
 		rc = 0;
 	} else {
 		int kfd = r != NULL && r->live && r->kfd >= 0 ? r->kfd : fd;
@@ -763,7 +826,11 @@ int ready_epoll_ctl_plain(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	struct ready_set *set;
 
-	if (fdt_map_peek(&ready_sets, epfd) == NULL || op == EPOLL_CTL_DEL)
+	if (op != EPOLL_CTL_DEL)
+		ready_epfd_watched(fd); /* an epoll set nested in another */
+	set = fdt_map_peek(&ready_sets, epfd);
+	if (set == NULL || op == EPOLL_CTL_DEL ||
+	    __atomic_load_n(&set->ndormant, __ATOMIC_RELAXED) == 0)
 		return real.epoll_ctl(epfd, op, fd, ev);
 	pthread_mutex_lock(&ready_lock);
 	set = fdt_map_peek(&ready_sets, epfd);
@@ -771,6 +838,34 @@ int ready_epoll_ctl_plain(int epfd, int op, int fd, struct epoll_event *ev)
 		ready_bury_all(set);
 	pthread_mutex_unlock(&ready_lock);
 	return real.epoll_ctl(epfd, op, fd, ev);
+}
+
+void ready_epfd_new(int epfd)
+{
+	struct ready_set *set;
+
+	pthread_mutex_lock(&ready_lock);
+	set = fdt_map_peek(&ready_sets, epfd);
+	if (set != NULL) { /* the number's last epoll set, closed unseen */
+		while (set->regs != NULL)
+			ready_drop(set->regs);
+		ready_set_free(epfd, set);
+	}
+	(void)ready_set_get(epfd);
+	pthread_mutex_unlock(&ready_lock);
+}
+
+void ready_epfd_watched(int fd)
+{
+	struct ready_set *set = fdt_map_peek(&ready_sets, fd);
+
+	if (set == NULL || __atomic_load_n(&set->watched, __ATOMIC_RELAXED))
+		return;
+	pthread_mutex_lock(&ready_lock);
+	set = fdt_map_peek(&ready_sets, fd);
+	if (set != NULL && !set->watched)
+		ready_watch(set);
+	pthread_mutex_unlock(&ready_lock);
 }
 
 /* ----------------------------------------------------- epoll_wait */
@@ -784,6 +879,8 @@ struct ready_round {
 	int expired_fd[READY_MAX_EXPIRED];
 	int nexpired;
 	int skip_kernel;              /* synthetic events only this round */
+	int held;                     /* synthetic events left for the next
+					 round (no room this one) */
 	struct ready_reg *synth_reg[READY_SYNTH_MAX]; /* to merge kernel
 							 duplicates */
 };
@@ -807,7 +904,7 @@ static void ready_collect_handshake(struct ready_reg *r,
 
 /* The events of r that are ready without asking the kernel (0: none). */
 static uint32_t ready_collect_one(struct ready_reg *r,
-				  const struct ready_facts *f)
+				  const struct ready_facts *f, int watched)
 {
 	/* edge-triggered: an error is an edge, reported once */
 	if (f->state == SOCK_FAILED && (r->app_events & EPOLLET)) {
@@ -816,44 +913,75 @@ static uint32_t ready_collect_one(struct ready_reg *r,
 		r->err_reported = 1;
 	}
 	/* edge-triggered readers read until EAGAIN, so buffered plaintext
-	   never needs a second edge */
-	if (f->state == SOCK_READY && (r->app_events & EPOLLET))
-		return 0;
-	/* a one-shot hears writability from the kernel (ready_mask_epoll) */
-	if (f->state == SOCK_READY && (r->app_events & EPOLLONESHOT))
+	   needs no second edge, unless the program asked for one (ADD or
+	   MOD); writability's edges are the kernel's */
+	if (f->state == SOCK_READY && (r->app_events & EPOLLET)) {
+		uint32_t ev = r->edge ?
+			ready_mask_synthetic(f, r->app_events & EPOLLIN) : 0;
+
+		if (ev == 0)
+			r->edge = 0; /* reported: ready_collect clears it */
+		return ev;
+	}
+	/* a one-shot hears writability from the kernel (ready_mask_epoll),
+	   and so does a watched set's registration */
+	if (f->state == SOCK_READY &&
+	    ((r->app_events & EPOLLONESHOT) || watched))
 		return ready_mask_synthetic(f, r->app_events & ~READY_FLAGS &
 						       ~(uint32_t)EPOLLOUT);
 	return ready_mask_synthetic(f, r->app_events & ~READY_FLAGS);
 }
 
-static void ready_collect(struct ready_set *set, struct ready_round *rd)
+/*
+ * The synthetic events of set, at most cap of them; those beyond are
+ * counted in rd->held.  Like the kernel's ready list, the registrations
+ * take turns: the walk starts where the last one that ran out of room
+ * stopped, so that every ready registration is reported in turn however
+ * small the program's maxevents.
+ */
+static void ready_collect(struct ready_set *set, struct ready_round *rd,
+			  int cap)
 {
-	for (struct ready_reg *r = set->regs; r != NULL; r = r->set_next) {
-		struct sock_view v;
-		struct ready_facts f;
-		uint32_t ev;
+	size_t i = 0, from = set->rotor, stop = 0;
+	int pass;
 
-		if (!r->live)
-			continue;
-		ready_look(r->sock, r->fd, &v, &f);
-		if (ready_mask_handshaking(f.state)) {
-			ready_collect_handshake(r, &v, rd);
-			continue;
-		}
-		if (!r->armed || rd->n >= rd->max)
-			continue;
-		ev = ready_collect_one(r, &f);
-		if (ev == 0)
-			continue;
-		if (rd->n < READY_SYNTH_MAX)
-			rd->synth_reg[rd->n] = r;
-		rd->ev[rd->n].events = ev;
-		rd->ev[rd->n++].data = r->data;
-		if (r->app_events & EPOLLONESHOT) {
-			r->armed = 0;
-			ready_apply(r);
+	for (pass = 0; pass < 2; pass++) {
+		i = 0;
+		for (struct ready_reg *r = set->regs; r != NULL;
+		     r = r->set_next, i++) {
+			struct sock_view v;
+			struct ready_facts f;
+			uint32_t ev;
+
+			if (!r->live || (pass == 0) != (i >= from))
+				continue;
+			ready_look(r->sock, r->fd, &v, &f);
+			if (ready_mask_handshaking(f.state)) {
+				ready_collect_handshake(r, &v, rd);
+				continue;
+			}
+			if (!r->armed)
+				continue;
+			ev = ready_collect_one(r, &f, set->watched);
+			if (ev == 0)
+				continue;
+			if (rd->n >= cap) {
+				if (rd->held++ == 0)
+					stop = i;
+				continue;
+			}
+			if (rd->n < READY_SYNTH_MAX)
+				rd->synth_reg[rd->n] = r;
+			rd->ev[rd->n].events = ev;
+			rd->ev[rd->n++].data = r->data;
+			r->edge = 0;
+			if (r->app_events & EPOLLONESHOT) {
+				r->armed = 0;
+				ready_apply(r);
+			}
 		}
 	}
+	set->rotor = rd->held > 0 ? stop : 0;
 }
 
 /* A kernel event for r that a synthetic event of this round already
@@ -986,11 +1114,13 @@ static int ready_round_collect(int epfd, struct epoll_event *events, int max,
 	if (set != NULL && set->ndormant > 0)
 		ready_bury_all(set); /* nothing dormant while the kernel waits */
 	if (set != NULL) {
-		ready_collect(set, rd);
 		/* A round with synthetic events returns at once; every other
-		   one still asks the kernel too, so that no descriptor's
-		   events wait behind a socket that is always ready. */
-		rd->skip_kernel = rd->n > 0 && set->asked_kernel;
+		   one still asks the kernel too, with room left for one of
+		   its events at least, so that no descriptor's events wait
+		   behind a socket that is always ready. */
+		ready_collect(set, rd, set->asked_kernel ? max : max - 1);
+		rd->skip_kernel = (rd->n > 0 || rd->held > 0) &&
+				  set->asked_kernel;
 		set->asked_kernel = !rd->skip_kernel;
 	}
 	pthread_mutex_unlock(&ready_lock);
@@ -1018,7 +1148,7 @@ int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
 		if (ready_round_collect(epfd, events, max, &rd))
 			continue;
 		ms = ready_timeout_ms(dl);
-		if (rd.n > 0)
+		if (rd.n > 0 || rd.held > 0)
 			ms = 0;
 		else if (rd.cap_ms >= 0 && (ms < 0 || rd.cap_ms < ms))
 			ms = rd.cap_ms;
@@ -1035,6 +1165,8 @@ int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
 		}
 		if (out > 0)
 			return out;
+		if (rd.held > 0)
+			continue; /* the next round reports them */
 		if (dl != NULL && deadline_passed(dl))
 			return 0;
 	}

@@ -156,6 +156,8 @@ static size_t ready_own_collect(struct pollfd *fds, nfds_t n,
 		struct shim_sock *s = fdt_peek(fds[i].fd);
 		if (s != NULL && ready_own_fast(s, fds[i].fd))
 			nown++;
+		else if (s == NULL && (fds[i].events & POLLIN))
+			ready_epfd_watched(fds[i].fd);
 	}
 	if (nown == 0)
 		return 0;
@@ -261,6 +263,8 @@ int ready_select_has_tls(int nfds, fd_set *r, fd_set *w, fd_set *e)
 		s = fdt_peek(fd);
 		if (s != NULL && sock_fast(s))
 			return 1;
+		if (s == NULL && ready_fd_isset(fd, r))
+			ready_epfd_watched(fd);
 	}
 	return 0;
 }

@@ -1,0 +1,618 @@
+/*
+ * t_epoll_lazy - epoll patterns where a kernel registration that lags the
+ * program's (a change not passed on, a deletion deferred, writability
+ * known without asking) would show: each case compares with what a kernel
+ * TCP socket does.
+ *
+ *   starve     a socket registered EPOLLIN|EPOLLOUT level-triggered (always
+ *              writable) beside a readable pipe, epoll_wait(maxevents 1):
+ *              the kernel's ready list goes round, so the pipe is reported
+ *              within a few waits, and the socket's EPOLLIN once the reply
+ *              to a PING has come;
+ *   nested     an epoll set holding the socket for EPOLLOUT is readable for
+ *              poll() and for an outer epoll set (the socket is writable);
+ *   turns      three always-writable sockets, epoll_wait(maxevents 1):
+ *              each is reported in turn;
+ *   dup        EPOLL_CTL_DEL of the socket, then EPOLL_CTL_ADD of a dup of
+ *              it with other data: succeeds (the first is gone);
+ *   delpoll    a socket with a reply waiting, deleted from its set: poll()
+ *              of the set reports nothing;
+ *   rearm      EPOLL_CTL_MOD with the same mask re-arms a one-shot
+ *              registration and gives an edge-triggered one a new edge;
+ *   exclmod    MOD of an EPOLLEXCLUSIVE registration: EINVAL;
+ *   delwait    a thread waits while another deletes the socket and makes
+ *              it readable: no event;
+ *   killed     the server closes a connection waited on for EPOLLOUT only
+ *              (a write on each event): an error comes, no spinning;
+ *   full       the send buffer full (the server busy in a 3 s script):
+ *              no EPOLLOUT, no POLLOUT until the server reads, then the
+ *              32 MiB SET completes;
+ *   forkdel    the socket deleted, a fork child waits on the shared set,
+ *              the parent adds the socket back: its EPOLLIN comes;
+ *   reuse      a connection deleted and closed, a new one with its number
+ *              and data added: no event before its reply;
+ *   etmod      edge-triggered EPOLLIN, a reply read in part: MOD of the
+ *              same mask gives a new edge;
+ *   samedata   the socket and a readable pipe with the same data (0): the
+ *              pipe's event comes;
+ *   narrow     MOD from EPOLLIN|EPOLLOUT to EPOLLIN, with data readable:
+ *              EPOLLIN only; back to EPOLLOUT only: EPOLLOUT only.
+ *
+ * Checks: each case's reply byte-exact, and the events above.
+ */
+#include <sys/epoll.h>
+#include <sys/wait.h>
+
+#include "torture.h"
+
+#define TAG_SOCK 0x50c4e7f00dULL
+#define TAG_PIPE 0x919e0000beefULL
+#define TAG_DUP 0xd0d0d0d0ULL
+
+static void ctl(int ep, int op, int fd, uint32_t events, uint64_t tag)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = tag };
+
+	if (epoll_ctl(ep, op, fd, &ev) < 0)
+		die_errno("epoll_ctl(op %d, fd %d, events 0x%x)", op, fd, events);
+}
+
+static int ewait(int ep, struct epoll_event *evs, int max, int ms)
+{
+	int n = epoll_wait(ep, evs, max, ms);
+
+	if (n < 0)
+		die_errno("epoll_wait");
+	return n;
+}
+
+/* Wait (up to 2 s) until the socket's reply has reached the kernel. */
+static void wait_reply(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (poll(&p, 1, 2000) != 1)
+		die("no reply within 2 s");
+	t_sleep_ms(50); /* and all of it */
+}
+
+static void case_starve(int fd)
+{
+	struct epoll_event ev;
+	int ep = epoll_create1(EPOLL_CLOEXEC), pfd[2], i, pipe_seen = 0;
+
+	t_phase = "starve";
+	if (ep < 0 || pipe(pfd) < 0)
+		die_errno("epoll_create1/pipe");
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT, TAG_SOCK);
+	ctl(ep, EPOLL_CTL_ADD, pfd[0], EPOLLIN, TAG_PIPE);
+	if (write(pfd[1], "x", 1) != 1)
+		die_errno("write(pipe)");
+	for (i = 0; i < 20 && !pipe_seen; i++)
+		if (ewait(ep, &ev, 1, 1000) == 1 && ev.data.u64 == TAG_PIPE)
+			pipe_seen = 1;
+	if (!pipe_seen)
+		die("starve: a readable pipe not reported in 20 epoll_wait(maxevents 1) "
+		    "beside an always-writable socket");
+	t_checked();
+	ctl(ep, EPOLL_CTL_DEL, pfd[0], 0, 0);
+	t_write_all(fd, "PING\r\n", 6);
+	wait_reply(fd);
+	for (i = 0; i < 20; i++)
+		if (ewait(ep, &ev, 1, 1000) == 1 && ev.data.u64 == TAG_SOCK &&
+		    (ev.events & EPOLLIN))
+			break;
+	if (i == 20)
+		die("starve: the socket's reply not reported readable in 20 "
+		    "epoll_wait(maxevents 1) (EPOLLOUT only)");
+	t_checked();
+	t_expect_str(fd, "starve PING", "+PONG\r\n");
+	close(pfd[0]);
+	close(pfd[1]);
+	close(ep);
+}
+
+/* Three always-writable sockets, epoll_wait(maxevents 1): each in turn. */
+static void case_turns(int fd)
+{
+	struct epoll_event ev;
+	int ep = epoll_create1(EPOLL_CLOEXEC), fds[3], seen[3] = { 0 }, i, j;
+
+	t_phase = "turns";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	fds[0] = fd;
+	fds[1] = t_connect();
+	fds[2] = t_connect();
+	for (j = 0; j < 3; j++) {
+		if (j > 0)
+			t_cmd_expect(fds[j], "+PONG\r\n", "PING", NULL);
+		ctl(ep, EPOLL_CTL_ADD, fds[j], EPOLLOUT, TAG_SOCK + (uint64_t)j);
+	}
+	for (i = 0; i < 30; i++)
+		if (ewait(ep, &ev, 1, 1000) == 1 && ev.data.u64 >= TAG_SOCK &&
+		    ev.data.u64 < TAG_SOCK + 3)
+			seen[ev.data.u64 - TAG_SOCK]++;
+	for (j = 0; j < 3; j++)
+		if (seen[j] == 0)
+			die("turns: socket %d of 3 (always writable) not reported in 30 "
+			    "epoll_wait(maxevents 1): %d %d %d", j, seen[0], seen[1], seen[2]);
+	t_checked();
+	close(fds[1]);
+	close(fds[2]);
+	close(ep);
+}
+
+/* MOD of a registration made with EPOLLEXCLUSIVE: EINVAL. */
+static void case_exclmod(int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_SOCK };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	t_phase = "exclmod";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLEXCLUSIVE, TAG_SOCK);
+	if (epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0 || errno != EINVAL)
+		die("exclmod: MOD of an EPOLLEXCLUSIVE registration: %s, not EINVAL",
+		    errno == 0 ? "success" : strerror(errno));
+	t_checked();
+	ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
+	close(ep);
+}
+
+struct waiter {
+	int ep, n;
+	struct epoll_event ev;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->n = epoll_wait(w->ep, &w->ev, 1, 600);
+	return NULL;
+}
+
+/* One thread waits on the set while another deletes the socket, then
+   makes it readable: the waiter hears nothing. */
+static void case_delwait(int fd)
+{
+	struct waiter w = { 0 };
+	pthread_t th;
+
+	t_phase = "delwait";
+	w.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (w.ep < 0)
+		die_errno("epoll_create1");
+	ctl(w.ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
+	if (pthread_create(&th, NULL, wait_thread, &w) != 0)
+		die("pthread_create");
+	t_sleep_ms(100);
+	ctl(w.ep, EPOLL_CTL_DEL, fd, 0, 0);
+	t_write_all(fd, "PING\r\n", 6);
+	pthread_join(th, NULL);
+	if (w.n != 0)
+		die("delwait: the waiter got %d event(s) (0x%x, data 0x%llx) of a "
+		    "socket deleted while it waited", w.n, w.ev.events,
+		    (unsigned long long)w.ev.data.u64);
+	t_checked();
+	t_expect_str(fd, "delwait PING", "+PONG\r\n");
+	close(w.ep);
+}
+
+/* The server closes a connection the program waits on for EPOLLOUT only,
+   writing on each event: an error comes (an event's EPOLLERR/EPOLLHUP or
+   the write's), it does not spin. */
+static void case_killed(int fd)
+{
+	struct epoll_event ev;
+	char buf[64], cmd[96];
+	int c = t_connect(), ep = epoll_create1(EPOLL_CLOEXEC), i;
+	long id;
+
+	t_phase = "killed";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	t_write_all(c, "CLIENT ID\r\n", 11);
+	for (i = 0; i < (int)sizeof(buf) - 1; i++) {
+		t_read_exact(c, buf + i, 1, "CLIENT ID");
+		if (buf[i] == '\n')
+			break;
+	}
+	buf[i + 1] = '\0';
+	id = atol(buf + 1);
+	snprintf(cmd, sizeof(cmd), "CLIENT KILL ID %ld\r\n", id);
+	t_write_all(fd, cmd, strlen(cmd));
+	t_expect_str(fd, "CLIENT KILL", ":1\r\n");
+	t_sleep_ms(100);
+	t_set_nonblock(c, 1);
+	ctl(ep, EPOLL_CTL_ADD, c, EPOLLOUT, TAG_SOCK);
+	for (i = 0; i < 200; i++) {
+		int n = ewait(ep, &ev, 1, 1000);
+
+		if (n == 1 && (ev.events & (EPOLLERR | EPOLLHUP)))
+			break;
+		if (n == 1 && send(c, "PING\r\n", 6, MSG_NOSIGNAL) < 0) {
+			if (errno == EAGAIN)
+				die("killed: EPOLLOUT, then the write: EAGAIN");
+			break;
+		}
+		t_sleep_ms(5);
+	}
+	if (i == 200)
+		die("killed: 200 EPOLLOUT and writes on a killed connection, no error");
+	t_checked();
+	close(ep);
+	close(c);
+}
+
+/* A full send buffer (the server busy in a script for 3 s): EPOLLOUT
+   and POLLOUT only once the server has read. */
+static void case_full(int fd)
+{
+	static const char script[] =
+		"local s=redis.call('TIME') repeat local n=redis.call('TIME') "
+		"until (n[1]-s[1])*1000000+(n[2]-s[2]) > 3000000 return 1";
+	struct tbuf cmd = { 0 }, hdr = { 0 };
+	struct epoll_event ev;
+	struct pollfd p;
+	char key[128], *chunk;
+	size_t total = 32u << 20, sent = 0, n;
+	int c = t_connect(), ep = epoll_create1(EPOLL_CLOEXEC);
+	int blocked = 0, waits = 0;
+	double t0;
+
+	t_phase = "full";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
+	resp_cmd(&cmd, "EVAL", script, "0", NULL);
+	t_write_all(fd, cmd.p, cmd.len);
+	t_sleep_ms(100);
+	t0 = t_now_ms();
+	tbuf_addf(&hdr, "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%zu\r\n",
+		  strlen(t_key(key, sizeof(key), "full")), key, total);
+	t_write_all(c, hdr.p, hdr.len);
+	t_set_nonblock(c, 1);
+	ctl(ep, EPOLL_CTL_ADD, c, EPOLLOUT, TAG_SOCK);
+	chunk = malloc(65536);
+	if (chunk == NULL)
+		die("out of memory");
+	memset(chunk, 'v', 65536);
+	while (sent < total) {
+		ssize_t w;
+
+		n = total - sent < 65536 ? total - sent : 65536;
+		w = write(c, chunk, n);
+		if (w > 0) {
+			sent += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN)
+			die_errno("full: write after %zu bytes", sent);
+		if (!blocked && t_now_ms() - t0 < 2000 &&
+		    ewait(ep, &ev, 1, 200) == 0) {
+			/* the server is still in its script and the kernel's
+			   buffers are full: no room, for poll either */
+			blocked = 1;
+			p.fd = c;
+			p.events = POLLOUT;
+			p.revents = 0;
+			if (poll(&p, 1, 100) != 0)
+				die("full: POLLOUT (0x%x) where EPOLLOUT did not come, "
+				    "the server not reading", p.revents);
+			t_checked();
+		}
+		if (ewait(ep, &ev, 1, 5000) != 1 || !(ev.events & EPOLLOUT))
+			die("full: no EPOLLOUT in 5 s after %zu bytes", sent);
+		waits++;
+	}
+	if (!blocked)
+		die("full: EPOLLOUT within 200 ms after every EAGAIN for 2 s, the "
+		    "server in a script (%d waits)", waits);
+	t_set_nonblock(c, 0);
+	t_write_all(c, "\r\n", 2);
+	t_expect_str(c, "full SET", "+OK\r\n");
+	t_expect_str(fd, "full EVAL", ":1\r\n");
+	t_cmd_expect(c, ":1\r\n", "DEL", key, NULL);
+	t_checked();
+	printf("full: %zu bytes, %d waits for EPOLLOUT\n", sent, waits);
+	free(chunk);
+	tbuf_free(&cmd);
+	tbuf_free(&hdr);
+	close(ep);
+	close(c);
+}
+
+/* The socket deleted from a set a fork child then waits on (the child
+   shares the kernel's epoll set), added back by the parent: the parent's
+   registration works. */
+static void case_forkdel(int fd)
+{
+	struct epoll_event ev;
+	int ep = epoll_create1(0), st;
+	pid_t pid;
+
+	t_phase = "forkdel";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
+	ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
+	pid = fork();
+	if (pid < 0)
+		die_errno("fork");
+	if (pid == 0) {
+		int n = epoll_wait(ep, &ev, 1, 50);
+
+		_exit(n == 0 ? 0 : 1);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		die("forkdel: the child's epoll_wait on the shared set: status 0x%x", st);
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
+	t_write_all(fd, "PING\r\n", 6);
+	if (ewait(ep, &ev, 1, 2000) != 1 || ev.data.u64 != TAG_SOCK ||
+	    !(ev.events & EPOLLIN))
+		die("forkdel: the parent's socket, added back: no EPOLLIN in 2 s");
+	t_checked();
+	t_expect_str(fd, "forkdel PING", "+PONG\r\n");
+	close(ep);
+}
+
+/* A connection deleted from a set and closed; a new one takes its number
+   and data: no event before its reply, then its EPOLLIN. */
+static void case_reuse(int fd)
+{
+	struct epoll_event ev;
+	int ep = epoll_create1(EPOLL_CLOEXEC), c, c2;
+
+	(void)fd;
+	t_phase = "reuse";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	c = t_connect();
+	t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
+	ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN | EPOLLOUT, TAG_SOCK);
+	t_write_all(c, "PING\r\n", 6);
+	wait_reply(c);
+	ctl(ep, EPOLL_CTL_DEL, c, 0, 0);
+	close(c);
+	c2 = t_connect();
+	t_cmd_expect(c2, "+PONG\r\n", "PING", NULL);
+	ctl(ep, EPOLL_CTL_ADD, c2, EPOLLIN, TAG_SOCK);
+	if (ewait(ep, &ev, 1, 100) != 0)
+		die("reuse: an event (0x%x) before the new connection's reply "
+		    "(numbers %d, %d)", ev.events, c, c2);
+	t_write_all(c2, "PING\r\n", 6);
+	if (ewait(ep, &ev, 1, 2000) != 1 || ev.data.u64 != TAG_SOCK ||
+	    ev.events != EPOLLIN)
+		die("reuse: the new connection's reply: no EPOLLIN alone in 2 s");
+	t_expect_str(c2, "reuse PING", "+PONG\r\n");
+	t_checked();
+	close(c2);
+	close(ep);
+}
+
+/* Edge-triggered EPOLLIN, a reply read in part: EPOLL_CTL_MOD of the same
+   mask gives a new edge (the rest is still to read). */
+static void case_etmod(int fd)
+{
+	struct epoll_event ev;
+	char b;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	t_phase = "etmod";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLET, TAG_SOCK);
+	t_write_all(fd, "PING\r\n", 6);
+	if (ewait(ep, &ev, 1, 2000) != 1 || !(ev.events & EPOLLIN))
+		die("etmod: the reply: no edge");
+	t_sleep_ms(50);
+	t_read_exact(fd, &b, 1, "etmod first byte");
+	if (b != '+')
+		die("etmod: first byte 0x%02x", (unsigned char)b);
+	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN | EPOLLET, TAG_SOCK);
+	if (ewait(ep, &ev, 1, 500) != 1 || !(ev.events & EPOLLIN))
+		die("etmod: MOD of the same edge-triggered mask, 6 bytes unread: "
+		    "no new edge");
+	t_expect_str(fd, "etmod rest", "PONG\r\n");
+	t_checked();
+	close(ep);
+}
+
+/* The socket and a pipe registered with the same data (0, as programs
+   that never look at it do): the pipe's event comes. */
+static void case_samedata(int fd)
+{
+	struct epoll_event ev;
+	int ep = epoll_create1(EPOLL_CLOEXEC), pfd[2];
+
+	t_phase = "samedata";
+	if (ep < 0 || pipe(pfd) < 0)
+		die_errno("epoll_create1/pipe");
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, 0);
+	ctl(ep, EPOLL_CTL_ADD, pfd[0], EPOLLIN, 0);
+	if (write(pfd[1], "x", 1) != 1)
+		die_errno("write(pipe)");
+	if (ewait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLIN)
+		die("samedata: a readable pipe registered with the socket's data: "
+		    "no event in 1 s");
+	t_checked();
+	close(pfd[0]);
+	close(pfd[1]);
+	close(ep);
+}
+
+static void case_nested(int fd)
+{
+	struct epoll_event ev;
+	struct pollfd p;
+	int inner = epoll_create1(EPOLL_CLOEXEC), outer = epoll_create1(EPOLL_CLOEXEC);
+
+	t_phase = "nested";
+	if (inner < 0 || outer < 0)
+		die_errno("epoll_create1");
+	ctl(inner, EPOLL_CTL_ADD, fd, EPOLLOUT, TAG_SOCK);
+	p.fd = inner;
+	p.events = POLLIN;
+	p.revents = 0;
+	if (poll(&p, 1, 500) != 1 || !(p.revents & POLLIN))
+		die("nested: poll() of an epoll set holding a writable socket "
+		    "for EPOLLOUT: not readable");
+	t_checked();
+	ctl(outer, EPOLL_CTL_ADD, inner, EPOLLIN, TAG_PIPE);
+	if (ewait(outer, &ev, 1, 500) != 1 || ev.data.u64 != TAG_PIPE)
+		die("nested: an outer epoll set holding that set: no event");
+	t_checked();
+	if (ewait(inner, &ev, 1, 500) != 1 || ev.data.u64 != TAG_SOCK ||
+	    !(ev.events & EPOLLOUT))
+		die("nested: the inner set's own wait: no EPOLLOUT");
+	t_checked();
+	close(outer);
+	close(inner);
+}
+
+static void case_dup(int fd)
+{
+	struct epoll_event ev;
+	int ep = epoll_create1(EPOLL_CLOEXEC), d;
+
+	t_phase = "dup";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
+	ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
+	d = dup(fd);
+	if (d < 0)
+		die_errno("dup");
+	ctl(ep, EPOLL_CTL_ADD, d, EPOLLIN, TAG_DUP);
+	t_checked();
+	t_write_all(fd, "PING\r\n", 6);
+	wait_reply(fd);
+	if (ewait(ep, &ev, 1, 1000) != 1 || ev.data.u64 != TAG_DUP ||
+	    !(ev.events & EPOLLIN))
+		die("dup: the dup's registration not reported readable");
+	t_checked();
+	t_expect_str(fd, "dup PING", "+PONG\r\n");
+	ctl(ep, EPOLL_CTL_DEL, d, 0, 0);
+	close(d);
+	close(ep);
+}
+
+static void case_delpoll(int fd)
+{
+	struct pollfd p;
+	int ep = epoll_create1(EPOLL_CLOEXEC), rc;
+
+	t_phase = "delpoll";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
+	t_write_all(fd, "PING\r\n", 6);
+	wait_reply(fd);
+	ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
+	p.fd = ep;
+	p.events = POLLIN;
+	p.revents = 0;
+	rc = poll(&p, 1, 200);
+	if (rc != 0)
+		die("delpoll: poll() of a set whose only socket was deleted: %d "
+		    "(revents 0x%x)", rc, p.revents);
+	t_checked();
+	t_expect_str(fd, "delpoll PING", "+PONG\r\n");
+	close(ep);
+}
+
+static void case_rearm(int fd)
+{
+	struct epoll_event ev;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	t_phase = "rearm";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLOUT | EPOLLONESHOT, TAG_SOCK);
+	if (ewait(ep, &ev, 1, 1000) != 1 || !(ev.events & EPOLLOUT))
+		die("rearm: one-shot EPOLLOUT: no event");
+	if (ewait(ep, &ev, 1, 100) != 0)
+		die("rearm: one-shot EPOLLOUT fired twice");
+	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLOUT | EPOLLONESHOT, TAG_SOCK);
+	if (ewait(ep, &ev, 1, 1000) != 1 || !(ev.events & EPOLLOUT))
+		die("rearm: one-shot EPOLLOUT re-armed by MOD: no event");
+	t_checked();
+	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLOUT | EPOLLET, TAG_SOCK);
+	if (ewait(ep, &ev, 1, 1000) != 1 || !(ev.events & EPOLLOUT))
+		die("rearm: edge-triggered EPOLLOUT: no event");
+	if (ewait(ep, &ev, 1, 100) != 0)
+		die("rearm: edge-triggered EPOLLOUT fired twice");
+	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLOUT | EPOLLET, TAG_SOCK);
+	if (ewait(ep, &ev, 1, 1000) != 1 || !(ev.events & EPOLLOUT))
+		die("rearm: edge-triggered EPOLLOUT, MOD of the same mask: no new edge");
+	t_checked();
+	close(ep);
+}
+
+static void case_narrow(int fd)
+{
+	struct epoll_event ev;
+	int ep = epoll_create1(EPOLL_CLOEXEC), i;
+
+	t_phase = "narrow";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT, TAG_SOCK);
+	if (ewait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLOUT)
+		die("narrow: IN|OUT, idle: events 0x%x, not EPOLLOUT", ev.events);
+	t_write_all(fd, "PING\r\n", 6);
+	wait_reply(fd);
+	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN, TAG_SOCK);
+	for (i = 0; i < 3; i++)
+		if (ewait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLIN)
+			die("narrow: MOD to EPOLLIN, reply waiting: events 0x%x", ev.events);
+	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLOUT, TAG_SOCK);
+	for (i = 0; i < 3; i++)
+		if (ewait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLOUT)
+			die("narrow: MOD to EPOLLOUT, reply waiting: events 0x%x", ev.events);
+	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN, TAG_SOCK);
+	if (ewait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLIN)
+		die("narrow: back to EPOLLIN: events 0x%x", ev.events);
+	t_checked();
+	t_expect_str(fd, "narrow PING", "+PONG\r\n");
+	ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
+	if (ewait(ep, &ev, 1, 100) != 0)
+		die("narrow: an event after EPOLL_CTL_DEL");
+	t_checked();
+	close(ep);
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = getenv("T_EPOLL_LAZY_CASE");
+	static const struct {
+		const char *name;
+		void (*run)(int);
+	} cases[] = {
+		{ "narrow", case_narrow }, { "rearm", case_rearm },
+		{ "dup", case_dup },       { "delpoll", case_delpoll },
+		{ "nested", case_nested }, { "starve", case_starve },
+		{ "turns", case_turns },     { "exclmod", case_exclmod },
+		{ "delwait", case_delwait }, { "killed", case_killed },
+		{ "full", case_full },       { "forkdel", case_forkdel },
+		{ "reuse", case_reuse },     { "etmod", case_etmod },
+		{ "samedata", case_samedata },
+	};
+	int fd;
+
+	t_init(argc, argv);
+	fd = t_connect();
+	t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (only != NULL && strcmp(only, cases[i].name) != 0)
+			continue;
+		cases[i].run(fd);
+		printf("%s: ok\n", cases[i].name);
+	}
+	close(fd);
+	t_done();
+}
