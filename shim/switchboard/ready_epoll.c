@@ -5,26 +5,29 @@
  * The kernel keeps registrations across calls, so each registration of a
  * tracked socket is mirrored in a struct ready_reg, owned here: indexed by
  * socket (a fixed table of buckets, for the socket's events) and, per
- * epoll fd, in a list plus a hash by epoll_data (for the kernel's events).
- * The kernel registration carries the program's own epoll_data and an
- * event mask computed from the socket's snapshot (ready_mask_epoll),
- * updated when the socket module reports a change.  Kernel events are
- * recognised by their data (a program needs distinct data per fd to tell
- * fds apart); one-shot and edge-triggered registrations get no duplicate
- * events.
+ * epoll fd, in a list plus a hash by tag (for the kernel's events).  The
+ * kernel registration carries a tag of the shim's (ready_tag: never taken
+ * for the program's data, whatever that is) and an event mask computed
+ * from the socket's snapshot (ready_mask_epoll), updated when the socket
+ * module reports a change; the program gets its own epoll_data back in
+ * each event.  Events whose data is no tag are the program's own
+ * descriptors', as the kernel said them.  One-shot and edge-triggered
+ * registrations get no duplicate events.
  *
  * The kernel sees only the changes it must.  A program's EPOLL_CTL_MOD
- * that leaves the kernel registration as it is (level-triggered, same
- * events and data) is not passed on.  A program's EPOLL_CTL_DEL of a
- * registration held on the private socket leaves that one dormant: off
- * the program's view at once, still in the kernel until the program adds
- * the socket again (one EPOLL_CTL_MOD instead of a DEL and an ADD, which
- * allocate and free: event loops such as redis's ae delete and add on
- * every request) or until the next wait on that epoll fd, which removes
- * every dormant registration first.  A kernel event of a dormant one met
- * meanwhile (another thread's wait) is dropped, and the registration
- * removed; so is a dormant registration whose data another registration
- * of its set takes.
+ * that the kernel registration already serves (level-triggered, its events
+ * a superset: narrowed when an event the program did not ask for comes)
+ * is not passed on; nor is a change of the program's data alone.  A
+ * program's EPOLL_CTL_DEL of a registration held on the private socket
+ * leaves that one dormant: off the program's view at once, still in the
+ * kernel until the program adds the socket again (no change, or one
+ * EPOLL_CTL_MOD, instead of a DEL and an ADD, which allocate and free:
+ * event loops such as redis's ae delete and add on every request) or until
+ * the next wait on that epoll fd, which removes every dormant registration
+ * first.  A kernel event of a dormant one met meanwhile (another thread's
+ * wait) is dropped, and the registration removed.  A set the program polls
+ * or nests in another (watched) gets none of this: the kernel must see
+ * its readiness as the program's.
  *
  * Calls: the socket module (sock_view, references, sock_probe_readable,
  * sock_observe), the fd table's maps, ready_drive.c, ready_mask.c, the real
@@ -50,6 +53,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #define READY_MAX_EXPIRED 16
 #define READY_SYNTH_MAX 64      /* synthetic events remembered per round,
@@ -67,6 +73,7 @@ struct ready_reg {
 	int live;       /* 0 after EPOLL_CTL_DEL: kept for the next ADD */
 	int moved;      /* re-registered on another kernel descriptor: the
 			   next event may still be the old one's */
+	uint64_t tag;   /* the kernel registration's epoll_data: ready_tag() */
 	int dormant;    /* not live, but still registered with the kernel
 			   on kfd (a deferred EPOLL_CTL_DEL) */
 	int edge;       /* edge-triggered, just added or modified: what is
@@ -200,7 +207,7 @@ static void ready_hash_rebuild(struct ready_set *set)
 		return;
 	memset(set->hash, 0, set->nbuckets * sizeof(*set->hash));
 	for (struct ready_reg *r = set->regs; r != NULL; r = r->set_next) {
-		size_t b = ready_hash_of(r->data.u64, set->nbuckets);
+		size_t b = ready_hash_of(r->tag, set->nbuckets);
 
 		if (!r->live && !r->dormant)
 			continue;
@@ -209,17 +216,45 @@ static void ready_hash_rebuild(struct ready_set *set)
 	}
 }
 
-static struct ready_reg *ready_find_data(struct ready_set *set, uint64_t data)
+/* The registration whose kernel events carry `tag`, or NULL: the event
+   is of a descriptor the shim does not track, with the program's data. */
+static struct ready_reg *ready_find_tag(struct ready_set *set, uint64_t tag)
 {
 	struct ready_reg *r;
 
 	if (set->nbuckets == 0)
 		return NULL;
-	for (r = set->hash[ready_hash_of(data, set->nbuckets)]; r != NULL;
+	for (r = set->hash[ready_hash_of(tag, set->nbuckets)]; r != NULL;
 	     r = r->hash_next)
-		if (r->data.u64 == data)
+		if (r->tag == tag)
 			return r;
 	return NULL;
+}
+
+/*
+ * The kernel registrations of tracked sockets carry a tag of the shim's,
+ * not the program's epoll_data: the registration's address mixed with a
+ * secret drawn once per process, so that no event of the program's own
+ * descriptors (whose data may be anything, the same as a TLS socket's
+ * too) is taken for one of the shim's.  The program's data is put back
+ * in each event it is given.  Caller holds ready_lock.
+ */
+static uint64_t ready_tag(const struct ready_reg *r)
+{
+	static uint64_t secret;
+
+	if (secret == 0) {
+		uint64_t v = 0;
+		struct timespec ts;
+
+		if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			v = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^
+			    ((uint64_t)getpid() << 17) ^ (uintptr_t)&v;
+		}
+		secret = v | 1;
+	}
+	return (uint64_t)(uintptr_t)r ^ secret;
 }
 
 static void ready_unlink(struct ready_reg **head, struct ready_reg *r,
@@ -243,7 +278,7 @@ static void ready_hash_add(struct ready_set *set, struct ready_reg *r)
 		ready_hash_rebuild(set); /* grows, and indexes r too */
 		return;
 	}
-	b = ready_hash_of(r->data.u64, set->nbuckets);
+	b = ready_hash_of(r->tag, set->nbuckets);
 	r->hash_next = set->hash[b];
 	set->hash[b] = r;
 }
@@ -252,7 +287,7 @@ static void ready_hash_del(struct ready_set *set, struct ready_reg *r)
 {
 	if (set->hash == NULL)
 		return;
-	ready_unlink(&set->hash[ready_hash_of(r->data.u64, set->nbuckets)], r,
+	ready_unlink(&set->hash[ready_hash_of(r->tag, set->nbuckets)], r,
 		     offsetof(struct ready_reg, hash_next));
 }
 
@@ -352,7 +387,7 @@ static void ready_apply(struct ready_reg *r)
 		return;
 	}
 	ev.events = m == READY_DISARMED ? EPOLLONESHOT : m;
-	ev.data = r->data;
+	ev.data.u64 = r->tag;
 	if (r->kfd < 0)
 		return;
 	if (real.epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->kfd, &ev) == 0) {
@@ -372,7 +407,7 @@ static void ready_register(struct ready_reg *r, int kfd)
 	r->kfd = kfd;
 	m = ready_reg_mask(r);
 	ev.events = m == READY_DISARMED ? EPOLLONESHOT : m;
-	ev.data = r->data;
+	ev.data.u64 = r->tag;
 	if (real.epoll_ctl(r->epfd, EPOLL_CTL_ADD, kfd, &ev) == 0) {
 		r->kernel_events = m;
 	} else {
@@ -428,25 +463,6 @@ static void ready_bury_all(struct ready_set *set)
 	     r != NULL && set->ndormant > 0; r = r->set_next)
 		if (r->dormant)
 			ready_bury(set, r);
-}
-
-/* Caller holds ready_lock: a registration is about to carry data: a
-   dormant one carrying it too is removed, so kernel events stay told
-   apart by their data. */
-static void ready_bury_data(struct ready_set *set, epoll_data_t data)
-{
-	struct ready_reg *r;
-
-	if (set == NULL || set->ndormant == 0 || set->hash == NULL)
-		return;
-again:
-	for (r = set->hash[ready_hash_of(data.u64, set->nbuckets)]; r != NULL;
-	     r = r->hash_next) {
-		if (r->dormant && r->data.u64 == data.u64) {
-			ready_bury(set, r);
-			goto again; /* the chain changed */
-		}
-	}
 }
 
 /* Caller holds ready_lock: s is about to be registered in set through r:
@@ -651,7 +667,6 @@ static int ready_ctl_register(struct shim_sock *s, struct ready_reg *r,
 	struct epoll_event kev;
 	int old_kfd = revive ? r->kfd : -1;
 	uint32_t old_events = r->kernel_events;
-	uint64_t old_data = r->data.u64;
 
 	r->epfd = epfd;
 	r->fd = fd;
@@ -666,10 +681,9 @@ static int ready_ctl_register(struct shim_sock *s, struct ready_reg *r,
 	r->kernel_events = ready_watched_mask(epfd, &f, r->app_events, r->armed);
 	kev.events = r->kernel_events |
 		     (!sock_emulated(v.state) ? 0 : (ev->events & EPOLLEXCLUSIVE));
-	kev.data = ev->data;
+	kev.data.u64 = r->tag;
 	r->wide = 0;
-	if (old_kfd >= 0 && old_kfd == r->kfd && old_data == ev->data.u64 &&
-	    !(ev->events & READY_FLAGS) &&
+	if (old_kfd >= 0 && old_kfd == r->kfd && !(ev->events & READY_FLAGS) &&
 	    ready_covers(old_events, r->kernel_events)) {
 		/* the dormant kernel registration serves as it is */
 		r->wide = old_events != r->kernel_events;
@@ -698,8 +712,8 @@ static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 	struct ready_set *set = ready_set_get(epfd);
 	int fresh = r == NULL, revive = 0;
 
-	if (fresh)
-		r = calloc(1, sizeof(*r));
+	if (fresh && (r = calloc(1, sizeof(*r))) != NULL)
+		r->tag = ready_tag(r);
 	if (r == NULL || set == NULL) {
 		if (fresh)
 			free(r);
@@ -710,7 +724,6 @@ static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 		revive = 1;
 	}
 	ready_bury_sock(set, s, r, epfd);
-	ready_bury_data(set, ev->data);
 	if (ready_ctl_register(s, r, epfd, fd, ev, revive) < 0) {
 		int err = errno;
 		if (fresh)
@@ -739,8 +752,6 @@ static int ready_ctl_mod(struct ready_reg *r, int epfd, int fd,
 	struct epoll_event kev;
 	int rc;
 
-	int same_data = r->data.u64 == ev->data.u64;
-
 	/* the kernel refuses to change an exclusive registration (EINVAL):
 	   its answer, nothing of r changed */
 	if (r->app_events & EPOLLEXCLUSIVE)
@@ -750,18 +761,12 @@ static int ready_ctl_mod(struct ready_reg *r, int epfd, int fd,
 	r->armed = 1;
 	r->err_reported = 0;
 	r->edge = (ev->events & EPOLLET) != 0;
-	if (!same_data) {
-		struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
-		ready_hash_del(set, r);
-		ready_bury_data(set, ev->data);
-		r->data = ev->data;
-		ready_hash_add(set, r);
-	}
+	r->data = ev->data; /* the kernel's stays the tag */
 	kev.events = ready_reg_mask(r);
-	kev.data = ev->data;
+	kev.data.u64 = r->tag;
 	/* level-triggered, and the kernel registration serves as it is: a
 	   kernel MOD would change nothing the program sees */
-	if (same_data && r->kfd >= 0 && !(ev->events & READY_FLAGS) &&
+	if (r->kfd >= 0 && !(ev->events & READY_FLAGS) &&
 	    ready_covers(r->kernel_events, kev.events)) {
 		r->wide = r->kernel_events != kev.events;
 		return 0;
@@ -820,23 +825,12 @@ int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 	return rc;
 }
 
-/* epoll_ctl of a descriptor the shim does not track: a dormant
-   registration of the set could carry the same data, so none is left. */
+/* epoll_ctl of a descriptor the shim does not track (its events keep the
+   program's data, which no tag of the shim's is). */
 int ready_epoll_ctl_plain(int epfd, int op, int fd, struct epoll_event *ev)
 {
-	struct ready_set *set;
-
 	if (op != EPOLL_CTL_DEL)
 		ready_epfd_watched(fd); /* an epoll set nested in another */
-	set = fdt_map_peek(&ready_sets, epfd);
-	if (set == NULL || op == EPOLL_CTL_DEL ||
-	    __atomic_load_n(&set->ndormant, __ATOMIC_RELAXED) == 0)
-		return real.epoll_ctl(epfd, op, fd, ev);
-	pthread_mutex_lock(&ready_lock);
-	set = fdt_map_peek(&ready_sets, epfd);
-	if (set != NULL && set->ndormant > 0)
-		ready_bury_all(set);
-	pthread_mutex_unlock(&ready_lock);
 	return real.epoll_ctl(epfd, op, fd, ev);
 }
 
@@ -1074,7 +1068,7 @@ static int ready_translate(int epfd, struct epoll_event *ev,
 
 	pthread_mutex_lock(&ready_lock);
 	set = fdt_map_peek(&ready_sets, epfd);
-	r = set ? ready_find_data(set, ev->data.u64) : NULL;
+	r = set ? ready_find_tag(set, ev->data.u64) : NULL;
 	if (r != NULL && r->dormant) { /* deleted meanwhile: not reported */
 		ready_bury(set, r);
 		pthread_mutex_unlock(&ready_lock);
@@ -1084,6 +1078,7 @@ static int ready_translate(int epfd, struct epoll_event *ev,
 		pthread_mutex_unlock(&ready_lock);
 		return r == NULL; /* not ours: as the kernel said it */
 	}
+	ev->data = r->data; /* the program's, for the kernel's tag */
 	if (r->wide && (ev->events & ~r->app_events &
 			(EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP)))
 		ready_apply(r); /* level-triggered: it would come again */
