@@ -98,11 +98,12 @@ case_cpu_table() {
 }
 
 case_latency_table() {
-	table_of "| percentile |" 2 "the latency table" || return
+	table_of "| percentile |" 3 "the latency table" || return
 	assert_contains "$ROWS" "| p50 |" "the latency table"
 	assert_contains "$ROWS" "| p99 |" "the latency table"
+	assert_contains "$ROWS" "| mean (1 / requests per second) |" "the latency table"
 	# native, shim (µs), ratio, goal (text)
-	check_rows "$INT" "$INT" "$DEC" "."
+	check_rows "$NUM" "$NUM" "$DEC" "."
 }
 
 case_extras_table() {
