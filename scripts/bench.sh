@@ -33,7 +33,9 @@
 # the kernel (slab growth: the shim's socketpair per connection); and the
 # cost of relay mode: one program (tests/clients/relay_bench.c) through the
 # shim writing through stdio (relayed) against writing with write() (the
-# fast path), one request at a time and 16 at a time.
+# fast path), one request at a time and 16 at a time.  And the wrapper's
+# own start-up (issue 14, scripts/bench-lib/wrapper.sh): redis-cli PING
+# through redis-tls-run against the variables set by hand.
 #
 #   --full      (default) 5 rounds after an uncounted calibration round,
 #               about 2.5 s per measurement: several minutes
@@ -612,6 +614,8 @@ report() {
 		echo "| GET, $d at a time | $rw | $rs | $(ratio "$rs" "$rw") |"
 	done
 	echo
+	wrapper_report
+	echo
 	machine
 }
 
@@ -624,6 +628,8 @@ printf 'round\tworkload\ttest\tmode\trequests\tfigure\tkind\tredis_benchmark_ove
 compile idle_conns "$ROOT/tests/clients/idle_conns.c"
 compile spawn_time "$ROOT/scripts/bench-lib/spawn_time.c"
 compile relay_bench "$ROOT/tests/clients/relay_bench.c"
+# shellcheck source-path=SCRIPTDIR source=bench-lib/wrapper.sh
+source "$ROOT/scripts/bench-lib/wrapper.sh"
 
 start_servers
 log "redis-server plaintext 127.0.0.1:$P1, TLS 127.0.0.1:$P2; stunnel 127.0.0.1:$P3"
@@ -661,6 +667,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	relay_once "$r"
 done
 spawn_once
+wrapper_once
 
 report >"$T_TMP/results.md"
 cat "$T_TMP/results.md"
