@@ -33,11 +33,12 @@
 
 extern char **environ;
 
-/* Besides REDIS_TLS_*: what OpenSSL reads (its configuration, modules,
-   default trust store) and where the tool's libraries come from. */
+/* Besides REDIS_TLS_*: the engine's key log, what OpenSSL reads (its
+   configuration, modules, default trust store) and where the tool's
+   libraries come from. */
 static const char *const cc_other_vars[] = {
-	"OPENSSL_CONF", "OPENSSL_MODULES", "OPENSSL_ENGINES", "SSL_CERT_FILE",
-	"SSL_CERT_DIR", "LD_LIBRARY_PATH",
+	"SSLKEYLOGFILE", "OPENSSL_CONF", "OPENSSL_MODULES", "OPENSSL_ENGINES",
+	"SSL_CERT_FILE", "SSL_CERT_DIR", "LD_LIBRARY_PATH",
 };
 
 static int cc_var_counts(const char *entry)
