@@ -138,14 +138,23 @@ int check_cache_path(char *out, size_t len, int mk)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+/* 1 if a is at or after b. */
+static int cc_not_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec >= b->tv_nsec);
+}
+
 /* The identity line of path (without "file " and the path); -1 also
-   when it changed at or after `since` (0: any time will do). */
-static int cc_ident(const char *path, time_t since, char *out, size_t len)
+   when it changed at or after *since (NULL: any time will do). */
+static int cc_ident(const char *path, const struct timespec *since,
+		    char *out, size_t len)
 {
 	struct stat st;
 	int n;
 
-	if (stat(path, &st) < 0 || (since != 0 && st.st_ctim.tv_sec >= since))
+	if (stat(path, &st) < 0 ||
+	    (since != NULL && cc_not_before(&st.st_ctim, since)))
 		return -1;
 	n = snprintf(out, len, "%ju %ju %jd %jd %ld %jd %ld",
 		     (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
@@ -200,7 +209,7 @@ static int cc_file_same(char *line)
 		path++;
 	}
 	n = (size_t)(path - 1 - line);
-	if (cc_ident(path, 0, ident, sizeof(ident)) < 0)
+	if (cc_ident(path, NULL, ident, sizeof(ident)) < 0)
 		return 0;
 	return strlen(ident) == n && memcmp(ident, line, n) == 0;
 }
@@ -273,11 +282,13 @@ static void cc_prune(const char *path)
 	closedir(d);
 }
 
-int check_cache_write(const char *path, time_t started, time_t until,
-		      const char *const *files, size_t n)
+int check_cache_write(const char *path, const struct timespec *started,
+		      time_t until, const char *const *files, size_t n)
 {
 	char tmp[CHECK_CACHE_PATH_MAX + 16], ident[160];
 	time_t cap = time(NULL) + CHECK_CACHE_TTL_S;
+	/* a second before: the kernel's file times lag its clock a tick */
+	struct timespec since = { started->tv_sec - 1, started->tv_nsec };
 	uint64_t key;
 	FILE *f;
 	int fd, ok = 1;
@@ -302,7 +313,7 @@ int check_cache_write(const char *path, time_t started, time_t until,
 		if (files[i] == NULL)
 			continue;
 		if (strchr(files[i], '\n') != NULL ||
-		    cc_ident(files[i], started - 1, ident, sizeof(ident)) < 0)
+		    cc_ident(files[i], &since, ident, sizeof(ident)) < 0)
 			ok = 0;
 		else
 			fprintf(f, "file %s %s\n", ident, files[i]);

@@ -53,7 +53,7 @@ int check_cache_hit(const char *path);
 
 /*
  * check_cache_write - remember a configuration just accepted by a check
- * that started at `started`: path (from check_cache_path) with the key,
+ * that started at *started (CLOCK_REALTIME): path (from check_cache_path) with the key,
  * until (a time, never later than CHECK_CACHE_TTL_S from now) and the
  * identity of each of the n files (NULL entries are skipped).  A file
  * changed since a second before the check (its change time, which only
@@ -63,7 +63,7 @@ int check_cache_hit(const char *path);
  * remembered: a file that cannot be stat'ed or changed during the check,
  * a name with a newline, a write error).
  */
-int check_cache_write(const char *path, time_t started, time_t until,
-		      const char *const *files, size_t n);
+int check_cache_write(const char *path, const struct timespec *started,
+		      time_t until, const char *const *files, size_t n);
 
 #endif

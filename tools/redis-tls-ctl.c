@@ -206,7 +206,7 @@ static int ctl_files_lib(struct dl_phdr_info *info, size_t size, void *arg)
  * a variable (a secret the record would have to fingerprint) or the file
  * @includes others.  A failure only means the next run checks again.
  */
-static void ctl_record(const char *record, time_t started)
+static void ctl_record(const char *record, const struct timespec *started)
 {
 	const struct shim_config *cfg = engine_config();
 	static char self[PATH_MAX];
@@ -252,12 +252,13 @@ static void ctl_record(const char *record, time_t started)
 
 static int ctl_check_config(const char *record)
 {
-	time_t started = time(NULL);
+	struct timespec started;
 
+	clock_gettime(CLOCK_REALTIME, &started);
 	if (ctl_load() == NULL)
 		return 1;
 	if (record != NULL)
-		ctl_record(record, started);
+		ctl_record(record, &started);
 	return 0;
 }
 
