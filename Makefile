@@ -173,6 +173,13 @@ $(BUILD)/tests/test_sup_filter: tests/unit/test_sup_filter.c tools/sup_filter.c 
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(ENG_INC) -Itools $(LDFLAGS) \
 		-o $@ $< tools/sup_filter.c -lcmocka
 
+# redis-tls-run's remembered verdicts, on files the test makes.
+$(BUILD)/tests/test_check_cache: tests/unit/test_check_cache.c tools/check_cache.c \
+                                 tools/check_cache.h $(BUILD)/flags | $(BUILD)/tests
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -Itools $(LDFLAGS) \
+		-o $@ $< tools/check_cache.c -lcmocka
+
 # The supervisor's table of non-blocking connects.
 $(BUILD)/tests/test_sup_pending: tests/unit/test_sup_pending.c tools/sup_pending.c \
                                  tools/supervise.h $(BUILD)/flags | $(BUILD)/tests
