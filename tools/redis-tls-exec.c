@@ -55,7 +55,6 @@ extern char **environ;
 
 struct ex_opts {
 	const char *lib, *ctl;
-	const char *found; /* --classify: where CMD was found, or NULL */
 	int supervise, classify;
 	char **cmd; /* CMD ARGS... */
 };
@@ -354,7 +353,6 @@ static void ex_classify(struct ex_opts *o)
 
 	if (ex_find(o->cmd[0], path, sizeof(path)) < 0)
 		ex_die("%s: command not found", o->cmd[0]);
-	o->found = path; /* what execvp would run */
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 		return; /* a folder...: the exec says why */
 	if (access(o->ctl, X_OK) != 0)
@@ -401,10 +399,9 @@ static void ex_exec(const struct ex_opts *o)
 	char **argv;
 
 	if (!o->supervise) {
-		if (o->found != NULL)
-			execv(o->found, o->cmd);
-		else
-			execvp(o->cmd[0], o->cmd);
+		/* execvp, as the shell's exec: a file without #! runs
+		   under /bin/sh */
+		execvp(o->cmd[0], o->cmd);
 		fprintf(stderr, ME ": exec: %s: %s\n", o->cmd[0],
 			errno == ENOENT ? "not found" : strerror(errno));
 		exit(errno == ENOENT ? 127 : 126);
