@@ -76,6 +76,7 @@ PURE_OBJS        += $(call obj,$(SB_DIR)/sock_refusal.c)
 LIB     := $(BUILD)/libredistls.so
 ENGINE  := $(BUILD)/libredistls-engine.so
 CTL     := $(BUILD)/redis-tls-ctl
+EXEC    := $(BUILD)/redis-tls-exec
 
 UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -89,9 +90,9 @@ ENGINE_LIBS   = $(shell pkg-config --libs $(PKGS_ENGINE) 2>/dev/null)
         tree-check deb doc-check FORCE
 
 ifeq ($(SANITIZER),)
-all: $(LIB) $(ENGINE) $(CTL)
+all: $(LIB) $(ENGINE) $(CTL) $(EXEC)
 else
-all: $(LIB) $(CTL)
+all: $(LIB) $(CTL) $(EXEC)
 endif
 
 # Compiler flags are dependencies: $(BUILD)/flags changes (and everything
@@ -144,18 +145,27 @@ $(LIB): $(SWITCHBOARD_OBJS) $(ENGINE_OBJS) $(COMMON_OBJS)
 endif
 
 CTL_SRCS := tools/redis-tls-ctl.c tools/supervise.c tools/sup_relay.c tools/sup_pending.c \
-            tools/sup_filter.c
+            tools/sup_filter.c tools/check_cache.c
 # The switchboard modules redis-tls-ctl links: the shim's own log module
 # (the supervisor logs with its levels, targets and line format) and its
 # judgement of a program file (`reach`, for redis-tls-run, tells a program
 # LD_PRELOAD cannot reach as the exec hooks tell it).
 CTL_SB_OBJS := $(BUILD)/obj/switchboard/log.o $(BUILD)/obj/switchboard/real.o \
                 $(BUILD)/obj/switchboard/exec_image.o
-$(CTL): $(CTL_SRCS) tools/supervise.h $(ENGINE_OBJS) $(COMMON_OBJS) $(CTL_SB_OBJS) $(BUILD)/flags
+$(CTL): $(CTL_SRCS) tools/supervise.h tools/check_cache.h $(ENGINE_OBJS) $(COMMON_OBJS) $(CTL_SB_OBJS) $(BUILD)/flags
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(ENG_INC) -Itools $(ENGINE_CFLAGS) $(LDFLAGS) -o $@ $(CTL_SRCS) \
 		$(ENGINE_OBJS) $(COMMON_OBJS) $(CTL_SB_OBJS) $(ENGINE_LIBS) -ldl -pthread \
 		-Wl,--export-dynamic-symbol=redis_tls_shim_stand_aside
+
+# redis-tls-run's last step (check, classify, exec): libc alone, so that it
+# starts fast; the classifier is the exec hooks' own (exec_image.c).
+EXEC_SRCS := tools/redis-tls-exec.c tools/check_cache.c tools/exec_real.c
+EXEC_OBJS := $(BUILD)/obj/switchboard/exec_image.o $(BUILD)/obj/common/setid.o
+$(EXEC): $(EXEC_SRCS) tools/check_cache.h $(EXEC_OBJS) $(BUILD)/flags
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(SB_INC) -Iinclude -Itools $(LDFLAGS) -o $@ $(EXEC_SRCS) \
+		$(EXEC_OBJS) -ldl
 
 $(BUILD)/tests/%: tests/unit/%.c $(PURE_OBJS) $(BUILD)/flags | $(BUILD)/tests
 	@$(if $(Q),echo "  CC      $@")
@@ -180,6 +190,13 @@ $(BUILD)/tests/test_sup_filter: tests/unit/test_sup_filter.c tools/sup_filter.c 
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(ENG_INC) -Itools $(LDFLAGS) \
 		-o $@ $< tools/sup_filter.c -lcmocka
+
+# redis-tls-run's remembered verdicts, on files the test makes.
+$(BUILD)/tests/test_check_cache: tests/unit/test_check_cache.c tools/check_cache.c \
+                                 tools/check_cache.h $(BUILD)/flags | $(BUILD)/tests
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -Itools $(LDFLAGS) \
+		-o $@ $< tools/check_cache.c -lcmocka
 
 # The supervisor's table of non-blocking connects.
 $(BUILD)/tests/test_sup_pending: tests/unit/test_sup_pending.c tools/sup_pending.c \
@@ -274,6 +291,7 @@ install: all
 	install -d $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 $(LIB) $(ENGINE) $(DESTDIR)$(PKGLIBDIR)/
 	install -m 0755 $(CTL) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(EXEC) $(DESTDIR)$(PKGLIBDIR)/
 	ln -sfn $(CTL_REL) $(DESTDIR)$(PKGLIBDIR)/redis-tls-ctl
 	for s in redis-tls-run redis-tls-entrypoint; do \
 		sed 's|^pkglib_rel=.*|pkglib_rel=$(PKGLIB_REL)|' scripts/$$s > $(DESTDIR)$(BINDIR)/$$s && \

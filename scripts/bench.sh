@@ -36,7 +36,9 @@
 # fast path), one request at a time and 16 at a time.  And what the client
 # pays per request (issue 14, scripts/bench-lib/cpu.sh): its CPU time per
 # request natively and through the shim, GET with 50 clients, with -P 16
-# and with one client, and the latency at one client.
+# and with one client, and the latency at one client; and the wrapper's
+# own start-up (scripts/bench-lib/wrapper.sh): redis-cli PING through
+# redis-tls-run against the variables set by hand.
 #
 #   --full      (default) 5 rounds after an uncounted calibration round,
 #               about 2.5 s per measurement: several minutes
@@ -622,6 +624,9 @@ report() {
 	done
 	echo
 	slowlink_report
+	echo
+	wrapper_report
+	echo
 	machine
 }
 
@@ -638,6 +643,8 @@ compile idle_conns "$ROOT/tests/clients/idle_conns.c"
 compile spawn_time "$ROOT/scripts/bench-lib/spawn_time.c"
 compile relay_bench "$ROOT/tests/clients/relay_bench.c"
 compile cpu_time "$ROOT/scripts/bench-lib/cpu_time.c"
+# shellcheck source-path=SCRIPTDIR source=bench-lib/wrapper.sh
+source "$ROOT/scripts/bench-lib/wrapper.sh"
 
 start_servers
 log "redis-server plaintext 127.0.0.1:$P1, TLS 127.0.0.1:$P2; stunnel 127.0.0.1:$P3"
@@ -677,6 +684,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 spawn_once
 slowlink_measure
+wrapper_once
 
 report >"$T_TMP/results.md"
 cat "$T_TMP/results.md"

@@ -44,7 +44,8 @@ make -s --no-print-directory -C "$ROOT" install BUILD="$BUILD" DESTDIR="$stage" 
 pkglib=$stage/usr/lib/$multiarch/$pkg
 strip --remove-section=.comment --remove-section=.note --strip-unneeded \
 	"$pkglib/libredistls.so" "$pkglib/libredistls-engine.so"
-strip --remove-section=.comment --remove-section=.note "$stage/usr/bin/redis-tls-ctl"
+strip --remove-section=.comment --remove-section=.note "$stage/usr/bin/redis-tls-ctl" \
+	"$pkglib/redis-tls-exec"
 
 # Documentation: compressed (gzip -n: no name or time inside).
 doc=$stage/usr/share/doc/$pkg
@@ -58,7 +59,8 @@ rm -f "$stage/usr/share/man/man1/redis-tls-entrypoint.1"
 # Depends from the libraries the binaries link; the control file.
 cd "$work"
 dpkg-shlibdeps -Tdebian/substvars -e"$pkglib/libredistls.so" \
-	-e"$pkglib/libredistls-engine.so" -e"$stage/usr/bin/redis-tls-ctl" 2>&1 |
+	-e"$pkglib/libredistls-engine.so" -e"$stage/usr/bin/redis-tls-ctl" \
+	-e"$pkglib/redis-tls-exec" 2>&1 |
 	grep -v 'binaries to analyze should already be installed' >&2 || true
 mkdir -p "$stage/DEBIAN"
 dpkg-gencontrol -p"$pkg" -Tdebian/substvars -P"$stage"

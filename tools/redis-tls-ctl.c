@@ -11,6 +11,11 @@
  *                                is expired or not yet valid is named
  *                                with its dates in a warning; only a
  *                                ca_file with no valid one is a problem.
+ *   redis-tls-ctl check-config --record FILE
+ *                                the same; if it loads, remember that
+ *                                in FILE (check_cache.h) for
+ *                                redis-tls-exec, which then need not ask
+ *                                again while nothing it read changes.
  *   redis-tls-ctl check          the same, then for each endpoint that
  *                                names one address: connect, handshake,
  *                                PING, twice (to show resumption), and
@@ -22,6 +27,7 @@
  * switchboard uses (open, handshake, write, read), on its own
  * non-blocking sockets, with poll(2) for the waits.
  */
+#include "check_cache.h"
 #include "config.h"
 #include "deadline.h"
 #include "engine.h"
@@ -36,6 +42,8 @@
 #include "switchboard/real.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <link.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -149,9 +157,110 @@ static const struct shim_engine_ops *ctl_load_shim(void)
 	return ops;
 }
 
-static int ctl_check_config(void)
+/* ------------------------------------------------ check-config --record */
+
+/* 1 if the file at path holds an @include (whose files the record would
+   not name). */
+static int ctl_has_include(const char *path)
 {
-	return ctl_load() != NULL ? 0 : 1;
+	char line[CTL_LINE_MAX];
+	FILE *f = fopen(path, "r");
+	int found = 0;
+
+	if (f == NULL)
+		return 1;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, "@include") != NULL;
+	fclose(f);
+	return found;
+}
+
+struct ctl_files {
+	const char **v;
+	size_t n, max;
+};
+
+static void ctl_files_add(struct ctl_files *fs, const char *path)
+{
+	if (path != NULL && fs->n < fs->max)
+		fs->v[fs->n++] = path;
+}
+
+/* The TLS and configuration libraries this tool runs with. */
+static int ctl_files_lib(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	const char *name = info->dlpi_name;
+
+	if (name != NULL && name[0] == '/' &&
+	    (strstr(name, "/libssl.") != NULL ||
+	     strstr(name, "/libcrypto.") != NULL ||
+	     strstr(name, "/libconfig.") != NULL))
+		ctl_files_add(arg, name);
+	return 0;
+}
+
+/*
+ * Remember an accepted configuration in `record`: every file it named
+ * (the configuration file, each endpoint's certificates, keys, CA file
+ * or folder, CRL, a log file), this tool and its TLS libraries, and how
+ * long its certificates make it hold.  Not when a passphrase comes from
+ * a variable (a secret the record would have to fingerprint) or the file
+ * @includes others.  A failure only means the next run checks again.
+ */
+static void ctl_record(const char *record, const struct timespec *started)
+{
+	const struct shim_config *cfg = engine_config();
+	static char self[PATH_MAX];
+	struct ctl_files fs;
+	ssize_t n;
+
+	if (cfg->path != NULL && ctl_has_include(cfg->path))
+		return;
+	fs.max = cfg->nendpoints * 6 + 16;
+	fs.n = 0;
+	fs.v = calloc(fs.max, sizeof(*fs.v));
+	if (fs.v == NULL)
+		return;
+	ctl_files_add(&fs, cfg->path);
+	if (cfg->log_target != NULL && cfg->log_target[0] == '/')
+		ctl_files_add(&fs, cfg->log_target);
+	for (size_t i = 0; i < cfg->nendpoints; i++) {
+		const struct cfg_tls *t = &cfg->endpoints[i].tls;
+
+		if (t->key_passphrase_env != NULL) {
+			free(fs.v);
+			return;
+		}
+		ctl_files_add(&fs, t->ca_file);
+		ctl_files_add(&fs, t->ca_path);
+		ctl_files_add(&fs, t->cert_file);
+		ctl_files_add(&fs, t->key_file);
+		ctl_files_add(&fs, t->key_passphrase_file);
+		ctl_files_add(&fs, t->crl_file);
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		ctl_files_add(&fs, self);
+	}
+	dl_iterate_phdr(ctl_files_lib, &fs);
+	(void)check_cache_write(record, started,
+				engine_verdict_until(time(NULL),
+						     time(NULL) + CHECK_CACHE_TTL_S),
+				fs.v, fs.n);
+	free(fs.v);
+}
+
+static int ctl_check_config(const char *record)
+{
+	struct timespec started;
+
+	clock_gettime(CLOCK_REALTIME, &started);
+	if (ctl_load() == NULL)
+		return 1;
+	if (record != NULL)
+		ctl_record(record, &started);
+	return 0;
 }
 
 /* ------------------------------------------------------------ check */
@@ -474,13 +583,16 @@ __attribute__((visibility("default"))) const int redis_tls_shim_stand_aside = 1;
 static void ctl_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: redis-tls-ctl check-config | check | supervise [OPTIONS] "
+		"usage: redis-tls-ctl check-config [--record FILE] | check | "
+		"supervise [OPTIONS] "
 		"-- PROG [ARGS...]\n"
 		"       redis-tls-ctl --version | --help\n"
 		"  check-config  load the configuration (REDIS_TLS_CONFIG, else "
 		"/etc/redis-tls-shim.conf,\n"
 		"                and the REDIS_TLS_* variables) as the shim "
 		"would; exit 0 if it is valid\n"
+		"                (--record FILE: and remember that in FILE, for "
+		"redis-tls-exec)\n"
 		"  check         also connect to each endpoint that names one "
 		"address,\n"
 		"                handshake and PING; print protocol, cipher, "
@@ -586,7 +698,10 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "supervise") == 0)
 		return ctl_supervise(argc, argv);
 	if (argc == 2 && strcmp(argv[1], "check-config") == 0)
-		return ctl_check_config();
+		return ctl_check_config(NULL);
+	if (argc == 4 && strcmp(argv[1], "check-config") == 0 &&
+	    strcmp(argv[2], "--record") == 0)
+		return ctl_check_config(argv[3]);
 	if (argc == 2 && strcmp(argv[1], "check") == 0)
 		return ctl_check();
 	if (argc >= 4 && strcmp(argv[1], "reach") == 0 &&

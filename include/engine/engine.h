@@ -10,6 +10,8 @@
 #include "addr.h"
 #include "config.h"
 
+#include <time.h>
+
 struct shim_config;
 
 extern const struct shim_host *engine_host;
@@ -52,6 +54,11 @@ void engine_set_strict(int on);
 
 /* engine_config - the loaded configuration (after shim_engine_init). */
 const struct shim_config *engine_config(void);
+
+/* engine_verdict_until - the earliest of `until` and the first time the
+   loaded configuration's certificates could make a strict load fail
+   (tls_ctx_verdict_until, over every endpoint). */
+time_t engine_verdict_until(time_t now, time_t until);
 
 /*
  * engine_cert_days - for a finished handshake: whole days until the

@@ -22,6 +22,7 @@
 
 #include "tls_types.h"
 #include <pthread.h>
+#include <time.h>
 
 #include "config.h"
 #include "session_cache.h"
@@ -70,6 +71,15 @@ void tls_ctx_fork_after(struct tls_endpoint *ep, int child);
  * it is logged as an error and loaded anyway (the server will say no).
  */
 void tls_ctx_set_strict(int on);
+
+/*
+ * tls_ctx_verdict_until - the earliest of `until` and the times at which
+ * a strict load of ep's files (the check) could stop passing: the
+ * notAfter of its client certificate and of each CA certificate of its
+ * ca_file that is valid now.  For redis-tls-ctl check-config's cache.
+ */
+time_t tls_ctx_verdict_until(struct tls_endpoint *ep, time_t now,
+			     time_t until);
 
 /* tls_ctx_ex_index - SSL ex_data slot holding the struct shim_tls. */
 int tls_ctx_ex_index(void);

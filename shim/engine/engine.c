@@ -624,6 +624,13 @@ const struct shim_config *engine_config(void)
 	return &engine_cfg;
 }
 
+time_t engine_verdict_until(time_t now, time_t until)
+{
+	for (size_t i = 0; i < engine_neps; i++)
+		until = tls_ctx_verdict_until(&engine_eps[i].tls, now, until);
+	return until;
+}
+
 int engine_cert_days(struct shim_tls *s, int peer, long *days, char *date,
 		     size_t len)
 {

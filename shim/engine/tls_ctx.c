@@ -613,3 +613,45 @@ int tls_ssl_finished(const SSL *ssl)
 {
 	return SSL_is_init_finished(ssl);
 }
+
+/* ------------------------------------------------ how long a check holds */
+
+/* min(until, now + the time left before t's notAfter), when t is valid
+   now; until when it is not (it changes nothing that passes). */
+static time_t tls_until_after(const ASN1_TIME *t, time_t now, time_t until)
+{
+	int d, s;
+	long long left;
+
+	if (t == NULL || ASN1_TIME_diff(&d, &s, NULL, t) != 1)
+		return until;
+	left = (long long)d * 86400 + s;
+	if (left <= 0 || (long long)now + left >= (long long)until)
+		return until;
+	return now + (time_t)left;
+}
+
+time_t tls_ctx_verdict_until(struct tls_endpoint *ep, time_t now,
+			     time_t until)
+{
+	const struct cfg_tls *t = &ep->cfg->tls;
+	X509 *cert;
+	BIO *b;
+
+	tls_ctx_read_lock(ep);
+	cert = SSL_CTX_get0_certificate(ep->ctx);
+	if (cert != NULL)
+		until = tls_until_after(X509_get0_notAfter(cert), now, until);
+	tls_ctx_read_unlock(ep);
+	if (t->ca_file == NULL || (b = BIO_new_file(t->ca_file, "r")) == NULL) {
+		ERR_clear_error();
+		return until;
+	}
+	while ((cert = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+		until = tls_until_after(X509_get0_notAfter(cert), now, until);
+		X509_free(cert);
+	}
+	BIO_free(b);
+	ERR_clear_error();
+	return until;
+}

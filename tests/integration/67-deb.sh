@@ -54,7 +54,7 @@ case_contents() {
 	assert_rc 0 "dpkg -x" || return
 	local f
 	for f in "$RLIB/libredistls.so" "$RLIB/libredistls-engine.so" "$RLIB/redis-tls-ctl" \
-		"$RBIN/redis-tls-run" "$RBIN/redis-tls-entrypoint" "$RBIN/redis-tls-ctl" \
+		"$RLIB/redis-tls-exec" "$RBIN/redis-tls-run" "$RBIN/redis-tls-entrypoint" "$RBIN/redis-tls-ctl" \
 		"$ROOT/usr/share/doc/redis-tls-shim/examples/redis-tls-shim.conf" \
 		"$ROOT/usr/share/doc/redis-tls-shim/examples/systemd-redis-tls.conf" \
 		"$ROOT/usr/share/doc/redis-tls-shim/copyright"; do
@@ -64,8 +64,9 @@ case_contents() {
 		[ -x "$RBIN/$f" ] || fail "/usr/bin/$f not executable"
 	done
 	# Stripped: no symbol table left (the build's own copies keep theirs).
-	file -L "$RLIB/libredistls.so" "$RBIN/redis-tls-ctl" | grep -q 'not stripped' &&
-		fail "unstripped binaries: $(file -L "$RLIB/libredistls.so" "$RBIN/redis-tls-ctl")"
+	file -L "$RLIB/libredistls.so" "$RBIN/redis-tls-ctl" "$RLIB/redis-tls-exec" |
+		grep -q 'not stripped' &&
+		fail "unstripped binaries: $(file -L "$RLIB/libredistls.so" "$RBIN/redis-tls-ctl" "$RLIB/redis-tls-exec")"
 	return 0
 }
 
