@@ -34,6 +34,9 @@
 # cost of relay mode: one program (tests/clients/relay_bench.c) through the
 # shim writing through stdio (relayed) against writing with write() (the
 # fast path), one request at a time and 16 at a time.
+# And the client-language table of issue 14 (scripts/bench-lib/clients.sh):
+# redis-py, ioredis, node-redis, redis-rb and phpredis, each with its own
+# TLS against plaintext through the shim (and plaintext without TLS).
 #
 #   --full      (default) 5 rounds after an uncounted calibration round,
 #               about 2.5 s per measurement: several minutes
@@ -41,6 +44,7 @@
 #               start-ups: under 90 s on an idle machine (CI proves it runs)
 #   --rounds N  override the number of counted rounds
 #   --out FILE  where to write the markdown (default build/bench/results.md)
+#   --only clients  the client-language table alone (a minute or two)
 #
 # The number of requests of each measurement follows the rate measured so
 # far in that cell (the calibration round, or the previous rounds), so that
@@ -68,6 +72,7 @@ me=bench.sh
 short=0
 rounds=""
 out=""
+only=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--short) short=1 ;;
@@ -83,6 +88,11 @@ while [ $# -gt 0 ]; do
 	--out)
 		[ $# -ge 2 ] || { echo "$me: --out needs a file" >&2; exit 2; }
 		out=$2
+		shift
+		;;
+	--only)
+		[ $# -ge 2 ] && [ "$2" = clients ] || { echo "$me: --only takes clients" >&2; exit 2; }
+		only=$2
 		shift
 		;;
 	-h | --help)
@@ -164,6 +174,9 @@ source "$ROOT/scripts/testlib.sh"
 log "scratch folder $T_TMP"
 
 # ------------------------------------------------------------ helpers
+
+# shellcheck source-path=SCRIPTDIR source=bench-lib/clients.sh
+source "$ROOT/scripts/bench-lib/clients.sh"
 
 # calc EXPR: awk arithmetic, printed with the format in $FMT (default %.0f).
 calc() { awk "BEGIN { printf \"${FMT:-%.0f}\", $1 }"; }
@@ -612,6 +625,8 @@ report() {
 		echo "| GET, $d at a time | $rw | $rs | $(ratio "$rs" "$rw") |"
 	done
 	echo
+	clients_table
+	echo
 	machine
 }
 
@@ -624,6 +639,7 @@ printf 'round\tworkload\ttest\tmode\trequests\tfigure\tkind\tredis_benchmark_ove
 compile idle_conns "$ROOT/tests/clients/idle_conns.c"
 compile spawn_time "$ROOT/scripts/bench-lib/spawn_time.c"
 compile relay_bench "$ROOT/tests/clients/relay_bench.c"
+clients_prepare
 
 start_servers
 log "redis-server plaintext 127.0.0.1:$P1, TLS 127.0.0.1:$P2; stunnel 127.0.0.1:$P3"
@@ -646,13 +662,15 @@ check stunnel redis-cli -h 127.0.0.1 -p "$P3"
 check "shim, unconfigured port" "${SHIM[@]}" redis-cli -h 127.0.0.1 -p "$P1"
 check supervised "${SUPV[@]}" redis-cli -h 127.0.0.1 -p "$P2"
 
-if [ "$CALIBRATE" = 1 ]; then
+if [ "$CALIBRATE" = 1 ] && [ -z "$only" ]; then
 	log "calibration round (not counted)"
 	one_round 0 calibrate
 fi
 mem_round=0
 for ((r = 1; r <= ROUNDS; r++)); do
 	log "round $r of $ROUNDS"
+	clients_once "$r"
+	[ -n "$only" ] && continue
 	one_round "$r"
 	if [ "$mem_round" -lt "$MEM_REPS" ]; then
 		if ((r % 2)); then memory_once "$r" shim native; else memory_once "$r" native shim; fi
@@ -660,9 +678,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	fi
 	relay_once "$r"
 done
-spawn_once
+[ -z "$only" ] && spawn_once
 
-report >"$T_TMP/results.md"
+if [ -n "$only" ]; then clients_report >"$T_TMP/results.md"; else report >"$T_TMP/results.md"; fi
 cat "$T_TMP/results.md"
 samples=$(dirname "$out")/samples.tsv
 if ! mkdir -p "$(dirname "$out")" || ! cp "$T_TMP/results.md" "$out" ||

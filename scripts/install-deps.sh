@@ -6,9 +6,12 @@ PKGS="build-essential pkg-config libssl-dev libconfig-dev libcmocka-dev
       openssl redis-server redis-tools python3 python3-redis ruby ruby-redis
       stunnel4 libhiredis-dev libevent-dev valgrind clang libclang-rt-14-dev
       libasan8 libubsan1 libtsan2 util-linux liburing-dev
-      golang-go golang-github-gomodule-redigo-dev"
-# Node.js comes with this kind of machine; Debian's nodejs serves otherwise.
+      golang-go golang-github-gomodule-redigo-dev
+      node-redis php-cli php-redis"
+# Node.js and npm come with this kind of machine; Debian's serve otherwise
+# (npm: scripts/bench.sh installs ioredis with it, tests/clients/bench/).
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -1,7 +1,8 @@
 #!/bin/bash
 # make bench works: `scripts/bench.sh --short` runs to the end and prints a
 # well-formed table with every cell measured, the supervised path's table
-# (issue 12), the extras of issue 4 and the machine it ran on, and writes
+# (issue 12), the extras of issue 4, the client-language table (issue 14)
+# and the machine it ran on, and writes
 # the same markdown to its --out file.  The figures themselves are never
 # judged here: CI machines are noisy.
 # shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317
@@ -106,6 +107,17 @@ case_relay_table() {
 	check_rows "$INT" "$INT" "$DEC"
 }
 
+case_clients_table() {
+	table_of "| client | loop |" 10 "the clients table" || return
+	local c
+	for c in redis-py ioredis node-redis redis-rb phpredis; do
+		assert_eq 2 "$(grep -c "^| $c | " <<<"$ROWS")" "rows of $c in the clients table"
+	done
+	# the loop (text), plaintext, own TLS, shim (req/s), shim/own TLS
+	check_rows "GETs$" "$INT" "$INT" "$INT" "$DEC"
+	assert_contains "$T_OUT" "shim/own TLS ≥ 1.00" "the clients goal"
+}
+
 case_machine() {
 	assert_match "$T_OUT" '^- machine: [0-9]+ CPUs, .+, Linux ' "the machine line"
 	assert_match "$T_OUT" '^- software: OpenSSL [0-9].*redis-server .*[0-9]+\.[0-9]+.*stunnel [0-9]' \
@@ -134,6 +146,8 @@ t_case "supervised table: GET and SET, -c 50, -P 16 and 1 KiB values, every cell
 	case_supervised_table
 t_case "extras table: every cell measured" case_extras_table
 t_case "relay table: both workloads, every cell measured" case_relay_table
+t_case "clients table (issue 14): five libraries, both loops, every cell measured" \
+	case_clients_table
 t_case "machine, software and date" case_machine
 t_case "--out file and samples written" case_file
 t_case "servers, tunnel and scratch folder gone" case_nothing_left
