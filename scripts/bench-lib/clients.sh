@@ -13,6 +13,14 @@
 # every client in every way, the ways in a different order each round; the
 # table shows medians and shim/tls.
 #
+# The client and redis-server (all its threads) run on one CPU, the last,
+# for this table (taskset; the server's own affinity is given back after
+# each round): on a 2-vCPU VM a request that wakes the other CPU costs
+# about 100 µs, and whether the scheduler put the two on one CPU or on two
+# made sequential figures jump between about 8000 and 30000 requests/s
+# from one run to the next whatever the way.  On one CPU each figure is
+# what a request costs the client and the server in CPU.
+#
 # Uses bench.sh's globals (short, ROUNDS, RB_TIMEOUT, OUTDIR, T_TMP, PKI,
 # SHIM, P1, P2, FAILED, PY, log, die, median, calc, ratio, measured) and
 # defines:
@@ -33,6 +41,8 @@ else
 	CLIENT_N=10000 CLIENT_P=100000
 fi
 declare -A CLIENT_SAMPLES=() # "CLIENT LOOP WAY" -> space-separated requests/s
+CLIENT_CPU=$(($(nproc) - 1))
+CLIENT_PIN=()               # the prefix that runs a client on CLIENT_CPU
 
 # client_cmd CLIENT: CCMD = the command that runs CLIENT's loop program
 # (its interpreter, with the environment it needs).
@@ -94,7 +104,7 @@ client_measure() {
 	shim) run=("${SHIM[@]}" "${CCMD[@]}" plain 127.0.0.1 "$P2") ;;
 	*) die "client_measure: $way" ;;
 	esac
-	run+=("$CLIENT_N" "$CLIENT_P")
+	run=("${CLIENT_PIN[@]}" "${run[@]}" "$CLIENT_N" "$CLIENT_P")
 	[ "$way" = tls ] && run+=("$PKI/ca.crt" "$PKI/client.crt" "$PKI/client.key")
 	t_run_bg "$RB_TIMEOUT" "$o" "$e" "${run[@]}"
 	seq=$(sed -n 's/.*seq_rps=\([0-9.]*\).*/\1/p' "$o")
@@ -109,13 +119,34 @@ client_measure() {
 	CLIENT_SAMPLES["$c pipe $way"]+="$pipe "
 }
 
+# clients_pin on|off: the server's threads on CLIENT_CPU (and clients run
+# there: CLIENT_PIN), or back on the CPUs they had.
+clients_pin() {
+	if [ "$1" = off ]; then
+		[ -n "${CLIENT_SERVER_CPUS:-}" ] &&
+			taskset -a -p -c "$CLIENT_SERVER_CPUS" "$REDIS_PID" >/dev/null 2>&1
+		return 0
+	fi
+	CLIENT_PIN=()
+	command -v taskset >/dev/null 2>&1 || return 0
+	CLIENT_SERVER_CPUS=$(taskset -p -c "$REDIS_PID" 2>/dev/null | sed -n 's/.*list: //p')
+	if [ -n "$CLIENT_SERVER_CPUS" ] &&
+		taskset -a -p -c "$CLIENT_CPU" "$REDIS_PID" >/dev/null 2>&1; then
+		CLIENT_PIN=(taskset -c "$CLIENT_CPU")
+	else
+		log "cannot pin redis-server to CPU $CLIENT_CPU: clients unpinned"
+	fi
+}
+
 clients_once() {
 	local round=$1 c i k=${#CLIENT_WAYS[@]}
+	clients_pin on
 	for c in "${CLIENTS[@]}"; do
 		for ((i = 0; i < k; i++)); do
 			client_measure "$c" "${CLIENT_WAYS[$(((i + round) % k))]}" "$round"
 		done
 	done
+	clients_pin off
 }
 
 # client_cell CLIENT LOOP WAY: the median, or n/a.
@@ -131,9 +162,10 @@ clients_table() {
 	echo "Clients in other languages (issue 14): each library's own loop"
 	echo "(tests/clients/bench/), requests/s, median of $ROUNDS rounds (the three ways"
 	echo "alternated, their order rotated each round); one connection, a 16-byte value,"
-	echo "the connection set-up left out.  plaintext: the client without TLS to the"
-	echo "plaintext port; own TLS: its own TLS (server verified against the CA, client"
-	echo "certificate); shim: the client in plaintext through scripts/redis-tls-run."
+	echo "the connection set-up left out; the client and redis-server on one CPU (taskset"
+	echo "CPU $CLIENT_CPU: see scripts/bench-lib/clients.sh).  plaintext: the client without TLS"
+	echo "to the plaintext port; own TLS: its own TLS (server verified against the CA,"
+	echo "client certificate); shim: the client in plaintext through scripts/redis-tls-run."
 	echo
 	echo "| client | loop | plaintext | own TLS | shim | shim/own TLS |"
 	echo "|---|---|---:|---:|---:|---:|"
