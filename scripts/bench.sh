@@ -91,7 +91,10 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--only)
-		[ $# -ge 2 ] && [ "$2" = clients ] || { echo "$me: --only takes clients" >&2; exit 2; }
+		if [ $# -lt 2 ] || [ "$2" != clients ]; then
+			echo "$me: --only takes clients" >&2
+			exit 2
+		fi
 		only=$2
 		shift
 		;;

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154  # bench.sh's globals
 # clients.sh - sourced by scripts/bench.sh: the client-language table of
 # issue 14.  Five client libraries, each in three ways to the same
 # redis-server:
@@ -65,9 +65,10 @@ clients_npm() {
 		cmp -s "$lock" "$CLIENT_NODE/package-lock.json" && return 0
 	command -v npm >/dev/null 2>&1 || die "npm not found (scripts/install-deps.sh installs it)"
 	log "installing ioredis from npm (npm ci in $CLIENT_NODE)"
-	rm -rf "$CLIENT_NODE" && mkdir -p "$CLIENT_NODE" &&
-		cp "$CLIENT_SRC/package.json" "$lock" "$CLIENT_NODE/" ||
+	if ! rm -rf "$CLIENT_NODE" || ! mkdir -p "$CLIENT_NODE" ||
+		! cp "$CLIENT_SRC/package.json" "$lock" "$CLIENT_NODE/"; then
 		die "cannot prepare $CLIENT_NODE"
+	fi
 	(cd "$CLIENT_NODE" && npm ci --no-audit --no-fund --ignore-scripts >npm.log 2>&1) ||
 		die "npm ci failed: $(tail -3 "$CLIENT_NODE/npm.log")"
 }
