@@ -9,9 +9,9 @@
 #   shim    the client in plaintext to the TLS port through
 #           scripts/redis-tls-run ($SHIM)
 # each running the same loop (tests/clients/bench/: N sequential GETs,
-# then one pipeline of P GETs) and printing its own rates.  Each round runs
-# every client in every way, the ways in a different order each round; the
-# table shows medians and shim/tls.
+# then one pipeline of P GETs) and printing its own rates and its CPU time
+# per GET.  Each round runs every client in every way, the ways in a
+# different order each round; the table shows medians and shim/tls.
 #
 # The client and redis-server (all its threads) run on one CPU, the last,
 # for this table (taskset; the server's own affinity is given back after
@@ -41,6 +41,7 @@ else
 	CLIENT_N=10000 CLIENT_P=100000
 fi
 declare -A CLIENT_SAMPLES=() # "CLIENT LOOP WAY" -> space-separated requests/s
+declare -A CLIENT_CPU_US=()  # "CLIENT LOOP WAY" -> the client's CPU µs per GET
 CLIENT_CPU=$(($(nproc) - 1))
 CLIENT_PIN=()               # the prefix that runs a client on CLIENT_CPU
 
@@ -96,7 +97,7 @@ clients_prepare() {
 # client_measure CLIENT WAY ROUND: one run of CLIENT's loop in WAY; its two
 # rates into CLIENT_SAMPLES.
 client_measure() {
-	local c=$1 way=$2 round=$3 o=$T_TMP/client.out e=$T_TMP/client.err seq pipe
+	local c=$1 way=$2 round=$3 o=$T_TMP/client.out e=$T_TMP/client.err seq pipe sc pc
 	local -a run
 	client_cmd "$c"
 	case $way in
@@ -110,14 +111,24 @@ client_measure() {
 	t_run_bg "$RB_TIMEOUT" "$o" "$e" "${run[@]}"
 	seq=$(sed -n 's/.*seq_rps=\([0-9.]*\).*/\1/p' "$o")
 	pipe=$(sed -n 's/.*pipe_rps=\([0-9.]*\).*/\1/p' "$o")
-	measured "$c $way" "$e" "$seq" "$pipe" || return 0
+	sc=$(sed -n 's/.*seq_cpu_us=\([0-9.]*\).*/\1/p' "$o")
+	pc=$(sed -n 's/.*pipe_cpu_us=\([0-9.]*\).*/\1/p' "$o")
+	measured "$c $way" "$e" "$seq" "$pipe" "$sc" "$pc" || return 0
 	log "round $round $(printf '%-10s %-5s' "$c" "$way") $(cat "$o")"
-	printf '%s\tclient_%s\tGET_seq\t%s\t%s\t%s\toverall\t-\n' "$round" "$c" "$way" \
-		"$CLIENT_N" "$seq" >>"$T_TMP/samples.tsv"
-	printf '%s\tclient_%s\tGET_pipeline\t%s\t%s\t%s\toverall\t-\n' "$round" "$c" "$way" \
-		"$CLIENT_P" "$pipe" >>"$T_TMP/samples.tsv"
+	{
+		printf '%s\tclient_%s\tGET_seq\t%s\t%s\t%s\toverall\t-\n' "$round" "$c" "$way" \
+			"$CLIENT_N" "$seq"
+		printf '%s\tclient_%s\tGET_pipeline\t%s\t%s\t%s\toverall\t-\n' "$round" "$c" "$way" \
+			"$CLIENT_P" "$pipe"
+		printf '%s\tclient_%s\tGET_seq_cpu_us\t%s\t%s\t%s\tper_GET\t-\n' "$round" "$c" "$way" \
+			"$CLIENT_N" "$sc"
+		printf '%s\tclient_%s\tGET_pipeline_cpu_us\t%s\t%s\t%s\tper_GET\t-\n' "$round" "$c" \
+			"$way" "$CLIENT_P" "$pc"
+	} >>"$T_TMP/samples.tsv"
 	CLIENT_SAMPLES["$c seq $way"]+="$seq "
 	CLIENT_SAMPLES["$c pipe $way"]+="$pipe "
+	CLIENT_CPU_US["$c seq $way"]+="$sc "
+	CLIENT_CPU_US["$c pipe $way"]+="$pc "
 }
 
 # clients_pin on|off: the server's threads on CLIENT_CPU (and clients run
@@ -150,12 +161,20 @@ clients_once() {
 	clients_pin off
 }
 
-# client_cell CLIENT LOOP WAY: the median, or n/a.
+# client_cell CLIENT LOOP WAY: the median rate, or n/a.
 client_cell() {
 	local m
 	# shellcheck disable=SC2086
 	m=$(median ${CLIENT_SAMPLES["$1 $2 $3"]:-})
 	if [ -n "$m" ]; then calc "$m"; else echo "n/a"; fi
+}
+
+# client_cpu CLIENT LOOP WAY: the median CPU µs per GET, or n/a.
+client_cpu() {
+	local m
+	# shellcheck disable=SC2086
+	m=$(median ${CLIENT_CPU_US["$1 $2 $3"]:-})
+	if [ -n "$m" ]; then FMT=%.2f calc "$m"; else echo "n/a"; fi
 }
 
 clients_table() {
@@ -167,9 +186,12 @@ clients_table() {
 	echo "CPU $CLIENT_CPU: see scripts/bench-lib/clients.sh).  plaintext: the client without TLS"
 	echo "to the plaintext port; own TLS: its own TLS (server verified against the CA,"
 	echo "client certificate); shim: the client in plaintext through scripts/redis-tls-run."
+	echo "Client CPU: the client process's CPU time (user and system) per GET, as it measures"
+	echo "it around the loop, median; on one CPU with the server, the rate is what the client"
+	echo "and the server together spend per GET, the CPU column the client's part of it."
 	echo
-	echo "| client | loop | plaintext | own TLS | shim | shim/own TLS |"
-	echo "|---|---|---:|---:|---:|---:|"
+	echo "| client | loop | plaintext | own TLS | shim | shim/own TLS | client CPU µs/GET, own TLS | shim |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|"
 	for c in "${CLIENTS[@]}"; do
 		for l in "${CLIENT_LOOPS[@]}"; do
 			if [ "$l" = seq ]; then
@@ -180,7 +202,8 @@ clients_table() {
 			p=$(client_cell "$c" "$l" plain)
 			t=$(client_cell "$c" "$l" tls)
 			s=$(client_cell "$c" "$l" shim)
-			echo "| $c | $label | $p | $t | $s | $(ratio "$s" "$t") |"
+			echo "| $c | $label | $p | $t | $s | $(ratio "$s" "$t") |" \
+				"$(client_cpu "$c" "$l" tls) | $(client_cpu "$c" "$l" shim) |"
 		done
 	done
 	echo

@@ -4,7 +4,8 @@
 # value it SETs first.  tls: redis-rb's own TLS (ssl: true, the server
 # verified against CA, host name checked, client certificate); plain:
 # plaintext, for the shim to carry.  Every reply is checked.
-# Prints "seq_rps=R pipe_rps=R" (requests/s, connection set-up left out).
+# Prints "seq_rps=R pipe_rps=R seq_cpu_us=C pipe_cpu_us=C" (requests/s, the
+# connection set-up left out; the process's CPU time per GET, microseconds).
 require "redis"
 require "openssl"
 
@@ -28,13 +29,19 @@ VAL = "0123456789abcdef"
 r.set(KEY, VAL) # connects (and handshakes) before the clock starts
 
 def now = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+def cpu = Process.clock_gettime(Process::CLOCK_PROCESS_CPUTIME_ID)
 
+c = cpu
 t = now
 n.times { abort "loop.rb: wrong GET reply" unless r.get(KEY) == VAL }
 seq = n / (now - t)
+seq_cpu = (cpu - c) * 1e6 / [n, 1].max
 
+c = cpu
 t = now
 got = r.pipelined { |pl| p.times { pl.get(KEY) } }
 pipe = p / (now - t)
+pipe_cpu = (cpu - c) * 1e6 / p
 abort "loop.rb: wrong pipeline replies" unless got.size == p && got.all?(VAL)
-puts format("seq_rps=%.0f pipe_rps=%.0f", seq, pipe)
+puts format("seq_rps=%.0f pipe_rps=%.0f seq_cpu_us=%.2f pipe_cpu_us=%.2f", seq, pipe, seq_cpu,
+            pipe_cpu)
