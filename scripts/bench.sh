@@ -39,6 +39,9 @@
 # and with one client, and the latency at one client; and the wrapper's
 # own start-up (scripts/bench-lib/wrapper.sh): redis-cli PING through
 # redis-tls-run against the variables set by hand.
+# And the client-language table of issue 14 (scripts/bench-lib/clients.sh):
+# redis-py, ioredis, node-redis, redis-rb and phpredis, each with its own
+# TLS against plaintext through the shim (and plaintext without TLS).
 #
 #   --full      (default) 5 rounds after an uncounted calibration round,
 #               about 2.5 s per measurement: several minutes
@@ -46,6 +49,7 @@
 #               start-ups: under 90 s on an idle machine (CI proves it runs)
 #   --rounds N  override the number of counted rounds
 #   --out FILE  where to write the markdown (default build/bench/results.md)
+#   --only clients  the client-language table alone (a minute or two)
 #
 # The number of requests of each measurement follows the rate measured so
 # far in that cell (the calibration round, or the previous rounds), so that
@@ -73,6 +77,7 @@ me=bench.sh
 short=0
 rounds=""
 out=""
+only=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--short) short=1 ;;
@@ -88,6 +93,14 @@ while [ $# -gt 0 ]; do
 	--out)
 		[ $# -ge 2 ] || { echo "$me: --out needs a file" >&2; exit 2; }
 		out=$2
+		shift
+		;;
+	--only)
+		if [ $# -lt 2 ] || [ "$2" != clients ]; then
+			echo "$me: --only takes clients" >&2
+			exit 2
+		fi
+		only=$2
 		shift
 		;;
 	-h | --help)
@@ -169,6 +182,9 @@ source "$ROOT/scripts/testlib.sh"
 log "scratch folder $T_TMP"
 
 # ------------------------------------------------------------ helpers
+
+# shellcheck source-path=SCRIPTDIR source=bench-lib/clients.sh
+source "$ROOT/scripts/bench-lib/clients.sh"
 
 # calc EXPR: awk arithmetic, printed with the format in $FMT (default %.0f).
 calc() { awk "BEGIN { printf \"${FMT:-%.0f}\", $1 }"; }
@@ -627,6 +643,8 @@ report() {
 	echo
 	wrapper_report
 	echo
+	clients_table
+	echo
 	machine
 }
 
@@ -645,6 +663,7 @@ compile relay_bench "$ROOT/tests/clients/relay_bench.c"
 compile cpu_time "$ROOT/scripts/bench-lib/cpu_time.c"
 # shellcheck source-path=SCRIPTDIR source=bench-lib/wrapper.sh
 source "$ROOT/scripts/bench-lib/wrapper.sh"
+clients_prepare
 
 start_servers
 log "redis-server plaintext 127.0.0.1:$P1, TLS 127.0.0.1:$P2; stunnel 127.0.0.1:$P3"
@@ -667,13 +686,15 @@ check stunnel redis-cli -h 127.0.0.1 -p "$P3"
 check "shim, unconfigured port" "${SHIM[@]}" redis-cli -h 127.0.0.1 -p "$P1"
 check supervised "${SUPV[@]}" redis-cli -h 127.0.0.1 -p "$P2"
 
-if [ "$CALIBRATE" = 1 ]; then
+if [ "$CALIBRATE" = 1 ] && [ -z "$only" ]; then
 	log "calibration round (not counted)"
 	one_round 0 calibrate
 fi
 mem_round=0
 for ((r = 1; r <= ROUNDS; r++)); do
 	log "round $r of $ROUNDS"
+	clients_once "$r"
+	[ -n "$only" ] && continue
 	one_round "$r"
 	if [ "$mem_round" -lt "$MEM_REPS" ]; then
 		if ((r % 2)); then memory_once "$r" shim native; else memory_once "$r" native shim; fi
@@ -682,11 +703,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	relay_once "$r"
 	cpu_round "$r"
 done
-spawn_once
-slowlink_measure
-wrapper_once
+if [ -z "$only" ]; then
+	spawn_once
+	slowlink_measure
+	wrapper_once
+fi
 
-report >"$T_TMP/results.md"
+if [ -n "$only" ]; then clients_report >"$T_TMP/results.md"; else report >"$T_TMP/results.md"; fi
 cat "$T_TMP/results.md"
 samples=$(dirname "$out")/samples.tsv
 if ! mkdir -p "$(dirname "$out")" || ! cp "$T_TMP/results.md" "$out" ||

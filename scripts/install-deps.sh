@@ -7,13 +7,16 @@ PKGS="build-essential pkg-config libssl-dev libconfig-dev libcmocka-dev
       stunnel4 libhiredis-dev libevent-dev valgrind clang libclang-rt-14-dev
       libasan8 libubsan1 libtsan2 util-linux liburing-dev
       golang-go golang-github-gomodule-redigo-dev
-      dpkg-dev lintian man-db groff-base"
+      dpkg-dev lintian man-db groff-base node-redis php-cli php-redis"
 # make deb and its test: dpkg-dev (dpkg-shlibdeps, dpkg-gencontrol),
 # lintian (about 130 small packages, mostly perl modules: the one big
 # cost), man-db and groff-base (man -l).  No debhelper: scripts/mkdeb.sh
 # stages `make install` and calls dpkg's own tools.
-# Node.js comes with this kind of machine; Debian's nodejs serves otherwise.
+# node-redis, php-cli, php-redis: the client-language table of make bench.
+# Node.js and npm come with this kind of machine; Debian's serve otherwise
+# (npm: scripts/bench.sh installs ioredis with it, tests/clients/bench/).
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

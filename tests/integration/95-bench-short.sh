@@ -1,9 +1,10 @@
 #!/bin/bash
 # make bench works: `scripts/bench.sh --short` runs to the end and prints a
 # well-formed table with every cell measured, the supervised path's table
-# (issue 12), the extras of issue 4, the slow-link table (issue 14) and the
-# machine it ran on, and writes the same markdown to its --out file.  The
-# figures themselves are never judged here: CI machines are noisy.
+# (issue 12), the extras of issue 4, the slow-link and client-language
+# tables (issue 14) and the machine it ran on, and writes the same markdown
+# to its --out file.  The figures themselves are never judged here: CI
+# machines are noisy.
 # shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317
 source "$(dirname "$0")/../../scripts/testlib.sh"
 t_require_shim
@@ -134,6 +135,18 @@ case_slowlink_table() {
 	assert_contains "$T_OUT" "shim − native ≤ 1 ms" "the slow-link goal"
 }
 
+case_clients_table() {
+	table_of "| client | loop |" 10 "the clients table" || return
+	local c
+	for c in redis-py ioredis node-redis redis-rb phpredis; do
+		assert_eq 2 "$(grep -c "^| $c | " <<<"$ROWS")" "rows of $c in the clients table"
+	done
+	# the loop (text), plaintext, own TLS, shim (req/s), shim/own TLS,
+	# client CPU per GET (own TLS, shim)
+	check_rows "GETs$" "$INT" "$INT" "$INT" "$DEC" "$DEC" "$DEC"
+	assert_contains "$T_OUT" "shim/own TLS ≥ 1.00" "the clients goal"
+}
+
 case_machine() {
 	assert_match "$T_OUT" '^- machine: [0-9]+ CPUs, .+, Linux ' "the machine line"
 	assert_match "$T_OUT" '^- software: OpenSSL [0-9].*redis-server .*[0-9]+\.[0-9]+.*stunnel [0-9]' \
@@ -165,6 +178,8 @@ t_case "latency at one client: p50 and p99 measured" case_latency_table
 t_case "extras table: every cell measured" case_extras_table
 t_case "relay table: both workloads, every cell measured" case_relay_table
 t_case "slow-link table (issue 14): full and resumed, every cell measured" case_slowlink_table
+t_case "clients table (issue 14): five libraries, both loops, every cell measured" \
+	case_clients_table
 t_case "machine, software and date" case_machine
 t_case "--out file and samples written" case_file
 t_case "servers, tunnel and scratch folder gone" case_nothing_left
