@@ -42,14 +42,14 @@ cpu_setup() {
 	[ "${#CPU_SHIM_ENV[@]}" -gt 0 ] || die "redis-tls-run --print-env printed nothing"
 }
 
-# cpu_wl WL: CARGS = redis-benchmark's flags, CLIENTS, N0 (first count;
+# cpu_wl WL: CPU_ARGS = redis-benchmark's flags, CPU_CLIENTS, CPU_N0 (first count;
 # the short form keeps it: enough requests that their CPU dwarfs the
 # set-up's and its noise, 50 handshakes).
 cpu_wl() {
 	case $1 in
-	g50) CARGS=(-c 50 -t get) CLIENTS=50 N0=20000 ;;
-	g16) CARGS=(-c 50 -P 16 -t get) CLIENTS=50 N0=400000 ;;
-	g1) CARGS=(-c 1 -t get) CLIENTS=1 N0=3000 ;;
+	g50) CPU_ARGS=(-c 50 -t get) CPU_CLIENTS=50 CPU_N0=20000 ;;
+	g16) CPU_ARGS=(-c 50 -P 16 -t get) CPU_CLIENTS=50 CPU_N0=400000 ;;
+	g1) CPU_ARGS=(-c 1 -t get) CPU_CLIENTS=1 CPU_N0=3000 ;;
 	*) die "cpu_wl: $1" ;;
 	esac
 	return 0
@@ -78,38 +78,38 @@ cpu_pin() {
 	fi
 }
 
-# cpu_cmd MODE: CCMD = the client command.
+# cpu_cmd MODE: CPU_CMD = the client command.
 cpu_cmd() {
 	case $1 in
-	native) CCMD=("${CPU_PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$P2" "${T_TLS_FLAGS[@]}") ;;
-	shim) CCMD=("${CPU_PIN[@]}" env "${CPU_SHIM_ENV[@]}" redis-benchmark -h 127.0.0.1 -p "$P2") ;;
+	native) CPU_CMD=("${CPU_PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$P2" "${T_TLS_FLAGS[@]}") ;;
+	shim) CPU_CMD=("${CPU_PIN[@]}" env "${CPU_SHIM_ENV[@]}" redis-benchmark -h 127.0.0.1 -p "$P2") ;;
 	*) die "cpu_cmd: $1" ;;
 	esac
 }
 
-# cpu_run N: one run of CCMD CARGS with N requests under cpu_time; sets
-# RUN_US (CPU µs) or returns 1.
+# cpu_run N: one run of CPU_CMD CPU_ARGS with N requests under cpu_time; sets
+# CPU_RUN_US (CPU µs) or returns 1.
 cpu_run() {
 	local n=$1 o=$T_TMP/cpu.out e=$T_TMP/cpu.err ru=$T_TMP/cpu.rusage u s
 	rm -f "$ru"
-	t_run_bg "$RB_TIMEOUT" "$o" "$e" "$OUTDIR/cpu_time" "$ru" "${CCMD[@]}" "${CARGS[@]}" -n "$n"
+	t_run_bg "$RB_TIMEOUT" "$o" "$e" "$OUTDIR/cpu_time" "$ru" "${CPU_CMD[@]}" "${CPU_ARGS[@]}" -n "$n"
 	u=$(sed -n 's/.*user_us=\([0-9]*\).*/\1/p' "$ru" 2>/dev/null)
 	s=$(sed -n 's/.*sys_us=\([0-9]*\).*/\1/p' "$ru" 2>/dev/null)
 	measured "client CPU ($wl $mode, -n $n)" "$e" "$u" "$s" || return 1
-	RUN_US=$((u + s))
+	CPU_RUN_US=$((u + s))
 }
 
 # cpu_next_n WL MODE: requests for about TARGET seconds at the rate seen
-# so far in the cell (N0 before any).
+# so far in the cell (CPU_N0 before any).
 cpu_next_n() {
 	local m
 	# shellcheck disable=SC2086
 	m=$(median ${CPU_RPS["$1 $2"]:-})
 	if [ -z "$m" ]; then
-		echo "$N0"
+		echo "$CPU_N0"
 		return
 	fi
-	awk "BEGIN { n = $m * $TARGET; if (n < $N0) n = $N0;
+	awk "BEGIN { n = $m * $TARGET; if (n < $CPU_N0) n = $CPU_N0;
 		if (n > 5000000) n = 5000000; printf \"%.0f\", n }"
 }
 
@@ -119,10 +119,10 @@ cpu_measure() {
 	cpu_wl "$wl"
 	cpu_cmd "$mode"
 	n=$(cpu_next_n "$wl" "$mode")
-	cpu_run "$CLIENTS" || return 0
-	base=$RUN_US
+	cpu_run "$CPU_CLIENTS" || return 0
+	base=$CPU_RUN_US
 	cpu_run "$n" || return 0
-	full=$RUN_US
+	full=$CPU_RUN_US
 	# redis-benchmark's summary: "throughput summary: R requests per
 	# second", then "avg min p50 p95 p99 max" in ms
 	rps=$(tr '\r' '\n' <"$o" | sed -n 's/.*throughput summary: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
@@ -132,7 +132,7 @@ cpu_measure() {
 		FAILED=1
 		return 0
 	fi
-	us=$(FMT=%.3f calc "($full - $base) / ($n - $CLIENTS)")
+	us=$(FMT=%.3f calc "($full - $base) / ($n - $CPU_CLIENTS)")
 	CPU_US["$wl $mode"]+="$us "
 	CPU_RPS["$wl $mode"]+="$rps "
 	CPU_P50["$wl $mode"]+="$p50 "
