@@ -198,11 +198,14 @@ median() {
 		      else printf "%.6g", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# compile NAME SRC: build/bench/NAME from SRC when missing or older; the
+# compile NAME SRC: build/bench/NAME from SRC when missing or older than
+# SRC or a header beside it (tests/clients/ossl_client.h); the
 # binary is moved in whole, so concurrent runs never see half of one.
 compile() {
 	local bin=$OUTDIR/$1 src=$2
-	[ -x "$bin" ] && [ "$bin" -nt "$src" ] && return 0
+	[ -x "$bin" ] && [ "$bin" -nt "$src" ] &&
+		[ -z "$(find "$(dirname "$src")" -maxdepth 1 -name '*.h' -newer "$bin")" ] &&
+		return 0
 	cc -O2 -o "$T_TMP/$1" "$src" -ldl || die "cannot compile $src"
 	mv -f "$T_TMP/$1" "$bin"
 }

@@ -57,91 +57,8 @@
 
 static const char ping[] = "*1\r\n$4\r\nPING\r\n";
 
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("first_reply: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(1);
-}
-
-/* ---------------------------------------------------------------- OpenSSL */
-
-static struct {
-	typeof(TLS_client_method) *TLS_client_method;
-	typeof(SSL_CTX_new) *SSL_CTX_new;
-	typeof(SSL_CTX_free) *SSL_CTX_free;
-	typeof(SSL_CTX_load_verify_locations) *SSL_CTX_load_verify_locations;
-	typeof(SSL_CTX_use_certificate_chain_file) *SSL_CTX_use_certificate_chain_file;
-	typeof(SSL_CTX_use_PrivateKey_file) *SSL_CTX_use_PrivateKey_file;
-	typeof(SSL_CTX_check_private_key) *SSL_CTX_check_private_key;
-	typeof(SSL_CTX_set_verify) *SSL_CTX_set_verify;
-	typeof(SSL_CTX_ctrl) *SSL_CTX_ctrl;
-	typeof(SSL_CTX_sess_set_new_cb) *SSL_CTX_sess_set_new_cb;
-	typeof(SSL_new) *SSL_new;
-	typeof(SSL_free) *SSL_free;
-	typeof(SSL_set_fd) *SSL_set_fd;
-	typeof(SSL_set_session) *SSL_set_session;
-	typeof(SSL_SESSION_free) *SSL_SESSION_free;
-	typeof(SSL_session_reused) *SSL_session_reused;
-	typeof(SSL_get0_param) *SSL_get0_param;
-	typeof(X509_VERIFY_PARAM_set1_ip_asc) *X509_VERIFY_PARAM_set1_ip_asc;
-	typeof(SSL_set1_host) *SSL_set1_host;
-	typeof(SSL_ctrl) *SSL_ctrl;
-	typeof(SSL_connect) *SSL_connect;
-	typeof(SSL_write) *SSL_write;
-	typeof(SSL_read) *SSL_read;
-	typeof(SSL_shutdown) *SSL_shutdown;
-	typeof(SSL_get_verify_result) *SSL_get_verify_result;
-	typeof(X509_verify_cert_error_string) *X509_verify_cert_error_string;
-	typeof(ERR_print_errors_fp) *ERR_print_errors_fp;
-} ossl;
-
-#define OSSL_SYM(h, name)                                                     \
-	do {                                                                  \
-		*(void **)&ossl.name = dlsym((h), #name);                     \
-		if (!ossl.name)                                               \
-			die("dlsym(%s): %s", #name, dlerror());              \
-	} while (0)
-
-static void ossl_load(void)
-{
-	void *h = dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
-
-	if (!h)
-		die("dlopen(libssl.so.3): %s", dlerror());
-	OSSL_SYM(h, TLS_client_method);
-	OSSL_SYM(h, SSL_CTX_new);
-	OSSL_SYM(h, SSL_CTX_free);
-	OSSL_SYM(h, SSL_CTX_load_verify_locations);
-	OSSL_SYM(h, SSL_CTX_use_certificate_chain_file);
-	OSSL_SYM(h, SSL_CTX_use_PrivateKey_file);
-	OSSL_SYM(h, SSL_CTX_check_private_key);
-	OSSL_SYM(h, SSL_CTX_set_verify);
-	OSSL_SYM(h, SSL_CTX_ctrl);
-	OSSL_SYM(h, SSL_CTX_sess_set_new_cb);
-	OSSL_SYM(h, SSL_new);
-	OSSL_SYM(h, SSL_free);
-	OSSL_SYM(h, SSL_set_fd);
-	OSSL_SYM(h, SSL_set_session);
-	OSSL_SYM(h, SSL_SESSION_free);
-	OSSL_SYM(h, SSL_session_reused);
-	OSSL_SYM(h, SSL_get0_param);
-	OSSL_SYM(h, X509_VERIFY_PARAM_set1_ip_asc);
-	OSSL_SYM(h, SSL_set1_host);
-	OSSL_SYM(h, SSL_ctrl);
-	OSSL_SYM(h, SSL_connect);
-	OSSL_SYM(h, SSL_write);
-	OSSL_SYM(h, SSL_read);
-	OSSL_SYM(h, SSL_shutdown);
-	OSSL_SYM(h, SSL_get_verify_result);
-	OSSL_SYM(h, X509_verify_cert_error_string);
-	OSSL_SYM(h, ERR_print_errors_fp);
-}
+#define OSSL_CLIENT_NAME "first_reply"
+#include "ossl_client.h"
 
 /* The newest session (TLS 1.3: ticket) the server gave: the next
    connection offers it.  A ticket is good for one resumption. */
@@ -156,21 +73,13 @@ static int keep_session(SSL *ssl, SSL_SESSION *sess)
 	return 1; /* we hold the reference now */
 }
 
-static SSL_CTX *tls_ctx(const char *ca, const char *cert, const char *key)
+/* The context of tls_ctx, keeping each new session for the next
+   connection. */
+static SSL_CTX *tls_ctx_resuming(const char *ca, const char *cert,
+				 const char *key)
 {
-	SSL_CTX *ctx;
+	SSL_CTX *ctx = tls_ctx(ca, cert, key);
 
-	ossl_load();
-	ctx = ossl.SSL_CTX_new(ossl.TLS_client_method());
-	if (!ctx ||
-	    ossl.SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1 ||
-	    ossl.SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-	    ossl.SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    ossl.SSL_CTX_check_private_key(ctx) != 1) {
-		ossl.ERR_print_errors_fp(stderr);
-		die("cannot set up the TLS context (%s, %s, %s)", ca, cert, key);
-	}
-	ossl.SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	ossl.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE,
 			  SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE,
 			  NULL);
@@ -178,56 +87,7 @@ static SSL_CTX *tls_ctx(const char *ca, const char *cert, const char *key)
 	return ctx;
 }
 
-static SSL *tls_start(SSL_CTX *ctx, int fd, const char *host, int is_ip)
-{
-	SSL *ssl = ossl.SSL_new(ctx);
-
-	if (!ssl || ossl.SSL_set_fd(ssl, fd) != 1)
-		die("SSL_new/SSL_set_fd failed");
-	if (is_ip) {
-		if (ossl.X509_VERIFY_PARAM_set1_ip_asc(ossl.SSL_get0_param(ssl), host) != 1)
-			die("X509_VERIFY_PARAM_set1_ip_asc(%s) failed", host);
-	} else if (ossl.SSL_set1_host(ssl, host) != 1 ||
-		   ossl.SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME,
-				 TLSEXT_NAMETYPE_host_name, (void *)host) != 1) {
-		die("SSL_set1_host/SNI(%s) failed", host);
-	}
-	if (last_session && ossl.SSL_set_session(ssl, last_session) != 1)
-		die("SSL_set_session failed");
-	if (ossl.SSL_connect(ssl) != 1) {
-		long v = ossl.SSL_get_verify_result(ssl);
-
-		ossl.ERR_print_errors_fp(stderr);
-		die("TLS handshake with %s failed (verify: %s)", host,
-		    ossl.X509_verify_cert_error_string(v));
-	}
-	return ssl;
-}
-
 /* --------------------------------------------------------- connections */
-
-struct target {
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	const char *host;
-	int is_ip;
-};
-
-static void resolve(struct target *t, const char *host, const char *port)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
-	unsigned char buf[sizeof(struct in6_addr)];
-	int rc;
-
-	t->host = host;
-	t->is_ip = inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc != 0)
-		die("getaddrinfo(%s, %s): %s", host, port, gai_strerror(rc));
-	memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
-	t->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
-}
 
 static double now_us(void)
 {
@@ -274,7 +134,7 @@ static void one(const struct target *t, SSL_CTX *ctx, int i)
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
 		die("setsockopt(TCP_NODELAY): %s", strerror(errno));
 	if (ctx) {
-		ssl = tls_start(ctx, fd, t->host, t->is_ip);
+		ssl = tls_start(ctx, fd, t->host, t->is_ip, last_session);
 		resumed = ossl.SSL_session_reused(ssl);
 		if (ossl.SSL_write(ssl, ping, sizeof(ping) - 1) != (int)sizeof(ping) - 1)
 			die("SSL_write failed");
@@ -326,7 +186,7 @@ int main(int argc, char **argv)
 		usage();
 	resolve(&t, argv[2], argv[3]);
 	if (tls)
-		ctx = tls_ctx(argv[5], argv[6], argv[7]);
+		ctx = tls_ctx_resuming(argv[5], argv[6], argv[7]);
 	warm_up();
 	for (i = 1; i <= n; i++)
 		one(&t, ctx, (int)i);
