@@ -814,6 +814,7 @@ case_system_wide_child() {
 	printf '%s\n' "$T_LIB" >"$upper/ld.so.preload"
 	printf 'defaults = { ca_file = "%s"; cert_file = "%s"; key_file = "%s"; };\nendpoints = ( { match = "127.0.0.1:%s"; } );\n' \
 		"$PKI/ca.crt" "$PKI/client.crt" "$PKI/client.key" "$TLS_PORT" >"$upper/redis-tls-shim.conf"
+	# shellcheck disable=SC2016 # the inner shells expand them
 	t_run unshare -m --propagation private sh -c '
 		u=$1 w=$2; shift 2
 		if ! mount -t overlay overlay -o "lowerdir=/etc,upperdir=$u,workdir=$w" /etc 2>/dev/null; then
