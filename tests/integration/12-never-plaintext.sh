@@ -1103,6 +1103,23 @@ case_exec_paths() {
 }
 t_case "execve, execv, execvp, execvpe, execl, execlp, execle, execveat, fexecve, fork/vfork + execve, posix_spawn(p): static and env-less dynamic clients supervised" case_exec_paths
 
+# The PATH searches of a preloaded program (exec_probe): the first
+# sclient on PATH is a #! script whose interpreter is missing (ENOENT:
+# glibc's search goes on), the next is the static client.
+case_exec_paths_fallthrough() {
+	local dirs=$T_TMP/fallthrough-hooks mode
+	rm -rf "$dirs" && mkdir -p "$dirs/a" "$dirs/b" || return
+	printf '#!/nonexistent/interp\n' >"$dirs/a/sclient" && chmod +x "$dirs/a/sclient" || return
+	ln -s "$NP_SC" "$dirs/b/sclient" || return
+	np_setup exec-paths-fallthrough || return
+	for mode in execvp execvpe execlp spawnp; do
+		t_run env PATH="$dirs/a:$dirs/b:$PATH" "${NP_SHIM[@]}" "$NP_EXEC" "$mode" keep \
+			sclient 127.0.0.1 "$P" cmd SET "$M:$mode" v
+		sc_did "$M:$mode" "$mode of sclient: a #! script with a missing interpreter, then the static client" || return
+	done
+}
+t_case "execvp, execvpe, execlp, posix_spawnp: the first NAME on PATH a #! script with a missing interpreter, the static one after it: supervised, over TLS" case_exec_paths_fallthrough
+
 case_exec_shell() {
 	local env mode
 	np_setup exec-shell || return
