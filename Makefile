@@ -195,7 +195,7 @@ $(BUILD)/tests/test_sup_filter: tests/unit/test_sup_filter.c tools/sup_filter.c 
 $(BUILD)/tests/test_check_cache: tests/unit/test_check_cache.c tools/check_cache.c \
                                  tools/check_cache.h $(BUILD)/flags | $(BUILD)/tests
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -Itools $(LDFLAGS) \
+	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes -Itools -Iinclude $(LDFLAGS) \
 		-o $@ $< tools/check_cache.c -lcmocka
 
 # The supervisor's table of non-blocking connects.

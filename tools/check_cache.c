@@ -15,6 +15,7 @@
  * own load of the configuration.
  */
 #include "check_cache.h"
+#include "engine_api.h" /* SHIM_SYSTEM_CONFIG */
 
 #include <dirent.h>
 #include <errno.h>
@@ -72,6 +73,22 @@ static int cc_strcmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* "1" if the shim reads the system-wide file besides the variables
+   (REDIS_TLS_CONFIG unset or empty, and the file is there: any answer
+   but "no such file", as the loader tells it), else "0".  A record names
+   the file when it was read; one made without it must not hold once it
+   appears. */
+static const char *cc_system_file(void)
+{
+	const char *v = getenv("REDIS_TLS_CONFIG");
+	struct stat st;
+
+	if (v != NULL && *v != '\0')
+		return "0";
+	return lstat(SHIM_SYSTEM_CONFIG, &st) == 0 || errno != ENOENT ? "1"
+								       : "0";
+}
+
 /* The key of this process's configuration; -1 if none may be kept. */
 static int cc_key(uint64_t *key)
 {
@@ -93,6 +110,7 @@ static int cc_key(uint64_t *key)
 	snprintf(uid, sizeof(uid), "%u", (unsigned)geteuid());
 	h = cc_fnv(h, uid, strlen(uid) + 1);
 	h = cc_fnv(h, cwd, strlen(cwd) + 1);
+	h = cc_fnv(h, cc_system_file(), 2);
 	for (size_t i = 0; i < n; i++)
 		h = cc_fnv(h, vars[i], strlen(vars[i]) + 1);
 	*key = h;

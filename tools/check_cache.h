@@ -6,8 +6,9 @@
  *
  * Only an accepted configuration is remembered, as one small file per
  * configuration in a folder of the user's own (0700): the key (a hash of
- * the REDIS_TLS_* and OpenSSL variables, the working directory and the
- * user), a time after which it no longer holds (the first expiry of a
+ * the REDIS_TLS_* and OpenSSL variables, the working directory, the
+ * user and, without REDIS_TLS_CONFIG, whether the system-wide file is
+ * there), a time after which it no longer holds (the first expiry of a
  * client certificate or CA that the check relies on, at most
  * CHECK_CACHE_TTL_S from the check), and the identity (device, inode,
  * size, modification and change times) of every file the check read: the

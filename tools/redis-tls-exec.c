@@ -17,14 +17,17 @@
  *  2. LIB is added to LD_PRELOAD (unless it is there);
  *  3. with --classify, CMD is looked for as the shell's `command -v`
  *     looks (a name with a slash as it is, else the first executable
- *     file of that name in $PATH; not found: exit 2) and the file is told
- *     as the shim's exec hooks tell a program (exec_image.h), a Go
- *     build-information marker anywhere in it counting as Go: a program
- *     LD_PRELOAD cannot reach runs under the supervisor, a privileged one
- *     is refused (exit 2);
- *  4. CMD is exec'd (PATH searched, as the shell's exec does) or, with
- *     --supervise or step 3's verdict, `CTL supervise -- CMD ARGS...` with
- *     LIB taken out of LD_PRELOAD.
+ *     file of that name in $PATH): not found, exit 2;
+ *  4. CMD is exec'd as execvp does (PATH searched, going on past a file
+ *     the kernel will not run, such as a #! script whose interpreter is
+ *     missing; a file without #! under /bin/sh), each file tried told
+ *     first (with --classify) as the shim's exec hooks tell a program
+ *     (exec_image.h), a Go build-information marker anywhere in it
+ *     counting as Go: a program LD_PRELOAD cannot reach runs under the
+ *     supervisor, a privileged one is refused (exit 2).  With
+ *     --supervise or that verdict, `CTL supervise -- CMD ARGS...` is
+ *     exec'd, LIB taken out of LD_PRELOAD (what the supervisor runs is
+ *     filtered, whichever file it is).
  *
  * Linked with libc alone (no OpenSSL, no libconfig): it starts in a
  * fraction of a millisecond, so the wrapper costs the program little more
@@ -50,6 +53,8 @@
 #define ME "redis-tls-run"
 #define EX_REPORT_MAX (256 * 1024) /* check-config's report kept */
 #define EX_GO_MARKER "Go buildinf:"
+#define EX_SHELL "/bin/sh"                /* glibc's for ENOEXEC */
+#define EX_DEFAULT_PATH "/bin:/usr/bin" /* glibc's, without PATH */
 
 extern char **environ;
 
@@ -340,19 +345,18 @@ static int ex_find(const char *cmd, char *path, size_t len)
 	}
 }
 
-/* The script's check_binary: what `redis-tls-ctl reach` told, and the
-   marker.  Sets o->supervise when it must. */
-static void ex_classify(struct ex_opts *o)
+/* The script's check_binary for the file path, to be exec'd with argv
+   (argv[0] as the program will see it): what `redis-tls-ctl reach`
+   told, and the marker.  Sets o->supervise when it must; refuses a
+   privileged file (exit 2). */
+static void ex_classify_file(struct ex_opts *o, const char *path,
+			     char **argv)
 {
-	static char path[PATH_MAX];
 	struct exec_image img;
 	const char *why = NULL;
-	char **argv = o->cmd;
-	const char *saved = argv[0];
+	char *saved = argv[0];
 	struct stat st;
 
-	if (ex_find(o->cmd[0], path, sizeof(path)) < 0)
-		ex_die("%s: command not found", o->cmd[0]);
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 		return; /* a folder...: the exec says why */
 	if (access(o->ctl, X_OK) != 0)
@@ -365,7 +369,7 @@ static void ex_classify(struct ex_opts *o)
 		/* the loader's own view of its arguments: PATH ARGS... */
 		argv[0] = (char *)path;
 		why = exec_image_loader_why(&img, argv);
-		argv[0] = (char *)saved;
+		argv[0] = saved;
 		if (why == NULL && ex_has_go_marker(path))
 			why = "it is a Go program (it makes its system calls "
 			      "itself)";
@@ -391,21 +395,26 @@ static void ex_classify(struct ex_opts *o)
 	o->supervise = 1;
 }
 
+/* CMD must be found (as `command -v` finds it) before anything runs;
+   to be supervised anyway, that file is told now (a privileged one is
+   refused with the wrapper's line). */
+static void ex_must_find(struct ex_opts *o)
+{
+	static char path[PATH_MAX];
+
+	if (ex_find(o->cmd[0], path, sizeof(path)) < 0)
+		ex_die("%s: command not found", o->cmd[0]);
+	if (o->supervise)
+		ex_classify_file(o, path, o->cmd);
+}
+
 /* ------------------------------------------------ 4. exec */
 
-static void ex_exec(const struct ex_opts *o)
+__attribute__((noreturn)) static void ex_supervise(const struct ex_opts *o)
 {
 	size_t n = 0;
 	char **argv;
 
-	if (!o->supervise) {
-		/* execvp, as the shell's exec: a file without #! runs
-		   under /bin/sh */
-		execvp(o->cmd[0], o->cmd);
-		fprintf(stderr, ME ": exec: %s: %s\n", o->cmd[0],
-			errno == ENOENT ? "not found" : strerror(errno));
-		exit(errno == ENOENT ? 127 : 126);
-	}
 	ex_preload_drop(o->lib);
 	if (access(o->ctl, X_OK) != 0)
 		ex_die("%s not found: the supervisor is built and installed "
@@ -423,6 +432,107 @@ static void ex_exec(const struct ex_opts *o)
 	ex_die("%s: %s", o->ctl, strerror(errno));
 }
 
+/* One file execvp would try, told first (--classify): what it is
+   decides, not what the first one on PATH was.  glibc's answer to
+   ENOEXEC, /bin/sh FILE ARGS..., is told as well.  Returns when the exec
+   failed (errno). */
+static void ex_try(struct ex_opts *o, const char *path)
+{
+	size_t n = 0;
+	char **sh;
+
+	if (o->classify) {
+		ex_classify_file(o, path, o->cmd);
+		if (o->supervise)
+			ex_supervise(o);
+	}
+	execv(path, o->cmd);
+	if (errno != ENOEXEC)
+		return;
+	while (o->cmd[n] != NULL)
+		n++;
+	sh = calloc(n + 2, sizeof(*sh));
+	if (sh == NULL)
+		ex_die("out of memory");
+	sh[0] = (char *)EX_SHELL;
+	sh[1] = (char *)path;
+	memcpy(sh + 2, o->cmd + 1, (n > 0 ? n - 1 : 0) * sizeof(*sh));
+	if (o->classify) {
+		ex_classify_file(o, EX_SHELL, sh);
+		if (o->supervise)
+			ex_supervise(o);
+	}
+	execv(EX_SHELL, sh);
+	free(sh);
+}
+
+/* 1 if glibc's execvpe goes on to the next PATH entry after errno (the
+   file is not there, or not ours to run); *eacces notes EACCES. */
+static int ex_search_goes_on(int *eacces)
+{
+	switch (errno) {
+	case EACCES:
+		*eacces = 1;
+		return 1;
+	case ENOENT:
+	case ESTALE:
+	case ENOTDIR:
+	case ENODEV:
+	case ETIMEDOUT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* execvp, as the shell's exec: PATH searched (/bin:/usr/bin without
+   it), an empty entry the working directory, a file without #! run
+   under /bin/sh, the search going on past a file the kernel will not
+   run; each file tried told first (a later one may be static). */
+static void ex_execvp(struct ex_opts *o)
+{
+	const char *file = o->cmd[0], *dirs = getenv("PATH"), *d, *end;
+	char path[PATH_MAX];
+	int eacces = 0, n;
+
+	if (*file == '\0') {
+		errno = ENOENT;
+		return;
+	}
+	if (strchr(file, '/') != NULL) {
+		ex_try(o, file);
+		return;
+	}
+	if (strlen(file) > NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return;
+	}
+	for (d = dirs != NULL ? dirs : EX_DEFAULT_PATH;; d = end + 1) {
+		end = strchrnul(d, ':');
+		n = end == d ? snprintf(path, sizeof(path), "%s", file)
+			     : snprintf(path, sizeof(path), "%.*s/%s",
+					(int)(end - d), d, file);
+		if (n >= 0 && (size_t)n < sizeof(path)) {
+			ex_try(o, path);
+			if (!ex_search_goes_on(&eacces))
+				return;
+		}
+		if (*end == '\0')
+			break;
+	}
+	errno = eacces ? EACCES : ENOENT;
+}
+
+static void ex_exec(struct ex_opts *o)
+{
+	if (o->supervise)
+		ex_supervise(o);
+	ex_execvp(o);
+	fprintf(stderr, ME ": exec: %s: %s\n", o->cmd[0],
+		errno == ENOENT ? "not found" : strerror(errno));
+	exit(errno == ENOENT ? 127 : 126);
+}
+
 int main(int argc, char **argv)
 {
 	struct ex_opts o;
@@ -431,7 +541,7 @@ int main(int argc, char **argv)
 	ex_check_config(&o);
 	ex_preload_add(o.lib);
 	if (o.classify)
-		ex_classify(&o);
+		ex_must_find(&o);
 	ex_exec(&o);
 	return 2;
 }

@@ -12,6 +12,9 @@
  * execvp, execvpe, execlp and posix_spawnp search PATH the way glibc
  * does; glibc's own execvpe would call its internal __execve, which no
  * hook sees, so the search is done here, each candidate an exec_execve.
+ * posix_spawnp's candidates are told in turn up to the first the kernel
+ * will run (glibc's search goes on past a #! script whose interpreter is
+ * missing), then the real call searches.
  * Async-signal-safe (exec.h); system, popen and pclose are in
  * exec_shell.c.
  */
@@ -349,17 +352,24 @@ int exec_execvpe(const char *file, char *const argv[], char *const envp[])
 
 /* ------------------------------------------------------- posix_spawn */
 
-/* The file posix_spawnp would run for file, into out: the first PATH
-   entry where it is a regular file we may execute.  0, or -1. */
-static int exec_search(const char *file, char *out, size_t len)
+/* The next file posix_spawnp may try for file, into out: the next PATH
+   entry (from *at, NULL at first) where it is a regular file we may
+   execute.  0 (*at moved past it), or -1. */
+static int exec_search(const char *file, char *out, size_t len,
+		       const char **at)
 {
 	const char *path = getenv("PATH"), *p, *end;
 	size_t flen = strlen(file), dlen;
 	struct stat st;
 
-	for (p = path != NULL ? path : EXEC_DEFAULT_PATH;; p = end + 1) {
+	if (*at == NULL)
+		*at = path != NULL ? path : EXEC_DEFAULT_PATH;
+	else if (**at == '\0')
+		return -1;
+	for (p = *at;; p = end + 1) {
 		end = strchrnul(p, ':');
 		dlen = (size_t)(end - p);
+		*at = *end == '\0' ? end : end + 1;
 		if (dlen + flen + 2 <= len) {
 			memcpy(out, p, dlen);
 			if (dlen > 0)
@@ -426,9 +436,26 @@ int exec_spawn(pid_t *pid, const char *path,
 
 	if (!exec_env_configured())
 		file = NULL;
-	/* no path, or not found on PATH: the real call says why */
-	if (file != NULL && search && strchr(path, '/') == NULL)
-		file = exec_search(path, found, sizeof(found)) == 0 ? found : NULL;
+	/* no path, or not found on PATH: the real call says why.  A file
+	   the kernel will not run (a #! script whose interpreter is
+	   missing) does not end glibc's search: the next one is told too */
+	if (file != NULL && search && strchr(path, '/') == NULL) {
+		const char *at = NULL;
+
+		while (exec_search(path, found, sizeof(found), &at) == 0) {
+			struct exec_call c = { AT_FDCWD, found, argv, envp, 0 };
+
+			exec_image_classify(AT_FDCWD, found, 0, &img);
+			why = exec_unprotected(&c, &img);
+			if (why != NULL)
+				return exec_spawn_supervised(
+					found, why, &a, argv,
+					envp != NULL ? envp : none);
+			if (img.kind != EXEC_KIND_FAILS)
+				break;
+		}
+		file = NULL;
+	}
 	if (file != NULL) {
 		struct exec_call c = { AT_FDCWD, file, argv, envp, 0 };
 

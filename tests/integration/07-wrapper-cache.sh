@@ -166,6 +166,31 @@ case_off() {
 	assert_eq "" "$(ls -A "$off")" "anything written"
 }
 
+# The system-wide file appearing after a record was made (no
+# REDIS_TLS_CONFIG: the shim reads /etc/redis-tls-shim.conf as well as
+# the variables): the record named no such file, and must not hide it.
+# Made in a private mount namespace (an overlay on /etc, as 67-deb.sh),
+# never on the host's /etc.
+case_system_file_appears() {
+	local upper=$T_TMP/etc-upper work=$T_TMP/etc-work
+	[ ! -e /etc/redis-tls-shim.conf ] || { echo "    (the host has /etc/redis-tls-shim.conf; skipped)" >&2; return 0; }
+	mkdir -p "$upper" "$work"
+	printf 'endpoints = ( { match = "127.0.0.1:1"; ca_fiel = "x"; } );\n' >"$upper/redis-tls-shim.conf"
+	ping
+	assert_eq PONG "$T_OUT" "the run that makes the record" || return
+	t_run unshare -m --propagation private sh -c '
+		u=$1 w=$2; shift 2
+		if ! mount -t overlay overlay -o "lowerdir=/etc,upperdir=$u,workdir=$w" /etc 2>/dev/null; then
+			cp -a /etc/. "$w/etc" && cp "$u"/* "$w/etc/" && mount --bind "$w/etc" /etc || exit 99
+		fi
+		exec "$@"' in_ns "$upper" "$work" "$T_RUN" "${ARGS[@]}" -- redis-cli -h 127.0.0.1 -p "$REDIS_PORT" PING
+	[ "$T_RC" -ne 99 ] || { fail "no overlay or bind mount on /etc in the namespace"; return; }
+	assert_rc 2 "a broken /etc/redis-tls-shim.conf, after the record" || return
+	assert_not_contains "$T_OUT" PONG "the program ran" || return
+	assert_contains "$T_ERR" "configuration rejected; redis-cli not started" "the refusal" || return
+	assert_contains "$T_ERR" "unknown key 'ca_fiel'" "the check's message"
+}
+
 t_case "an accepted configuration is remembered, privately" case_remembered
 t_case "a key changed in place is checked again and refused" case_key_replaced_in_place
 t_case "a certificate renamed over is checked again and refused" case_cert_replaced_by_rename
@@ -173,4 +198,8 @@ t_case "a changed variable is checked again and refused" case_variable_changed
 t_case "a remembered verdict ends when the client certificate expires" case_cert_expires
 t_case "a folder others may write is not used" case_folder_not_private
 t_case "REDIS_TLS_RUN_CHECK_CACHE=0: nothing remembered" case_off
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	t_case "/etc/redis-tls-shim.conf appearing after a record is checked and refused (mount namespace)" \
+		case_system_file_appears
+fi
 t_done

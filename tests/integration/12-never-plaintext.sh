@@ -1000,6 +1000,27 @@ case_exec_relative() {
 }
 t_case "redis-tls-run -- ./static_client (a relative path): supervised, over TLS" case_exec_relative
 
+case_exec_path_fallthrough() {
+	# The wrapper given a bare NAME whose first file on PATH cannot be
+	# exec'd though it is an executable file (a #! line naming a missing
+	# interpreter: ENOENT; naming a folder: EACCES): execvp, as
+	# the shell's exec, goes on to the next NAME on PATH, here the static
+	# client.  It must be supervised too (it was told by the first file,
+	# "the exec says why", and run preloaded: in clear).
+	local dirs=$T_TMP/fallthrough interp i=0
+	for interp in /nonexistent/interp "$T_TMP"; do
+		i=$((i + 1))
+		rm -rf "$dirs" && mkdir -p "$dirs/a" "$dirs/b" || return
+		printf '#!%s\n' "$interp" >"$dirs/a/sclient" && chmod +x "$dirs/a/sclient" || return
+		ln -s "$NP_SC" "$dirs/b/sclient" || return
+		np_setup "exec-fallthrough-$i" || return
+		t_run env PATH="$dirs/a:$dirs/b:$PATH" "${NP_SHIM[@]}" sclient 127.0.0.1 "$P" \
+			cmd SET "$M" v
+		sc_did "$M" "first PATH match '#!$interp', then the static client" || return
+	done
+}
+t_case "redis-tls-run -- NAME: the first NAME on PATH cannot be exec'd (#! to a missing interpreter, to a folder), the static one after it: supervised, over TLS" case_exec_path_fallthrough
+
 case_exec_env_i() {
 	np_setup exec-env-i || return
 	t_run "${NP_SHIM[@]}" env -i "$NP_SC" 127.0.0.1 "$P" cmd SET "$M:static" v
@@ -1081,6 +1102,23 @@ case_exec_paths() {
 	no_leak
 }
 t_case "execve, execv, execvp, execvpe, execl, execlp, execle, execveat, fexecve, fork/vfork + execve, posix_spawn(p): static and env-less dynamic clients supervised" case_exec_paths
+
+# The PATH searches of a preloaded program (exec_probe): the first
+# sclient on PATH is a #! script whose interpreter is missing (ENOENT:
+# glibc's search goes on), the next is the static client.
+case_exec_paths_fallthrough() {
+	local dirs=$T_TMP/fallthrough-hooks mode
+	rm -rf "$dirs" && mkdir -p "$dirs/a" "$dirs/b" || return
+	printf '#!/nonexistent/interp\n' >"$dirs/a/sclient" && chmod +x "$dirs/a/sclient" || return
+	ln -s "$NP_SC" "$dirs/b/sclient" || return
+	np_setup exec-paths-fallthrough || return
+	for mode in execvp execvpe execlp spawnp; do
+		t_run env PATH="$dirs/a:$dirs/b:$PATH" "${NP_SHIM[@]}" "$NP_EXEC" "$mode" keep \
+			sclient 127.0.0.1 "$P" cmd SET "$M:$mode" v
+		sc_did "$M:$mode" "$mode of sclient: a #! script with a missing interpreter, then the static client" || return
+	done
+}
+t_case "execvp, execvpe, execlp, posix_spawnp: the first NAME on PATH a #! script with a missing interpreter, the static one after it: supervised, over TLS" case_exec_paths_fallthrough
 
 case_exec_shell() {
 	local env mode

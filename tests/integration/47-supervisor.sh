@@ -799,4 +799,35 @@ t_case "configured port, nothing listening: ECONNREFUSED" case_nothing_listening
 t_case "setuid program refused (exit 2); set-user-ID to our own user runs" case_refuse_setuid
 t_case "a kernel without user notification or pidfd_getfd: refused (exit 2)" case_refuse_kernel
 t_case "bad configuration: program not run (exit 2)" case_refuse_bad_config
+
+# System-wide mode (/etc/ld.so.preload naming the library, the
+# configuration in /etc/redis-tls-shim.conf), in a private mount
+# namespace whose /etc is an overlay (never the host's): a supervised
+# program's dynamic child (sh -c redis-cli under redis-tls-run
+# --supervise) loads the shim from ld.so.preload, which the supervisor's
+# unpreload cannot take out.  One TLS layer is wanted: the child's PING
+# gets PONG from the TLS-only server, as without ld.so.preload
+# (05-wrapper's --supervise case).
+case_system_wide_child() {
+	local upper=$T_TMP/etc-upper work=$T_TMP/etc-work
+	rm -rf "$upper" "$work" && mkdir -p "$upper" "$work" || return
+	printf '%s\n' "$T_LIB" >"$upper/ld.so.preload"
+	printf 'defaults = { ca_file = "%s"; cert_file = "%s"; key_file = "%s"; };\nendpoints = ( { match = "127.0.0.1:%s"; } );\n' \
+		"$PKI/ca.crt" "$PKI/client.crt" "$PKI/client.key" "$TLS_PORT" >"$upper/redis-tls-shim.conf"
+	# shellcheck disable=SC2016 # the inner shells expand them
+	t_run unshare -m --propagation private sh -c '
+		u=$1 w=$2; shift 2
+		if ! mount -t overlay overlay -o "lowerdir=/etc,upperdir=$u,workdir=$w" /etc 2>/dev/null; then
+			cp -a /etc/. "$w/etc" && cp "$u"/* "$w/etc/" && mount --bind "$w/etc" /etc || exit 99
+		fi
+		exec "$@"' in_ns "$upper" "$work" env -u LD_PRELOAD "$T_RUN" --supervise -- \
+		sh -c 'redis-cli -h 127.0.0.1 -p "$1" PING' sh "$TLS_PORT"
+	[ "$T_RC" -ne 99 ] || { fail "no overlay or bind mount on /etc in the namespace"; return; }
+	assert_rc 0 "redis-tls-run --supervise -- sh -c redis-cli, system-wide ($(t_short "$T_ERR" 400))" || return
+	assert_eq PONG "$T_OUT" "its PING, one TLS layer"
+}
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	t_case "system-wide (ld.so.preload, mount namespace): a supervised program's dynamic child gets one TLS layer" \
+		case_system_wide_child
+fi
 t_done

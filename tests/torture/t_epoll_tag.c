@@ -1,0 +1,295 @@
+/*
+ * t_epoll_tag - the program's epoll_data against the shim's tags (the
+ * kernel registrations of TLS sockets carry a tag of the shim's, the
+ * program's data put back in each event): each case compares with what
+ * a kernel TCP socket does.
+ *
+ *   many      three connections registered with the same data: each
+ *             one's reply comes as an EPOLLIN event with that data;
+ *   moddata   EPOLL_CTL_MOD changing the data alone (the same mask): the
+ *             next event carries the new data;
+ *   pointer   data as a pointer: registered, deleted, freed, a new
+ *             registration (another connection) with the pointer malloc
+ *             gives next (often the same address): only the new
+ *             connection's event, with it;
+ *   threads   four threads each MOD their own connection's data in a loop
+ *             while a fifth waits: every event's data is one its
+ *             connection had;
+ *   exec      the set and a connection inherited across an exec (this
+ *             program again, preloaded): the child's PING's reply comes as
+ *             an EPOLLIN event with the data the parent registered.
+ *
+ * Checks: each reply byte-exact, and the events above.
+ */
+#include <sys/epoll.h>
+#include <sys/wait.h>
+
+#include "torture.h"
+
+#define DATA_A 0xa11ce0000001ULL
+#define DATA_B 0xb0b000000002ULL
+
+static void ctl(int ep, int op, int fd, uint32_t events, uint64_t data)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = data };
+
+	if (epoll_ctl(ep, op, fd, &ev) < 0)
+		die_errno("epoll_ctl(op %d, fd %d, events 0x%x)", op, fd, events);
+}
+
+static int ewait(int ep, struct epoll_event *evs, int max, int ms)
+{
+	int n;
+
+	do
+		n = epoll_wait(ep, evs, max, ms);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		die_errno("epoll_wait");
+	return n;
+}
+
+static void wait_reply(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (poll(&p, 1, 2000) != 1)
+		die("no reply within 2 s");
+	t_sleep_ms(50);
+}
+
+static void case_many(void)
+{
+	struct epoll_event evs[8];
+	int ep = epoll_create1(EPOLL_CLOEXEC), fds[3], i, n, got = 0;
+
+	t_phase = "many";
+	for (i = 0; i < 3; i++) {
+		fds[i] = t_connect();
+		ctl(ep, EPOLL_CTL_ADD, fds[i], EPOLLIN, DATA_A);
+	}
+	if (ewait(ep, evs, 8, 100) != 0)
+		die("many: an event before any request");
+	for (i = 0; i < 3; i++)
+		t_write_all(fds[i], "PING\r\n", 6);
+	for (i = 0; i < 3; i++)
+		wait_reply(fds[i]);
+	n = ewait(ep, evs, 8, 1000);
+	for (i = 0; i < n; i++) {
+		if (evs[i].data.u64 != DATA_A)
+			die("many: event %d data 0x%llx, not 0x%llx", i,
+			    (unsigned long long)evs[i].data.u64,
+			    (unsigned long long)DATA_A);
+		if (evs[i].events & EPOLLIN)
+			got++;
+	}
+	if (got != 3)
+		die("many: %d EPOLLIN events of %d in one wait, three connections "
+		    "readable", got, n);
+	t_checked();
+	for (i = 0; i < 3; i++) {
+		t_expect_str(fds[i], "many PING", "+PONG\r\n");
+		close(fds[i]);
+	}
+	close(ep);
+}
+
+static void case_moddata(int fd)
+{
+	struct epoll_event ev;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	t_phase = "moddata";
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, DATA_A);
+	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN, DATA_B);
+	t_write_all(fd, "PING\r\n", 6);
+	wait_reply(fd);
+	if (ewait(ep, &ev, 1, 1000) != 1 || ev.data.u64 != DATA_B)
+		die("moddata: data 0x%llx after MOD to 0x%llx",
+		    (unsigned long long)ev.data.u64, (unsigned long long)DATA_B);
+	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN, DATA_A);
+	if (ewait(ep, &ev, 1, 1000) != 1 || ev.data.u64 != DATA_A)
+		die("moddata: data 0x%llx after MOD back to 0x%llx",
+		    (unsigned long long)ev.data.u64, (unsigned long long)DATA_A);
+	t_checked();
+	t_expect_str(fd, "moddata PING", "+PONG\r\n");
+	close(ep);
+}
+
+static void case_pointer(int fd)
+{
+	struct epoll_event ev;
+	int ep = epoll_create1(EPOLL_CLOEXEC), fd2, n;
+	struct epoll_event set;
+	int *p = malloc(64), *q;
+
+	t_phase = "pointer";
+	*p = 1;
+	set.events = EPOLLIN;
+	set.data.ptr = p;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &set) < 0)
+		die_errno("epoll_ctl ADD");
+	t_write_all(fd, "PING\r\n", 6);
+	wait_reply(fd);
+	if (epoll_ctl(ep, EPOLL_CTL_DEL, fd, &set) < 0)
+		die_errno("epoll_ctl DEL");
+	free(p);
+	q = malloc(64);
+	*q = 2;
+	fd2 = t_connect();
+	set.data.ptr = q;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd2, &set) < 0)
+		die_errno("epoll_ctl ADD 2");
+	n = ewait(ep, &ev, 1, 200);
+	if (n != 0)
+		die("pointer: an event (data %p) for a deleted connection's reply",
+		    ev.data.ptr);
+	t_write_all(fd2, "PING\r\n", 6);
+	wait_reply(fd2);
+	if (ewait(ep, &ev, 1, 1000) != 1 || ev.data.ptr != q || *(int *)ev.data.ptr != 2)
+		die("pointer: the new connection's event data %p, not %p", ev.data.ptr,
+		    (void *)q);
+	t_checked();
+	t_expect_str(fd, "pointer PING 1", "+PONG\r\n");
+	t_expect_str(fd2, "pointer PING 2", "+PONG\r\n");
+	close(fd2);
+	free(q);
+	close(ep);
+}
+
+struct th_arg {
+	int ep, fd, idx;
+	volatile int *stop;
+};
+
+static void *th_mod(void *arg)
+{
+	struct th_arg *a = arg;
+	uint64_t k = 0;
+
+	while (!*a->stop) {
+		uint64_t d = ((uint64_t)(a->idx + 1) << 32) | (k++ & 1);
+
+		ctl(a->ep, EPOLL_CTL_MOD, a->fd, EPOLLIN, d);
+	}
+	return NULL;
+}
+
+static void case_threads(void)
+{
+	pthread_t th[4];
+	struct th_arg args[4];
+	struct epoll_event evs[8];
+	volatile int stop = 0;
+	int ep = epoll_create1(EPOLL_CLOEXEC), fds[4], i, n, round, seen = 0;
+
+	t_phase = "threads";
+	for (i = 0; i < 4; i++) {
+		fds[i] = t_connect();
+		ctl(ep, EPOLL_CTL_ADD, fds[i], EPOLLIN, ((uint64_t)(i + 1) << 32));
+		t_write_all(fds[i], "PING\r\n", 6);
+		wait_reply(fds[i]);
+		args[i] = (struct th_arg){ ep, fds[i], i, &stop };
+	}
+	for (i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, th_mod, &args[i]);
+	for (round = 0; round < 2000; round++) {
+		n = ewait(ep, evs, 8, 1000);
+		for (i = 0; i < n; i++) {
+			uint64_t d = evs[i].data.u64;
+
+			if ((d >> 32) < 1 || (d >> 32) > 4 || (d & 0xffffffffULL) > 1)
+				die("threads: event data 0x%llx, none a connection had",
+				    (unsigned long long)d);
+			seen++;
+		}
+	}
+	stop = 1;
+	for (i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	if (seen == 0)
+		die("threads: no event in 2000 waits, four connections readable");
+	t_checked();
+	for (i = 0; i < 4; i++) {
+		t_expect_str(fds[i], "threads PING", "+PONG\r\n");
+		close(fds[i]);
+	}
+	close(ep);
+}
+
+/* The exec'd child: T_EPOLL_TAG_CHILD=EP,FD. */
+static int child_main(const char *spec)
+{
+	struct epoll_event ev;
+	int ep, fd, n;
+
+	if (sscanf(spec, "%d,%d", &ep, &fd) != 2)
+		die("child: bad T_EPOLL_TAG_CHILD '%s'", spec);
+	t_phase = "exec child";
+	if (ewait(ep, &ev, 1, 100) != 0)
+		die("exec: the child's first wait: an event (data 0x%llx, events 0x%x) "
+		    "before any request", (unsigned long long)ev.data.u64, ev.events);
+	t_write_all(fd, "PING\r\n", 6);
+	n = ewait(ep, &ev, 1, 2000);
+	if (n != 1)
+		die("exec: the child's PING's reply: %d events in 2 s", n);
+	if (ev.data.u64 != DATA_A || !(ev.events & EPOLLIN))
+		die("exec: the child's event data 0x%llx events 0x%x, not 0x%llx EPOLLIN",
+		    (unsigned long long)ev.data.u64, ev.events,
+		    (unsigned long long)DATA_A);
+	t_expect_str(fd, "exec child PING", "+PONG\r\n");
+	return 0;
+}
+
+static void case_exec(const char *self)
+{
+	int ep = epoll_create1(0), fd = t_connect(), st;
+	char spec[64];
+	pid_t pid;
+
+	t_phase = "exec";
+	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, DATA_A);
+	snprintf(spec, sizeof(spec), "%d,%d", ep, fd);
+	pid = fork();
+	if (pid < 0)
+		die_errno("fork");
+	if (pid == 0) {
+		setenv("T_EPOLL_TAG_CHILD", spec, 1);
+		execl(self, self, t_host, t_port, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		die_errno("waitpid");
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		die("exec: the child (the set and connection inherited) failed: status 0x%x", st);
+	t_checked();
+	close(fd);
+	close(ep);
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = getenv("T_EPOLL_TAG_CASE");
+	const char *child = getenv("T_EPOLL_TAG_CHILD");
+	int fd;
+
+	t_init(argc, argv);
+	if (child != NULL)
+		return child_main(child);
+	fd = t_connect();
+	t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
+#define RUN(name, call)                                              \
+	do {                                                         \
+		if (only == NULL || strcmp(only, name) == 0) {       \
+			call;                                        \
+			printf("%s: ok\n", name);                    \
+		}                                                    \
+	} while (0)
+	RUN("many", case_many());
+	RUN("moddata", case_moddata(fd));
+	RUN("pointer", case_pointer(fd));
+	RUN("threads", case_threads());
+	RUN("exec", case_exec("/proc/self/exe"));
+	close(fd);
+	t_done();
+}
