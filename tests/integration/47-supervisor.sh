@@ -823,11 +823,14 @@ case_system_wide_child() {
 		exec "$@"' in_ns "$upper" "$work" env -u LD_PRELOAD "$T_RUN" --supervise -- \
 		sh -c 'redis-cli -h 127.0.0.1 -p "$1" PING' sh "$TLS_PORT"
 	[ "$T_RC" -ne 99 ] || { fail "no overlay or bind mount on /etc in the namespace"; return; }
-	assert_rc 0 "redis-tls-run --supervise -- sh -c redis-cli, system-wide ($(t_short "$T_ERR" 400))" || return
-	assert_eq PONG "$T_OUT" "its PING, one TLS layer"
+	# README Limits: the child's shim (from ld.so.preload) makes TLS and
+	# the supervisor would wrap it again: refused, with one line
+	assert_failed "redis-tls-run --supervise -- sh -c redis-cli, system-wide (the README's Limits say it fails closed)"
+	[ "$T_OUT" != PONG ] || fail "its PING was answered"
+	assert_contains "$T_ERR" "already speaks TLS to this endpoint" "the supervisor's refusal"
 }
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
-	t_case "system-wide (ld.so.preload, mount namespace): a supervised program's dynamic child gets one TLS layer" \
+	t_case "system-wide (ld.so.preload, mount namespace): a supervised program's child that loads the shim again fails closed (TLS inside TLS refused)" \
 		case_system_wide_child
 fi
 t_done

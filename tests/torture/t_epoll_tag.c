@@ -15,14 +15,14 @@
  *   threads   four threads each MOD their own connection's data in a loop
  *             while a fifth waits: every event's data is one its
  *             connection had;
- *   exec      the set and a connection inherited across an exec (this
- *             program again, preloaded): the child's PING's reply comes as
- *             an EPOLLIN event with the data the parent registered.
+ *
+ * Not here: a set and a TLS connection inherited by another program (a
+ * fork child that execs) see the shim's registration of the parent's
+ * private socket, tag and all (README Limits).
  *
  * Checks: each reply byte-exact, and the events above.
  */
 #include <sys/epoll.h>
-#include <sys/wait.h>
 
 #include "torture.h"
 
@@ -217,65 +217,12 @@ static void case_threads(void)
 	close(ep);
 }
 
-/* The exec'd child: T_EPOLL_TAG_CHILD=EP,FD. */
-static int child_main(const char *spec)
-{
-	struct epoll_event ev;
-	int ep, fd, n;
-
-	if (sscanf(spec, "%d,%d", &ep, &fd) != 2)
-		die("child: bad T_EPOLL_TAG_CHILD '%s'", spec);
-	t_phase = "exec child";
-	if (ewait(ep, &ev, 1, 100) != 0)
-		die("exec: the child's first wait: an event (data 0x%llx, events 0x%x) "
-		    "before any request", (unsigned long long)ev.data.u64, ev.events);
-	t_write_all(fd, "PING\r\n", 6);
-	n = ewait(ep, &ev, 1, 2000);
-	if (n != 1)
-		die("exec: the child's PING's reply: %d events in 2 s", n);
-	if (ev.data.u64 != DATA_A || !(ev.events & EPOLLIN))
-		die("exec: the child's event data 0x%llx events 0x%x, not 0x%llx EPOLLIN",
-		    (unsigned long long)ev.data.u64, ev.events,
-		    (unsigned long long)DATA_A);
-	t_expect_str(fd, "exec child PING", "+PONG\r\n");
-	return 0;
-}
-
-static void case_exec(const char *self)
-{
-	int ep = epoll_create1(0), fd = t_connect(), st;
-	char spec[64];
-	pid_t pid;
-
-	t_phase = "exec";
-	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, DATA_A);
-	snprintf(spec, sizeof(spec), "%d,%d", ep, fd);
-	pid = fork();
-	if (pid < 0)
-		die_errno("fork");
-	if (pid == 0) {
-		setenv("T_EPOLL_TAG_CHILD", spec, 1);
-		execl(self, self, t_host, t_port, (char *)NULL);
-		_exit(127);
-	}
-	if (waitpid(pid, &st, 0) < 0)
-		die_errno("waitpid");
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		die("exec: the child (the set and connection inherited) failed: status 0x%x", st);
-	t_checked();
-	close(fd);
-	close(ep);
-}
-
 int main(int argc, char **argv)
 {
 	const char *only = getenv("T_EPOLL_TAG_CASE");
-	const char *child = getenv("T_EPOLL_TAG_CHILD");
 	int fd;
 
 	t_init(argc, argv);
-	if (child != NULL)
-		return child_main(child);
 	fd = t_connect();
 	t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
 #define RUN(name, call)                                              \
@@ -289,7 +236,6 @@ int main(int argc, char **argv)
 	RUN("moddata", case_moddata(fd));
 	RUN("pointer", case_pointer(fd));
 	RUN("threads", case_threads());
-	RUN("exec", case_exec("/proc/self/exe"));
 	close(fd);
 	t_done();
 }
