@@ -53,6 +53,7 @@
  * still running (sup_pending.c).  P and C have one thread each.
  */
 #include "supervise.h"
+#include "sup_probe.h"
 #include "deadline.h"
 #include "setid.h"
 #include "switchboard/log.h"
@@ -361,6 +362,14 @@ static void sup_respond(__u64 id, int err, int cont)
 	else
 		r.error = err ? -err : 0;
 	/* ENOENT: the program's thread was killed meanwhile; nothing to do */
+	ioctl(sup_listener, SECCOMP_IOCTL_NOTIF_SEND, &r);
+}
+
+/* The notified call returns val (no error). */
+static void sup_respond_val(__u64 id, __s64 val)
+{
+	struct seccomp_notif_resp r = { .id = id, .val = val };
+
 	ioctl(sup_listener, SECCOMP_IOCTL_NOTIF_SEND, &r);
 }
 
@@ -1039,6 +1048,46 @@ static void sup_on_so_error(const struct seccomp_notif *n)
 	sup_respond(n->id, 0, 0);
 }
 
+/*
+ * A preloaded shim's questions (sup_probe.h).  With an address (args[3],
+ * args[2] bytes): will the supervisor wrap a connect to it?  1 when its
+ * configuration wraps or refuses it (the shim must then add no TLS of its
+ * own: the supervisor does it, or fails the connect closed), 0 when it
+ * passes it by (the shim's own configuration decides); an address that
+ * cannot be read: 1, so that nothing goes past both.  Without one, after
+ * that connect: is the socket (args[0]) ours, connecting or relayed?  1
+ * or 0: the shim refuses a connection we did not take.
+ */
+static void sup_on_probe(const struct seccomp_notif *n)
+{
+	struct sockaddr_storage sa;
+	struct shim_session_info info;
+	struct sup_peer p;
+	struct stat st;
+	socklen_t salen = 0;
+	int addr_err = 0, err = 0, got, copy;
+
+	if (n->data.args[3] == 0) {
+		copy = sup_grab_fd((pid_t)n->pid, (int)n->data.args[0]);
+		got = copy >= 0 && fstat(copy, &st) == 0 &&
+		      (sup_pending_peek(st.st_ino) != SUP_P_FREE ||
+		       sup_relay_peer(st.st_ino, &p) == 0);
+		if (copy >= 0)
+			close(copy);
+		sup_respond_val(n->id, got);
+		return;
+	}
+	got = sup_read_addr((pid_t)n->pid, n->data.args[3], n->data.args[2], &sa,
+			    &salen, &addr_err);
+	memset(&info, 0, sizeof(info));
+	if (got < 0 || got == SUP_ADDR_BAD)
+		sup_respond_val(n->id, 1);
+	else if (got == SUP_ADDR_OTHER)
+		sup_respond_val(n->id, 0);
+	else
+		sup_respond_val(n->id, sup_decide(&sa, salen, &info, &err) != SHIM_PASS);
+}
+
 static void sup_on_notification(void)
 {
 	union {
@@ -1060,7 +1109,10 @@ static void sup_on_notification(void)
 		sup_on_getname(&u.n, 1);
 		break;
 	case __NR_getsockopt:
-		sup_on_so_error(&u.n);
+		if ((int)u.n.data.args[1] == SUP_PROBE_LEVEL)
+			sup_on_probe(&u.n);
+		else
+			sup_on_so_error(&u.n);
 		break;
 	case __NR_sendto:
 	case __NR_sendmsg:

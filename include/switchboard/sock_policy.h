@@ -53,6 +53,8 @@ enum sock_refusal {
 	SOCK_REFUSE_ANCILLARY,
 	/* an offset (preadv/pwritev) on a socket */
 	SOCK_REFUSE_OFFSET,
+	/* the supervisor said it would wrap a connect and did not take it */
+	SOCK_REFUSE_SUPERVISOR_PASSED,
 	SOCK_REFUSE_COUNT
 };
 

@@ -29,6 +29,7 @@
 #include "names.h"
 #include "real.h"
 #include "relay.h"
+#include "sup_probe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -764,6 +765,44 @@ static int sock_is_taken(int fd)
 	return real.getpeername(fd, (struct sockaddr *)&ss, &l) == 0;
 }
 
+/*
+ * Under redis-tls-ctl's supervisor (a preloaded program's dynamically
+ * linked child in system-wide mode, or LD_PRELOAD put back by the
+ * program), a connect the supervisor wraps gets its TLS there: 1 if the
+ * supervisor says it will (sup_probe.h); 0 without a supervisor (the
+ * kernel fails the question), or when it passes this address by.
+ */
+static int sock_supervisor_wraps(int fd, const struct sockaddr *addr,
+				 socklen_t len)
+{
+	socklen_t optlen = 0;
+
+	return syscall(SYS_getsockopt, fd, SUP_PROBE_LEVEL, (int)len, addr,
+		       &optlen) == 1;
+}
+
+/*
+ * The connect the supervisor said it would wrap, made: it must hold the
+ * socket now (its TLS, or its handshake still running); if it does not,
+ * the socket is shut before the program writes a byte and the connect
+ * refused.  Returns the connect's own result otherwise.
+ */
+static int sock_supervised_connect(int fd, const struct sockaddr *addr,
+				   socklen_t len)
+{
+	socklen_t optlen = 0;
+	int rc = real.connect(fd, addr, len), err = errno;
+
+	if (rc < 0 && err != EINPROGRESS)
+		return rc;
+	if (syscall(SYS_getsockopt, fd, SUP_PROBE_LEVEL, 0, NULL, &optlen) != 1) {
+		shutdown(fd, SHUT_RDWR);
+		return sock_refuse_fd(SOCK_REFUSE_SUPERVISOR_PASSED, fd, NULL);
+	}
+	errno = err;
+	return rc;
+}
+
 static int sock_connect_fresh(struct shim_sock *s, int fd,
 			      const struct sockaddr *addr, socklen_t len)
 {
@@ -786,6 +825,11 @@ static int sock_connect_fresh(struct shim_sock *s, int fd,
 			e->free(tls);
 			sock_untrack(fd, s);
 			return real.connect(fd, addr, len);
+		}
+		if (sock_supervisor_wraps(fd, addr, len)) {
+			e->free(tls);
+			sock_untrack(fd, s);
+			return sock_supervised_connect(fd, addr, len);
 		}
 		return sock_begin(s, fd, addr, len, tls, &info);
 	case SHIM_REFUSE:

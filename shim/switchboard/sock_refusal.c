@@ -49,6 +49,10 @@ static const struct sock_refusal_row sock_refusals[SOCK_REFUSE_COUNT] = {
 	[SOCK_REFUSE_CLOSE_PRIVATE] = { EBADF, NULL },
 	[SOCK_REFUSE_ANCILLARY] = { EOPNOTSUPP, NULL },
 	[SOCK_REFUSE_OFFSET] = { ESPIPE, NULL },
+	[SOCK_REFUSE_SUPERVISOR_PASSED] = { EACCES,
+		"%s: the supervisor this program runs under said it would do "
+		"this connection's TLS and then left it to the kernel (its "
+		"configuration changed meanwhile?): refused, nothing sent" },
 };
 
 int sock_refusal_errno(enum sock_refusal why)

@@ -823,14 +823,39 @@ case_system_wide_child() {
 		exec "$@"' in_ns "$upper" "$work" env -u LD_PRELOAD "$T_RUN" --supervise -- \
 		sh -c 'redis-cli -h 127.0.0.1 -p "$1" PING' sh "$TLS_PORT"
 	[ "$T_RC" -ne 99 ] || { fail "no overlay or bind mount on /etc in the namespace"; return; }
-	# README Limits: the child's shim (from ld.so.preload) makes TLS and
-	# the supervisor would wrap it again: refused, with one line
-	assert_failed "redis-tls-run --supervise -- sh -c redis-cli, system-wide (the README's Limits say it fails closed)"
-	[ "$T_OUT" != PONG ] || fail "its PING was answered"
-	assert_contains "$T_ERR" "already speaks TLS to this endpoint" "the supervisor's refusal"
+	assert_rc 0 "redis-tls-run --supervise -- sh -c redis-cli, system-wide ($(t_short "$T_ERR" 400))" || return
+	assert_eq PONG "$T_OUT" "its PING, one TLS layer (the child's shim leaves it to the supervisor)"
 }
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
-	t_case "system-wide (ld.so.preload, mount namespace): a supervised program's child that loads the shim again fails closed (TLS inside TLS refused)" \
+	t_case "system-wide (ld.so.preload, mount namespace): a supervised program's dynamic child gets one TLS layer" \
 		case_system_wide_child
 fi
+
+case_preloaded_child() {
+	# A supervised program's child that preloads the shim itself: the
+	# supervisor does the TLS of the endpoint it wraps (one layer, not
+	# refused as TLS inside TLS), the child's shim that of an endpoint only
+	# its own configuration names; a plaintext server stays plaintext.
+	start_tls_redis || return
+	local other=$REDIS_PORT
+	start_plain_redis || return
+	sup "$TLS_PORT" -- sh -c 'LD_PRELOAD="$1" REDIS_TLS_ENDPOINTS="127.0.0.1:$3,127.0.0.1:$4" \
+		redis-cli -h 127.0.0.1 -p "$3" SET sup:child wrapped &&
+		LD_PRELOAD="$1" REDIS_TLS_ENDPOINTS="127.0.0.1:$3,127.0.0.1:$4" \
+		redis-cli -h 127.0.0.1 -p "$4" SET sup:child own &&
+		LD_PRELOAD="$1" REDIS_TLS_ENDPOINTS="127.0.0.1:$3,127.0.0.1:$4" \
+		redis-cli -h 127.0.0.1 -p "$2" SET sup:child plain' sh "$T_LIB" "$PLAIN_PORT" "$TLS_PORT" "$other"
+	assert_rc 0 "three SETs from a preloaded child ($(t_short "$T_ERR" 400))" || return
+	assert_eq "$(printf 'OK\nOK\nOK')" "$T_OUT" "their replies"
+	no_shim_errors
+	assert_eq wrapped "$(redis-cli "${T_TLS_FLAGS[@]}" -h 127.0.0.1 -p "$TLS_PORT" GET sup:child)" \
+		"the supervisor's endpoint"
+	assert_eq own "$(redis-cli "${T_TLS_FLAGS[@]}" -h 127.0.0.1 -p "$other" GET sup:child)" \
+		"the endpoint only the child's shim names"
+	assert_eq plain "$(redis-cli -h 127.0.0.1 -p "$PLAIN_PORT" GET sup:child)" "the plaintext server"
+	stop_pid "$REDIS_PID"
+	stop_pid "$PLAIN_PID"
+	REDIS_PORT=$TLS_PORT
+}
+t_case "a supervised program's child preloading the shim: one TLS layer on each endpoint" case_preloaded_child
 t_done

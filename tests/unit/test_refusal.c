@@ -32,6 +32,7 @@ static void test_errnos(void **state)
 		{ SOCK_REFUSE_CLOSE_PRIVATE, EBADF },
 		{ SOCK_REFUSE_ANCILLARY, EOPNOTSUPP },
 		{ SOCK_REFUSE_OFFSET, ESPIPE },
+		{ SOCK_REFUSE_SUPERVISOR_PASSED, EACCES },
 	};
 
 	(void)state;

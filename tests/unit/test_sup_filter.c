@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "supervise.h"
+#include "sup_probe.h"
 
 #define NOTIF SECCOMP_RET_USER_NOTIF
 #define ALLOW SECCOMP_RET_ALLOW
@@ -76,6 +77,9 @@ static void test_notified(void **state)
 	assert_int_equal(call(__NR_getpeername, 0, 0, 0), NOTIF);
 	assert_int_equal(call(__NR_getsockname, 0, 0, 0), NOTIF);
 	assert_int_equal(call(__NR_getsockopt, SOL_SOCKET, SO_ERROR, 0), NOTIF);
+	/* a preloaded shim's question (sup_probe.h), whatever the optname */
+	assert_int_equal(call(__NR_getsockopt, SUP_PROBE_LEVEL, 16, 0), NOTIF);
+	assert_int_equal(call(__NR_getsockopt, SUP_PROBE_LEVEL, 28, 0), NOTIF);
 	/* flags: sendto's and sendmmsg's 4th argument, sendmsg's 3rd */
 	assert_int_equal(call(__NR_sendto, 0, 0, MSG_FASTOPEN), NOTIF);
 	assert_int_equal(call(__NR_sendmmsg, 0, 0, MSG_FASTOPEN | MSG_NOSIGNAL), NOTIF);
@@ -95,6 +99,8 @@ static void test_allowed(void **state)
 	/* getsockopt: only SOL_SOCKET + SO_ERROR */
 	assert_int_equal(call(__NR_getsockopt, SOL_SOCKET, SO_RCVBUF, 0), ALLOW);
 	assert_int_equal(call(__NR_getsockopt, 6 /* IPPROTO_TCP */, SO_ERROR, 0), ALLOW);
+	assert_int_equal(call(__NR_getsockopt, SUP_PROBE_LEVEL + 1, 16, 0), ALLOW);
+	assert_int_equal(call(__NR_setsockopt, SUP_PROBE_LEVEL, 16, 0), ALLOW);
 	assert_int_equal(call(__NR_setsockopt, SOL_SOCKET, SO_ERROR, 0), ALLOW);
 }
 
