@@ -838,6 +838,7 @@ void ready_epfd_new(int epfd)
 {
 	struct ready_set *set;
 
+	ready_observe(); /* its close must reach ready_closed, which frees it */
 	pthread_mutex_lock(&ready_lock);
 	set = fdt_map_peek(&ready_sets, epfd);
 	if (set != NULL) { /* the number's last epoll set, closed unseen */
