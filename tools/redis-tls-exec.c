@@ -466,25 +466,6 @@ static void ex_try(struct ex_opts *o, const char *path)
 	free(sh);
 }
 
-/* 1 if glibc's execvpe goes on to the next PATH entry after errno (the
-   file is not there, or not ours to run); *eacces notes EACCES. */
-static int ex_search_goes_on(int *eacces)
-{
-	switch (errno) {
-	case EACCES:
-		*eacces = 1;
-		return 1;
-	case ENOENT:
-	case ESTALE:
-	case ENOTDIR:
-	case ENODEV:
-	case ETIMEDOUT:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 /* execvp, as the shell's exec: PATH searched (/bin:/usr/bin without
    it), an empty entry the working directory, a file without #! run
    under /bin/sh, the search going on past a file the kernel will not
@@ -514,7 +495,7 @@ static void ex_execvp(struct ex_opts *o)
 					(int)(end - d), d, file);
 		if (n >= 0 && (size_t)n < sizeof(path)) {
 			ex_try(o, path);
-			if (!ex_search_goes_on(&eacces))
+			if (!exec_image_search_goes_on(&eacces))
 				return;
 		}
 		if (*end == '\0')

@@ -60,6 +60,11 @@ void exec_image_classify(int dirfd, const char *path, int flags,
  */
 void exec_image_loader_run(char *const argv[], struct exec_image *out);
 
+/* exec_image_search_goes_on - after an exec of one PATH candidate failed
+   with errno: 1 if glibc's execvpe goes on to the next entry (the file is
+   not there, or not ours to run), *eacces set on EACCES; 0 if it stops. */
+int exec_image_search_goes_on(int *eacces);
+
 /*
  * exec_image_loader_why - why img, if it is the dynamic loader run as a
  * program with argv, would run one the library cannot reach (ld.so

@@ -287,25 +287,6 @@ static void exec_try(const char *path, char *const argv[], char *const envp[])
 		exec_script(path, argv, envp);
 }
 
-/* 1 if the search goes on after errno (the file is not there, or not
-   ours to run), as glibc's execvpe decides; *eacces notes EACCES. */
-static int exec_search_goes_on(int *eacces)
-{
-	switch (errno) {
-	case EACCES:
-		*eacces = 1;
-		return 1;
-	case ENOENT:
-	case ESTALE:
-	case ENOTDIR:
-	case ENODEV:
-	case ETIMEDOUT:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 int exec_execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	const char *path = getenv("PATH"), *p, *end;
@@ -339,7 +320,7 @@ int exec_execvpe(const char *file, char *const argv[], char *const envp[])
 				*o++ = '/';
 			memcpy(o, file, flen + 1);
 			exec_try(buf, argv, envp);
-			if (!exec_search_goes_on(&eacces))
+			if (!exec_image_search_goes_on(&eacces))
 				return -1;
 		}
 		if (*end == '\0')

@@ -540,3 +540,20 @@ const char *exec_image_loader_why(const struct exec_image *img,
 	exec_image_loader_run(argv, &run);
 	return run.kind == EXEC_KIND_PRELOADABLE ? NULL : run.why;
 }
+
+int exec_image_search_goes_on(int *eacces)
+{
+	switch (errno) {
+	case EACCES:
+		*eacces = 1;
+		return 1;
+	case ENOENT:
+	case ESTALE:
+	case ENOTDIR:
+	case ENODEV:
+	case ETIMEDOUT:
+		return 1;
+	default:
+		return 0;
+	}
+}
