@@ -49,33 +49,6 @@
 #define TAG_PIPE 0x919e0000beefULL
 #define TAG_DUP 0xd0d0d0d0ULL
 
-static void ctl(int ep, int op, int fd, uint32_t events, uint64_t tag)
-{
-	struct epoll_event ev = { .events = events, .data.u64 = tag };
-
-	if (epoll_ctl(ep, op, fd, &ev) < 0)
-		die_errno("epoll_ctl(op %d, fd %d, events 0x%x)", op, fd, events);
-}
-
-static int ewait(int ep, struct epoll_event *evs, int max, int ms)
-{
-	int n = epoll_wait(ep, evs, max, ms);
-
-	if (n < 0)
-		die_errno("epoll_wait");
-	return n;
-}
-
-/* Wait (up to 2 s) until the socket's reply has reached the kernel. */
-static void wait_reply(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	if (poll(&p, 1, 2000) != 1)
-		die("no reply within 2 s");
-	t_sleep_ms(50); /* and all of it */
-}
-
 static void case_starve(int fd)
 {
 	struct epoll_event ev;
@@ -84,22 +57,22 @@ static void case_starve(int fd)
 	t_phase = "starve";
 	if (ep < 0 || pipe(pfd) < 0)
 		die_errno("epoll_create1/pipe");
-	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT, TAG_SOCK);
-	ctl(ep, EPOLL_CTL_ADD, pfd[0], EPOLLIN, TAG_PIPE);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT, TAG_SOCK);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, pfd[0], EPOLLIN, TAG_PIPE);
 	if (write(pfd[1], "x", 1) != 1)
 		die_errno("write(pipe)");
 	for (i = 0; i < 20 && !pipe_seen; i++)
-		if (ewait(ep, &ev, 1, 1000) == 1 && ev.data.u64 == TAG_PIPE)
+		if (t_epoll_wait(ep, &ev, 1, 1000) == 1 && ev.data.u64 == TAG_PIPE)
 			pipe_seen = 1;
 	if (!pipe_seen)
 		die("starve: a readable pipe not reported in 20 epoll_wait(maxevents 1) "
 		    "beside an always-writable socket");
 	t_checked();
-	ctl(ep, EPOLL_CTL_DEL, pfd[0], 0, 0);
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, pfd[0], 0, 0);
 	t_write_all(fd, "PING\r\n", 6);
-	wait_reply(fd);
+	t_wait_reply(fd);
 	for (i = 0; i < 20; i++)
-		if (ewait(ep, &ev, 1, 1000) == 1 && ev.data.u64 == TAG_SOCK &&
+		if (t_epoll_wait(ep, &ev, 1, 1000) == 1 && ev.data.u64 == TAG_SOCK &&
 		    (ev.events & EPOLLIN))
 			break;
 	if (i == 20)
@@ -127,10 +100,10 @@ static void case_turns(int fd)
 	for (j = 0; j < 3; j++) {
 		if (j > 0)
 			t_cmd_expect(fds[j], "+PONG\r\n", "PING", NULL);
-		ctl(ep, EPOLL_CTL_ADD, fds[j], EPOLLOUT, TAG_SOCK + (uint64_t)j);
+		t_epoll_ctl(ep, EPOLL_CTL_ADD, fds[j], EPOLLOUT, TAG_SOCK + (uint64_t)j);
 	}
 	for (i = 0; i < 30; i++)
-		if (ewait(ep, &ev, 1, 1000) == 1 && ev.data.u64 >= TAG_SOCK &&
+		if (t_epoll_wait(ep, &ev, 1, 1000) == 1 && ev.data.u64 >= TAG_SOCK &&
 		    ev.data.u64 < TAG_SOCK + 3)
 			seen[ev.data.u64 - TAG_SOCK]++;
 	for (j = 0; j < 3; j++)
@@ -152,12 +125,12 @@ static void case_exclmod(int fd)
 	t_phase = "exclmod";
 	if (ep < 0)
 		die_errno("epoll_create1");
-	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLEXCLUSIVE, TAG_SOCK);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLEXCLUSIVE, TAG_SOCK);
 	if (epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0 || errno != EINVAL)
 		die("exclmod: MOD of an EPOLLEXCLUSIVE registration: %s, not EINVAL",
 		    errno == 0 ? "success" : strerror(errno));
 	t_checked();
-	ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
 	close(ep);
 }
 
@@ -185,11 +158,11 @@ static void case_delwait(int fd)
 	w.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (w.ep < 0)
 		die_errno("epoll_create1");
-	ctl(w.ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
+	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
 	if (pthread_create(&th, NULL, wait_thread, &w) != 0)
 		die("pthread_create");
 	t_sleep_ms(100);
-	ctl(w.ep, EPOLL_CTL_DEL, fd, 0, 0);
+	t_epoll_ctl(w.ep, EPOLL_CTL_DEL, fd, 0, 0);
 	t_write_all(fd, "PING\r\n", 6);
 	pthread_join(th, NULL);
 	if (w.n != 0)
@@ -227,9 +200,9 @@ static void case_killed(int fd)
 	t_expect_str(fd, "CLIENT KILL", ":1\r\n");
 	t_sleep_ms(100);
 	t_set_nonblock(c, 1);
-	ctl(ep, EPOLL_CTL_ADD, c, EPOLLOUT, TAG_SOCK);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLOUT, TAG_SOCK);
 	for (i = 0; i < 200; i++) {
-		int n = ewait(ep, &ev, 1, 1000);
+		int n = t_epoll_wait(ep, &ev, 1, 1000);
 
 		if (n == 1 && (ev.events & (EPOLLERR | EPOLLHUP)))
 			break;
@@ -275,7 +248,7 @@ static void case_full(int fd)
 		  strlen(t_key(key, sizeof(key), "full")), key, total);
 	t_write_all(c, hdr.p, hdr.len);
 	t_set_nonblock(c, 1);
-	ctl(ep, EPOLL_CTL_ADD, c, EPOLLOUT, TAG_SOCK);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLOUT, TAG_SOCK);
 	chunk = malloc(65536);
 	if (chunk == NULL)
 		die("out of memory");
@@ -292,7 +265,7 @@ static void case_full(int fd)
 		if (w < 0 && errno != EAGAIN)
 			die_errno("full: write after %zu bytes", sent);
 		if (!blocked && t_now_ms() - t0 < 2000 &&
-		    ewait(ep, &ev, 1, 200) == 0) {
+		    t_epoll_wait(ep, &ev, 1, 200) == 0) {
 			/* the server is still in its script and the kernel's
 			   buffers are full: no room, for poll either */
 			blocked = 1;
@@ -304,7 +277,7 @@ static void case_full(int fd)
 				    "the server not reading", p.revents);
 			t_checked();
 		}
-		if (ewait(ep, &ev, 1, 5000) != 1 || !(ev.events & EPOLLOUT))
+		if (t_epoll_wait(ep, &ev, 1, 5000) != 1 || !(ev.events & EPOLLOUT))
 			die("full: no EPOLLOUT in 5 s after %zu bytes", sent);
 		waits++;
 	}
@@ -337,8 +310,8 @@ static void case_forkdel(int fd)
 	t_phase = "forkdel";
 	if (ep < 0)
 		die_errno("epoll_create1");
-	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
-	ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
 	pid = fork();
 	if (pid < 0)
 		die_errno("fork");
@@ -349,9 +322,9 @@ static void case_forkdel(int fd)
 	}
 	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		die("forkdel: the child's epoll_wait on the shared set: status 0x%x", st);
-	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
 	t_write_all(fd, "PING\r\n", 6);
-	if (ewait(ep, &ev, 1, 2000) != 1 || ev.data.u64 != TAG_SOCK ||
+	if (t_epoll_wait(ep, &ev, 1, 2000) != 1 || ev.data.u64 != TAG_SOCK ||
 	    !(ev.events & EPOLLIN))
 		die("forkdel: the parent's socket, added back: no EPOLLIN in 2 s");
 	t_checked();
@@ -372,19 +345,19 @@ static void case_reuse(int fd)
 		die_errno("epoll_create1");
 	c = t_connect();
 	t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
-	ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN | EPOLLOUT, TAG_SOCK);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN | EPOLLOUT, TAG_SOCK);
 	t_write_all(c, "PING\r\n", 6);
-	wait_reply(c);
-	ctl(ep, EPOLL_CTL_DEL, c, 0, 0);
+	t_wait_reply(c);
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, c, 0, 0);
 	close(c);
 	c2 = t_connect();
 	t_cmd_expect(c2, "+PONG\r\n", "PING", NULL);
-	ctl(ep, EPOLL_CTL_ADD, c2, EPOLLIN, TAG_SOCK);
-	if (ewait(ep, &ev, 1, 100) != 0)
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, c2, EPOLLIN, TAG_SOCK);
+	if (t_epoll_wait(ep, &ev, 1, 100) != 0)
 		die("reuse: an event (0x%x) before the new connection's reply "
 		    "(numbers %d, %d)", ev.events, c, c2);
 	t_write_all(c2, "PING\r\n", 6);
-	if (ewait(ep, &ev, 1, 2000) != 1 || ev.data.u64 != TAG_SOCK ||
+	if (t_epoll_wait(ep, &ev, 1, 2000) != 1 || ev.data.u64 != TAG_SOCK ||
 	    ev.events != EPOLLIN)
 		die("reuse: the new connection's reply: no EPOLLIN alone in 2 s");
 	t_expect_str(c2, "reuse PING", "+PONG\r\n");
@@ -404,16 +377,16 @@ static void case_etmod(int fd)
 	t_phase = "etmod";
 	if (ep < 0)
 		die_errno("epoll_create1");
-	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLET, TAG_SOCK);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLET, TAG_SOCK);
 	t_write_all(fd, "PING\r\n", 6);
-	if (ewait(ep, &ev, 1, 2000) != 1 || !(ev.events & EPOLLIN))
+	if (t_epoll_wait(ep, &ev, 1, 2000) != 1 || !(ev.events & EPOLLIN))
 		die("etmod: the reply: no edge");
 	t_sleep_ms(50);
 	t_read_exact(fd, &b, 1, "etmod first byte");
 	if (b != '+')
 		die("etmod: first byte 0x%02x", (unsigned char)b);
-	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN | EPOLLET, TAG_SOCK);
-	if (ewait(ep, &ev, 1, 500) != 1 || !(ev.events & EPOLLIN))
+	t_epoll_ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN | EPOLLET, TAG_SOCK);
+	if (t_epoll_wait(ep, &ev, 1, 500) != 1 || !(ev.events & EPOLLIN))
 		die("etmod: MOD of the same edge-triggered mask, 6 bytes unread: "
 		    "no new edge");
 	t_expect_str(fd, "etmod rest", "PONG\r\n");
@@ -431,11 +404,11 @@ static void case_samedata(int fd)
 	t_phase = "samedata";
 	if (ep < 0 || pipe(pfd) < 0)
 		die_errno("epoll_create1/pipe");
-	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, 0);
-	ctl(ep, EPOLL_CTL_ADD, pfd[0], EPOLLIN, 0);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, 0);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, pfd[0], EPOLLIN, 0);
 	if (write(pfd[1], "x", 1) != 1)
 		die_errno("write(pipe)");
-	if (ewait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLIN)
+	if (t_epoll_wait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLIN)
 		die("samedata: a readable pipe registered with the socket's data: "
 		    "no event in 1 s");
 	t_checked();
@@ -453,7 +426,7 @@ static void case_nested(int fd)
 	t_phase = "nested";
 	if (inner < 0 || outer < 0)
 		die_errno("epoll_create1");
-	ctl(inner, EPOLL_CTL_ADD, fd, EPOLLOUT, TAG_SOCK);
+	t_epoll_ctl(inner, EPOLL_CTL_ADD, fd, EPOLLOUT, TAG_SOCK);
 	p.fd = inner;
 	p.events = POLLIN;
 	p.revents = 0;
@@ -461,11 +434,11 @@ static void case_nested(int fd)
 		die("nested: poll() of an epoll set holding a writable socket "
 		    "for EPOLLOUT: not readable");
 	t_checked();
-	ctl(outer, EPOLL_CTL_ADD, inner, EPOLLIN, TAG_PIPE);
-	if (ewait(outer, &ev, 1, 500) != 1 || ev.data.u64 != TAG_PIPE)
+	t_epoll_ctl(outer, EPOLL_CTL_ADD, inner, EPOLLIN, TAG_PIPE);
+	if (t_epoll_wait(outer, &ev, 1, 500) != 1 || ev.data.u64 != TAG_PIPE)
 		die("nested: an outer epoll set holding that set: no event");
 	t_checked();
-	if (ewait(inner, &ev, 1, 500) != 1 || ev.data.u64 != TAG_SOCK ||
+	if (t_epoll_wait(inner, &ev, 1, 500) != 1 || ev.data.u64 != TAG_SOCK ||
 	    !(ev.events & EPOLLOUT))
 		die("nested: the inner set's own wait: no EPOLLOUT");
 	t_checked();
@@ -481,21 +454,21 @@ static void case_dup(int fd)
 	t_phase = "dup";
 	if (ep < 0)
 		die_errno("epoll_create1");
-	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
-	ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
 	d = dup(fd);
 	if (d < 0)
 		die_errno("dup");
-	ctl(ep, EPOLL_CTL_ADD, d, EPOLLIN, TAG_DUP);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, d, EPOLLIN, TAG_DUP);
 	t_checked();
 	t_write_all(fd, "PING\r\n", 6);
-	wait_reply(fd);
-	if (ewait(ep, &ev, 1, 1000) != 1 || ev.data.u64 != TAG_DUP ||
+	t_wait_reply(fd);
+	if (t_epoll_wait(ep, &ev, 1, 1000) != 1 || ev.data.u64 != TAG_DUP ||
 	    !(ev.events & EPOLLIN))
 		die("dup: the dup's registration not reported readable");
 	t_checked();
 	t_expect_str(fd, "dup PING", "+PONG\r\n");
-	ctl(ep, EPOLL_CTL_DEL, d, 0, 0);
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, d, 0, 0);
 	close(d);
 	close(ep);
 }
@@ -508,10 +481,10 @@ static void case_delpoll(int fd)
 	t_phase = "delpoll";
 	if (ep < 0)
 		die_errno("epoll_create1");
-	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
 	t_write_all(fd, "PING\r\n", 6);
-	wait_reply(fd);
-	ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
+	t_wait_reply(fd);
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
 	p.fd = ep;
 	p.events = POLLIN;
 	p.revents = 0;
@@ -532,22 +505,22 @@ static void case_rearm(int fd)
 	t_phase = "rearm";
 	if (ep < 0)
 		die_errno("epoll_create1");
-	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLOUT | EPOLLONESHOT, TAG_SOCK);
-	if (ewait(ep, &ev, 1, 1000) != 1 || !(ev.events & EPOLLOUT))
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, EPOLLOUT | EPOLLONESHOT, TAG_SOCK);
+	if (t_epoll_wait(ep, &ev, 1, 1000) != 1 || !(ev.events & EPOLLOUT))
 		die("rearm: one-shot EPOLLOUT: no event");
-	if (ewait(ep, &ev, 1, 100) != 0)
+	if (t_epoll_wait(ep, &ev, 1, 100) != 0)
 		die("rearm: one-shot EPOLLOUT fired twice");
-	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLOUT | EPOLLONESHOT, TAG_SOCK);
-	if (ewait(ep, &ev, 1, 1000) != 1 || !(ev.events & EPOLLOUT))
+	t_epoll_ctl(ep, EPOLL_CTL_MOD, fd, EPOLLOUT | EPOLLONESHOT, TAG_SOCK);
+	if (t_epoll_wait(ep, &ev, 1, 1000) != 1 || !(ev.events & EPOLLOUT))
 		die("rearm: one-shot EPOLLOUT re-armed by MOD: no event");
 	t_checked();
-	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLOUT | EPOLLET, TAG_SOCK);
-	if (ewait(ep, &ev, 1, 1000) != 1 || !(ev.events & EPOLLOUT))
+	t_epoll_ctl(ep, EPOLL_CTL_MOD, fd, EPOLLOUT | EPOLLET, TAG_SOCK);
+	if (t_epoll_wait(ep, &ev, 1, 1000) != 1 || !(ev.events & EPOLLOUT))
 		die("rearm: edge-triggered EPOLLOUT: no event");
-	if (ewait(ep, &ev, 1, 100) != 0)
+	if (t_epoll_wait(ep, &ev, 1, 100) != 0)
 		die("rearm: edge-triggered EPOLLOUT fired twice");
-	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLOUT | EPOLLET, TAG_SOCK);
-	if (ewait(ep, &ev, 1, 1000) != 1 || !(ev.events & EPOLLOUT))
+	t_epoll_ctl(ep, EPOLL_CTL_MOD, fd, EPOLLOUT | EPOLLET, TAG_SOCK);
+	if (t_epoll_wait(ep, &ev, 1, 1000) != 1 || !(ev.events & EPOLLOUT))
 		die("rearm: edge-triggered EPOLLOUT, MOD of the same mask: no new edge");
 	t_checked();
 	close(ep);
@@ -561,26 +534,26 @@ static void case_narrow(int fd)
 	t_phase = "narrow";
 	if (ep < 0)
 		die_errno("epoll_create1");
-	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT, TAG_SOCK);
-	if (ewait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLOUT)
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT, TAG_SOCK);
+	if (t_epoll_wait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLOUT)
 		die("narrow: IN|OUT, idle: events 0x%x, not EPOLLOUT", ev.events);
 	t_write_all(fd, "PING\r\n", 6);
-	wait_reply(fd);
-	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN, TAG_SOCK);
+	t_wait_reply(fd);
+	t_epoll_ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN, TAG_SOCK);
 	for (i = 0; i < 3; i++)
-		if (ewait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLIN)
+		if (t_epoll_wait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLIN)
 			die("narrow: MOD to EPOLLIN, reply waiting: events 0x%x", ev.events);
-	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLOUT, TAG_SOCK);
+	t_epoll_ctl(ep, EPOLL_CTL_MOD, fd, EPOLLOUT, TAG_SOCK);
 	for (i = 0; i < 3; i++)
-		if (ewait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLOUT)
+		if (t_epoll_wait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLOUT)
 			die("narrow: MOD to EPOLLOUT, reply waiting: events 0x%x", ev.events);
-	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN, TAG_SOCK);
-	if (ewait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLIN)
+	t_epoll_ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN, TAG_SOCK);
+	if (t_epoll_wait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLIN)
 		die("narrow: back to EPOLLIN: events 0x%x", ev.events);
 	t_checked();
 	t_expect_str(fd, "narrow PING", "+PONG\r\n");
-	ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
-	if (ewait(ep, &ev, 1, 100) != 0)
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
+	if (t_epoll_wait(ep, &ev, 1, 100) != 0)
 		die("narrow: an event after EPOLL_CTL_DEL");
 	t_checked();
 	close(ep);

@@ -24,14 +24,6 @@
 #define TAG_SOCK 0x50c4e7f00dULL
 #define TAG_PIPE 0x919e0000beefULL
 
-static void ctl(int ep, int op, int fd, uint32_t events, uint64_t tag)
-{
-	struct epoll_event ev = { .events = events, .data.u64 = tag };
-
-	if (epoll_ctl(ep, op, fd, &ev) < 0)
-		die_errno("epoll_ctl(op %d, fd %d, events 0x%x)", op, fd, events);
-}
-
 static int no_pwait2;	/* kernel before 5.11, or valgrind: ENOSYS */
 
 static int wait_rotating(int ep, struct epoll_event *evs, int max, int ms, unsigned turn)
@@ -78,8 +70,8 @@ int main(int argc, char **argv)
 		die_errno("epoll_create1");
 	fd = t_connect();
 	t_set_nonblock(fd, 1);
-	ctl(ep, EPOLL_CTL_ADD, pipefd[0], EPOLLIN, TAG_PIPE);
-	ctl(ep, EPOLL_CTL_ADD, fd, interest, TAG_SOCK);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, pipefd[0], EPOLLIN, TAG_PIPE);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, interest, TAG_SOCK);
 
 	t_key(prefix, sizeof(prefix), "eplt");
 	t_workload(&cmd, &exp, prefix, 1200, 5);
@@ -91,7 +83,7 @@ int main(int argc, char **argv)
 		int n, sock_seen = 0;
 
 		if (want != interest) {
-			ctl(ep, EPOLL_CTL_MOD, fd, want, TAG_SOCK);
+			t_epoll_ctl(ep, EPOLL_CTL_MOD, fd, want, TAG_SOCK);
 			interest = want;
 		}
 		n = wait_rotating(ep, evs, 8, 5000, wakeups);
@@ -128,8 +120,8 @@ int main(int argc, char **argv)
 		wakeups++;
 
 		if (!readded && p.in.pos > p.in.len / 3) {
-			ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
-			ctl(ep, EPOLL_CTL_ADD, fd, interest, TAG_SOCK);
+			t_epoll_ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
+			t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, interest, TAG_SOCK);
 			readded = 1;
 		}
 		if (!pipe_written && p.in.pos > p.in.len / 2) {
@@ -142,7 +134,7 @@ int main(int argc, char **argv)
 		die("no event for the pipe");
 
 	if (interest != EPOLLIN)
-		ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN, TAG_SOCK);
+		t_epoll_ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN, TAG_SOCK);
 	if (epoll_wait(ep, evs, 8, 200) != 0)
 		die("an event (0x%x, data 0x%llx) after the last reply", evs[0].events,
 		    (unsigned long long)evs[0].data.u64);

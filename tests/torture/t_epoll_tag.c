@@ -29,35 +29,6 @@
 #define DATA_A 0xa11ce0000001ULL
 #define DATA_B 0xb0b000000002ULL
 
-static void ctl(int ep, int op, int fd, uint32_t events, uint64_t data)
-{
-	struct epoll_event ev = { .events = events, .data.u64 = data };
-
-	if (epoll_ctl(ep, op, fd, &ev) < 0)
-		die_errno("epoll_ctl(op %d, fd %d, events 0x%x)", op, fd, events);
-}
-
-static int ewait(int ep, struct epoll_event *evs, int max, int ms)
-{
-	int n;
-
-	do
-		n = epoll_wait(ep, evs, max, ms);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		die_errno("epoll_wait");
-	return n;
-}
-
-static void wait_reply(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	if (poll(&p, 1, 2000) != 1)
-		die("no reply within 2 s");
-	t_sleep_ms(50);
-}
-
 static void case_many(void)
 {
 	struct epoll_event evs[8];
@@ -66,15 +37,15 @@ static void case_many(void)
 	t_phase = "many";
 	for (i = 0; i < 3; i++) {
 		fds[i] = t_connect();
-		ctl(ep, EPOLL_CTL_ADD, fds[i], EPOLLIN, DATA_A);
+		t_epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], EPOLLIN, DATA_A);
 	}
-	if (ewait(ep, evs, 8, 100) != 0)
+	if (t_epoll_wait(ep, evs, 8, 100) != 0)
 		die("many: an event before any request");
 	for (i = 0; i < 3; i++)
 		t_write_all(fds[i], "PING\r\n", 6);
 	for (i = 0; i < 3; i++)
-		wait_reply(fds[i]);
-	n = ewait(ep, evs, 8, 1000);
+		t_wait_reply(fds[i]);
+	n = t_epoll_wait(ep, evs, 8, 1000);
 	for (i = 0; i < n; i++) {
 		if (evs[i].data.u64 != DATA_A)
 			die("many: event %d data 0x%llx, not 0x%llx", i,
@@ -100,15 +71,15 @@ static void case_moddata(int fd)
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 
 	t_phase = "moddata";
-	ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, DATA_A);
-	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN, DATA_B);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, DATA_A);
+	t_epoll_ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN, DATA_B);
 	t_write_all(fd, "PING\r\n", 6);
-	wait_reply(fd);
-	if (ewait(ep, &ev, 1, 1000) != 1 || ev.data.u64 != DATA_B)
+	t_wait_reply(fd);
+	if (t_epoll_wait(ep, &ev, 1, 1000) != 1 || ev.data.u64 != DATA_B)
 		die("moddata: data 0x%llx after MOD to 0x%llx",
 		    (unsigned long long)ev.data.u64, (unsigned long long)DATA_B);
-	ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN, DATA_A);
-	if (ewait(ep, &ev, 1, 1000) != 1 || ev.data.u64 != DATA_A)
+	t_epoll_ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN, DATA_A);
+	if (t_epoll_wait(ep, &ev, 1, 1000) != 1 || ev.data.u64 != DATA_A)
 		die("moddata: data 0x%llx after MOD back to 0x%llx",
 		    (unsigned long long)ev.data.u64, (unsigned long long)DATA_A);
 	t_checked();
@@ -130,7 +101,7 @@ static void case_pointer(int fd)
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &set) < 0)
 		die_errno("epoll_ctl ADD");
 	t_write_all(fd, "PING\r\n", 6);
-	wait_reply(fd);
+	t_wait_reply(fd);
 	if (epoll_ctl(ep, EPOLL_CTL_DEL, fd, &set) < 0)
 		die_errno("epoll_ctl DEL");
 	free(p);
@@ -140,13 +111,13 @@ static void case_pointer(int fd)
 	set.data.ptr = q;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd2, &set) < 0)
 		die_errno("epoll_ctl ADD 2");
-	n = ewait(ep, &ev, 1, 200);
+	n = t_epoll_wait(ep, &ev, 1, 200);
 	if (n != 0)
 		die("pointer: an event (data %p) for a deleted connection's reply",
 		    ev.data.ptr);
 	t_write_all(fd2, "PING\r\n", 6);
-	wait_reply(fd2);
-	if (ewait(ep, &ev, 1, 1000) != 1 || ev.data.ptr != q || *(int *)ev.data.ptr != 2)
+	t_wait_reply(fd2);
+	if (t_epoll_wait(ep, &ev, 1, 1000) != 1 || ev.data.ptr != q || *(int *)ev.data.ptr != 2)
 		die("pointer: the new connection's event data %p, not %p", ev.data.ptr,
 		    (void *)q);
 	t_checked();
@@ -170,7 +141,7 @@ static void *th_mod(void *arg)
 	while (!*a->stop) {
 		uint64_t d = ((uint64_t)(a->idx + 1) << 32) | (k++ & 1);
 
-		ctl(a->ep, EPOLL_CTL_MOD, a->fd, EPOLLIN, d);
+		t_epoll_ctl(a->ep, EPOLL_CTL_MOD, a->fd, EPOLLIN, d);
 	}
 	return NULL;
 }
@@ -186,15 +157,15 @@ static void case_threads(void)
 	t_phase = "threads";
 	for (i = 0; i < 4; i++) {
 		fds[i] = t_connect();
-		ctl(ep, EPOLL_CTL_ADD, fds[i], EPOLLIN, ((uint64_t)(i + 1) << 32));
+		t_epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], EPOLLIN, ((uint64_t)(i + 1) << 32));
 		t_write_all(fds[i], "PING\r\n", 6);
-		wait_reply(fds[i]);
+		t_wait_reply(fds[i]);
 		args[i] = (struct th_arg){ ep, fds[i], i, &stop };
 	}
 	for (i = 0; i < 4; i++)
 		pthread_create(&th[i], NULL, th_mod, &args[i]);
 	for (round = 0; round < 2000; round++) {
-		n = ewait(ep, evs, 8, 1000);
+		n = t_epoll_wait(ep, evs, 8, 1000);
 		for (i = 0; i < n; i++) {
 			uint64_t d = evs[i].data.u64;
 

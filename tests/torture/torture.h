@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
@@ -770,6 +771,41 @@ static inline size_t tpipe_on_readable(struct tpipe *p, size_t max, int drain)
 		if (!drain)
 			return total;
 	}
+}
+
+/* ------------------------------------------------------------- epoll */
+
+/* t_epoll_ctl: epoll_ctl with data.u64 = data, or die. */
+static inline void t_epoll_ctl(int ep, int op, int fd, uint32_t events, uint64_t data)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = data };
+
+	if (epoll_ctl(ep, op, fd, &ev) < 0)
+		die_errno("epoll_ctl(op %d, fd %d, events 0x%x)", op, fd, events);
+}
+
+/* t_epoll_wait: epoll_wait, EINTR retried, or die. */
+static inline int t_epoll_wait(int ep, struct epoll_event *evs, int max, int ms)
+{
+	int n;
+
+	do
+		n = epoll_wait(ep, evs, max, ms);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		die_errno("epoll_wait");
+	return n;
+}
+
+/* t_wait_reply: wait (up to 2 s) until fd's reply has reached the
+   kernel, and all of it (50 ms more). */
+static inline void t_wait_reply(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (poll(&p, 1, 2000) != 1)
+		die("no reply within 2 s");
+	t_sleep_ms(50);
 }
 
 #endif /* TORTURE_H */
