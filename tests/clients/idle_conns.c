@@ -172,16 +172,7 @@ int main(int argc, char **argv)
 	long n, i, before, after, slab_before, slab_after;
 	int tls;
 
-	if (argc < 5)
-		usage();
-	tls = strcmp(argv[1], "tls") == 0;
-	if (!tls && strcmp(argv[1], "plain") != 0)
-		usage();
-	if ((tls && argc != 8) || (!tls && argc != 5))
-		usage();
-	n = strtol(argv[4], NULL, 10);
-	if (n < 1)
-		usage();
+	tls = ossl_client_args(argc, argv, &n, usage);
 	raise_nofile(n + WARMUP + 32);
 	resolve(&t, argv[2], argv[3]);
 	if (tls)

@@ -181,4 +181,26 @@ static void resolve(struct target *t, const char *host, const char *port)
 	freeaddrinfo(res);
 }
 
+/* ------------------------------------------------------------- arguments */
+
+/* The command line both programs take: plain HOST PORT N, or tls HOST
+   PORT N CAFILE CERTFILE KEYFILE.  Returns 1 for tls, 0 for plain; N in
+   *n; usage() (which exits) for anything else. */
+static int ossl_client_args(int argc, char **argv, long *n, void (*usage)(void))
+{
+	int tls;
+
+	if (argc < 5)
+		usage();
+	tls = strcmp(argv[1], "tls") == 0;
+	if (!tls && strcmp(argv[1], "plain") != 0)
+		usage();
+	if ((tls && argc != 8) || (!tls && argc != 5))
+		usage();
+	*n = strtol(argv[4], NULL, 10);
+	if (*n < 1)
+		usage();
+	return tls;
+}
+
 #endif
