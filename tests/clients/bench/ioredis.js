@@ -10,6 +10,7 @@
 // here): NODE_PATH=the node_modules that `npm ci` made.
 'use strict';
 const fs = require('fs');
+const { measure } = require('./loop_common');
 const Redis = require('ioredis');
 
 const [mode, host, port, n, p, ca, cert, key] = process.argv.slice(2);
@@ -22,33 +23,17 @@ if (mode === 'tls') {
   throw new Error('mode is tls or plain');
 }
 const KEY = 'bench:clients:ioredis', VAL = '0123456789abcdef';
-const now = () => Number(process.hrtime.bigint()) / 1e9;
-const cpuSince = (c0, k) => { const u = process.cpuUsage(c0); return (u.user + u.system) / Math.max(k, 1); };
 
 async function main() {
   const r = new Redis(opts);
   r.on('error', (e) => { console.error(`ioredis.js: ${e.message}`); process.exit(1); });
   await r.connect();
   await r.set(KEY, VAL);
-  let c = process.cpuUsage();
-  let t = now();
-  for (let i = 0; i < Number(n); i++) {
-    if ((await r.get(KEY)) !== VAL) throw new Error('wrong GET reply');
-  }
-  const seq = Number(n) / (now() - t);
-  const seqCpu = cpuSince(c, Number(n));
-  c = process.cpuUsage();
-  t = now();
-  const pl = r.pipeline();
-  for (let i = 0; i < Number(p); i++) pl.get(KEY);
-  const got = await pl.exec();
-  const pipe = Number(p) / (now() - t);
-  const pipeCpu = cpuSince(c, Number(p));
-  if (got.length !== Number(p) || !got.every(([e, v]) => !e && v === VAL)) {
-    throw new Error('wrong pipeline replies');
-  }
-  console.log(`seq_rps=${seq.toFixed(0)} pipe_rps=${pipe.toFixed(0)} ` +
-              `seq_cpu_us=${seqCpu.toFixed(2)} pipe_cpu_us=${pipeCpu.toFixed(2)}`);
+  await measure(Number(n), Number(p), VAL, () => r.get(KEY), async (p) => {
+    const pl = r.pipeline();
+    for (let i = 0; i < p; i++) pl.get(KEY);
+    return (await pl.exec()).map(([e, v]) => (e ? null : v));
+  });
   await r.quit();
 }
 main().catch((e) => { console.error(`ioredis.js: ${e.message}`); process.exit(1); });

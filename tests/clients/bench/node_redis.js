@@ -10,6 +10,7 @@
 // node-redis 4: NODE_PATH=/usr/share/nodejs.
 'use strict';
 const fs = require('fs');
+const { measure } = require('./loop_common');
 const { createClient } = require('redis');
 
 const [mode, host, port, n, p, ca, cert, key] = process.argv.slice(2);
@@ -21,31 +22,17 @@ if (mode === 'tls') {
   throw new Error('mode is tls or plain');
 }
 const KEY = 'bench:clients:node-redis', VAL = '0123456789abcdef';
-const now = () => Number(process.hrtime.bigint()) / 1e9;
-const cpuSince = (c0, k) => { const u = process.cpuUsage(c0); return (u.user + u.system) / Math.max(k, 1); };
 
 async function main() {
   const r = createClient({ socket });
   r.on('error', (e) => { console.error(`node_redis.js: ${e.message}`); process.exit(1); });
   await r.connect();
   await r.set(KEY, VAL);
-  let c = process.cpuUsage();
-  let t = now();
-  for (let i = 0; i < Number(n); i++) {
-    if ((await r.get(KEY)) !== VAL) throw new Error('wrong GET reply');
-  }
-  const seq = Number(n) / (now() - t);
-  const seqCpu = cpuSince(c, Number(n));
-  c = process.cpuUsage();
-  t = now();
-  const m = r.multi();
-  for (let i = 0; i < Number(p); i++) m.get(KEY);
-  const got = await m.execAsPipeline();
-  const pipe = Number(p) / (now() - t);
-  const pipeCpu = cpuSince(c, Number(p));
-  if (got.length !== Number(p) || !got.every((v) => v === VAL)) throw new Error('wrong pipeline replies');
-  console.log(`seq_rps=${seq.toFixed(0)} pipe_rps=${pipe.toFixed(0)} ` +
-              `seq_cpu_us=${seqCpu.toFixed(2)} pipe_cpu_us=${pipeCpu.toFixed(2)}`);
+  await measure(Number(n), Number(p), VAL, () => r.get(KEY), async (p) => {
+    const m = r.multi();
+    for (let i = 0; i < p; i++) m.get(KEY);
+    return m.execAsPipeline();
+  });
   await r.quit();
 }
 main().catch((e) => { console.error(`node_redis.js: ${e.message}`); process.exit(1); });
