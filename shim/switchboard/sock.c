@@ -775,10 +775,21 @@ static int sock_is_taken(int fd)
 static int sock_supervisor_wraps(int fd, const struct sockaddr *addr,
 				 socklen_t len)
 {
+	/* A process is under the supervisor's filter from its exec on, or
+	   never (a filter is inherited, and only the supervisor's child
+	   installs one): once the kernel has failed the question, it is
+	   not asked again (fork children inherit the answer with the
+	   filter; an exec starts over). */
+	static atomic_int unsupervised;
 	socklen_t optlen = 0;
+	long rc;
 
-	return syscall(SYS_getsockopt, fd, SUP_PROBE_LEVEL, (int)len, addr,
-		       &optlen) == 1;
+	if (atomic_load_explicit(&unsupervised, memory_order_relaxed))
+		return 0;
+	rc = syscall(SYS_getsockopt, fd, SUP_PROBE_LEVEL, (int)len, addr, &optlen);
+	if (rc < 0)
+		atomic_store_explicit(&unsupervised, 1, memory_order_relaxed);
+	return rc == 1;
 }
 
 /*
