@@ -161,7 +161,8 @@ $(CTL): $(CTL_SRCS) tools/supervise.h tools/check_cache.h $(ENGINE_OBJS) $(COMMO
 # redis-tls-run's last step (check, classify, exec): libc alone, so that it
 # starts fast; the classifier is the exec hooks' own (exec_image.c).
 EXEC_SRCS := tools/redis-tls-exec.c tools/check_cache.c tools/exec_real.c
-EXEC_OBJS := $(BUILD)/obj/switchboard/exec_image.o $(BUILD)/obj/common/setid.o
+EXEC_OBJS := $(BUILD)/obj/switchboard/exec_image.o $(BUILD)/obj/common/setid.o \
+             $(BUILD)/obj/common/version.o
 $(EXEC): $(EXEC_SRCS) tools/check_cache.h $(EXEC_OBJS) $(BUILD)/flags
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SB_INC) -Iinclude -Itools $(LDFLAGS) -o $@ $(EXEC_SRCS) \

@@ -34,6 +34,7 @@
  * than setting the variables by hand.  Messages are redis-tls-run's.
  */
 #include "check_cache.h"
+#include "version.h"
 #include "switchboard/exec_image.h"
 #include "switchboard/real.h"
 
@@ -68,6 +69,7 @@ static void ex_usage(void)
 {
 	fputs("usage: redis-tls-exec --lib LIB --ctl CTL [--supervise] "
 	      "[--classify] -- CMD [ARGS...]\n"
+	      "       redis-tls-exec --version\n"
 	      "(redis-tls-run's last step; run redis-tls-run instead)\n",
 	      stderr);
 	exit(2);
@@ -107,6 +109,10 @@ static void ex_parse(int argc, char **argv, struct ex_opts *o)
 	int i;
 
 	memset(o, 0, sizeof(*o));
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("redis-tls-exec %s\n", version_text());
+		exit(0);
+	}
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		if (strcmp(argv[i], "--supervise") == 0)
 			o->supervise = 1;

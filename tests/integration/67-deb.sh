@@ -108,6 +108,8 @@ case_versions() {
 		assert_rc 0 "$tool --version" || return
 		assert_eq "$tool $VERSION (commit $commit)" "$T_OUT" "$tool --version" || return
 	done
+	t_run "${INSTALLED[@]}" "$RLIB/redis-tls-exec" --version
+	assert_eq "redis-tls-exec $VERSION (commit $commit)" "$T_OUT" "redis-tls-exec --version (the wrapper's last step)" || return
 	t_run "$T_RUN" --version
 	assert_eq "redis-tls-run $VERSION (commit $commit)" "$T_OUT" "the source tree's --version" || return
 	want="redis-tls-shim $VERSION (commit $commit)"
