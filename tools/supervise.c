@@ -570,7 +570,8 @@ static struct shim_tls *sup_handshake(struct sup_job *j, int net,
 }
 
 /* The relay takes the connection (t, net, far; skip bytes of filler):
-   the program's socket (our copy j->dup) is far's peer. */
+   the program's socket (our copy j->dup) is far's peer; no longer
+   "connecting" once the relay lists it (sup_relay_add). */
 static void sup_hand_over(struct sup_job *j, struct shim_tls *t, int net,
 			  int far, size_t skip)
 {
@@ -583,7 +584,8 @@ static void sup_hand_over(struct sup_job *j, struct shim_tls *t, int net,
 	if (getsockname(net, (struct sockaddr *)&peer.local,
 			&peer.locallen) < 0)
 		peer.locallen = 0; /* the kernel's own answer, then */
-	sup_relay_add(t, net, far, j->info.label, &peer, skip);
+	sup_relay_add(t, net, far, j->info.label, &peer, skip, j->held);
+	j->held = 0;
 }
 
 /* j's socket is no longer "connecting" for a second connect. */
@@ -739,9 +741,10 @@ static void sup_release(struct sup_job *j, struct shim_tls *t, int net,
 	   buffer) opens again, as far as the window scale lets it */
 	setsockopt(far, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	setsockopt(far, IPPROTO_TCP, TCP_WINDOW_CLAMP, &big, sizeof(big));
-	/* Forgotten before the relay can make it writable, so a program
-	   woken by POLLOUT never sees it "connecting". */
-	sup_done_connecting(j);
+	/* Forgotten (in sup_relay_add) before the relay can make it
+	   writable, so a program woken by POLLOUT never sees it
+	   "connecting"; but listed first, so a shim asking whether we hold
+	   the socket (sup_on_probe) never finds it in neither table. */
 	sup_hand_over(j, t, net, far, filler);
 	setsockopt(j->dup, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
 		   sizeof(lowat));
