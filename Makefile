@@ -216,11 +216,11 @@ $(BUILD)/tests/test_exec_image: tests/unit/test_exec_image.c $(SB_DIR)/exec_imag
 
 # The supervisor's loopback pair, with a racer in listen() (--wrap).
 $(BUILD)/tests/test_sup_loopback: tests/unit/test_sup_loopback.c tools/sup_relay.c \
-                                  tools/supervise.h $(CTL_SB_OBJS) $(COMMON_OBJS) \
+                                  tools/sup_pending.c tools/supervise.h $(CTL_SB_OBJS) $(COMMON_OBJS) \
                                   $(BUILD)/flags | $(BUILD)/tests
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) -Wno-missing-prototypes $(ENG_INC) -Itools $(LDFLAGS) \
-		-Wl,--wrap=listen -o $@ $< tools/sup_relay.c $(CTL_SB_OBJS) $(COMMON_OBJS) \
+		-Wl,--wrap=listen -o $@ $< tools/sup_relay.c tools/sup_pending.c $(CTL_SB_OBJS) $(COMMON_OBJS) \
 		-lcmocka -ldl -pthread
 
 $(BUILD)/torture/%: tests/torture/%.c tests/torture/torture.h | $(BUILD)/torture

@@ -7,12 +7,14 @@ PKGS="build-essential pkg-config libssl-dev libconfig-dev libcmocka-dev
       stunnel4 libhiredis-dev libevent-dev valgrind clang libclang-rt-14-dev
       libasan8 libubsan1 libtsan2 util-linux liburing-dev
       golang-go golang-github-gomodule-redigo-dev
-      dpkg-dev lintian man-db groff-base node-redis php-cli php-redis"
+      dpkg-dev lintian man-db groff-base node-redis php-cli php-redis strace"
 # make deb and its test: dpkg-dev (dpkg-shlibdeps, dpkg-gencontrol),
 # lintian (about 130 small packages, mostly perl modules: the one big
 # cost), man-db and groff-base (man -l).  No debhelper: scripts/mkdeb.sh
 # stages `make install` and calls dpkg's own tools.
 # node-redis, php-cli, php-redis: the client-language table of make bench.
+# strace: 12-never-plaintext's tracer case (a getsockopt answered by a
+# tracer, not a supervisor).
 # Node.js and npm come with this kind of machine; Debian's serve otherwise
 # (npm: scripts/bench.sh installs ioredis with it, tests/clients/bench/).
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"

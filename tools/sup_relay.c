@@ -511,7 +511,7 @@ int sup_relay_start(const struct shim_engine_ops *ops)
 }
 
 void sup_relay_add(struct shim_tls *t, int net, int far, const char *label,
-		   const struct sup_peer *peer, size_t skip)
+		   const struct sup_peer *peer, size_t skip, ino_t held)
 {
 	struct sup_conn *c = calloc(1, sizeof(*c));
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP |
@@ -519,6 +519,8 @@ void sup_relay_add(struct shim_tls *t, int net, int far, const char *label,
 	struct linger rst = { .l_onoff = 1, .l_linger = 0 };
 
 	if (c == NULL) {
+		if (held != 0)
+			sup_pending_set(held, SUP_P_FREE, 0);
 		setsockopt(far, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
 		close(far);
 		relay_ops->shutdown(t);
@@ -538,6 +540,10 @@ void sup_relay_add(struct shim_tls *t, int net, int far, const char *label,
 	c->next_peer = peer_list;
 	peer_list = c;
 	pthread_mutex_unlock(&peer_lock);
+	/* no longer "connecting" (listed first: never neither), before the
+	   relay can make the program's socket writable */
+	if (held != 0)
+		sup_pending_set(held, SUP_P_FREE, 0);
 	/* Both are writable now: the first event runs the first pump. */
 	pthread_mutex_lock(&relay_lock);
 	ev.data.u64 = (uintptr_t)c;

@@ -570,7 +570,8 @@ static struct shim_tls *sup_handshake(struct sup_job *j, int net,
 }
 
 /* The relay takes the connection (t, net, far; skip bytes of filler):
-   the program's socket (our copy j->dup) is far's peer. */
+   the program's socket (our copy j->dup) is far's peer; no longer
+   "connecting" once the relay lists it (sup_relay_add). */
 static void sup_hand_over(struct sup_job *j, struct shim_tls *t, int net,
 			  int far, size_t skip)
 {
@@ -583,7 +584,8 @@ static void sup_hand_over(struct sup_job *j, struct shim_tls *t, int net,
 	if (getsockname(net, (struct sockaddr *)&peer.local,
 			&peer.locallen) < 0)
 		peer.locallen = 0; /* the kernel's own answer, then */
-	sup_relay_add(t, net, far, j->info.label, &peer, skip);
+	sup_relay_add(t, net, far, j->info.label, &peer, skip, j->held);
+	j->held = 0;
 }
 
 /* j's socket is no longer "connecting" for a second connect. */
@@ -739,9 +741,10 @@ static void sup_release(struct sup_job *j, struct shim_tls *t, int net,
 	   buffer) opens again, as far as the window scale lets it */
 	setsockopt(far, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	setsockopt(far, IPPROTO_TCP, TCP_WINDOW_CLAMP, &big, sizeof(big));
-	/* Forgotten before the relay can make it writable, so a program
-	   woken by POLLOUT never sees it "connecting". */
-	sup_done_connecting(j);
+	/* Forgotten (in sup_relay_add) before the relay can make it
+	   writable, so a program woken by POLLOUT never sees it
+	   "connecting"; but listed first, so a shim asking whether we hold
+	   the socket (sup_on_probe) never finds it in neither table. */
 	sup_hand_over(j, t, net, far, filler);
 	setsockopt(j->dup, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
 		   sizeof(lowat));
@@ -1050,13 +1053,14 @@ static void sup_on_so_error(const struct seccomp_notif *n)
 
 /*
  * A preloaded shim's questions (sup_probe.h).  With an address (args[3],
- * args[2] bytes): will the supervisor wrap a connect to it?  1 when its
- * configuration wraps or refuses it (the shim must then add no TLS of its
- * own: the supervisor does it, or fails the connect closed), 0 when it
- * passes it by (the shim's own configuration decides); an address that
- * cannot be read: 1, so that nothing goes past both.  Without one, after
- * that connect: is the socket (args[0]) ours, connecting or relayed?  1
- * or 0: the shim refuses a connection we did not take.
+ * args[2] bytes): will the supervisor wrap a connect to it?
+ * SUP_PROBE_WRAPS (not 1: sup_probe.h) when its configuration wraps or
+ * refuses it (the shim must then add no TLS of its own: the supervisor
+ * does it, or fails the connect closed), 0 when it passes it by (the
+ * shim's own configuration decides); an address that cannot be read:
+ * SUP_PROBE_WRAPS, so that nothing goes past both.  Without one, after
+ * that connect: is the socket (args[0]) ours, connecting or relayed?
+ * SUP_PROBE_HOLDS or 0: the shim refuses a connection we did not take.
  */
 static void sup_on_probe(const struct seccomp_notif *n)
 {
@@ -1074,18 +1078,19 @@ static void sup_on_probe(const struct seccomp_notif *n)
 		       sup_relay_peer(st.st_ino, &p) == 0);
 		if (copy >= 0)
 			close(copy);
-		sup_respond_val(n->id, got);
+		sup_respond_val(n->id, got ? SUP_PROBE_HOLDS : 0);
 		return;
 	}
 	got = sup_read_addr((pid_t)n->pid, n->data.args[3], n->data.args[2], &sa,
 			    &salen, &addr_err);
 	memset(&info, 0, sizeof(info));
 	if (got < 0 || got == SUP_ADDR_BAD)
-		sup_respond_val(n->id, 1);
+		sup_respond_val(n->id, SUP_PROBE_WRAPS);
 	else if (got == SUP_ADDR_OTHER)
 		sup_respond_val(n->id, 0);
 	else
-		sup_respond_val(n->id, sup_decide(&sa, salen, &info, &err) != SHIM_PASS);
+		sup_respond_val(n->id, sup_decide(&sa, salen, &info, &err) !=
+					       SHIM_PASS ? SUP_PROBE_WRAPS : 0);
 }
 
 static void sup_on_notification(void)

@@ -95,9 +95,12 @@ struct sup_peer {
  * done), far our end of the program's loopback connection, peer what the
  * program's end stands for, skip the filler bytes far holds before the
  * program's own (dropped).  The relay owns t, net and far from now on.
+ * held, if not 0, is the program's socket's entry in the table of running
+ * connects (sup_pending.c), freed once peer is listed and before the relay
+ * starts: a shim's question in between (sup_probe.h) sees one of the two.
  */
 void sup_relay_add(struct shim_tls *t, int net, int far, const char *label,
-		   const struct sup_peer *peer, size_t skip);
+		   const struct sup_peer *peer, size_t skip, ino_t held);
 
 /* The addresses behind the program's socket ino: 0, or -1 if none. */
 int sup_relay_peer(ino_t ino, struct sup_peer *out);

@@ -769,8 +769,10 @@ static int sock_is_taken(int fd)
  * Under redis-tls-ctl's supervisor (a preloaded program's dynamically
  * linked child in system-wide mode, or LD_PRELOAD put back by the
  * program), a connect the supervisor wraps gets its TLS there: 1 if the
- * supervisor says it will (sup_probe.h); 0 without a supervisor (the
- * kernel fails the question), or when it passes this address by.
+ * supervisor says it will (SUP_PROBE_WRAPS, sup_probe.h); 0 without a
+ * supervisor (the kernel fails the question; a tracer's or interposer's
+ * made-up answer is not the supervisor's), or when it passes this
+ * address by.
  */
 static int sock_supervisor_wraps(int fd, const struct sockaddr *addr,
 				 socklen_t len)
@@ -789,7 +791,7 @@ static int sock_supervisor_wraps(int fd, const struct sockaddr *addr,
 	rc = syscall(SYS_getsockopt, fd, SUP_PROBE_LEVEL, (int)len, addr, &optlen);
 	if (rc < 0)
 		atomic_store_explicit(&unsupervised, 1, memory_order_relaxed);
-	return rc == 1;
+	return rc == SUP_PROBE_WRAPS;
 }
 
 /*
@@ -806,7 +808,8 @@ static int sock_supervised_connect(int fd, const struct sockaddr *addr,
 
 	if (rc < 0 && err != EINPROGRESS)
 		return rc;
-	if (syscall(SYS_getsockopt, fd, SUP_PROBE_LEVEL, 0, NULL, &optlen) != 1) {
+	if (syscall(SYS_getsockopt, fd, SUP_PROBE_LEVEL, 0, NULL, &optlen) !=
+	    SUP_PROBE_HOLDS) {
 		shutdown(fd, SHUT_RDWR);
 		return sock_refuse_fd(SOCK_REFUSE_SUPERVISOR_PASSED, fd, NULL);
 	}

@@ -1405,4 +1405,22 @@ case_exec_fcaps_root() {
 }
 t_case "root execs a static client with file capabilities: supervised, over TLS" case_exec_fcaps_root
 
+# ------------------------------- the supervisor's question, not answered by one
+case_probe_tracer() {
+	# A preloaded program NOT under redis-tls-ctl's supervisor, under a
+	# tracer that makes every getsockopt return 1 (strace's fault
+	# injection, retval=1: a test harness, not aimed at the shim).  The
+	# shim's "does the supervisor wrap this connect?" (sup_probe.h) must
+	# not take that 1 for a supervisor's yes and leave the connect to the
+	# kernel in clear.
+	command -v strace >/dev/null || { echo "    (no strace; skipped)" >&2; return 0; }
+	strace -f -o /dev/null true 2>/dev/null || { echo "    (ptrace not permitted; skipped)" >&2; return 0; }
+	np_setup probe-tracer || return
+	t_run "${NP_SHIM[@]}" strace -f -o /dev/null -e inject=getsockopt:retval=1 \
+		"$PROBE" write 127.0.0.1 "$P" "$M"
+	no_leak
+	error_or_tls
+}
+t_case "a tracer makes every getsockopt return 1 (strace -e inject): the supervisor's question is not answered by it, nothing in clear" case_probe_tracer
+
 t_done

@@ -517,6 +517,40 @@ case_steal_supervisor_socket() {
 
 t_case "races on the connect's address or descriptor: nothing in clear" case_race
 
+case_race_preloaded() {
+	# The same races in a supervised program that preloads the shim
+	# itself (a dynamic sup_race, LD_PRELOAD put back): its shim asks the
+	# supervisor first (sup_probe.h) and, told "wrapped", leaves the
+	# connect to the kernel untracked; the address it asked about, the
+	# one the supervisor reads at the connect and the socket it then asks
+	# about are each read again from the program, which another thread
+	# changes meanwhile (the connects are libc's: SUP_RACE_LIBC=1).
+	# Nothing reaches the configured (plaintext) endpoint in clear.
+	local bin=$T_TMP/sup_race_dyn mode unconf
+	gcc -O2 -pthread -o "$bin" "$T_ROOT/tests/clients/sup_race.c" || {
+		fail "gcc sup_race.c"
+		return
+	}
+	start_record_server plain race-preloaded || return
+	# the unconfigured port answers, so a connect the supervisor makes
+	# plain (the address flipped after the shim's question) succeeds, and
+	# only the shim's second question stands between it and a write
+	start_plain_redis || return
+	unconf=$PLAIN_PORT
+	for mode in addr fd ebadf unspec; do
+		# shellcheck disable=SC2016 # the inner shell expands them
+		sup "$REC_PORT" REDIS_TLS_HANDSHAKE_TIMEOUT_MS=200 -- sh -c \
+			'LD_PRELOAD="$1" SUP_RACE_LIBC=1 exec "$2" "$3" "$4" "$5" "$6" 5' sh \
+			"$T_LIB" "$bin" "$mode" "$REC_PORT" "$unconf" "$M"
+		assert_rc 0 "sup_race $mode, preloaded: $T_OUT $(t_short "$T_ERR" 300)" &&
+			assert_match "$T_OUT" "^no leak: $mode" "sup_race $mode, preloaded"
+	done
+	nothing_received
+	stop_pid "$REC_PID"
+	stop_pid "$PLAIN_PID"
+}
+t_case "the same races in a supervised program that preloads the shim (its question to the supervisor first): nothing in clear" case_race_preloaded
+
 case_wrong_ca() {
 	sup "$TLS_PORT" "REDIS_TLS_CA_FILE=$PKI/other-ca.crt" -- \
 		"$SC" 127.0.0.1 "$TLS_PORT" cmd SET "$M" 1
