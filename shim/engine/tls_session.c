@@ -137,6 +137,25 @@ static void tls_clear_errors(void)
 		ERR_clear_error();
 }
 
+/*
+ * The data path does not clear the queue before each call (the peek alone
+ * costs as much as the rest of the shim's bookkeeping of a request): its
+ * own failures leave the queue empty (tls_result_of's reports clear it,
+ * and a retry pushes nothing), and a call that succeeds never reads the
+ * queue.  So only a failed call looks, before SSL_get_error does: entries
+ * there when OpenSSL stopped at the BIO's would-block are older than the
+ * call (the program's own use of libcrypto in this thread) and must not
+ * turn that retry into a failure; they go.
+ */
+static void tls_drop_stale_errors(struct shim_tls *t)
+{
+	if (ERR_peek_error() == 0)
+		return;
+	if ((SSL_want_read(t->ssl) && BIO_should_read(SSL_get_rbio(t->ssl))) ||
+	    (SSL_want_write(t->ssl) && BIO_should_write(SSL_get_wbio(t->ssl))))
+		ERR_clear_error();
+}
+
 /* 1 if the certificate `leaf` of a verified chain carries the name t
    checks after OpenSSL (TLS_CHECK_PATTERN, TLS_CHECK_IP_CN), else 0. */
 static int tls_check_after(struct shim_tls *t, X509 *leaf)
@@ -649,9 +668,9 @@ static void tls_lookahead(struct shim_tls *t)
 	if (t->failed || t->deferred != 0 || SSL_pending(t->ssl) > 0 ||
 	    !SSL_has_pending(t->ssl))
 		return;
-	tls_clear_errors();
 	if (SSL_peek_ex(t->ssl, &c, 1, &n))
 		return;
+	tls_drop_stale_errors(t);
 	rc = tls_result(t, 0, TLS_OP_READ, &t->deferred);
 	if (rc != SHIM_IO_ERROR)
 		t->deferred = 0;
@@ -686,9 +705,10 @@ ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 		size_t n = 0;
 		int ok;
 
-		tls_clear_errors();
 		ok = peek ? SSL_peek_ex(t->ssl, (char *)buf + got, len - got, &n)
 			  : SSL_read_ex(t->ssl, (char *)buf + got, len - got, &n);
+		if (!ok)
+			tls_drop_stale_errors(t);
 		if (ok) {
 			got += n;
 			t->got_data = 1;
@@ -756,7 +776,6 @@ ssize_t tls_session_write(struct shim_tls *t, const void *buf, size_t len,
 							    : TLS_WRITE_CHUNK;
 		size_t n = 0;
 
-		tls_clear_errors();
 		if (SSL_write_ex(t->ssl, (const char *)buf + done, chunk, &n)) {
 			done += n;
 			t->wrote = 1;
@@ -764,6 +783,7 @@ ssize_t tls_session_write(struct shim_tls *t, const void *buf, size_t len,
 				break; /* the kernel is full: stop here */
 			continue;
 		}
+		tls_drop_stale_errors(t);
 		if (done > 0)
 			break;
 		return tls_result(t, 0, TLS_OP_WRITE, err);
@@ -804,8 +824,8 @@ size_t tls_session_pending(struct shim_tls *t)
 		size_t got;
 		int rc;
 
-		tls_clear_errors();
 		if (!SSL_peek_ex(t->ssl, &c, 1, &got)) {
+			tls_drop_stale_errors(t);
 			rc = tls_result(t, 0, TLS_OP_READ, &t->deferred);
 			if (rc != SHIM_IO_ERROR)
 				t->deferred = 0;
