@@ -721,7 +721,9 @@ static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 		return real.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, ev);
 	}
 	if (r->dormant) {
-		ready_wake(set, r);
+		/* awake, but left in the hash: its tag is the same */
+		r->dormant = 0;
+		set->ndormant--;
 		revive = 1;
 	}
 	ready_bury_sock(set, s, r, epfd);
@@ -729,6 +731,8 @@ static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 		int err = errno;
 		if (fresh)
 			free(r);
+		else if (revive)
+			ready_hash_del(set, r);
 		/* a set made here for a number that is no epoll set goes;
 		   one known since epoll_create stays (set->watched) */
 		if (!had_set && set->nregs == 0 && set->regs == NULL)
@@ -743,7 +747,10 @@ static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 	}
 	r->live = 1;
 	set->nregs++;
-	ready_hash_add(set, r);
+	if (!revive)
+		ready_hash_add(set, r);
+	else if (set->nbuckets < set->nregs * 2)
+		ready_hash_rebuild(set); /* grows as ready_hash_add would */
 	return 0;
 }
 
