@@ -1129,6 +1129,37 @@ static void name_case(const char *name, const char *want_sni, int want_err)
 	conn_close(&c);
 }
 
+/* An entry the program's own use of libcrypto left in this thread's
+   error queue (the engine does not clear it before each call): a read
+   that must wait still says so, a peek, a write and a read of a record
+   still succeed; none of them is taken for a failed session. */
+static void stale_error(void)
+{
+	ERR_raise(ERR_LIB_X509, X509_R_CERT_ALREADY_IN_HASH_TABLE);
+}
+
+static void test_stale_error_queue(void **state)
+{
+	struct conn c;
+	unsigned char got[16];
+	int err = 0;
+
+	(void)state;
+	conn_ready(&c, srv13);
+	stale_error();
+	assert_int_equal(ops->read(c.tls, got, sizeof(got), 0, &err),
+			 SHIM_IO_WANT_READ);
+	stale_error();
+	assert_int_equal(ops->read(c.tls, got, 1, 1, &err), SHIM_IO_WANT_READ);
+	stale_error();
+	round_trip(&c); /* its last read waits, with the entry still there */
+	stale_error();
+	assert_int_equal(ops->write(c.tls, "*1\r\n$4\r\nPING\r\n", 14, &err),
+			 14);
+	ERR_clear_error();
+	conn_close(&c);
+}
+
 static void test_names_on_the_wire(void **state)
 {
 	name_case(NULL, NULL, 0);               /* IP SAN 127.0.0.1, no SNI */
@@ -1155,6 +1186,7 @@ int main(void)
 		cmocka_unit_test(test_alert_after_data),
 		cmocka_unit_test(test_forged_record_after_data),
 		cmocka_unit_test(test_injected_after_data),
+		cmocka_unit_test(test_stale_error_queue),
 		cmocka_unit_test(test_names_on_the_wire),
 	};
 
