@@ -49,6 +49,8 @@ struct shim_tls {
 	int wrote;       /* the program has written plaintext */
 	int double_tls;  /* the program speaks TLS itself: writes fail */
 	int cert_requested; /* the server asked for a client certificate */
+	int peer_closed;    /* the server's close_notify came (not a fatal
+			       alert: that one pushes an error of its own) */
 	enum tls_failure why; /* the first fatal failure */
 	int deferred;    /* errno of a failure met after data was returned */
 	int failed;      /* a fatal error was reported: report no more */
@@ -145,14 +147,19 @@ static void tls_clear_errors(void)
  * queue.  So only a failed call looks, before SSL_get_error does: entries
  * there when OpenSSL stopped at the BIO's would-block are older than the
  * call (the program's own use of libcrypto in this thread) and must not
- * turn that retry into a failure; they go.
+ * turn that retry into a failure; they go.  So do they once the peer's
+ * close_notify came (tls_msg_cb), which pushes nothing either: left, they
+ * would make an orderly end a failed session.  A fatal alert pushes its
+ * own entry and is not a close_notify; a FIN between records pushes
+ * OpenSSL's unexpected-EOF entry, which tls_result_of reads as the newest.
  */
 static void tls_drop_stale_errors(struct shim_tls *t)
 {
 	if (ERR_peek_error() == 0)
 		return;
 	if ((SSL_want_read(t->ssl) && BIO_should_read(SSL_get_rbio(t->ssl))) ||
-	    (SSL_want_write(t->ssl) && BIO_should_write(SSL_get_wbio(t->ssl))))
+	    (SSL_want_write(t->ssl) && BIO_should_write(SSL_get_wbio(t->ssl))) ||
+	    t->peer_closed)
 		ERR_clear_error();
 }
 
@@ -254,6 +261,9 @@ static void tls_msg_cb(int write_p, int version, int content_type,
 	if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
 	    ((const unsigned char *)buf)[0] == SSL3_MT_CERTIFICATE_REQUEST)
 		t->cert_requested = 1;
+	if (!write_p && content_type == SSL3_RT_ALERT && len == 2 &&
+	    ((const unsigned char *)buf)[1] == SSL_AD_CLOSE_NOTIFY)
+		t->peer_closed = 1;
 }
 
 struct shim_tls *tls_session_new(struct tls_endpoint *ep, int fd,

@@ -1160,6 +1160,33 @@ static void test_stale_error_queue(void **state)
 	conn_close(&c);
 }
 
+/* The same entry before the end of the stream: close_notify, or the FIN
+   between records, is still an orderly end (0), not a failed session. */
+static void test_stale_error_at_end(void **state)
+{
+	unsigned char buf[16];
+	struct conn c;
+	int err = 0;
+
+	(void)state;
+	conn_ready(&c, srv13);
+	assert_true(SSL_shutdown(c.srv.ssl) >= 0);
+	server_output(&c.srv, &W.s2c);
+	stale_error();
+	assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0, &err), 0);
+	ERR_clear_error();
+	conn_close(&c);
+
+	conn_ready(&c, srv13);
+	server_record(&c.srv, "abc", 3, &W.s2c);
+	W.eof = 1;
+	assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0, &err), 3);
+	stale_error();
+	assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0, &err), 0);
+	ERR_clear_error();
+	conn_close(&c);
+}
+
 static void test_names_on_the_wire(void **state)
 {
 	name_case(NULL, NULL, 0);               /* IP SAN 127.0.0.1, no SNI */
@@ -1187,6 +1214,7 @@ int main(void)
 		cmocka_unit_test(test_forged_record_after_data),
 		cmocka_unit_test(test_injected_after_data),
 		cmocka_unit_test(test_stale_error_queue),
+		cmocka_unit_test(test_stale_error_at_end),
 		cmocka_unit_test(test_names_on_the_wire),
 	};
 
