@@ -50,6 +50,8 @@
 #   --rounds N  override the number of counted rounds
 #   --out FILE  where to write the markdown (default build/bench/results.md)
 #   --only clients  the client-language table alone (a minute or two)
+#   --only supcpu   the CPU per request of each process, native TLS against
+#               supervised (scripts/bench-lib/supcpu.sh) alone
 #
 # The number of requests of each measurement follows the rate measured so
 # far in that cell (the calibration round, or the previous rounds), so that
@@ -96,8 +98,8 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--only)
-		if [ $# -lt 2 ] || [ "$2" != clients ]; then
-			echo "$me: --only takes clients" >&2
+		if [ $# -lt 2 ] || { [ "$2" != clients ] && [ "$2" != supcpu ]; }; then
+			echo "$me: --only takes clients or supcpu" >&2
 			exit 2
 		fi
 		only=$2
@@ -495,6 +497,10 @@ spawn_once() {
 # shellcheck source-path=SCRIPTDIR source=bench-lib/cpu.sh
 source "$ROOT/scripts/bench-lib/cpu.sh"
 
+# Where the CPU goes, native TLS against the supervised path (issue 12).
+# shellcheck source-path=SCRIPTDIR source=bench-lib/supcpu.sh
+source "$ROOT/scripts/bench-lib/supcpu.sh"
+
 # ------------------------------------------------------------ report
 
 # cell WL TEST MODE: the median, or n/a.
@@ -598,6 +604,8 @@ report() {
 	echo
 	supervised_table
 	echo
+	supcpu_report
+	echo
 	cpu_report
 	echo
 	local pg pp sg sp mn ms kn ks
@@ -696,6 +704,10 @@ fi
 mem_round=0
 for ((r = 1; r <= ROUNDS; r++)); do
 	log "round $r of $ROUNDS"
+	if [ "$only" = supcpu ]; then
+		supcpu_round "$r"
+		continue
+	fi
 	clients_once "$r"
 	[ -n "$only" ] && continue
 	one_round "$r"
@@ -705,6 +717,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	fi
 	relay_once "$r"
 	cpu_round "$r"
+	supcpu_round "$r"
 done
 if [ -z "$only" ]; then
 	spawn_once
@@ -712,7 +725,11 @@ if [ -z "$only" ]; then
 	wrapper_once
 fi
 
-if [ -n "$only" ]; then clients_report >"$T_TMP/results.md"; else report >"$T_TMP/results.md"; fi
+case $only in
+clients) clients_report >"$T_TMP/results.md" ;;
+supcpu) supcpu_report >"$T_TMP/results.md" ;;
+*) report >"$T_TMP/results.md" ;;
+esac
 cat "$T_TMP/results.md"
 samples=$(dirname "$out")/samples.tsv
 if ! mkdir -p "$(dirname "$out")" || ! cp "$T_TMP/results.md" "$out" ||

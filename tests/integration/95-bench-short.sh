@@ -89,6 +89,20 @@ case_supervised_table() {
 	assert_contains "$T_OUT" "supervised/stunnel ≥ 2" "the supervised goals"
 }
 
+case_supcpu_table() {
+	table_of "| process | native user |" 9 "the supervisor CPU table" || return
+	local label
+	for label in "client (redis-benchmark)" "relay (" "redis-server" "sum, µs/request" \
+		"machine's CPU time idle" "measured, requests/s" "ceiling ("; do
+		grep -qF "| $label" <<<"$ROWS" || fail "no row '$label' in the supervisor CPU table"
+	done
+	check_cells "$(grep -F '| client (' <<<"$ROWS")" "$DEC" "$DEC" "$DEC" "$DEC" "$DEC" "$DEC" "$SDEC"
+	check_cells "$(grep -F '| relay (' <<<"$ROWS")" "^-$" "^-$" "^-$" "$DEC" "$DEC" "$DEC" "$SDEC"
+	check_cells "$(grep -F '| redis-server' <<<"$ROWS")" "$DEC" "$DEC" "$DEC" "$DEC" "$DEC" "$DEC" "$SDEC"
+	check_cells "$(grep -F '| ceiling (' <<<"$ROWS")" "^$" "^$" "$INT" "^$" "^$" "$INT" '^[0-9]+\.[0-9]+ \(ratio\)$'
+	assert_match "$T_OUT" '^Supervised ceiling / native measured: [0-9]+\.[0-9]+ ' "the supervisor CPU bound"
+}
+
 case_cpu_table() {
 	table_of "| workload | native TLS, µs/request |" 3 "the client CPU table" || return
 	for label in "GET, 50 clients" "GET, 50 clients, -P 16" "GET, 1 client"; do
@@ -173,6 +187,8 @@ t_case "bench.sh --short completes" case_runs
 t_case "main table: every workload, every cell measured" case_main_table
 t_case "supervised table: GET and SET, -c 50, -P 16 and 1 KiB values, every cell measured" \
 	case_supervised_table
+t_case "supervisor CPU table (issue 12): client, relay, redis-server, idle, ceiling, every cell measured" \
+	case_supcpu_table
 t_case "client CPU table (issue 14): every workload, every cell measured" case_cpu_table
 t_case "latency at one client: p50 and p99 measured" case_latency_table
 t_case "extras table: every cell measured" case_extras_table
