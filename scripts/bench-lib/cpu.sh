@@ -25,7 +25,7 @@
 # SHIM, RUN.
 
 CPU_WORKLOADS=(g50 g16 g1)
-CPU_MODES=(native shim)
+CPU_MODES=(native shim plain)
 declare -A CPU_US=()  # "WL MODE" -> CPU µs per request, space-separated
 declare -A CPU_RPS=() # "WL MODE" -> requests/s
 declare -A CPU_P50=() # "WL MODE" -> µs
@@ -83,6 +83,7 @@ cpu_cmd() {
 	case $1 in
 	native) CPU_CMD=("${CPU_PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$P2" "${T_TLS_FLAGS[@]}") ;;
 	shim) CPU_CMD=("${CPU_PIN[@]}" env "${CPU_SHIM_ENV[@]}" redis-benchmark -h 127.0.0.1 -p "$P2") ;;
+	plain) CPU_CMD=("${CPU_PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$P1") ;;
 	*) die "cpu_cmd: $1" ;;
 	esac
 }
@@ -144,8 +145,9 @@ cpu_measure() {
 	printf '%s\tcpu_%s\tGET\t%s\t%s\t%s\tp99_us\t-\n' "$round" "$wl" "$mode" "$n" "$p99" >>"$T_TMP/samples.tsv"
 }
 
-# cpu_round ROUND: every workload, the two modes in an order that
-# alternates with the round.
+# cpu_round ROUND: every workload, native and the shim in an order that
+# alternates with the round, then plaintext (the same client without TLS,
+# to the plaintext port: a reference, not a mode of the goals).
 cpu_round() {
 	local round=$1 wl
 	[ "${#CPU_SHIM_ENV[@]}" -gt 0 ] || cpu_setup
@@ -158,6 +160,7 @@ cpu_round() {
 			cpu_measure "$wl" shim "$round"
 			cpu_measure "$wl" native "$round"
 		fi
+		cpu_measure "$wl" plain "$round"
 	done
 	cpu_pin off
 }
@@ -179,16 +182,17 @@ cpu_report() {
 	echo "shim preloaded (its variables exported); medians of $ROUNDS alternated rounds;"
 	echo "redis-server pinned to CPU 0 and the client to CPU 1 for these runs."
 	echo
-	echo "| workload | native TLS, µs/request | shim, µs/request | shim/native | goal | native req/s | shim req/s | shim/native |"
-	echo "|---|---:|---:|---:|---|---:|---:|---:|"
+	echo "| workload | native TLS, µs/request | shim, µs/request | shim/native | goal | native req/s | shim req/s | shim/native | no TLS (plaintext port), µs/request | shim/no TLS |"
+	echo "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"
 	for wl in "${CPU_WORKLOADS[@]}"; do
 		n=$(cpu_cell CPU_US "$wl native")
 		s=$(cpu_cell CPU_US "$wl shim")
 		case $wl in g50) goal="≤ 0.85" ;; g16) goal="≤ 0.90" ;; *) goal="≤ 0.80" ;; esac
-		local rn rs
+		local rn rs p
 		rn=$(cpu_cell CPU_RPS "$wl native" %.0f)
 		rs=$(cpu_cell CPU_RPS "$wl shim" %.0f)
-		echo "| $(cpu_label "$wl") | $n | $s | $(ratio "$s" "$n") | $goal | $rn | $rs | $(ratio "$rs" "$rn") |"
+		p=$(cpu_cell CPU_US "$wl plain")
+		echo "| $(cpu_label "$wl") | $n | $s | $(ratio "$s" "$n") | $goal | $rn | $rs | $(ratio "$rs" "$rn") | $p | $(ratio "$s" "$p") |"
 	done
 	echo
 	echo "Latency at one client (redis-benchmark -c 1 GET, its histogram), µs:"
