@@ -33,6 +33,12 @@ void relay_unwatch(struct shim_sock *s);
    lock), saying why at info; no effect unless s is on the fast path. */
 void relay_take(struct shim_sock *s, const char *why);
 
+/* relay_take_written_locked - before a write on the fast path (caller
+   holds s->lock): if bytes wait at s's end of the socketpair (written to
+   the program's descriptor past the hooks), switch s to RELAY now, so the
+   write goes after them, and return 1; else 0.  One system call. */
+int relay_take_written_locked(struct shim_sock *s);
+
 /* relay_end_state - what waits at s's end of the socketpair: 0 nothing, 1
    bytes (or a half-close), 2 a hang-up with nothing unread: nobody holds
    the program's end any more. */

@@ -449,6 +449,22 @@ void relay_take(struct shim_sock *s, const char *why)
 	sock_unlock(s);
 }
 
+/* The watcher thread notices such bytes too (relay_event), but a write
+   the program makes right after them would reach the session first: the
+   stream would carry them out of order. */
+int relay_take_written_locked(struct shim_sock *s)
+{
+	char c;
+
+	if (s->shim_end < 0 ||
+	    real.recv(s->shim_end, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 1)
+		return 0;
+	relay_switch_locked(s, "bytes reached the program's descriptor by a "
+			       "path the shim does not hook");
+	relay_run_locked(s);
+	return 1;
+}
+
 /* ----------------------------------------------------------- thread */
 
 int relay_end_state(const struct shim_sock *s)

@@ -283,6 +283,10 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 		default:
 			return ret;
 		}
+		if (done == 0 && relay_take_written_locked(s)) {
+			sock_unlock(s);
+			return real.send(fd, buf, len, flags);
+		}
 		n = e->write(s->tls, (const char *)buf + done, len - done, &err);
 		sock_io_unlock(s, -1, sock_io_want(n));
 		if (n > 0) {

@@ -36,11 +36,18 @@
  *   samedata   the socket and a readable pipe with the same data (0): the
  *              pipe's event comes;
  *   narrow     MOD from EPOLLIN|EPOLLOUT to EPOLLIN, with data readable:
- *              EPOLLIN only; back to EPOLLOUT only: EPOLLOUT only.
+ *              EPOLLIN only; back to EPOLLOUT only: EPOLLOUT only;
+ *   relayswitch  (last: the connection stays relayed) the socket reported
+ *              writable, then a PING written past the hooks (a raw
+ *              syscall(SYS_write): through the shim it lands in the
+ *              socketpair and the connection switches to relay mode) and
+ *              an ECHO by write(), at once: both answered, in that order,
+ *              the replies reported readable, the socket writable after.
  *
  * Checks: each case's reply byte-exact, and the events above.
  */
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "torture.h"
@@ -559,6 +566,38 @@ static void case_narrow(int fd)
 	close(ep);
 }
 
+static void case_relayswitch(int fd)
+{
+	static const char ping[] = "PING\r\n", echo[] = "ECHO b\r\n";
+	struct epoll_event ev;
+	int ep = epoll_create1(EPOLL_CLOEXEC), i;
+
+	t_phase = "relayswitch";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLOUT, TAG_SOCK);
+	if (t_epoll_wait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLOUT)
+		die("relayswitch: IN|OUT, idle: events 0x%x, not EPOLLOUT", ev.events);
+	if (syscall(SYS_write, fd, ping, sizeof(ping) - 1) != (long)sizeof(ping) - 1)
+		die_errno("relayswitch: syscall(SYS_write)");
+	t_write_all(fd, echo, sizeof(echo) - 1);
+	t_epoll_ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN, TAG_SOCK);
+	for (i = 0; i < 20; i++)
+		if (t_epoll_wait(ep, &ev, 1, 1000) == 1 && (ev.events & EPOLLIN))
+			break;
+	if (i == 20)
+		die("relayswitch: the replies not reported readable in 20 s");
+	t_checked();
+	t_expect_str(fd, "relayswitch replies", "+PONG\r\n$1\r\nb\r\n");
+	t_epoll_ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN | EPOLLOUT, TAG_SOCK);
+	if (t_epoll_wait(ep, &ev, 1, 1000) != 1 || ev.events != EPOLLOUT)
+		die("relayswitch: after the replies: events 0x%x, not EPOLLOUT",
+		    ev.events);
+	t_checked();
+	t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
+	close(ep);
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = getenv("T_EPOLL_LAZY_CASE");
@@ -574,6 +613,7 @@ int main(int argc, char **argv)
 		{ "full", case_full },       { "forkdel", case_forkdel },
 		{ "reuse", case_reuse },     { "etmod", case_etmod },
 		{ "samedata", case_samedata },
+		{ "relayswitch", case_relayswitch }, /* last: stays relayed */
 	};
 	int fd;
 
