@@ -449,6 +449,10 @@ void relay_take(struct shim_sock *s, const char *why)
 	sock_unlock(s);
 }
 
+static const char relay_why_written[] =
+	"bytes reached the program's descriptor by a path the shim does not "
+	"hook";
+
 /* The watcher thread notices such bytes too (relay_event), but a write
    the program makes right after them would reach the session first: the
    stream would carry them out of order. */
@@ -459,8 +463,7 @@ int relay_take_written_locked(struct shim_sock *s)
 	if (s->shim_end < 0 ||
 	    real.recv(s->shim_end, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 1)
 		return 0;
-	relay_switch_locked(s, "bytes reached the program's descriptor by a "
-			       "path the shim does not hook");
+	relay_switch_locked(s, relay_why_written);
 	relay_run_locked(s);
 	return 1;
 }
@@ -497,9 +500,7 @@ static void relay_event(struct shim_sock *s)
 			sock_end_locked(s, 1);
 			break;
 		case 1:
-			relay_switch_locked(s, "bytes reached the program's "
-					       "descriptor by a path the shim "
-					       "does not hook");
+			relay_switch_locked(s, relay_why_written);
 			break;
 		default:
 			break;
