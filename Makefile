@@ -341,6 +341,10 @@ $(BUILD)/clients/leak_probe: tests/clients/leak_probe.c | $(BUILD)/clients
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(CFLAGS) $(if $(LEAK_PROBE_URING),-DHAVE_LIBURING) $(LDFLAGS) -o $@ $< \
 		-pthread -lrt $(if $(LEAK_PROBE_URING),$(shell pkg-config --libs liburing))
+# err_queue (12-never-plaintext) uses libssl itself, beside the shim.
+$(BUILD)/clients/err_queue: tests/clients/err_queue.c | $(BUILD)/clients
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lssl -lcrypto
 # static_client (47-supervisor): `gcc -static`, so no LD_PRELOAD reaches
 # it (libc.a is in libc6-dev); no hiredis, and no sanitizer (their
 # runtimes refuse static linking).

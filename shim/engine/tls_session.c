@@ -55,6 +55,7 @@ struct shim_tls {
 	int deferred;    /* errno of a failure met after data was returned */
 	int failed;      /* a fatal error was reported: report no more */
 	int read_failed; /* a read failed: no orderly end can follow */
+	int ended;       /* a read returned the end of the stream (FIN) */
 	struct timespec t0;
 	int vfail;       /* X509_V_ERR_* of the first verification failure */
 	int vfail_depth; /* the depth of the certificate it is about */
@@ -144,23 +145,37 @@ static void tls_clear_errors(void)
  * costs about 200 instructions, and a GET makes three such calls): its
  * own failures leave the queue empty (tls_result_of's reports clear it,
  * and a retry pushes nothing), and a call that succeeds never reads the
- * queue.  So only a failed call looks, before SSL_get_error does: entries
- * there when OpenSSL stopped at the BIO's would-block are older than the
- * call (the program's own use of libcrypto in this thread) and must not
- * turn that retry into a failure; they go.  So do they once the peer's
- * close_notify came (tls_msg_cb), which pushes nothing either: left, they
- * would make an orderly end a failed session.  A fatal alert pushes its
- * own entry and is not a close_notify; a FIN between records pushes
- * OpenSSL's unexpected-EOF entry, which tls_result_of reads as the newest.
+ * queue.  So only a failed call looks, before SSL_get_error does, and
+ * entries older than the call (the program's own use of libcrypto in this
+ * thread) must not decide what the failure was.  SSL_get_error answers
+ * from the oldest entry (ERR_LIB_SYS there makes a record truncation an
+ * SSL_ERROR_SYSCALL, which at EOF reads as an orderly end), and
+ * tls_result_of from the newest (a call that pushed nothing would report
+ * the program's entry).  So:
+ *   - nothing this call did pushes an entry when OpenSSL stopped at the
+ *     BIO's would-block, after the peer's close_notify (tls_msg_cb), on a
+ *     session that has already ended or failed (OpenSSL, in its error
+ *     state, fails at once and silently), or at a kernel error on the BIO
+ *     (our BIO pushes none): every entry there is stale, and goes;
+ *   - otherwise OpenSSL failed on its own and pushed its reason last (a
+ *     fatal alert, a forged record, the FIN inside or between records):
+ *     the entries below it go, so both readers see OpenSSL's.
  */
 static void tls_drop_stale_errors(struct shim_tls *t)
 {
+	unsigned long last;
+
 	if (ERR_peek_error() == 0)
 		return;
 	if ((SSL_want_read(t->ssl) && BIO_should_read(SSL_get_rbio(t->ssl))) ||
 	    (SSL_want_write(t->ssl) && BIO_should_write(SSL_get_wbio(t->ssl))) ||
-	    t->peer_closed)
+	    t->peer_closed || t->ended || t->failed || t->bio.last_errno != 0) {
 		ERR_clear_error();
+		return;
+	}
+	last = ERR_peek_last_error();
+	while (ERR_peek_error() != last)
+		ERR_get_error();
 }
 
 /* 1 if the certificate `leaf` of a verified chain carries the name t
@@ -503,8 +518,10 @@ static int tls_result_eof(struct shim_tls *t, enum tls_op op, int *err)
 			 strcmp(SSL_rstate_string(t->ssl), "RB") == 0;
 
 	ERR_clear_error();
-	if (op == TLS_OP_READ && !mid_record)
+	if (op == TLS_OP_READ && !mid_record) {
+		t->ended = 1;
 		return 0;
+	}
 	t->failed = 1;
 	if (op == TLS_OP_WRITE) {
 		*err = EPIPE;
@@ -567,6 +584,7 @@ static int tls_result_of(struct shim_tls *t, int rc, enum tls_op op, int *err)
 	*err = t->failed ? tls_dead_errno(t, op) : tls_report_syscall(t, op);
 	if (op == TLS_OP_READ && t->bio.last_errno == 0 && t->bio.eof) {
 		ERR_clear_error();
+		t->ended = 1;
 		return 0; /* end of stream without close_notify */
 	}
 	t->failed = 1;

@@ -1423,4 +1423,31 @@ case_probe_tracer() {
 }
 t_case "a tracer makes every getsockopt return 1 (strace -e inject): the supervisor's question is not answered by it, nothing in clear" case_probe_tracer
 
+# A program that uses libssl itself in the same thread (the shim's engine
+# shares its libcrypto, so its error queue) and leaves an entry of its own
+# before every read and write (tests/clients/err_queue.c): its replies, a
+# wait (EAGAIN), the end after QUIT, or after SHUTDOWN (no close_notify:
+# a FIN between records), are what they would be with an empty queue; the
+# shim logs none of the program's entries as its own error, leaves none
+# in the queue for the program's own TLS connection, and nothing of the
+# program's goes out in clear.
+case_err_queue() {
+	local how=$1
+	if [ "$how" = shutdown ]; then
+		start_tls_redis || return # SHUTDOWN ends the server
+	fi
+	np_setup "err-queue-$how" || return
+	t_run "${NP_SHIM[@]}" "$BUILD/clients/err_queue" 127.0.0.1 "$P" "$M" "$how"
+	assert_rc 0 "err_queue $how: $(t_short "$T_ERR")" || return
+	assert_eq "err_queue: ok" "$T_OUT" "err_queue's verdict" || return
+	assert_eq "" "$(shim_log_lines "$T_ERR" | grep -iE 'error|warning')" \
+		"the shim's error/warning lines" || return
+	no_leak
+	if [ "$how" = quit ]; then
+		stored
+	fi
+}
+t_case "a program leaves its own libssl errors in the queue before every call: replies, EAGAIN, the end after QUIT unchanged, nothing in clear" case_err_queue quit
+t_case "the same, and the server exits without close_notify (SHUTDOWN): the end of the stream, not an error" case_err_queue shutdown
+
 t_done

@@ -862,6 +862,37 @@ static size_t two_records(struct conn *c, struct buf *out)
 }
 
 /* FIN at every byte offset of the two records. */
+/* An entry the program's own use of libcrypto may leave in this thread's
+   error queue before a read (stale_error_every_failure): none by default. */
+static int stale_kind;
+
+static void stale_push(void)
+{
+	switch (stale_kind) {
+	case 1: /* X509, as the program's certificate store would */
+		ERR_raise(ERR_LIB_X509, X509_R_CERT_ALREADY_IN_HASH_TABLE);
+		break;
+	case 2: /* a failed fopen of the program's (BIO_new_file) */
+		ERR_raise_data(ERR_LIB_SYS, ENOENT, "calling fopen(x, r)");
+		break;
+	case 3: /* the program's own TLS connection met EOF */
+		ERR_raise(ERR_LIB_SSL, SSL_R_UNEXPECTED_EOF_WHILE_READING);
+		break;
+	case 4: /* its own connection got a fatal alert */
+		ERR_raise(ERR_LIB_SSL, SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE);
+		break;
+	default:
+		break;
+	}
+}
+
+static ssize_t rd(struct shim_tls *t, void *buf, size_t len, int peek,
+		  int *err)
+{
+	stale_push();
+	return ops->read(t, buf, len, peek, err);
+}
+
 static void fin_every_offset(SSL_CTX *ctx)
 {
 	size_t total = 1, boundary = 0, cuts = 0;
@@ -878,13 +909,13 @@ static void fin_every_offset(SSL_CTX *ctx)
 		total = recs.len;
 		buf_add(&W.s2c, recs.p, cut);
 		W.eof = 1;
-		n = ops->read(c.tls, buf, sizeof(buf), 0, &err);
+		n = rd(c.tls, buf, sizeof(buf), 0, &err);
 		if (cut == boundary || cut == total) {
 			/* FIN between records: the data, then 0 */
 			assert_int_equal(n, cut == total ? 44 : 4);
 			assert_memory_equal(buf, "good", 4);
 			for (int i = 0; i < 2; i++)
-				assert_int_equal(ops->read(c.tls, buf,
+				assert_int_equal(rd(c.tls, buf,
 							   sizeof(buf), 0,
 							   &err), 0);
 		} else {
@@ -893,13 +924,13 @@ static void fin_every_offset(SSL_CTX *ctx)
 				assert_int_equal(n, 4);
 				assert_memory_equal(buf, "good", 4);
 				assert_int_equal(ops->buffered(c.tls), 1);
-				n = ops->read(c.tls, buf, sizeof(buf), 0, &err);
+				n = rd(c.tls, buf, sizeof(buf), 0, &err);
 			}
 			if (n != SHIM_IO_ERROR || err != ECONNRESET)
 				fail_msg("FIN at %zu of %zu: read %zd, err %d",
 					 cut, total, n, err);
 			/* and never an orderly end afterwards */
-			assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0,
+			assert_int_equal(rd(c.tls, buf, sizeof(buf), 0,
 						   &err), SHIM_IO_ERROR);
 			cuts++;
 		}
@@ -925,14 +956,14 @@ static void test_close_notify(void **state)
 	server_record(&c.srv, "abc", 3, &W.s2c);
 	assert_true(SSL_shutdown(c.srv.ssl) >= 0);
 	server_output(&c.srv, &W.s2c);
-	assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0, &err), 3);
+	assert_int_equal(rd(c.tls, buf, sizeof(buf), 0, &err), 3);
 	assert_memory_equal(buf, "abc", 3);
 	/* a read returns at once: poll must say readable */
 	assert_int_equal(ops->buffered(c.tls), 1);
-	assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0, &err), 0);
+	assert_int_equal(rd(c.tls, buf, sizeof(buf), 0, &err), 0);
 	W.eof = 1; /* the FIN after it changes nothing */
-	assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0, &err), 0);
-	assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0, &err), 0);
+	assert_int_equal(rd(c.tls, buf, sizeof(buf), 0, &err), 0);
+	assert_int_equal(rd(c.tls, buf, sizeof(buf), 0, &err), 0);
 	conn_close(&c);
 }
 
@@ -945,13 +976,13 @@ static void test_close_notify_alone(void **state)
 
 	conn_ready(&c, srv13);
 	server_record(&c.srv, "abc", 3, &W.s2c);
-	assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0, &err), 3);
-	assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0, &err),
+	assert_int_equal(rd(c.tls, buf, sizeof(buf), 0, &err), 3);
+	assert_int_equal(rd(c.tls, buf, sizeof(buf), 0, &err),
 			 SHIM_IO_WANT_READ);
 	assert_int_equal(ops->buffered(c.tls), 0);
 	assert_true(SSL_shutdown(c.srv.ssl) >= 0);
 	server_output(&c.srv, &W.s2c);
-	assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0, &err), 0);
+	assert_int_equal(rd(c.tls, buf, sizeof(buf), 0, &err), 0);
 	conn_close(&c);
 }
 
@@ -964,14 +995,14 @@ static void test_rst_after_data(void **state)
 	conn_ready(&c, srv13);
 	server_record(&c.srv, "abc", 3, &W.s2c);
 	W.rst = 1;
-	assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0, &err), 3);
+	assert_int_equal(rd(c.tls, buf, sizeof(buf), 0, &err), 3);
 	assert_memory_equal(buf, "abc", 3);
-	assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0, &err),
+	assert_int_equal(rd(c.tls, buf, sizeof(buf), 0, &err),
 			 SHIM_IO_ERROR);
 	assert_int_equal(err, ECONNRESET);
 	/* the kernel now says EOF; the session still says it was reset */
 	err = 0;
-	assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0, &err),
+	assert_int_equal(rd(c.tls, buf, sizeof(buf), 0, &err),
 			 SHIM_IO_ERROR);
 	assert_int_equal(err, ECONNRESET);
 	conn_close(&c);
@@ -997,7 +1028,7 @@ static void alert_after_data(int together)
 	assert_true(alert.len > 0);
 	if (together)
 		buf_add(&W.s2c, alert.p, alert.len);
-	assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0, &err), 4);
+	assert_int_equal(rd(c.tls, buf, sizeof(buf), 0, &err), 4);
 	assert_memory_equal(buf, "good", 4);
 	if (together)
 		assert_int_equal(ops->buffered(c.tls), 1);
@@ -1005,7 +1036,7 @@ static void alert_after_data(int together)
 		buf_add(&W.s2c, alert.p, alert.len);
 	for (int i = 0; i < 2; i++) {
 		err = 0;
-		assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0, &err),
+		assert_int_equal(rd(c.tls, buf, sizeof(buf), 0, &err),
 				 SHIM_IO_ERROR);
 		assert_int_equal(err, ECONNRESET);
 	}
@@ -1038,14 +1069,14 @@ static void forged_record_after_data(SSL_CTX *ctx)
 		total = recs.len - boundary;
 		recs.p[boundary + at] ^= 0x20;
 		buf_add(&W.s2c, recs.p, recs.len);
-		n = ops->read(c.tls, buf, sizeof(buf), 0, &err);
+		n = rd(c.tls, buf, sizeof(buf), 0, &err);
 		if (n != 4 || memcmp(buf, "good", 4) != 0)
 			fail_msg("forged at %zu: read %zd, err %d", at, n, err);
 		assert_int_equal(ops->buffered(c.tls), 1);
 		err = 0;
 		for (int i = 0; i < 2; i++) {
 			err = 0;
-			assert_int_equal(ops->read(c.tls, buf, sizeof(buf), 0,
+			assert_int_equal(rd(c.tls, buf, sizeof(buf), 0,
 						   &err), SHIM_IO_ERROR);
 			assert_int_equal(err, ECONNRESET);
 		}
@@ -1187,6 +1218,27 @@ static void test_stale_error_at_end(void **state)
 	conn_close(&c);
 }
 
+/* Every end and failure of a stream again, with each kind of entry the
+   program may have left in the queue before every read: a FIN inside a
+   record still fails (never an orderly end: a truncation), a reset still
+   fails, a fatal alert or a forged record still fails, and a FIN between
+   records is still 0. */
+static void test_stale_error_every_failure(void **state)
+{
+	(void)state;
+	for (stale_kind = 1; stale_kind <= 4; stale_kind++) {
+		print_message("stale kind %d\n", stale_kind);
+		fin_every_offset(srv13);
+		fin_every_offset(srv12);
+		test_rst_after_data(state);
+		alert_after_data(1);
+		alert_after_data(0);
+		forged_record_after_data(srv13);
+		ERR_clear_error();
+	}
+	stale_kind = 0;
+}
+
 static void test_names_on_the_wire(void **state)
 {
 	name_case(NULL, NULL, 0);               /* IP SAN 127.0.0.1, no SNI */
@@ -1215,6 +1267,7 @@ int main(void)
 		cmocka_unit_test(test_injected_after_data),
 		cmocka_unit_test(test_stale_error_queue),
 		cmocka_unit_test(test_stale_error_at_end),
+		cmocka_unit_test(test_stale_error_every_failure),
 		cmocka_unit_test(test_names_on_the_wire),
 	};
 
