@@ -49,13 +49,10 @@ struct shim_tls {
 	int wrote;       /* the program has written plaintext */
 	int double_tls;  /* the program speaks TLS itself: writes fail */
 	int cert_requested; /* the server asked for a client certificate */
-	int peer_closed;    /* the server's close_notify came (not a fatal
-			       alert: that one pushes an error of its own) */
 	enum tls_failure why; /* the first fatal failure */
 	int deferred;    /* errno of a failure met after data was returned */
 	int failed;      /* a fatal error was reported: report no more */
 	int read_failed; /* a read failed: no orderly end can follow */
-	int ended;       /* a read returned the end of the stream (FIN) */
 	struct timespec t0;
 	int vfail;       /* X509_V_ERR_* of the first verification failure */
 	int vfail_depth; /* the depth of the certificate it is about */
@@ -138,44 +135,6 @@ static void tls_clear_errors(void)
 {
 	if (ERR_peek_error() != 0)
 		ERR_clear_error();
-}
-
-/*
- * The data path does not clear the queue before each call (a peek at it
- * costs about 200 instructions, and a GET makes three such calls): its
- * own failures leave the queue empty (tls_result_of's reports clear it,
- * and a retry pushes nothing), and a call that succeeds never reads the
- * queue.  So only a failed call looks, before SSL_get_error does, and
- * entries older than the call (the program's own use of libcrypto in this
- * thread) must not decide what the failure was.  SSL_get_error answers
- * from the oldest entry (ERR_LIB_SYS there makes a record truncation an
- * SSL_ERROR_SYSCALL, which at EOF reads as an orderly end), and
- * tls_result_of from the newest (a call that pushed nothing would report
- * the program's entry).  So:
- *   - nothing this call did pushes an entry when OpenSSL stopped at the
- *     BIO's would-block, after the peer's close_notify (tls_msg_cb), on a
- *     session that has already ended or failed (OpenSSL, in its error
- *     state, fails at once and silently), or at a kernel error on the BIO
- *     (our BIO pushes none): every entry there is stale, and goes;
- *   - otherwise OpenSSL failed on its own and pushed its reason last (a
- *     fatal alert, a forged record, the FIN inside or between records):
- *     the entries below it go, so both readers see OpenSSL's.
- */
-static void tls_drop_stale_errors(struct shim_tls *t)
-{
-	unsigned long last;
-
-	if (ERR_peek_error() == 0)
-		return;
-	if ((SSL_want_read(t->ssl) && BIO_should_read(SSL_get_rbio(t->ssl))) ||
-	    (SSL_want_write(t->ssl) && BIO_should_write(SSL_get_wbio(t->ssl))) ||
-	    t->peer_closed || t->ended || t->failed || t->bio.last_errno != 0) {
-		ERR_clear_error();
-		return;
-	}
-	last = ERR_peek_last_error();
-	while (ERR_peek_error() != last)
-		ERR_get_error();
 }
 
 /* 1 if the certificate `leaf` of a verified chain carries the name t
@@ -276,9 +235,6 @@ static void tls_msg_cb(int write_p, int version, int content_type,
 	if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
 	    ((const unsigned char *)buf)[0] == SSL3_MT_CERTIFICATE_REQUEST)
 		t->cert_requested = 1;
-	if (!write_p && content_type == SSL3_RT_ALERT && len == 2 &&
-	    ((const unsigned char *)buf)[1] == SSL_AD_CLOSE_NOTIFY)
-		t->peer_closed = 1;
 }
 
 struct shim_tls *tls_session_new(struct tls_endpoint *ep, int fd,
@@ -518,10 +474,8 @@ static int tls_result_eof(struct shim_tls *t, enum tls_op op, int *err)
 			 strcmp(SSL_rstate_string(t->ssl), "RB") == 0;
 
 	ERR_clear_error();
-	if (op == TLS_OP_READ && !mid_record) {
-		t->ended = 1;
+	if (op == TLS_OP_READ && !mid_record)
 		return 0;
-	}
 	t->failed = 1;
 	if (op == TLS_OP_WRITE) {
 		*err = EPIPE;
@@ -584,7 +538,6 @@ static int tls_result_of(struct shim_tls *t, int rc, enum tls_op op, int *err)
 	*err = t->failed ? tls_dead_errno(t, op) : tls_report_syscall(t, op);
 	if (op == TLS_OP_READ && t->bio.last_errno == 0 && t->bio.eof) {
 		ERR_clear_error();
-		t->ended = 1;
 		return 0; /* end of stream without close_notify */
 	}
 	t->failed = 1;
@@ -696,9 +649,9 @@ static void tls_lookahead(struct shim_tls *t)
 	if (t->failed || t->deferred != 0 || SSL_pending(t->ssl) > 0 ||
 	    !SSL_has_pending(t->ssl))
 		return;
+	tls_clear_errors();
 	if (SSL_peek_ex(t->ssl, &c, 1, &n))
 		return;
-	tls_drop_stale_errors(t);
 	rc = tls_result(t, 0, TLS_OP_READ, &t->deferred);
 	if (rc != SHIM_IO_ERROR)
 		t->deferred = 0;
@@ -733,10 +686,9 @@ ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 		size_t n = 0;
 		int ok;
 
+		tls_clear_errors();
 		ok = peek ? SSL_peek_ex(t->ssl, (char *)buf + got, len - got, &n)
 			  : SSL_read_ex(t->ssl, (char *)buf + got, len - got, &n);
-		if (!ok)
-			tls_drop_stale_errors(t);
 		if (ok) {
 			got += n;
 			t->got_data = 1;
@@ -804,6 +756,7 @@ ssize_t tls_session_write(struct shim_tls *t, const void *buf, size_t len,
 							    : TLS_WRITE_CHUNK;
 		size_t n = 0;
 
+		tls_clear_errors();
 		if (SSL_write_ex(t->ssl, (const char *)buf + done, chunk, &n)) {
 			done += n;
 			t->wrote = 1;
@@ -811,7 +764,6 @@ ssize_t tls_session_write(struct shim_tls *t, const void *buf, size_t len,
 				break; /* the kernel is full: stop here */
 			continue;
 		}
-		tls_drop_stale_errors(t);
 		if (done > 0)
 			break;
 		return tls_result(t, 0, TLS_OP_WRITE, err);
@@ -852,8 +804,8 @@ size_t tls_session_pending(struct shim_tls *t)
 		size_t got;
 		int rc;
 
+		tls_clear_errors();
 		if (!SSL_peek_ex(t->ssl, &c, 1, &got)) {
-			tls_drop_stale_errors(t);
 			rc = tls_result(t, 0, TLS_OP_READ, &t->deferred);
 			if (rc != SHIM_IO_ERROR)
 				t->deferred = 0;

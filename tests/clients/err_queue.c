@@ -1,6 +1,6 @@
 /*
  * err_queue.c - a program that uses libssl itself, in the thread that
- * talks plaintext Redis through the shim (tests/integration/28-err-queue.sh).
+ * talks plaintext Redis through the shim (tests/integration/12-never-plaintext.sh).
  *
  *   err_queue HOST PORT MARKER [quit|shutdown]
  *

@@ -1161,7 +1161,7 @@ static void name_case(const char *name, const char *want_sni, int want_err)
 }
 
 /* An entry the program's own use of libcrypto left in this thread's
-   error queue (the engine does not clear it before each call): a read
+   error queue (whatever the engine does with the queue around its calls): a read
    that must wait still says so, a peek, a write and a read of a record
    still succeed; none of them is taken for a failed session. */
 static void stale_error(void)
