@@ -37,6 +37,14 @@
  *              pipe's event comes;
  *   narrow     MOD from EPOLLIN|EPOLLOUT to EPOLLIN, with data readable:
  *              EPOLLIN only; back to EPOLLOUT only: EPOLLOUT only;
+ *   timeout    an idle socket waited on for EPOLLIN: epoll_wait with 150 ms,
+ *              and epoll_pwait2 with 150 ms (where the kernel has it),
+ *              return 0 after the whole timeout, not before, not much
+ *              after; a zero timeout returns 0 at once;
+ *   revivefail a socket deleted, then added back with flags the kernel
+ *              refuses (EPOLLEXCLUSIVE | EPOLLONESHOT): EINVAL; added
+ *              back right: its reply is reported, and after a last
+ *              EPOLL_CTL_DEL nothing is;
  *   relayswitch  (last: the connection stays relayed) the socket reported
  *              writable, then a PING written past the hooks (a raw
  *              syscall(SYS_write): through the shim it lands in the
@@ -566,6 +574,79 @@ static void case_narrow(int fd)
 	close(ep);
 }
 
+static void timeout_check(const char *what, double t0, int n)
+{
+	double dt = t_now_ms() - t0;
+
+	if (n != 0)
+		die("timeout: %s on an idle socket returned %d", what, n);
+	if (dt < 145 || dt > 1000)
+		die("timeout: %s of 150 ms took %.0f ms", what, dt);
+	t_checked();
+}
+
+static void case_timeout(int fd)
+{
+	struct epoll_event ev;
+	struct timespec ts = { 0, 150 * 1000000L };
+	int ep = epoll_create1(EPOLL_CLOEXEC), n;
+	double t0;
+
+	t_phase = "timeout";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
+	t0 = t_now_ms();
+	timeout_check("epoll_wait", t0, epoll_wait(ep, &ev, 1, 150));
+	t0 = t_now_ms();
+	n = epoll_pwait2(ep, &ev, 1, &ts, NULL);
+	if (n < 0 && errno == ENOSYS)
+		printf("timeout: epoll_pwait2: ENOSYS, not checked\n");
+	else
+		timeout_check("epoll_pwait2", t0, n);
+	t0 = t_now_ms();
+	if (epoll_wait(ep, &ev, 1, 0) != 0 || t_now_ms() - t0 > 100)
+		die("timeout: a zero timeout on an idle socket: not 0 at once");
+	t_checked();
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
+	close(ep);
+}
+
+static void case_revivefail(int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE | EPOLLONESHOT };
+	int ep = epoll_create1(EPOLL_CLOEXEC), i;
+
+	t_phase = "revivefail";
+	if (ep < 0)
+		die_errno("epoll_create1");
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
+	ev.data.u64 = TAG_SOCK;
+	errno = 0;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != -1 || errno != EINVAL)
+		die("revivefail: ADD with EXCLUSIVE|ONESHOT: not EINVAL (errno %d)", errno);
+	t_checked();
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
+	t_write_all(fd, "PING\r\n", 6);
+	for (i = 0; i < 20; i++)
+		if (t_epoll_wait(ep, &ev, 1, 1000) == 1 && ev.data.u64 == TAG_SOCK &&
+		    (ev.events & EPOLLIN))
+			break;
+	if (i == 20)
+		die("revivefail: the reply not reported after the ADD that worked");
+	t_checked();
+	t_expect_str(fd, "revivefail PING", "+PONG\r\n");
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, fd, 0, 0);
+	t_write_all(fd, "PING\r\n", 6);
+	t_wait_reply(fd);
+	if (t_epoll_wait(ep, &ev, 1, 200) != 0)
+		die("revivefail: an event after the last EPOLL_CTL_DEL");
+	t_checked();
+	t_expect_str(fd, "revivefail second PING", "+PONG\r\n");
+	close(ep);
+}
+
 static void case_relayswitch(int fd)
 {
 	static const char ping[] = "PING\r\n", echo[] = "ECHO b\r\n";
@@ -613,6 +694,8 @@ int main(int argc, char **argv)
 		{ "full", case_full },       { "forkdel", case_forkdel },
 		{ "reuse", case_reuse },     { "etmod", case_etmod },
 		{ "samedata", case_samedata },
+		{ "timeout", case_timeout },
+		{ "revivefail", case_revivefail },
 		{ "relayswitch", case_relayswitch }, /* last: stays relayed */
 	};
 	int fd;
