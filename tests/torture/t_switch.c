@@ -1,0 +1,269 @@
+/*
+ * t_switch.c - bytes written past the hooks (a raw syscall(SYS_write))
+ * mixed with the program's hooked calls on one connection: through the
+ * shim the first such bytes switch the connection from the fast path to
+ * relay mode; on a kernel socket nothing changes.  Each case has its own
+ * connection (T_SWITCH_CASE=NAME runs one).
+ *
+ *   shutwr    a PING by syscall(SYS_write), then shutdown(SHUT_WR): the
+ *             reply, then the end of stream
+ *   mix       ECHOs by every write form (write, writev, send MSG_DONTWAIT,
+ *             sendmsg, sendto), each after one by syscall(SYS_write): the
+ *             replies in the order written
+ *   buffered  40 ECHOs written at once, the replies read 1 byte only, then
+ *             a raw ECHO and a hooked ECHO: every reply in order, none lost
+ *             or repeated
+ *   names     getpeername, setsockopt(TCP_NODELAY), SO_TYPE after the
+ *             switch: the TCP connection's, as before it
+ *   peek      recv(MSG_PEEK) of a reply on the fast path, a switch, the
+ *             same peek again: the same bytes, then every reply in order
+ *   etswitch  EPOLLIN|EPOLLET, a reply read to EAGAIN, then a raw ECHO
+ *             (the switch): its reply reported, and the next one too
+ *   pollswitch  a non-blocking read meets EAGAIN, a raw PING (the switch):
+ *             poll() reports its reply
+ *
+ * Checks: every reply byte-exact, and the counts and events above.
+ */
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#include "torture.h"
+
+static void raw_write(int fd, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (syscall(SYS_write, fd, s, n) != (long)n)
+		die_errno("%s: syscall(SYS_write)", t_phase);
+}
+
+static void read_eof(int fd, const char *what)
+{
+	char c;
+	ssize_t r = read(fd, &c, 1);
+
+	if (r != 0)
+		die("%s: %zd (%s), not the end of stream", what, r,
+		    r < 0 ? strerror(errno) : "a byte");
+}
+
+static void case_shutwr(int fd)
+{
+	t_phase = "shutwr";
+	raw_write(fd, "PING\r\n");
+	if (shutdown(fd, SHUT_WR) < 0)
+		die_errno("shutwr: shutdown(SHUT_WR)");
+	t_expect_str(fd, "shutwr: the reply to the raw PING", "+PONG\r\n");
+	t_checked();
+	read_eof(fd, "shutwr: after the reply");
+	t_checked();
+}
+
+static void case_mix(int fd)
+{
+	struct tbuf exp = { 0 };
+	char cmd[64];
+
+	t_phase = "mix";
+	for (int form = 0; form < 5; form++) {
+		struct iovec iov[2];
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+		int n;
+
+		snprintf(cmd, sizeof(cmd), "ECHO raw%d\r\n", form);
+		raw_write(fd, cmd);
+		tbuf_addf(&exp, "$4\r\nraw%d\r\n", form);
+		n = snprintf(cmd, sizeof(cmd), "ECHO hook%d\r\n", form);
+		tbuf_addf(&exp, "$5\r\nhook%d\r\n", form);
+		iov[0].iov_base = cmd;
+		iov[0].iov_len = 5;
+		iov[1].iov_base = cmd + 5;
+		iov[1].iov_len = (size_t)n - 5;
+		switch (form) {
+		case 0:
+			t_write_all(fd, cmd, (size_t)n);
+			break;
+		case 1:
+			if (writev(fd, iov, 2) != n)
+				die_errno("mix: writev");
+			break;
+		case 2:
+			if (send(fd, cmd, (size_t)n, MSG_DONTWAIT) != n)
+				die_errno("mix: send(MSG_DONTWAIT)");
+			break;
+		case 3:
+			if (sendmsg(fd, &mh, 0) != n)
+				die_errno("mix: sendmsg");
+			break;
+		default:
+			if (sendto(fd, cmd, (size_t)n, 0, NULL, 0) != n)
+				die_errno("mix: sendto");
+			break;
+		}
+	}
+	t_expect(fd, "mix: the replies in order", exp.p, exp.len);
+	t_checked();
+	tbuf_free(&exp);
+}
+
+static void case_buffered(int fd)
+{
+	struct tbuf cmd = { 0 }, exp = { 0 };
+	char c;
+
+	t_phase = "buffered";
+	for (int i = 0; i < 40; i++) {
+		tbuf_addf(&cmd, "ECHO e%02d\r\n", i);
+		tbuf_addf(&exp, "$3\r\ne%02d\r\n", i);
+	}
+	t_write_all(fd, cmd.p, cmd.len);
+	/* the whole pipeline answered (decrypted, or in the kernel) first */
+	t_sleep_ms(200);
+	t_read_exact(fd, &c, 1, "buffered: the first byte");
+	if (c != exp.p[0])
+		die("buffered: first byte 0x%02x", (unsigned char)c);
+	raw_write(fd, "ECHO raw\r\n");
+	t_write_all(fd, "ECHO hook\r\n", 11);
+	tbuf_addf(&exp, "$3\r\nraw\r\n$4\r\nhook\r\n");
+	t_expect(fd, "buffered: the rest of the replies", exp.p + 1, exp.len - 1);
+	t_checked();
+	tbuf_free(&cmd);
+	tbuf_free(&exp);
+}
+
+/* what the kernel says of the TCP connection, before and after a switch */
+static void case_names(int fd)
+{
+	struct sockaddr_storage a, b;
+	socklen_t al = sizeof(a), bl = sizeof(b);
+	int one = 1, type = 0;
+	socklen_t tl = sizeof(type);
+
+	t_phase = "names";
+	if (getpeername(fd, (struct sockaddr *)&a, &al) < 0)
+		die_errno("names: getpeername before");
+	raw_write(fd, "PING\r\n");
+	t_expect_str(fd, "names: raw PING", "+PONG\r\n");
+	t_cmd_expect(fd, "+PONG\r\n", "PING", NULL); /* relayed by now */
+	if (getpeername(fd, (struct sockaddr *)&b, &bl) < 0)
+		die_errno("names: getpeername after the switch");
+	if (bl != al || b.ss_family != a.ss_family || memcmp(&a, &b, al) != 0)
+		die("names: getpeername after the switch: family %d length %u, "
+		    "before: family %d length %u", b.ss_family, (unsigned)bl,
+		    a.ss_family, (unsigned)al);
+	t_checked();
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		die_errno("names: setsockopt(TCP_NODELAY) after the switch");
+	t_checked();
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+	    type != SOCK_STREAM)
+		die("names: SO_TYPE %d", type);
+	t_checked();
+}
+
+/* MSG_PEEK on the fast path, a switch, MSG_PEEK again: the same bytes */
+static void case_peek(int fd)
+{
+	char a[7], b[7];
+
+	t_phase = "peek";
+	t_write_all(fd, "PING\r\n", 6);
+	if (recv(fd, a, 7, MSG_PEEK | MSG_WAITALL) != 7)
+		die_errno("peek: recv(MSG_PEEK) before");
+	raw_write(fd, "ECHO pk\r\n");
+	t_write_all(fd, "ECHO ho\r\n", 10);
+	if (recv(fd, b, 7, MSG_PEEK | MSG_WAITALL) != 7)
+		die_errno("peek: recv(MSG_PEEK) after");
+	t_compare("peek: peeked twice", a, 7, b, 7);
+	t_checked();
+	t_expect_str(fd, "peek: the replies",
+		     "+PONG\r\n$2\r\npk\r\n$2\r\nho\r\n");
+	t_checked();
+}
+
+/* EPOLLET|EPOLLIN on the fast path; the reply to a raw ECHO (the switch)
+   must be reported once more: a new edge */
+static void case_etswitch(int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	int ep = epoll_create1(EPOLL_CLOEXEC), n;
+	char buf[64];
+
+	t_phase = "etswitch";
+	t_set_nonblock(fd, 1);
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		die_errno("etswitch: epoll");
+	if (write(fd, "PING\r\n", 6) != 6)
+		die_errno("etswitch: write");
+	if (epoll_wait(ep, &ev, 1, 5000) != 1)
+		die("etswitch: the PONG not reported");
+	if (read(fd, buf, sizeof(buf)) != 7)
+		die_errno("etswitch: read PONG");
+	if (read(fd, buf, sizeof(buf)) != -1 || errno != EAGAIN)
+		die("etswitch: not drained");
+	raw_write(fd, "ECHO et\r\n");
+	n = epoll_wait(ep, &ev, 1, 5000);
+	if (n != 1 || !(ev.events & EPOLLIN))
+		die("etswitch: the reply to the raw ECHO not reported (%d)", n);
+	t_checked();
+	n = (int)read(fd, buf, sizeof(buf));
+	t_compare("etswitch: reply", "$2\r\net\r\n", 8, buf, n > 0 ? (size_t)n : 0);
+	t_checked();
+	if (write(fd, "ECHO e2\r\n", 10) != 10)
+		die_errno("etswitch: write 2");
+	n = epoll_wait(ep, &ev, 1, 5000);
+	if (n != 1 || !(ev.events & EPOLLIN))
+		die("etswitch: the reply to the second ECHO not reported (%d)", n);
+	t_checked();
+	t_set_nonblock(fd, 0);
+	t_expect_str(fd, "etswitch: reply 2", "$2\r\ne2\r\n");
+	close(ep);
+}
+
+/* a nonblocking read meets EAGAIN, then poll() must see the reply to a
+   raw PING */
+static void case_pollswitch(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	t_phase = "pollswitch";
+	t_set_nonblock(fd, 1);
+	if (read(fd, &c, 1) != -1 || errno != EAGAIN)
+		die("pollswitch: idle read not EAGAIN");
+	raw_write(fd, "PING\r\n");
+	if (poll(&p, 1, 5000) != 1 || !(p.revents & POLLIN))
+		die("pollswitch: the reply not reported (revents 0x%x)", p.revents);
+	t_checked();
+	t_set_nonblock(fd, 0);
+	t_expect_str(fd, "pollswitch: reply", "+PONG\r\n");
+	t_checked();
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = getenv("T_SWITCH_CASE");
+	static const struct {
+		const char *name;
+		void (*run)(int);
+	} cases[] = {
+		{ "shutwr", case_shutwr },	 { "mix", case_mix },
+		{ "buffered", case_buffered },
+		{ "names", case_names },	 { "peek", case_peek },
+		{ "etswitch", case_etswitch },	 { "pollswitch", case_pollswitch },
+	};
+
+	t_init(argc, argv);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int fd;
+
+		if (only != NULL && strcmp(only, cases[i].name) != 0)
+			continue;
+		fd = t_connect();
+		t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
+		cases[i].run(fd);
+		close(fd);
+		printf("%s: ok\n", cases[i].name);
+	}
+	t_done();
+}
