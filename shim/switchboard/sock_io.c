@@ -295,10 +295,13 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 			if (done == 0 && err == EPIPE)
 				sock_raise_sigpipe(flags);
 			return sock_io_end(done, err);
-		} else if (nonblock || done > 0) {
+		} else if (nonblock) {
 			return sock_io_end(done, EAGAIN);
 		} else if (sock_wait(s, fd, (int)n, dl) < 0) {
-			return -1;
+			/* a signal or SO_SNDTIMEO: what was sent, as the
+			   kernel reports it; a blocking write is short only
+			   then */
+			return done > 0 ? (ssize_t)done : -1;
 		}
 	}
 	if (!nonblock && sock_drain_blocking(s, fd, dl) < 0 && errno != EAGAIN &&

@@ -13,6 +13,10 @@
  *   buffered  40 ECHOs written at once, the replies read 1 byte only, then
  *             a raw ECHO and a hooked ECHO: every reply in order, none lost
  *             or repeated
+ *   blockfull a blocking write of 8 MiB while the server is busy (a 1 s
+ *             script on another connection): the write returns every byte
+ *             (a blocking socket's write is short only for a signal or
+ *             SO_SNDTIMEO)
  *   names     getpeername, setsockopt(TCP_NODELAY), SO_TYPE after the
  *             switch: the TCP connection's, as before it
  *   peek      recv(MSG_PEEK) of a reply on the fast path, a switch, the
@@ -129,6 +133,95 @@ static void case_buffered(int fd)
 	t_checked();
 	tbuf_free(&cmd);
 	tbuf_free(&exp);
+}
+
+struct rawlater {
+	int fd;
+	long ms;
+	const char *s; /* NULL: clear FD_CLOEXEC (through the shim: relayed) */
+};
+
+static void *rawlater_main(void *arg)
+{
+	struct rawlater *r = arg;
+
+	if (r->ms < 0) /* nothing to do */
+		return NULL;
+	t_sleep_ms(r->ms);
+	if (r->s != NULL)
+		raw_write(r->fd, r->s);
+	else if (fcntl(r->fd, F_SETFD, 0) < 0)
+		die_errno("fcntl(F_SETFD, 0)");
+	return NULL;
+}
+
+/* Keep the server busy in a 1 s script on another connection, so that it
+   stops reading (as t_bigwrite does); its reply is read by the caller. */
+static int stall_server(void)
+{
+	static const char script[] =
+		"local s = redis.call('TIME') "
+		"local t0 = s[1] * 1000000 + s[2] "
+		"repeat s = redis.call('TIME') until s[1] * 1000000 + s[2] - t0 > 1000000 "
+		"return 1";
+	struct tbuf cmd = { 0 };
+	int h = t_connect();
+
+	resp_cmd(&cmd, "EVAL", script, "0", NULL);
+	t_write_all(h, cmd.p, cmd.len);
+	tbuf_free(&cmd);
+	t_sleep_ms(50);
+	return h;
+}
+
+/* A blocking write of 8 MiB while the server is stalled: every byte
+   accepted in the one call; ms >= 0: another thread clears FD_CLOEXEC
+   (through the shim: the switch to relay mode) ms into it. */
+static void blockpart(int fd, long ms)
+{
+	size_t big = 8u << 20, hdr;
+	struct tbuf b = { 0 };
+	struct rawlater rl = { fd, ms, NULL };
+	char key[128];
+	pthread_t th;
+	ssize_t w;
+	int stall;
+
+	t_key(key, sizeof(key), "big");
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ 256 * 1024 },
+		       sizeof(int)) < 0)
+		die_errno("setsockopt(SO_SNDBUF)");
+	resp_cmd(&b, "SET", key, "", NULL);
+	b.len -= 5; /* "0\r\n\r\n" out: the value's length instead */
+	tbuf_addf(&b, "%zu\r\n", big);
+	hdr = b.len;
+	tbuf_reserve(&b, big + 2);
+	memset(b.p + hdr, 'x', big);
+	memcpy(b.p + hdr + big, "\r\n", 2);
+	b.len = hdr + big + 2;
+	stall = stall_server();
+	if (pthread_create(&th, NULL, rawlater_main, &rl) != 0)
+		die("pthread_create");
+	w = write(fd, b.p, b.len);
+	if (w < 0)
+		die_errno("%s: write(%zu)", t_phase, b.len);
+	if ((size_t)w != b.len)
+		die("%s: a blocking write of %zu bytes returned %zd, no signal",
+		    t_phase, b.len, w);
+	t_checked();
+	pthread_join(th, NULL);
+	t_expect_str(stall, "the stalling script", ":1\r\n");
+	close(stall);
+	t_expect_str(fd, "the SET", "+OK\r\n");
+	t_checked();
+	tbuf_free(&b);
+	t_cmd_expect(fd, ":1\r\n", "DEL", key, NULL);
+}
+
+static void case_blockfull(int fd)
+{
+	t_phase = "blockfull";
+	blockpart(fd, -1);
 }
 
 /* what the kernel says of the TCP connection, before and after a switch */
@@ -248,7 +341,7 @@ int main(int argc, char **argv)
 		void (*run)(int);
 	} cases[] = {
 		{ "shutwr", case_shutwr },	 { "mix", case_mix },
-		{ "buffered", case_buffered },
+		{ "buffered", case_buffered },	 { "blockfull", case_blockfull },
 		{ "names", case_names },	 { "peek", case_peek },
 		{ "etswitch", case_etswitch },	 { "pollswitch", case_pollswitch },
 	};
