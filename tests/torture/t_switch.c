@@ -17,6 +17,12 @@
  *             script on another connection): the write returns every byte
  *             (a blocking socket's write is short only for a signal or
  *             SO_SNDTIMEO)
+ *   blockpart the same, and meanwhile another thread clears FD_CLOEXEC
+ *             (through the shim: a switch to relay mode in the middle of
+ *             the write): every byte, in order
+ *   waitall   recv(MSG_WAITALL) for two replies while the second command
+ *             is written by syscall(SYS_write) in another thread: both
+ *             replies whole in the one call
  *   names     getpeername, setsockopt(TCP_NODELAY), SO_TYPE after the
  *             switch: the TCP connection's, as before it
  *   peek      recv(MSG_PEEK) of a reply on the fast path, a switch, the
@@ -218,10 +224,37 @@ static void blockpart(int fd, long ms)
 	t_cmd_expect(fd, ":1\r\n", "DEL", key, NULL);
 }
 
+static void case_blockpart(int fd)
+{
+	t_phase = "blockpart";
+	blockpart(fd, 300);
+}
+
 static void case_blockfull(int fd)
 {
 	t_phase = "blockfull";
 	blockpart(fd, -1);
+}
+
+static void case_waitall(int fd)
+{
+	static const char exp[] = "+PONG\r\n$2\r\nwa\r\n";
+	char got[sizeof(exp)];
+	struct rawlater rl = { fd, 300, "ECHO wa\r\n" };
+	pthread_t th;
+	ssize_t r;
+
+	t_phase = "waitall";
+	t_write_all(fd, "PING\r\n", 6);
+	if (pthread_create(&th, NULL, rawlater_main, &rl) != 0)
+		die("pthread_create");
+	r = recv(fd, got, sizeof(exp) - 1, MSG_WAITALL);
+	pthread_join(th, NULL);
+	if (r != (ssize_t)sizeof(exp) - 1)
+		die("waitall: recv(%zu, MSG_WAITALL) returned %zd, no signal, "
+		    "no end", sizeof(exp) - 1, r);
+	t_compare("waitall: replies", exp, sizeof(exp) - 1, got, (size_t)r);
+	t_checked();
 }
 
 /* what the kernel says of the TCP connection, before and after a switch */
@@ -341,7 +374,8 @@ int main(int argc, char **argv)
 		void (*run)(int);
 	} cases[] = {
 		{ "shutwr", case_shutwr },	 { "mix", case_mix },
-		{ "buffered", case_buffered },	 { "blockfull", case_blockfull },
+		{ "buffered", case_buffered },	 { "blockpart", case_blockpart },
+		{ "blockfull", case_blockfull }, { "waitall", case_waitall },
 		{ "names", case_names },	 { "peek", case_peek },
 		{ "etswitch", case_etswitch },	 { "pollswitch", case_pollswitch },
 	};
