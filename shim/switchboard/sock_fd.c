@@ -153,6 +153,7 @@ int sock_shutdown(struct shim_sock *s, int fd, int how)
 		if ((how == SHUT_WR || how == SHUT_RDWR) && !s->wr_shut) {
 			sock_eng()->shutdown(s->tls);
 			s->wr_shut = 1;
+			relay_shut_written_locked(s, fd);
 		}
 		if (how == SHUT_RD || how == SHUT_RDWR)
 			s->rd_shut = 1;

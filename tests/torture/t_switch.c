@@ -31,6 +31,9 @@
  *             (the switch): its reply reported, and the next one too
  *   pollswitch  a non-blocking read meets EAGAIN, a raw PING (the switch):
  *             poll() reports its reply
+ *   wrshut    a PING, shutdown(SHUT_WR), then a raw syscall(SYS_write):
+ *             EPIPE (the bytes can go nowhere), and still the PING's reply
+ *             then the end of stream
  *
  * Checks: every reply byte-exact, and the counts and events above.
  */
@@ -257,6 +260,30 @@ static void case_waitall(int fd)
 	t_checked();
 }
 
+/* the reply to a PING written just before shutdown(SHUT_WR) still comes,
+   and a raw write after it fails as on a kernel socket */
+static void case_wrshut(int fd)
+{
+	long w;
+
+	t_phase = "wrshut";
+	signal(SIGPIPE, SIG_IGN);
+	t_write_all(fd, "PING\r\n", 6);
+	if (shutdown(fd, SHUT_WR) < 0)
+		die_errno("wrshut: shutdown(SHUT_WR)");
+	w = syscall(SYS_write, fd, "PING\r\n", 6);
+	if (w != -1 || errno != EPIPE)
+		die("wrshut: syscall(SYS_write) after SHUT_WR: %ld (%s), not "
+		    "EPIPE", w, w < 0 ? strerror(errno) : "written");
+	t_checked();
+	t_expect_str(fd, "wrshut: the reply sent before the shutdown",
+		     "+PONG\r\n");
+	t_checked();
+	read_eof(fd, "wrshut: the end");
+	t_checked();
+	signal(SIGPIPE, SIG_DFL);
+}
+
 /* what the kernel says of the TCP connection, before and after a switch */
 static void case_names(int fd)
 {
@@ -378,6 +405,7 @@ int main(int argc, char **argv)
 		{ "blockfull", case_blockfull }, { "waitall", case_waitall },
 		{ "names", case_names },	 { "peek", case_peek },
 		{ "etswitch", case_etswitch },	 { "pollswitch", case_pollswitch },
+		{ "wrshut", case_wrshut },
 	};
 
 	t_init(argc, argv);
