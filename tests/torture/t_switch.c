@@ -31,6 +31,11 @@
  *             (the switch): its reply reported, and the next one too
  *   pollswitch  a non-blocking read meets EAGAIN, a raw PING (the switch):
  *             poll() reports its reply
+ *   fork      a child's raw ECHO between two of the parent's (hooked):
+ *             the replies in order; a child's raw ECHO while the parent
+ *             waits for its reply in a hooked read
+ *   dup       a raw ECHO on a dup2()ed number, a hooked one on the first,
+ *             the dup closed, another: the replies in order
  *   wrshut    a PING, shutdown(SHUT_WR), then a raw syscall(SYS_write):
  *             EPIPE (the bytes can go nowhere), and still the PING's reply
  *             then the end of stream
@@ -39,6 +44,7 @@
  */
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 
 #include "torture.h"
 
@@ -284,6 +290,63 @@ static void case_wrshut(int fd)
 	signal(SIGPIPE, SIG_DFL);
 }
 
+/* a child writes past the hooks (raw), the parent by hooked calls before
+   and after it: the replies in that order; then a child's raw write while
+   the parent waits in a hooked read for its reply */
+static void case_fork(int fd)
+{
+	int st;
+	pid_t pid;
+
+	t_phase = "fork";
+	t_write_all(fd, "ECHO p1\r\n", 9);
+	pid = fork();
+	if (pid < 0)
+		die_errno("fork");
+	if (pid == 0) {
+		raw_write(fd, "ECHO c1\r\n");
+		_exit(0);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		die("fork: the first child failed (status 0x%x)", st);
+	t_write_all(fd, "ECHO p2\r\n", 9);
+	t_expect_str(fd, "fork: p1, c1, p2",
+		     "$2\r\np1\r\n$2\r\nc1\r\n$2\r\np2\r\n");
+	t_checked();
+	pid = fork();
+	if (pid < 0)
+		die_errno("fork");
+	if (pid == 0) {
+		t_sleep_ms(200);
+		raw_write(fd, "ECHO c2\r\n");
+		_exit(0);
+	}
+	t_expect_str(fd, "fork: the second child's reply", "$2\r\nc2\r\n");
+	t_checked();
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		die("fork: the second child failed (status 0x%x)", st);
+	t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
+}
+
+/* a raw write on a dup2()ed number, a hooked write on the first, the dup
+   closed, another hooked write: every reply in order */
+static void case_dup(int fd)
+{
+	int d = dup2(fd, 77);
+
+	t_phase = "dup";
+	if (d != 77)
+		die_errno("dup: dup2(%d, 77)", fd);
+	raw_write(d, "ECHO d1\r\n");
+	t_write_all(fd, "ECHO o1\r\n", 9);
+	if (close(d) < 0)
+		die_errno("dup: close(77)");
+	t_write_all(fd, "ECHO o2\r\n", 9);
+	t_expect_str(fd, "dup: d1, o1, o2",
+		     "$2\r\nd1\r\n$2\r\no1\r\n$2\r\no2\r\n");
+	t_checked();
+}
+
 /* what the kernel says of the TCP connection, before and after a switch */
 static void case_names(int fd)
 {
@@ -324,7 +387,7 @@ static void case_peek(int fd)
 	if (recv(fd, a, 7, MSG_PEEK | MSG_WAITALL) != 7)
 		die_errno("peek: recv(MSG_PEEK) before");
 	raw_write(fd, "ECHO pk\r\n");
-	t_write_all(fd, "ECHO ho\r\n", 10);
+	t_write_all(fd, "ECHO ho\r\n", 9);
 	if (recv(fd, b, 7, MSG_PEEK | MSG_WAITALL) != 7)
 		die_errno("peek: recv(MSG_PEEK) after");
 	t_compare("peek: peeked twice", a, 7, b, 7);
@@ -362,7 +425,7 @@ static void case_etswitch(int fd)
 	n = (int)read(fd, buf, sizeof(buf));
 	t_compare("etswitch: reply", "$2\r\net\r\n", 8, buf, n > 0 ? (size_t)n : 0);
 	t_checked();
-	if (write(fd, "ECHO e2\r\n", 10) != 10)
+	if (write(fd, "ECHO e2\r\n", 9) != 9)
 		die_errno("etswitch: write 2");
 	n = epoll_wait(ep, &ev, 1, 5000);
 	if (n != 1 || !(ev.events & EPOLLIN))
@@ -405,6 +468,7 @@ int main(int argc, char **argv)
 		{ "blockfull", case_blockfull }, { "waitall", case_waitall },
 		{ "names", case_names },	 { "peek", case_peek },
 		{ "etswitch", case_etswitch },	 { "pollswitch", case_pollswitch },
+		{ "fork", case_fork },		 { "dup", case_dup },
 		{ "wrshut", case_wrshut },
 	};
 
