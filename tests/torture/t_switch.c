@@ -36,6 +36,9 @@
  *             waits for its reply in a hooked read
  *   dup       a raw ECHO on a dup2()ed number, a hooked one on the first,
  *             the dup closed, another: the replies in order
+ *   etout     relayed, non-blocking, EPOLLOUT|EPOLLET: 8 MiB written to
+ *             EAGAIN while the server is stalled, each edge awaited: all
+ *             of it goes, the SET is answered
  *   wrshut    a PING, shutdown(SHUT_WR), then a raw syscall(SYS_write):
  *             EPIPE (the bytes can go nowhere), and still the PING's reply
  *             then the end of stream
@@ -347,6 +350,62 @@ static void case_dup(int fd)
 	t_checked();
 }
 
+/* relayed (a raw PING), non-blocking, EPOLLOUT|EPOLLET: 8 MiB written
+   to EAGAIN while the server is stalled, each new edge awaited: every
+   byte goes, the SET is answered */
+static void case_etout(int fd)
+{
+	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET };
+	size_t big = 8u << 20, off = 0;
+	struct tbuf b = { 0 };
+	unsigned eagains = 0;
+	char key[128];
+	int ep = epoll_create1(EPOLL_CLOEXEC), stall;
+
+	t_phase = "etout";
+	t_key(key, sizeof(key), "etout");
+	raw_write(fd, "PING\r\n");
+	t_expect_str(fd, "etout: raw PING", "+PONG\r\n");
+	resp_cmd(&b, "SET", key, "", NULL);
+	b.len -= 5;
+	tbuf_addf(&b, "%zu\r\n", big);
+	tbuf_reserve(&b, big + 2);
+	memset(b.p + b.len, 'y', big);
+	memcpy(b.p + b.len + big, "\r\n", 2);
+	b.len += big + 2;
+	t_set_nonblock(fd, 1);
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		die_errno("etout: epoll");
+	if (epoll_wait(ep, &ev, 1, 1000) != 1)
+		die("etout: idle socket not writable");
+	stall = stall_server();
+	while (off < b.len) {
+		ssize_t w = write(fd, b.p + off, b.len - off);
+
+		if (w > 0) {
+			off += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN)
+			die_errno("etout: write at %zu", off);
+		eagains++;
+		if (epoll_wait(ep, &ev, 1, 10000) != 1)
+			die("etout: no EPOLLOUT edge in 10 s at %zu of %zu "
+			    "(%u EAGAIN)", off, b.len, eagains);
+	}
+	if (eagains == 0)
+		die("etout: 8 MiB without EAGAIN");
+	t_checked();
+	t_set_nonblock(fd, 0);
+	t_expect_str(stall, "the stalling script", ":1\r\n");
+	close(stall);
+	t_expect_str(fd, "etout: the SET", "+OK\r\n");
+	t_checked();
+	t_cmd_expect(fd, ":1\r\n", "DEL", key, NULL);
+	tbuf_free(&b);
+	close(ep);
+}
+
 /* what the kernel says of the TCP connection, before and after a switch */
 static void case_names(int fd)
 {
@@ -469,6 +528,7 @@ int main(int argc, char **argv)
 		{ "names", case_names },	 { "peek", case_peek },
 		{ "etswitch", case_etswitch },	 { "pollswitch", case_pollswitch },
 		{ "fork", case_fork },		 { "dup", case_dup },
+		{ "etout", case_etout },
 		{ "wrshut", case_wrshut },
 	};
 
