@@ -43,7 +43,9 @@
  *             EPIPE (the bytes can go nowhere), and still the PING's reply
  *             then the end of stream
  *
- * Checks: every reply byte-exact, and the counts and events above.
+ * Checks: every reply byte-exact, and the counts and events above; after
+ * each case that keeps its connection, a PING answered with nothing before
+ * its reply (no byte lost or repeated).
  */
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -541,6 +543,13 @@ int main(int argc, char **argv)
 		fd = t_connect();
 		t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
 		cases[i].run(fd);
+		/* nothing repeated after the last reply: the next one is
+		   this PING's (but where the case ended the stream) */
+		if (strcmp(cases[i].name, "shutwr") != 0 &&
+		    strcmp(cases[i].name, "wrshut") != 0) {
+			t_set_nonblock(fd, 0);
+			t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
+		}
 		close(fd);
 		printf("%s: ok\n", cases[i].name);
 	}
