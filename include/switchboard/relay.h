@@ -39,6 +39,14 @@ void relay_take(struct shim_sock *s, const char *why);
    write goes after them, and return 1; else 0.  One system call. */
 int relay_take_written_locked(struct shim_sock *s);
 
+/* relay_shut_written_locked - the program shut its writing down on the
+   fast path (caller holds s->lock; the TLS session said close_notify):
+   its end of the socketpair is shut for writing too, so a write past the
+   hooks fails with EPIPE as after a kernel shutdown(SHUT_WR), and the
+   watcher looks only for a hang-up (the end of stream it now sees there
+   is no byte to carry). */
+void relay_shut_written_locked(struct shim_sock *s, int fd);
+
 /* relay_end_state - what waits at s's end of the socketpair: 0 nothing, 1
    bytes (or a half-close), 2 a hang-up with nothing unread: nobody holds
    the program's end any more. */

@@ -420,6 +420,7 @@ static void relay_switch_locked(struct shim_sock *s, const char *why)
 	}
 	r->phase = st;
 	r->end_ev = EPOLLIN | EPOLLRDHUP;
+	r->notified = s->wr_shut; /* close_notify sent on the fast path */
 	r->kfd_ev = ~0u;
 	s->relay = r;
 	atomic_store(&s->state, SOCK_RELAY);
@@ -466,6 +467,15 @@ int relay_take_written_locked(struct shim_sock *s)
 	relay_switch_locked(s, relay_why_written);
 	relay_run_locked(s);
 	return 1;
+}
+
+void relay_shut_written_locked(struct shim_sock *s, int fd)
+{
+	pthread_mutex_lock(&relay_mu);
+	if (s->watched && s->relay == NULL && s->shim_end >= 0 &&
+	    relay_ctl(EPOLL_CTL_MOD, s->shim_end, 0, s, 0) == 0)
+		real.shutdown(fd, SHUT_WR);
+	pthread_mutex_unlock(&relay_mu);
 }
 
 /* ----------------------------------------------------------- thread */

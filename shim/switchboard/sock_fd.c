@@ -140,11 +140,20 @@ int sock_shutdown(struct shim_sock *s, int fd, int how)
 		return sock_child_refuse(s, fd, SOCK_REFUSE_INHERITED_READ);
 	if (sock_lock(s) < 0)
 		return -1;
+	/* relayed meanwhile (the watcher), or bytes written past the hooks
+	   still wait in the socketpair: they go first, then the end, so the
+	   relay carries both; the private socket is the relay's */
+	if (!sock_fast(s) || ((how == SHUT_WR || how == SHUT_RDWR) &&
+			      relay_take_written_locked(s) && !sock_fast(s))) {
+		sock_unlock(s);
+		return real.shutdown(fd, how);
+	}
 	switch (atomic_load(&s->state)) {
 	case SOCK_READY:
 		if ((how == SHUT_WR || how == SHUT_RDWR) && !s->wr_shut) {
 			sock_eng()->shutdown(s->tls);
 			s->wr_shut = 1;
+			relay_shut_written_locked(s, fd);
 		}
 		if (how == SHUT_RD || how == SHUT_RDWR)
 			s->rd_shut = 1;

@@ -67,28 +67,38 @@ enum sock_io_step {
 
 /* The next step of a call that has moved `done` bytes: take s->lock if
    the socket is still on the fast path.  Else the call ends: with what it
-   moved, or as a call after the close would if the number is not this
-   socket's any more, or it is redone by the kernel.  A lock this thread
-   holds already (a signal handler) ends it with EAGAIN. */
+   moved (unless `rest`: a blocking call the kernel would finish, which
+   the kernel finishes), or as a call after the close would if the number
+   is not this socket's any more, or it is redone by the kernel.  A lock
+   this thread holds already (a signal handler) ends it with EAGAIN. */
 static enum sock_io_step sock_io_lock(struct shim_sock *s, int fd, size_t done,
-				      ssize_t *ret)
+				      int rest, ssize_t *ret)
 {
 	if (sock_lock(s) < 0) {
-		*ret = -1;
+		*ret = done > 0 ? (ssize_t)done : -1;
 		return SOCK_IO_RETURN;
 	}
 	if (sock_fast(s))
 		return SOCK_IO_LOCKED;
 	sock_unlock(s);
-	if (done > 0) {
+	if (done > 0 && !rest) {
 		*ret = (ssize_t)done;
 		return SOCK_IO_RETURN;
 	}
 	if (!sock_number_is(s, fd)) {
-		*ret = sock_number_gone();
+		*ret = done > 0 ? (ssize_t)done : sock_number_gone();
 		return SOCK_IO_RETURN;
 	}
 	return SOCK_IO_KERNEL;
+}
+
+/* The kernel's part n of a call that had moved `done` bytes itself: the
+   sum, or those bytes if the kernel's part failed (a partial transfer). */
+static ssize_t sock_io_rest(ssize_t n, size_t done)
+{
+	if (done == 0)
+		return n;
+	return n > 0 ? (ssize_t)done + n : (ssize_t)done;
 }
 
 /* The end of a call that moved `done` bytes before it met err: those
@@ -175,10 +185,14 @@ ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 		int err = 0;
 		ssize_t n, ret;
 
-		switch (sock_io_lock(s, fd, got, &ret)) {
+		switch (sock_io_lock(s, fd, got, waitall, &ret)) {
 		case SOCK_IO_LOCKED:
 			break;
 		case SOCK_IO_KERNEL:
+			if (got > 0) /* MSG_WAITALL: the rest from the relay */
+				return sock_io_rest(real.recv(fd, (char *)buf + got,
+							      len - got, flags),
+						    got);
 			return sock_kernel_read(s, real.recv(fd, buf, len, flags));
 		default:
 			return ret;
@@ -275,11 +289,13 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 		int err = 0;
 		ssize_t n, ret;
 
-		switch (sock_io_lock(s, fd, done, &ret)) {
+		switch (sock_io_lock(s, fd, done, !nonblock, &ret)) {
 		case SOCK_IO_LOCKED:
 			break;
-		case SOCK_IO_KERNEL:
-			return real.send(fd, buf, len, flags);
+		case SOCK_IO_KERNEL: /* blocking: the rest through the relay */
+			return sock_io_rest(real.send(fd, (const char *)buf + done,
+						      len - done, flags),
+					    done);
 		default:
 			return ret;
 		}
@@ -295,10 +311,13 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 			if (done == 0 && err == EPIPE)
 				sock_raise_sigpipe(flags);
 			return sock_io_end(done, err);
-		} else if (nonblock || done > 0) {
+		} else if (nonblock) {
 			return sock_io_end(done, EAGAIN);
 		} else if (sock_wait(s, fd, (int)n, dl) < 0) {
-			return -1;
+			/* a signal or SO_SNDTIMEO: what was sent, as the
+			   kernel reports it; a blocking write is short only
+			   then */
+			return done > 0 ? (ssize_t)done : -1;
 		}
 	}
 	if (!nonblock && sock_drain_blocking(s, fd, dl) < 0 && errno != EAGAIN &&
