@@ -14,6 +14,10 @@
  *  - a RELAY connection reads from the program's end only once its
  *    handshake is done and the peer verified, so a byte the program wrote
  *    before then waits in the socketpair, and goes nowhere if it fails;
+ *  - relay_nfast counts the watched sockets with no relay state (still on
+ *    the fast path): the sweep runs while it is above 0, and relay_watch
+ *    wakes the thread when it leaves 0 (the eventfd; relay_stopping tells
+ *    that wake from relay_stop's);
  *  - epoll data is the socket's address with bit 0 telling kfd (1) from
  *    shim_end (0); an event for a socket no longer watched is dropped, and
  *    one for a recycled socket only makes it re-check its descriptors.
@@ -694,6 +698,30 @@ static void relay_sweep(void)
 
 /* ----------------------------------------------------------- thread */
 
+/* The epoll_wait timeout: the handshake tick while RELAY sockets are in
+   their handshake (*hs), the next sweep while fast-path sockets exist
+   (*sweeping, *next_sweep: armed RELAY_SWEEP_MS after the last one), else
+   none: an idle process sleeps. */
+static int relay_wait_ms(int *hs, int *sweeping, struct timespec *next_sweep)
+{
+	int ms, fast, left;
+
+	pthread_mutex_lock(&relay_mu);
+	*hs = relay_handshaking > 0;
+	fast = relay_nfast > 0;
+	pthread_mutex_unlock(&relay_mu);
+	ms = *hs ? RELAY_HS_TICK_MS : -1;
+	if (!fast) {
+		*sweeping = 0;
+		return ms;
+	}
+	if (!*sweeping)
+		deadline_in_ms(next_sweep, RELAY_SWEEP_MS);
+	*sweeping = 1;
+	left = deadline_left_ms(next_sweep);
+	return ms < 0 || left < ms ? left : ms;
+}
+
 static void *relay_main(void *arg)
 {
 	struct epoll_event ev[RELAY_EVENTS];
@@ -702,26 +730,8 @@ static void *relay_main(void *arg)
 
 	for (;;) {
 		struct shim_sock *got[RELAY_EVENTS];
-		int n, ng = 0, ms, hs, fast;
+		int n, ng = 0, hs, ms = relay_wait_ms(&hs, &sweeping, &next_sweep);
 
-		pthread_mutex_lock(&relay_mu);
-		hs = relay_handshaking > 0;
-		fast = relay_nfast > 0;
-		pthread_mutex_unlock(&relay_mu);
-		ms = hs ? RELAY_HS_TICK_MS : -1;
-		/* no fast-path socket, no sweep: an idle process sleeps */
-		if (!fast) {
-			sweeping = 0;
-		} else {
-			int left;
-
-			if (!sweeping)
-				deadline_in_ms(&next_sweep, RELAY_SWEEP_MS);
-			sweeping = 1;
-			left = deadline_left_ms(&next_sweep);
-			if (ms < 0 || left < ms)
-				ms = left;
-		}
 		n = real.epoll_wait(relay_epfd, ev, RELAY_EVENTS, ms);
 		if (n < 0 && errno != EINTR) {
 			log_msg(SHIM_LOG_ERROR, "relay: epoll_wait: %s",
