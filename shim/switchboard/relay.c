@@ -621,8 +621,9 @@ static void relay_sweep_one(struct shim_sock *s, unsigned long sweep)
 	if (sock_lock(s) < 0)
 		return;
 	st = atomic_load(&s->state);
+	/* a program that shut its reading down reads nothing more here */
 	if (!sock_emulated(st) || st == SOCK_FAILED || !sock_owned(s) ||
-	    !s->watched || s->relay != NULL) {
+	    !s->watched || s->relay != NULL || s->rd_shut) {
 		sock_unlock(s);
 		return;
 	}
