@@ -147,29 +147,6 @@ static void recv_stream(int fd, const struct stream *s, const char *what)
 	free(exp);
 }
 
-/*
- * Keep the server busy in a 500 ms script (sent on another connection, its
- * reply read later) so that it stops reading for a while: the send path
- * then surely meets EAGAIN, however fast the machine or slow the tool
- * (valgrind) running this program.
- */
-static int stall_server(void)
-{
-	static const char script[] =
-		"local s = redis.call('TIME') "
-		"local t0 = s[1] * 1000000 + s[2] "
-		"repeat s = redis.call('TIME') until s[1] * 1000000 + s[2] - t0 > 500000 "
-		"return 1";
-	struct tbuf cmd = { 0 };
-	int h = t_connect();
-
-	resp_cmd(&cmd, "EVAL", script, "0", NULL);
-	t_write_all(h, cmd.p, cmd.len);
-	tbuf_free(&cmd);
-	t_sleep_ms(50);	/* let it start; if it starts later, it stalls us later */
-	return h;
-}
-
 int main(int argc, char **argv)
 {
 	struct tbuf hdr = { 0 }, ghdr = { 0 }, cmd = { 0 };
@@ -192,7 +169,7 @@ int main(int argc, char **argv)
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ 256 * 1024 }, sizeof(int)) < 0)
 		die_errno("setsockopt(SO_SNDBUF)");
 	t_set_nonblock(fd, 1);
-	stall = stall_server();
+	stall = t_stall_server(500000);
 	t_phase = "writing 64 MiB with a new buffer for every attempt";
 	send_stream(fd, &req, &eagains, &writes);
 	t_expect_str(stall, "EVAL busy loop", ":1\r\n");

@@ -197,25 +197,6 @@ static void *rawlater_main(void *arg)
 	return NULL;
 }
 
-/* Keep the server busy in a 1 s script on another connection, so that it
-   stops reading (as t_bigwrite does); its reply is read by the caller. */
-static int stall_server(void)
-{
-	static const char script[] =
-		"local s = redis.call('TIME') "
-		"local t0 = s[1] * 1000000 + s[2] "
-		"repeat s = redis.call('TIME') until s[1] * 1000000 + s[2] - t0 > 1000000 "
-		"return 1";
-	struct tbuf cmd = { 0 };
-	int h = t_connect();
-
-	resp_cmd(&cmd, "EVAL", script, "0", NULL);
-	t_write_all(h, cmd.p, cmd.len);
-	tbuf_free(&cmd);
-	t_sleep_ms(50);
-	return h;
-}
-
 /* A blocking write of 8 MiB while the server is stalled: every byte
    accepted in the one call; ms >= 0: another thread clears FD_CLOEXEC
    (through the shim: the switch to relay mode) ms into it. */
@@ -241,7 +222,7 @@ static void blockpart(int fd, long ms)
 	memset(b.p + hdr, 'x', big);
 	memcpy(b.p + hdr + big, "\r\n", 2);
 	b.len = hdr + big + 2;
-	stall = stall_server();
+	stall = t_stall_server(1000000);
 	if (pthread_create(&th, NULL, rawlater_main, &rl) != 0)
 		die("pthread_create");
 	w = write(fd, b.p, b.len);
@@ -402,7 +383,7 @@ static void case_etout(int fd)
 		die_errno("etout: epoll");
 	if (epoll_wait(ep, &ev, 1, 1000) != 1)
 		die("etout: idle socket not writable");
-	stall = stall_server();
+	stall = t_stall_server(1000000);
 	while (off < b.len) {
 		ssize_t w = write(fd, b.p + off, b.len - off);
 

@@ -808,4 +808,28 @@ static inline void t_wait_reply(int fd)
 	t_sleep_ms(50);
 }
 
+/* t_stall_server: a new connection that keeps the server busy in a Lua
+   script for `us` microseconds, so that it stops reading (a big write
+   then surely meets EAGAIN, however fast the machine or slow the tool,
+   valgrind, running the program); the script's reply (:1) is the
+   caller's to read on the returned connection. */
+static inline int t_stall_server(long us)
+{
+	char script[200];
+	struct tbuf cmd = { 0 };
+	int h = t_connect();
+
+	snprintf(script, sizeof(script),
+		 "local s = redis.call('TIME') "
+		 "local t0 = s[1] * 1000000 + s[2] "
+		 "repeat s = redis.call('TIME') until s[1] * 1000000 + s[2] - t0 > %ld "
+		 "return 1",
+		 us);
+	resp_cmd(&cmd, "EVAL", script, "0", NULL);
+	t_write_all(h, cmd.p, cmd.len);
+	tbuf_free(&cmd);
+	t_sleep_ms(50); /* let it start; if it starts later, it stalls later */
+	return h;
+}
+
 #endif /* TORTURE_H */
