@@ -694,8 +694,6 @@ static void relay_sweep(void)
 		    (atomic_load(&v[i]->hints) & SOCK_HINT_BUFFERED))
 			relay_sweep_one(v[i], sweep);
 		sock_put(v[i]);
-		v[i] = NULL; /* kept, the pointer would hide a leak from
-				LeakSanitizer (the array is static) */
 	}
 }
 
