@@ -13,20 +13,6 @@
  * peer is verified), and ends the session when the program's end is closed
  * by everyone holding it.
  *
- * Reads past the hooks (a raw read or poll, io_uring, a child) leave no
- * trace at the socketpair: the program waits there for bytes that only
- * hooked calls take from the session.  So while fast-path sockets exist
- * the thread also sweeps them every 200 ms (none: it sleeps without a
- * timeout): one poll() over their private sockets, no lock taken, then
- * under its lock each one found with something waiting (input, plaintext
- * the session holds, the next handshake step).  One found so in two
- * sweeps in a row with its rd_calls unchanged in between (no hooked read,
- * readiness probe or handshake step: the fast path's one increment under
- * the lock) is relayed, 0.2-0.4 s after its input came; a program busy
- * elsewhere that long is relayed too, which is exact, only slower.  The
- * second look decrypts first: TLS records of the session's own (tickets)
- * or part of a record are taken then and relay nothing.
- *
  * Locking: relay's own mutex guards its list and epoll registrations; it
  * may be taken while a socket lock is held, never the other way round.
  */

@@ -14,10 +14,6 @@
  *  - a RELAY connection reads from the program's end only once its
  *    handshake is done and the peer verified, so a byte the program wrote
  *    before then waits in the socketpair, and goes nowhere if it fails;
- *  - relay_nfast counts the watched sockets with no relay state (still on
- *    the fast path): the sweep runs while it is above 0, and relay_watch
- *    wakes the thread when it leaves 0 (the eventfd; relay_stopping tells
- *    that wake from relay_stop's);
  *  - epoll data is the socket's address with bit 0 telling kfd (1) from
  *    shim_end (0); an event for a socket no longer watched is dropped, and
  *    one for a recycled socket only makes it re-check its descriptors.
@@ -51,7 +47,6 @@
 #define RELAY_ROUNDS 64 /* moves per wake-up before others get a turn */
 #define RELAY_DRAIN_MS 2000 /* at exit, for bytes still in flight */
 #define RELAY_DRAIN_NAP_MS 2 /* ... looked at this often */
-#define RELAY_SWEEP_MS 200  /* fast-path sockets looked at this often */
 
 struct relay_state {
 	enum sock_state phase;  /* of the handshake: CONNECTING .. FAILED */
@@ -84,8 +79,6 @@ static int relay_at_exit_set;
 
 static void relay_stop(void);
 static int relay_handshaking; /* RELAY sockets still in their handshake */
-static int relay_nfast;       /* watched sockets still on the fast path */
-static int relay_stopping;    /* relay_stop woke the thread to end it */
 
 /* ------------------------------------------------------ registrations */
 
@@ -123,7 +116,6 @@ static int relay_start(void)
 
 	if (relay_started)
 		return 0;
-	relay_stopping = 0;
 	if (relay_epfd < 0) {
 		int fd = real.epoll_create1(EPOLL_CLOEXEC);
 		if (fd < 0 || (relay_epfd = sock_place_high(fd)) < 0) {
@@ -173,18 +165,10 @@ int relay_watch(struct shim_sock *s)
 	pthread_mutex_lock(&relay_mu);
 	if (!s->watched && relay_start() == 0 &&
 	    relay_ctl(EPOLL_CTL_ADD, s->shim_end, EPOLLIN | EPOLLRDHUP, s, 0) == 0) {
-		uint64_t one = 1;
-
 		sock_get(s);
 		s->watched = 1;
 		s->live_next = relay_list;
 		relay_list = s;
-		s->sweep_seen = 0;
-		/* the first fast-path socket: the thread starts its sweeps
-		   (it may be waiting without a timeout) */
-		if (relay_nfast++ == 0 &&
-		    real.write(relay_wake_fd, &one, sizeof(one)) < 0)
-			log_msg(SHIM_LOG_DEBUG, "relay: wake: %s", strerror(errno));
 		rc = 0;
 	}
 	err = errno;
@@ -205,8 +189,6 @@ void relay_unwatch(struct shim_sock *s)
 			real.epoll_ctl(relay_epfd, EPOLL_CTL_DEL, s->kfd, NULL);
 		relay_list_del(s);
 		s->watched = 0;
-		if (s->relay == NULL)
-			relay_nfast--;
 		if (s->relay != NULL &&
 		    (s->relay->phase == SOCK_CONNECTING ||
 		     s->relay->phase == SOCK_HANDSHAKING))
@@ -413,10 +395,6 @@ static int relay_pump_locked(struct shim_sock *s)
 		end_ev |= EPOLLIN;
 	if (r->app_len > 0)
 		end_ev |= EPOLLOUT;
-	/* plaintext the session holds (RELAY_ROUNDS cut the moves short) is
-	   no event of kfd's: ask for one of the end's that comes at once */
-	else if (!r->tls_eof && !r->app_gone && e->buffered(s->tls))
-		end_ev |= EPOLLOUT;
 	if (!r->tls_eof && r->app_len == 0)
 		kfd_ev |= EPOLLIN;
 	/* a hang-up is reported whatever is asked: once seen, stop asking */
@@ -444,13 +422,13 @@ static void relay_switch_locked(struct shim_sock *s, const char *why)
 	r->end_ev = EPOLLIN | EPOLLRDHUP;
 	r->notified = s->wr_shut; /* close_notify sent on the fast path */
 	r->kfd_ev = ~0u;
-	pthread_mutex_lock(&relay_mu);
 	s->relay = r;
-	relay_nfast--;
-	if (st == SOCK_CONNECTING || st == SOCK_HANDSHAKING)
-		relay_handshaking++;
-	pthread_mutex_unlock(&relay_mu);
 	atomic_store(&s->state, SOCK_RELAY);
+	if (st == SOCK_CONNECTING || st == SOCK_HANDSHAKING) {
+		pthread_mutex_lock(&relay_mu);
+		relay_handshaking++;
+		pthread_mutex_unlock(&relay_mu);
+	}
 	log_msg(SHIM_LOG_INFO, "%s: relayed from now on: %s", s->info.label, why);
 	sock_notify(s, SOCK_EV_REBIND, -1);
 }
@@ -578,161 +556,17 @@ static void relay_tick(void)
 	relay_serve(batch, n);
 }
 
-/* ------------------------------------------------------------ sweep */
-
-static const char relay_why_unread[] =
-	"it had input no hooked call took for 0.2 s: a read past the hooks "
-	"(raw syscall, io_uring, a child), or a program busy elsewhere";
-
-/* Caller holds s->lock (on the fast path): 1 if a hooked call would
-   find something to take now: plaintext, an end or an error for a read
-   (decrypted here: TLS records of the session's own, like session
-   tickets, or part of a record, are not), or the next handshake step. */
-static int relay_unread_locked(struct shim_sock *s, int *changed)
-{
-	enum sock_state st = atomic_load(&s->state);
-	struct pollfd p = { .fd = s->kfd };
-	ssize_t n;
-	int err = 0;
-	char c;
-
-	if (st != SOCK_READY) {
-		p.events = st == SOCK_CONNECTING ||
-				   s->hs_want == SHIM_IO_WANT_WRITE ?
-			   POLLOUT : POLLIN;
-		return real.poll(&p, 1, 0) == 1;
-	}
-	n = sock_eng()->read(s->tls, &c, 1, 1, &err);
-	if (n == SHIM_IO_ERROR && s->so_error == 0)
-		s->so_error = err;
-	*changed = sock_refresh_hints(s, n < 0 && n != SHIM_IO_ERROR ? (int)n : 0,
-				      -1);
-	return n >= 0 || n == SHIM_IO_ERROR;
-}
-
-/* s was seen with something waiting in sweep `sweep`: if it was in the
-   sweep before too, and no hooked call has come to take it since, the
-   program reads (or polls) past the hooks: relay it. */
-static void relay_sweep_one(struct shim_sock *s, unsigned long sweep)
-{
-	enum sock_state st;
-	int changed = 0;
-
-	if (sock_lock(s) < 0)
-		return;
-	st = atomic_load(&s->state);
-	/* a program that shut its reading down reads nothing more here */
-	if (!sock_emulated(st) || st == SOCK_FAILED || !sock_owned(s) ||
-	    !s->watched || s->relay != NULL || s->rd_shut) {
-		sock_unlock(s);
-		return;
-	}
-	if (s->sweep_seen != sweep - 1 || s->sweep_calls != s->rd_calls) {
-		s->sweep_seen = sweep;
-		s->sweep_calls = s->rd_calls;
-	} else if (relay_unread_locked(s, &changed)) {
-		relay_switch_locked(s, relay_why_unread);
-		relay_run_locked(s);
-		changed = 0;
-	} else {
-		s->sweep_seen = 0; /* records of its own, taken now */
-	}
-	sock_unlock(s);
-	if (changed)
-		sock_changed(s);
-}
-
-/*
- * Every RELAY_SWEEP_MS while fast-path sockets exist: one poll() over
- * their private sockets (no lock taken), then only those with something
- * waiting are looked at under their lock.  A socket is relayed when it is
- * found waiting in two sweeps in a row with no hooked read, probe or
- * handshake step in between (rd_calls unchanged): between 0.2 and 0.4 s
- * after its input came.  The hot path pays one increment under the lock.
- */
-static void relay_sweep(void)
-{
-	static struct shim_sock **v; /* the thread's alone */
-	static struct pollfd *p;
-	static size_t cap;
-	static unsigned long sweeps = 1; /* 0 and 1 never name a sweep */
-	unsigned long sweep = ++sweeps;
-	size_t n = 0;
-
-	pthread_mutex_lock(&relay_mu);
-	if ((size_t)relay_nfast > cap) {
-		size_t want = (size_t)relay_nfast + 16;
-		struct shim_sock **nv = realloc(v, want * sizeof(*v));
-		struct pollfd *np = nv != NULL ? realloc(p, want * sizeof(*p)) : NULL;
-
-		if (nv != NULL)
-			v = nv;
-		if (np != NULL) {
-			p = np;
-			cap = want;
-		}
-	}
-	for (struct shim_sock *s = relay_list; s != NULL && n < cap;
-	     s = s->live_next) {
-		enum sock_state st = atomic_load(&s->state);
-
-		if (!sock_emulated(st) || st == SOCK_FAILED || s->kfd < 0)
-			continue;
-		sock_get(s);
-		v[n] = s;
-		p[n].fd = s->kfd; /* fixed while watched */
-		p[n].events = st == SOCK_READY ? POLLIN : POLLIN | POLLOUT;
-		p[n].revents = 0;
-		n++;
-	}
-	pthread_mutex_unlock(&relay_mu);
-	if (n > 0 && real.poll(p, (nfds_t)n, 0) < 0)
-		for (size_t i = 0; i < n; i++)
-			p[i].revents = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i].revents != 0 ||
-		    (atomic_load(&v[i]->hints) & SOCK_HINT_BUFFERED))
-			relay_sweep_one(v[i], sweep);
-		sock_put(v[i]);
-	}
-}
-
-/* ----------------------------------------------------------- thread */
-
-/* The epoll_wait timeout: the handshake tick while RELAY sockets are in
-   their handshake (*hs), the next sweep while fast-path sockets exist
-   (*sweeping, *next_sweep: armed RELAY_SWEEP_MS after the last one), else
-   none: an idle process sleeps. */
-static int relay_wait_ms(int *hs, int *sweeping, struct timespec *next_sweep)
-{
-	int ms, fast, left;
-
-	pthread_mutex_lock(&relay_mu);
-	*hs = relay_handshaking > 0;
-	fast = relay_nfast > 0;
-	pthread_mutex_unlock(&relay_mu);
-	ms = *hs ? RELAY_HS_TICK_MS : -1;
-	if (!fast) {
-		*sweeping = 0;
-		return ms;
-	}
-	if (!*sweeping)
-		deadline_in_ms(next_sweep, RELAY_SWEEP_MS);
-	*sweeping = 1;
-	left = deadline_left_ms(next_sweep);
-	return ms < 0 || left < ms ? left : ms;
-}
-
 static void *relay_main(void *arg)
 {
 	struct epoll_event ev[RELAY_EVENTS];
-	struct timespec next_sweep;
-	int sweeping = 0;
 
 	for (;;) {
 		struct shim_sock *got[RELAY_EVENTS];
-		int n, ng = 0, hs, ms = relay_wait_ms(&hs, &sweeping, &next_sweep);
+		int n, ng = 0, ms;
 
+		pthread_mutex_lock(&relay_mu);
+		ms = relay_handshaking > 0 ? RELAY_HS_TICK_MS : -1;
+		pthread_mutex_unlock(&relay_mu);
 		n = real.epoll_wait(relay_epfd, ev, RELAY_EVENTS, ms);
 		if (n < 0 && errno != EINTR) {
 			log_msg(SHIM_LOG_ERROR, "relay: epoll_wait: %s",
@@ -744,15 +578,7 @@ static void *relay_main(void *arg)
 			struct shim_sock *s = (struct shim_sock *)(uintptr_t)(
 				ev[i].data.u64 & ~(uint64_t)RELAY_TAG_KFD);
 
-			if (s == NULL) { /* woken: the process is exiting? */
-				uint64_t v;
-
-				if (real.read(relay_wake_fd, &v, sizeof(v)) < 0 &&
-				    errno != EAGAIN)
-					log_msg(SHIM_LOG_DEBUG, "relay: wake: %s",
-						strerror(errno));
-				if (!relay_stopping)
-					continue; /* a sweep to start */
+			if (s == NULL) { /* the process is exiting */
 				pthread_mutex_unlock(&relay_mu);
 				if (sock_eng() != NULL && sock_eng()->thread_stop)
 					sock_eng()->thread_stop();
@@ -765,12 +591,8 @@ static void *relay_main(void *arg)
 		}
 		pthread_mutex_unlock(&relay_mu);
 		relay_serve(got, ng);
-		if (n == 0 && hs)
+		if (n == 0)
 			relay_tick();
-		if (sweeping && deadline_passed(&next_sweep)) {
-			relay_sweep();
-			sweeping = 0; /* the next one from now */
-		}
 	}
 	return NULL;
 }
@@ -893,9 +715,6 @@ static void relay_stop(void)
 	if (!relay_started || relay_pid != (int)syscall(SYS_getpid))
 		return;
 	relay_drain();
-	pthread_mutex_lock(&relay_mu);
-	relay_stopping = 1;
-	pthread_mutex_unlock(&relay_mu);
 	if (real.write(relay_wake_fd, &one, sizeof(one)) == sizeof(one))
 		pthread_join(relay_thread, NULL);
 	relay_started = 0;
@@ -936,6 +755,6 @@ void relay_atfork_child(void)
 		real.close(relay_wake_fd);
 	relay_epfd = relay_wake_fd = -1;
 	relay_started = 0;
-	relay_handshaking = relay_nfast = relay_stopping = 0;
+	relay_handshaking = 0;
 	relay_list = NULL;
 }

@@ -84,8 +84,6 @@ static void sock_reset(struct shim_sock *s)
 	s->pool_next = NULL;
 	s->kfd = s->shim_end = -1;
 	s->watched = 0;
-	s->rd_calls = s->sweep_calls = 0;
-	s->sweep_seen = 0;
 	atomic_store(&s->orphan, 0);
 	s->relay = NULL;
 	s->live_next = NULL;
@@ -351,7 +349,6 @@ int sock_advance_locked(struct shim_sock *s, enum sock_state *st)
 	const struct shim_engine_ops *e = sock_eng();
 	int err = 0, rc;
 
-	s->rd_calls++; /* someone drives the handshake (relay.c's sweep) */
 	if (*st == SOCK_CONNECTING) {
 		struct pollfd p = { .fd = s->kfd, .events = POLLOUT };
 		socklen_t len = sizeof(err);
@@ -455,7 +452,6 @@ int sock_probe_readable(struct shim_sock *s, int fd)
 		sock_unlock(s);
 		return 1;
 	}
-	s->rd_calls++; /* the program looks for input (relay.c's sweep) */
 	n = sock_eng()->read(s->tls, &c, 1, 1, &err);
 	if (n == SHIM_IO_ERROR && s->so_error == 0)
 		s->so_error = err;

@@ -47,13 +47,6 @@ struct shim_sock {
 				   another of its threads was inside a call
 				   on it: the close is finished when the last
 				   reference goes (sock_put) */
-	unsigned rd_calls;      /* the fast path's reads, readiness probes
-				   and handshake steps (under the lock): the
-				   watcher's sign that someone takes what
-				   arrives (relay.c's sweep) */
-	unsigned sweep_calls;   /* rd_calls at sweep_seen (relay.c) */
-	unsigned long sweep_seen; /* the sweep that last found something
-				     waiting unread (relay.c; 0: none) */
 	struct relay_state *relay; /* RELAY: relay.c's buffers */
 	struct shim_sock *live_next; /* relay.c's list of sessions */
 };

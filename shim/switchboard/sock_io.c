@@ -197,7 +197,6 @@ ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 		default:
 			return ret;
 		}
-		s->rd_calls++; /* a reader is here (relay.c's sweep) */
 		if (got == 0 && (err = sock_take_error_locked(s)) != 0) {
 			sock_unlock(s);
 			return sock_io_end(0, err);

@@ -43,37 +43,15 @@
  *             EPIPE (the bytes can go nowhere), and still the PING's reply
  *             then the end of stream
  *
- * Reads past the hooks: through the shim the watcher relays a connection
- * whose input no hooked call takes for a moment (each within RAW_WAIT_S):
- *
- *   rawread   a hooked PING, its reply by syscall(SYS_read)
- *   rawrest   a hooked ECHO, 1 byte of its reply by read(), the rest by
- *             syscall(SYS_read) (the rest waits decrypted in the session)
- *   rawpoll   a hooked PING, then syscall(SYS_poll) for POLLIN: reported,
- *             the reply read by read()
- *   rawepoll  a hooked PING, then an epoll set made, filled and waited on
- *             by raw syscalls: EPOLLIN reported, the reply read by read()
- *   childraw  a hooked PING, then a fork() child reads the reply by
- *             syscall(SYS_read) (its hooked reads would be refused)
- *
- *   relaybig  relayed (a raw PING), 1000 GETs of a 1 MiB value, each
- *             reply awaited by poll() (5 s at most): all of every reply
- *             (plaintext the session holds past the relay's moves per
- *             wake-up is carried too)
- *
  * Checks: every reply byte-exact, and the counts and events above; after
  * each case that keeps its connection, a PING answered with nothing before
  * its reply (no byte lost or repeated).
  */
-#include <signal.h>
-#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "torture.h"
-
-#define RAW_WAIT_S 10 /* a raw read or wait longer than this has hung */
 
 static void raw_write(int fd, const char *s)
 {
@@ -520,171 +498,6 @@ static void case_pollswitch(int fd)
 	t_checked();
 }
 
-static void on_alarm(int sig)
-{
-	(void)sig;
-}
-
-/* syscall(SYS_read) for exactly strlen(exp) bytes, each read cut short by
-   SIGALRM (no SA_RESTART) after RAW_WAIT_S: a hang is a failure */
-static void raw_expect(int fd, const char *what, const char *exp)
-{
-	struct sigaction sa = { .sa_handler = on_alarm }, old;
-	size_t n = strlen(exp), got = 0;
-	char buf[256];
-
-	if (n > sizeof(buf))
-		die("%s: reply too long for the test", what);
-	sigaction(SIGALRM, &sa, &old);
-	while (got < n) {
-		long r;
-
-		alarm(RAW_WAIT_S);
-		r = syscall(SYS_read, fd, buf + got, n - got);
-		alarm(0);
-		if (r < 0)
-			die_errno("%s: syscall(SYS_read) after %zu of %zu bytes",
-				  what, got, n);
-		if (r == 0)
-			die("%s: end of stream after %zu of %zu bytes", what,
-			    got, n);
-		got += (size_t)r;
-	}
-	sigaction(SIGALRM, &old, NULL);
-	t_compare(what, exp, n, buf, n);
-}
-
-static void case_rawread(int fd)
-{
-	t_phase = "rawread";
-	t_write_all(fd, "PING\r\n", 6);
-	raw_expect(fd, "rawread: the reply by syscall(SYS_read)", "+PONG\r\n");
-	t_checked();
-}
-
-static void case_rawrest(int fd)
-{
-	char c;
-
-	t_phase = "rawrest";
-	t_write_all(fd, "ECHO rest\r\n", 11);
-	if (read(fd, &c, 1) != 1 || c != '$')
-		die("rawrest: the reply's first byte");
-	raw_expect(fd, "rawrest: the rest by syscall(SYS_read)", "4\r\nrest\r\n");
-	t_checked();
-}
-
-static void case_rawpoll(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	long r;
-
-	t_phase = "rawpoll";
-	t_write_all(fd, "PING\r\n", 6);
-	r = syscall(SYS_poll, &p, 1, RAW_WAIT_S * 1000);
-	if (r != 1 || !(p.revents & POLLIN))
-		die("rawpoll: syscall(SYS_poll): %ld (revents 0x%x, %s)", r,
-		    p.revents, r < 0 ? strerror(errno) : "no error");
-	t_checked();
-	t_expect_str(fd, "rawpoll: the reply", "+PONG\r\n");
-	t_checked();
-}
-
-static void case_rawepoll(int fd)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 7 }, got;
-	long ep = syscall(SYS_epoll_create1, EPOLL_CLOEXEC), r;
-
-	t_phase = "rawepoll";
-	if (ep < 0 || syscall(SYS_epoll_ctl, ep, EPOLL_CTL_ADD, fd, &ev) < 0)
-		die_errno("rawepoll: raw epoll_create1/epoll_ctl");
-	t_write_all(fd, "PING\r\n", 6);
-	memset(&got, 0, sizeof(got));
-	r = syscall(SYS_epoll_pwait, ep, &got, 1, RAW_WAIT_S * 1000, NULL, 8);
-	if (r != 1 || !(got.events & EPOLLIN) || got.data.u64 != 7)
-		die("rawepoll: syscall(SYS_epoll_pwait): %ld (events 0x%x, %s)",
-		    r, got.events, r < 0 ? strerror(errno) : "no error");
-	t_checked();
-	close((int)ep);
-	t_expect_str(fd, "rawepoll: the reply", "+PONG\r\n");
-	t_checked();
-}
-
-static void case_childraw(int fd)
-{
-	int st;
-	pid_t pid;
-
-	t_phase = "childraw";
-	t_write_all(fd, "PING\r\n", 6);
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		die_errno("childraw: fork");
-	if (pid == 0) {
-		raw_expect(fd, "childraw: the child's syscall(SYS_read)",
-			   "+PONG\r\n");
-		_exit(0);
-	}
-	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
-	    WEXITSTATUS(st) != 0)
-		die("childraw: the child failed (status 0x%x)", st);
-	t_checked();
-}
-
-static void case_relaybig(int fd)
-{
-	size_t vlen = (size_t)1 << 20;
-	struct tbuf cmd = { 0 }, exp = { 0 };
-	char key[64], *buf, *v = malloc(vlen);
-	const char *a[] = { "SET", t_key(key, sizeof(key), "relaybig"), v };
-	size_t l[] = { 3, strlen(key), vlen };
-
-	t_phase = "relaybig";
-	if (v == NULL || (buf = malloc(vlen + 64)) == NULL)
-		die("relaybig: out of memory");
-	t_fill(v, vlen, 7);
-	raw_write(fd, "PING\r\n");
-	t_expect_str(fd, "relaybig: the raw PING's reply", "+PONG\r\n");
-	resp_cmdv(&cmd, 3, a, l);
-	t_write_all(fd, cmd.p, cmd.len);
-	t_expect_str(fd, "relaybig: SET", "+OK\r\n");
-	tbuf_free(&cmd);
-	resp_cmd(&cmd, "GET", key, NULL);
-	resp_bulk(&exp, v, vlen);
-	for (int i = 0; i < 1000; i++) {
-		size_t got = 0;
-
-		t_write_all(fd, cmd.p, cmd.len);
-		while (got < exp.len) {
-			struct pollfd p = { .fd = fd, .events = POLLIN };
-			ssize_t r;
-
-			if (poll(&p, 1, 5000) != 1)
-				die("relaybig: no POLLIN for 5 s at byte %zu of "
-				    "GET %d", got, i);
-			r = read(fd, buf, exp.len - got < vlen + 64 ?
-						 exp.len - got : vlen + 64);
-			if (r <= 0)
-				die("relaybig: read %zd at byte %zu of GET %d",
-				    r, got, i);
-			if (memcmp(buf, exp.p + got, (size_t)r) != 0)
-				die("relaybig: GET %d differs near byte %zu", i,
-				    got);
-			got += (size_t)r;
-		}
-	}
-	t_checked();
-	tbuf_free(&cmd);
-	resp_cmd(&cmd, "DEL", key, NULL);
-	t_write_all(fd, cmd.p, cmd.len);
-	t_expect_str(fd, "relaybig: DEL", ":1\r\n");
-	tbuf_free(&cmd);
-	tbuf_free(&exp);
-	free(buf);
-	free(v);
-}
-
 int main(int argc, char **argv)
 {
 	const char *only = getenv("T_SWITCH_CASE");
@@ -700,9 +513,6 @@ int main(int argc, char **argv)
 		{ "fork", case_fork },		 { "dup", case_dup },
 		{ "etout", case_etout },
 		{ "wrshut", case_wrshut },
-		{ "rawread", case_rawread },	 { "rawrest", case_rawrest },
-		{ "rawpoll", case_rawpoll },	 { "rawepoll", case_rawepoll },
-		{ "childraw", case_childraw },	 { "relaybig", case_relaybig },
 	};
 
 	t_init(argc, argv);
