@@ -36,7 +36,8 @@ void relay_take(struct shim_sock *s, const char *why);
 /* relay_take_written_locked - before a write on the fast path (caller
    holds s->lock): if bytes wait at s's end of the socketpair (written to
    the program's descriptor past the hooks), switch s to RELAY now, so the
-   write goes after them, and return 1; else 0.  One system call. */
+   write goes after them.  1 if s has left the fast path (relayed, or
+   ended by the relay's first moves), else 0.  One system call. */
 int relay_take_written_locked(struct shim_sock *s);
 
 /* relay_shut_written_locked - the program shut its writing down on the

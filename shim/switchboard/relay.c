@@ -466,7 +466,7 @@ int relay_take_written_locked(struct shim_sock *s)
 		return 0;
 	relay_switch_locked(s, relay_why_written);
 	relay_run_locked(s);
-	return 1;
+	return !sock_fast(s);
 }
 
 void relay_shut_written_locked(struct shim_sock *s, int fd)

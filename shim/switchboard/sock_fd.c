@@ -144,7 +144,7 @@ int sock_shutdown(struct shim_sock *s, int fd, int how)
 	   still wait in the socketpair: they go first, then the end, so the
 	   relay carries both; the private socket is the relay's */
 	if (!sock_fast(s) || ((how == SHUT_WR || how == SHUT_RDWR) &&
-			      relay_take_written_locked(s) && !sock_fast(s))) {
+			      relay_take_written_locked(s))) {
 		sock_unlock(s);
 		return real.shutdown(fd, how);
 	}
