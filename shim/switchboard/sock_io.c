@@ -188,12 +188,11 @@ ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 		switch (sock_io_lock(s, fd, got, waitall, &ret)) {
 		case SOCK_IO_LOCKED:
 			break;
-		case SOCK_IO_KERNEL:
-			if (got > 0) /* MSG_WAITALL: the rest from the relay */
-				return sock_io_rest(real.recv(fd, (char *)buf + got,
-							      len - got, flags),
-						    got);
-			return sock_kernel_read(s, real.recv(fd, buf, len, flags));
+		case SOCK_IO_KERNEL: /* got > 0: MSG_WAITALL, the rest relayed */
+			return sock_io_rest(
+				sock_kernel_read(s, real.recv(fd, (char *)buf + got,
+							      len - got, flags)),
+				got);
 		default:
 			return ret;
 		}
@@ -317,7 +316,7 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 			/* a signal or SO_SNDTIMEO: what was sent, as the
 			   kernel reports it; a blocking write is short only
 			   then */
-			return done > 0 ? (ssize_t)done : -1;
+			return sock_io_end(done, errno);
 		}
 	}
 	if (!nonblock && sock_drain_blocking(s, fd, dl) < 0 && errno != EAGAIN &&
