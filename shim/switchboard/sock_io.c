@@ -584,12 +584,19 @@ ssize_t sock_sendfile(struct shim_sock *s, int out, int in, off_t *off,
 			break;
 		}
 		w = sock_send(s, out, buf, (size_t)r, 0);
+		if (w < r && off == NULL) {
+			/* give back what was not sent, also when nothing was
+			   (EAGAIN, EINTR): the file position is past only
+			   what the socket took, as the kernel leaves it */
+			int err = errno;
+
+			lseek(in, (w > 0 ? w : 0) - r, SEEK_CUR);
+			errno = err;
+		}
 		if (w > 0) {
 			done += (size_t)w;
 			if (off)
 				*off += w;
-			else if (w < r)
-				lseek(in, w - r, SEEK_CUR); /* give back what was not sent */
 		}
 		if (w < r) {
 			if (w < 0 && done == 0) {
