@@ -454,6 +454,10 @@ static const char relay_why_written[] =
 	"bytes reached the program's descriptor by a path the shim does not "
 	"hook";
 
+static const char relay_why_unsent[] =
+	"its writing was shut down while the kernel had not taken all the "
+	"bytes written";
+
 /* The watcher thread notices such bytes too (relay_event), but a write
    the program makes right after them would reach the session first: the
    stream would carry them out of order. */
@@ -465,6 +469,16 @@ int relay_take_written_locked(struct shim_sock *s)
 	    real.recv(s->shim_end, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 1)
 		return 0;
 	relay_switch_locked(s, relay_why_written);
+	relay_run_locked(s);
+	return !sock_fast(s);
+}
+
+int relay_take_unsent_locked(struct shim_sock *s)
+{
+	if (atomic_load(&s->state) != SOCK_READY ||
+	    sock_eng()->unsent(s->tls) == 0)
+		return 0;
+	relay_switch_locked(s, relay_why_unsent);
 	relay_run_locked(s);
 	return !sock_fast(s);
 }

@@ -42,6 +42,12 @@
  *   wrshut    a PING, shutdown(SHUT_WR), then a raw syscall(SYS_write):
  *             EPIPE (the bytes can go nowhere), and still the PING's reply
  *             then the end of stream
+ *   shutunsent  while the server is stalled, a non-blocking write of a
+ *             pipeline of INCRs returns short (n bytes), then at once
+ *             shutdown(SHUT_WR): the server gets those n bytes whole
+ *             before the end (the counter, read on another connection,
+ *             is n / one INCR's length); through the shim the session
+ *             still held some of them when the FIN was asked for
  *
  * Checks: every reply byte-exact, and the counts and events above; after
  * each case that keeps its connection, a PING answered with nothing before
@@ -389,6 +395,58 @@ static void case_etout(int fd)
 	close(ep);
 }
 
+static void case_shutunsent(int fd)
+{
+	struct tbuf one = { 0 }, b = { 0 };
+	char key[128], exp[64];
+	ssize_t w;
+	size_t want;
+	int stall;
+
+	t_phase = "shutunsent";
+	t_key(key, sizeof(key), "shutunsent");
+	resp_cmd(&one, "INCR", key, NULL);
+	while (b.len < (16u << 20))
+		tbuf_add(&b, one.p, one.len);
+	stall = t_stall_server(1000000);
+	t_set_nonblock(fd, 1);
+	w = write(fd, b.p, b.len);
+	if (w <= 0 || (size_t)w == b.len)
+		die_errno("shutunsent: write of %zu bytes to a stalled server: "
+			  "%zd", b.len, w);
+	if (shutdown(fd, SHUT_WR) < 0)
+		die_errno("shutunsent: shutdown(SHUT_WR)");
+	t_expect_str(stall, "the stalling script", ":1\r\n");
+	want = (size_t)w / one.len;
+	/* the server has the end of stream once it has every byte: until
+	   then the counter may still be rising */
+	for (int i = 0; i < 100; i++) {
+		struct tbuf c = { 0 };
+		char *got;
+		size_t n;
+
+		resp_cmd(&c, "GET", key, NULL);
+		t_write_all(stall, c.p, c.len);
+		tbuf_free(&c);
+		got = t_read_reply(stall, &n, "shutunsent: GET");
+		snprintf(exp, sizeof(exp), "$%d\r\n%zu\r\n",
+			 snprintf(NULL, 0, "%zu", want), want);
+		if (strcmp(got, exp) == 0 || i == 99) {
+			t_compare("shutunsent: the counter (INCRs the server "
+				  "got before the end)", exp, strlen(exp), got, n);
+			free(got);
+			break;
+		}
+		free(got);
+		t_sleep_ms(50);
+	}
+	t_checked();
+	t_cmd_expect(stall, ":1\r\n", "DEL", key, NULL);
+	close(stall);
+	tbuf_free(&one);
+	tbuf_free(&b);
+}
+
 /* what the kernel says of the TCP connection, before and after a switch */
 static void case_names(int fd)
 {
@@ -512,7 +570,7 @@ int main(int argc, char **argv)
 		{ "etswitch", case_etswitch },	 { "pollswitch", case_pollswitch },
 		{ "fork", case_fork },		 { "dup", case_dup },
 		{ "etout", case_etout },
-		{ "wrshut", case_wrshut },
+		{ "wrshut", case_wrshut },	 { "shutunsent", case_shutunsent },
 	};
 
 	t_init(argc, argv);
@@ -527,7 +585,8 @@ int main(int argc, char **argv)
 		/* nothing repeated after the last reply: the next one is
 		   this PING's (but where the case ended the stream) */
 		if (strcmp(cases[i].name, "shutwr") != 0 &&
-		    strcmp(cases[i].name, "wrshut") != 0) {
+		    strcmp(cases[i].name, "wrshut") != 0 &&
+		    strcmp(cases[i].name, "shutunsent") != 0) {
 			t_set_nonblock(fd, 0);
 			t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
 		}
