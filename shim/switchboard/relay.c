@@ -360,7 +360,7 @@ static int relay_pump_locked(struct shim_sock *s)
 	const struct shim_engine_ops *e = sock_eng();
 	struct relay_state *r = s->relay;
 	uint32_t kfd_ev = 0, end_ev = 0;
-	int err = 0, fl;
+	int err = 0, fl, held;
 
 	if (!relay_handshake(s))
 		return r->phase == SOCK_FAILED;
@@ -385,9 +385,13 @@ static int relay_pump_locked(struct shim_sock *s)
 	}
 	if (!r->app_gone && relay_app_gone(s))
 		r->app_gone = r->app_eof = 1;
-	if (r->app_gone && r->tls_len == 0)
+	/* the end closes the private socket: not while the session holds
+	   bytes the kernel has not taken (the program's, its close_notify),
+	   as a kernel close sends what was written before the FIN */
+	held = !r->kfd_dead && e->unsent(s->tls) > 0;
+	if (r->app_gone && r->tls_len == 0 && !held)
 		return 1;
-	if (r->app_eof && r->tls_eof && r->app_len == 0)
+	if (r->app_eof && r->tls_eof && r->app_len == 0 && !held)
 		return 1;
 	if (r->kfd_dead && r->tls_eof)
 		return 1;
@@ -521,7 +525,8 @@ static void relay_event(struct shim_sock *s)
 			log_msg(SHIM_LOG_DEBUG, "%s: the program's descriptor "
 				"was closed past the hooks; the session ends",
 				s->info.label);
-			sock_end_locked(s, 1);
+			if (!relay_take_unsent_locked(s))
+				sock_end_locked(s, 1);
 			break;
 		case 1:
 			relay_switch_locked(s, relay_why_written);

@@ -48,6 +48,8 @@
  *             before the end (the counter, read on another connection,
  *             is n / one INCR's length); through the shim the session
  *             still held some of them when the FIN was asked for
+ *   closeunsent the same with CLIENT REPLY OFF and close() for the
+ *             shutdown: a kernel close sends what was written first too
  *
  * Checks: every reply byte-exact, and the counts and events above; after
  * each case that keeps its connection, a PING answered with nothing before
@@ -395,16 +397,22 @@ static void case_etout(int fd)
 	close(ep);
 }
 
-static void case_shutunsent(int fd)
+/* shutunsent, closeunsent: fd is closed by the second */
+static void unsent_end(int fd, int by_close)
 {
 	struct tbuf one = { 0 }, b = { 0 };
 	char key[128], exp[64];
 	ssize_t w;
-	size_t want;
+	size_t want, pre;
 	int stall;
 
-	t_phase = "shutunsent";
-	t_key(key, sizeof(key), "shutunsent");
+	t_phase = by_close ? "closeunsent" : "shutunsent";
+	t_key(key, sizeof(key), t_phase);
+	/* no replies: a reply reaching a closed socket resets it, and the
+	   kernel drops what it still had to send */
+	if (by_close)
+		resp_cmd(&b, "CLIENT", "REPLY", "OFF", NULL);
+	pre = b.len;
 	resp_cmd(&one, "INCR", key, NULL);
 	while (b.len < (16u << 20))
 		tbuf_add(&b, one.p, one.len);
@@ -412,12 +420,14 @@ static void case_shutunsent(int fd)
 	t_set_nonblock(fd, 1);
 	w = write(fd, b.p, b.len);
 	if (w <= 0 || (size_t)w == b.len)
-		die_errno("shutunsent: write of %zu bytes to a stalled server: "
-			  "%zd", b.len, w);
-	if (shutdown(fd, SHUT_WR) < 0)
+		die_errno("%s: write of %zu bytes to a stalled server: %zd",
+			  t_phase, b.len, w);
+	if (by_close)
+		close(fd);
+	else if (shutdown(fd, SHUT_WR) < 0)
 		die_errno("shutunsent: shutdown(SHUT_WR)");
 	t_expect_str(stall, "the stalling script", ":1\r\n");
-	want = (size_t)w / one.len;
+	want = ((size_t)w - pre) / one.len;
 	/* the server has the end of stream once it has every byte: until
 	   then the counter may still be rising */
 	for (int i = 0; i < 100; i++) {
@@ -428,12 +438,15 @@ static void case_shutunsent(int fd)
 		resp_cmd(&c, "GET", key, NULL);
 		t_write_all(stall, c.p, c.len);
 		tbuf_free(&c);
-		got = t_read_reply(stall, &n, "shutunsent: GET");
+		got = t_read_reply(stall, &n, "GET of the counter");
 		snprintf(exp, sizeof(exp), "$%d\r\n%zu\r\n",
 			 snprintf(NULL, 0, "%zu", want), want);
 		if (strcmp(got, exp) == 0 || i == 99) {
-			t_compare("shutunsent: the counter (INCRs the server "
-				  "got before the end)", exp, strlen(exp), got, n);
+			char what[96];
+
+			snprintf(what, sizeof(what), "%s: the counter (INCRs "
+				 "the server got before the end)", t_phase);
+			t_compare(what, exp, strlen(exp), got, n);
 			free(got);
 			break;
 		}
@@ -445,6 +458,16 @@ static void case_shutunsent(int fd)
 	close(stall);
 	tbuf_free(&one);
 	tbuf_free(&b);
+}
+
+static void case_shutunsent(int fd)
+{
+	unsent_end(fd, 0);
+}
+
+static void case_closeunsent(int fd)
+{
+	unsent_end(fd, 1);
 }
 
 /* what the kernel says of the TCP connection, before and after a switch */
@@ -571,6 +594,7 @@ int main(int argc, char **argv)
 		{ "fork", case_fork },		 { "dup", case_dup },
 		{ "etout", case_etout },
 		{ "wrshut", case_wrshut },	 { "shutunsent", case_shutunsent },
+		{ "closeunsent", case_closeunsent },
 	};
 
 	t_init(argc, argv);
@@ -586,11 +610,13 @@ int main(int argc, char **argv)
 		   this PING's (but where the case ended the stream) */
 		if (strcmp(cases[i].name, "shutwr") != 0 &&
 		    strcmp(cases[i].name, "wrshut") != 0 &&
-		    strcmp(cases[i].name, "shutunsent") != 0) {
+		    strcmp(cases[i].name, "shutunsent") != 0 &&
+		    strcmp(cases[i].name, "closeunsent") != 0) {
 			t_set_nonblock(fd, 0);
 			t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
 		}
-		close(fd);
+		if (strcmp(cases[i].name, "closeunsent") != 0)
+			close(fd);
 		printf("%s: ok\n", cases[i].name);
 	}
 	t_done();
