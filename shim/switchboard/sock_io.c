@@ -291,12 +291,21 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 		switch (sock_io_lock(s, fd, done, !nonblock, &ret)) {
 		case SOCK_IO_LOCKED:
 			break;
-		case SOCK_IO_KERNEL: /* blocking: the rest through the relay */
+		case SOCK_IO_KERNEL: /* blocking: the rest through the relay;
+					a partial transfer raises no SIGPIPE */
 			return sock_io_rest(real.send(fd, (const char *)buf + done,
-						      len - done, flags),
+						      len - done,
+						      done > 0 ? flags | MSG_NOSIGNAL
+							       : flags),
 					    done);
 		default:
 			return ret;
+		}
+		if (s->wr_shut) { /* another thread's shutdown(SHUT_WR) */
+			sock_unlock(s);
+			if (done == 0)
+				sock_raise_sigpipe(flags);
+			return sock_io_end(done, EPIPE);
 		}
 		if (done == 0 && relay_take_written_locked(s)) {
 			sock_unlock(s);

@@ -50,6 +50,10 @@
  *             still held some of them when the FIN was asked for
  *   closeunsent the same with CLIENT REPLY OFF and close() for the
  *             shutdown: a kernel close sends what was written first too
+ *   shutblock another thread blocked in a write of 8 MiB to a stalled
+ *             server, then shutdown(SHUT_WR): the write returns what it
+ *             had sent (a partial transfer: no SIGPIPE, which is left at
+ *             its default here), and the shim logs no error for it
  *
  * Checks: every reply byte-exact, and the counts and events above; after
  * each case that keeps its connection, a PING answered with nothing before
@@ -470,6 +474,59 @@ static void case_closeunsent(int fd)
 	unsent_end(fd, 1);
 }
 
+struct shutblock {
+	int fd;
+	const char *p;
+	size_t len;
+	ssize_t w;
+	int err;
+};
+
+static void *shutblock_main(void *arg)
+{
+	struct shutblock *b = arg;
+
+	b->w = write(b->fd, b->p, b->len);
+	b->err = errno;
+	return NULL;
+}
+
+static void case_shutblock(int fd)
+{
+	struct shutblock b = { .fd = fd, .len = 8u << 20 };
+	char *big = malloc(b.len);
+	void (*old)(int) = signal(SIGPIPE, SIG_DFL);
+	pthread_t t;
+	int stall;
+	static const char head[] =
+		"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$99999999\r\n";
+
+	t_phase = "shutblock";
+	if (big == NULL)
+		die("out of memory");
+	/* a bulk string longer than what is sent: nothing runs */
+	memset(big, 'b', b.len);
+	memcpy(big, head, sizeof(head) - 1);
+	b.p = big;
+	stall = t_stall_server(1500000);
+	if (pthread_create(&t, NULL, shutblock_main, &b) != 0)
+		die("shutblock: pthread_create");
+	t_sleep_ms(300);
+	if (shutdown(fd, SHUT_WR) < 0)
+		die_errno("shutblock: shutdown(SHUT_WR)");
+	pthread_join(t, NULL);
+	if (b.w <= 0 || (size_t)b.w >= b.len) {
+		errno = b.err;
+		die_errno("shutblock: the blocked write returned %zd, not the "
+			  "part it had sent", b.w);
+	}
+	t_checked();
+	t_expect_str(stall, "the stalling script", ":1\r\n");
+	close(stall);
+	signal(SIGPIPE, old);
+	free(big);
+}
+
 /* what the kernel says of the TCP connection, before and after a switch */
 static void case_names(int fd)
 {
@@ -595,6 +652,7 @@ int main(int argc, char **argv)
 		{ "etout", case_etout },
 		{ "wrshut", case_wrshut },	 { "shutunsent", case_shutunsent },
 		{ "closeunsent", case_closeunsent },
+		{ "shutblock", case_shutblock },
 	};
 
 	t_init(argc, argv);
@@ -611,7 +669,8 @@ int main(int argc, char **argv)
 		if (strcmp(cases[i].name, "shutwr") != 0 &&
 		    strcmp(cases[i].name, "wrshut") != 0 &&
 		    strcmp(cases[i].name, "shutunsent") != 0 &&
-		    strcmp(cases[i].name, "closeunsent") != 0) {
+		    strcmp(cases[i].name, "closeunsent") != 0 &&
+		    strcmp(cases[i].name, "shutblock") != 0) {
 			t_set_nonblock(fd, 0);
 			t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
 		}
