@@ -28,8 +28,11 @@ int block_wait(int fd, short events, const struct timespec *deadline);
 
 /* block_wait2 - block_wait, also returning 0 when wake_fd (if >= 0) is
    readable or hung up: the fast path's waits end when relay.c takes the
-   connection over, since it then writes to the program's descriptor. */
-int block_wait2(int fd, short events, int wake_fd,
+   connection over, since it then writes to the program's descriptor.
+   restart 0: a signal ends the wait (EINTR) even after SA_RESTART
+   handlers, as a call that has transferred part of its bytes returns
+   that part rather than restart. */
+int block_wait2(int fd, short events, int wake_fd, int restart,
 		const struct timespec *deadline);
 
 #endif

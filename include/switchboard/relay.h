@@ -40,6 +40,16 @@ void relay_take(struct shim_sock *s, const char *why);
    ended by the relay's first moves), else 0.  One system call. */
 int relay_take_written_locked(struct shim_sock *s);
 
+/* relay_take_unsent_locked - the program shut its writing down or closed
+   its last descriptor on the fast path (caller holds s->lock) while the
+   session still holds ciphertext the kernel has not taken: a FIN on the
+   private socket now would cut those bytes off, so s switches to RELAY,
+   which sends them, then the close_notify (and ends the session after
+   them if nobody holds the program's end).  1 if s has left the fast
+   path, else 0 (nothing unsent: the caller sends the FIN or ends the
+   session itself). */
+int relay_take_unsent_locked(struct shim_sock *s);
+
 /* relay_shut_written_locked - the program shut its writing down on the
    fast path (caller holds s->lock; the TLS session said close_notify):
    its end of the socketpair is shut for writing too, so a write past the

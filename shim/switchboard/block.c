@@ -48,10 +48,10 @@ static int block_all_handlers_restart(void)
 
 int block_wait(int fd, short events, const struct timespec *deadline)
 {
-	return block_wait2(fd, events, -1, deadline);
+	return block_wait2(fd, events, -1, 1, deadline);
 }
 
-int block_wait2(int fd, short events, int wake_fd,
+int block_wait2(int fd, short events, int wake_fd, int restart,
 		const struct timespec *deadline)
 {
 	struct pollfd p[2] = { { .fd = fd, .events = events },
@@ -72,7 +72,8 @@ int block_wait2(int fd, short events, int wake_fd,
 			continue; /* re-check: poll may round down */
 		if (errno != EINTR)
 			return -1;
-		if (deadline != NULL || !block_all_handlers_restart())
+		if (!restart || deadline != NULL ||
+		    !block_all_handlers_restart())
 			return -1;
 	}
 }

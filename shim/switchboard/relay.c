@@ -360,7 +360,7 @@ static int relay_pump_locked(struct shim_sock *s)
 	const struct shim_engine_ops *e = sock_eng();
 	struct relay_state *r = s->relay;
 	uint32_t kfd_ev = 0, end_ev = 0;
-	int err = 0, fl;
+	int err = 0, fl, held;
 
 	if (!relay_handshake(s))
 		return r->phase == SOCK_FAILED;
@@ -385,9 +385,13 @@ static int relay_pump_locked(struct shim_sock *s)
 	}
 	if (!r->app_gone && relay_app_gone(s))
 		r->app_gone = r->app_eof = 1;
-	if (r->app_gone && r->tls_len == 0)
+	/* the end closes the private socket: not while the session holds
+	   bytes the kernel has not taken (the program's, its close_notify),
+	   as a kernel close sends what was written before the FIN */
+	held = !r->kfd_dead && e->unsent(s->tls) > 0;
+	if (r->app_gone && r->tls_len == 0 && !held)
 		return 1;
-	if (r->app_eof && r->tls_eof && r->app_len == 0)
+	if (r->app_eof && r->tls_eof && r->app_len == 0 && !held)
 		return 1;
 	if (r->kfd_dead && r->tls_eof)
 		return 1;
@@ -454,6 +458,10 @@ static const char relay_why_written[] =
 	"bytes reached the program's descriptor by a path the shim does not "
 	"hook";
 
+static const char relay_why_unsent[] =
+	"its writing was shut down while the kernel had not taken all the "
+	"bytes written";
+
 /* The watcher thread notices such bytes too (relay_event), but a write
    the program makes right after them would reach the session first: the
    stream would carry them out of order. */
@@ -465,6 +473,16 @@ int relay_take_written_locked(struct shim_sock *s)
 	    real.recv(s->shim_end, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 1)
 		return 0;
 	relay_switch_locked(s, relay_why_written);
+	relay_run_locked(s);
+	return !sock_fast(s);
+}
+
+int relay_take_unsent_locked(struct shim_sock *s)
+{
+	if (atomic_load(&s->state) != SOCK_READY ||
+	    sock_eng()->unsent(s->tls) == 0)
+		return 0;
+	relay_switch_locked(s, relay_why_unsent);
 	relay_run_locked(s);
 	return !sock_fast(s);
 }
@@ -507,7 +525,8 @@ static void relay_event(struct shim_sock *s)
 			log_msg(SHIM_LOG_DEBUG, "%s: the program's descriptor "
 				"was closed past the hooks; the session ends",
 				s->info.label);
-			sock_end_locked(s, 1);
+			if (!relay_take_unsent_locked(s))
+				sock_end_locked(s, 1);
 			break;
 		case 1:
 			relay_switch_locked(s, relay_why_written);

@@ -939,7 +939,9 @@ void sock_last_close(struct shim_sock *s)
 	if (!sock_owned(s) || sock_lock(s) < 0)
 		return;
 	/* hung up (everyone closed it) with nothing unread: the end */
-	if (sock_emulated(atomic_load(&s->state)) && relay_end_state(s) == 2)
+	if (sock_emulated(atomic_load(&s->state)) && relay_end_state(s) == 2 &&
+	    !relay_take_unsent_locked(s)) /* what the kernel has not taken:
+					     the relay sends it, then ends */
 		sock_end_locked(s, 1);
 	/* references beyond the caller's and the watch's are calls of other
 	   threads in flight (one blocked in read() holds the descriptor, so

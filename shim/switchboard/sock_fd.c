@@ -153,6 +153,13 @@ int sock_shutdown(struct shim_sock *s, int fd, int how)
 		if ((how == SHUT_WR || how == SHUT_RDWR) && !s->wr_shut) {
 			sock_eng()->shutdown(s->tls);
 			s->wr_shut = 1;
+			/* the FIN goes after every byte written: if the
+			   kernel has not taken them all, the relay sends them
+			   and the program's end is shut as a relayed one */
+			if (relay_take_unsent_locked(s)) {
+				sock_unlock(s);
+				return real.shutdown(fd, how);
+			}
 			relay_shut_written_locked(s, fd);
 		}
 		if (how == SHUT_RD || how == SHUT_RDWR)

@@ -141,13 +141,15 @@ static int sock_take_error_locked(struct shim_sock *s)
 /* Wait for what the engine wants (SHIM_IO_WANT_READ: readable, else
    writable) of the private socket, or for the program's descriptor to
    become readable (relay.c writing there: it took the connection over)
-   while fd is still this socket's. */
-static int sock_wait(struct shim_sock *s, int fd, int want,
+   while fd is still this socket's.  A call that has moved bytes is not
+   restarted after a signal (SA_RESTART or not): it returns them. */
+static int sock_wait(struct shim_sock *s, int fd, int want, size_t moved,
 		     const struct timespec *dl)
 {
 	short events = want == SHIM_IO_WANT_READ ? POLLIN : POLLOUT;
 
-	return block_wait2(s->kfd, events, sock_number_is(s, fd) ? fd : -1, dl);
+	return block_wait2(s->kfd, events, sock_number_is(s, fd) ? fd : -1,
+			   moved == 0, dl);
 }
 
 /* A read the kernel served from the program's descriptor (RELAY, DONE):
@@ -215,7 +217,7 @@ ssize_t sock_recv(struct shim_sock *s, int fd, void *buf, size_t len,
 		} else {
 			if (dl == NULL && block_deadline_tv(&deadline, &s->rcvtimeo))
 				dl = &deadline;
-			if (sock_wait(s, fd, (int)n, dl) < 0)
+			if (sock_wait(s, fd, (int)n, got, dl) < 0)
 				return got > 0 ? (ssize_t)got : -1;
 		}
 	}
@@ -245,7 +247,7 @@ static int sock_drain_blocking(struct shim_sock *s, int fd,
 			errno = err;
 			return -1;
 		}
-		if (sock_wait(s, fd, rc, dl) < 0)
+		if (sock_wait(s, fd, rc, 1, dl) < 0)
 			return -1;
 	}
 }
@@ -266,6 +268,24 @@ static int sock_send_allowed(struct shim_sock *s, int fd, int nonblock,
 		return -1;
 	}
 	return 0;
+}
+
+/* The rest of a blocking write the relay took over after `done` bytes:
+   a partial transfer raises no SIGPIPE, as the kernel's does not. */
+static ssize_t sock_send_rest(int fd, const void *buf, size_t len, int flags,
+			      size_t done)
+{
+	return sock_io_rest(real.send(fd, (const char *)buf + done, len - done,
+				      done > 0 ? flags | MSG_NOSIGNAL : flags),
+			    done);
+}
+
+/* A write that met the end of writing: what it had sent, else EPIPE. */
+static ssize_t sock_send_shut(size_t done, int flags)
+{
+	if (done == 0)
+		sock_raise_sigpipe(flags);
+	return sock_io_end(done, EPIPE);
 }
 
 ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
@@ -292,11 +312,13 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 		case SOCK_IO_LOCKED:
 			break;
 		case SOCK_IO_KERNEL: /* blocking: the rest through the relay */
-			return sock_io_rest(real.send(fd, (const char *)buf + done,
-						      len - done, flags),
-					    done);
+			return sock_send_rest(fd, buf, len, flags, done);
 		default:
 			return ret;
+		}
+		if (s->wr_shut) { /* another thread's shutdown(SHUT_WR) */
+			sock_unlock(s);
+			return sock_send_shut(done, flags);
 		}
 		if (done == 0 && relay_take_written_locked(s)) {
 			sock_unlock(s);
@@ -312,7 +334,7 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 			return sock_io_end(done, err);
 		} else if (nonblock) {
 			return sock_io_end(done, EAGAIN);
-		} else if (sock_wait(s, fd, (int)n, dl) < 0) {
+		} else if (sock_wait(s, fd, (int)n, done, dl) < 0) {
 			/* a signal or SO_SNDTIMEO: what was sent, as the
 			   kernel reports it; a blocking write is short only
 			   then */
@@ -584,12 +606,19 @@ ssize_t sock_sendfile(struct shim_sock *s, int out, int in, off_t *off,
 			break;
 		}
 		w = sock_send(s, out, buf, (size_t)r, 0);
+		if (w < r && off == NULL) {
+			/* give back what was not sent, also when nothing was
+			   (EAGAIN, EINTR): the file position is past only
+			   what the socket took, as the kernel leaves it */
+			int err = errno;
+
+			lseek(in, (w > 0 ? w : 0) - r, SEEK_CUR);
+			errno = err;
+		}
 		if (w > 0) {
 			done += (size_t)w;
 			if (off)
 				*off += w;
-			else if (w < r)
-				lseek(in, w - r, SEEK_CUR); /* give back what was not sent */
 		}
 		if (w < r) {
 			if (w < 0 && done == 0) {

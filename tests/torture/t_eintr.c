@@ -10,6 +10,10 @@
  *     the read was blocked;
  *   - with SA_RESTART, poll() still fails with EINTR (poll is never
  *     restarted, see signal(7)).
+ *   - with SA_RESTART, recv(MSG_WAITALL) for a PING's reply and a
+ *     BLPOP's, interrupted after the first came: returns that part (a
+ *     call that has transferred bytes is not restarted), and the rest
+ *     follows in the next call.
  *
  * Checks: errno and timing as above; the BLPOP replies byte-exact, so an
  * interrupted call loses or duplicates nothing.
@@ -165,6 +169,39 @@ int main(int argc, char **argv)
 	t_cmd_expect(p, ":1\r\n", "LPUSH", key, "after-poll", NULL);
 	blpop_reply(&exp, key, "after-poll");
 	t_expect(c, "BLPOP reply after poll's EINTR", exp.p, exp.len);
+
+	/* SA_RESTART does not restart a call that has moved bytes */
+	t_phase = "recv(MSG_WAITALL) with part of it, handler with SA_RESTART";
+	{
+		struct tbuf two = { 0 }, want = { 0 };
+		char got[256];
+		ssize_t r;
+
+		resp_cmd(&two, "PING", NULL);
+		tbuf_add(&two, cmd.p, cmd.len);
+		t_write_all(c, two.p, two.len);
+		tbuf_add(&want, "+PONG\r\n", 7);
+		blpop_reply(&exp, key, "waitall");
+		tbuf_add(&want, exp.p, exp.len);
+		pu = (struct pusher){ p, key, "waitall", 700 };
+		th = start_pusher(&pu);
+		n = alarms;
+		arm_timer(200);
+		r = recv(c, got, want.len, MSG_WAITALL);
+		if (r != 7)
+			die_errno("recv(MSG_WAITALL) interrupted after the PONG "
+				  "(SA_RESTART): %zd, expected the 7 bytes it had",
+				  r);
+		if (alarms != n + 1)
+			die("MSG_WAITALL: the handler ran %d times",
+			    (int)(alarms - n));
+		t_read_exact(c, got + 7, want.len - 7, "the rest after MSG_WAITALL");
+		t_compare("PONG and BLPOP replies around the signal", want.p,
+			  want.len, got, want.len);
+		pthread_join(th, NULL);
+		tbuf_free(&two);
+		tbuf_free(&want);
+	}
 
 	t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
 	close(c);

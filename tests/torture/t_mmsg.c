@@ -6,7 +6,11 @@
  *     returns 3, each msg_len the message's size;
  *   - recvmmsg of the replies into 2 messages: the first holds data;
  *   - sendfile of a file holding 100 pipelined INCRs, with an offset and
- *     without: the replies are :1 .. :100.
+ *     without: the replies are :1 .. :100;
+ *   - sendfile without an offset on a non-blocking socket while a script
+ *     stalls the server: each call that fails (EAGAIN) leaves the file
+ *     position where it was, each one that sends n moves it n, and the
+ *     8 MiB SET arrives whole.
  */
 #include "torture.h"
 
@@ -108,6 +112,68 @@ static void sendfile_round(int fd, int with_offset)
 	tbuf_free(&exp);
 }
 
+/* The file position after each non-blocking sendfile(NULL) is past only
+   what the socket took: a call that fails with EAGAIN moves it not. */
+static void sendfile_eagain_round(int fd)
+{
+	char key[128], path[] = "/tmp/t_mmsg.XXXXXX", exp[64];
+	size_t vlen = 8u << 20;
+	struct tbuf cmd = { 0 };
+	char *val = malloc(vlen);
+	off_t sent = 0, pos;
+	int f, h, eagain = 0;
+
+	if (val == NULL)
+		die("out of memory");
+	t_key(key, sizeof(key), "sf-eagain");
+	memset(val, 'v', vlen);
+	resp_cmdv(&cmd, 3, (const char *const[]){ "SET", key, val },
+		  (const size_t[]){ 3, strlen(key), vlen });
+	f = mkstemp(path);
+	if (f < 0)
+		die_errno("mkstemp");
+	unlink(path);
+	t_write_all(f, cmd.p, cmd.len);
+	if (lseek(f, 0, SEEK_SET) != 0)
+		die_errno("lseek");
+	h = t_stall_server(1000000);
+	t_set_nonblock(fd, 1);
+	while (sent < (off_t)cmd.len) {
+		ssize_t n = sendfile(fd, f, NULL, cmd.len - (size_t)sent);
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+		if (n < 0 && errno != EAGAIN)
+			die_errno("sendfile after %lld bytes", (long long)sent);
+		if (n == 0)
+			die("sendfile returned 0 after %lld of %zu bytes",
+			    (long long)sent, cmd.len);
+		if (n > 0)
+			sent += n;
+		else
+			eagain++;
+		pos = lseek(f, 0, SEEK_CUR);
+		if (pos != sent)
+			die("sendfile %s: file position %lld, %lld bytes sent",
+			    n < 0 ? "failed with EAGAIN" : "returned",
+			    (long long)pos, (long long)sent);
+		if (n < 0)
+			poll(&p, 1, 5000);
+	}
+	t_set_nonblock(fd, 0);
+	close(f);
+	if (eagain == 0)
+		die("sendfile never met EAGAIN while the server was stalled");
+	t_expect_str(h, "stall script", ":1\r\n");
+	close(h);
+	t_expect_str(fd, "SET sent by sendfile", "+OK\r\n");
+	snprintf(exp, sizeof(exp), ":%zu\r\n", vlen);
+	t_cmd_expect(fd, exp, "STRLEN", key, NULL);
+	t_cmd_expect(fd, ":1\r\n", "DEL", key, NULL);
+	t_checked();
+	tbuf_free(&cmd);
+	free(val);
+}
+
 int main(int argc, char **argv)
 {
 	int fd;
@@ -119,6 +185,8 @@ int main(int argc, char **argv)
 	t_phase = "sendfile";
 	sendfile_round(fd, 1);
 	sendfile_round(fd, 0);
+	t_phase = "sendfile EAGAIN";
+	sendfile_eagain_round(fd);
 	close(fd);
 	t_done();
 	return 0;

@@ -42,6 +42,18 @@
  *   wrshut    a PING, shutdown(SHUT_WR), then a raw syscall(SYS_write):
  *             EPIPE (the bytes can go nowhere), and still the PING's reply
  *             then the end of stream
+ *   shutunsent  while the server is stalled, a non-blocking write of a
+ *             pipeline of INCRs returns short (n bytes), then at once
+ *             shutdown(SHUT_WR): the server gets those n bytes whole
+ *             before the end (the counter, read on another connection,
+ *             is n / one INCR's length); through the shim the session
+ *             still held some of them when the FIN was asked for
+ *   closeunsent the same with CLIENT REPLY OFF and close() for the
+ *             shutdown: a kernel close sends what was written first too
+ *   shutblock another thread blocked in a write of 8 MiB to a stalled
+ *             server, then shutdown(SHUT_WR): the write returns what it
+ *             had sent (a partial transfer: no SIGPIPE, which is left at
+ *             its default here), and the shim logs no error for it
  *
  * Checks: every reply byte-exact, and the counts and events above; after
  * each case that keeps its connection, a PING answered with nothing before
@@ -389,6 +401,132 @@ static void case_etout(int fd)
 	close(ep);
 }
 
+/* shutunsent, closeunsent: fd is closed by the second */
+static void unsent_end(int fd, int by_close)
+{
+	struct tbuf one = { 0 }, b = { 0 };
+	char key[128], exp[64];
+	ssize_t w;
+	size_t want, pre;
+	int stall;
+
+	t_phase = by_close ? "closeunsent" : "shutunsent";
+	t_key(key, sizeof(key), t_phase);
+	/* no replies: a reply reaching a closed socket resets it, and the
+	   kernel drops what it still had to send */
+	if (by_close)
+		resp_cmd(&b, "CLIENT", "REPLY", "OFF", NULL);
+	pre = b.len;
+	resp_cmd(&one, "INCR", key, NULL);
+	while (b.len < (16u << 20))
+		tbuf_add(&b, one.p, one.len);
+	stall = t_stall_server(1000000);
+	t_set_nonblock(fd, 1);
+	w = write(fd, b.p, b.len);
+	if (w <= 0 || (size_t)w == b.len)
+		die_errno("%s: write of %zu bytes to a stalled server: %zd",
+			  t_phase, b.len, w);
+	if (by_close)
+		close(fd);
+	else if (shutdown(fd, SHUT_WR) < 0)
+		die_errno("shutunsent: shutdown(SHUT_WR)");
+	t_expect_str(stall, "the stalling script", ":1\r\n");
+	want = ((size_t)w - pre) / one.len;
+	/* the server has the end of stream once it has every byte: until
+	   then the counter may still be rising */
+	for (int i = 0; i < 100; i++) {
+		struct tbuf c = { 0 };
+		char *got;
+		size_t n;
+
+		resp_cmd(&c, "GET", key, NULL);
+		t_write_all(stall, c.p, c.len);
+		tbuf_free(&c);
+		got = t_read_reply(stall, &n, "GET of the counter");
+		snprintf(exp, sizeof(exp), "$%d\r\n%zu\r\n",
+			 snprintf(NULL, 0, "%zu", want), want);
+		if (strcmp(got, exp) == 0 || i == 99) {
+			char what[96];
+
+			snprintf(what, sizeof(what), "%s: the counter (INCRs "
+				 "the server got before the end)", t_phase);
+			t_compare(what, exp, strlen(exp), got, n);
+			free(got);
+			break;
+		}
+		free(got);
+		t_sleep_ms(50);
+	}
+	t_checked();
+	t_cmd_expect(stall, ":1\r\n", "DEL", key, NULL);
+	close(stall);
+	tbuf_free(&one);
+	tbuf_free(&b);
+}
+
+static void case_shutunsent(int fd)
+{
+	unsent_end(fd, 0);
+}
+
+static void case_closeunsent(int fd)
+{
+	unsent_end(fd, 1);
+}
+
+struct shutblock {
+	int fd;
+	const char *p;
+	size_t len;
+	ssize_t w;
+	int err;
+};
+
+static void *shutblock_main(void *arg)
+{
+	struct shutblock *b = arg;
+
+	b->w = write(b->fd, b->p, b->len);
+	b->err = errno;
+	return NULL;
+}
+
+static void case_shutblock(int fd)
+{
+	struct shutblock b = { .fd = fd, .len = 8u << 20 };
+	char *big = malloc(b.len);
+	void (*old)(int) = signal(SIGPIPE, SIG_DFL);
+	pthread_t t;
+	int stall;
+	static const char head[] =
+		"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$99999999\r\n";
+
+	t_phase = "shutblock";
+	if (big == NULL)
+		die("out of memory");
+	/* a bulk string longer than what is sent: nothing runs */
+	memset(big, 'b', b.len);
+	memcpy(big, head, sizeof(head) - 1);
+	b.p = big;
+	stall = t_stall_server(1500000);
+	if (pthread_create(&t, NULL, shutblock_main, &b) != 0)
+		die("shutblock: pthread_create");
+	t_sleep_ms(300);
+	if (shutdown(fd, SHUT_WR) < 0)
+		die_errno("shutblock: shutdown(SHUT_WR)");
+	pthread_join(t, NULL);
+	if (b.w <= 0 || (size_t)b.w >= b.len) {
+		errno = b.err;
+		die_errno("shutblock: the blocked write returned %zd, not the "
+			  "part it had sent", b.w);
+	}
+	t_checked();
+	t_expect_str(stall, "the stalling script", ":1\r\n");
+	close(stall);
+	signal(SIGPIPE, old);
+	free(big);
+}
+
 /* what the kernel says of the TCP connection, before and after a switch */
 static void case_names(int fd)
 {
@@ -512,7 +650,9 @@ int main(int argc, char **argv)
 		{ "etswitch", case_etswitch },	 { "pollswitch", case_pollswitch },
 		{ "fork", case_fork },		 { "dup", case_dup },
 		{ "etout", case_etout },
-		{ "wrshut", case_wrshut },
+		{ "wrshut", case_wrshut },	 { "shutunsent", case_shutunsent },
+		{ "closeunsent", case_closeunsent },
+		{ "shutblock", case_shutblock },
 	};
 
 	t_init(argc, argv);
@@ -527,11 +667,15 @@ int main(int argc, char **argv)
 		/* nothing repeated after the last reply: the next one is
 		   this PING's (but where the case ended the stream) */
 		if (strcmp(cases[i].name, "shutwr") != 0 &&
-		    strcmp(cases[i].name, "wrshut") != 0) {
+		    strcmp(cases[i].name, "wrshut") != 0 &&
+		    strcmp(cases[i].name, "shutunsent") != 0 &&
+		    strcmp(cases[i].name, "closeunsent") != 0 &&
+		    strcmp(cases[i].name, "shutblock") != 0) {
 			t_set_nonblock(fd, 0);
 			t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
 		}
-		close(fd);
+		if (strcmp(cases[i].name, "closeunsent") != 0)
+			close(fd);
 		printf("%s: ok\n", cases[i].name);
 	}
 	t_done();
