@@ -399,6 +399,10 @@ static int relay_pump_locked(struct shim_sock *s)
 		end_ev |= EPOLLIN;
 	if (r->app_len > 0)
 		end_ev |= EPOLLOUT;
+	/* plaintext the session holds (RELAY_ROUNDS cut the moves short) is
+	   no event of kfd's: ask for one of the end's that comes at once */
+	else if (!r->tls_eof && !r->app_gone && e->buffered(s->tls))
+		end_ev |= EPOLLOUT;
 	if (!r->tls_eof && r->app_len == 0)
 		kfd_ev |= EPOLLIN;
 	/* a hang-up is reported whatever is asked: once seen, stop asking */

@@ -21,11 +21,16 @@
  *          the socket is drained).  A transport that returns a short read
  *          while data is still available loses the edge: the 5 s wait
  *          times out.
+ *   relayed the et phase on a second connection that a PING written by
+ *          syscall(SYS_write) has switched to relay mode (through the
+ *          shim: the relay thread carries its bytes, and must carry all
+ *          of each reply, not stop with its tail still in the session).
  *
  * TORTURE_DRAIN_ROUNDS overrides 1000; TORTURE_DRAIN_PHASES (say "poll,et")
  * runs only the phases named.  Every reply is checked byte-exact.
  */
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 
 #include "torture.h"
 
@@ -156,7 +161,8 @@ static void phase_poll(int fd, const char *key, const struct tbuf *exp, int n)
 }
 
 /* phase et: edge-triggered, stop at the first short read, never stall. */
-static void phase_et(int fd, const char *key, const struct tbuf *exp, int n)
+static void phase_et(int fd, const char *name, const char *key,
+		     const struct tbuf *exp, int n)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u64 = 0xd7a1 };
 	char *buf = malloc(CHUNK);
@@ -165,13 +171,13 @@ static void phase_et(int fd, const char *key, const struct tbuf *exp, int n)
 
 	if (!buf)
 		die("out of memory");
-	t_phase = "et";
+	t_phase = name;
 	if (ep < 0)
 		die_errno("epoll_create1");
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
 		die_errno("epoll_ctl(ADD, EPOLLIN|EPOLLET)");
 	for (int i = 0; i < n; i++) {
-		struct texp x = { "et: GET 1 MiB", exp->p, exp->len, 0 };
+		struct texp x = { "GET 1 MiB", exp->p, exp->len, 0 };
 
 		send_get(fd, key);
 		while (!texp_done(&x)) {
@@ -183,10 +189,10 @@ static void phase_et(int fd, const char *key, const struct tbuf *exp, int n)
 			if (rc < 0)
 				die_errno("epoll_wait");
 			if (rc == 0)
-				die("et: no edge for 5 s at reply byte %zu of %zu of GET %d: a short "
-				    "read left data behind", x.pos, x.len, i);
+				die("%s: no edge for 5 s at reply byte %zu of %zu of GET %d: a "
+				    "short read left data behind", name, x.pos, x.len, i);
 			if (got.data.u64 != 0xd7a1)
-				die("et: event carries epoll_data 0x%llx",
+				die("%s: event carries epoll_data 0x%llx", name,
 				    (unsigned long long)got.data.u64);
 			edges++;
 			for (;;) {
@@ -200,16 +206,17 @@ static void phase_et(int fd, const char *key, const struct tbuf *exp, int n)
 				if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 					break; /* a spurious edge: allowed */
 				if (r < 0)
-					die_errno("et: recv at reply byte %zu", x.pos);
+					die_errno("%s: recv at reply byte %zu", name, x.pos);
 				if (r == 0)
-					die("et: EOF at reply byte %zu", x.pos);
+					die("%s: EOF at reply byte %zu", name, x.pos);
 				texp_feed(&x, buf, (size_t)r);
 				if ((size_t)r < ask)
 					break; /* short: drained, wait for the next edge */
 			}
 		}
 	}
-	printf("et: %d replies of %zu bytes in %u edges\n", n, exp->len, edges);
+	printf("%s: %d replies of %zu bytes in %u edges\n", name, n, exp->len,
+	       edges);
 	close(ep);
 	free(buf);
 }
@@ -240,7 +247,17 @@ int main(int argc, char **argv)
 	if (phase_on("poll"))
 		phase_poll(fd, big, &exp, n);
 	if (phase_on("et"))
-		phase_et(fd, big, &exp, n);
+		phase_et(fd, "et", big, &exp, n);
+	if (phase_on("relayed")) {
+		int rfd = t_connect();
+
+		t_phase = "relayed";
+		if (syscall(SYS_write, rfd, "PING\r\n", 6) != 6)
+			die_errno("relayed: syscall(SYS_write) of a PING");
+		t_expect_str(rfd, "relayed: the raw PING's reply", "+PONG\r\n");
+		phase_et(rfd, "relayed", big, &exp, n);
+		close(rfd);
+	}
 
 	t_phase = "cleanup";
 	resp_cmd(&cmd, "DEL", key, big, NULL);

@@ -54,6 +54,10 @@
  *             server, then shutdown(SHUT_WR): the write returns what it
  *             had sent (a partial transfer: no SIGPIPE, which is left at
  *             its default here), and the shim logs no error for it
+ *   relaybig  relayed (a raw PING), 1000 GETs of a 1 MiB value, each
+ *             reply awaited by poll() (5 s at most): all of every reply
+ *             (plaintext the session holds past the relay's moves per
+ *             wake-up is carried too)
  *
  * Checks: every reply byte-exact, and the counts and events above; after
  * each case that keeps its connection, a PING answered with nothing before
@@ -636,6 +640,59 @@ static void case_pollswitch(int fd)
 	t_checked();
 }
 
+static void case_relaybig(int fd)
+{
+	size_t vlen = (size_t)1 << 20;
+	struct tbuf cmd = { 0 }, exp = { 0 };
+	char key[64], *buf, *v = malloc(vlen);
+	const char *a[] = { "SET", t_key(key, sizeof(key), "relaybig"), v };
+	size_t l[] = { 3, strlen(key), vlen };
+
+	t_phase = "relaybig";
+	if (v == NULL || (buf = malloc(vlen + 64)) == NULL)
+		die("relaybig: out of memory");
+	t_fill(v, vlen, 7);
+	raw_write(fd, "PING\r\n");
+	t_expect_str(fd, "relaybig: the raw PING's reply", "+PONG\r\n");
+	resp_cmdv(&cmd, 3, a, l);
+	t_write_all(fd, cmd.p, cmd.len);
+	t_expect_str(fd, "relaybig: SET", "+OK\r\n");
+	tbuf_free(&cmd);
+	resp_cmd(&cmd, "GET", key, NULL);
+	resp_bulk(&exp, v, vlen);
+	for (int i = 0; i < 1000; i++) {
+		size_t got = 0;
+
+		t_write_all(fd, cmd.p, cmd.len);
+		while (got < exp.len) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			size_t want = exp.len - got;
+			ssize_t r;
+
+			if (poll(&p, 1, 5000) != 1)
+				die("relaybig: no POLLIN for 5 s at byte %zu of "
+				    "GET %d", got, i);
+			r = read(fd, buf, want < vlen + 64 ? want : vlen + 64);
+			if (r <= 0)
+				die("relaybig: read %zd at byte %zu of GET %d",
+				    r, got, i);
+			if (memcmp(buf, exp.p + got, (size_t)r) != 0)
+				die("relaybig: GET %d differs near byte %zu", i,
+				    got);
+			got += (size_t)r;
+		}
+	}
+	t_checked();
+	tbuf_free(&cmd);
+	resp_cmd(&cmd, "DEL", key, NULL);
+	t_write_all(fd, cmd.p, cmd.len);
+	t_expect_str(fd, "relaybig: DEL", ":1\r\n");
+	tbuf_free(&cmd);
+	tbuf_free(&exp);
+	free(buf);
+	free(v);
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = getenv("T_SWITCH_CASE");
@@ -652,7 +709,7 @@ int main(int argc, char **argv)
 		{ "etout", case_etout },
 		{ "wrshut", case_wrshut },	 { "shutunsent", case_shutunsent },
 		{ "closeunsent", case_closeunsent },
-		{ "shutblock", case_shutblock },
+		{ "shutblock", case_shutblock }, { "relaybig", case_relaybig },
 	};
 
 	t_init(argc, argv);
