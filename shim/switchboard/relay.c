@@ -481,14 +481,23 @@ int relay_take_written_locked(struct shim_sock *s)
 	return !sock_fast(s);
 }
 
-int relay_take_unsent_locked(struct shim_sock *s)
+static const char relay_why_exit[] =
+	"the process is exiting while the kernel had not taken all the bytes "
+	"written";
+
+static int relay_take_unsent_why(struct shim_sock *s, const char *why)
 {
 	if (atomic_load(&s->state) != SOCK_READY ||
 	    sock_eng()->unsent(s->tls) == 0)
 		return 0;
-	relay_switch_locked(s, relay_why_unsent);
+	relay_switch_locked(s, why);
 	relay_run_locked(s);
 	return !sock_fast(s);
+}
+
+int relay_take_unsent_locked(struct shim_sock *s)
+{
+	return relay_take_unsent_why(s, relay_why_unsent);
 }
 
 void relay_shut_written_locked(struct shim_sock *s, int fd)
@@ -675,7 +684,6 @@ int relay_is_private_fd(int fd)
 	return fd >= 0 && n > 0;
 }
 
-/* 1 while bytes of the program wait to be carried (any watched socket). */
 /* Caller holds s->lock: 1 while bytes of the program wait to be carried. */
 static int relay_busy_locked(struct shim_sock *s)
 {
@@ -689,27 +697,51 @@ static int relay_busy_locked(struct shim_sock *s)
 		(s->tls != NULL && sock_eng()->unsent(s->tls) > 0));
 }
 
-/* 1 while any watched socket has bytes of the program in flight. */
-static int relay_busy(void)
+/*
+ * fn on every watched socket, each locked and with a reference, until one
+ * returns nonzero (returned).  No allocation: _exit may run in a signal
+ * handler.  The list is walked a batch at a time; a socket that comes or
+ * goes meanwhile may be skipped or seen twice.
+ */
+static int relay_each(int (*fn)(struct shim_sock *))
 {
 	struct shim_sock *batch[RELAY_EVENTS];
-	int n = 0, busy = 0;
+	int ret = 0;
 
-	pthread_mutex_lock(&relay_mu);
-	for (struct shim_sock *s = relay_list; s != NULL && n < RELAY_EVENTS;
-	     s = s->live_next) {
-		sock_get(s);
-		batch[n++] = s;
-	}
-	pthread_mutex_unlock(&relay_mu);
-	for (int i = 0; i < n; i++) {
-		if (!busy && sock_lock(batch[i]) == 0) {
-			busy = relay_busy_locked(batch[i]);
-			sock_unlock(batch[i]);
+	for (size_t skip = 0; ret == 0; skip += RELAY_EVENTS) {
+		size_t i = 0;
+		int n = 0;
+
+		pthread_mutex_lock(&relay_mu);
+		for (struct shim_sock *s = relay_list;
+		     s != NULL && n < RELAY_EVENTS; s = s->live_next, i++) {
+			if (i >= skip) {
+				sock_get(s);
+				batch[n++] = s;
+			}
 		}
-		sock_put(batch[i]);
+		pthread_mutex_unlock(&relay_mu);
+		for (int k = 0; k < n; k++) {
+			if (ret == 0 && sock_lock(batch[k]) == 0) {
+				ret = fn(batch[k]);
+				sock_unlock(batch[k]);
+			}
+			sock_put(batch[k]);
+		}
+		if (n < RELAY_EVENTS)
+			break;
 	}
-	return busy;
+	return ret;
+}
+
+/* Caller holds s->lock: the session holds ciphertext the kernel has not
+   taken, on the fast path; a kernel socket sends it after the process
+   ends, so the relay sends it while the exit waits.  Always 0. */
+static int relay_exit_take_locked(struct shim_sock *s)
+{
+	if (sock_fast(s) && sock_owned(s))
+		(void)relay_take_unsent_why(s, relay_why_exit);
+	return 0;
 }
 
 void relay_drain(void)
@@ -720,7 +752,8 @@ void relay_drain(void)
 		return; /* not this process's thread (a fork or vfork child) */
 	deadline_ms_to_ts(RELAY_DRAIN_NAP_MS, &nap);
 	deadline_in_ms(&end, RELAY_DRAIN_MS);
-	while (relay_busy() && !deadline_passed(&end))
+	(void)relay_each(relay_exit_take_locked);
+	while (relay_each(relay_busy_locked) && !deadline_passed(&end))
 		nanosleep(&nap, NULL);
 }
 

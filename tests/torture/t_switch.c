@@ -50,6 +50,11 @@
  *             still held some of them when the FIN was asked for
  *   closeunsent the same with CLIENT REPLY OFF and close() for the
  *             shutdown: a kernel close sends what was written first too
+ *   exitunsent  the same in a child on its own connection, which calls
+ *             exit(0), then in another that calls _exit(0), neither
+ *             closing it: the kernel closes a process's sockets at its
+ *             end and sends what they hold (through the shim: the exit
+ *             waits up to 2 s for it, longer than the server's stall)
  *   shutblock another thread blocked in a write of 8 MiB to a stalled
  *             server, then shutdown(SHUT_WR): the write returns what it
  *             had sent (a partial transfer: no SIGPIPE, which is left at
@@ -405,34 +410,77 @@ static void case_etout(int fd)
 	close(ep);
 }
 
-/* shutunsent, closeunsent: fd is closed by the second */
-static void unsent_end(int fd, int by_close)
+enum unsent_how { BY_SHUTDOWN, BY_CLOSE, BY_EXIT, BY__EXIT };
+
+/* exitunsent: the write of b in a child on its own connection, which ends
+   by how without closing it; the count written, as the child saw it */
+static ssize_t unsent_child(const struct tbuf *b, enum unsent_how how)
 {
+	int pfd[2], st;
+	ssize_t w = -1;
+	pid_t pid;
+
+	if (pipe(pfd) < 0)
+		die_errno("%s: pipe", t_phase);
+	pid = fork();
+	if (pid < 0)
+		die_errno("%s: fork", t_phase);
+	if (pid == 0) {
+		int c = t_connect();
+
+		t_set_nonblock(c, 1);
+		w = write(c, b->p, b->len);
+		if (write(pfd[1], &w, sizeof(w)) != sizeof(w))
+			_exit(3);
+		if (how == BY_EXIT)
+			exit(0);
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &w, sizeof(w)) != sizeof(w))
+		die("%s: the child wrote no count", t_phase);
+	close(pfd[0]);
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		die("%s: the child failed (status 0x%x)", t_phase, st);
+	return w;
+}
+
+/* shutunsent, closeunsent, exitunsent: fd is closed by the second; the
+   others use their own connections */
+static void unsent_end(int fd, enum unsent_how how)
+{
+	static const char *const names[] = { "shutunsent", "closeunsent",
+					     "exitunsent (exit)",
+					     "exitunsent (_exit)" };
 	struct tbuf one = { 0 }, b = { 0 };
 	char key[128], exp[64];
 	ssize_t w;
 	size_t want, pre;
 	int stall;
 
-	t_phase = by_close ? "closeunsent" : "shutunsent";
-	t_key(key, sizeof(key), t_phase);
+	t_phase = names[how];
+	t_key(key, sizeof(key), how == BY_SHUTDOWN ? "shutunsent" : "unsent");
 	/* no replies: a reply reaching a closed socket resets it, and the
 	   kernel drops what it still had to send */
-	if (by_close)
+	if (how != BY_SHUTDOWN)
 		resp_cmd(&b, "CLIENT", "REPLY", "OFF", NULL);
 	pre = b.len;
 	resp_cmd(&one, "INCR", key, NULL);
 	while (b.len < (16u << 20))
 		tbuf_add(&b, one.p, one.len);
 	stall = t_stall_server(1000000);
-	t_set_nonblock(fd, 1);
-	w = write(fd, b.p, b.len);
+	if (how == BY_EXIT || how == BY__EXIT) {
+		w = unsent_child(&b, how);
+	} else {
+		t_set_nonblock(fd, 1);
+		w = write(fd, b.p, b.len);
+	}
 	if (w <= 0 || (size_t)w == b.len)
 		die_errno("%s: write of %zu bytes to a stalled server: %zd",
 			  t_phase, b.len, w);
-	if (by_close)
+	if (how == BY_CLOSE)
 		close(fd);
-	else if (shutdown(fd, SHUT_WR) < 0)
+	else if (how == BY_SHUTDOWN && shutdown(fd, SHUT_WR) < 0)
 		die_errno("shutunsent: shutdown(SHUT_WR)");
 	t_expect_str(stall, "the stalling script", ":1\r\n");
 	want = ((size_t)w - pre) / one.len;
@@ -470,12 +518,18 @@ static void unsent_end(int fd, int by_close)
 
 static void case_shutunsent(int fd)
 {
-	unsent_end(fd, 0);
+	unsent_end(fd, BY_SHUTDOWN);
 }
 
 static void case_closeunsent(int fd)
 {
-	unsent_end(fd, 1);
+	unsent_end(fd, BY_CLOSE);
+}
+
+static void case_exitunsent(int fd)
+{
+	unsent_end(fd, BY_EXIT);
+	unsent_end(fd, BY__EXIT);
 }
 
 struct shutblock {
@@ -709,6 +763,7 @@ int main(int argc, char **argv)
 		{ "etout", case_etout },
 		{ "wrshut", case_wrshut },	 { "shutunsent", case_shutunsent },
 		{ "closeunsent", case_closeunsent },
+		{ "exitunsent", case_exitunsent },
 		{ "shutblock", case_shutblock }, { "relaybig", case_relaybig },
 	};
 
