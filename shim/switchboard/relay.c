@@ -383,15 +383,16 @@ static int relay_pump_locked(struct shim_sock *s)
 		if (e->unsent(s->tls) > 0)
 			kfd_ev |= EPOLLOUT;
 	}
+	/* what the program wrote before it hung up is still to be read: its
+	   end of stream comes after it (app_eof, from relay_to_tls) */
 	if (!r->app_gone && relay_app_gone(s))
-		r->app_gone = r->app_eof = 1;
+		r->app_gone = 1;
 	/* the end closes the private socket: not while the session holds
 	   bytes the kernel has not taken (the program's, its close_notify),
 	   as a kernel close sends what was written before the FIN */
 	held = !r->kfd_dead && e->unsent(s->tls) > 0;
-	if (r->app_gone && r->tls_len == 0 && !held)
-		return 1;
-	if (r->app_eof && r->tls_eof && r->app_len == 0 && !held)
+	if ((r->app_gone || r->tls_eof) && r->app_eof && r->tls_len == 0 &&
+	    r->app_len == 0 && !held)
 		return 1;
 	if (r->kfd_dead && r->tls_eof)
 		return 1;
@@ -405,8 +406,9 @@ static int relay_pump_locked(struct shim_sock *s)
 		end_ev |= EPOLLOUT;
 	if (!r->tls_eof && r->app_len == 0)
 		kfd_ev |= EPOLLIN;
-	/* a hang-up is reported whatever is asked: once seen, stop asking */
-	relay_interest(s, r->app_gone ? ~0u : end_ev,
+	/* a hang-up is reported whatever is asked: once seen, ask only
+	   while what the program wrote before it can be read */
+	relay_interest(s, r->app_gone && !(end_ev & EPOLLIN) ? ~0u : end_ev,
 		       r->kfd_dead || kfd_ev == 0 ? ~0u : kfd_ev);
 	return 0;
 }
