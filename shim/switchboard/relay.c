@@ -69,6 +69,22 @@ struct relay_state {
 };
 
 static pthread_mutex_t relay_mu = PTHREAD_MUTEX_INITIALIZER;
+/* 1 while this thread holds relay_mu or is taking it: an _exit() in a
+   signal handler that interrupted it would wait for itself forever */
+static __thread volatile sig_atomic_t relay_mu_here
+	__attribute__((tls_model("initial-exec")));
+
+static void relay_lock(void)
+{
+	relay_mu_here = 1;
+	pthread_mutex_lock(&relay_mu);
+}
+
+static void relay_unlock(void)
+{
+	pthread_mutex_unlock(&relay_mu);
+	relay_mu_here = 0;
+}
 static struct shim_sock *relay_list;
 static int relay_epfd = -1;
 static int relay_started;
@@ -162,7 +178,7 @@ int relay_watch(struct shim_sock *s)
 {
 	int rc = -1, err = 0;
 
-	pthread_mutex_lock(&relay_mu);
+	relay_lock();
 	if (!s->watched && relay_start() == 0 &&
 	    relay_ctl(EPOLL_CTL_ADD, s->shim_end, EPOLLIN | EPOLLRDHUP, s, 0) == 0) {
 		sock_get(s);
@@ -172,7 +188,7 @@ int relay_watch(struct shim_sock *s)
 		rc = 0;
 	}
 	err = errno;
-	pthread_mutex_unlock(&relay_mu);
+	relay_unlock();
 	errno = err;
 	return rc;
 }
@@ -181,7 +197,7 @@ void relay_unwatch(struct shim_sock *s)
 {
 	int was;
 
-	pthread_mutex_lock(&relay_mu);
+	relay_lock();
 	was = s->watched;
 	if (was) {
 		real.epoll_ctl(relay_epfd, EPOLL_CTL_DEL, s->shim_end, NULL);
@@ -194,7 +210,7 @@ void relay_unwatch(struct shim_sock *s)
 		     s->relay->phase == SOCK_HANDSHAKING))
 			relay_handshaking--;
 	}
-	pthread_mutex_unlock(&relay_mu);
+	relay_unlock();
 	if (was)
 		sock_put(s); /* never the last: the caller holds one */
 }
@@ -204,7 +220,7 @@ static void relay_interest(struct shim_sock *s, uint32_t end_ev, uint32_t kfd_ev
 {
 	struct relay_state *r = s->relay;
 
-	pthread_mutex_lock(&relay_mu);
+	relay_lock();
 	if (s->watched && end_ev != r->end_ev) {
 		if (end_ev == ~0u)
 			real.epoll_ctl(relay_epfd, EPOLL_CTL_DEL, s->shim_end, NULL);
@@ -221,7 +237,7 @@ static void relay_interest(struct shim_sock *s, uint32_t end_ev, uint32_t kfd_ev
 				  s->kfd, kfd_ev, s, RELAY_TAG_KFD);
 		r->kfd_ev = kfd_ev;
 	}
-	pthread_mutex_unlock(&relay_mu);
+	relay_unlock();
 }
 
 /* ------------------------------------------------------------ moving */
@@ -333,9 +349,9 @@ static int relay_handshake(struct shim_sock *s)
 		return r->phase == SOCK_READY;
 	rc = sock_advance_locked(s, &r->phase);
 	if (rc > 0 || rc < 0) {
-		pthread_mutex_lock(&relay_mu);
+		relay_lock();
 		relay_handshaking--;
-		pthread_mutex_unlock(&relay_mu);
+		relay_unlock();
 	}
 	if (rc < 0) {
 		r->phase = SOCK_FAILED;
@@ -435,9 +451,9 @@ static void relay_switch_locked(struct shim_sock *s, const char *why)
 	s->relay = r;
 	atomic_store(&s->state, SOCK_RELAY);
 	if (st == SOCK_CONNECTING || st == SOCK_HANDSHAKING) {
-		pthread_mutex_lock(&relay_mu);
+		relay_lock();
 		relay_handshaking++;
-		pthread_mutex_unlock(&relay_mu);
+		relay_unlock();
 	}
 	log_msg(SHIM_LOG_INFO, "%s: relayed from now on: %s", s->info.label, why);
 	sock_notify(s, SOCK_EV_REBIND, -1);
@@ -504,11 +520,11 @@ int relay_take_unsent_locked(struct shim_sock *s)
 
 void relay_shut_written_locked(struct shim_sock *s, int fd)
 {
-	pthread_mutex_lock(&relay_mu);
+	relay_lock();
 	if (s->watched && s->relay == NULL && s->shim_end >= 0 &&
 	    relay_ctl(EPOLL_CTL_MOD, s->shim_end, 0, s, 0) == 0)
 		real.shutdown(fd, SHUT_WR);
-	pthread_mutex_unlock(&relay_mu);
+	relay_unlock();
 }
 
 /* ----------------------------------------------------------- thread */
@@ -578,7 +594,7 @@ static void relay_tick(void)
 	struct shim_sock *batch[RELAY_EVENTS];
 	int n = 0;
 
-	pthread_mutex_lock(&relay_mu);
+	relay_lock();
 	for (struct shim_sock *s = relay_list; s != NULL && n < RELAY_EVENTS;
 	     s = s->live_next) {
 		if (atomic_load(&s->state) == SOCK_RELAY) {
@@ -586,7 +602,7 @@ static void relay_tick(void)
 			batch[n++] = s;
 		}
 	}
-	pthread_mutex_unlock(&relay_mu);
+	relay_unlock();
 	relay_serve(batch, n);
 }
 
@@ -598,22 +614,22 @@ static void *relay_main(void *arg)
 		struct shim_sock *got[RELAY_EVENTS];
 		int n, ng = 0, ms;
 
-		pthread_mutex_lock(&relay_mu);
+		relay_lock();
 		ms = relay_handshaking > 0 ? RELAY_HS_TICK_MS : -1;
-		pthread_mutex_unlock(&relay_mu);
+		relay_unlock();
 		n = real.epoll_wait(relay_epfd, ev, RELAY_EVENTS, ms);
 		if (n < 0 && errno != EINTR) {
 			log_msg(SHIM_LOG_ERROR, "relay: epoll_wait: %s",
 				strerror(errno));
 			return NULL;
 		}
-		pthread_mutex_lock(&relay_mu);
+		relay_lock();
 		for (int i = 0; i < n; i++) {
 			struct shim_sock *s = (struct shim_sock *)(uintptr_t)(
 				ev[i].data.u64 & ~(uint64_t)RELAY_TAG_KFD);
 
 			if (s == NULL) { /* the process is exiting */
-				pthread_mutex_unlock(&relay_mu);
+				relay_unlock();
 				if (sock_eng() != NULL && sock_eng()->thread_stop)
 					sock_eng()->thread_stop();
 				return NULL;
@@ -623,7 +639,7 @@ static void *relay_main(void *arg)
 				got[ng++] = s;
 			}
 		}
-		pthread_mutex_unlock(&relay_mu);
+		relay_unlock();
 		relay_serve(got, ng);
 		if (n == 0)
 			relay_tick();
@@ -649,12 +665,12 @@ int *relay_private_fds(unsigned first, unsigned last, int *n)
 	int *v;
 
 	*n = 0;
-	pthread_mutex_lock(&relay_mu);
+	relay_lock();
 	for (struct shim_sock *s = relay_list; s != NULL; s = s->live_next)
 		cap += 2;
 	v = malloc(cap * sizeof(*v));
 	if (v == NULL) {
-		pthread_mutex_unlock(&relay_mu);
+		relay_unlock();
 		*n = -1;
 		errno = ENOMEM;
 		return NULL;
@@ -669,7 +685,7 @@ int *relay_private_fds(unsigned first, unsigned last, int *n)
 		if (relay_in(s->shim_end, first, last))
 			v[(*n)++] = s->shim_end;
 	}
-	pthread_mutex_unlock(&relay_mu);
+	relay_unlock();
 	if (*n == 0) {
 		free(v);
 		return NULL;
@@ -714,7 +730,7 @@ static int relay_each(int (*fn)(struct shim_sock *))
 		size_t i = 0;
 		int n = 0;
 
-		pthread_mutex_lock(&relay_mu);
+		relay_lock();
 		for (struct shim_sock *s = relay_list;
 		     s != NULL && n < RELAY_EVENTS; s = s->live_next, i++) {
 			if (i >= skip) {
@@ -722,7 +738,7 @@ static int relay_each(int (*fn)(struct shim_sock *))
 				batch[n++] = s;
 			}
 		}
-		pthread_mutex_unlock(&relay_mu);
+		relay_unlock();
 		for (int k = 0; k < n; k++) {
 			if (ret == 0 && sock_lock(batch[k]) == 0) {
 				ret = fn(batch[k]);
@@ -752,6 +768,9 @@ void relay_drain(void)
 
 	if (!relay_started || relay_pid != (int)syscall(SYS_getpid))
 		return; /* not this process's thread (a fork or vfork child) */
+	if (relay_mu_here)
+		return; /* a handler's _exit, on a thread inside the list: the
+			   bytes in flight cannot be looked at, the exit goes on */
 	deadline_ms_to_ts(RELAY_DRAIN_NAP_MS, &nap);
 	deadline_in_ms(&end, RELAY_DRAIN_MS);
 	(void)relay_each(relay_exit_take_locked);
@@ -770,7 +789,8 @@ static void relay_stop(void)
 {
 	uint64_t one = 1;
 
-	if (!relay_started || relay_pid != (int)syscall(SYS_getpid))
+	if (!relay_started || relay_pid != (int)syscall(SYS_getpid) ||
+	    relay_mu_here)
 		return;
 	relay_drain();
 	if (real.write(relay_wake_fd, &one, sizeof(one)) == sizeof(one))
@@ -779,7 +799,7 @@ static void relay_stop(void)
 	/* the kernel closes the private sockets when the process ends: first
 	   a FIN after what was sent, and nothing unread to turn it into a
 	   reset that drops what is in flight */
-	pthread_mutex_lock(&relay_mu);
+	relay_lock();
 	for (struct shim_sock *s = relay_list; s != NULL; s = s->live_next)
 		if (s->kfd >= 0 && sock_owned(s))
 			sock_close_gently(s->kfd);
@@ -787,7 +807,7 @@ static void relay_stop(void)
 	   checker at exit then sees sockets the program left open as its
 	   own, held by the fd table alone) */
 	relay_list = NULL;
-	pthread_mutex_unlock(&relay_mu);
+	relay_unlock();
 }
 
 __attribute__((destructor)) static void relay_fini(void)
@@ -800,6 +820,7 @@ void relay_atfork_child(void)
 	/* The parent's thread is not here; its epoll set and descriptors
 	   are the parent's business.  The child keeps nothing of them. */
 	pthread_mutex_init(&relay_mu, NULL);
+	relay_mu_here = 0;
 	for (struct shim_sock *s = relay_list; s != NULL; s = s->live_next) {
 		if (s->kfd >= 0)
 			real.close(s->kfd);
