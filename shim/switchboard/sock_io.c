@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SOCK_IOV_CHUNK 65536
@@ -579,6 +580,23 @@ int sock_recvmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
 	return (int)i;
 }
 
+/* What sendfile() may read from, as the kernel's splice_direct_to_actor
+   allows: a regular file or a block device (else EINVAL; EBADF for no
+   file).  A socket read here would block on an idle connection, or take
+   a relayed one's bytes. */
+static int sock_sendfile_source(int in)
+{
+	struct stat st;
+
+	if (fstat(in, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
 ssize_t sock_sendfile(struct shim_sock *s, int out, int in, off_t *off,
 		      size_t count)
 {
@@ -587,6 +605,8 @@ ssize_t sock_sendfile(struct shim_sock *s, int out, int in, off_t *off,
 
 	if (!sock_fast(s))
 		return real.sendfile(out, in, off, count);
+	if (sock_sendfile_source(in) < 0)
+		return -1;
 	buf = malloc(SOCK_IOV_CHUNK);
 	if (buf == NULL) {
 		errno = ENOMEM;
