@@ -679,9 +679,10 @@ ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 			t->deferred = 0;
 		return SHIM_IO_ERROR;
 	}
-	/* the request must be out before its reply can come */
-	if (tls_flush_first(t, err) == SHIM_IO_ERROR)
-		return SHIM_IO_ERROR;
+	/* the request must be out before its reply can come; if it never
+	   can (a reset), what the server sent before is still read, as
+	   from a kernel socket, up to the end of stream the read meets */
+	(void)tls_flush_first(t, err);
 	while (got < len) {
 		size_t n = 0;
 		int ok;
