@@ -14,6 +14,13 @@
  *   rdwr      shutdown(SHUT_RDWR), close() only once the counter is read
  *   wr        shutdown(SHUT_WR), likewise
  *   exit      in a child on its own connection, _exit(0) without a close
+ *   exec      a child on its own connection forks a grandchild that
+ *             writes with syscall(SYS_write) (so the child relays them),
+ *             then exits; the child then execs /bin/true at once, the
+ *             socket left open: a kernel socket sends what its owner
+ *             wrote before the exec (the exec'd program's exit closes
+ *             it); through the shim the exec waits for the relay, as an
+ *             exit does
  *   rd        (no stall) shutdown(SHUT_RD) on a relayed connection, then a
  *             SET, 200 ms for its reply to come, then an INCR: both
  *             writes succeed (no EPIPE, no SIGPIPE, left at its default:
@@ -170,6 +177,96 @@ static void run_case(enum end_how how)
 	tbuf_free(&b);
 }
 
+/* exec, the grandchild: b written with raw system calls, without blocking,
+   until no room comes for 300 ms; the count to report. */
+static void exec_grandchild(int fd, const struct tbuf *b, int report)
+{
+	size_t w = 0;
+
+	if (syscall(SYS_fcntl, fd, F_SETFL, O_NONBLOCK) < 0)
+		_exit(4);
+	while (w < b->len) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		struct timespec ts = { 0, 300 * 1000000L };
+		long n = syscall(SYS_write, fd, b->p + w, b->len - w);
+
+		if (n < 0 && errno == EAGAIN) {
+			if (syscall(SYS_ppoll, &p, 1, &ts, NULL, 0) == 0)
+				break;
+			continue;
+		}
+		if (n <= 0)
+			_exit(5);
+		w += (size_t)n;
+	}
+	if (w == b->len || write(report, &w, sizeof(w)) != sizeof(w))
+		_exit(6);
+	_exit(0);
+}
+
+/* exec, the child: connected before the stall; never returns. */
+static void exec_child(const struct tbuf *b, int ctl)
+{
+	static const char off[] = "*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$3\r\nOFF\r\n";
+	int fd = t_connect(), st;
+	char c = 0;
+	pid_t pid;
+
+	t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
+	t_write_all(fd, off, sizeof(off) - 1);
+	if (write(ctl, &c, 1) != 1 || read(ctl, &c, 1) != 1)
+		_exit(3);
+	pid = fork();
+	if (pid < 0)
+		_exit(3);
+	if (pid == 0)
+		exec_grandchild(fd, b, ctl);
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 9);
+	execl("/bin/true", "true", (char *)NULL);
+	_exit(7);
+}
+
+static void case_exec(void)
+{
+	struct tbuf one = { 0 }, b = { 0 };
+	char key[128], c = 0;
+	int sv[2], st, stall;
+	size_t w = 0;
+	pid_t pid;
+
+	t_phase = "exec";
+	t_key(key, sizeof(key), "exec");
+	resp_cmd(&one, "INCR", key, NULL);
+	while (b.len < (32u << 20))
+		tbuf_add(&b, one.p, one.len);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		die_errno("exec: socketpair");
+	pid = fork();
+	if (pid < 0)
+		die_errno("exec: fork");
+	if (pid == 0) {
+		close(sv[0]);
+		exec_child(&b, sv[1]);
+	}
+	close(sv[1]);
+	if (read(sv[0], &c, 1) != 1)
+		die("exec: the child did not connect");
+	stall = t_stall_server(2000000);
+	if (write(sv[0], &c, 1) != 1 || read(sv[0], &w, sizeof(w)) != sizeof(w))
+		die("exec: the grandchild wrote no count");
+	close(sv[0]);
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		die("exec: the child failed (status 0x%x)", st);
+	t_expect_str(stall, "the stalling script", ":1\r\n");
+	expect_counter(stall, key, w / one.len);
+	t_cmd_expect(stall, ":1\r\n", "DEL", key, NULL);
+	close(stall);
+	printf("exec: ok (%zu bytes, %zu INCRs)\n", w, w / one.len);
+	tbuf_free(&one);
+	tbuf_free(&b);
+}
+
 static void case_rd(void)
 {
 	struct tbuf set = { 0 }, incr = { 0 }, c = { 0 };
@@ -226,6 +323,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i <= END_EXIT; i++)
 		if (only == NULL || strcmp(only, end_names[i]) == 0)
 			run_case((enum end_how)i);
+	if (only == NULL || strcmp(only, "exec") == 0)
+		case_exec();
 	if (only == NULL || strcmp(only, "rd") == 0)
 		case_rd();
 	t_done();
