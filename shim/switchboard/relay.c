@@ -89,11 +89,16 @@ static struct shim_sock *relay_list;
 static int relay_epfd = -1;
 static int relay_started;
 static pthread_t relay_thread;
-static int relay_wake_fd = -1;  /* eventfd: stop the thread at exit */
+static int relay_wake_fd = -1;  /* eventfd: stop the thread at exit, or
+				   hand it the sessions an exit waits for */
+static atomic_int relay_stopping;
 static int relay_pid;
 static int relay_at_exit_set;
 
 static void relay_stop(void);
+static int relay_each(int (*fn)(struct shim_sock *),
+		      const struct timespec *until);
+static int relay_exit_take_locked(struct shim_sock *s);
 static int relay_handshaking; /* RELAY sockets still in their handshake */
 
 /* ------------------------------------------------------ registrations */
@@ -606,13 +611,31 @@ static void relay_tick(void)
 	relay_serve(batch, n);
 }
 
+/*
+ * Woken through relay_wake_fd: 1 if the thread is to stop.  Else an exit
+ * or exec waits for what the sessions hold, and the sessions with
+ * ciphertext the kernel has not taken are handed to the relay here: that
+ * allocates, which the exiting thread must not (its _exit may be in a
+ * signal handler that interrupted malloc).
+ */
+static int relay_woken(void)
+{
+	uint64_t v;
+
+	(void)real.read(relay_wake_fd, &v, sizeof(v));
+	if (atomic_load(&relay_stopping))
+		return 1;
+	(void)relay_each(relay_exit_take_locked, NULL);
+	return 0;
+}
+
 static void *relay_main(void *arg)
 {
 	struct epoll_event ev[RELAY_EVENTS];
 
 	for (;;) {
 		struct shim_sock *got[RELAY_EVENTS];
-		int n, ng = 0, ms;
+		int n, ng = 0, ms, woken = 0;
 
 		relay_lock();
 		ms = relay_handshaking > 0 ? RELAY_HS_TICK_MS : -1;
@@ -628,11 +651,9 @@ static void *relay_main(void *arg)
 			struct shim_sock *s = (struct shim_sock *)(uintptr_t)(
 				ev[i].data.u64 & ~(uint64_t)RELAY_TAG_KFD);
 
-			if (s == NULL) { /* the process is exiting */
-				relay_unlock();
-				if (sock_eng() != NULL && sock_eng()->thread_stop)
-					sock_eng()->thread_stop();
-				return NULL;
+			if (s == NULL) { /* relay_wake_fd */
+				woken = 1;
+				continue;
 			}
 			if (s->watched) {
 				sock_get(s);
@@ -641,6 +662,11 @@ static void *relay_main(void *arg)
 		}
 		relay_unlock();
 		relay_serve(got, ng);
+		if (woken && relay_woken()) { /* the process is exiting */
+			if (sock_eng() != NULL && sock_eng()->thread_stop)
+				sock_eng()->thread_stop();
+			return NULL;
+		}
 		if (n == 0)
 			relay_tick();
 	}
@@ -702,10 +728,16 @@ int relay_is_private_fd(int fd)
 	return fd >= 0 && n > 0;
 }
 
-/* Caller holds s->lock: 1 while bytes of the program wait to be carried. */
+/* Caller holds s->lock: 1 while bytes of the program wait to be carried
+   (on the fast path: until the relay thread has taken the session). */
 static int relay_busy_locked(struct shim_sock *s)
 {
 	int n = 0;
+
+	if (s->relay == NULL)
+		return sock_fast(s) && sock_owned(s) &&
+		       atomic_load(&s->state) == SOCK_READY &&
+		       sock_eng()->unsent(s->tls) > 0;
 
 	if (s->shim_end >= 0 && real.ioctl(s->shim_end, FIONREAD, &n) == 0 &&
 	    n > 0)
@@ -715,13 +747,29 @@ static int relay_busy_locked(struct shim_sock *s)
 		(s->tls != NULL && sock_eng()->unsent(s->tls) > 0));
 }
 
+/* relay_lock, giving up at until (NULL: never). */
+static int relay_lock_until(const struct timespec *until)
+{
+	if (until == NULL) {
+		relay_lock();
+		return 0;
+	}
+	relay_mu_here = 1;
+	if (pthread_mutex_clocklock(&relay_mu, CLOCK_MONOTONIC, until) == 0)
+		return 0;
+	relay_mu_here = 0;
+	return -1;
+}
+
 /*
  * fn on every watched socket, each locked and with a reference, until one
  * returns nonzero (returned).  No allocation: _exit may run in a signal
- * handler.  The list is walked a batch at a time; a socket that comes or
- * goes meanwhile may be skipped or seen twice.
+ * handler.  With until, a lock not had by then is given up (the socket
+ * skipped, or the walk ended).  The list is walked a batch at a time; a
+ * socket that comes or goes meanwhile may be skipped or seen twice.
  */
-static int relay_each(int (*fn)(struct shim_sock *))
+static int relay_each(int (*fn)(struct shim_sock *),
+		      const struct timespec *until)
 {
 	struct shim_sock *batch[RELAY_EVENTS];
 	int ret = 0;
@@ -730,7 +778,8 @@ static int relay_each(int (*fn)(struct shim_sock *))
 		size_t i = 0;
 		int n = 0;
 
-		relay_lock();
+		if (relay_lock_until(until) < 0)
+			break;
 		for (struct shim_sock *s = relay_list;
 		     s != NULL && n < RELAY_EVENTS; s = s->live_next, i++) {
 			if (i >= skip) {
@@ -740,7 +789,9 @@ static int relay_each(int (*fn)(struct shim_sock *))
 		}
 		relay_unlock();
 		for (int k = 0; k < n; k++) {
-			if (ret == 0 && sock_lock(batch[k]) == 0) {
+			if (ret == 0 &&
+			    (until != NULL ? sock_lock_until(batch[k], until)
+					   : sock_lock(batch[k])) == 0) {
 				ret = fn(batch[k]);
 				sock_unlock(batch[k]);
 			}
@@ -765,6 +816,7 @@ static int relay_exit_take_locked(struct shim_sock *s)
 void relay_drain(void)
 {
 	struct timespec nap, end;
+	uint64_t one = 1;
 
 	if (!relay_started || relay_pid != (int)syscall(SYS_getpid))
 		return; /* not this process's thread (a fork or vfork child) */
@@ -773,8 +825,9 @@ void relay_drain(void)
 			   bytes in flight cannot be looked at, the exit goes on */
 	deadline_ms_to_ts(RELAY_DRAIN_NAP_MS, &nap);
 	deadline_in_ms(&end, RELAY_DRAIN_MS);
-	(void)relay_each(relay_exit_take_locked);
-	while (relay_each(relay_busy_locked) && !deadline_passed(&end))
+	/* the thread hands the fast path's held ciphertext to the relay */
+	(void)real.write(relay_wake_fd, &one, sizeof(one));
+	while (relay_each(relay_busy_locked, &end) && !deadline_passed(&end))
 		nanosleep(&nap, NULL);
 }
 
@@ -793,8 +846,10 @@ static void relay_stop(void)
 	    relay_mu_here)
 		return;
 	relay_drain();
+	atomic_store(&relay_stopping, 1);
 	if (real.write(relay_wake_fd, &one, sizeof(one)) == sizeof(one))
 		pthread_join(relay_thread, NULL);
+	atomic_store(&relay_stopping, 0);
 	relay_started = 0;
 	/* the kernel closes the private sockets when the process ends: first
 	   a FIN after what was sent, and nothing unread to turn it into a

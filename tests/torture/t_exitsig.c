@@ -12,6 +12,15 @@
  *             returns.  20 children, each must be gone within 5 s.
  *   write     the same with the loop writing PINGs (their replies read now
  *             and then), so the handler lands inside the session's calls
+ *   malloc    a child on one connection writes to a stalled server (a 1 s
+ *             script on another connection) without blocking, so the
+ *             session holds ciphertext the kernel has not taken, then
+ *             loops on malloc() and free(); SIGALRM after 2 to 7 ms, and
+ *             its handler's _exit(0).  Through the shim the exit waits
+ *             for those bytes (up to 2 s), and must neither allocate
+ *             (the handler may have interrupted malloc, whose lock it
+ *             would wait for) nor wait for ever on the relay thread
+ *             that does.  6 children.
  *
  * A child that does not end is killed, and the case fails.
  */
@@ -30,10 +39,45 @@ static void on_alarm(int sig)
 	_exit(0);
 }
 
+static void arm_alarm(long us)
+{
+	struct itimerval it = { { 0, 0 }, { 0, us } };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) < 0)
+		die_errno("%s: sigaction", t_phase);
+	if (setitimer(ITIMER_REAL, &it, NULL) < 0)
+		die_errno("%s: setitimer", t_phase);
+}
+
+/* malloc: connected before the stall (ctl says when it runs). */
+static void child_malloc(const struct tbuf *b, int ctl, unsigned seed)
+{
+	int fd = t_connect();
+	char c = 0;
+
+	t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
+	if (write(ctl, &c, 1) != 1 || read(ctl, &c, 1) != 1)
+		_exit(3);
+	t_set_nonblock(fd, 1);
+	if (write(fd, b->p, b->len) <= 0)
+		die_errno("%s: write to a stalled server", t_phase);
+	arm_alarm(2000 + (long)seed * 1000);
+	for (;;) {
+		void *p[64];
+
+		for (int i = 0; i < 64; i++)
+			p[i] = malloc(100 + (size_t)i * 37);
+		for (int i = 0; i < 64; i++)
+			free(p[i]);
+	}
+}
+
 static void child_loop(int writes, unsigned seed)
 {
-	struct itimerval it = { { 0, 0 }, { 0, 0 } };
-	struct sigaction sa;
 	char buf[4096];
 	int fds[NCONN];
 
@@ -41,14 +85,7 @@ static void child_loop(int writes, unsigned seed)
 		fds[i] = t_connect();
 		t_cmd_expect(fds[i], "+PONG\r\n", "PING", NULL);
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGALRM, &sa, NULL) < 0)
-		die_errno("%s: sigaction", t_phase);
-	it.it_value.tv_usec = 3000 + (long)(seed * 7919u % 37000u);
-	if (setitimer(ITIMER_REAL, &it, NULL) < 0)
-		die_errno("%s: setitimer", t_phase);
+	arm_alarm(3000 + (long)(seed * 7919u % 37000u));
 	for (unsigned n = 0;; n++) {
 		if (!writes) {
 			int d = dup(fds[n % NCONN]);
@@ -106,6 +143,51 @@ static void run(const char *name, int writes)
 	printf("%s: ok (%d children)\n", name, CHILDREN);
 }
 
+static void run_malloc(void)
+{
+	struct tbuf one = { 0 }, b = { 0 };
+	char key[128];
+	int hung = 0, stall;
+
+	t_phase = "malloc";
+	resp_cmd(&one, "INCR", t_key(key, sizeof(key), "malloc"), NULL);
+	while (b.len < (16u << 20))
+		tbuf_add(&b, one.p, one.len);
+	for (unsigned i = 0; i < 6; i++) {
+		int sv[2];
+		char c = 0;
+		pid_t pid;
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+			die_errno("malloc: socketpair");
+		pid = fork();
+		if (pid < 0)
+			die_errno("malloc: fork");
+		if (pid == 0)
+			child_malloc(&b, sv[1], i);
+		if (read(sv[0], &c, 1) != 1)
+			die("malloc: the child did not connect");
+		stall = t_stall_server(1000000);
+		if (write(sv[0], &c, 1) != 1)
+			die_errno("malloc: write");
+		hung -= reap(pid);
+		t_expect_str(stall, "the stalling script", ":1\r\n");
+		close(stall);
+		close(sv[0]);
+		close(sv[1]);
+	}
+	if (hung > 0)
+		die("malloc: %d of 6 children did not end within 5 s of the "
+		    "_exit() in their SIGALRM handler", hung);
+	t_checked();
+	stall = t_connect();
+	t_cmd_expect(stall, ":1\r\n", "DEL", key, NULL);
+	close(stall);
+	tbuf_free(&one);
+	tbuf_free(&b);
+	printf("malloc: ok (6 children)\n");
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = getenv("T_EXITSIG_CASE");
@@ -115,5 +197,7 @@ int main(int argc, char **argv)
 		run("dupclose", 0);
 	if (only == NULL || strcmp(only, "write") == 0)
 		run("write", 1);
+	if (only == NULL || strcmp(only, "malloc") == 0)
+		run_malloc();
 	t_done();
 }
