@@ -487,8 +487,12 @@ static int tls_result_eof(struct shim_tls *t, enum tls_op op, int *err)
 	}
 	if (t->why == TLS_FAIL_NONE)
 		t->why = TLS_FAIL_CLOSED;
-	ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server's stream ended in the "
-		   "middle of a TLS record: the reply is truncated", t->label);
+	/* after a write met the server's reset (which ended the stream
+	   there, read or not) it is that reset, not a cut to report */
+	if (t->bio.last_errno != ECONNRESET && t->bio.last_errno != EPIPE)
+		ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server's stream ended in "
+			   "the middle of a TLS record: the reply is truncated",
+			   t->label);
 	*err = ECONNRESET;
 	return SHIM_IO_ERROR;
 }

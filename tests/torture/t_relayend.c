@@ -2,7 +2,7 @@
  * t_relayend.c - the end of a connection that holds bytes written but not
  * yet sent, once a raw syscall(SYS_write) has switched it to relay mode
  * (through the shim; on a kernel socket nothing is switched): the program
- * writes a pipeline of INCRs to a server that is stalled (a 2 s script on
+ * writes a pipeline of INCRs to a server that is stalled (a 1 s script on
  * another connection) until no room comes for 300 ms, then ends its side
  * at once.  A kernel socket sends everything write() counted before its FIN,
  * so the counter, read on another connection once the stall is over, must
@@ -102,7 +102,7 @@ static size_t queue_up_child(const struct tbuf *b, int *stall)
 	close(sv[1]);
 	if (read(sv[0], &c, 1) != 1)
 		die("%s: the child did not connect", t_phase);
-	*stall = t_stall_server(2000000);
+	*stall = t_stall_server(1000000);
 	if (write(sv[0], &c, 1) != 1 || read(sv[0], &w, sizeof(w)) != sizeof(w))
 		die("%s: the child wrote no count", t_phase);
 	close(sv[0]);
@@ -159,7 +159,7 @@ static void run_case(enum end_how how)
 	if (how == END_EXIT) {
 		w = queue_up_child(&b, &stall);
 	} else {
-		stall = t_stall_server(2000000);
+		stall = t_stall_server(1000000);
 		w = queue_up(fd, &b);
 		if (how == END_CLOSE)
 			close(fd);
@@ -252,7 +252,7 @@ static void case_exec(void)
 	close(sv[1]);
 	if (read(sv[0], &c, 1) != 1)
 		die("exec: the child did not connect");
-	stall = t_stall_server(2000000);
+	stall = t_stall_server(1000000);
 	if (write(sv[0], &c, 1) != 1 || read(sv[0], &w, sizeof(w)) != sizeof(w))
 		die("exec: the grandchild wrote no count");
 	close(sv[0]);
