@@ -65,6 +65,8 @@ struct relay_state {
 				   which would make the server drop them */
 	atomic_int err;         /* the session's failure, for the next read
 				   that meets the end of stream */
+	atomic_int reset;       /* ECONNRESET: the server reset it, for the
+				   program's first write that fails */
 	uint32_t end_ev, kfd_ev; /* registered interest; ~0: not registered */
 };
 
@@ -270,6 +272,8 @@ static int relay_to_app(struct shim_sock *s, uint32_t *kfd_ev)
 		} else if (n == 0 || n == SHIM_IO_ERROR) {
 			if (n == SHIM_IO_ERROR)
 				atomic_store(&r->err, err ? err : ECONNRESET);
+			if (n == SHIM_IO_ERROR && err == ECONNRESET)
+				atomic_store(&r->reset, ECONNRESET);
 			r->tls_eof = 1;
 			real.shutdown(s->shim_end, SHUT_WR);
 			moved = 1;
@@ -325,6 +329,8 @@ static int relay_to_tls(struct shim_sock *s, uint32_t *kfd_ev)
 			moved = 1;
 		} else if (n == SHIM_IO_ERROR) {
 			/* the session is broken: the program's writes fail */
+			if (err == ECONNRESET)
+				atomic_store(&r->reset, ECONNRESET);
 			r->tls_len = 0;
 			r->app_eof = r->tls_eof = 1;
 			real.shutdown(s->shim_end, SHUT_RDWR);
@@ -582,6 +588,14 @@ int relay_read_error(struct shim_sock *s)
 	/* sticky, as the session's own read errors are: every later read
 	   of the end says so, never a clean end of stream */
 	return r != NULL ? atomic_load(&r->err) : 0;
+}
+
+int relay_write_reset(struct shim_sock *s)
+{
+	struct relay_state *r = s->relay;
+
+	/* once, as tcp_sendmsg reports a reset once, then EPIPE */
+	return r != NULL ? atomic_exchange(&r->reset, 0) : 0;
 }
 
 /* Serve each socket of batch (each with a reference, dropped here). */
