@@ -47,6 +47,7 @@
 #define RELAY_ROUNDS 64 /* moves per wake-up before others get a turn */
 #define RELAY_DRAIN_MS 2000 /* at exit, for bytes still in flight */
 #define RELAY_DRAIN_NAP_MS 2 /* ... looked at this often */
+#define RELAY_TAKE_WAIT_MS 100 /* for a session's lock, at exit */
 
 struct relay_state {
 	enum sock_state phase;  /* of the handshake: CONNECTING .. FAILED */
@@ -634,12 +635,17 @@ static void relay_tick(void)
  */
 static int relay_woken(void)
 {
+	struct timespec until;
 	uint64_t v;
 
 	(void)real.read(relay_wake_fd, &v, sizeof(v));
 	if (atomic_load(&relay_stopping))
 		return 1;
-	(void)relay_each(relay_exit_take_locked, NULL);
+	/* a session whose lock the exiting thread holds (its handler
+	   interrupted it there) is skipped, not waited for: the others
+	   still go, and this thread still carries them */
+	deadline_in_ms(&until, RELAY_TAKE_WAIT_MS);
+	(void)relay_each(relay_exit_take_locked, &until);
 	return 0;
 }
 
