@@ -754,15 +754,14 @@ static int relay_busy_locked(struct shim_sock *s)
 {
 	int n = 0;
 
+	if (s->shim_end >= 0 && real.ioctl(s->shim_end, FIONREAD, &n) == 0 &&
+	    n > 0)
+		return 1;
 	if (s->relay == NULL)
 		return sock_fast(s) && sock_owned(s) &&
 		       atomic_load(&s->state) == SOCK_READY &&
 		       sock_eng()->unsent(s->tls) > 0;
-
-	if (s->shim_end >= 0 && real.ioctl(s->shim_end, FIONREAD, &n) == 0 &&
-	    n > 0)
-		return 1;
-	return s->relay != NULL && !s->relay->tls_eof &&
+	return !s->relay->tls_eof &&
 	       (s->relay->tls_len > 0 || s->relay->awaiting ||
 		(s->tls != NULL && sock_eng()->unsent(s->tls) > 0));
 }
