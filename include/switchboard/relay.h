@@ -76,9 +76,15 @@ int relay_is_private_fd(int fd);
    clean end). */
 int relay_read_error(struct shim_sock *s);
 
-/* relay_drain - the process is ending (exit, _exit): give the thread up
-   to 2 s to carry what the program wrote past the hooks and is still in
-   flight.  No effect outside the process that runs the thread. */
+/* relay_write_reset - ECONNRESET once if the server reset the relayed
+   session (the relay met it), for the program's first write that then
+   fails: the kernel's socketpair can only say EPIPE. */
+int relay_write_reset(struct shim_sock *s);
+
+/* relay_drain - the process is ending (exit, _exit) or its image is
+   (an exec): give the thread up to 2 s to carry what the program wrote
+   past the hooks and is still in flight.  No effect outside the process
+   that runs the thread. */
 void relay_drain(void);
 
 /* relay_atfork_child - in a fork() child: forget the parent's thread and

@@ -487,8 +487,12 @@ static int tls_result_eof(struct shim_tls *t, enum tls_op op, int *err)
 	}
 	if (t->why == TLS_FAIL_NONE)
 		t->why = TLS_FAIL_CLOSED;
-	ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server's stream ended in the "
-		   "middle of a TLS record: the reply is truncated", t->label);
+	/* after a write met the server's reset (which ended the stream
+	   there, read or not) it is that reset, not a cut to report */
+	if (t->bio.last_errno != ECONNRESET && t->bio.last_errno != EPIPE)
+		ENGINE_LOG(SHIM_LOG_ERROR, "%s: the server's stream ended in "
+			   "the middle of a TLS record: the reply is truncated",
+			   t->label);
 	*err = ECONNRESET;
 	return SHIM_IO_ERROR;
 }
@@ -679,9 +683,10 @@ ssize_t tls_session_read(struct shim_tls *t, void *buf, size_t len, int peek,
 			t->deferred = 0;
 		return SHIM_IO_ERROR;
 	}
-	/* the request must be out before its reply can come */
-	if (tls_flush_first(t, err) == SHIM_IO_ERROR)
-		return SHIM_IO_ERROR;
+	/* the request must be out before its reply can come; if it never
+	   can (a reset), what the server sent before is still read, as
+	   from a kernel socket, up to the end of stream the read meets */
+	(void)tls_flush_first(t, err);
 	while (got < len) {
 		size_t n = 0;
 		int ok;

@@ -23,6 +23,7 @@
 #include "exec_image.h"
 #include "log.h"
 #include "real.h"
+#include "relay.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -223,6 +224,12 @@ static int exec_at(const struct exec_call *c)
 	   open it, the kernel fails it (ENOENT). */
 	if (img.script && exec_by_fd(c) && exec_cloexec(c->dirfd))
 		return exec_real(c);
+	/* the image goes, and the relay thread and private sockets with
+	   it: what the program wrote goes first, as at an exit (a kernel
+	   socket sends it whatever runs next); not for an exec the kernel
+	   refuses, which a PATH search meets again and again */
+	if (img.kind != EXEC_KIND_FAILS)
+		relay_drain();
 	why = exec_unprotected(c, &img);
 	return why == NULL ? exec_real(c) : exec_supervised(c, why);
 }

@@ -47,6 +47,7 @@
 #define RELAY_ROUNDS 64 /* moves per wake-up before others get a turn */
 #define RELAY_DRAIN_MS 2000 /* at exit, for bytes still in flight */
 #define RELAY_DRAIN_NAP_MS 2 /* ... looked at this often */
+#define RELAY_TAKE_WAIT_MS 100 /* for a session's lock, at exit */
 
 struct relay_state {
 	enum sock_state phase;  /* of the handshake: CONNECTING .. FAILED */
@@ -65,19 +66,42 @@ struct relay_state {
 				   which would make the server drop them */
 	atomic_int err;         /* the session's failure, for the next read
 				   that meets the end of stream */
+	atomic_int reset;       /* ECONNRESET: the server reset it, for the
+				   program's first write that fails */
 	uint32_t end_ev, kfd_ev; /* registered interest; ~0: not registered */
 };
 
 static pthread_mutex_t relay_mu = PTHREAD_MUTEX_INITIALIZER;
+/* 1 while this thread holds relay_mu or is taking it: an _exit() in a
+   signal handler that interrupted it would wait for itself forever */
+static __thread volatile sig_atomic_t relay_mu_here
+	__attribute__((tls_model("initial-exec")));
+
+static void relay_lock(void)
+{
+	relay_mu_here = 1;
+	pthread_mutex_lock(&relay_mu);
+}
+
+static void relay_unlock(void)
+{
+	pthread_mutex_unlock(&relay_mu);
+	relay_mu_here = 0;
+}
 static struct shim_sock *relay_list;
 static int relay_epfd = -1;
 static int relay_started;
 static pthread_t relay_thread;
-static int relay_wake_fd = -1;  /* eventfd: stop the thread at exit */
+static int relay_wake_fd = -1;  /* eventfd: stop the thread at exit, or
+				   hand it the sessions an exit waits for */
+static atomic_int relay_stopping;
 static int relay_pid;
 static int relay_at_exit_set;
 
 static void relay_stop(void);
+static int relay_each(int (*fn)(struct shim_sock *),
+		      const struct timespec *until);
+static int relay_exit_take_locked(struct shim_sock *s);
 static int relay_handshaking; /* RELAY sockets still in their handshake */
 
 /* ------------------------------------------------------ registrations */
@@ -162,7 +186,7 @@ int relay_watch(struct shim_sock *s)
 {
 	int rc = -1, err = 0;
 
-	pthread_mutex_lock(&relay_mu);
+	relay_lock();
 	if (!s->watched && relay_start() == 0 &&
 	    relay_ctl(EPOLL_CTL_ADD, s->shim_end, EPOLLIN | EPOLLRDHUP, s, 0) == 0) {
 		sock_get(s);
@@ -172,7 +196,7 @@ int relay_watch(struct shim_sock *s)
 		rc = 0;
 	}
 	err = errno;
-	pthread_mutex_unlock(&relay_mu);
+	relay_unlock();
 	errno = err;
 	return rc;
 }
@@ -181,7 +205,7 @@ void relay_unwatch(struct shim_sock *s)
 {
 	int was;
 
-	pthread_mutex_lock(&relay_mu);
+	relay_lock();
 	was = s->watched;
 	if (was) {
 		real.epoll_ctl(relay_epfd, EPOLL_CTL_DEL, s->shim_end, NULL);
@@ -194,7 +218,7 @@ void relay_unwatch(struct shim_sock *s)
 		     s->relay->phase == SOCK_HANDSHAKING))
 			relay_handshaking--;
 	}
-	pthread_mutex_unlock(&relay_mu);
+	relay_unlock();
 	if (was)
 		sock_put(s); /* never the last: the caller holds one */
 }
@@ -204,7 +228,7 @@ static void relay_interest(struct shim_sock *s, uint32_t end_ev, uint32_t kfd_ev
 {
 	struct relay_state *r = s->relay;
 
-	pthread_mutex_lock(&relay_mu);
+	relay_lock();
 	if (s->watched && end_ev != r->end_ev) {
 		if (end_ev == ~0u)
 			real.epoll_ctl(relay_epfd, EPOLL_CTL_DEL, s->shim_end, NULL);
@@ -221,7 +245,7 @@ static void relay_interest(struct shim_sock *s, uint32_t end_ev, uint32_t kfd_ev
 				  s->kfd, kfd_ev, s, RELAY_TAG_KFD);
 		r->kfd_ev = kfd_ev;
 	}
-	pthread_mutex_unlock(&relay_mu);
+	relay_unlock();
 }
 
 /* ------------------------------------------------------------ moving */
@@ -249,6 +273,8 @@ static int relay_to_app(struct shim_sock *s, uint32_t *kfd_ev)
 		} else if (n == 0 || n == SHIM_IO_ERROR) {
 			if (n == SHIM_IO_ERROR)
 				atomic_store(&r->err, err ? err : ECONNRESET);
+			if (n == SHIM_IO_ERROR && err == ECONNRESET)
+				atomic_store(&r->reset, ECONNRESET);
 			r->tls_eof = 1;
 			real.shutdown(s->shim_end, SHUT_WR);
 			moved = 1;
@@ -304,6 +330,8 @@ static int relay_to_tls(struct shim_sock *s, uint32_t *kfd_ev)
 			moved = 1;
 		} else if (n == SHIM_IO_ERROR) {
 			/* the session is broken: the program's writes fail */
+			if (err == ECONNRESET)
+				atomic_store(&r->reset, ECONNRESET);
 			r->tls_len = 0;
 			r->app_eof = r->tls_eof = 1;
 			real.shutdown(s->shim_end, SHUT_RDWR);
@@ -333,9 +361,9 @@ static int relay_handshake(struct shim_sock *s)
 		return r->phase == SOCK_READY;
 	rc = sock_advance_locked(s, &r->phase);
 	if (rc > 0 || rc < 0) {
-		pthread_mutex_lock(&relay_mu);
+		relay_lock();
 		relay_handshaking--;
-		pthread_mutex_unlock(&relay_mu);
+		relay_unlock();
 	}
 	if (rc < 0) {
 		r->phase = SOCK_FAILED;
@@ -383,15 +411,16 @@ static int relay_pump_locked(struct shim_sock *s)
 		if (e->unsent(s->tls) > 0)
 			kfd_ev |= EPOLLOUT;
 	}
+	/* what the program wrote before it hung up is still to be read: its
+	   end of stream comes after it (app_eof, from relay_to_tls) */
 	if (!r->app_gone && relay_app_gone(s))
-		r->app_gone = r->app_eof = 1;
+		r->app_gone = 1;
 	/* the end closes the private socket: not while the session holds
 	   bytes the kernel has not taken (the program's, its close_notify),
 	   as a kernel close sends what was written before the FIN */
 	held = !r->kfd_dead && e->unsent(s->tls) > 0;
-	if (r->app_gone && r->tls_len == 0 && !held)
-		return 1;
-	if (r->app_eof && r->tls_eof && r->app_len == 0 && !held)
+	if ((r->app_gone || r->tls_eof) && r->app_eof && r->tls_len == 0 &&
+	    r->app_len == 0 && !held)
 		return 1;
 	if (r->kfd_dead && r->tls_eof)
 		return 1;
@@ -405,8 +434,9 @@ static int relay_pump_locked(struct shim_sock *s)
 		end_ev |= EPOLLOUT;
 	if (!r->tls_eof && r->app_len == 0)
 		kfd_ev |= EPOLLIN;
-	/* a hang-up is reported whatever is asked: once seen, stop asking */
-	relay_interest(s, r->app_gone ? ~0u : end_ev,
+	/* a hang-up is reported whatever is asked: once seen, ask only
+	   while what the program wrote before it can be read */
+	relay_interest(s, r->app_gone && !(end_ev & EPOLLIN) ? ~0u : end_ev,
 		       r->kfd_dead || kfd_ev == 0 ? ~0u : kfd_ev);
 	return 0;
 }
@@ -433,9 +463,9 @@ static void relay_switch_locked(struct shim_sock *s, const char *why)
 	s->relay = r;
 	atomic_store(&s->state, SOCK_RELAY);
 	if (st == SOCK_CONNECTING || st == SOCK_HANDSHAKING) {
-		pthread_mutex_lock(&relay_mu);
+		relay_lock();
 		relay_handshaking++;
-		pthread_mutex_unlock(&relay_mu);
+		relay_unlock();
 	}
 	log_msg(SHIM_LOG_INFO, "%s: relayed from now on: %s", s->info.label, why);
 	sock_notify(s, SOCK_EV_REBIND, -1);
@@ -502,11 +532,11 @@ int relay_take_unsent_locked(struct shim_sock *s)
 
 void relay_shut_written_locked(struct shim_sock *s, int fd)
 {
-	pthread_mutex_lock(&relay_mu);
+	relay_lock();
 	if (s->watched && s->relay == NULL && s->shim_end >= 0 &&
 	    relay_ctl(EPOLL_CTL_MOD, s->shim_end, 0, s, 0) == 0)
 		real.shutdown(fd, SHUT_WR);
-	pthread_mutex_unlock(&relay_mu);
+	relay_unlock();
 }
 
 /* ----------------------------------------------------------- thread */
@@ -561,6 +591,14 @@ int relay_read_error(struct shim_sock *s)
 	return r != NULL ? atomic_load(&r->err) : 0;
 }
 
+int relay_write_reset(struct shim_sock *s)
+{
+	struct relay_state *r = s->relay;
+
+	/* once, as tcp_sendmsg reports a reset once, then EPIPE */
+	return r != NULL ? atomic_exchange(&r->reset, 0) : 0;
+}
+
 /* Serve each socket of batch (each with a reference, dropped here). */
 static void relay_serve(struct shim_sock **batch, int n)
 {
@@ -576,7 +614,7 @@ static void relay_tick(void)
 	struct shim_sock *batch[RELAY_EVENTS];
 	int n = 0;
 
-	pthread_mutex_lock(&relay_mu);
+	relay_lock();
 	for (struct shim_sock *s = relay_list; s != NULL && n < RELAY_EVENTS;
 	     s = s->live_next) {
 		if (atomic_load(&s->state) == SOCK_RELAY) {
@@ -584,8 +622,31 @@ static void relay_tick(void)
 			batch[n++] = s;
 		}
 	}
-	pthread_mutex_unlock(&relay_mu);
+	relay_unlock();
 	relay_serve(batch, n);
+}
+
+/*
+ * Woken through relay_wake_fd: 1 if the thread is to stop.  Else an exit
+ * or exec waits for what the sessions hold, and the sessions with
+ * ciphertext the kernel has not taken are handed to the relay here: that
+ * allocates, which the exiting thread must not (its _exit may be in a
+ * signal handler that interrupted malloc).
+ */
+static int relay_woken(void)
+{
+	struct timespec until;
+	uint64_t v;
+
+	(void)real.read(relay_wake_fd, &v, sizeof(v));
+	if (atomic_load(&relay_stopping))
+		return 1;
+	/* a session whose lock the exiting thread holds (its handler
+	   interrupted it there) is skipped, not waited for: the others
+	   still go, and this thread still carries them */
+	deadline_in_ms(&until, RELAY_TAKE_WAIT_MS);
+	(void)relay_each(relay_exit_take_locked, &until);
+	return 0;
 }
 
 static void *relay_main(void *arg)
@@ -594,35 +655,38 @@ static void *relay_main(void *arg)
 
 	for (;;) {
 		struct shim_sock *got[RELAY_EVENTS];
-		int n, ng = 0, ms;
+		int n, ng = 0, ms, woken = 0;
 
-		pthread_mutex_lock(&relay_mu);
+		relay_lock();
 		ms = relay_handshaking > 0 ? RELAY_HS_TICK_MS : -1;
-		pthread_mutex_unlock(&relay_mu);
+		relay_unlock();
 		n = real.epoll_wait(relay_epfd, ev, RELAY_EVENTS, ms);
 		if (n < 0 && errno != EINTR) {
 			log_msg(SHIM_LOG_ERROR, "relay: epoll_wait: %s",
 				strerror(errno));
 			return NULL;
 		}
-		pthread_mutex_lock(&relay_mu);
+		relay_lock();
 		for (int i = 0; i < n; i++) {
 			struct shim_sock *s = (struct shim_sock *)(uintptr_t)(
 				ev[i].data.u64 & ~(uint64_t)RELAY_TAG_KFD);
 
-			if (s == NULL) { /* the process is exiting */
-				pthread_mutex_unlock(&relay_mu);
-				if (sock_eng() != NULL && sock_eng()->thread_stop)
-					sock_eng()->thread_stop();
-				return NULL;
+			if (s == NULL) { /* relay_wake_fd */
+				woken = 1;
+				continue;
 			}
 			if (s->watched) {
 				sock_get(s);
 				got[ng++] = s;
 			}
 		}
-		pthread_mutex_unlock(&relay_mu);
+		relay_unlock();
 		relay_serve(got, ng);
+		if (woken && relay_woken()) { /* the process is exiting */
+			if (sock_eng() != NULL && sock_eng()->thread_stop)
+				sock_eng()->thread_stop();
+			return NULL;
+		}
 		if (n == 0)
 			relay_tick();
 	}
@@ -647,12 +711,12 @@ int *relay_private_fds(unsigned first, unsigned last, int *n)
 	int *v;
 
 	*n = 0;
-	pthread_mutex_lock(&relay_mu);
+	relay_lock();
 	for (struct shim_sock *s = relay_list; s != NULL; s = s->live_next)
 		cap += 2;
 	v = malloc(cap * sizeof(*v));
 	if (v == NULL) {
-		pthread_mutex_unlock(&relay_mu);
+		relay_unlock();
 		*n = -1;
 		errno = ENOMEM;
 		return NULL;
@@ -667,7 +731,7 @@ int *relay_private_fds(unsigned first, unsigned last, int *n)
 		if (relay_in(s->shim_end, first, last))
 			v[(*n)++] = s->shim_end;
 	}
-	pthread_mutex_unlock(&relay_mu);
+	relay_unlock();
 	if (*n == 0) {
 		free(v);
 		return NULL;
@@ -684,7 +748,8 @@ int relay_is_private_fd(int fd)
 	return fd >= 0 && n > 0;
 }
 
-/* Caller holds s->lock: 1 while bytes of the program wait to be carried. */
+/* Caller holds s->lock: 1 while bytes of the program wait to be carried
+   (on the fast path: until the relay thread has taken the session). */
 static int relay_busy_locked(struct shim_sock *s)
 {
 	int n = 0;
@@ -692,18 +757,38 @@ static int relay_busy_locked(struct shim_sock *s)
 	if (s->shim_end >= 0 && real.ioctl(s->shim_end, FIONREAD, &n) == 0 &&
 	    n > 0)
 		return 1;
-	return s->relay != NULL && !s->relay->tls_eof &&
+	if (s->relay == NULL)
+		return sock_fast(s) && sock_owned(s) &&
+		       atomic_load(&s->state) == SOCK_READY &&
+		       sock_eng()->unsent(s->tls) > 0;
+	return !s->relay->tls_eof &&
 	       (s->relay->tls_len > 0 || s->relay->awaiting ||
 		(s->tls != NULL && sock_eng()->unsent(s->tls) > 0));
+}
+
+/* relay_lock, giving up at until (NULL: never). */
+static int relay_lock_until(const struct timespec *until)
+{
+	if (until == NULL) {
+		relay_lock();
+		return 0;
+	}
+	relay_mu_here = 1;
+	if (pthread_mutex_clocklock(&relay_mu, CLOCK_MONOTONIC, until) == 0)
+		return 0;
+	relay_mu_here = 0;
+	return -1;
 }
 
 /*
  * fn on every watched socket, each locked and with a reference, until one
  * returns nonzero (returned).  No allocation: _exit may run in a signal
- * handler.  The list is walked a batch at a time; a socket that comes or
- * goes meanwhile may be skipped or seen twice.
+ * handler.  With until, a lock not had by then is given up (the socket
+ * skipped, or the walk ended).  The list is walked a batch at a time; a
+ * socket that comes or goes meanwhile may be skipped or seen twice.
  */
-static int relay_each(int (*fn)(struct shim_sock *))
+static int relay_each(int (*fn)(struct shim_sock *),
+		      const struct timespec *until)
 {
 	struct shim_sock *batch[RELAY_EVENTS];
 	int ret = 0;
@@ -712,7 +797,8 @@ static int relay_each(int (*fn)(struct shim_sock *))
 		size_t i = 0;
 		int n = 0;
 
-		pthread_mutex_lock(&relay_mu);
+		if (relay_lock_until(until) < 0)
+			break;
 		for (struct shim_sock *s = relay_list;
 		     s != NULL && n < RELAY_EVENTS; s = s->live_next, i++) {
 			if (i >= skip) {
@@ -720,9 +806,11 @@ static int relay_each(int (*fn)(struct shim_sock *))
 				batch[n++] = s;
 			}
 		}
-		pthread_mutex_unlock(&relay_mu);
+		relay_unlock();
 		for (int k = 0; k < n; k++) {
-			if (ret == 0 && sock_lock(batch[k]) == 0) {
+			if (ret == 0 &&
+			    (until != NULL ? sock_lock_until(batch[k], until)
+					   : sock_lock(batch[k])) == 0) {
 				ret = fn(batch[k]);
 				sock_unlock(batch[k]);
 			}
@@ -747,13 +835,18 @@ static int relay_exit_take_locked(struct shim_sock *s)
 void relay_drain(void)
 {
 	struct timespec nap, end;
+	uint64_t one = 1;
 
 	if (!relay_started || relay_pid != (int)syscall(SYS_getpid))
 		return; /* not this process's thread (a fork or vfork child) */
+	if (relay_mu_here)
+		return; /* a handler's _exit, on a thread inside the list: the
+			   bytes in flight cannot be looked at, the exit goes on */
 	deadline_ms_to_ts(RELAY_DRAIN_NAP_MS, &nap);
 	deadline_in_ms(&end, RELAY_DRAIN_MS);
-	(void)relay_each(relay_exit_take_locked);
-	while (relay_each(relay_busy_locked) && !deadline_passed(&end))
+	/* the thread hands the fast path's held ciphertext to the relay */
+	(void)real.write(relay_wake_fd, &one, sizeof(one));
+	while (relay_each(relay_busy_locked, &end) && !deadline_passed(&end))
 		nanosleep(&nap, NULL);
 }
 
@@ -768,16 +861,19 @@ static void relay_stop(void)
 {
 	uint64_t one = 1;
 
-	if (!relay_started || relay_pid != (int)syscall(SYS_getpid))
+	if (!relay_started || relay_pid != (int)syscall(SYS_getpid) ||
+	    relay_mu_here)
 		return;
 	relay_drain();
+	atomic_store(&relay_stopping, 1);
 	if (real.write(relay_wake_fd, &one, sizeof(one)) == sizeof(one))
 		pthread_join(relay_thread, NULL);
+	atomic_store(&relay_stopping, 0);
 	relay_started = 0;
 	/* the kernel closes the private sockets when the process ends: first
 	   a FIN after what was sent, and nothing unread to turn it into a
 	   reset that drops what is in flight */
-	pthread_mutex_lock(&relay_mu);
+	relay_lock();
 	for (struct shim_sock *s = relay_list; s != NULL; s = s->live_next)
 		if (s->kfd >= 0 && sock_owned(s))
 			sock_close_gently(s->kfd);
@@ -785,7 +881,7 @@ static void relay_stop(void)
 	   checker at exit then sees sockets the program left open as its
 	   own, held by the fd table alone) */
 	relay_list = NULL;
-	pthread_mutex_unlock(&relay_mu);
+	relay_unlock();
 }
 
 __attribute__((destructor)) static void relay_fini(void)
@@ -798,6 +894,7 @@ void relay_atfork_child(void)
 	/* The parent's thread is not here; its epoll set and descriptors
 	   are the parent's business.  The child keeps nothing of them. */
 	pthread_mutex_init(&relay_mu, NULL);
+	relay_mu_here = 0;
 	for (struct shim_sock *s = relay_list; s != NULL; s = s->live_next) {
 		if (s->kfd >= 0)
 			real.close(s->kfd);

@@ -243,6 +243,26 @@ int sock_lock(struct shim_sock *s)
 	return 0;
 }
 
+int sock_lock_until(struct shim_sock *s, const struct timespec *until)
+{
+	int n = sock_nheld, rc;
+
+	if (sock_held_here(s)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (n < SOCK_HELD_MAX)
+		sock_held[n] = s;
+	sock_nheld = n + 1;
+	rc = pthread_mutex_clocklock(&s->lock, CLOCK_MONOTONIC, until);
+	if (rc == 0)
+		return 0;
+	if (--sock_nheld < SOCK_HELD_MAX)
+		sock_held[sock_nheld] = NULL;
+	errno = rc;
+	return -1;
+}
+
 void sock_unlock(struct shim_sock *s)
 {
 	pthread_mutex_unlock(&s->lock);

@@ -58,6 +58,11 @@ const struct shim_engine_ops *sock_eng(void);
    holds it (a signal handler re-entering).  sock_unlock releases it. */
 int sock_lock(struct shim_sock *s);
 void sock_unlock(struct shim_sock *s);
+/* sock_lock_until - sock_lock, giving up (-1, ETIMEDOUT) at `until`
+   (CLOCK_MONOTONIC): an exit must not wait for ever on a thread that a
+   signal handler's _exit keeps from running on (one blocked in malloc
+   behind the interrupted thread). */
+int sock_lock_until(struct shim_sock *s, const struct timespec *until);
 /* sock_held_here - 1 if this thread holds (or is taking) s->lock. */
 int sock_held_here(const struct shim_sock *s);
 

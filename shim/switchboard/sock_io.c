@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SOCK_IOV_CHUNK 65536
@@ -280,6 +281,25 @@ static ssize_t sock_send_rest(int fd, const void *buf, size_t len, int flags,
 			    done);
 }
 
+/*
+ * A write the kernel made on a relayed (or ended) socket's end, with
+ * MSG_NOSIGNAL added: n, or for EPIPE what a TCP socket says, ECONNRESET
+ * once after the server reset the connection (no SIGPIPE), else EPIPE
+ * and SIGPIPE unless the caller's flags have MSG_NOSIGNAL.
+ */
+static ssize_t sock_kernel_sent(struct shim_sock *s, ssize_t n, int flags)
+{
+	int err;
+
+	if (n >= 0 || errno != EPIPE)
+		return n;
+	err = relay_write_reset(s);
+	if (err == 0)
+		sock_raise_sigpipe(flags);
+	errno = err ? err : EPIPE;
+	return -1;
+}
+
 /* A write that met the end of writing: what it had sent, else EPIPE. */
 static ssize_t sock_send_shut(size_t done, int flags)
 {
@@ -297,7 +317,9 @@ ssize_t sock_send(struct shim_sock *s, int fd, const void *buf, size_t len,
 	size_t done = 0;
 
 	if (!sock_fast(s))
-		return real.send(fd, buf, len, flags);
+		return sock_kernel_sent(s, real.send(fd, buf, len,
+						     flags | MSG_NOSIGNAL),
+					flags);
 	if (!sock_owned(s))
 		return sock_child_refuse(s, fd, SOCK_REFUSE_INHERITED_WRITE);
 	if (sock_send_allowed(s, fd, nonblock, flags) < 0)
@@ -437,8 +459,15 @@ ssize_t sock_writev(struct shim_sock *s, int fd, const struct iovec *iov,
 	int i = 0;
 	char *chunk;
 
-	if (!sock_fast(s))
-		return real.writev(fd, iov, iovcnt);
+	if (!sock_fast(s)) {
+		struct msghdr mh = { .msg_iov = (struct iovec *)iov,
+				     .msg_iovlen = iovcnt > 0 ? (size_t)iovcnt : 0 };
+
+		if (iovcnt < 0 || iovcnt > IOV_MAX) /* writev's own EINVAL */
+			return real.writev(fd, iov, iovcnt);
+		return sock_kernel_sent(s, real.sendmsg(fd, &mh, MSG_NOSIGNAL),
+					flags);
+	}
 	if (iovcnt < 0 || iovcnt > IOV_MAX) {
 		errno = EINVAL;
 		return -1;
@@ -495,8 +524,12 @@ ssize_t sock_sendmsg(struct shim_sock *s, int fd, const struct msghdr *msg,
 {
 	if (sock_msg_refused(s, msg, flags))
 		return -1;
-	if (s == NULL || msg == NULL || !sock_fast(s))
+	if (s == NULL || msg == NULL)
 		return real.sendmsg(fd, msg, flags);
+	if (!sock_fast(s))
+		return sock_kernel_sent(s, real.sendmsg(fd, msg,
+							flags | MSG_NOSIGNAL),
+					flags);
 	return sock_sendmsg_tls(s, fd, msg, flags);
 }
 
@@ -524,8 +557,12 @@ int sock_sendmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
 	for (i = 0; v != NULL && i < n; i++)
 		if (sock_msg_refused(s, &v[i].msg_hdr, flags))
 			return -1;
-	if (s == NULL || v == NULL || !sock_fast(s))
+	if (s == NULL || v == NULL)
 		return real.sendmmsg(fd, v, n, flags);
+	if (!sock_fast(s))
+		return (int)sock_kernel_sent(s, real.sendmmsg(fd, v, n,
+							      flags | MSG_NOSIGNAL),
+					     flags);
 	for (i = 0; i < n; i++) {
 		int saved = errno;
 		ssize_t w = sock_sendmsg_tls(s, fd, &v[i].msg_hdr, flags);
@@ -579,6 +616,23 @@ int sock_recvmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
 	return (int)i;
 }
 
+/* What sendfile() may read from, as the kernel's splice_direct_to_actor
+   allows: a regular file or a block device (else EINVAL; EBADF for no
+   file).  A socket read here would block on an idle connection, or take
+   a relayed one's bytes. */
+static int sock_sendfile_source(int in)
+{
+	struct stat st;
+
+	if (fstat(in, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
 ssize_t sock_sendfile(struct shim_sock *s, int out, int in, off_t *off,
 		      size_t count)
 {
@@ -587,6 +641,8 @@ ssize_t sock_sendfile(struct shim_sock *s, int out, int in, off_t *off,
 
 	if (!sock_fast(s))
 		return real.sendfile(out, in, off, count);
+	if (sock_sendfile_source(in) < 0)
+		return -1;
 	buf = malloc(SOCK_IOV_CHUNK);
 	if (buf == NULL) {
 		errno = ENOMEM;

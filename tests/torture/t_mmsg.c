@@ -10,7 +10,12 @@
  *   - sendfile without an offset on a non-blocking socket while a script
  *     stalls the server: each call that fails (EAGAIN) leaves the file
  *     position where it was, each one that sends n moves it n, and the
- *     8 MiB SET arrives whole.
+ *     8 MiB SET arrives whole;
+ *   - sendfile from a file the kernel cannot send from (another TCP
+ *     connection, a socketpair end, a pipe, each holding a PING or with
+ *     nothing to read): EINVAL at once, nothing read from it or sent
+ *     (through the shim the other connection is a TLS one too), and a
+ *     PING then answered alone.
  */
 #include "torture.h"
 
@@ -174,6 +179,43 @@ static void sendfile_eagain_round(int fd)
 	free(val);
 }
 
+/* sendfile() from src: EINVAL, and src's bytes (if any) still there. */
+static void sendfile_refused(int fd, int src, const char *what, int has_ping)
+{
+	char buf[8];
+	ssize_t n = sendfile(fd, src, NULL, 6);
+
+	if (n != -1 || errno != EINVAL)
+		die("sendfile from %s: %zd (%s), not EINVAL", what, n,
+		    n < 0 ? strerror(errno) : "bytes sent");
+	t_checked();
+	if (has_ping) {
+		t_read_exact(src, buf, 6, what);
+		t_compare(what, "PING\r\n", 6, buf, 6);
+	}
+}
+
+static void sendfile_nonfile_round(int fd)
+{
+	int other = t_connect(), sv[2], p[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 || pipe(p) < 0)
+		die_errno("socketpair or pipe");
+	/* nothing to read on the other connection: a read would block */
+	sendfile_refused(fd, other, "another connection", 0);
+	t_write_all(sv[1], "PING\r\n", 6);
+	sendfile_refused(fd, sv[0], "a socketpair end", 1);
+	t_write_all(p[1], "PING\r\n", 6);
+	sendfile_refused(fd, p[0], "a pipe", 1);
+	t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
+	t_cmd_expect(other, "+PONG\r\n", "PING", NULL);
+	close(other);
+	close(sv[0]);
+	close(sv[1]);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(int argc, char **argv)
 {
 	int fd;
@@ -187,6 +229,8 @@ int main(int argc, char **argv)
 	sendfile_round(fd, 0);
 	t_phase = "sendfile EAGAIN";
 	sendfile_eagain_round(fd);
+	t_phase = "sendfile from a socket or a pipe";
+	sendfile_nonfile_round(fd);
 	close(fd);
 	t_done();
 	return 0;
