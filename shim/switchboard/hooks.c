@@ -22,6 +22,7 @@
 #include "sock.h"
 #include "sock_policy.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -838,3 +839,33 @@ SHIM_EXPORT int __close(int fd) __attribute__((alias("close")));
    same, or gcc warns (and clang knows no -Wmissing-attributes to mute) */
 SHIM_EXPORT int __dup2(int oldfd, int newfd)
 	__attribute__((alias("dup2"), nothrow, leaf));
+
+/* ------------------------------------------------------ symbol lookup */
+
+/* clang can be told that a call must be a tail call; gcc makes this one
+   one at -O1 and above (tests/integration/12-never-plaintext.sh checks
+   the lookups that depend on it). */
+#if defined(__has_attribute)
+#if __has_attribute(musttail)
+#define HOOKS_TAIL __attribute__((musttail))
+#endif
+#endif
+#ifndef HOOKS_TAIL
+#define HOOKS_TAIL
+#endif
+
+/* dlsym on a handle (dlopen("libc.so.6"), Python's ctypes.CDLL, Ruby's
+   Fiddle) would find libc's own connect(), past every hook above: such a
+   lookup gets the hook instead (real_own_symbol).  RTLD_NEXT and
+   RTLD_DEFAULT depend on who calls (glibc looks at its return address),
+   so they go to libc as a tail call, the caller's own; they find the
+   hooks already. */
+SHIM_EXPORT REAL_EARLY void *dlsym(void *handle, const char *name)
+{
+	real_dlsym_fn libc_dlsym = real_dlsym();
+
+	if (handle == RTLD_NEXT || handle == RTLD_DEFAULT)
+		HOOKS_TAIL return libc_dlsym(handle, name);
+	return real_own_symbol(libc_dlsym(handle, name), name,
+			       __builtin_return_address(0));
+}

@@ -103,8 +103,15 @@
  *   special OOB|REPAIR|ZC|VMSPLICE  MSG_OOB, TCP_REPAIR, MSG_ZEROCOPY,
  *                vmsplice + raw splice
  *   bigselect    the socket at fd 1500, select() with a large set
+ *   dlsym HOW    connect() looked up with dlsym, then write(): HOW next
+ *                (RTLD_NEXT), default (RTLD_DEFAULT), libc (the handle of
+ *                dlopen("libc.so.6"), as Python's ctypes.CDLL and Ruby's
+ *                Fiddle take it), libc_alias (__connect in that handle),
+ *                libc_fastopen (sendto from that handle, MSG_FASTOPEN and
+ *                the address on an unconnected socket)
  */
 #include <aio.h>
+#include <dlfcn.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -566,6 +573,59 @@ static int m_fastopen(int mmsg)
 			return 1;
 		}
 		say("note: sendmsg sent %zd bytes", r);
+	}
+	return expect_reply(fd, "+OK");
+}
+
+typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
+
+/* The function `name` as dlsym finds it by `how` (m_dlsym). */
+static void *dl_find(const char *how, const char *name)
+{
+	void *h = RTLD_DEFAULT, *p;
+
+	if (!strcmp(how, "next"))
+		h = RTLD_NEXT;
+	else if (strncmp(how, "libc", 4) == 0 &&
+		 (h = dlopen("libc.so.6", RTLD_LAZY)) == NULL) {
+		say("error: dlopen libc.so.6: %s", dlerror());
+		exit(2);
+	}
+	p = dlsym(h, name);
+	if (p == NULL) {
+		say("error: dlsym %s %s: %s", how, name, dlerror());
+		exit(2);
+	}
+	return p;
+}
+
+static int m_dlsym(const char *how)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(g_host, g_port, &ss);
+	ssize_t (*send_to)(int, const void *, size_t, int,
+			   const struct sockaddr *, socklen_t);
+	connect_fn conn;
+	int fd;
+
+	if (strcmp(how, "libc_fastopen") != 0) {
+		*(void **)&conn = dl_find(how, strcmp(how, "libc_alias") ?
+					       "connect" : "__connect");
+		fd = dial_with(conn, 0);
+		if (write_all(fd, g_cmd, g_cmdlen) < 0)
+			return 1;
+		return expect_reply(fd, "+OK");
+	}
+	*(void **)&send_to = dl_find(how, "sendto");
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd < 0) {
+		err("socket");
+		return 2;
+	}
+	if (send_to(fd, g_cmd, g_cmdlen, MSG_FASTOPEN, (struct sockaddr *)&ss,
+		    len) < 0) {
+		err("sendto(MSG_FASTOPEN)");
+		return 1;
 	}
 	return expect_reply(fd, "+OK");
 }
@@ -1970,6 +2030,8 @@ int main(int argc, char **argv)
 		return m_fastopen(0);
 	if (!strcmp(mode, "fastopen_sendmmsg"))
 		return m_fastopen(1);
+	if (!strcmp(mode, "dlsym") && argc >= 6)
+		return m_dlsym(argv[5]);
 	if (!strcmp(mode, "v6len") && argc >= 6)
 		return m_v6len(argv[5]);
 	if (!strcmp(mode, "race"))

@@ -479,6 +479,105 @@ no_hang() {
 	fi
 }
 
+# ------------------------------------------- functions found by dlsym
+
+case_dlsym() {
+	# connect() (and sendto) looked up at run time.  In the handle of
+	# dlopen("libc.so.6") dlsym finds libc's own function, past every
+	# hook: the connection went out in clear.
+	local how
+	for how in next default libc libc_alias libc_fastopen; do
+		np_setup "dlsym-$how" || return
+		probe dlsym "$how"
+		no_hang || return
+		no_leak "bytes the proxy received (dlsym $how)" || return
+		if [ "$how" = libc_fastopen ]; then
+			error_or_tls || return
+		else
+			works || return
+		fi
+		stop_pid "$REC_PID"
+	done
+}
+t_case "connect / __connect / sendto(MSG_FASTOPEN) found by dlsym (RTLD_NEXT, RTLD_DEFAULT, the handle of libc.so.6)" case_dlsym
+
+NP_PY_CTYPES='import ctypes, socket, struct, sys
+port, m = int(sys.argv[1]), sys.argv[2]
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+s = socket.socket()
+sa = struct.pack("=H", socket.AF_INET) + struct.pack("!H", port) + socket.inet_aton("127.0.0.1") + bytes(8)
+if libc.connect(s.fileno(), sa, len(sa)) != 0:
+    sys.exit("connect: errno %d" % ctypes.get_errno())
+s.sendall(b"SET %s 1\r\n" % m.encode())
+s.settimeout(5)
+print("reply: " + s.recv(4096).decode(errors="replace").strip(), flush=True)'
+
+NP_RB_FIDDLE='require "fiddle"
+require "socket"
+port, m = ARGV[0].to_i, ARGV[1]
+libc = Fiddle.dlopen("libc.so.6")
+conn = Fiddle::Function.new(libc["connect"],
+  [Fiddle::TYPE_INT, Fiddle::TYPE_VOIDP, Fiddle::TYPE_INT], Fiddle::TYPE_INT)
+s = Socket.new(:INET, :STREAM)
+sa = Socket.sockaddr_in(port, "127.0.0.1")
+conn.call(s.fileno, sa, sa.bytesize) # -1 EINPROGRESS: Ruby 3 sockets do not block
+s.write("SET #{m} 1\r\n")
+abort "no reply" unless IO.select([s], nil, nil, 5)
+puts "reply: " + s.readpartial(4096).strip'
+
+case_dlsym_ffi() {
+	np_setup dlsym-ctypes || return
+	t_run "${NP_SHIM[@]}" "$T_PY" -c "$NP_PY_CTYPES" "$P" "$M"
+	no_hang || return
+	no_leak "bytes the proxy received (python3 ctypes)" || return
+	works || return
+	stop_pid "$REC_PID"
+	np_setup dlsym-fiddle || return
+	t_run "${NP_SHIM[@]}" ruby -e "$NP_RB_FIDDLE" "$P" "$M"
+	no_hang || return
+	no_leak "bytes the proxy received (ruby Fiddle)" || return
+	works
+}
+t_case "python3 ctypes.CDLL(\"libc.so.6\").connect, ruby Fiddle.dlopen(\"libc.so.6\")[\"connect\"]" case_dlsym_ffi
+
+case_dlsym_layered() {
+	# Another interposer of connect() preloaded beside the shim, which
+	# forwards to libc's connect from dlopen("libc.so.6"): before the
+	# shim it must reach the shim (TLS); after it, libc (no loop).  The
+	# program's dlsym(RTLD_NEXT) finds the interposer before the shim
+	# (glibc sees the program as the caller).
+	local so=$T_TMP/interposer.so order how
+	printf '%s\n' '#define _GNU_SOURCE' '#include <dlfcn.h>' '#include <stdio.h>' \
+		'#include <sys/socket.h>' '#include <unistd.h>' \
+		'int connect(int fd, const struct sockaddr *a, socklen_t l) {' \
+		'	static __thread int depth;' \
+		'	int (*libc)(int, const struct sockaddr *, socklen_t), r;' \
+		'	*(void **)&libc = dlsym(dlopen("libc.so.6", RTLD_LAZY), "connect");' \
+		'	if (++depth > 2) { dprintf(2, "interposer: loop\n"); _exit(9); }' \
+		'	dprintf(2, "interposer: connect\n");' \
+		'	r = libc(fd, a, l);' \
+		'	depth--;' \
+		'	return r; }' >"$so.c"
+	gcc -shared -fPIC -O2 -o "$so" "$so.c" || { fail "gcc -shared interposer.c"; return; }
+	for order in "$so $T_LIB" "$T_LIB $so"; do
+		for how in next libc; do
+			np_setup "dlsym-layered" || return
+			t_run env LD_PRELOAD="$order" REDIS_TLS_ENDPOINTS="127.0.0.1:$P" \
+				REDIS_TLS_CA_FILE="$PKI/ca.crt" REDIS_TLS_CERT_FILE="$PKI/client.crt" \
+				REDIS_TLS_KEY_FILE="$PKI/client.key" "$PROBE" dlsym 127.0.0.1 "$P" "$M" "$how"
+			no_hang || return
+			no_leak "bytes the proxy received (LD_PRELOAD=$order, dlsym $how)" || return
+			works || return
+			if [ "$how" = next ] && [ "$order" = "$so $T_LIB" ]; then
+				assert_contains "$T_ERR" "interposer: connect" \
+					"dlsym(RTLD_NEXT) from the program: the interposer first" || return
+			fi
+			stop_pid "$REC_PID"
+		done
+	done
+}
+t_case "an interposer of connect() preloaded before / after the shim forwards via dlsym(libc.so.6): TLS, no loop" case_dlsym_layered
+
 case_anybound6() {
 	# An AF_INET6 socket bound to a v4-mapped loopback address other than
 	# 127.0.0.1, connected to [::]: the kernel (tcp_v6_connect) dials
