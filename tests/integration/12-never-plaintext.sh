@@ -525,7 +525,16 @@ s.write("SET #{m} 1\r\n")
 abort "no reply" unless IO.select([s], nil, nil, 5)
 puts "reply: " + s.readpartial(4096).strip'
 
+NP_PY_CTYPES_EXEC='import ctypes, sys
+sc, port, m = sys.argv[1:4]
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+args = [a.encode() for a in (sc, "127.0.0.1", port, "cmd", "SET", m, "v")]
+libc.execv(args[0], (ctypes.c_char_p * (len(args) + 1))(*args, None))
+sys.exit("execv: errno %d" % ctypes.get_errno())'
+
 case_dlsym_ffi() {
+	local sc
+	sc=$(static_client) || return
 	np_setup dlsym-ctypes || return
 	t_run "${NP_SHIM[@]}" "$T_PY" -c "$NP_PY_CTYPES" "$P" "$M"
 	no_hang || return
@@ -536,9 +545,18 @@ case_dlsym_ffi() {
 	t_run "${NP_SHIM[@]}" ruby -e "$NP_RB_FIDDLE" "$P" "$M"
 	no_hang || return
 	no_leak "bytes the proxy received (ruby Fiddle)" || return
-	works
+	works || return
+	stop_pid "$REC_PID"
+	# the exec hooks too: a static client exec'd by libc's own execv
+	np_setup dlsym-ctypes-exec || return
+	t_run "${NP_SHIM[@]}" "$T_PY" -c "$NP_PY_CTYPES_EXEC" "$sc" "$P" "$M"
+	no_hang || return
+	no_leak "bytes the proxy received (python3 ctypes execv of a static client)" || return
+	assert_rc 0 "the static client's status; stderr: $(t_short "$T_ERR" 300)" || return
+	assert_contains "$T_OUT" "+OK" "the static client's output" || return
+	stored
 }
-t_case "python3 ctypes.CDLL(\"libc.so.6\").connect, ruby Fiddle.dlopen(\"libc.so.6\")[\"connect\"]" case_dlsym_ffi
+t_case "python3 ctypes.CDLL(\"libc.so.6\").connect and .execv of a static client, ruby Fiddle.dlopen(\"libc.so.6\")[\"connect\"]" case_dlsym_ffi
 
 case_dlsym_layered() {
 	# Another interposer of connect() preloaded beside the shim, which
