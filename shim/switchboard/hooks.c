@@ -403,7 +403,8 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	ON_SOCK(fd, s, real.ioctl(fd, req, arg), sock_ioctl(s, fd, req, arg));
+	ON_SOCK(fd, s, sock_ioctl(NULL, fd, req, arg),
+		sock_ioctl(s, fd, req, arg));
 }
 
 SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val,
@@ -667,42 +668,50 @@ SHIM_EXPORT void _Exit(int status) __attribute__((alias("_exit")));
 
 /* -------------------------------------------------------------- exec */
 
-/* exec.c decides (and without a configuration calls libc at once). */
-SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+/* exec.c decides (and without a configuration calls libc at once).  First
+   the shim's own descriptors close on exec again, whatever cleared the
+   flag: a new program must not inherit a connection's network socket. */
+static inline void hooks_exec_init(void)
 {
 	hooks_init();
+	relay_seal_private();
+}
+
+SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	hooks_exec_init();
 	return exec_execve(path, argv, envp);
 }
 
 SHIM_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
 			 char *const envp[], int flags)
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_execveat(dirfd, path, argv, envp, flags);
 }
 
 SHIM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_fexecve(fd, argv, envp);
 }
 
 SHIM_EXPORT int execv(const char *path, char *const argv[])
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_execve(path, argv, environ);
 }
 
 SHIM_EXPORT int execvp(const char *file, char *const argv[])
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_execvpe(file, argv, environ);
 }
 
 SHIM_EXPORT int execvpe(const char *file, char *const argv[],
 			char *const envp[])
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_execvpe(file, argv, envp);
 }
 
@@ -741,7 +750,7 @@ static void hooks_execl_fill(char **argv, const char *arg0, va_list *ap,
 	do {                                                               \
 		size_t n_;                                                 \
 		int r_;                                                    \
-		hooks_init();                                              \
+		hooks_exec_init();                                         \
 		va_start(ap, arg0);                                        \
 		n_ = hooks_execl_count(arg0, &ap);                         \
 		if (n_ > HOOKS_EXECL_MAX) {                                \
@@ -783,7 +792,7 @@ SHIM_EXPORT int posix_spawn(pid_t *pid, const char *path,
 			    const posix_spawnattr_t *attr, char *const argv[],
 			    char *const envp[])
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_spawn(pid, path, actions, attr, argv, envp, 0);
 }
 
@@ -792,19 +801,19 @@ SHIM_EXPORT int posix_spawnp(pid_t *pid, const char *file,
 			     const posix_spawnattr_t *attr, char *const argv[],
 			     char *const envp[])
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_spawn(pid, file, actions, attr, argv, envp, 1);
 }
 
 SHIM_EXPORT int system(const char *command)
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_system(command);
 }
 
 SHIM_EXPORT FILE *popen(const char *command, const char *mode)
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_popen(command, mode);
 }
 

@@ -103,6 +103,14 @@
  *   special OOB|REPAIR|ZC|VMSPLICE  MSG_OOB, TCP_REPAIR, MSG_ZEROCOPY,
  *                vmsplice + raw splice
  *   bigselect    the socket at fd 1500, select() with a large set
+ *   inherit HOW VIA  connect + PING; clear close-on-exec on every
+ *                descriptor 3..65535 (HOW fcntl, ioctl: FIONCLEX, raw: the
+ *                fcntl system call), as a daemon handing all it has to a
+ *                new program; exec bash (VIA exec: in place; fork, vfork,
+ *                spawn: posix_spawn), which writes the SET to every socket
+ *                it inherited; then (not after exec) read the reply
+ *   dupall       connect + PING; dup() every descriptor 3..65535 and write
+ *                the SET to each copy that is a socket; read the reply
  *   dlsym HOW    connect() looked up with dlsym, then write(): HOW next
  *                (RTLD_NEXT), default (RTLD_DEFAULT), libc (the handle of
  *                dlopen("libc.so.6"), as Python's ctypes.CDLL and Ruby's
@@ -514,6 +522,77 @@ static int m_fionclex(void)
 	}
 	if (wait_child(pid, "bash child") < 0)
 		return 1;
+	return expect_reply(fd, "+OK");
+}
+
+/* bash -c: the SET to every socket the shell inherited */
+#define INHERIT_SH "for f in /proc/self/fd/*; do n=${f##*/};" \
+	" [ \"$n\" -ge 3 ] || continue;" \
+	" case $(readlink \"$f\") in socket:*)" \
+	" printf 'SET %s 1\\r\\n' \"$0\" >&\"$n\";; esac;" \
+	" done 2>/dev/null"
+
+static int m_inherit(const char *how, const char *via)
+{
+	char *argv[] = { "bash", "-c", INHERIT_SH, (char *)g_marker, NULL };
+	int fd = dial();
+	pid_t pid;
+
+	if (write_all(fd, "PING\r\n", 6) < 0 || expect_reply(fd, "+PONG"))
+		return 1;
+	for (int i = 3; i < 65536; i++) {
+		if (i == g_out)
+			continue;
+		if (!strcmp(how, "fcntl"))
+			fcntl(i, F_SETFD, 0);
+		else if (!strcmp(how, "ioctl"))
+			ioctl(i, FIONCLEX);
+		else
+			syscall(SYS_fcntl, i, F_SETFD, 0);
+	}
+	if (!strcmp(via, "exec")) {
+		execv("/bin/bash", argv);
+		err("execv");
+		return 1;
+	}
+	if (!strcmp(via, "spawn")) {
+		errno = posix_spawn(&pid, "/bin/bash", NULL, NULL, argv, environ);
+		if (errno != 0)
+			pid = -1;
+	} else {
+		pid = !strcmp(via, "vfork") ? vfork() : fork();
+		if (pid == 0) {
+			execv("/bin/bash", argv);
+			_exit(127);
+		}
+	}
+	if (pid < 0) {
+		err(via);
+		return 1;
+	}
+	if (wait_child(pid, "bash child") < 0)
+		return 1;
+	return expect_reply(fd, "+OK");
+}
+
+/* dupall: a copy (dup) of every socket 3..65535, the SET written to each. */
+static int m_dupall(void)
+{
+	int fd = dial(), type;
+	socklen_t len;
+
+	if (write_all(fd, "PING\r\n", 6) < 0 || expect_reply(fd, "+PONG"))
+		return 1;
+	for (int i = 3; i < 65536; i++) {
+		int d = i == g_out ? -1 : dup(i);
+
+		len = sizeof type;
+		if (d >= 0 && getsockopt(d, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+		    write(d, g_cmd, g_cmdlen) > 0)
+			say("note: wrote to a copy of fd %d", i);
+		if (d >= 0)
+			close(d);
+	}
 	return expect_reply(fd, "+OK");
 }
 
@@ -2030,6 +2109,10 @@ int main(int argc, char **argv)
 		return m_fastopen(0);
 	if (!strcmp(mode, "fastopen_sendmmsg"))
 		return m_fastopen(1);
+	if (!strcmp(mode, "dupall"))
+		return m_dupall();
+	if (!strcmp(mode, "inherit") && argc >= 7)
+		return m_inherit(argv[5], argv[6]);
 	if (!strcmp(mode, "dlsym") && argc >= 6)
 		return m_dlsym(argv[5]);
 	if (!strcmp(mode, "v6len") && argc >= 6)

@@ -118,6 +118,16 @@ error_or_tls() {
 	fi
 }
 
+# no_hang: the last run ended by itself (not the test's timeout, not the
+# probe's watchdog, not a signal).
+no_hang() {
+	if [ "$T_RC" -eq 124 ] || [ "$T_RC" -eq 137 ] || [ "$T_RC" -gt 128 ] ||
+		[[ "$T_OUT" == *"watchdog"* ]]; then
+		fail "did not end by itself (status $T_RC): hang or crash; stdout: $(t_short "$T_OUT" 500)"
+		return 1
+	fi
+}
+
 # ------------------------------------------------------------- premises
 
 case_premise_leak_seen() {
@@ -248,6 +258,44 @@ case_fionclex() {
 	no_leak
 }
 t_case "ioctl(FIONCLEX), then an exec'd bash writes to the inherited socket" case_fionclex
+
+case_inherit_all() {
+	# A daemon that clears close-on-exec on every descriptor it has
+	# (fcntl, ioctl(FIONCLEX), or the fcntl system call past the hooks),
+	# then execs a program (in place, as a graceful restart; or in a
+	# vfork or posix_spawn child) that writes to every socket it
+	# inherited: the connection's private TCP socket was among them, and
+	# the SET went out in clear on it.  The shim's own descriptors are
+	# closed to fcntl and ioctl, and close on exec whatever cleared it.
+	# After an exec in place the session is gone (README, Limits).
+	local how via
+	for how in fcntl ioctl raw; do
+		for via in exec vfork spawn fork; do
+			np_setup "inherit-$how-$via" || return
+			probe inherit "$how" "$via"
+			no_hang || return
+			no_leak "bytes the proxy received (close-on-exec cleared by $how, then $via)" || return
+			if [ "$via" = exec ]; then
+				assert_contains "$T_OUT" "reply: +PONG" "the PING before the exec" || return
+			else
+				works +PONG +OK || return
+			fi
+			stop_pid "$REC_PID"
+		done
+	done
+}
+t_case "close-on-exec cleared on every fd (fcntl, FIONCLEX, raw fcntl), then exec / vfork / posix_spawn / fork of bash that writes to every inherited socket" case_inherit_all
+
+case_dupall() {
+	# dup() of every descriptor, the SET written to each copy that is a
+	# socket: a copy of the private TCP socket carried it in clear.
+	np_setup dupall || return
+	probe dupall
+	no_hang || return
+	no_leak || return
+	works +PONG +OK
+}
+t_case "dup() of every fd 3..65535, the SET written to each copy that is a socket" case_dupall
 
 # ------------------------------------------------------ 7. glibc aliases
 
@@ -469,15 +517,6 @@ t_case "the shim preloaded twice: one copy stands aside, TLS once" case_double_p
 
 # ------------------------------------------------ attack: more paths
 
-# no_hang: the last run ended by itself (not the test's timeout, not the
-# probe's watchdog, not a signal).
-no_hang() {
-	if [ "$T_RC" -eq 124 ] || [ "$T_RC" -eq 137 ] || [ "$T_RC" -gt 128 ] ||
-		[[ "$T_OUT" == *"watchdog"* ]]; then
-		fail "did not end by itself (status $T_RC): hang or crash; stdout: $(t_short "$T_OUT" 500)"
-		return 1
-	fi
-}
 
 # ------------------------------------------- functions found by dlsym
 
