@@ -279,12 +279,37 @@ static int tls_load_trust(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 	return tls_check_ca_dates(t, err, errlen);
 }
 
+/* A cipher without encryption (eNULL, which a list may name with
+   @SECLEVEL=0) would carry every byte in clear inside TLS records:
+   refused at load, whatever the list says. */
+static int tls_refuse_null(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
+			   size_t errlen)
+{
+	STACK_OF(SSL_CIPHER) *sk = SSL_CTX_get_ciphers(ctx);
+	char where[CFG_WHERE_TEXT_MAX];
+
+	for (int i = 0; i < sk_SSL_CIPHER_num(sk); i++) {
+		const SSL_CIPHER *c = sk_SSL_CIPHER_value(sk, i);
+
+		if (SSL_CIPHER_get_cipher_nid(c) != NID_undef)
+			continue;
+		config_where_format(&t->w_ciphers, where, sizeof(where));
+		snprintf(err, errlen, "%s: '%s' includes %s, which does not "
+			 "encrypt: every byte would go out in clear; refused",
+			 where, t->ciphers, SSL_CIPHER_get_name(c));
+		return -1;
+	}
+	return 0;
+}
+
 static int tls_set_suites(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 			  size_t errlen)
 {
 	if (t->ciphers && SSL_CTX_set_cipher_list(ctx, t->ciphers) != 1)
 		return tls_fail(err, errlen, &t->w_ciphers,
 				"no usable cipher in", t->ciphers);
+	if (t->ciphers && tls_refuse_null(ctx, t, err, errlen) < 0)
+		return -1;
 	if (t->ciphersuites &&
 	    SSL_CTX_set_ciphersuites(ctx, t->ciphersuites) != 1)
 		return tls_fail(err, errlen, &t->w_ciphersuites,

@@ -365,6 +365,36 @@ case_broken_config() {
 }
 t_case "broken configuration: connect and fast-open sends fail, nothing goes out" case_broken_config
 
+case_null_cipher() {
+	# A TLS 1.2 cipher list that names ciphers without encryption (eNULL,
+	# allowed by @SECLEVEL=0), and a server that accepts them (openssl
+	# s_server): the handshake verified, and the SET went out in clear
+	# inside TLS records.  Such a list is refused at load: by the
+	# wrapper, and by the shim itself (connects fail, nothing goes out).
+	local sp list='eNULL:@SECLEVEL=0' lines
+	sp=$(free_port) || return
+	openssl s_server -accept "127.0.0.1:$sp" -cert "$PKI/server.crt" -key "$PKI/server.key" \
+		-tls1_2 -cipher "$list" -quiet </dev/null >"$T_TMP/null-cipher.out" 2>&1 &
+	t_track $!
+	wait_until 5 port_open "$sp" || { fail "openssl s_server did not start"; return; }
+	M=$(marker)
+	start_record_server proxy null-cipher --upstream "$sp" || return
+	P=$REC_PORT
+	t_run env REDIS_TLS_MAX_PROTOCOL=TLSv1.2 "$T_RUN" --endpoint "127.0.0.1:$P" \
+		--cacert "$PKI/ca.crt" --tls-ciphers "$list" -- "$PROBE" write 127.0.0.1 "$P" "$M"
+	assert_failed "redis-tls-run --tls-ciphers '$list'" || return
+	assert_contains "$T_ERR" "does not encrypt" "the wrapper's error" || return
+	t_run env LD_PRELOAD="$T_LIB" REDIS_TLS_ENDPOINTS="127.0.0.1:$P" \
+		REDIS_TLS_CA_FILE="$PKI/ca.crt" REDIS_TLS_MAX_PROTOCOL=TLSv1.2 \
+		REDIS_TLS_CIPHERS="$list" "$PROBE" write 127.0.0.1 "$P" "$M"
+	no_hang || return
+	assert_failed "the preloaded probe with REDIS_TLS_CIPHERS='$list'" || return
+	lines=$(shim_log_lines | grep -c 'does not encrypt')
+	[ "${lines:-0}" -ge 1 ] || { fail "no shim line says the list does not encrypt: $(t_short "$T_ERR" 400)"; return; }
+	no_leak "bytes the null-cipher server's proxy received"
+}
+t_case "a cipher list with ciphers that do not encrypt (eNULL:@SECLEVEL=0) is refused at load, nothing in clear" case_null_cipher
+
 # ---------------------------------------------------- 10. short sockaddr_in6
 
 case_v6len() {
