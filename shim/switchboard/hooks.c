@@ -83,7 +83,8 @@ static inline void hooks_init(void)
 
 /*
  * ON_SOCK(fd, s, plain, call) - the body of a hook on one descriptor:
- * return `plain` when the shim does not track fd; else bind `s` (a
+ * return `plain` when the shim does not track fd (EBADF when fd is one of
+ * the shim's own, which the program never had); else bind `s` (a
  * struct shim_sock *const) to its socket, with a reference held, and
  * return `call`, which names it.  `s` is declared only after `plain` has
  * been given its chance, so `plain` cannot use it.  errno survives the
@@ -96,8 +97,13 @@ static inline void hooks_init(void)
 		int e_;                                                    \
 		hooks_init();                                              \
 		if (LIKELY(fdt_peek(fd) == NULL) ||                        \
-		    (held_ = fdt_acquire(fd)) == NULL)                     \
+		    (held_ = fdt_acquire(fd)) == NULL) {                   \
+			if (__builtin_expect(sock_maybe_private(fd), 0) && \
+			    sock_is_private(fd))                           \
+				return (__typeof__(plain))                 \
+					sock_refuse_private();             \
 			return plain;                                      \
+		}                                                          \
 		struct shim_sock *const s = held_;                         \
 		r_ = call;                                                 \
 		e_ = errno;                                                \

@@ -54,6 +54,7 @@ atomic_int sock_owner_pid;
    memory) still reads 1.  NULL until the first sock_note_pid(). */
 atomic_int *sock_fork_token;
 atomic_int sock_private_min = INT_MAX;
+atomic_ulong sock_private_bits[SOCK_PRIVATE_BITS / SOCK_PRIVATE_WORD];
 
 const struct shim_engine_ops *sock_eng(void)
 {

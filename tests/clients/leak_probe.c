@@ -109,8 +109,10 @@
  *                new program; exec bash (VIA exec: in place; fork, vfork,
  *                spawn: posix_spawn), which writes the SET to every socket
  *                it inherited; then (not after exec) read the reply
- *   dupall       connect + PING; dup() every descriptor 3..65535 and write
- *                the SET to each copy that is a socket; read the reply
+ *   touchall HOW connect + PING; the SET to every socket among the
+ *                descriptors 3..65535 (HOW dup: to a dup() of each; write,
+ *                send: to each itself, as fstat() finds them); read the
+ *                reply
  *   dlsym HOW    connect() looked up with dlsym, then write(): HOW next
  *                (RTLD_NEXT), default (RTLD_DEFAULT), libc (the handle of
  *                dlopen("libc.so.6"), as Python's ctypes.CDLL and Ruby's
@@ -138,6 +140,7 @@
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -575,22 +578,26 @@ static int m_inherit(const char *how, const char *via)
 	return expect_reply(fd, "+OK");
 }
 
-/* dupall: a copy (dup) of every socket 3..65535, the SET written to each. */
-static int m_dupall(void)
+/* touchall HOW: the SET to every socket 3..65535 (HOW dup: to a dup() of
+   each descriptor; write, send: to each descriptor fstat() says is a
+   socket), then the reply on the probe's own connection. */
+static int m_touchall(const char *how)
 {
-	int fd = dial(), type;
-	socklen_t len;
+	int fd = dial();
+	struct stat st;
 
 	if (write_all(fd, "PING\r\n", 6) < 0 || expect_reply(fd, "+PONG"))
 		return 1;
 	for (int i = 3; i < 65536; i++) {
-		int d = i == g_out ? -1 : dup(i);
+		int d = i == g_out ? -1 : !strcmp(how, "dup") ? dup(i) : i;
+		ssize_t w = -1;
 
-		len = sizeof type;
-		if (d >= 0 && getsockopt(d, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
-		    write(d, g_cmd, g_cmdlen) > 0)
-			say("note: wrote to a copy of fd %d", i);
-		if (d >= 0)
+		if (d >= 0 && fstat(d, &st) == 0 && S_ISSOCK(st.st_mode))
+			w = strcmp(how, "send") ? write(d, g_cmd, g_cmdlen)
+						: send(d, g_cmd, g_cmdlen, MSG_NOSIGNAL);
+		if (w > 0)
+			say("note: wrote to fd %d%s", i, d != i ? " (a copy)" : "");
+		if (d >= 0 && d != i)
 			close(d);
 	}
 	return expect_reply(fd, "+OK");
@@ -2109,8 +2116,8 @@ int main(int argc, char **argv)
 		return m_fastopen(0);
 	if (!strcmp(mode, "fastopen_sendmmsg"))
 		return m_fastopen(1);
-	if (!strcmp(mode, "dupall"))
-		return m_dupall();
+	if (!strcmp(mode, "touchall") && argc >= 6)
+		return m_touchall(argv[5]);
 	if (!strcmp(mode, "inherit") && argc >= 7)
 		return m_inherit(argv[5], argv[6]);
 	if (!strcmp(mode, "dlsym") && argc >= 6)

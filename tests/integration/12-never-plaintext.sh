@@ -286,16 +286,22 @@ case_inherit_all() {
 }
 t_case "close-on-exec cleared on every fd (fcntl, FIONCLEX, raw fcntl), then exec / vfork / posix_spawn / fork of bash that writes to every inherited socket" case_inherit_all
 
-case_dupall() {
-	# dup() of every descriptor, the SET written to each copy that is a
-	# socket: a copy of the private TCP socket carried it in clear.
-	np_setup dupall || return
-	probe dupall
-	no_hang || return
-	no_leak || return
-	works +PONG +OK
+case_touchall() {
+	# The SET to every socket the process has: to a dup() of each
+	# descriptor, or written (write, send) to each one fstat() says is a
+	# socket.  The shim's own descriptors were among them, and a copy of
+	# the private TCP socket, or that socket itself, carried it in clear.
+	local how
+	for how in dup write send; do
+		np_setup "touchall-$how" || return
+		probe touchall "$how"
+		no_hang || return
+		no_leak "bytes the proxy received (touchall $how)" || return
+		works +PONG +OK || return
+		stop_pid "$REC_PID"
+	done
 }
-t_case "dup() of every fd 3..65535, the SET written to each copy that is a socket" case_dupall
+t_case "the SET to every socket among fds 3..65535 (by a dup of each, by write, by send): the shim's own are closed to the program" case_touchall
 
 # ------------------------------------------------------ 7. glibc aliases
 
