@@ -859,11 +859,19 @@ static int sock_connect_fresh(struct shim_sock *s, int fd,
 	}
 }
 
-int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
+int sock_connect(int fd, const struct sockaddr *uaddr, socklen_t len)
 {
+	struct sockaddr_storage copy;
+	const struct sockaddr *addr = (const struct sockaddr *)&copy;
 	struct shim_sock *s;
 	int rc, err;
 
+	/* decided, and connected, on one copy: another thread rewriting the
+	   program's buffer between the decision and the kernel's read of it
+	   could turn a connect passed by into one to a configured endpoint */
+	if (uaddr == NULL || len > sizeof(copy)) /* the kernel's EFAULT, EINVAL */
+		return real.connect(fd, uaddr, len);
+	memcpy(&copy, uaddr, len);
 	if (!sock_addr_is_inet(addr, len))
 		return real.connect(fd, addr, len);
 	if (loader_busy()) {

@@ -109,6 +109,11 @@
  *                new program; exec bash (VIA exec: in place; fork, vfork,
  *                spawn: posix_spawn), which writes the SET to every socket
  *                it inherited; then (not after exec) read the reply
+ *   toctou HOW QPORT  connections for 4 s (HOW connect: connect() then the
+ *                SET; sendto, sendmsg, sendmmsg: the SET sent with
+ *                MSG_FASTOPEN and the address) from one
+ *                address whose port another thread flips between PORT and
+ *                QPORT all along; prints how many connected
  *   touchall HOW connect + PING; the SET to every socket among the
  *                descriptors 3..65535 (HOW dup: to a dup() of each; write,
  *                send: to each itself, as fstat() finds them); read the
@@ -601,6 +606,70 @@ static int m_touchall(const char *how)
 			close(d);
 	}
 	return expect_reply(fd, "+OK");
+}
+
+/* toctou: the address another thread rewrites, PORT and QPORT in turn. */
+static struct sockaddr_in g_flip_addr;
+static unsigned short g_flip_ports[2];
+static atomic_int g_flip_stop;
+
+static void *flipper(void *arg)
+{
+	volatile unsigned short *p = &g_flip_addr.sin_port;
+
+	(void)arg;
+	for (unsigned k = 0; !atomic_load(&g_flip_stop); k++) {
+		*p = g_flip_ports[k & 1];
+		for (volatile int j = 0; j < 50; j++)
+			;
+	}
+	return NULL;
+}
+
+/* toctou HOW QPORT: connections for 4 s to 127.0.0.1 by connect() (HOW
+   connect) or sendto/sendmsg/sendmmsg with MSG_FASTOPEN from an address whose
+   port another thread flips between PORT and QPORT all along; the SET on
+   each that connected.  Prints how many did; 0 always (no reply read). */
+static int m_toctou(const char *how, const char *qport)
+{
+	pthread_t t;
+	int ok = 0;
+
+	g_flip_addr.sin_family = AF_INET;
+	inet_pton(AF_INET, g_host, &g_flip_addr.sin_addr);
+	g_flip_ports[0] = htons((unsigned short)atoi(g_port));
+	g_flip_ports[1] = htons((unsigned short)atoi(qport));
+	if (pthread_create(&t, NULL, flipper, NULL) != 0)
+		return 2;
+	for (long end = now_ms() + 4000; now_ms() < end;) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		const struct sockaddr *a = (const struct sockaddr *)&g_flip_addr;
+
+		struct iovec iov = { g_cmd, g_cmdlen };
+		struct mmsghdr mm = { .msg_hdr = { .msg_name = (void *)a,
+			.msg_namelen = sizeof g_flip_addr, .msg_iov = &iov,
+			.msg_iovlen = 1 } };
+
+		if (!strcmp(how, "sendto")) {
+			if (sendto(fd, g_cmd, g_cmdlen, MSG_FASTOPEN, a,
+				   sizeof g_flip_addr) > 0)
+				ok++;
+		} else if (!strcmp(how, "sendmsg")) {
+			if (sendmsg(fd, &mm.msg_hdr, MSG_FASTOPEN) > 0)
+				ok++;
+		} else if (!strcmp(how, "sendmmsg")) {
+			if (sendmmsg(fd, &mm, 1, MSG_FASTOPEN) == 1)
+				ok++;
+		} else if (connect(fd, a, sizeof g_flip_addr) == 0) {
+			ok++;
+			(void)!write(fd, g_cmd, g_cmdlen);
+		}
+		close(fd);
+	}
+	atomic_store(&g_flip_stop, 1);
+	pthread_join(t, NULL);
+	say("note: %d connected", ok);
+	return 0;
 }
 
 static int alias_writes(int fd)
@@ -2116,6 +2185,8 @@ int main(int argc, char **argv)
 		return m_fastopen(0);
 	if (!strcmp(mode, "fastopen_sendmmsg"))
 		return m_fastopen(1);
+	if (!strcmp(mode, "toctou") && argc >= 7)
+		return m_toctou(argv[5], argv[6]);
 	if (!strcmp(mode, "touchall") && argc >= 6)
 		return m_touchall(argv[5]);
 	if (!strcmp(mode, "inherit") && argc >= 7)

@@ -449,6 +449,25 @@ case_race() {
 }
 t_case "a second thread write()s the command while connect() runs" case_race
 
+case_toctou() {
+	# Another thread rewrites the address (its port: the configured one,
+	# then a closed one, in turn) while connect() or a Fast Open send
+	# runs: the shim decided on what it read first, the kernel connected
+	# to what it read later, and a connect passed by as unconfigured went
+	# to the endpoint in clear.  4 s of connections each.
+	local how q
+	q=$(free_port) || return
+	for how in connect sendto sendmsg sendmmsg; do
+		np_setup "toctou-$how" || return
+		T_TIMEOUT=30 probe toctou "$how" "$q"
+		no_hang || return
+		assert_contains "$T_OUT" "connected" "the probe's count ($how)" || return
+		no_leak "bytes the proxy received (address rewritten during $how)" || return
+		stop_pid "$REC_PID"
+	done
+}
+t_case "another thread rewrites the address during connect() / sendto / sendmsg / sendmmsg (MSG_FASTOPEN)" case_toctou
+
 # ------------------------------------------------------- 13. other paths
 
 case_syscall() {
