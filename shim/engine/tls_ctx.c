@@ -89,7 +89,9 @@ static char *tls_passphrase(const struct cfg_tls *t)
 	size_t n;
 
 	if (t->key_passphrase_env != NULL) {
-		const char *v = getenv(t->key_passphrase_env);
+		const char *v = engine_host->getenv != NULL
+					? engine_host->getenv(t->key_passphrase_env)
+					: getenv(t->key_passphrase_env);
 		return v ? strdup(v) : NULL;
 	}
 	if (t->key_passphrase_file == NULL)

@@ -401,6 +401,34 @@ case_null_cipher() {
 }
 t_case "a cipher list with ciphers that do not encrypt (eNULL:@SECLEVEL=0) is refused at load, nothing in clear" case_null_cipher
 
+NP_PY_CLEARENV='import ctypes, os, socket, sys
+port, m, how = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+if how == "clearenv":
+    ctypes.CDLL(None).clearenv()
+else:
+    os.environ.clear()
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(b"SET %s 1\r\n" % m.encode())
+print("reply: " + s.recv(4096).decode(errors="replace").strip(), flush=True)'
+
+case_clearenv() {
+	# A program that clears its environment before its first connect (a
+	# daemon's clearenv(), Python's os.environ.clear()): the engine,
+	# which loads then, found no configuration, and every TCP connect of
+	# the process was refused.  It takes the configuration the process
+	# started with, as the exec hooks do.
+	local how
+	for how in clearenv environ; do
+		np_setup "clearenv-$how" || return
+		t_run "${NP_SHIM[@]}" "$T_PY" -c "$NP_PY_CLEARENV" "$P" "$M" "$how"
+		no_hang || return
+		no_leak "bytes the proxy received ($how)" || return
+		works || return
+		stop_pid "$REC_PID"
+	done
+}
+t_case "the program clears its environment before its first connect (clearenv, os.environ.clear()): over TLS still" case_clearenv
+
 # ---------------------------------------------------- 10. short sockaddr_in6
 
 case_v6len() {
