@@ -876,9 +876,10 @@ int sock_connect(int fd, const struct sockaddr *uaddr, socklen_t len)
 		return real.connect(fd, addr, len);
 	if (loader_busy()) {
 		/* this thread is loading the engine: a socket of libc's own
-		   (its resolver's) goes as it is; one of the program's (a
-		   signal handler's) cannot be decided yet */
-		if (fdt_peek(fd) == NULL)
+		   (its resolver's datagrams) goes as it is; a stream socket
+		   cannot be decided yet: the program's (a signal handler's,
+		   whether the shim saw it made or not) is refused */
+		if (fdt_peek(fd) == NULL && !sock_is_stream(fd))
 			return real.connect(fd, addr, len);
 		return sock_refuse_fd(SOCK_REFUSE_LOADING, fd, NULL);
 	}

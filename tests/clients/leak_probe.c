@@ -48,9 +48,11 @@
  *                loopback address such as ::ffff:127.0.0.2), connect to
  *                [::]:PORT (the kernel dials 127.0.0.1 for a v4-mapped
  *                source), write()
- *   sigload      SIGALRM every 200 us whose handler, while the process's
+ *   sigload [raw]  SIGALRM every 200 us whose handler, while the process's
  *                first connect() is running (the engine loads), connects
  *                a socket of its own to HOST:PORT and write()s the SET
+ *                (raw: the handler's socket made by the socket system
+ *                call, which the shim does not see)
  *   bigfd        root: raise RLIMIT_NOFILE's hard limit after the first
  *                socket, move a new socket above the old limit with
  *                F_DUPFD, connect + write (exit 3 if not permitted)
@@ -1194,6 +1196,8 @@ static int m_anybound6(const char *bindaddr)
 
 static atomic_int sl_done, sl_fired, sl_sent;
 
+static int sl_raw; /* the handler's socket by the raw system call */
+
 static void on_sigload(int sig)
 {
 	struct sockaddr_storage ss;
@@ -1205,19 +1209,21 @@ static void on_sigload(int sig)
 	if (atomic_exchange(&sl_done, 1))
 		return;
 	len = make_addr(g_host, g_port, &ss);
-	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	fd = sl_raw ? (int)syscall(SYS_socket, ss.ss_family, SOCK_STREAM, 0)
+		    : socket(ss.ss_family, SOCK_STREAM, 0);
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&ss, len) == 0 &&
 	    write(fd, g_cmd, g_cmdlen) == (ssize_t)g_cmdlen)
 		atomic_store(&sl_sent, fd);
 	errno = e;
 }
 
-static int m_sigload(void)
+static int m_sigload(const char *how)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = make_addr(g_host, g_port, &ss);
 	int fd, hfd;
 
+	sl_raw = how != NULL && !strcmp(how, "raw");
 	alarm_handler(on_sigload);
 	fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	if (fd < 0) {
@@ -2214,7 +2220,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "anybound6") && argc >= 6)
 		return m_anybound6(argv[5]);
 	if (!strcmp(mode, "sigload"))
-		return m_sigload();
+		return m_sigload(argc >= 6 ? argv[5] : NULL);
 	if (!strcmp(mode, "bigfd"))
 		return m_bigfd();
 	if (!strcmp(mode, "closeloop"))
