@@ -26,7 +26,7 @@
 
 struct addrinfo;
 
-#define SHIM_ENGINE_ABI 2
+#define SHIM_ENGINE_ABI 3
 #define SHIM_ENGINE_INIT_SYMBOL "shim_engine_init"
 /*
  * A program that makes its TLS with the engine itself (redis-tls-ctl)
@@ -74,6 +74,11 @@ struct shim_host {
 	/* Apply the configuration's log section: returns 0, or -1 with *why. */
 	int (*log_configure)(const char *level, const char *target,
 			     const char **why);
+	/* A variable of the configuration, as the process had it when it
+	   started if it had it then (a program that cleared its environment
+	   before its first connect keeps its configuration), else as it has
+	   it now; NULL here: getenv(3). */
+	const char *(*getenv)(const char *name);
 };
 
 struct shim_tls; /* one TLS session, opaque to the switchboard */

@@ -20,6 +20,11 @@
    system-wide SHIM_SYSTEM_CONFIG exists). */
 int exec_env_configured(void);
 
+/* exec_env_getenv - the engine's getenv (struct shim_host): a variable of
+   the configuration (REDIS_TLS_*, the passphrase variable one names) as
+   the process had it at its start, else getenv(3). */
+const char *exec_env_getenv(const char *name);
+
 /*
  * exec_env_keeps_shim - 1 if a dynamic program started with envp loads
  * this library (its LD_PRELOAD, or /etc/ld.so.preload, names it) with a

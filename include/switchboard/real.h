@@ -121,4 +121,25 @@ const char *real_other_copy(void);
 /* real_ready - 1 once real_init() has completed. */
 int real_ready(void);
 
+/* Code that a sanitizer's runtime runs before it is set up (its first
+   dlsym() lookups): not instrumented. */
+#define REAL_EARLY __attribute__((no_sanitize("address", "thread", "undefined")))
+
+/* real_dlsym - libc's dlsym, never the shim's hook.  Safe to call from
+   anywhere, before real_init() and a sanitizer's own set-up. */
+typedef void *(*real_dlsym_fn)(void *, const char *);
+real_dlsym_fn real_dlsym(void);
+
+/*
+ * real_own_symbol - what a program's dlsym() on a handle should get for
+ * name, given what libc found there (found) and the return address of
+ * the program's call (caller): the shim's hook for name when found is
+ * libc's own function (connect() in dlopen("libc.so.6")) or the one the
+ * hook calls, so that no lookup goes past the hooks; found when the
+ * caller is an interposer of name loaded after the shim (the hook calls
+ * it: the hook again would loop), or found is another library's own
+ * function of that name.  Keeps dlerror() clear when found is not NULL.
+ */
+void *real_own_symbol(void *found, const char *name, const void *caller);
+
 #endif

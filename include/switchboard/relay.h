@@ -67,6 +67,13 @@ int relay_end_state(const struct shim_sock *s);
    in a malloc'ed array of *n (NULL when none; *n = -1 on ENOMEM). */
 int *relay_private_fds(unsigned first, unsigned last, int *n);
 
+/* relay_seal_private - before an exec: every descriptor of the shim's own
+   closes on exec again, whatever cleared the flag (a raw fcntl system
+   call), so that the new program cannot inherit a connection's network
+   socket.  Never waits for the lock: if another thread holds it for long,
+   nothing is done.  Safe in a fork or vfork child and a signal handler. */
+void relay_seal_private(void);
+
 /* relay_is_private_fd - 1 if fd is one of the shim's own descriptors. */
 int relay_is_private_fd(int fd);
 

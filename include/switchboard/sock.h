@@ -94,6 +94,36 @@ static inline void sock_fork_check(void)
 /* The lowest number a private descriptor ever had (INT_MAX: none yet). */
 extern atomic_int sock_private_min;
 
+/* A bit for each number below SOCK_PRIVATE_BITS that has ever been a
+   private descriptor (set by sock_place_high, never cleared). */
+#define SOCK_PRIVATE_BITS (1 << 20)
+#define SOCK_PRIVATE_WORD (8 * (int)sizeof(unsigned long))
+extern atomic_ulong sock_private_bits[SOCK_PRIVATE_BITS / SOCK_PRIVATE_WORD];
+
+/* sock_maybe_private - 0 if fd has never been one of the shim's own
+   descriptors: one compare for the program's own numbers, one bit for
+   the numbers above them. */
+static inline int sock_maybe_private(int fd)
+{
+	if (__builtin_expect(fd < atomic_load_explicit(&sock_private_min,
+						       memory_order_relaxed), 1))
+		return 0;
+	if (fd >= SOCK_PRIVATE_BITS)
+		return 1;
+	return (atomic_load_explicit(&sock_private_bits[fd / SOCK_PRIVATE_WORD],
+				     memory_order_relaxed) >>
+		(fd % SOCK_PRIVATE_WORD)) & 1;
+}
+
+/* sock_is_private - 1 if fd is one of the shim's own descriptors now (a
+   private TCP socket, a socketpair end, the relay's).  The program never
+   had them: a hook meets them as closed (sock_refuse_private), or the
+   program would hold a TLS connection's network socket. */
+int sock_is_private(int fd);
+
+/* sock_refuse_private - -1 with EBADF, as for a closed descriptor. */
+int sock_refuse_private(void);
+
 /* sock_new - a FRESH socket (refs = 0). */
 struct shim_sock *sock_new(void);
 void sock_get(struct shim_sock *s);
@@ -183,7 +213,8 @@ int sock_close(int fd);
 int sock_close_range(unsigned first, unsigned last, int flags);
 int sock_shutdown(struct shim_sock *s, int fd, int how);
 int sock_dup(int oldfd, int newfd, int flags, int kind);
-/* sock_fcntl - s NULL when fd is not tracked: F_DUPFD* are dup()s. */
+/* sock_fcntl, sock_ioctl - s NULL when fd is not tracked: F_DUPFD* are
+   dup()s; one of the shim's own descriptors is EBADF, as if closed. */
 int sock_fcntl(struct shim_sock *s, int fd, int cmd, unsigned long arg);
 int sock_ioctl(struct shim_sock *s, int fd, unsigned long req, void *arg);
 int sock_getsockopt(struct shim_sock *s, int fd, int level, int name,

@@ -47,7 +47,8 @@ enum sock_refusal {
 	SOCK_REFUSE_INHERITED_WRITE,
 	/* dup2()/dup3() over one of the shim's private descriptors */
 	SOCK_REFUSE_OVER_PRIVATE,
-	/* close() of one of them: the program never had it */
+	/* close(), fcntl(), ioctl() or a dup of one of them: the program
+	   never had it (EBADF) */
 	SOCK_REFUSE_CLOSE_PRIVATE,
 	/* ancillary data (sendmsg) on a TLS socket */
 	SOCK_REFUSE_ANCILLARY,

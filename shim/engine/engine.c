@@ -87,7 +87,8 @@ static struct engine_ep *engine_ep_of(struct tls_endpoint *tls)
 
 static const char *engine_getenv(const char *name)
 {
-	return getenv(name);
+	return engine_host->getenv != NULL ? engine_host->getenv(name)
+					   : getenv(name);
 }
 
 /*

@@ -34,7 +34,9 @@ static void stats_child_reset(void)
 
 void stats_init(void)
 {
-	const char *v = getenv("REDIS_TLS_STATS");
+	const char *v = engine_host->getenv != NULL
+				? engine_host->getenv("REDIS_TLS_STATS")
+				: getenv("REDIS_TLS_STATS");
 
 	if (v == NULL || *v == '\0' || strcmp(v, "0") == 0)
 		return;

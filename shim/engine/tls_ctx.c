@@ -89,7 +89,9 @@ static char *tls_passphrase(const struct cfg_tls *t)
 	size_t n;
 
 	if (t->key_passphrase_env != NULL) {
-		const char *v = getenv(t->key_passphrase_env);
+		const char *v = engine_host->getenv != NULL
+					? engine_host->getenv(t->key_passphrase_env)
+					: getenv(t->key_passphrase_env);
 		return v ? strdup(v) : NULL;
 	}
 	if (t->key_passphrase_file == NULL)
@@ -279,6 +281,34 @@ static int tls_load_trust(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 	return tls_check_ca_dates(t, err, errlen);
 }
 
+/* A cipher without encryption (eNULL, which a TLS 1.2 list may name with
+   @SECLEVEL=0; the integrity-only TLS 1.3 suites of RFC 9150 where
+   OpenSSL has them) would carry every byte in clear inside TLS records:
+   refused at load, whatever the lists say. */
+static int tls_refuse_null(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
+			   size_t errlen)
+{
+	STACK_OF(SSL_CIPHER) *sk = SSL_CTX_get_ciphers(ctx);
+	char where[CFG_WHERE_TEXT_MAX];
+
+	for (int i = 0; i < sk_SSL_CIPHER_num(sk); i++) {
+		const SSL_CIPHER *c = sk_SSL_CIPHER_value(sk, i);
+		int v13 = strcmp(SSL_CIPHER_get_version(c), "TLSv1.3") == 0;
+		const char *list = v13 ? t->ciphersuites : t->ciphers;
+
+		if (SSL_CIPHER_get_cipher_nid(c) != NID_undef)
+			continue;
+		config_where_format(v13 ? &t->w_ciphersuites : &t->w_ciphers,
+				    where, sizeof(where));
+		snprintf(err, errlen, "%s: '%s' includes %s, which does not "
+			 "encrypt: every byte would go out in clear; refused",
+			 where, list ? list : "(OpenSSL's default)",
+			 SSL_CIPHER_get_name(c));
+		return -1;
+	}
+	return 0;
+}
+
 static int tls_set_suites(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 			  size_t errlen)
 {
@@ -290,6 +320,8 @@ static int tls_set_suites(SSL_CTX *ctx, const struct cfg_tls *t, char *err,
 		return tls_fail(err, errlen, &t->w_ciphersuites,
 				"no usable TLS 1.3 cipher suite in",
 				t->ciphersuites);
+	if (tls_refuse_null(ctx, t, err, errlen) < 0)
+		return -1;
 	if (t->groups && SSL_CTX_set1_groups_list(ctx, t->groups) != 1)
 		return tls_fail(err, errlen, &t->w_groups,
 				"no usable group in", t->groups);

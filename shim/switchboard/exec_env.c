@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -263,6 +264,20 @@ __attribute__((constructor)) static void exec_env_load(void)
 	/* what a program that cleared its environment logs with */
 	log_env_given(exec_env_first(exec_env_snap, "REDIS_TLS_LOG_LEVEL=", 20),
 		      exec_env_first(exec_env_snap, "REDIS_TLS_LOG_TARGET=", 21));
+}
+
+const char *exec_env_getenv(const char *name)
+{
+	char name_eq[256];
+	size_t n = strlen(name);
+	const char *v = NULL;
+
+	if (n + 2 <= sizeof(name_eq) && !exec_env_overflow) {
+		memcpy(name_eq, name, n);
+		name_eq[n] = '=';
+		v = exec_env_first(exec_env_snap, name_eq, n + 1);
+	}
+	return v != NULL ? v : getenv(name);
 }
 
 int exec_env_configured(void)

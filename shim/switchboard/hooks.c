@@ -22,6 +22,7 @@
 #include "sock.h"
 #include "sock_policy.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -82,7 +83,8 @@ static inline void hooks_init(void)
 
 /*
  * ON_SOCK(fd, s, plain, call) - the body of a hook on one descriptor:
- * return `plain` when the shim does not track fd; else bind `s` (a
+ * return `plain` when the shim does not track fd (EBADF when fd is one of
+ * the shim's own, which the program never had); else bind `s` (a
  * struct shim_sock *const) to its socket, with a reference held, and
  * return `call`, which names it.  `s` is declared only after `plain` has
  * been given its chance, so `plain` cannot use it.  errno survives the
@@ -95,8 +97,13 @@ static inline void hooks_init(void)
 		int e_;                                                    \
 		hooks_init();                                              \
 		if (LIKELY(fdt_peek(fd) == NULL) ||                        \
-		    (held_ = fdt_acquire(fd)) == NULL)                     \
+		    (held_ = fdt_acquire(fd)) == NULL) {                   \
+			if (__builtin_expect(sock_maybe_private(fd), 0) && \
+			    sock_is_private(fd))                           \
+				return (__typeof__(plain))                 \
+					sock_refuse_private();             \
 			return plain;                                      \
+		}                                                          \
 		struct shim_sock *const s = held_;                         \
 		r_ = call;                                                 \
 		e_ = errno;                                                \
@@ -402,7 +409,8 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	ON_SOCK(fd, s, real.ioctl(fd, req, arg), sock_ioctl(s, fd, req, arg));
+	ON_SOCK(fd, s, sock_ioctl(NULL, fd, req, arg),
+		sock_ioctl(s, fd, req, arg));
 }
 
 SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val,
@@ -666,42 +674,50 @@ SHIM_EXPORT void _Exit(int status) __attribute__((alias("_exit")));
 
 /* -------------------------------------------------------------- exec */
 
-/* exec.c decides (and without a configuration calls libc at once). */
-SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+/* exec.c decides (and without a configuration calls libc at once).  First
+   the shim's own descriptors close on exec again, whatever cleared the
+   flag: a new program must not inherit a connection's network socket. */
+static inline void hooks_exec_init(void)
 {
 	hooks_init();
+	relay_seal_private();
+}
+
+SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	hooks_exec_init();
 	return exec_execve(path, argv, envp);
 }
 
 SHIM_EXPORT int execveat(int dirfd, const char *path, char *const argv[],
 			 char *const envp[], int flags)
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_execveat(dirfd, path, argv, envp, flags);
 }
 
 SHIM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_fexecve(fd, argv, envp);
 }
 
 SHIM_EXPORT int execv(const char *path, char *const argv[])
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_execve(path, argv, environ);
 }
 
 SHIM_EXPORT int execvp(const char *file, char *const argv[])
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_execvpe(file, argv, environ);
 }
 
 SHIM_EXPORT int execvpe(const char *file, char *const argv[],
 			char *const envp[])
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_execvpe(file, argv, envp);
 }
 
@@ -740,7 +756,7 @@ static void hooks_execl_fill(char **argv, const char *arg0, va_list *ap,
 	do {                                                               \
 		size_t n_;                                                 \
 		int r_;                                                    \
-		hooks_init();                                              \
+		hooks_exec_init();                                         \
 		va_start(ap, arg0);                                        \
 		n_ = hooks_execl_count(arg0, &ap);                         \
 		if (n_ > HOOKS_EXECL_MAX) {                                \
@@ -782,7 +798,7 @@ SHIM_EXPORT int posix_spawn(pid_t *pid, const char *path,
 			    const posix_spawnattr_t *attr, char *const argv[],
 			    char *const envp[])
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_spawn(pid, path, actions, attr, argv, envp, 0);
 }
 
@@ -791,19 +807,19 @@ SHIM_EXPORT int posix_spawnp(pid_t *pid, const char *file,
 			     const posix_spawnattr_t *attr, char *const argv[],
 			     char *const envp[])
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_spawn(pid, file, actions, attr, argv, envp, 1);
 }
 
 SHIM_EXPORT int system(const char *command)
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_system(command);
 }
 
 SHIM_EXPORT FILE *popen(const char *command, const char *mode)
 {
-	hooks_init();
+	hooks_exec_init();
 	return exec_popen(command, mode);
 }
 
@@ -838,3 +854,33 @@ SHIM_EXPORT int __close(int fd) __attribute__((alias("close")));
    same, or gcc warns (and clang knows no -Wmissing-attributes to mute) */
 SHIM_EXPORT int __dup2(int oldfd, int newfd)
 	__attribute__((alias("dup2"), nothrow, leaf));
+
+/* ------------------------------------------------------ symbol lookup */
+
+/* clang can be told that a call must be a tail call; gcc makes this one
+   one at -O1 and above (tests/integration/12-never-plaintext.sh checks
+   the lookups that depend on it). */
+#if defined(__has_attribute)
+#if __has_attribute(musttail)
+#define HOOKS_TAIL __attribute__((musttail))
+#endif
+#endif
+#ifndef HOOKS_TAIL
+#define HOOKS_TAIL
+#endif
+
+/* dlsym on a handle (dlopen("libc.so.6"), Python's ctypes.CDLL, Ruby's
+   Fiddle) would find libc's own connect(), past every hook above: such a
+   lookup gets the hook instead (real_own_symbol).  RTLD_NEXT and
+   RTLD_DEFAULT depend on who calls (glibc looks at its return address),
+   so they go to libc as a tail call, the caller's own; they find the
+   hooks already. */
+SHIM_EXPORT REAL_EARLY void *dlsym(void *handle, const char *name)
+{
+	real_dlsym_fn libc_dlsym = real_dlsym();
+
+	if (handle == RTLD_NEXT || handle == RTLD_DEFAULT)
+		HOOKS_TAIL return libc_dlsym(handle, name);
+	return real_own_symbol(libc_dlsym(handle, name), name,
+			       __builtin_return_address(0));
+}

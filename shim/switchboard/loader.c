@@ -2,6 +2,7 @@
  * loader.c - load the engine once, on the first TCP connect().
  */
 #include "loader.h"
+#include "exec_env.h"
 #include "log.h"
 #include "real.h"
 
@@ -56,6 +57,7 @@ static const struct shim_host loader_host = {
 	.log = log_msg,
 	.log_enabled = log_enabled,
 	.log_configure = log_configure,
+	.getenv = exec_env_getenv,
 };
 
 #ifndef SHIM_STATIC_ENGINE

@@ -26,8 +26,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -48,6 +50,7 @@
 #define RELAY_DRAIN_MS 2000 /* at exit, for bytes still in flight */
 #define RELAY_DRAIN_NAP_MS 2 /* ... looked at this often */
 #define RELAY_TAKE_WAIT_MS 100 /* for a session's lock, at exit */
+#define RELAY_SEAL_TRIES 100  /* an exec's tries for the lock */
 
 struct relay_state {
 	enum sock_state phase;  /* of the handshake: CONNECTING .. FAILED */
@@ -738,6 +741,36 @@ int *relay_private_fds(unsigned first, unsigned last, int *n)
 	}
 	qsort(v, (size_t)*n, sizeof(*v), relay_cmp_int);
 	return v;
+}
+
+void relay_seal_private(void)
+{
+	sig_atomic_t was = relay_mu_here;
+	int tries = 0;
+
+	if (atomic_load_explicit(&sock_private_min, memory_order_relaxed) ==
+	    INT_MAX)
+		return; /* no private descriptor ever */
+	/* never a wait: an exec may come from a signal handler, or from the
+	   child of a raw clone that copied the lock held */
+	relay_mu_here = 1;
+	while (pthread_mutex_trylock(&relay_mu) != 0) {
+		if (++tries > RELAY_SEAL_TRIES || sched_yield() < 0) {
+			relay_mu_here = was;
+			return;
+		}
+	}
+	if (relay_epfd >= 0)
+		real.fcntl(relay_epfd, F_SETFD, FD_CLOEXEC);
+	if (relay_wake_fd >= 0)
+		real.fcntl(relay_wake_fd, F_SETFD, FD_CLOEXEC);
+	for (struct shim_sock *s = relay_list; s != NULL; s = s->live_next) {
+		if (s->kfd >= 0)
+			real.fcntl(s->kfd, F_SETFD, FD_CLOEXEC);
+		if (s->shim_end >= 0)
+			real.fcntl(s->shim_end, F_SETFD, FD_CLOEXEC);
+	}
+	relay_unlock();
 }
 
 int relay_is_private_fd(int fd)

@@ -54,6 +54,7 @@ atomic_int sock_owner_pid;
    memory) still reads 1.  NULL until the first sock_note_pid(). */
 atomic_int *sock_fork_token;
 atomic_int sock_private_min = INT_MAX;
+atomic_ulong sock_private_bits[SOCK_PRIVATE_BITS / SOCK_PRIVATE_WORD];
 
 const struct shim_engine_ops *sock_eng(void)
 {
@@ -878,18 +879,27 @@ static int sock_connect_fresh(struct shim_sock *s, int fd,
 	}
 }
 
-int sock_connect(int fd, const struct sockaddr *addr, socklen_t len)
+int sock_connect(int fd, const struct sockaddr *uaddr, socklen_t len)
 {
+	struct sockaddr_storage copy;
+	const struct sockaddr *addr = (const struct sockaddr *)&copy;
 	struct shim_sock *s;
 	int rc, err;
 
+	/* decided, and connected, on one copy: another thread rewriting the
+	   program's buffer between the decision and the kernel's read of it
+	   could turn a connect passed by into one to a configured endpoint */
+	if (uaddr == NULL || len > sizeof(copy)) /* the kernel's EFAULT, EINVAL */
+		return real.connect(fd, uaddr, len);
+	memcpy(&copy, uaddr, len);
 	if (!sock_addr_is_inet(addr, len))
 		return real.connect(fd, addr, len);
 	if (loader_busy()) {
 		/* this thread is loading the engine: a socket of libc's own
-		   (its resolver's) goes as it is; one of the program's (a
-		   signal handler's) cannot be decided yet */
-		if (fdt_peek(fd) == NULL)
+		   (its resolver's datagrams) goes as it is; a stream socket
+		   cannot be decided yet: the program's (a signal handler's,
+		   whether the shim saw it made or not) is refused */
+		if (fdt_peek(fd) == NULL && !sock_is_stream(fd))
 			return real.connect(fd, addr, len);
 		return sock_refuse_fd(SOCK_REFUSE_LOADING, fd, NULL);
 	}

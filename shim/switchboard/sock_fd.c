@@ -179,6 +179,22 @@ int sock_shutdown(struct shim_sock *s, int fd, int how)
 
 /* -------------------------------------------------------------- dup */
 
+/* A copy of one of the shim's own descriptors, one left open across an
+   exec, or a write to one, would put the network socket of a TLS
+   connection in the program's hands, where bytes go out in clear. */
+int sock_is_private(int fd)
+{
+	/* not in a vfork child, which must not take the relay's lock (what
+	   it execs gets them closed: relay_seal_private) */
+	return sock_maybe_private(fd) && !sock_in_vfork_child() &&
+	       relay_is_private_fd(fd);
+}
+
+int sock_refuse_private(void)
+{
+	return sock_refuse(SOCK_REFUSE_CLOSE_PRIVATE, NULL, NULL);
+}
+
 /* dup2()/dup3() over a private descriptor: the program never had it, and
    closing it would cut a TLS connection under its owner. */
 static int sock_refuse_over_private(int oldfd, int newfd)
@@ -216,6 +232,8 @@ int sock_dup(int oldfd, int newfd, int flags, int kind)
 
 	if (sock_in_vfork_child())
 		return sock_dup_real(oldfd, newfd, flags, kind);
+	if (sock_is_private(oldfd)) /* as if closed: EBADF */
+		return sock_refuse_private();
 	if (over && relay_is_private_fd(newfd))
 		return sock_refuse_over_private(oldfd, newfd);
 	so = fdt_acquire(oldfd);
@@ -254,6 +272,10 @@ int sock_fcntl(struct shim_sock *s, int fd, int cmd, unsigned long arg)
 		return sock_dup(fd, (int)arg, 0,
 				cmd == F_DUPFD ? SOCK_DUP_FCNTL
 					       : SOCK_DUP_FCNTL_CLOEXEC);
+	/* a daemon that clears close-on-exec on every descriptor before an
+	   exec (or asks which are open) meets them as closed */
+	if (s == NULL && sock_is_private(fd))
+		return sock_refuse_private();
 	if (s == NULL || atomic_load(&s->state) == SOCK_FRESH)
 		return real.fcntl(fd, cmd, arg);
 	switch (cmd) {
@@ -284,7 +306,9 @@ int sock_ioctl(struct shim_sock *s, int fd, unsigned long req, void *arg)
 {
 	int rc;
 
-	if (atomic_load(&s->state) == SOCK_FRESH)
+	if (s == NULL && sock_is_private(fd))
+		return sock_refuse_private();
+	if (s == NULL || atomic_load(&s->state) == SOCK_FRESH)
 		return real.ioctl(fd, req, arg);
 	switch (req) {
 	case FIONBIO:

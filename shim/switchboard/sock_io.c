@@ -519,9 +519,33 @@ static int sock_msg_refused(struct shim_sock *s, const struct msghdr *msg,
 						msg->msg_namelen, msg);
 }
 
-ssize_t sock_sendmsg(struct shim_sock *s, int fd, const struct msghdr *msg,
+/*
+ * *m: *msg with its address copied into *name, so that the address the
+ * decision reads is the one the kernel gets (another thread may rewrite
+ * the program's buffer in between).  Returns m, or msg as it is when it
+ * has no address the kernel would take (NULL, or longer than any).
+ */
+static const struct msghdr *sock_msg_copy(const struct msghdr *msg,
+					  struct msghdr *m,
+					  struct sockaddr_storage *name)
+{
+	if (msg == NULL)
+		return msg;
+	*m = *msg;
+	if (m->msg_name == NULL || m->msg_namelen > sizeof(*name))
+		return m;
+	memcpy(name, m->msg_name, m->msg_namelen);
+	m->msg_name = name;
+	return m;
+}
+
+ssize_t sock_sendmsg(struct shim_sock *s, int fd, const struct msghdr *umsg,
 		     int flags)
 {
+	struct sockaddr_storage name;
+	struct msghdr m;
+	const struct msghdr *msg = sock_msg_copy(umsg, &m, &name);
+
 	if (sock_msg_refused(s, msg, flags))
 		return -1;
 	if (s == NULL || msg == NULL)
@@ -549,14 +573,44 @@ ssize_t sock_recvmsg(struct shim_sock *s, int fd, struct msghdr *msg,
 	return n;
 }
 
+/* sendmmsg whose first message carries the connection request (Fast
+   Open): that one from a copy of its address (sock_msg_copy), as the
+   decision read it, then the rest; a failure after the first message is
+   a short count, as the kernel's. */
+static int sock_sendmmsg_first(int fd, struct mmsghdr *v, unsigned int n,
+			       int flags, const struct msghdr *first)
+{
+	ssize_t w = real.sendmsg(fd, first, flags);
+	int rest;
+
+	if (w < 0)
+		return -1;
+	v[0].msg_len = (unsigned int)w;
+	if (n == 1)
+		return 1;
+	rest = real.sendmmsg(fd, v + 1, n - 1, flags);
+	return rest > 0 ? 1 + rest : 1;
+}
+
 int sock_sendmmsg(struct shim_sock *s, int fd, struct mmsghdr *v,
 		  unsigned int n, int flags)
 {
+	struct sockaddr_storage name;
+	struct msghdr m;
+	const struct msghdr *first = NULL;
 	unsigned int i;
 
-	for (i = 0; v != NULL && i < n; i++)
+	if (v != NULL && n > 0)
+		first = sock_msg_copy(&v[0].msg_hdr, &m, &name);
+	if (first != NULL && sock_msg_refused(s, first, flags))
+		return -1;
+	for (i = 1; v != NULL && i < n; i++)
 		if (sock_msg_refused(s, &v[i].msg_hdr, flags))
 			return -1;
+	/* only the first message can make the connection */
+	if (first != NULL && first->msg_name != NULL && (flags & MSG_FASTOPEN) &&
+	    (s == NULL || !sock_fast(s)))
+		return sock_sendmmsg_first(fd, v, n, flags, first);
 	if (s == NULL || v == NULL)
 		return real.sendmmsg(fd, v, n, flags);
 	if (!sock_fast(s))
@@ -706,8 +760,16 @@ ssize_t sock_recvfrom(struct shim_sock *s, int fd, void *buf, size_t len,
 }
 
 ssize_t sock_sendto(struct shim_sock *s, int fd, const void *buf, size_t len,
-		    int flags, const struct sockaddr *addr, socklen_t alen)
+		    int flags, const struct sockaddr *uaddr, socklen_t alen)
 {
+	struct sockaddr_storage copy;
+	const struct sockaddr *addr = uaddr;
+
+	/* decided, and sent, on one copy of the address (sock_msg_copy) */
+	if (uaddr != NULL && alen <= sizeof(copy)) {
+		memcpy(&copy, uaddr, alen);
+		addr = (const struct sockaddr *)&copy;
+	}
 	if (sock_send_refused(s, flags, addr, alen, NULL))
 		return -1;
 	if (s == NULL || !sock_fast(s))

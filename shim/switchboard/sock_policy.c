@@ -103,6 +103,9 @@ ssize_t sock_splice(int in, off_t *offin, int out, off_t *offout, size_t len,
 		sock_relay_fd(in, "splice() from it");
 		sock_relay_fd(out, "splice() to it");
 	}
+	if ((sock_maybe_private(in) && sock_is_private(in)) ||
+	    (sock_maybe_private(out) && sock_is_private(out)))
+		return sock_refuse_private();
 	return real.splice(in, offin, out, offout, len, flags);
 }
 

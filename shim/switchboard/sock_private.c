@@ -70,6 +70,9 @@ int sock_place_high(int fd)
 	if (nfd < 0)
 		return -1;
 	real.close(fd);
+	if (nfd < SOCK_PRIVATE_BITS)
+		atomic_fetch_or(&sock_private_bits[nfd / SOCK_PRIVATE_WORD],
+				1UL << (nfd % SOCK_PRIVATE_WORD));
 	for (int m = atomic_load(&sock_private_min); nfd < m &&
 	     !atomic_compare_exchange_weak(&sock_private_min, &m, nfd);)
 		;

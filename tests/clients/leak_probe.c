@@ -48,9 +48,11 @@
  *                loopback address such as ::ffff:127.0.0.2), connect to
  *                [::]:PORT (the kernel dials 127.0.0.1 for a v4-mapped
  *                source), write()
- *   sigload      SIGALRM every 200 us whose handler, while the process's
+ *   sigload [raw]  SIGALRM every 200 us whose handler, while the process's
  *                first connect() is running (the engine loads), connects
  *                a socket of its own to HOST:PORT and write()s the SET
+ *                (raw: the handler's socket made by the socket system
+ *                call, which the shim does not see)
  *   bigfd        root: raise RLIMIT_NOFILE's hard limit after the first
  *                socket, move a new socket above the old limit with
  *                F_DUPFD, connect + write (exit 3 if not permitted)
@@ -103,8 +105,30 @@
  *   special OOB|REPAIR|ZC|VMSPLICE  MSG_OOB, TCP_REPAIR, MSG_ZEROCOPY,
  *                vmsplice + raw splice
  *   bigselect    the socket at fd 1500, select() with a large set
+ *   inherit HOW VIA  connect + PING; clear close-on-exec on every
+ *                descriptor 3..65535 (HOW fcntl, ioctl: FIONCLEX, raw: the
+ *                fcntl system call), as a daemon handing all it has to a
+ *                new program; exec bash (VIA exec: in place; fork, vfork,
+ *                spawn: posix_spawn), which writes the SET to every socket
+ *                it inherited; then (not after exec) read the reply
+ *   toctou HOW QPORT  connections for 4 s (HOW connect: connect() then the
+ *                SET; sendto, sendmsg, sendmmsg: the SET sent with
+ *                MSG_FASTOPEN and the address) from one
+ *                address whose port another thread flips between PORT and
+ *                QPORT all along; prints how many connected
+ *   touchall HOW connect + PING; the SET to every socket among the
+ *                descriptors 3..65535 (HOW dup: to a dup() of each; write,
+ *                send: to each itself, as fstat() finds them); read the
+ *                reply
+ *   dlsym HOW    connect() looked up with dlsym, then write(): HOW next
+ *                (RTLD_NEXT), default (RTLD_DEFAULT), libc (the handle of
+ *                dlopen("libc.so.6"), as Python's ctypes.CDLL and Ruby's
+ *                Fiddle take it), libc_alias (__connect in that handle),
+ *                libc_fastopen (sendto from that handle, MSG_FASTOPEN and
+ *                the address on an unconnected socket)
  */
 #include <aio.h>
+#include <dlfcn.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -123,6 +147,7 @@
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -510,6 +535,145 @@ static int m_fionclex(void)
 	return expect_reply(fd, "+OK");
 }
 
+/* bash -c: the SET to every socket the shell inherited */
+#define INHERIT_SH "for f in /proc/self/fd/*; do n=${f##*/};" \
+	" [ \"$n\" -ge 3 ] || continue;" \
+	" case $(readlink \"$f\") in socket:*)" \
+	" printf 'SET %s 1\\r\\n' \"$0\" >&\"$n\";; esac;" \
+	" done 2>/dev/null"
+
+static int m_inherit(const char *how, const char *via)
+{
+	char *argv[] = { "bash", "-c", INHERIT_SH, (char *)g_marker, NULL };
+	int fd = dial();
+	pid_t pid;
+
+	if (write_all(fd, "PING\r\n", 6) < 0 || expect_reply(fd, "+PONG"))
+		return 1;
+	for (int i = 3; i < 65536; i++) {
+		if (i == g_out)
+			continue;
+		if (!strcmp(how, "fcntl"))
+			fcntl(i, F_SETFD, 0);
+		else if (!strcmp(how, "ioctl"))
+			ioctl(i, FIONCLEX);
+		else
+			syscall(SYS_fcntl, i, F_SETFD, 0);
+	}
+	if (!strcmp(via, "exec")) {
+		execv("/bin/bash", argv);
+		err("execv");
+		return 1;
+	}
+	if (!strcmp(via, "spawn")) {
+		errno = posix_spawn(&pid, "/bin/bash", NULL, NULL, argv, environ);
+		if (errno != 0)
+			pid = -1;
+	} else {
+		pid = !strcmp(via, "vfork") ? vfork() : fork();
+		if (pid == 0) {
+			execv("/bin/bash", argv);
+			_exit(127);
+		}
+	}
+	if (pid < 0) {
+		err(via);
+		return 1;
+	}
+	if (wait_child(pid, "bash child") < 0)
+		return 1;
+	return expect_reply(fd, "+OK");
+}
+
+/* touchall HOW: the SET to every socket 3..65535 (HOW dup: to a dup() of
+   each descriptor; write, send: to each descriptor fstat() says is a
+   socket), then the reply on the probe's own connection. */
+static int m_touchall(const char *how)
+{
+	int fd = dial();
+	struct stat st;
+
+	if (write_all(fd, "PING\r\n", 6) < 0 || expect_reply(fd, "+PONG"))
+		return 1;
+	for (int i = 3; i < 65536; i++) {
+		int d = i == g_out ? -1 : !strcmp(how, "dup") ? dup(i) : i;
+		ssize_t w = -1;
+
+		if (d >= 0 && fstat(d, &st) == 0 && S_ISSOCK(st.st_mode))
+			w = strcmp(how, "send") ? write(d, g_cmd, g_cmdlen)
+						: send(d, g_cmd, g_cmdlen, MSG_NOSIGNAL);
+		if (w > 0)
+			say("note: wrote to fd %d%s", i, d != i ? " (a copy)" : "");
+		if (d >= 0 && d != i)
+			close(d);
+	}
+	return expect_reply(fd, "+OK");
+}
+
+/* toctou: the address another thread rewrites, PORT and QPORT in turn. */
+static struct sockaddr_in g_flip_addr;
+static unsigned short g_flip_ports[2];
+static atomic_int g_flip_stop;
+
+static void *flipper(void *arg)
+{
+	volatile unsigned short *p = &g_flip_addr.sin_port;
+
+	(void)arg;
+	for (unsigned k = 0; !atomic_load(&g_flip_stop); k++) {
+		*p = g_flip_ports[k & 1];
+		for (volatile int j = 0; j < 50; j++)
+			;
+	}
+	return NULL;
+}
+
+/* toctou HOW QPORT: connections for 4 s to 127.0.0.1 by connect() (HOW
+   connect) or sendto/sendmsg/sendmmsg with MSG_FASTOPEN from an address whose
+   port another thread flips between PORT and QPORT all along; the SET on
+   each that connected.  Prints how many did; 0 always (no reply read). */
+static int m_toctou(const char *how, const char *qport)
+{
+	pthread_t t;
+	int ok = 0;
+
+	g_flip_addr.sin_family = AF_INET;
+	inet_pton(AF_INET, g_host, &g_flip_addr.sin_addr);
+	g_flip_ports[0] = htons((unsigned short)atoi(g_port));
+	g_flip_ports[1] = htons((unsigned short)atoi(qport));
+	if (pthread_create(&t, NULL, flipper, NULL) != 0)
+		return 2;
+	for (long end = now_ms() + 4000; now_ms() < end;) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		const struct sockaddr *a = (const struct sockaddr *)&g_flip_addr;
+
+		struct iovec iov = { g_cmd, g_cmdlen };
+		struct mmsghdr mm = { .msg_hdr = { .msg_name = (void *)a,
+			.msg_namelen = sizeof g_flip_addr, .msg_iov = &iov,
+			.msg_iovlen = 1 } };
+
+		if (!strcmp(how, "sendto")) {
+			if (sendto(fd, g_cmd, g_cmdlen, MSG_FASTOPEN, a,
+				   sizeof g_flip_addr) > 0)
+				ok++;
+		} else if (!strcmp(how, "sendmsg")) {
+			if (sendmsg(fd, &mm.msg_hdr, MSG_FASTOPEN) > 0)
+				ok++;
+		} else if (!strcmp(how, "sendmmsg")) {
+			if (sendmmsg(fd, &mm, 1, MSG_FASTOPEN) == 1)
+				ok++;
+		} else if (connect(fd, a, sizeof g_flip_addr) == 0) {
+			ok++;
+			(void)!write(fd, g_cmd, g_cmdlen);
+		}
+		close(fd);
+	}
+	atomic_store(&g_flip_stop, 1);
+	pthread_join(t, NULL);
+	say("note: %d connected", ok);
+	return 0;
+}
+
 static int alias_writes(int fd)
 {
 	ssize_t w = __write(fd, g_cmd, g_cmdlen);
@@ -566,6 +730,59 @@ static int m_fastopen(int mmsg)
 			return 1;
 		}
 		say("note: sendmsg sent %zd bytes", r);
+	}
+	return expect_reply(fd, "+OK");
+}
+
+typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
+
+/* The function `name` as dlsym finds it by `how` (m_dlsym). */
+static void *dl_find(const char *how, const char *name)
+{
+	void *h = RTLD_DEFAULT, *p;
+
+	if (!strcmp(how, "next"))
+		h = RTLD_NEXT;
+	else if (strncmp(how, "libc", 4) == 0 &&
+		 (h = dlopen("libc.so.6", RTLD_LAZY)) == NULL) {
+		say("error: dlopen libc.so.6: %s", dlerror());
+		exit(2);
+	}
+	p = dlsym(h, name);
+	if (p == NULL) {
+		say("error: dlsym %s %s: %s", how, name, dlerror());
+		exit(2);
+	}
+	return p;
+}
+
+static int m_dlsym(const char *how)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(g_host, g_port, &ss);
+	ssize_t (*send_to)(int, const void *, size_t, int,
+			   const struct sockaddr *, socklen_t);
+	connect_fn conn;
+	int fd;
+
+	if (strcmp(how, "libc_fastopen") != 0) {
+		*(void **)&conn = dl_find(how, strcmp(how, "libc_alias") ?
+					       "connect" : "__connect");
+		fd = dial_with(conn, 0);
+		if (write_all(fd, g_cmd, g_cmdlen) < 0)
+			return 1;
+		return expect_reply(fd, "+OK");
+	}
+	*(void **)&send_to = dl_find(how, "sendto");
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd < 0) {
+		err("socket");
+		return 2;
+	}
+	if (send_to(fd, g_cmd, g_cmdlen, MSG_FASTOPEN, (struct sockaddr *)&ss,
+		    len) < 0) {
+		err("sendto(MSG_FASTOPEN)");
+		return 1;
 	}
 	return expect_reply(fd, "+OK");
 }
@@ -979,6 +1196,8 @@ static int m_anybound6(const char *bindaddr)
 
 static atomic_int sl_done, sl_fired, sl_sent;
 
+static int sl_raw; /* the handler's socket by the raw system call */
+
 static void on_sigload(int sig)
 {
 	struct sockaddr_storage ss;
@@ -990,19 +1209,21 @@ static void on_sigload(int sig)
 	if (atomic_exchange(&sl_done, 1))
 		return;
 	len = make_addr(g_host, g_port, &ss);
-	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	fd = sl_raw ? (int)syscall(SYS_socket, ss.ss_family, SOCK_STREAM, 0)
+		    : socket(ss.ss_family, SOCK_STREAM, 0);
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&ss, len) == 0 &&
 	    write(fd, g_cmd, g_cmdlen) == (ssize_t)g_cmdlen)
 		atomic_store(&sl_sent, fd);
 	errno = e;
 }
 
-static int m_sigload(void)
+static int m_sigload(const char *how)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = make_addr(g_host, g_port, &ss);
 	int fd, hfd;
 
+	sl_raw = how != NULL && !strcmp(how, "raw");
 	alarm_handler(on_sigload);
 	fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	if (fd < 0) {
@@ -1970,6 +2191,14 @@ int main(int argc, char **argv)
 		return m_fastopen(0);
 	if (!strcmp(mode, "fastopen_sendmmsg"))
 		return m_fastopen(1);
+	if (!strcmp(mode, "toctou") && argc >= 7)
+		return m_toctou(argv[5], argv[6]);
+	if (!strcmp(mode, "touchall") && argc >= 6)
+		return m_touchall(argv[5]);
+	if (!strcmp(mode, "inherit") && argc >= 7)
+		return m_inherit(argv[5], argv[6]);
+	if (!strcmp(mode, "dlsym") && argc >= 6)
+		return m_dlsym(argv[5]);
 	if (!strcmp(mode, "v6len") && argc >= 6)
 		return m_v6len(argv[5]);
 	if (!strcmp(mode, "race"))
@@ -1991,7 +2220,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "anybound6") && argc >= 6)
 		return m_anybound6(argv[5]);
 	if (!strcmp(mode, "sigload"))
-		return m_sigload();
+		return m_sigload(argc >= 6 ? argv[5] : NULL);
 	if (!strcmp(mode, "bigfd"))
 		return m_bigfd();
 	if (!strcmp(mode, "closeloop"))

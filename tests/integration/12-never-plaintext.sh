@@ -118,6 +118,16 @@ error_or_tls() {
 	fi
 }
 
+# no_hang: the last run ended by itself (not the test's timeout, not the
+# probe's watchdog, not a signal).
+no_hang() {
+	if [ "$T_RC" -eq 124 ] || [ "$T_RC" -eq 137 ] || [ "$T_RC" -gt 128 ] ||
+		[[ "$T_OUT" == *"watchdog"* ]]; then
+		fail "did not end by itself (status $T_RC): hang or crash; stdout: $(t_short "$T_OUT" 500)"
+		return 1
+	fi
+}
+
 # ------------------------------------------------------------- premises
 
 case_premise_leak_seen() {
@@ -249,6 +259,50 @@ case_fionclex() {
 }
 t_case "ioctl(FIONCLEX), then an exec'd bash writes to the inherited socket" case_fionclex
 
+case_inherit_all() {
+	# A daemon that clears close-on-exec on every descriptor it has
+	# (fcntl, ioctl(FIONCLEX), or the fcntl system call past the hooks),
+	# then execs a program (in place, as a graceful restart; or in a
+	# vfork or posix_spawn child) that writes to every socket it
+	# inherited: the connection's private TCP socket was among them, and
+	# the SET went out in clear on it.  The shim's own descriptors are
+	# closed to fcntl and ioctl, and close on exec whatever cleared it.
+	# After an exec in place the session is gone (README, Limits).
+	local how via
+	for how in fcntl ioctl raw; do
+		for via in exec vfork spawn fork; do
+			np_setup "inherit-$how-$via" || return
+			probe inherit "$how" "$via"
+			no_hang || return
+			no_leak "bytes the proxy received (close-on-exec cleared by $how, then $via)" || return
+			if [ "$via" = exec ]; then
+				assert_contains "$T_OUT" "reply: +PONG" "the PING before the exec" || return
+			else
+				works +PONG +OK || return
+			fi
+			stop_pid "$REC_PID"
+		done
+	done
+}
+t_case "close-on-exec cleared on every fd (fcntl, FIONCLEX, raw fcntl), then exec / vfork / posix_spawn / fork of bash that writes to every inherited socket" case_inherit_all
+
+case_touchall() {
+	# The SET to every socket the process has: to a dup() of each
+	# descriptor, or written (write, send) to each one fstat() says is a
+	# socket.  The shim's own descriptors were among them, and a copy of
+	# the private TCP socket, or that socket itself, carried it in clear.
+	local how
+	for how in dup write send; do
+		np_setup "touchall-$how" || return
+		probe touchall "$how"
+		no_hang || return
+		no_leak "bytes the proxy received (touchall $how)" || return
+		works +PONG +OK || return
+		stop_pid "$REC_PID"
+	done
+}
+t_case "the SET to every socket among fds 3..65535 (by a dup of each, by write, by send): the shim's own are closed to the program" case_touchall
+
 # ------------------------------------------------------ 7. glibc aliases
 
 case_glibc_alias() {
@@ -317,6 +371,64 @@ case_broken_config() {
 }
 t_case "broken configuration: connect and fast-open sends fail, nothing goes out" case_broken_config
 
+case_null_cipher() {
+	# A TLS 1.2 cipher list that names ciphers without encryption (eNULL,
+	# allowed by @SECLEVEL=0), and a server that accepts them (openssl
+	# s_server): the handshake verified, and the SET went out in clear
+	# inside TLS records.  Such a list is refused at load: by the
+	# wrapper, and by the shim itself (connects fail, nothing goes out).
+	local sp list='eNULL:@SECLEVEL=0' lines
+	sp=$(free_port) || return
+	openssl s_server -accept "127.0.0.1:$sp" -cert "$PKI/server.crt" -key "$PKI/server.key" \
+		-tls1_2 -cipher "$list" -quiet </dev/null >"$T_TMP/null-cipher.out" 2>&1 &
+	t_track $!
+	wait_until 5 port_open "$sp" || { fail "openssl s_server did not start"; return; }
+	M=$(marker)
+	start_record_server proxy null-cipher --upstream "$sp" || return
+	P=$REC_PORT
+	t_run env REDIS_TLS_MAX_PROTOCOL=TLSv1.2 "$T_RUN" --endpoint "127.0.0.1:$P" \
+		--cacert "$PKI/ca.crt" --tls-ciphers "$list" -- "$PROBE" write 127.0.0.1 "$P" "$M"
+	assert_failed "redis-tls-run --tls-ciphers '$list'" || return
+	assert_contains "$T_ERR" "does not encrypt" "the wrapper's error" || return
+	t_run env LD_PRELOAD="$T_LIB" REDIS_TLS_ENDPOINTS="127.0.0.1:$P" \
+		REDIS_TLS_CA_FILE="$PKI/ca.crt" REDIS_TLS_MAX_PROTOCOL=TLSv1.2 \
+		REDIS_TLS_CIPHERS="$list" "$PROBE" write 127.0.0.1 "$P" "$M"
+	no_hang || return
+	assert_failed "the preloaded probe with REDIS_TLS_CIPHERS='$list'" || return
+	lines=$(shim_log_lines | grep -c 'does not encrypt')
+	[ "${lines:-0}" -ge 1 ] || { fail "no shim line says the list does not encrypt: $(t_short "$T_ERR" 400)"; return; }
+	no_leak "bytes the null-cipher server's proxy received"
+}
+t_case "a cipher list with ciphers that do not encrypt (eNULL:@SECLEVEL=0) is refused at load, nothing in clear" case_null_cipher
+
+NP_PY_CLEARENV='import ctypes, os, socket, sys
+port, m, how = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+if how == "clearenv":
+    ctypes.CDLL(None).clearenv()
+else:
+    os.environ.clear()
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(b"SET %s 1\r\n" % m.encode())
+print("reply: " + s.recv(4096).decode(errors="replace").strip(), flush=True)'
+
+case_clearenv() {
+	# A program that clears its environment before its first connect (a
+	# daemon's clearenv(), Python's os.environ.clear()): the engine,
+	# which loads then, found no configuration, and every TCP connect of
+	# the process was refused.  It takes the configuration the process
+	# started with, as the exec hooks do.
+	local how
+	for how in clearenv environ; do
+		np_setup "clearenv-$how" || return
+		t_run "${NP_SHIM[@]}" "$T_PY" -c "$NP_PY_CLEARENV" "$P" "$M" "$how"
+		no_hang || return
+		no_leak "bytes the proxy received ($how)" || return
+		works || return
+		stop_pid "$REC_PID"
+	done
+}
+t_case "the program clears its environment before its first connect (clearenv, os.environ.clear()): over TLS still" case_clearenv
+
 # ---------------------------------------------------- 10. short sockaddr_in6
 
 case_v6len() {
@@ -364,6 +476,25 @@ case_race() {
 	no_leak
 }
 t_case "a second thread write()s the command while connect() runs" case_race
+
+case_toctou() {
+	# Another thread rewrites the address (its port: the configured one,
+	# then a closed one, in turn) while connect() or a Fast Open send
+	# runs: the shim decided on what it read first, the kernel connected
+	# to what it read later, and a connect passed by as unconfigured went
+	# to the endpoint in clear.  4 s of connections each.
+	local how q
+	q=$(free_port) || return
+	for how in connect sendto sendmsg sendmmsg; do
+		np_setup "toctou-$how" || return
+		T_TIMEOUT=30 probe toctou "$how" "$q"
+		no_hang || return
+		assert_contains "$T_OUT" "connected" "the probe's count ($how)" || return
+		no_leak "bytes the proxy received (address rewritten during $how)" || return
+		stop_pid "$REC_PID"
+	done
+}
+t_case "another thread rewrites the address during connect() / sendto / sendmsg / sendmmsg (MSG_FASTOPEN)" case_toctou
 
 # ------------------------------------------------------- 13. other paths
 
@@ -469,15 +600,123 @@ t_case "the shim preloaded twice: one copy stands aside, TLS once" case_double_p
 
 # ------------------------------------------------ attack: more paths
 
-# no_hang: the last run ended by itself (not the test's timeout, not the
-# probe's watchdog, not a signal).
-no_hang() {
-	if [ "$T_RC" -eq 124 ] || [ "$T_RC" -eq 137 ] || [ "$T_RC" -gt 128 ] ||
-		[[ "$T_OUT" == *"watchdog"* ]]; then
-		fail "did not end by itself (status $T_RC): hang or crash; stdout: $(t_short "$T_OUT" 500)"
-		return 1
-	fi
+
+# ------------------------------------------- functions found by dlsym
+
+case_dlsym() {
+	# connect() (and sendto) looked up at run time.  In the handle of
+	# dlopen("libc.so.6") dlsym finds libc's own function, past every
+	# hook: the connection went out in clear.
+	local how
+	for how in next default libc libc_alias libc_fastopen; do
+		np_setup "dlsym-$how" || return
+		probe dlsym "$how"
+		no_hang || return
+		no_leak "bytes the proxy received (dlsym $how)" || return
+		if [ "$how" = libc_fastopen ]; then
+			error_or_tls || return
+		else
+			works || return
+		fi
+		stop_pid "$REC_PID"
+	done
 }
+t_case "connect / __connect / sendto(MSG_FASTOPEN) found by dlsym (RTLD_NEXT, RTLD_DEFAULT, the handle of libc.so.6)" case_dlsym
+
+NP_PY_CTYPES='import ctypes, socket, struct, sys
+port, m = int(sys.argv[1]), sys.argv[2]
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+s = socket.socket()
+sa = struct.pack("=H", socket.AF_INET) + struct.pack("!H", port) + socket.inet_aton("127.0.0.1") + bytes(8)
+if libc.connect(s.fileno(), sa, len(sa)) != 0:
+    sys.exit("connect: errno %d" % ctypes.get_errno())
+s.sendall(b"SET %s 1\r\n" % m.encode())
+s.settimeout(5)
+print("reply: " + s.recv(4096).decode(errors="replace").strip(), flush=True)'
+
+NP_RB_FIDDLE='require "fiddle"
+require "socket"
+port, m = ARGV[0].to_i, ARGV[1]
+libc = Fiddle.dlopen("libc.so.6")
+conn = Fiddle::Function.new(libc["connect"],
+  [Fiddle::TYPE_INT, Fiddle::TYPE_VOIDP, Fiddle::TYPE_INT], Fiddle::TYPE_INT)
+s = Socket.new(:INET, :STREAM)
+sa = Socket.sockaddr_in(port, "127.0.0.1")
+conn.call(s.fileno, sa, sa.bytesize) # -1 EINPROGRESS: Ruby 3 sockets do not block
+s.write("SET #{m} 1\r\n")
+abort "no reply" unless IO.select([s], nil, nil, 5)
+puts "reply: " + s.readpartial(4096).strip'
+
+NP_PY_CTYPES_EXEC='import ctypes, sys
+sc, port, m = sys.argv[1:4]
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+args = [a.encode() for a in (sc, "127.0.0.1", port, "cmd", "SET", m, "v")]
+libc.execv(args[0], (ctypes.c_char_p * (len(args) + 1))(*args, None))
+sys.exit("execv: errno %d" % ctypes.get_errno())'
+
+case_dlsym_ffi() {
+	local sc
+	sc=$(static_client) || return
+	np_setup dlsym-ctypes || return
+	t_run "${NP_SHIM[@]}" "$T_PY" -c "$NP_PY_CTYPES" "$P" "$M"
+	no_hang || return
+	no_leak "bytes the proxy received (python3 ctypes)" || return
+	works || return
+	stop_pid "$REC_PID"
+	np_setup dlsym-fiddle || return
+	t_run "${NP_SHIM[@]}" ruby -e "$NP_RB_FIDDLE" "$P" "$M"
+	no_hang || return
+	no_leak "bytes the proxy received (ruby Fiddle)" || return
+	works || return
+	stop_pid "$REC_PID"
+	# the exec hooks too: a static client exec'd by libc's own execv
+	np_setup dlsym-ctypes-exec || return
+	t_run "${NP_SHIM[@]}" "$T_PY" -c "$NP_PY_CTYPES_EXEC" "$sc" "$P" "$M"
+	no_hang || return
+	no_leak "bytes the proxy received (python3 ctypes execv of a static client)" || return
+	assert_rc 0 "the static client's status; stderr: $(t_short "$T_ERR" 300)" || return
+	assert_contains "$T_OUT" "+OK" "the static client's output" || return
+	stored
+}
+t_case "python3 ctypes.CDLL(\"libc.so.6\").connect and .execv of a static client, ruby Fiddle.dlopen(\"libc.so.6\")[\"connect\"]" case_dlsym_ffi
+
+case_dlsym_layered() {
+	# Another interposer of connect() preloaded beside the shim, which
+	# forwards to libc's connect from dlopen("libc.so.6"): before the
+	# shim it must reach the shim (TLS); after it, libc (no loop).  The
+	# program's dlsym(RTLD_NEXT) finds the interposer before the shim
+	# (glibc sees the program as the caller).
+	local so=$T_TMP/interposer.so order how
+	printf '%s\n' '#define _GNU_SOURCE' '#include <dlfcn.h>' '#include <stdio.h>' \
+		'#include <sys/socket.h>' '#include <unistd.h>' \
+		'int connect(int fd, const struct sockaddr *a, socklen_t l) {' \
+		'	static __thread int depth;' \
+		'	int (*libc)(int, const struct sockaddr *, socklen_t), r;' \
+		'	*(void **)&libc = dlsym(dlopen("libc.so.6", RTLD_LAZY), "connect");' \
+		'	if (++depth > 2) { dprintf(2, "interposer: loop\n"); _exit(9); }' \
+		'	dprintf(2, "interposer: connect\n");' \
+		'	r = libc(fd, a, l);' \
+		'	depth--;' \
+		'	return r; }' >"$so.c"
+	gcc -shared -fPIC -O2 -o "$so" "$so.c" || { fail "gcc -shared interposer.c"; return; }
+	for order in "$so $T_LIB" "$T_LIB $so"; do
+		for how in next libc; do
+			np_setup "dlsym-layered" || return
+			t_run env LD_PRELOAD="$order" REDIS_TLS_ENDPOINTS="127.0.0.1:$P" \
+				REDIS_TLS_CA_FILE="$PKI/ca.crt" REDIS_TLS_CERT_FILE="$PKI/client.crt" \
+				REDIS_TLS_KEY_FILE="$PKI/client.key" "$PROBE" dlsym 127.0.0.1 "$P" "$M" "$how"
+			no_hang || return
+			no_leak "bytes the proxy received (LD_PRELOAD=$order, dlsym $how)" || return
+			works || return
+			if [ "$how" = next ] && [ "$order" = "$so $T_LIB" ]; then
+				assert_contains "$T_ERR" "interposer: connect" \
+					"dlsym(RTLD_NEXT) from the program: the interposer first" || return
+			fi
+			stop_pid "$REC_PID"
+		done
+	done
+}
+t_case "an interposer of connect() preloaded before / after the shim forwards via dlsym(libc.so.6): TLS, no loop" case_dlsym_layered
 
 case_anybound6() {
 	# An AF_INET6 socket bound to a v4-mapped loopback address other than
@@ -493,18 +732,22 @@ t_case "AF_INET6 socket bound to ::ffff:127.0.0.2 connects to [::] (the kernel d
 
 case_sigload() {
 	# The process's first connect() loads the engine; a signal handler
-	# that runs on that thread meanwhile makes a connection of its own.
-	local run
-	for run in 1 2 3; do
-		np_setup "sigload-$run" || return
-		probe sigload
-		no_hang || return
-		no_leak "bytes the proxy received (run $run)" || return
-		error_or_tls || return
-		stop_pid "$REC_PID"
+	# that runs on that thread meanwhile makes a connection of its own,
+	# on a socket the shim saw made, or (raw) made by the system call:
+	# that one was taken for libc's own and connected in clear.
+	local run how
+	for how in hooked raw; do
+		for run in 1 2 3; do
+			np_setup "sigload-$how-$run" || return
+			probe sigload "$how"
+			no_hang || return
+			no_leak "bytes the proxy received ($how socket, run $run)" || return
+			error_or_tls || return
+			stop_pid "$REC_PID"
+		done
 	done
 }
-t_case "a signal handler connects + writes while the first connect() loads the engine" case_sigload
+t_case "a signal handler connects + writes while the first connect() loads the engine (its socket made through the hooks, or by the raw system call)" case_sigload
 
 case_bigfd() {
 	np_setup bigfd || return
