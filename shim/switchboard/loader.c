@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,21 @@ static void loader_at_exit(void)
 		e->at_exit();
 }
 
+/* Block every signal but the faults' (a fault with its signal blocked
+   kills the process, handler or not); the mask before goes to *old. */
+static void loader_block_signals(sigset_t *old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGTRAP);
+	pthread_sigmask(SIG_BLOCK, &all, old);
+}
+
 static void loader_load(void)
 {
 	char why[1024] = "";
@@ -128,7 +144,6 @@ static void loader_load(void)
 		atomic_store(&loader_aside, 1);
 		return;
 	}
-	loader_in_init = 1;
 #ifdef SHIM_STATIC_ENGINE
 	init = shim_engine_init;
 #else
@@ -141,7 +156,6 @@ static void loader_load(void)
 			 ops->abi, SHIM_ENGINE_ABI);
 		ops = NULL;
 	}
-	loader_in_init = 0;
 	if (ops == NULL) {
 		log_msg(SHIM_LOG_ERROR, "%s; every outbound TCP connection "
 			"of this process is refused (fail closed)", why);
@@ -156,9 +170,36 @@ static void loader_load(void)
 			real_other_copy());
 }
 
+/*
+ * The load, once: no handler runs on this thread meanwhile.  One would
+ * interrupt malloc there (dlopen, OpenSSL's set-up), and a socket() or
+ * connect() of its own would allocate in the middle of it, or wait for
+ * the load it interrupted, for ever.  A handler that ran before the mask
+ * is set finds loader_in_init and does not wait.
+ */
+static void loader_run_once(void)
+{
+	sigset_t old;
+
+	if (loader_in_init)
+		return;
+	loader_in_init = 1;
+	loader_block_signals(&old);
+	pthread_once(&loader_once, loader_load);
+	/* a signal that came meanwhile is handled now, while its handler's
+	   connect() is still one made during the load (refused: the engine
+	   was not there to decide it when it came) */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	loader_in_init = 0;
+}
+
 const struct shim_engine_ops *loader_engine(void)
 {
-	pthread_once(&loader_once, loader_load);
+	const struct shim_engine_ops *e = atomic_load(&loader_ops);
+
+	if (e != NULL)
+		return e;
+	loader_run_once();
 	return atomic_load(&loader_ops);
 }
 
@@ -169,7 +210,7 @@ const struct shim_engine_ops *loader_loaded(void)
 
 int loader_stand_aside(void)
 {
-	pthread_once(&loader_once, loader_load);
+	loader_run_once();
 	return atomic_load(&loader_aside);
 }
 
