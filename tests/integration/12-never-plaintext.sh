@@ -718,6 +718,64 @@ case_dlsym_layered() {
 }
 t_case "an interposer of connect() preloaded before / after the shim forwards via dlsym(libc.so.6): TLS, no loop" case_dlsym_layered
 
+case_dlsym_next_layered() {
+	# Another interposer of connect(), write() and read() preloaded beside
+	# the shim that finds what it forwards to with dlsym(RTLD_NEXT), as
+	# loggers do: before the shim it must reach the hooks (TLS); after
+	# it, libc's own (no loop).  glibc answers RTLD_NEXT by who called
+	# dlsym: the shim's dlsym must leave the interposer the caller.
+	local so=$T_TMP/next_interposer.so order
+	cat >"$so.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static __thread int depth;
+static void note(const char *w)
+{
+	char b[64];
+	int n = snprintf(b, sizeof b, "interposer: %s\n", w);
+	syscall(SYS_write, 2, b, n);
+}
+#define FWD(ret, name, params, args)                                  \
+	ret name params                                                \
+	{                                                              \
+		static ret(*next) params;                              \
+		ret r;                                                 \
+		if (next == NULL)                                      \
+			*(void **)&next = dlsym(RTLD_NEXT, #name);     \
+		if (++depth > 2) {                                     \
+			note("loop in " #name);                        \
+			_exit(9);                                      \
+		}                                                      \
+		if (depth == 1)                                        \
+			note(#name);                                   \
+		r = next args;                                         \
+		depth--;                                               \
+		return r;                                              \
+	}
+FWD(int, connect, (int fd, const struct sockaddr *a, socklen_t l), (fd, a, l))
+FWD(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n))
+FWD(ssize_t, read, (int fd, void *b, size_t n), (fd, b, n))
+EOF
+	gcc -shared -fPIC -O2 -o "$so" "$so.c" || { fail "gcc -shared next_interposer.c"; return; }
+	for order in "$so $T_LIB" "$T_LIB $so"; do
+		np_setup "dlsym-next-layered" || return
+		t_run env LD_PRELOAD="$order" REDIS_TLS_ENDPOINTS="127.0.0.1:$P" \
+			REDIS_TLS_CA_FILE="$PKI/ca.crt" REDIS_TLS_CERT_FILE="$PKI/client.crt" \
+			REDIS_TLS_KEY_FILE="$PKI/client.key" "$PROBE" write 127.0.0.1 "$P" "$M"
+		no_hang || return
+		no_leak "bytes the proxy received (LD_PRELOAD=$order)" || return
+		works || return
+		assert_contains "$T_ERR" "interposer: connect" "the interposer's log (LD_PRELOAD=$order)" || return
+		assert_not_contains "$T_ERR" "loop" "the interposer's log (LD_PRELOAD=$order)" || return
+		stop_pid "$REC_PID"
+	done
+}
+t_case "an interposer of connect/write/read preloaded before / after the shim forwards via dlsym(RTLD_NEXT): TLS, no loop" case_dlsym_next_layered
+
 case_anybound6() {
 	# An AF_INET6 socket bound to a v4-mapped loopback address other than
 	# 127.0.0.1, connected to [::]: the kernel (tcp_v6_connect) dials
