@@ -429,6 +429,32 @@ case_clearenv() {
 }
 t_case "the program clears its environment before its first connect (clearenv, os.environ.clear()): over TLS still" case_clearenv
 
+NP_PY_SETENV='import os, socket, sys
+port, m = int(sys.argv[1]), sys.argv[2]
+os.environ["REDIS_TLS_ENDPOINTS"] = "127.0.0.1:%d" % port
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(b"SET %s 1\r\n" % m.encode())
+print("reply: " + s.recv(4096).decode(errors="replace").strip(), flush=True)'
+
+case_setenv_empty() {
+	# Empty means unset (README Environment): a process started with
+	# REDIS_TLS_ENDPOINTS= that names its endpoint itself before its
+	# first connect gets TLS to it, as one started without the variable.
+	local env_arg
+	for env_arg in "REDIS_TLS_ENDPOINTS=" "-u REDIS_TLS_ENDPOINTS"; do
+		np_setup "setenv-empty" || return
+		# shellcheck disable=SC2086 # env_arg is one or two words
+		t_run env $env_arg LD_PRELOAD="$T_LIB" REDIS_TLS_CA_FILE="$PKI/ca.crt" \
+			REDIS_TLS_CERT_FILE="$PKI/client.crt" REDIS_TLS_KEY_FILE="$PKI/client.key" \
+			"$T_PY" -c "$NP_PY_SETENV" "$P" "$M"
+		no_hang || return
+		no_leak "bytes the proxy received (env $env_arg)" || return
+		works || return
+		stop_pid "$REC_PID"
+	done
+}
+t_case "started with REDIS_TLS_ENDPOINTS empty or unset, the program sets it before its first connect: over TLS" case_setenv_empty
+
 # ---------------------------------------------------- 10. short sockaddr_in6
 
 case_v6len() {
