@@ -35,4 +35,13 @@ int block_wait(int fd, short events, const struct timespec *deadline);
 int block_wait2(int fd, short events, int wake_fd, int restart,
 		const struct timespec *deadline);
 
+/* block_wait_handshake - block_wait for a blocking connect()'s handshake,
+   whose deadline is the shim's own (the handshake timeout): a signal
+   whose handlers all have SA_RESTART restarts the wait, as the kernel
+   restarts a blocking connect, unless the program set a timeout of its
+   own on the socket (prog_timeout: SO_SNDTIMEO; then EINTR, as the
+   kernel's). */
+int block_wait_handshake(int fd, short events, const struct timespec *deadline,
+			 int prog_timeout);
+
 #endif

@@ -22,7 +22,8 @@ int exec_env_configured(void);
 
 /* exec_env_getenv - the engine's getenv (struct shim_host): a variable of
    the configuration (REDIS_TLS_*, the passphrase variable one names) as
-   the process had it at its start, else getenv(3). */
+   the process had it at its start (not empty: empty means unset), else
+   getenv(3). */
 const char *exec_env_getenv(const char *name);
 
 /*

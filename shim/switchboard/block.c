@@ -51,8 +51,23 @@ int block_wait(int fd, short events, const struct timespec *deadline)
 	return block_wait2(fd, events, -1, 1, deadline);
 }
 
+static int block_wait_core(int fd, short events, int wake_fd, int restart,
+			   const struct timespec *deadline, int own_deadline);
+
 int block_wait2(int fd, short events, int wake_fd, int restart,
 		const struct timespec *deadline)
+{
+	return block_wait_core(fd, events, wake_fd, restart, deadline, 0);
+}
+
+int block_wait_handshake(int fd, short events, const struct timespec *deadline,
+			 int prog_timeout)
+{
+	return block_wait_core(fd, events, -1, !prog_timeout, deadline, 1);
+}
+
+static int block_wait_core(int fd, short events, int wake_fd, int restart,
+			   const struct timespec *deadline, int own_deadline)
 {
 	struct pollfd p[2] = { { .fd = fd, .events = events },
 			       { .fd = wake_fd, .events = POLLIN } };
@@ -72,7 +87,7 @@ int block_wait2(int fd, short events, int wake_fd, int restart,
 			continue; /* re-check: poll may round down */
 		if (errno != EINTR)
 			return -1;
-		if (!restart || deadline != NULL ||
+		if (!restart || (deadline != NULL && !own_deadline) ||
 		    !block_all_handlers_restart())
 			return -1;
 	}

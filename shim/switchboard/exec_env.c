@@ -277,7 +277,8 @@ const char *exec_env_getenv(const char *name)
 		name_eq[n] = '=';
 		v = exec_env_first(exec_env_snap, name_eq, n + 1);
 	}
-	return v != NULL ? v : getenv(name);
+	/* empty means unset: one the process sets itself later counts */
+	return v != NULL && *v != '\0' ? v : getenv(name);
 }
 
 int exec_env_configured(void)

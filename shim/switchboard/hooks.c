@@ -857,9 +857,61 @@ SHIM_EXPORT int __dup2(int oldfd, int newfd)
 
 /* ------------------------------------------------------ symbol lookup */
 
-/* clang can be told that a call must be a tail call; gcc makes this one
-   one at -O1 and above (tests/integration/12-never-plaintext.sh checks
-   the lookups that depend on it). */
+/* dlsym on a handle (dlopen("libc.so.6"), Python's ctypes.CDLL, Ruby's
+   Fiddle) would find libc's own connect(), past every hook above: such a
+   lookup gets the hook instead (real_own_symbol).  RTLD_NEXT and
+   RTLD_DEFAULT depend on who calls (glibc looks at its return address),
+   so they go on to libc's dlsym by a jump, with the caller's own return
+   address; they find the hooks already.  A call in their place would
+   make glibc answer RTLD_NEXT for the shim (libc's connect for a program
+   that asked for the next one, the shim's: in clear): at -O0, with
+   -fno-optimize-sibling-calls or -fstack-protector-all no compiler makes
+   that call a jump, so on x86-64 the jump is written out below. */
+#if defined(__x86_64__)
+void *hooks_dlsym_handle(void *handle, const char *name);
+
+REAL_EARLY void *hooks_dlsym_handle(void *handle, const char *name)
+{
+	/* entered by a jump from dlsym: the return address is its caller's */
+	return real_own_symbol(real_dlsym()(handle, name), name,
+			       __builtin_return_address(0));
+}
+
+/* RTLD_NEXT is -1, RTLD_DEFAULT 0 (<dlfcn.h>) */
+__asm__(".pushsection .text\n"
+	".globl dlsym\n"
+	".type dlsym, @function\n"
+	".p2align 4\n"
+	"dlsym:\n"
+	"	.cfi_startproc\n"
+	"	endbr64\n"
+	"	cmpq $-1, %rdi\n"
+	"	je 1f\n"
+	"	testq %rdi, %rdi\n"
+	"	je 1f\n"
+	"	jmp hooks_dlsym_handle@PLT\n"
+	"1:	pushq %rdi\n"
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	pushq %rsi\n"
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	subq $8, %rsp\n" /* the call's 16-byte alignment */
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	call real_dlsym@PLT\n"
+	"	addq $8, %rsp\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	popq %rsi\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	popq %rdi\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	jmp *%rax\n"
+	"	.cfi_endproc\n"
+	".size dlsym, .-dlsym\n"
+	".popsection\n");
+#else
+/* elsewhere the compiler's tail call: clang can be told that it must be
+   one; gcc makes it one when it optimizes, which this function asks for
+   (tests/integration/12-never-plaintext.sh checks the lookups that
+   depend on it). */
 #if defined(__has_attribute)
 #if __has_attribute(musttail)
 #define HOOKS_TAIL __attribute__((musttail))
@@ -868,14 +920,14 @@ SHIM_EXPORT int __dup2(int oldfd, int newfd)
 #ifndef HOOKS_TAIL
 #define HOOKS_TAIL
 #endif
+#if defined(__GNUC__) && !defined(__clang__)
+#define HOOKS_SIBCALL __attribute__((optimize("O2", "optimize-sibling-calls")))
+#else
+#define HOOKS_SIBCALL
+#endif
 
-/* dlsym on a handle (dlopen("libc.so.6"), Python's ctypes.CDLL, Ruby's
-   Fiddle) would find libc's own connect(), past every hook above: such a
-   lookup gets the hook instead (real_own_symbol).  RTLD_NEXT and
-   RTLD_DEFAULT depend on who calls (glibc looks at its return address),
-   so they go to libc as a tail call, the caller's own; they find the
-   hooks already. */
-SHIM_EXPORT REAL_EARLY void *dlsym(void *handle, const char *name)
+SHIM_EXPORT REAL_EARLY HOOKS_SIBCALL void *dlsym(void *handle,
+						  const char *name)
 {
 	real_dlsym_fn libc_dlsym = real_dlsym();
 
@@ -884,3 +936,4 @@ SHIM_EXPORT REAL_EARLY void *dlsym(void *handle, const char *name)
 	return real_own_symbol(libc_dlsym(handle, name), name,
 			       __builtin_return_address(0));
 }
+#endif

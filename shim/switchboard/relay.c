@@ -51,6 +51,7 @@
 #define RELAY_DRAIN_NAP_MS 2 /* ... looked at this often */
 #define RELAY_TAKE_WAIT_MS 100 /* for a session's lock, at exit */
 #define RELAY_SEAL_TRIES 100  /* an exec's tries for the lock */
+#define RELAY_WALK_MAX (1 << 22) /* sockets, for a walk without the lock */
 
 struct relay_state {
 	enum sock_state phase;  /* of the handshake: CONNECTING .. FAILED */
@@ -773,12 +774,31 @@ void relay_seal_private(void)
 	relay_unlock();
 }
 
+/* Every hook asks this of a number that was ever private, in signal
+   handlers too (a write() to a self-pipe): no malloc, and no wait when
+   this thread holds relay_mu already or is taking it (the handler
+   interrupted it there: it would wait for itself for ever).  Then the
+   list is read as it is: nothing else changes it while this thread holds
+   the lock, and its sockets are never freed (sock_put pools them); the
+   walk has a bound for the case where the thread was still waiting. */
 int relay_is_private_fd(int fd)
 {
-	int n, *v = relay_private_fds((unsigned)fd, (unsigned)fd, &n);
+	sig_atomic_t was = relay_mu_here;
+	int locked, found, steps = 0;
 
-	free(v);
-	return fd >= 0 && n > 0;
+	if (fd < 0)
+		return 0;
+	relay_mu_here = 1;
+	locked = was ? pthread_mutex_trylock(&relay_mu) == 0
+		     : pthread_mutex_lock(&relay_mu) == 0;
+	found = fd == relay_epfd || fd == relay_wake_fd;
+	for (const struct shim_sock *s = relay_list; !found && s != NULL &&
+	     steps < RELAY_WALK_MAX; s = s->live_next, steps++)
+		found = s->kfd == fd || s->shim_end == fd;
+	if (locked)
+		pthread_mutex_unlock(&relay_mu);
+	relay_mu_here = was;
+	return found;
 }
 
 /* Caller holds s->lock: 1 while bytes of the program wait to be carried

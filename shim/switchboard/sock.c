@@ -528,7 +528,9 @@ static int sock_finish_blocking(struct shim_sock *s, int fd)
 			return -1;
 		}
 		ev = sock_hs_events(s);
-		if (block_wait(s->kfd, ev, &s->hs_deadline) < 0 &&
+		if (block_wait_handshake(s->kfd, ev, &s->hs_deadline,
+					 s->sndtimeo.tv_sec != 0 ||
+						 s->sndtimeo.tv_usec != 0) < 0 &&
 		    errno != EAGAIN)
 			return -1; /* EINTR: the handshake goes on */
 	}

@@ -429,6 +429,32 @@ case_clearenv() {
 }
 t_case "the program clears its environment before its first connect (clearenv, os.environ.clear()): over TLS still" case_clearenv
 
+NP_PY_SETENV='import os, socket, sys
+port, m = int(sys.argv[1]), sys.argv[2]
+os.environ["REDIS_TLS_ENDPOINTS"] = "127.0.0.1:%d" % port
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+s.sendall(b"SET %s 1\r\n" % m.encode())
+print("reply: " + s.recv(4096).decode(errors="replace").strip(), flush=True)'
+
+case_setenv_empty() {
+	# Empty means unset (README Environment): a process started with
+	# REDIS_TLS_ENDPOINTS= that names its endpoint itself before its
+	# first connect gets TLS to it, as one started without the variable.
+	local env_arg
+	for env_arg in "REDIS_TLS_ENDPOINTS=" "-u REDIS_TLS_ENDPOINTS"; do
+		np_setup "setenv-empty" || return
+		# shellcheck disable=SC2086 # env_arg is one or two words
+		t_run env $env_arg LD_PRELOAD="$T_LIB" REDIS_TLS_CA_FILE="$PKI/ca.crt" \
+			REDIS_TLS_CERT_FILE="$PKI/client.crt" REDIS_TLS_KEY_FILE="$PKI/client.key" \
+			"$T_PY" -c "$NP_PY_SETENV" "$P" "$M"
+		no_hang || return
+		no_leak "bytes the proxy received (env $env_arg)" || return
+		works || return
+		stop_pid "$REC_PID"
+	done
+}
+t_case "started with REDIS_TLS_ENDPOINTS empty or unset, the program sets it before its first connect: over TLS" case_setenv_empty
+
 # ---------------------------------------------------- 10. short sockaddr_in6
 
 case_v6len() {
@@ -717,6 +743,64 @@ case_dlsym_layered() {
 	done
 }
 t_case "an interposer of connect() preloaded before / after the shim forwards via dlsym(libc.so.6): TLS, no loop" case_dlsym_layered
+
+case_dlsym_next_layered() {
+	# Another interposer of connect(), write() and read() preloaded beside
+	# the shim that finds what it forwards to with dlsym(RTLD_NEXT), as
+	# loggers do: before the shim it must reach the hooks (TLS); after
+	# it, libc's own (no loop).  glibc answers RTLD_NEXT by who called
+	# dlsym: the shim's dlsym must leave the interposer the caller.
+	local so=$T_TMP/next_interposer.so order
+	cat >"$so.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static __thread int depth;
+static void note(const char *w)
+{
+	char b[64];
+	int n = snprintf(b, sizeof b, "interposer: %s\n", w);
+	syscall(SYS_write, 2, b, n);
+}
+#define FWD(ret, name, params, args)                                  \
+	ret name params                                                \
+	{                                                              \
+		static ret(*next) params;                              \
+		ret r;                                                 \
+		if (next == NULL)                                      \
+			*(void **)&next = dlsym(RTLD_NEXT, #name);     \
+		if (++depth > 2) {                                     \
+			note("loop in " #name);                        \
+			_exit(9);                                      \
+		}                                                      \
+		if (depth == 1)                                        \
+			note(#name);                                   \
+		r = next args;                                         \
+		depth--;                                               \
+		return r;                                              \
+	}
+FWD(int, connect, (int fd, const struct sockaddr *a, socklen_t l), (fd, a, l))
+FWD(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n))
+FWD(ssize_t, read, (int fd, void *b, size_t n), (fd, b, n))
+EOF
+	gcc -shared -fPIC -O2 -o "$so" "$so.c" || { fail "gcc -shared next_interposer.c"; return; }
+	for order in "$so $T_LIB" "$T_LIB $so"; do
+		np_setup "dlsym-next-layered" || return
+		t_run env LD_PRELOAD="$order" REDIS_TLS_ENDPOINTS="127.0.0.1:$P" \
+			REDIS_TLS_CA_FILE="$PKI/ca.crt" REDIS_TLS_CERT_FILE="$PKI/client.crt" \
+			REDIS_TLS_KEY_FILE="$PKI/client.key" "$PROBE" write 127.0.0.1 "$P" "$M"
+		no_hang || return
+		no_leak "bytes the proxy received (LD_PRELOAD=$order)" || return
+		works || return
+		assert_contains "$T_ERR" "interposer: connect" "the interposer's log (LD_PRELOAD=$order)" || return
+		assert_not_contains "$T_ERR" "loop" "the interposer's log (LD_PRELOAD=$order)" || return
+		stop_pid "$REC_PID"
+	done
+}
+t_case "an interposer of connect/write/read preloaded before / after the shim forwards via dlsym(RTLD_NEXT): TLS, no loop" case_dlsym_next_layered
 
 case_anybound6() {
 	# An AF_INET6 socket bound to a v4-mapped loopback address other than

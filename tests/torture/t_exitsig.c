@@ -21,9 +21,19 @@
  *             (the handler may have interrupted malloc, whose lock it
  *             would wait for) nor wait for ever on the relay thread
  *             that does.  6 children.
+ *   selfpipe  no _exit: the handler write()s a byte to a self-pipe, as
+ *             event loops do, every 200 us, while the child connects,
+ *             PINGs and closes a connection in a loop for 1.5 s.  The
+ *             pipe's end has a number one of the shim's own descriptors
+ *             had (before the loop the child opens 8 connections and
+ *             closes them): every hook asks whether such a number is the
+ *             shim's still, and must not wait there for the lock the
+ *             interrupted close() holds.  4 children.
  *
  * A child that does not end is killed, and the case fails.
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -188,6 +198,113 @@ static void run_malloc(void)
 	printf("malloc: ok (6 children)\n");
 }
 
+static int selfpipe_fd = -1;
+static volatile sig_atomic_t selfpipe_hits;
+
+static void on_alarm_write(int sig)
+{
+	int e = errno;
+
+	(void)sig;
+	if (write(selfpipe_fd, "x", 1) == 1)
+		selfpipe_hits = 1;
+	errno = e;
+}
+
+/* The lowest number listed in /proc/self/fd that fcntl() calls closed
+   (one of the shim's own), or -1 (none: without the shim). */
+static int hidden_number(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int low = -1;
+
+	if (d == NULL)
+		die_errno("selfpipe: opendir /proc/self/fd");
+	while ((e = readdir(d)) != NULL) {
+		int n = atoi(e->d_name);
+
+		if (n > 2 && n != dirfd(d) && fcntl(n, F_GETFD) < 0 &&
+		    errno == EBADF && (low < 0 || n < low))
+			low = n;
+	}
+	closedir(d);
+	return low;
+}
+
+static void child_selfpipe(void)
+{
+	struct itimerval it = { { 0, 200 }, { 0, 200 } };
+	struct sigaction sa;
+	sigset_t al, old;
+	int c[8], p[2], n;
+	char buf[256];
+	double end;
+
+	for (int i = 0; i < 8; i++) {
+		c[i] = t_connect();
+		t_cmd_expect(c[i], "+PONG\r\n", "PING", NULL);
+	}
+	n = hidden_number();
+	for (int i = 0; i < 8; i++)
+		close(c[i]);
+	if (pipe2(p, O_NONBLOCK) < 0)
+		die_errno("selfpipe: pipe2");
+	selfpipe_fd = p[1];
+	if (n >= 0) {
+		if (dup2(p[1], n) != n)
+			die_errno("selfpipe: dup2(pipe, %d)", n);
+		close(p[1]);
+		selfpipe_fd = n;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm_write;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&al);
+	sigaddset(&al, SIGALRM);
+	if (sigaction(SIGALRM, &sa, NULL) < 0 ||
+	    setitimer(ITIMER_REAL, &it, NULL) < 0)
+		die_errno("selfpipe: sigaction/setitimer");
+	end = t_now_ms() + 1500;
+	while (t_now_ms() < end) {
+		int fd;
+
+		/* (a connect's handshake may end in EINTR: not this case) */
+		sigprocmask(SIG_BLOCK, &al, &old);
+		fd = t_connect();
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
+		close(fd);
+		while (read(p[0], buf, sizeof(buf)) > 0)
+			;
+	}
+	if (!selfpipe_hits)
+		die("selfpipe: the SIGALRM handler never wrote (premise)");
+	_exit(0);
+}
+
+static void run_selfpipe(void)
+{
+	int hung = 0;
+
+	t_phase = "selfpipe";
+	for (unsigned c = 0; c < 4; c++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die_errno("selfpipe: fork");
+		if (pid == 0)
+			child_selfpipe();
+		hung -= reap(pid);
+	}
+	if (hung > 0)
+		die("selfpipe: %d of 4 children did not end within 5 s (a "
+		    "signal handler's write() to a self-pipe hung)", hung);
+	t_checked();
+	printf("selfpipe: ok (4 children)\n");
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = getenv("T_EXITSIG_CASE");
@@ -199,5 +316,7 @@ int main(int argc, char **argv)
 		run("write", 1);
 	if (only == NULL || strcmp(only, "malloc") == 0)
 		run_malloc();
+	if (only == NULL || strcmp(only, "selfpipe") == 0)
+		run_selfpipe();
 	t_done();
 }
