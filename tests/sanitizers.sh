@@ -107,6 +107,9 @@ run_file() {
 		san_env "$san" "$dir"
 		export LD_PRELOAD=${SAN_RT[$san]}
 		export BUILD=$ROOT/build-$san REDIS_TLS_LIB=$ROOT/build-$san/libredistls.so
+		# the torture programs' own watchdog: instrumented code on a
+		# shared 2-CPU machine runs several times slower
+		export TORTURE_TIMEOUT=${TORTURE_TIMEOUT:-120}
 		T_TIMEOUT=180 timeout -k 10 600 bash "$ROOT/tests/integration/$file" "$@"
 	) >"$dir.out" 2>&1
 	local rc=$?
