@@ -229,7 +229,9 @@ int sock_held_here(const struct shim_sock *s)
 	return 0;
 }
 
-int sock_lock(struct shim_sock *s)
+/* s is noted as held (or being taken) by this thread: 0, or -1 with
+   EAGAIN if it is already (a handler re-entering). */
+static int sock_hold(struct shim_sock *s)
 {
 	int n = sock_nheld;
 
@@ -240,26 +242,34 @@ int sock_lock(struct shim_sock *s)
 	if (n < SOCK_HELD_MAX)
 		sock_held[n] = s;
 	sock_nheld = n + 1;
+	return 0;
+}
+
+/* The last sock_hold of this thread is over. */
+static void sock_unhold(void)
+{
+	if (sock_nheld > 0 && --sock_nheld < SOCK_HELD_MAX)
+		sock_held[sock_nheld] = NULL;
+}
+
+int sock_lock(struct shim_sock *s)
+{
+	if (sock_hold(s) < 0)
+		return -1;
 	pthread_mutex_lock(&s->lock);
 	return 0;
 }
 
 int sock_lock_until(struct shim_sock *s, const struct timespec *until)
 {
-	int n = sock_nheld, rc;
+	int rc;
 
-	if (sock_held_here(s)) {
-		errno = EAGAIN;
+	if (sock_hold(s) < 0)
 		return -1;
-	}
-	if (n < SOCK_HELD_MAX)
-		sock_held[n] = s;
-	sock_nheld = n + 1;
 	rc = pthread_mutex_clocklock(&s->lock, CLOCK_MONOTONIC, until);
 	if (rc == 0)
 		return 0;
-	if (--sock_nheld < SOCK_HELD_MAX)
-		sock_held[sock_nheld] = NULL;
+	sock_unhold();
 	errno = rc;
 	return -1;
 }
@@ -267,8 +277,7 @@ int sock_lock_until(struct shim_sock *s, const struct timespec *until)
 void sock_unlock(struct shim_sock *s)
 {
 	pthread_mutex_unlock(&s->lock);
-	if (sock_nheld > 0 && --sock_nheld < SOCK_HELD_MAX)
-		sock_held[sock_nheld] = NULL;
+	sock_unhold();
 }
 
 /* ------------------------------------------------------ owner checks */

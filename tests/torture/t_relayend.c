@@ -111,35 +111,6 @@ static size_t queue_up_child(const struct tbuf *b, int *stall)
 	return w;
 }
 
-/* The counter on h, until it is want (it may still be rising) or 5 s. */
-static void expect_counter(int h, const char *key, size_t want)
-{
-	char exp[64], what[96];
-
-	snprintf(exp, sizeof(exp), "$%d\r\n%zu\r\n",
-		 snprintf(NULL, 0, "%zu", want), want);
-	for (int i = 0; i < 100; i++) {
-		struct tbuf c = { 0 };
-		size_t n;
-		char *got;
-
-		resp_cmd(&c, "GET", key, NULL);
-		t_write_all(h, c.p, c.len);
-		tbuf_free(&c);
-		got = t_read_reply(h, &n, "GET of the counter");
-		if (strcmp(got, exp) == 0 || i == 99) {
-			snprintf(what, sizeof(what), "%s: the counter (INCRs the "
-				 "server got before the end)", t_phase);
-			t_compare(what, exp, strlen(exp), got, n);
-			free(got);
-			break;
-		}
-		free(got);
-		t_sleep_ms(50);
-	}
-	t_checked();
-}
-
 static void run_case(enum end_how how)
 {
 	struct tbuf one = { 0 }, b = { 0 };
@@ -167,7 +138,7 @@ static void run_case(enum end_how how)
 			die_errno("%s: shutdown", t_phase);
 	}
 	t_expect_str(stall, "the stalling script", ":1\r\n");
-	expect_counter(stall, key, w / one.len);
+	t_expect_counter(stall, key, w / one.len);
 	if (how == END_RDWR || how == END_WR)
 		close(fd);
 	t_cmd_expect(stall, ":1\r\n", "DEL", key, NULL);
@@ -259,7 +230,7 @@ static void case_exec(void)
 	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
 		die("exec: the child failed (status 0x%x)", st);
 	t_expect_str(stall, "the stalling script", ":1\r\n");
-	expect_counter(stall, key, w / one.len);
+	t_expect_counter(stall, key, w / one.len);
 	t_cmd_expect(stall, ":1\r\n", "DEL", key, NULL);
 	close(stall);
 	printf("exec: ok (%zu bytes, %zu INCRs)\n", w, w / one.len);

@@ -832,4 +832,35 @@ static inline int t_stall_server(long us)
 	return h;
 }
 
+/* t_expect_counter: the counter key on h, until it is want (it may still
+   be rising: the server has what came before the end once it has the
+   end) or 5 s; then compared, and t_checked(). */
+static inline void t_expect_counter(int h, const char *key, size_t want)
+{
+	char exp[64], what[96];
+
+	snprintf(exp, sizeof(exp), "$%d\r\n%zu\r\n",
+		 snprintf(NULL, 0, "%zu", want), want);
+	for (int i = 0; i < 100; i++) {
+		struct tbuf c = { 0 };
+		size_t n;
+		char *got;
+
+		resp_cmd(&c, "GET", key, NULL);
+		t_write_all(h, c.p, c.len);
+		tbuf_free(&c);
+		got = t_read_reply(h, &n, "GET of the counter");
+		if (strcmp(got, exp) == 0 || i == 99) {
+			snprintf(what, sizeof(what), "%s: the counter (INCRs the "
+				 "server got before the end)", t_phase);
+			t_compare(what, exp, strlen(exp), got, n);
+			free(got);
+			break;
+		}
+		free(got);
+		t_sleep_ms(50);
+	}
+	t_checked();
+}
+
 #endif /* TORTURE_H */
