@@ -30,6 +30,8 @@ declare -A CPU_US=()  # "WL MODE" -> CPU µs per request, space-separated
 declare -A CPU_RPS=() # "WL MODE" -> requests/s
 declare -A CPU_P50=() # "WL MODE" -> µs
 declare -A CPU_P99=()
+declare -A EPP_US=() # steady|perwait -> CPU µs per request (epoll_pattern)
+declare -A EPP_WALL=()
 CPU_SHIM_ENV=()
 
 # cpu_setup: the shim's variables, as a container or a unit would set them.
@@ -145,9 +147,29 @@ cpu_measure() {
 	printf '%s\tcpu_%s\tGET\t%s\t%s\t%s\tp99_us\t-\n' "$round" "$wl" "$mode" "$n" "$p99" >>"$T_TMP/samples.tsv"
 }
 
+# epp_measure PATTERN ROUND: the kernel's part at one client
+# (epoll_pattern.c): plaintext GETs to the plaintext port with the
+# registration left as it is (what the kernel sees through the shim) or
+# changed around every wait (redis-benchmark's own way), as many as g1
+# made natively in this round.
+epp_measure() {
+	local pat=$1 round=$2 o=$T_TMP/epp.out e=$T_TMP/epp.err n us wall
+	n=$(cpu_next_n g1 native)
+	t_run_bg "$RB_TIMEOUT" "$o" "$e" "${CPU_PIN[@]}" "$OUTDIR/epoll_pattern" "$pat" "$P1" "$n"
+	us=$(sed -n 's/.*cpu_us_per_request=\([0-9.]*\).*/\1/p' "$o")
+	wall=$(sed -n 's/.*wall_us_per_request=\([0-9.]*\).*/\1/p' "$o")
+	measured "epoll pattern ($pat, -n $n)" "$e" "$us" "$wall" || return 0
+	EPP_US[$pat]+="$us "
+	EPP_WALL[$pat]+="$wall "
+	log "round $round cpu epoll $(printf '%-7s n=%-8s' "$pat" "$n") ${us} µs/request, ${wall} µs wall/request"
+	printf '%s\tepoll_pattern\tGET\t%s\t%s\t%s\tcpu_us_per_request\t-\n' "$round" "$pat" \
+		"$n" "$us" >>"$T_TMP/samples.tsv"
+}
+
 # cpu_round ROUND: every workload, native and the shim in an order that
 # alternates with the round, then plaintext (the same client without TLS,
-# to the plaintext port: a reference, not a mode of the goals).
+# to the plaintext port: a reference, not a mode of the goals); then the
+# two epoll patterns, alternated too.
 cpu_round() {
 	local round=$1 wl
 	[ "${#CPU_SHIM_ENV[@]}" -gt 0 ] || cpu_setup
@@ -162,6 +184,13 @@ cpu_round() {
 		fi
 		cpu_measure "$wl" plain "$round"
 	done
+	if ((round % 2)); then
+		epp_measure perwait "$round"
+		epp_measure steady "$round"
+	else
+		epp_measure steady "$round"
+		epp_measure perwait "$round"
+	fi
 	cpu_pin off
 }
 
@@ -214,4 +243,19 @@ cpu_report() {
 	*) n=$(FMT=%.1f calc "1000000 / $n") s=$(FMT=%.1f calc "1000000 / $s") ;;
 	esac
 	echo "| mean (1 / requests per second) | $n | $s | $(ratio "$s" "$n") | - |"
+	echo
+	echo "What the kernel alone charges one client (scripts/bench-lib/epoll_pattern.c, no TLS,"
+	echo "no shim, the same pinning): plaintext GETs one at a time with the epoll registration"
+	echo "left as it is, write-wait-read (what the kernel sees of a program through the shim), and"
+	echo "changed around every wait, 5 epoll_ctl and 2 epoll_wait a request (redis-benchmark's own"
+	echo "way, natively). Where the first costs more than the second, the one-client rows above"
+	echo "carry that factor, whatever the shim's own code costs."
+	echo
+	echo "| pattern | CPU µs/request | wall µs/request |"
+	echo "|---|---:|---:|"
+	n=$(cpu_cell EPP_US perwait)
+	s=$(cpu_cell EPP_US steady)
+	echo "| registration changed around every wait | $n | $(cpu_cell EPP_WALL perwait %.1f) |"
+	echo "| registration left as it is | $s | $(cpu_cell EPP_WALL steady %.1f) |"
+	echo "| left as it is / changed | $(ratio "$s" "$n") | $(ratio "$(cpu_cell EPP_WALL steady)" "$(cpu_cell EPP_WALL perwait)") |"
 }

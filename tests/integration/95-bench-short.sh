@@ -122,6 +122,16 @@ case_latency_table() {
 	check_rows "$NUM" "$NUM" "$DEC" "."
 }
 
+case_epoll_pattern_table() {
+	table_of "| pattern |" 3 "the epoll pattern table" || return
+	assert_contains "$ROWS" "| registration changed around every wait |" "the epoll pattern table"
+	assert_contains "$ROWS" "| registration left as it is |" "the epoll pattern table"
+	# CPU µs, wall µs; the last row their ratios
+	check_cells "$(sed -n 1p <<<"$ROWS")" "$DEC" "$DEC"
+	check_cells "$(sed -n 2p <<<"$ROWS")" "$DEC" "$DEC"
+	check_cells "$(sed -n 3p <<<"$ROWS")" "$DEC" "$DEC"
+}
+
 case_extras_table() {
 	table_of "| measure |" 6 "the extras table" || return
 	assert_contains "$ROWS" "not configured" "the extras table"
@@ -192,6 +202,7 @@ t_case "supervisor CPU table (issue 12): client, relay, redis-server, idle, ceil
 	case_supcpu_table
 t_case "client CPU table (issue 14): every workload, every cell measured" case_cpu_table
 t_case "latency at one client: p50 and p99 measured" case_latency_table
+t_case "epoll pattern table: both patterns, every cell measured" case_epoll_pattern_table
 t_case "extras table: every cell measured" case_extras_table
 t_case "relay table: both workloads, every cell measured" case_relay_table
 t_case "slow-link table (issue 14): full and resumed, every cell measured" case_slowlink_table
