@@ -30,6 +30,8 @@ declare -A CPU_US=()  # "WL MODE" -> CPU µs per request, space-separated
 declare -A CPU_RPS=() # "WL MODE" -> requests/s
 declare -A CPU_P50=() # "WL MODE" -> µs
 declare -A CPU_P99=()
+declare -A CPU_TICK=() # "g1 native"|"g1 shim"|steady|perwait -> % of the
+# client CPU's sleeps with the tick stopped
 declare -A EPP_US=() # steady|perwait -> CPU µs per request (epoll_pattern)
 declare -A EPP_WALL=()
 CPU_SHIM_ENV=()
@@ -63,6 +65,26 @@ cpu_label() {
 	g16) echo "GET, 50 clients, -P 16" ;;
 	g1) echo "GET, 1 client" ;;
 	esac
+}
+
+# tick_count: "entries sleeps" of the client's CPU (1) from
+# /proc/timer_list: its idle entries so far, and those of them on which the
+# kernel stopped the periodic tick (NOHZ); nothing when the client is not
+# pinned or the file cannot be read.
+tick_count() {
+	[ "${#CPU_PIN[@]}" -gt 0 ] && [ -r /proc/timer_list ] || return 0
+	awk '/^cpu: / { on = ($2 == 1) } on && /\.idle_calls/ { c = $3 }
+		on && /\.idle_sleeps/ { s = $3 } END { if (c != "") print c, s }' /proc/timer_list
+}
+
+# tick_stopped KEY BEFORE AFTER: add the share of sleeps with the tick
+# stopped between two tick_count readings to CPU_TICK[KEY].
+tick_stopped() {
+	local c0 s0 c1 s1
+	read -r c0 s0 <<<"$2"
+	read -r c1 s1 <<<"$3"
+	[ -n "${c0:-}" ] && [ -n "${c1:-}" ] && [ "$c1" -gt "$c0" ] || return 0
+	CPU_TICK[$1]+="$(FMT=%.1f calc "100 * ($s1 - $s0) / ($c1 - $c0)") "
 }
 
 CPU_PIN=()
@@ -118,14 +140,16 @@ cpu_next_n() {
 
 # cpu_measure WL MODE ROUND
 cpu_measure() {
-	local wl=$1 mode=$2 round=$3 n full base us rps p50 p99 o=$T_TMP/cpu.out
+	local wl=$1 mode=$2 round=$3 n full base us rps p50 p99 t0 o=$T_TMP/cpu.out
 	cpu_wl "$wl"
 	cpu_cmd "$mode"
 	n=$(cpu_next_n "$wl" "$mode")
 	cpu_run "$CPU_CLIENTS" || return 0
 	base=$CPU_RUN_US
+	t0=$(tick_count)
 	cpu_run "$n" || return 0
 	full=$CPU_RUN_US
+	[ "$wl" = g1 ] && tick_stopped "g1 $mode" "$t0" "$(tick_count)"
 	# redis-benchmark's summary: "throughput summary: R requests per
 	# second", then "avg min p50 p95 p99 max" in ms
 	rps=$(tr '\r' '\n' <"$o" | sed -n 's/.*throughput summary: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
@@ -153,9 +177,11 @@ cpu_measure() {
 # changed around every wait (redis-benchmark's own way), as many as g1
 # made natively in this round.
 epp_measure() {
-	local pat=$1 round=$2 o=$T_TMP/epp.out e=$T_TMP/epp.err n us wall
+	local pat=$1 round=$2 o=$T_TMP/epp.out e=$T_TMP/epp.err n us wall t0
 	n=$(cpu_next_n g1 native)
+	t0=$(tick_count)
 	t_run_bg "$RB_TIMEOUT" "$o" "$e" "${CPU_PIN[@]}" "$OUTDIR/epoll_pattern" "$pat" "$P1" "$n"
+	tick_stopped "$pat" "$t0" "$(tick_count)"
 	us=$(sed -n 's/.*cpu_us_per_request=\([0-9.]*\).*/\1/p' "$o")
 	wall=$(sed -n 's/.*wall_us_per_request=\([0-9.]*\).*/\1/p' "$o")
 	measured "epoll pattern ($pat, -n $n)" "$e" "$us" "$wall" || return 0
@@ -203,6 +229,15 @@ cpu_cell() {
 	if [ -n "$m" ]; then FMT=${3:-%.2f} calc "$m"; else echo n/a; fi
 }
 
+# tick_cell KEY: the median share of CPU_TICK[KEY], or - (not measured:
+# the client not pinned, /proc/timer_list unreadable).
+tick_cell() {
+	local m
+	# shellcheck disable=SC2086
+	m=$(median ${CPU_TICK["$1"]:-})
+	if [ -n "$m" ]; then FMT=%.1f calc "$m"; else echo -; fi
+}
+
 cpu_report() {
 	local wl n s goal
 	echo "Client cost per request (issue 14): the client process's CPU time (user + system,"
@@ -244,18 +279,32 @@ cpu_report() {
 	esac
 	echo "| mean (1 / requests per second) | $n | $s | $(ratio "$s" "$n") | - |"
 	echo
-	echo "What the kernel alone charges one client (scripts/bench-lib/epoll_pattern.c, no TLS,"
-	echo "no shim, the same pinning): plaintext GETs one at a time with the epoll registration"
-	echo "left as it is, write-wait-read (what the kernel sees of a program through the shim), and"
-	echo "changed around every wait, 5 epoll_ctl and 2 epoll_wait a request (redis-benchmark's own"
-	echo "way, natively). Where the first costs more than the second, the one-client rows above"
-	echo "carry that factor, whatever the shim's own code costs."
+	echo "What the kernel charges one client (scripts/bench-lib/epoll_pattern.c: no TLS, no"
+	echo "shim, the same pinning, plaintext GETs one at a time): with the epoll registration left"
+	echo "as it is, write-wait-read (what the kernel sees of a program through the shim), and"
+	echo "changed around every wait, 5 epoll_ctl and 2 epoll_wait a request (redis-benchmark's"
+	echo "own way, natively); with the share of the client CPU's sleeps on which the kernel"
+	echo "stopped its periodic tick (NOHZ idle; /proc/timer_list, '-' where unreadable). Where"
+	echo "stopping and restarting the tick is dear (it was on the VM this was written on), the"
+	echo "loop that makes more system calls costs less: an EPOLL_CTL_DEL frees its registration"
+	echo "through RCU, which (as we read the kernel) keeps the tick of a CPU with callbacks"
+	echo "pending, so the per-wait loop's CPU stops its tick less often. The one-client rows"
+	echo "above carry that factor, whatever the shim's own code costs."
 	echo
-	echo "| pattern | CPU µs/request | wall µs/request |"
-	echo "|---|---:|---:|"
+	echo "| one client | CPU µs/request | wall µs/request | sleeps with the tick stopped, % |"
+	echo "|---|---:|---:|---:|"
+	local rn rs
+	rn=$(cpu_cell CPU_RPS "g1 native" %.6f)
+	rs=$(cpu_cell CPU_RPS "g1 shim" %.6f)
+	case "$rn$rs" in
+	*n/a*) rn=n/a rs=n/a ;;
+	*) rn=$(FMT=%.1f calc "1000000 / $rn") rs=$(FMT=%.1f calc "1000000 / $rs") ;;
+	esac
+	echo "| redis-benchmark, native TLS | $(cpu_cell CPU_US "g1 native") | $rn | $(tick_cell "g1 native") |"
+	echo "| redis-benchmark through the shim | $(cpu_cell CPU_US "g1 shim") | $rs | $(tick_cell "g1 shim") |"
 	n=$(cpu_cell EPP_US perwait)
 	s=$(cpu_cell EPP_US steady)
-	echo "| registration changed around every wait | $n | $(cpu_cell EPP_WALL perwait %.1f) |"
-	echo "| registration left as it is | $s | $(cpu_cell EPP_WALL steady %.1f) |"
-	echo "| left as it is / changed | $(ratio "$s" "$n") | $(ratio "$(cpu_cell EPP_WALL steady)" "$(cpu_cell EPP_WALL perwait)") |"
+	echo "| epoll_pattern, registration changed around every wait | $n | $(cpu_cell EPP_WALL perwait %.1f) | $(tick_cell perwait) |"
+	echo "| epoll_pattern, registration left as it is | $s | $(cpu_cell EPP_WALL steady %.1f) | $(tick_cell steady) |"
+	echo "| epoll_pattern, left as it is / changed | $(ratio "$s" "$n") | $(ratio "$(cpu_cell EPP_WALL steady)" "$(cpu_cell EPP_WALL perwait)") | - |"
 }
