@@ -32,7 +32,8 @@ declare -A CPU_P50=() # "WL MODE" -> µs
 declare -A CPU_P99=()
 declare -A CPU_TICK=() # "g1 native"|"g1 shim"|steady|perwait -> % of the
 # client CPU's sleeps with the tick stopped
-declare -A EPP_US=() # steady|perwait -> CPU µs per request (epoll_pattern)
+declare -A EPP_US=() # steady|perwait|steadydel -> CPU µs per request
+# (epoll_pattern)
 declare -A EPP_WALL=()
 CPU_SHIM_ENV=()
 
@@ -173,9 +174,10 @@ cpu_measure() {
 
 # epp_measure PATTERN ROUND: the kernel's part at one client
 # (epoll_pattern.c): plaintext GETs to the plaintext port with the
-# registration left as it is (what the kernel sees through the shim) or
-# changed around every wait (redis-benchmark's own way), as many as g1
-# made natively in this round.
+# registration left as it is (steady: what the kernel sees through the
+# shim), changed around every wait (perwait: redis-benchmark's own way), or
+# left as it is with an unrelated registration deleted before each wait
+# (steadydel), as many as g1 made natively in this round.
 epp_measure() {
 	local pat=$1 round=$2 o=$T_TMP/epp.out e=$T_TMP/epp.err n us wall t0
 	n=$(cpu_next_n g1 native)
@@ -195,7 +197,7 @@ epp_measure() {
 # cpu_round ROUND: every workload, native and the shim in an order that
 # alternates with the round, then plaintext (the same client without TLS,
 # to the plaintext port: a reference, not a mode of the goals); then the
-# two epoll patterns, alternated too.
+# three epoll patterns, their order rotated too.
 cpu_round() {
 	local round=$1 wl
 	[ "${#CPU_SHIM_ENV[@]}" -gt 0 ] || cpu_setup
@@ -210,13 +212,10 @@ cpu_round() {
 		fi
 		cpu_measure "$wl" plain "$round"
 	done
-	if ((round % 2)); then
-		epp_measure perwait "$round"
-		epp_measure steady "$round"
-	else
-		epp_measure steady "$round"
-		epp_measure perwait "$round"
-	fi
+	local pats=(perwait steady steadydel) i
+	for i in 0 1 2; do
+		epp_measure "${pats[$(((i + round) % 3))]}" "$round"
+	done
 	cpu_pin off
 }
 
@@ -288,8 +287,10 @@ cpu_report() {
 	echo "stopping and restarting the tick is dear (it was on the VM this was written on), the"
 	echo "loop that makes more system calls costs less: an EPOLL_CTL_DEL frees its registration"
 	echo "through RCU, which (as we read the kernel) keeps the tick of a CPU with callbacks"
-	echo "pending, so the per-wait loop's CPU stops its tick less often. The one-client rows"
-	echo "above carry that factor, whatever the shim's own code costs."
+	echo "pending, so the per-wait loop's CPU stops its tick less often; the third loop deletes"
+	echo "a registration that has nothing to do with the connection, to show that it is the"
+	echo "deletion that counts. The one-client rows above carry that factor, whatever the"
+	echo "shim's own code costs."
 	echo
 	echo "| one client | CPU µs/request | wall µs/request | sleeps with the tick stopped, % |"
 	echo "|---|---:|---:|---:|"
@@ -306,5 +307,6 @@ cpu_report() {
 	s=$(cpu_cell EPP_US steady)
 	echo "| epoll_pattern, registration changed around every wait | $n | $(cpu_cell EPP_WALL perwait %.1f) | $(tick_cell perwait) |"
 	echo "| epoll_pattern, registration left as it is | $s | $(cpu_cell EPP_WALL steady %.1f) | $(tick_cell steady) |"
+	echo "| epoll_pattern, left as it is, an unrelated eventfd added and deleted before each wait | $(cpu_cell EPP_US steadydel) | $(cpu_cell EPP_WALL steadydel %.1f) | $(tick_cell steadydel) |"
 	echo "| epoll_pattern, left as it is / changed | $(ratio "$s" "$n") | $(ratio "$(cpu_cell EPP_WALL steady)" "$(cpu_cell EPP_WALL perwait)") | - |"
 }

@@ -2,7 +2,7 @@
  * epoll_pattern.c - what the kernel alone charges a one-client loop, in
  * the two ways an event loop can use epoll, for scripts/bench.sh.
  *
- *   epoll_pattern steady|perwait PORT N
+ *   epoll_pattern steady|perwait|steadydel PORT N
  *
  * Sends N plaintext GETs ("GET key", one at a time) to a redis-server on
  * 127.0.0.1:PORT over one non-blocking TCP connection, waiting in
@@ -18,6 +18,10 @@
  * perwait: the registration changed around every wait, as redis's ae
  *          loop (redis-benchmark, natively) does it: MOD, DEL, ADD
  *          EPOLLOUT, wait, write, DEL, ADD EPOLLIN, wait, read; 9 calls.
+ * steadydel: steady, and an eventfd that has nothing to do with the
+ *          connection added to the same epoll set and deleted again before
+ *          each wait; 5 calls.  What a DEL does to the cost of the next
+ *          sleep, apart from the socket's own registration.
  *
  * No TLS and no shim: the difference between the two is the kernel's (and
  * the machine's) alone.  CPU time is the process's own (getrusage).
@@ -33,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -97,6 +102,18 @@ static int one_steady(int ep, int fd)
 	return read_reply(ep, fd);
 }
 
+static int one_steadydel(int ep, int fd, int efd)
+{
+	if (write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1))
+		return -1;
+	if (ctl(ep, EPOLL_CTL_ADD, efd, EPOLLIN) < 0 ||
+	    ctl(ep, EPOLL_CTL_DEL, efd, 0) < 0)
+		return -1;
+	if (wait_for(ep, fd, EPOLLIN) < 0)
+		return -1;
+	return read_reply(ep, fd);
+}
+
 static int one_perwait(int ep, int fd)
 {
 	if (ctl(ep, EPOLL_CTL_MOD, fd, EPOLLIN) < 0 ||
@@ -123,15 +140,17 @@ int main(int argc, char **argv)
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	struct timespec t0, t1;
 	struct rusage r0, r1;
-	int perwait, n, fd, ep, one = 1;
+	int pattern, n, fd, ep, efd, one = 1;
 
-	if (argc != 4 || (strcmp(argv[1], "steady") != 0 &&
-			  strcmp(argv[1], "perwait") != 0) ||
-	    (n = atoi(argv[3])) <= 0) {
-		fprintf(stderr, "usage: epoll_pattern steady|perwait PORT N\n");
+	pattern = argc != 4 ? -1 :
+		  strcmp(argv[1], "steady") == 0 ? 0 :
+		  strcmp(argv[1], "perwait") == 0 ? 1 :
+		  strcmp(argv[1], "steadydel") == 0 ? 2 : -1;
+	if (pattern < 0 || (n = atoi(argv[3])) <= 0) {
+		fprintf(stderr, "usage: epoll_pattern steady|perwait|steadydel "
+				"PORT N\n");
 		return 2;
 	}
-	perwait = strcmp(argv[1], "perwait") == 0;
 	a.sin_port = htons((unsigned short)atoi(argv[2]));
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -142,13 +161,20 @@ int main(int argc, char **argv)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	(void)fcntl(fd, F_SETFL, O_NONBLOCK);
 	ep = epoll_create1(EPOLL_CLOEXEC);
+	efd = eventfd(0, EFD_CLOEXEC);
 	/* perwait starts each request with a MOD: registered, like ae */
-	if (ep < 0 || ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN) < 0)
+	if (ep < 0 || efd < 0 || ctl(ep, EPOLL_CTL_ADD, fd, EPOLLIN) < 0) {
+		perror("epoll_pattern: epoll_create1, eventfd");
 		return 1;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	getrusage(RUSAGE_SELF, &r0);
 	for (int i = 0; i < n; i++) {
-		if ((perwait ? one_perwait(ep, fd) : one_steady(ep, fd)) < 0) {
+		int rc = pattern == 1 ? one_perwait(ep, fd) :
+			 pattern == 2 ? one_steadydel(ep, fd, efd) :
+					one_steady(ep, fd);
+
+		if (rc < 0) {
 			fprintf(stderr, "epoll_pattern: request %d failed\n", i);
 			return 1;
 		}
