@@ -30,7 +30,7 @@ declare -A CPU_US=()  # "WL MODE" -> CPU µs per request, space-separated
 declare -A CPU_RPS=() # "WL MODE" -> requests/s
 declare -A CPU_P50=() # "WL MODE" -> µs
 declare -A CPU_P99=()
-declare -A CPU_TICK=() # "g1 native"|"g1 shim"|steady|perwait -> % of the
+declare -A CPU_TICK=() # "g1 native", "g1 shim" or a pattern -> % of the
 # client CPU's sleeps with the tick stopped
 declare -A EPP_US=() # steady|perwait|steadydel -> CPU µs per request
 # (epoll_pattern)
