@@ -1,6 +1,6 @@
 /*
- * epoll_pattern.c - what the kernel alone charges a one-client loop, in
- * the two ways an event loop can use epoll, for scripts/bench.sh.
+ * epoll_pattern.c - what the kernel alone charges a one-client loop, for
+ * three ways of using epoll, for scripts/bench.sh.
  *
  *   epoll_pattern steady|perwait|steadydel PORT N
  *
@@ -23,7 +23,7 @@
  *          each wait; 5 calls.  What a DEL does to the cost of the next
  *          sleep, apart from the socket's own registration.
  *
- * No TLS and no shim: the difference between the two is the kernel's (and
+ * No TLS and no shim: the differences between them are the kernel's (and
  * the machine's) alone.  CPU time is the process's own (getrusage).
  * Exit status 0, 1 when the server could not be reached or a call failed,
  * 2 on a usage error.
@@ -53,9 +53,14 @@ static int wait_for(int ep, int fd, uint32_t what)
 	do
 		n = epoll_wait(ep, &ev, 1, 5000);
 	while (n < 0 && errno == EINTR);
-	if (n != 1 || ev.data.fd != fd || !(ev.events & what)) {
+	if (n < 0 || n == 0) {
 		fprintf(stderr, "epoll_pattern: no event (%s)\n",
 			n < 0 ? strerror(errno) : "timed out");
+		return -1;
+	}
+	if (ev.data.fd != fd || !(ev.events & what)) {
+		fprintf(stderr, "epoll_pattern: events 0x%x, not 0x%x\n",
+			(unsigned)ev.events, (unsigned)what);
 		return -1;
 	}
 	return 0;
