@@ -147,7 +147,7 @@ cpu_measure() {
 	n=$(cpu_next_n "$wl" "$mode")
 	cpu_run "$CPU_CLIENTS" || return 0
 	base=$CPU_RUN_US
-	t0=$(tick_count)
+	[ "$wl" = g1 ] && t0=$(tick_count)
 	cpu_run "$n" || return 0
 	full=$CPU_RUN_US
 	[ "$wl" = g1 ] && tick_stopped "g1 $mode" "$t0" "$(tick_count)"
@@ -237,6 +237,19 @@ tick_cell() {
 	if [ -n "$m" ]; then FMT=%.1f calc "$m"; else echo -; fi
 }
 
+# cpu_g1_means: "native shim", the mean µs per request at one client
+# (1 / the median requests/s: finer than the histogram's buckets), or
+# "n/a n/a".
+cpu_g1_means() {
+	local n s
+	n=$(cpu_cell CPU_RPS "g1 native" %.6f)
+	s=$(cpu_cell CPU_RPS "g1 shim" %.6f)
+	case "$n$s" in
+	*n/a*) echo "n/a n/a" ;;
+	*) echo "$(FMT=%.1f calc "1000000 / $n") $(FMT=%.1f calc "1000000 / $s")" ;;
+	esac
+}
+
 cpu_report() {
 	local wl n s goal
 	echo "Client cost per request (issue 14): the client process's CPU time (user + system,"
@@ -270,13 +283,9 @@ cpu_report() {
 	echo "| p99 | $n | $s | $(ratio "$s" "$n") | - |"
 	# the mean, from the throughput of one client: finer than the
 	# histogram's buckets (8 µs wide at 64-128 µs)
-	n=$(cpu_cell CPU_RPS "g1 native" %.6f)
-	s=$(cpu_cell CPU_RPS "g1 shim" %.6f)
-	case "$n$s" in
-	*n/a*) n=n/a s=n/a ;;
-	*) n=$(FMT=%.1f calc "1000000 / $n") s=$(FMT=%.1f calc "1000000 / $s") ;;
-	esac
-	echo "| mean (1 / requests per second) | $n | $s | $(ratio "$s" "$n") | - |"
+	local mean_n mean_s
+	read -r mean_n mean_s < <(cpu_g1_means)
+	echo "| mean (1 / requests per second) | $mean_n | $mean_s | $(ratio "$mean_s" "$mean_n") | - |"
 	echo
 	echo "What the kernel charges one client (scripts/bench-lib/epoll_pattern.c: no TLS, no"
 	echo "shim, the same pinning, plaintext GETs one at a time): with the epoll registration left"
@@ -294,19 +303,15 @@ cpu_report() {
 	echo
 	echo "| one client | CPU µs/request | wall µs/request | sleeps with the tick stopped, % |"
 	echo "|---|---:|---:|---:|"
-	local rn rs
-	rn=$(cpu_cell CPU_RPS "g1 native" %.6f)
-	rs=$(cpu_cell CPU_RPS "g1 shim" %.6f)
-	case "$rn$rs" in
-	*n/a*) rn=n/a rs=n/a ;;
-	*) rn=$(FMT=%.1f calc "1000000 / $rn") rs=$(FMT=%.1f calc "1000000 / $rs") ;;
-	esac
-	echo "| redis-benchmark, native TLS | $(cpu_cell CPU_US "g1 native") | $rn | $(tick_cell "g1 native") |"
-	echo "| redis-benchmark through the shim | $(cpu_cell CPU_US "g1 shim") | $rs | $(tick_cell "g1 shim") |"
+	echo "| redis-benchmark, native TLS | $(cpu_cell CPU_US "g1 native") | $mean_n | $(tick_cell "g1 native") |"
+	echo "| redis-benchmark through the shim | $(cpu_cell CPU_US "g1 shim") | $mean_s | $(tick_cell "g1 shim") |"
+	local pw st
 	n=$(cpu_cell EPP_US perwait)
 	s=$(cpu_cell EPP_US steady)
-	echo "| epoll_pattern, registration changed around every wait | $n | $(cpu_cell EPP_WALL perwait %.1f) | $(tick_cell perwait) |"
-	echo "| epoll_pattern, registration left as it is | $s | $(cpu_cell EPP_WALL steady %.1f) | $(tick_cell steady) |"
+	pw=$(cpu_cell EPP_WALL perwait %.1f)
+	st=$(cpu_cell EPP_WALL steady %.1f)
+	echo "| epoll_pattern, registration changed around every wait | $n | $pw | $(tick_cell perwait) |"
+	echo "| epoll_pattern, registration left as it is | $s | $st | $(tick_cell steady) |"
 	echo "| epoll_pattern, left as it is, an unrelated eventfd added and deleted before each wait | $(cpu_cell EPP_US steadydel) | $(cpu_cell EPP_WALL steadydel %.1f) | $(tick_cell steadydel) |"
-	echo "| epoll_pattern, left as it is / changed | $(ratio "$s" "$n") | $(ratio "$(cpu_cell EPP_WALL steady)" "$(cpu_cell EPP_WALL perwait)") | - |"
+	echo "| epoll_pattern, left as it is / changed | $(ratio "$s" "$n") | $(ratio "$st" "$pw") | - |"
 }
