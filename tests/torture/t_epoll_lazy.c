@@ -52,6 +52,14 @@
  *              an ECHO by write(), at once: both answered, in that order,
  *              the replies reported readable, the socket writable after.
  *
+ * The cases that delete the socket from its set (dup, delpoll, delwait,
+ * forkdel, reuse, revivefail) run twice: on a fresh set, and on a set whose
+ * last wait returned two events (two readable pipes, then deleted):
+ * through the shim the first passes the deletion to the kernel, the
+ * second leaves the kernel registration dormant until the socket is added
+ * back or the set is waited on (shim/switchboard/ready_epoll.c); the
+ * program must see no difference.
+ *
  * Checks: each case's reply byte-exact, and the events above.
  */
 #include <sys/epoll.h>
@@ -63,6 +71,34 @@
 #define TAG_SOCK 0x50c4e7f00dULL
 #define TAG_PIPE 0x919e0000beefULL
 #define TAG_DUP 0xd0d0d0d0ULL
+
+static int busy; /* new_set's sets have had a wait of two events */
+
+/* epoll_create1(flags); when busy, the set's last wait has returned two
+   events (of two pipes, deleted and closed since). */
+static int new_set(int flags)
+{
+	struct epoll_event ev[2];
+	int ep = epoll_create1(flags), a[2], b[2];
+
+	if (ep < 0 || !busy)
+		return ep;
+	if (pipe(a) < 0 || pipe(b) < 0)
+		die_errno("new_set: pipe");
+	t_write_all(a[1], "x", 1);
+	t_write_all(b[1], "x", 1);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, a[0], EPOLLIN, TAG_PIPE);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, b[0], EPOLLIN, TAG_PIPE + 1);
+	if (t_epoll_wait(ep, ev, 2, 1000) != 2)
+		die("new_set: two readable pipes, not two events");
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, a[0], 0, 0);
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, b[0], 0, 0);
+	close(a[0]);
+	close(a[1]);
+	close(b[0]);
+	close(b[1]);
+	return ep;
+}
 
 static void case_starve(int fd)
 {
@@ -170,7 +206,7 @@ static void case_delwait(int fd)
 	pthread_t th;
 
 	t_phase = "delwait";
-	w.ep = epoll_create1(EPOLL_CLOEXEC);
+	w.ep = new_set(EPOLL_CLOEXEC);
 	if (w.ep < 0)
 		die_errno("epoll_create1");
 	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, fd, EPOLLIN, TAG_SOCK);
@@ -319,7 +355,7 @@ static void case_full(int fd)
 static void case_forkdel(int fd)
 {
 	struct epoll_event ev;
-	int ep = epoll_create1(0), st;
+	int ep = new_set(0), st;
 	pid_t pid;
 
 	t_phase = "forkdel";
@@ -352,7 +388,7 @@ static void case_forkdel(int fd)
 static void case_reuse(int fd)
 {
 	struct epoll_event ev;
-	int ep = epoll_create1(EPOLL_CLOEXEC), c, c2;
+	int ep = new_set(EPOLL_CLOEXEC), c, c2;
 
 	(void)fd;
 	t_phase = "reuse";
@@ -464,7 +500,7 @@ static void case_nested(int fd)
 static void case_dup(int fd)
 {
 	struct epoll_event ev;
-	int ep = epoll_create1(EPOLL_CLOEXEC), d;
+	int ep = new_set(EPOLL_CLOEXEC), d;
 
 	t_phase = "dup";
 	if (ep < 0)
@@ -491,7 +527,7 @@ static void case_dup(int fd)
 static void case_delpoll(int fd)
 {
 	struct pollfd p;
-	int ep = epoll_create1(EPOLL_CLOEXEC), rc;
+	int ep = new_set(EPOLL_CLOEXEC), rc;
 
 	t_phase = "delpoll";
 	if (ep < 0)
@@ -615,7 +651,7 @@ static void case_timeout(int fd)
 static void case_revivefail(int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE | EPOLLONESHOT };
-	int ep = epoll_create1(EPOLL_CLOEXEC), i;
+	int ep = new_set(EPOLL_CLOEXEC), i;
 
 	t_phase = "revivefail";
 	if (ep < 0)
@@ -685,29 +721,38 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		void (*run)(int);
+		int deletes; /* run again on a busy set (new_set) */
 	} cases[] = {
-		{ "narrow", case_narrow }, { "rearm", case_rearm },
-		{ "dup", case_dup },       { "delpoll", case_delpoll },
-		{ "nested", case_nested }, { "starve", case_starve },
-		{ "turns", case_turns },     { "exclmod", case_exclmod },
-		{ "delwait", case_delwait }, { "killed", case_killed },
-		{ "full", case_full },       { "forkdel", case_forkdel },
-		{ "reuse", case_reuse },     { "etmod", case_etmod },
-		{ "samedata", case_samedata },
-		{ "timeout", case_timeout },
-		{ "revivefail", case_revivefail },
-		{ "relayswitch", case_relayswitch }, /* last: stays relayed */
+		{ "narrow", case_narrow, 0 },   { "rearm", case_rearm, 0 },
+		{ "dup", case_dup, 1 },         { "delpoll", case_delpoll, 1 },
+		{ "nested", case_nested, 0 },   { "starve", case_starve, 0 },
+		{ "turns", case_turns, 0 },     { "exclmod", case_exclmod, 0 },
+		{ "delwait", case_delwait, 1 }, { "killed", case_killed, 0 },
+		{ "full", case_full, 0 },       { "forkdel", case_forkdel, 1 },
+		{ "reuse", case_reuse, 1 },     { "etmod", case_etmod, 0 },
+		{ "samedata", case_samedata, 0 },
+		{ "timeout", case_timeout, 0 },
+		{ "revivefail", case_revivefail, 1 },
+		{ "relayswitch", case_relayswitch, 0 }, /* last: stays relayed */
 	};
+	size_t ncases = sizeof(cases) / sizeof(cases[0]);
 	int fd;
 
 	t_init(argc, argv);
 	fd = t_connect();
 	t_cmd_expect(fd, "+PONG\r\n", "PING", NULL);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (only != NULL && strcmp(only, cases[i].name) != 0)
-			continue;
-		cases[i].run(fd);
-		printf("%s: ok\n", cases[i].name);
+	for (int pass = 0; pass < 3; pass++) {
+		/* the cases; the deleting ones on busy sets; the last one */
+		busy = pass == 1;
+		for (size_t i = 0; i < ncases; i++) {
+			if ((only != NULL && strcmp(only, cases[i].name) != 0) ||
+			    (pass == 1 && !cases[i].deletes) ||
+			    (pass == 2) != (i == ncases - 1))
+				continue;
+			cases[i].run(fd);
+			printf("%s%s: ok\n", cases[i].name,
+			       busy ? " after a wait of two events" : "");
+		}
 	}
 	close(fd);
 	t_done();
