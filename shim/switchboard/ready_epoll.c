@@ -104,6 +104,10 @@ struct ready_set {
 	int busy;         /* the last wait that returned events returned
 			     more than one: EPOLL_CTL_DEL leaves
 			     registrations dormant */
+	int waiting;      /* rounds of waits in progress (ready_round_end):
+			     while one is, EPOLL_CTL_DEL leaves registrations
+			     dormant, so that an event the kernel has already
+			     given that wait is known and dropped */
 	int watched;      /* the set itself is polled (poll, select, an
 			     outer epoll set): the kernel's readiness of it
 			     must be the program's, so nothing is synthetic
@@ -828,7 +832,7 @@ int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 	else if (op == EPOLL_CTL_DEL && r != NULL && r->live && r->kfd >= 0 &&
 		 r->kfd != fd && !(r->app_events & EPOLLEXCLUSIVE) &&
 		 (set = fdt_map_peek(&ready_sets, epfd)) != NULL &&
-		 !set->watched && set->busy) {
+		 !set->watched && (set->busy || set->waiting > 0)) {
 		ready_sleep(set, r);
 		rc = 0;
 	} else {
@@ -894,6 +898,7 @@ struct ready_round {
 	int skip_kernel;              /* synthetic events only this round */
 	int held;                     /* synthetic events left for the next
 					 round (no room this one) */
+	int counted;                  /* in its set's waiting */
 	struct ready_reg *synth_reg[READY_SYNTH_MAX]; /* to merge kernel
 							 duplicates */
 };
@@ -1123,13 +1128,15 @@ static int ready_round_collect(int epfd, struct epoll_event *events, int max,
 	   (clearing them cost more than the rest of a round) */
 	rd->ev = events;
 	rd->max = max;
-	rd->n = rd->nexpired = rd->skip_kernel = rd->held = 0;
+	rd->n = rd->nexpired = rd->skip_kernel = rd->held = rd->counted = 0;
 	rd->cap_ms = -1;
 	pthread_mutex_lock(&ready_lock);
 	set = fdt_map_peek(&ready_sets, epfd);
 	if (set != NULL && set->ndormant > 0)
 		ready_bury_all(set); /* nothing dormant while the kernel waits */
 	if (set != NULL) {
+		set->waiting++; /* until ready_round_end */
+		rd->counted = 1;
 		/* A round with synthetic events returns at once; every other
 		   one still asks the kernel too, with room left for one of
 		   its events at least, so that no descriptor's events wait
@@ -1147,16 +1154,21 @@ static int ready_round_collect(int epfd, struct epoll_event *events, int max,
 	return rd->nexpired > 0 && rd->n == 0; /* FAILED now: report them */
 }
 
-/* What the wait on epfd returned: whether its next EPOLL_CTL_DELs of
-   private sockets stay dormant (see the file's head). */
-static void ready_note_served(int epfd, int out)
+/* A round of a wait on epfd is over, its out events translated: no
+   longer counted as waiting; if it returned events, whether the next
+   EPOLL_CTL_DELs of private sockets stay dormant (see the file's head). */
+static void ready_round_end(int epfd, const struct ready_round *rd, int out)
 {
 	struct ready_set *set;
 
 	pthread_mutex_lock(&ready_lock);
 	set = fdt_map_peek(&ready_sets, epfd);
-	if (set != NULL)
-		set->busy = out > 1;
+	if (set != NULL) {
+		if (rd->counted && set->waiting > 0)
+			set->waiting--;
+		if (out > 0)
+			set->busy = out > 1;
+	}
 	pthread_mutex_unlock(&ready_lock);
 }
 
@@ -1179,8 +1191,10 @@ int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
 	for (;;) {
 		int ms, n, out;
 
-		if (ready_round_collect(epfd, events, max, &rd))
+		if (ready_round_collect(epfd, events, max, &rd)) {
+			ready_round_end(epfd, &rd, 0);
 			continue;
+		}
 		ms = first_ms >= 0 ? first_ms : ready_timeout_ms(dl);
 		if (!zero)
 			first_ms = -1;
@@ -1191,18 +1205,22 @@ int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
 		n = rd.n < max && !rd.skip_kernel ?
 			    real.epoll_pwait(epfd, events + rd.n, max - rd.n,
 					     ms, mask) : 0;
-		if (n < 0)
+		if (n < 0) {
+			int err = errno;
+
+			ready_round_end(epfd, &rd, rd.n);
+			errno = err;
 			return rd.n > 0 ? rd.n : -1;
+		}
 		out = rd.n;
 		for (int i = 0; i < n; i++) {
 			struct epoll_event ev = events[rd.n + i];
 			if (ready_translate(epfd, &ev, &rd, rd.n))
 				events[out++] = ev;
 		}
-		if (out > 0) {
-			ready_note_served(epfd, out);
+		ready_round_end(epfd, &rd, out);
+		if (out > 0)
 			return out;
-		}
 		if (rd.held > 0)
 			continue; /* the next round reports them */
 		if (zero || (dl != NULL && deadline_passed(dl)))

@@ -22,6 +22,9 @@
  *   exclmod    MOD of an EPOLLEXCLUSIVE registration: EINVAL;
  *   delwait    a thread waits while another deletes the socket and makes
  *              it readable: no event;
+ *   delrace    a thread waits, one event at a time, while another deletes
+ *              and adds a writable connection (edge-triggered) 20000
+ *              times: every event carries the program's own data;
  *   killed     the server closes a connection waited on for EPOLLOUT only
  *              (a write on each event): an error comes, no spinning;
  *   full       the send buffer full (the server busy in a 3 s script):
@@ -75,28 +78,30 @@
 static int busy; /* new_set's sets have had a wait of two events */
 
 /* epoll_create1(flags); when busy, the set's last wait has returned two
-   events (of two pipes, deleted and closed since). */
+   events (of a writable connection and a readable pipe, deleted and
+   closed since: a set with a connection in it is the shim's to wait on). */
 static int new_set(int flags)
 {
 	struct epoll_event ev[2];
-	int ep = epoll_create1(flags), a[2], b[2];
+	int ep = epoll_create1(flags), a[2], c;
 
 	if (ep < 0 || !busy)
 		return ep;
-	if (pipe(a) < 0 || pipe(b) < 0)
+	if (pipe(a) < 0)
 		die_errno("new_set: pipe");
+	c = t_connect();
+	t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
 	t_write_all(a[1], "x", 1);
-	t_write_all(b[1], "x", 1);
 	t_epoll_ctl(ep, EPOLL_CTL_ADD, a[0], EPOLLIN, TAG_PIPE);
-	t_epoll_ctl(ep, EPOLL_CTL_ADD, b[0], EPOLLIN, TAG_PIPE + 1);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLOUT, TAG_DUP);
 	if (t_epoll_wait(ep, ev, 2, 1000) != 2)
-		die("new_set: two readable pipes, not two events");
+		die("new_set: a readable pipe and a writable connection, not two "
+		    "events");
 	t_epoll_ctl(ep, EPOLL_CTL_DEL, a[0], 0, 0);
-	t_epoll_ctl(ep, EPOLL_CTL_DEL, b[0], 0, 0);
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, c, 0, 0);
+	close(c);
 	close(a[0]);
 	close(a[1]);
-	close(b[0]);
-	close(b[1]);
 	return ep;
 }
 
@@ -223,6 +228,70 @@ static void case_delwait(int fd)
 	t_checked();
 	t_expect_str(fd, "delwait PING", "+PONG\r\n");
 	close(w.ep);
+}
+
+struct racer {
+	int ep, stop;
+	long events, foreign;
+	unsigned long long bad;
+};
+
+static void *race_waiter(void *arg)
+{
+	struct racer *r = arg;
+	struct epoll_event ev;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		int n = epoll_wait(r->ep, &ev, 1, 5);
+
+		if (n != 1)
+			continue;
+		r->events++;
+		if (ev.data.u64 != TAG_SOCK && ev.data.u64 != TAG_DUP) {
+			r->foreign++;
+			r->bad = (unsigned long long)ev.data.u64;
+		}
+	}
+	return NULL;
+}
+
+/* One thread waits (one event at a time) on a set holding a connection
+   for EPOLLOUT|EPOLLET and an idle one, while another deletes and adds the
+   first again and again: every event carries data the program gave. */
+static void case_delrace(int fd)
+{
+	struct racer r = { 0 };
+	pthread_t th;
+	int c = t_connect(), idle = t_connect();
+
+	(void)fd;
+	t_phase = "delrace";
+	t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
+	t_cmd_expect(idle, "+PONG\r\n", "PING", NULL);
+	r.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (r.ep < 0)
+		die_errno("epoll_create1");
+	t_epoll_ctl(r.ep, EPOLL_CTL_ADD, idle, EPOLLIN, TAG_DUP);
+	t_epoll_ctl(r.ep, EPOLL_CTL_ADD, c, EPOLLOUT | EPOLLET, TAG_SOCK);
+	if (pthread_create(&th, NULL, race_waiter, &r) != 0)
+		die("pthread_create");
+	for (int i = 0; i < 20000; i++) {
+		t_epoll_ctl(r.ep, EPOLL_CTL_DEL, c, 0, 0);
+		t_epoll_ctl(r.ep, EPOLL_CTL_ADD, c, EPOLLOUT | EPOLLET, TAG_SOCK);
+	}
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	if (r.foreign > 0)
+		die("delrace: %ld of %ld events carried data the program never "
+		    "gave (0x%llx)", r.foreign, r.events, r.bad);
+	if (r.events == 0)
+		die("delrace: no event in 20000 additions of a writable "
+		    "connection");
+	t_checked();
+	t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
+	close(r.ep);
+	close(c);
+	close(idle);
 }
 
 /* The server closes a connection the program waits on for EPOLLOUT only,
@@ -727,7 +796,8 @@ int main(int argc, char **argv)
 		{ "dup", case_dup, 1 },         { "delpoll", case_delpoll, 1 },
 		{ "nested", case_nested, 0 },   { "starve", case_starve, 0 },
 		{ "turns", case_turns, 0 },     { "exclmod", case_exclmod, 0 },
-		{ "delwait", case_delwait, 1 }, { "killed", case_killed, 0 },
+		{ "delwait", case_delwait, 1 }, { "delrace", case_delrace, 0 },
+		{ "killed", case_killed, 0 },
 		{ "full", case_full, 0 },       { "forkdel", case_forkdel, 1 },
 		{ "reuse", case_reuse, 1 },     { "etmod", case_etmod, 0 },
 		{ "samedata", case_samedata, 0 },
