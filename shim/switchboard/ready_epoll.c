@@ -25,14 +25,17 @@
  * event loops such as redis's ae delete and add on every request) or until
  * the next wait on that epoll fd, which removes every dormant registration
  * first.  A kernel event of a dormant one met meanwhile (another thread's
- * wait) is dropped, and the registration removed.  Only a set whose last
- * wait returned more than one event (busy) keeps deletions dormant: where
- * a wait brings one event, the program sleeps once per request, and the
- * deletion passed on is what keeps the CPU's tick over that sleep, as it
- * does natively (an epoll item is freed through RCU, and a CPU with RCU
- * callbacks pending keeps its tick; stopping and restarting it on every
- * sleep cost a one-client loop about 5 microseconds a request on a VM,
- * more than the two system calls saved).  A set the program polls or
+ * wait) is dropped, and the registration removed.  Deletions stay dormant
+ * only on a set whose last wait that returned events returned more than
+ * one (busy), or while another thread's wait on it is under way (its
+ * kernel events of the deleted one must still be known, to be dropped,
+ * not handed out with the shim's tag).  Elsewhere they reach the kernel at
+ * once, as natively: where a wait brings one event, the program sleeps
+ * once per request, and the deletion passed on is what keeps the CPU's
+ * tick over that sleep (an epoll item is freed through RCU, and a CPU with
+ * RCU callbacks pending keeps its tick; stopping and restarting it on
+ * every sleep cost a one-client loop about 5 microseconds a request on a
+ * VM, more than the two system calls saved).  A set the program polls or
  * nests in another (watched) gets none of this: the kernel must see its
  * readiness as the program's.
  *
