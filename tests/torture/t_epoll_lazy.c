@@ -57,11 +57,12 @@
  *
  * The cases that delete the socket from its set (dup, delpoll, delwait,
  * forkdel, reuse, revivefail) run twice: on a fresh set, and on a set whose
- * last wait returned two events (two readable pipes, then deleted):
- * through the shim the first passes the deletion to the kernel, the
- * second leaves the kernel registration dormant until the socket is added
- * back or the set is waited on (shim/switchboard/ready_epoll.c); the
- * program must see no difference.
+ * last wait returned two events (a readable pipe and a writable
+ * connection, deleted and closed since: new_set).  Through the shim the
+ * first passes the deletion to the kernel (but delwait's, made while
+ * another thread waits), the second leaves the kernel registration
+ * dormant until the socket is added back or the set is waited on
+ * (shim/switchboard/ready_epoll.c); the program must see no difference.
  *
  * Checks: each case's reply byte-exact, and the events above.
  */
