@@ -78,32 +78,10 @@
 
 static int busy; /* new_set's sets have had a wait of two events */
 
-/* epoll_create1(flags); when busy, the set's last wait has returned two
-   events (of a writable connection and a readable pipe, deleted and
-   closed since: a set with a connection in it is the shim's to wait on). */
+/* a fresh set, or a busy one (t_busy_epoll_set) */
 static int new_set(int flags)
 {
-	struct epoll_event ev[2];
-	int ep = epoll_create1(flags), a[2], c;
-
-	if (ep < 0 || !busy)
-		return ep;
-	if (pipe(a) < 0)
-		die_errno("new_set: pipe");
-	c = t_connect();
-	t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
-	t_write_all(a[1], "x", 1);
-	t_epoll_ctl(ep, EPOLL_CTL_ADD, a[0], EPOLLIN, TAG_PIPE);
-	t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLOUT, TAG_DUP);
-	if (t_epoll_wait(ep, ev, 2, 1000) != 2)
-		die("new_set: a readable pipe and a writable connection, not two "
-		    "events");
-	t_epoll_ctl(ep, EPOLL_CTL_DEL, a[0], 0, 0);
-	t_epoll_ctl(ep, EPOLL_CTL_DEL, c, 0, 0);
-	close(c);
-	close(a[0]);
-	close(a[1]);
-	return ep;
+	return busy ? t_busy_epoll_set(flags) : epoll_create1(flags);
 }
 
 static void case_starve(int fd)

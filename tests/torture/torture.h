@@ -797,6 +797,37 @@ static inline int t_epoll_wait(int ep, struct epoll_event *evs, int max, int ms)
 	return n;
 }
 
+/* t_busy_epoll_set: epoll_create1(flags), or -1, whose last wait has
+   returned two events (a readable pipe and a writable connection, deleted
+   and closed since; a connection, so that the shim waits on the set):
+   through the shim a deletion on it stays dormant
+   (shim/switchboard/ready_epoll.c), where on a fresh set it reaches the
+   kernel at once.  Dies on failure after the create. */
+static inline int t_busy_epoll_set(int flags)
+{
+	struct epoll_event ev[2];
+	int ep = epoll_create1(flags), a[2], c;
+
+	if (ep < 0)
+		return ep;
+	if (pipe(a) < 0)
+		die_errno("t_busy_epoll_set: pipe");
+	c = t_connect();
+	t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
+	t_write_all(a[1], "x", 1);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, a[0], EPOLLIN, 1);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLOUT, 2);
+	if (t_epoll_wait(ep, ev, 2, 1000) != 2)
+		die("t_busy_epoll_set: a readable pipe and a writable connection, "
+		    "not two events");
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, a[0], 0, 0);
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, c, 0, 0);
+	close(c);
+	close(a[0]);
+	close(a[1]);
+	return ep;
+}
+
 /* t_wait_reply: wait (up to 2 s) until fd's reply has reached the
    kernel, and all of it (50 ms more). */
 static inline void t_wait_reply(int fd)
