@@ -53,8 +53,8 @@ int ready_epoll_ctl_plain(int epfd, int op, int fd, struct epoll_event *ev);
 int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
 		     const struct timespec *timeout, const sigset_t *mask);
 
-/* ready_has_set - 1 if epfd has registrations of tracked sockets (live,
-   or deleted with the kernel's removal deferred). */
+/* ready_has_set - 1 if a tracked socket has ever been registered in epfd
+   (its waits are then the shim's, whatever it holds now). */
 int ready_has_set(int epfd);
 
 /* ready_atfork_prepare / ready_atfork_release - around fork() (hooks.c's
@@ -63,6 +63,9 @@ int ready_has_set(int epfd);
    lock is a leaf: nothing under it takes another lock of the shim. */
 void ready_atfork_prepare(void);
 void ready_atfork_release(void);
+/* ready_atfork_child - the child's release: the waits other threads had
+   in progress are no longer (none will end in the child). */
+void ready_atfork_child(void);
 
 /* ready_is_epfd - 1 if fd is an epoll fd the shim keeps state for. */
 int ready_is_epfd(int fd);

@@ -60,7 +60,7 @@ static void hooks_atfork_child(void)
 {
 	sock_atfork_child();
 	fdt_unlock();
-	ready_atfork_release();
+	ready_atfork_child();
 }
 
 static void hooks_init_slow(void)

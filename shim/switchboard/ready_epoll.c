@@ -39,6 +39,15 @@
  * nests in another (watched) gets none of this: the kernel must see its
  * readiness as the program's.
  *
+ * Any registration that goes (deleted, its socket closed, its epoll fd
+ * closed) while a wait on its set is under way stays known by its tag,
+ * stale, until every wait begun before has ended: an event the kernel
+ * has already given such a wait is dropped, never handed out with the
+ * shim's tag as if it were the program's data.  A set whose epoll fd is
+ * closed meanwhile is freed by the last of those waits.  Once a set has
+ * had a TLS socket, every wait on it is the shim's (ready_has_set), so a
+ * socket added during a wait is reported with the program's data.
+ *
  * Calls: the socket module (sock_view, references, sock_probe_readable,
  * sock_observe), the fd table's maps, ready_drive.c, ready_mask.c, the real
  * epoll calls.  Called by hooks.c; the socket module reaches it only
@@ -93,9 +102,16 @@ struct ready_reg {
 	int wide;       /* kernel_events is more than the registration
 			   needs (a change not passed on): narrowed when an
 			   event the program did not ask for comes */
+	int hashed;     /* in its set's hash */
+	int stale;      /* on its set's stale list: hashed, though deleted
+			   or freed, while waits that began before may still
+			   hold its kernel events (see ready_retire) */
+	int freed;      /* dropped (ready_drop): freed once no longer stale */
+	uint64_t dead_gen; /* its set's rounds when it went */
 	struct shim_sock *sock;
-	struct ready_reg *sock_next, *set_next, *hash_next;
+	struct ready_reg *sock_next, *set_next, *hash_next, *stale_next;
 };
+
 
 struct ready_set {
 	struct ready_reg *regs;
@@ -107,10 +123,20 @@ struct ready_set {
 	int busy;         /* the last wait that returned events returned
 			     more than one: EPOLL_CTL_DEL leaves
 			     registrations dormant */
-	int waiting;      /* rounds of waits in progress (ready_round_end):
-			     while one is, EPOLL_CTL_DEL leaves registrations
-			     dormant, so that an event the kernel has already
-			     given that wait is known and dropped */
+	int had_regs;     /* a tracked socket has been registered: from then
+			     on every wait on the set is the shim's, so that
+			     a socket added during one is reported with the
+			     program's data (ready_has_set) */
+	struct ready_round *active; /* the rounds of waits in progress
+			     (until ready_round_end): while one is,
+			     EPOLL_CTL_DEL leaves registrations dormant, and
+			     a registration that goes stays in the hash
+			     (ready_retire), so that an event the kernel has
+			     already given that wait is known and dropped */
+	uint64_t rounds;  /* rounds begun on the set */
+	struct ready_reg *stale; /* ready_retire's, by stale_next */
+	int orphan;       /* its epoll fd was closed while a round was in
+			     progress: freed by the last one's end */
 	int watched;      /* the set itself is polled (poll, select, an
 			     outer epoll set): the kernel's readiness of it
 			     must be the program's, so nothing is synthetic
@@ -118,8 +144,31 @@ struct ready_set {
 	size_t rotor;     /* where the next wait's synthetic events start */
 };
 
+/* ready_epoll_wait: the synthetic events of one round, under ready_lock. */
+struct ready_round {
+	struct epoll_event *ev;
+	int max, n;
+	int cap_ms;                   /* nearest handshake deadline, or -1 */
+	struct shim_sock *expired[READY_MAX_EXPIRED];
+	int expired_fd[READY_MAX_EXPIRED];
+	int nexpired;
+	int skip_kernel;              /* synthetic events only this round */
+	int held;                     /* synthetic events left for the next
+					 round (no room this one) */
+	struct ready_set *set;        /* the set it is a round of (or NULL),
+					 on whose active list it is */
+	uint64_t gen;                 /* the set's rounds when it began */
+	unsigned forks;               /* ready_forks when it began */
+	struct ready_round *next;     /* on the set's active list */
+	struct ready_reg *synth_reg[READY_SYNTH_MAX]; /* to merge kernel
+							 duplicates */
+};
+
 static struct fdt_map ready_sets;
 static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Forks this process is the child of (ready_atfork_child): a round begun
+   before one is a thread the fork left behind, never to end. */
+static unsigned ready_forks;
 /* Registrations by socket: a bucket's chain mixes sockets; its head is
    read without the lock to skip sockets nobody registered. */
 static struct ready_reg *ready_by_sock[READY_SOCK_BUCKETS];
@@ -224,13 +273,19 @@ static void ready_hash_rebuild(struct ready_set *set)
 	if (set->hash == NULL)
 		return;
 	memset(set->hash, 0, set->nbuckets * sizeof(*set->hash));
-	for (struct ready_reg *r = set->regs; r != NULL; r = r->set_next) {
-		size_t b = ready_hash_of(r->tag, set->nbuckets);
+	for (int pass = 0; pass < 2; pass++) {
+		for (struct ready_reg *r = pass == 0 ? set->regs : set->stale;
+		     r != NULL; r = pass == 0 ? r->set_next : r->stale_next) {
+			size_t b = ready_hash_of(r->tag, set->nbuckets);
 
-		if (!r->live && !r->dormant)
-			continue;
-		r->hash_next = set->hash[b];
-		set->hash[b] = r;
+			/* the stale list's freed ones are on no other list */
+			if (pass == 0 ? !r->live && !r->dormant && !r->stale
+				      : !r->freed)
+				continue;
+			r->hash_next = set->hash[b];
+			set->hash[b] = r;
+			r->hashed = 1;
+		}
 	}
 }
 
@@ -287,7 +342,8 @@ static void ready_unlink(struct ready_reg **head, struct ready_reg *r,
 	}
 }
 
-/* Caller holds ready_lock: index r by its data. */
+/* Caller holds ready_lock: index r by its tag (if it is not: a stale
+   one stays). */
 static void ready_hash_add(struct ready_set *set, struct ready_reg *r)
 {
 	size_t b;
@@ -296,22 +352,119 @@ static void ready_hash_add(struct ready_set *set, struct ready_reg *r)
 		ready_hash_rebuild(set); /* grows, and indexes r too */
 		return;
 	}
+	if (r->hashed)
+		return;
 	b = ready_hash_of(r->tag, set->nbuckets);
 	r->hash_next = set->hash[b];
 	set->hash[b] = r;
+	r->hashed = 1;
 }
 
 static void ready_hash_del(struct ready_set *set, struct ready_reg *r)
 {
-	if (set->hash == NULL)
+	if (set->hash == NULL || !r->hashed)
 		return;
 	ready_unlink(&set->hash[ready_hash_of(r->tag, set->nbuckets)], r,
 		     offsetof(struct ready_reg, hash_next));
+	r->hashed = 0;
 }
 
+static void ready_purge(struct ready_set *set);
+
+static void ready_unlink_round(struct ready_round **head,
+			       struct ready_round *rd)
+{
+	for (struct ready_round **pp = head; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == rd) {
+			*pp = rd->next;
+			return;
+		}
+	}
+}
+
+/* Caller holds ready_lock: the set's rounds in progress, less those of
+   threads a fork left behind (in a child, copies that never end). */
+static struct ready_round *ready_active(struct ready_set *set)
+{
+	struct ready_round **pp = &set->active;
+
+	while (*pp != NULL) {
+		if ((*pp)->forks != ready_forks)
+			*pp = (*pp)->next;
+		else
+			pp = &(*pp)->next;
+	}
+	return set->active;
+}
+
+/*
+ * Caller holds ready_lock: r is deleted (or, freed set, dropped) and its
+ * kernel registration gone or going.  A wait on the set that began
+ * before may already hold one of its kernel events, which must be known
+ * to be dropped, not handed out with the shim's tag: while such a wait
+ * is in progress, r stays in the hash, on the stale list, until
+ * ready_purge.  Otherwise it leaves the hash (and, freed, memory) now.
+ */
+static void ready_retire(struct ready_set *set, struct ready_reg *r,
+			 int freed)
+{
+	if (set != NULL && r->hashed && ready_active(set) != NULL) {
+		r->freed = freed;
+		r->dead_gen = set->rounds;
+		if (!r->stale) {
+			r->stale = 1;
+			r->stale_next = set->stale;
+			set->stale = r;
+		}
+		return;
+	}
+	if (set != NULL && r->stale)
+		ready_purge(set); /* no round is left (a fork's child): r too */
+	if (set != NULL)
+		ready_hash_del(set, r);
+	if (freed)
+		free(r);
+}
+
+/* Caller holds ready_lock: the stale registrations no wait in progress
+   began before (every one, when none is) leave the hash; freed ones,
+   memory. */
+static void ready_purge(struct ready_set *set)
+{
+	uint64_t oldest = set->rounds;
+	struct ready_reg **pp = &set->stale;
+
+	for (const struct ready_round *a = ready_active(set); a != NULL;
+	     a = a->next)
+		if (a->gen < oldest)
+			oldest = a->gen;
+	while (*pp != NULL) {
+		struct ready_reg *r = *pp;
+
+		if (r->dead_gen > oldest) {
+			pp = &r->stale_next;
+			continue;
+		}
+		*pp = r->stale_next;
+		r->stale = 0;
+		if (r->freed || (!r->live && !r->dormant))
+			ready_hash_del(set, r);
+		if (r->freed)
+			free(r);
+	}
+}
+
+/* Caller holds ready_lock: epfd is closed, its registrations dropped: the
+   set goes, or, if a wait on it is in progress, is orphaned, for the
+   last one to free (ready_round_end). */
 static void ready_set_free(int epfd, struct ready_set *set)
 {
 	fdt_map_set(&ready_sets, epfd, NULL);
+	if (ready_active(set) != NULL) {
+		set->orphan = 1;
+		return;
+	}
+	ready_purge(set);
 	free(set->hash);
 	free(set);
 }
@@ -344,15 +497,14 @@ static void ready_drop(struct ready_reg *r)
 	ready_sock_unlink(r);
 	if (set != NULL) {
 		ready_unlink(&set->regs, r, offsetof(struct ready_reg, set_next));
-		if (r->live) {
-			ready_hash_del(set, r);
+		if (r->live)
 			set->nregs--;
-		} else if (r->dormant) {
-			ready_hash_del(set, r);
+		else if (r->dormant)
 			set->ndormant--;
-		}
 	}
-	free(r);
+	r->live = r->dormant = 0;
+	r->sock = NULL;
+	ready_retire(set, r, 1);
 }
 
 /* --------------------------------------- the kernel's registrations */
@@ -457,13 +609,14 @@ static void ready_sleep(struct ready_set *set, struct ready_reg *r)
 	set->ndormant++; /* stays in the hash: its events are dropped */
 }
 
-/* Caller holds ready_lock: r is no longer dormant (off the hash); the
-   kernel registration stays, for the caller to reuse or remove. */
+/* Caller holds ready_lock: r is no longer dormant (off the hash, or
+   stale); the kernel registration stays, for the caller to reuse or
+   remove. */
 static void ready_wake(struct ready_set *set, struct ready_reg *r)
 {
-	ready_hash_del(set, r);
 	r->dormant = 0;
 	set->ndormant--;
+	ready_retire(set, r, 0);
 }
 
 /* Caller holds ready_lock: the deferred EPOLL_CTL_DEL of dormant r. */
@@ -658,15 +811,19 @@ void ready_atfork_release(void)
 	pthread_mutex_unlock(&ready_lock);
 }
 
+void ready_atfork_child(void)
+{
+	ready_forks++;
+	pthread_mutex_unlock(&ready_lock);
+}
+
 /* ------------------------------------------------------ epoll_ctl */
 
 int ready_has_set(int epfd)
 {
 	struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
 
-	return set != NULL &&
-	       (__atomic_load_n(&set->nregs, __ATOMIC_RELAXED) > 0 ||
-		__atomic_load_n(&set->ndormant, __ATOMIC_RELAXED) > 0);
+	return set != NULL && __atomic_load_n(&set->had_regs, __ATOMIC_RELAXED);
 }
 
 int ready_is_epfd(int fd)
@@ -749,7 +906,7 @@ static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 		if (fresh)
 			free(r);
 		else if (revive)
-			ready_hash_del(set, r);
+			ready_retire(set, r, 0);
 		/* a set made here for a number that is no epoll set goes;
 		   one known since epoll_create stays (set->watched) */
 		if (!had_set && set->nregs == 0 && set->regs == NULL)
@@ -764,6 +921,7 @@ static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 	}
 	r->live = 1;
 	set->nregs++;
+	__atomic_store_n(&set->had_regs, 1, __ATOMIC_RELAXED);
 	if (!revive)
 		ready_hash_add(set, r);
 	else if (set->nbuckets < set->nregs * 2)
@@ -813,8 +971,8 @@ static void ready_ctl_del(struct ready_reg *r)
 		return;
 	r->live = 0;
 	if (set != NULL) {
-		ready_hash_del(set, r);
 		set->nregs--;
+		ready_retire(set, r, 0);
 	}
 }
 
@@ -835,7 +993,7 @@ int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 	else if (op == EPOLL_CTL_DEL && r != NULL && r->live && r->kfd >= 0 &&
 		 r->kfd != fd && !(r->app_events & EPOLLEXCLUSIVE) &&
 		 (set = fdt_map_peek(&ready_sets, epfd)) != NULL &&
-		 !set->watched && (set->busy || set->waiting > 0)) {
+		 !set->watched && (set->busy || ready_active(set) != NULL)) {
 		ready_sleep(set, r);
 		rc = 0;
 	} else {
@@ -889,22 +1047,6 @@ void ready_epfd_watched(int fd)
 }
 
 /* ----------------------------------------------------- epoll_wait */
-
-/* ready_epoll_wait: the synthetic events of one round, under ready_lock. */
-struct ready_round {
-	struct epoll_event *ev;
-	int max, n;
-	int cap_ms;                   /* nearest handshake deadline, or -1 */
-	struct shim_sock *expired[READY_MAX_EXPIRED];
-	int expired_fd[READY_MAX_EXPIRED];
-	int nexpired;
-	int skip_kernel;              /* synthetic events only this round */
-	int held;                     /* synthetic events left for the next
-					 round (no room this one) */
-	int counted;                  /* in its set's waiting */
-	struct ready_reg *synth_reg[READY_SYNTH_MAX]; /* to merge kernel
-							 duplicates */
-};
 
 /* A registration of a socket in its handshake: no event, but its deadline
    caps the wait, and once passed the socket is stepped (to FAILED). */
@@ -1094,10 +1236,11 @@ static int ready_translate(int epfd, struct epoll_event *ev,
 	int oneshot;
 
 	pthread_mutex_lock(&ready_lock);
-	set = fdt_map_peek(&ready_sets, epfd);
+	set = rd->set; /* the map's may be another, if epfd was closed */
 	r = set ? ready_find_tag(set, ev->data.u64) : NULL;
-	if (r != NULL && r->dormant) { /* deleted meanwhile: not reported */
+	if (r != NULL && r->dormant) /* deleted meanwhile: not reported */
 		ready_bury(set, r);
+	if (r != NULL && !r->live) { /* deleted, or gone (stale) */
 		pthread_mutex_unlock(&ready_lock);
 		return 0;
 	}
@@ -1131,15 +1274,18 @@ static int ready_round_collect(int epfd, struct epoll_event *events, int max,
 	   (clearing them cost more than the rest of a round) */
 	rd->ev = events;
 	rd->max = max;
-	rd->n = rd->nexpired = rd->skip_kernel = rd->held = rd->counted = 0;
+	rd->n = rd->nexpired = rd->skip_kernel = rd->held = 0;
 	rd->cap_ms = -1;
 	pthread_mutex_lock(&ready_lock);
 	set = fdt_map_peek(&ready_sets, epfd);
+	rd->set = set;
 	if (set != NULL && set->ndormant > 0)
 		ready_bury_all(set); /* nothing dormant while the kernel waits */
 	if (set != NULL) {
-		set->waiting++; /* until ready_round_end */
-		rd->counted = 1;
+		rd->gen = set->rounds++; /* active until ready_round_end */
+		rd->forks = ready_forks;
+		rd->next = set->active;
+		set->active = rd;
 		/* A round with synthetic events returns at once; every other
 		   one still asks the kernel too, with room left for one of
 		   its events at least, so that no descriptor's events wait
@@ -1157,20 +1303,25 @@ static int ready_round_collect(int epfd, struct epoll_event *events, int max,
 	return rd->nexpired > 0 && rd->n == 0; /* FAILED now: report them */
 }
 
-/* A round of a wait on epfd is over, its out events translated: no
-   longer counted as waiting; if it returned events, whether the next
+/* A round of a wait is over, its out events translated: off its set's
+   active list (what only it could still meet is purged; an orphaned set
+   freed by the last); if it returned events, whether the next
    EPOLL_CTL_DELs of private sockets stay dormant (see the file's head). */
-static void ready_round_end(int epfd, const struct ready_round *rd, int out)
+static void ready_round_end(struct ready_round *rd, int out)
 {
-	struct ready_set *set;
+	struct ready_set *set = rd->set;
 
+	if (set == NULL)
+		return;
 	pthread_mutex_lock(&ready_lock);
-	set = fdt_map_peek(&ready_sets, epfd);
-	if (set != NULL) {
-		if (rd->counted && set->waiting > 0)
-			set->waiting--;
-		if (out > 0)
-			set->busy = out > 1;
+	ready_unlink_round(&set->active, rd);
+	if (out > 0)
+		set->busy = out > 1;
+	if (set->stale != NULL)
+		ready_purge(set);
+	if (set->orphan && ready_active(set) == NULL) {
+		free(set->hash);
+		free(set);
 	}
 	pthread_mutex_unlock(&ready_lock);
 }
@@ -1195,7 +1346,7 @@ int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
 		int ms, n, out;
 
 		if (ready_round_collect(epfd, events, max, &rd)) {
-			ready_round_end(epfd, &rd, 0);
+			ready_round_end(&rd, 0);
 			continue;
 		}
 		ms = first_ms >= 0 ? first_ms : ready_timeout_ms(dl);
@@ -1211,7 +1362,7 @@ int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
 		if (n < 0) {
 			int err = errno;
 
-			ready_round_end(epfd, &rd, rd.n);
+			ready_round_end(&rd, rd.n);
 			errno = err;
 			return rd.n > 0 ? rd.n : -1;
 		}
@@ -1221,7 +1372,7 @@ int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
 			if (ready_translate(epfd, &ev, &rd, rd.n))
 				events[out++] = ev;
 		}
-		ready_round_end(epfd, &rd, out);
+		ready_round_end(&rd, out);
 		if (out > 0)
 			return out;
 		if (rd.held > 0)
