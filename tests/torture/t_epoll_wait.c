@@ -1,0 +1,394 @@
+/*
+ * t_epoll_wait - a thread waiting on an epoll set while the set, or a
+ * descriptor in it, is changed: each case compared with what a kernel TCP
+ * socket gives.  Every case runs on a fresh set and on a busy one
+ * (t_busy_epoll_set: there the shim keeps deletions dormant).  Cases
+ * report and go on (exit 1 if any failed).  T_EPOLL_WAIT_CASE=name runs one.
+ *
+ *   readdwait  a connection added and deleted (the set has no TLS socket
+ *              left); a thread blocks in epoll_wait; another adds the
+ *              connection back and sends a PING: the waiter's event
+ *              carries the program's data, not the shim's tag;
+ *   eintr      a wait interrupted by a signal while another thread
+ *              deletes; the next wait: no event;
+ *   pwait2     a thread waits in epoll_pwait2 while another deletes the
+ *              connection and makes it readable: no event;
+ *   oneshot    EPOLLONESHOT fired, DEL, ADD again (reply unread): reported
+ *              again;
+ *   dup2       DEL, dup2() of another connection over the number, ADD:
+ *              only the new connection's reply is reported;
+ *   closewait  a thread waits, again and again, on a writable connection
+ *              (one-shot, re-armed: the kernel's event, every time),
+ *              which another closes meanwhile (40 rounds, at random
+ *              times): every event carries the program's data (one in
+ *              progress at the close may still be reported, as
+ *              natively), and a wait after the close reports none.
+ *
+ * Checks: the events (count and data) of each case.
+ */
+#include <signal.h>
+#include <sys/epoll.h>
+
+#include "torture.h"
+
+#define TAG_SOCK 0x50c4e7f00dULL
+#define TAG_PIPE 0x919e0000beefULL
+#define TAG_DUP 0xd0d0d0d0ULL
+
+static int busy, nfail;
+
+#define FAIL(...)                                                        \
+	do {                                                             \
+		fprintf(stderr, "FAIL %s%s: ", t_phase, busy ? " (busy)" : ""); \
+		fprintf(stderr, __VA_ARGS__);                            \
+		fputc('\n', stderr);                                     \
+		nfail++;                                                 \
+	} while (0)
+
+/* a fresh set, or a busy one (t_busy_epoll_set) */
+static int new_set(int flags)
+{
+	return busy ? t_busy_epoll_set(flags) : epoll_create1(flags);
+}
+
+static int fresh_conn(void)
+{
+	int c = t_connect();
+
+	t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
+	return c;
+}
+
+struct waiter {
+	int ep, n, err, ms, use_pwait2;
+	pthread_t self;
+	struct epoll_event ev[4];
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+
+	if (w->use_pwait2) {
+		struct timespec ts = { w->ms / 1000, (w->ms % 1000) * 1000000L };
+		w->n = epoll_pwait2(w->ep, w->ev, 4, &ts, NULL);
+	} else
+		w->n = epoll_wait(w->ep, w->ev, 4, w->ms);
+	w->err = w->n < 0 ? errno : 0;
+	return NULL;
+}
+
+static void start_waiter(struct waiter *w, pthread_t *th)
+{
+	if (pthread_create(th, NULL, wait_thread, w) != 0)
+		die("pthread_create");
+}
+
+static void check_events(struct waiter *w, uint64_t want, const char *what)
+{
+	if (w->n < 0) {
+		FAIL("%s: epoll_wait: %s", what, strerror(w->err));
+		return;
+	}
+	if (w->n == 0) {
+		FAIL("%s: no event (natively EPOLLIN with 0x%llx)", what,
+		     (unsigned long long)want);
+		return;
+	}
+	for (int i = 0; i < w->n; i++)
+		if (w->ev[i].data.u64 != want)
+			FAIL("%s: event %d: 0x%x data 0x%llx, not 0x%llx", what, i,
+			     w->ev[i].events,
+			     (unsigned long long)w->ev[i].data.u64,
+			     (unsigned long long)want);
+	t_checked();
+}
+
+/* ---------------------------------------------------------------- */
+
+static void case_readdwait(void)
+{
+	struct waiter w = { .ms = 2000 };
+	pthread_t th;
+	int p[2], c = fresh_conn();
+
+	t_phase = "readdwait";
+	w.ep = new_set(EPOLL_CLOEXEC);
+	if (pipe(p) < 0)
+		die_errno("pipe");
+	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, p[0], EPOLLIN, TAG_PIPE);
+	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
+	t_epoll_ctl(w.ep, EPOLL_CTL_DEL, c, 0, 0);
+	start_waiter(&w, &th);
+	t_sleep_ms(100);
+	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
+	t_write_all(c, "PING\r\n", 6);
+	pthread_join(th, NULL);
+	check_events(&w, TAG_SOCK, "the waiter's event");
+	t_expect_str(c, "reply", "+PONG\r\n");
+	close(c);
+	close(p[0]);
+	close(p[1]);
+	close(w.ep);
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+static void case_eintr(void)
+{
+	struct waiter w = { .ms = 3000 };
+	struct epoll_event ev[4];
+	pthread_t th;
+	int c = fresh_conn(), n;
+
+	t_phase = "eintr";
+	signal(SIGUSR1, on_usr1);
+	w.ep = new_set(EPOLL_CLOEXEC);
+	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
+	start_waiter(&w, &th);
+	t_sleep_ms(100);
+	t_epoll_ctl(w.ep, EPOLL_CTL_DEL, c, 0, 0);
+	pthread_kill(th, SIGUSR1);
+	pthread_join(th, NULL);
+	if (!(w.n < 0 && w.err == EINTR))
+		FAIL("interrupted wait: %d (%s), not EINTR", w.n, strerror(w.err));
+	t_write_all(c, "PING\r\n", 6);
+	t_wait_reply(c);
+	n = t_epoll_wait(w.ep, ev, 4, 100);
+	if (n != 0)
+		FAIL("after the deletion: %d event(s), data 0x%llx", n,
+		     (unsigned long long)ev[0].data.u64);
+	else
+		t_checked();
+	/* added back, its reply unread: reported */
+	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
+	n = t_epoll_wait(w.ep, ev, 4, 1000);
+	if (n != 1 || ev[0].data.u64 != TAG_SOCK)
+		FAIL("added back with its reply waiting: %d events, data 0x%llx", n,
+		     (unsigned long long)ev[0].data.u64);
+	t_expect_str(c, "reply", "+PONG\r\n");
+	close(w.ep);
+	close(c);
+}
+
+static void case_pwait2(void)
+{
+	struct waiter w = { .ms = 600, .use_pwait2 = 1 };
+	pthread_t th;
+	int c = fresh_conn();
+
+	t_phase = "pwait2";
+	w.ep = new_set(EPOLL_CLOEXEC);
+	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
+	start_waiter(&w, &th);
+	t_sleep_ms(100);
+	t_epoll_ctl(w.ep, EPOLL_CTL_DEL, c, 0, 0);
+	t_write_all(c, "PING\r\n", 6);
+	pthread_join(th, NULL);
+	if (w.n < 0 && w.err == ENOSYS)
+		fprintf(stderr, "# pwait2: ENOSYS\n");
+	else if (w.n != 0)
+		FAIL("pwait2 waiter: %d events (data 0x%llx) of a deleted socket",
+		     w.n, (unsigned long long)w.ev[0].data.u64);
+	else
+		t_checked();
+	t_expect_str(c, "reply", "+PONG\r\n");
+	close(w.ep);
+	close(c);
+}
+
+static void case_oneshot(void)
+{
+	struct epoll_event ev[4];
+	int c = fresh_conn(), ep, n;
+
+	t_phase = "oneshot";
+	ep = new_set(EPOLL_CLOEXEC);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN | EPOLLONESHOT, TAG_SOCK);
+	t_write_all(c, "PING\r\n", 6);
+	t_wait_reply(c);
+	n = t_epoll_wait(ep, ev, 4, 1000);
+	if (n != 1 || ev[0].data.u64 != TAG_SOCK)
+		FAIL("first: %d events", n);
+	n = t_epoll_wait(ep, ev, 4, 50);
+	if (n != 0)
+		FAIL("disarmed: %d events", n);
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, c, 0, 0);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN | EPOLLONESHOT, TAG_SOCK);
+	n = t_epoll_wait(ep, ev, 4, 1000);
+	if (n != 1 || ev[0].data.u64 != TAG_SOCK || !(ev[0].events & EPOLLIN))
+		FAIL("re-added by ADD (reply unread): %d events, 0x%x 0x%llx", n,
+		     n > 0 ? ev[0].events : 0,
+		     n > 0 ? (unsigned long long)ev[0].data.u64 : 0ULL);
+	else
+		t_checked();
+	n = t_epoll_wait(ep, ev, 4, 50);
+	if (n != 0)
+		FAIL("disarmed again: %d events", n);
+	t_expect_str(c, "reply", "+PONG\r\n");
+	/* DEL while disarmed, ADD level-triggered: a new reply reported */
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, c, 0, 0);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
+	t_write_all(c, "PING\r\n", 6);
+	n = t_epoll_wait(ep, ev, 4, 2000);
+	if (n != 1 || ev[0].data.u64 != TAG_SOCK)
+		FAIL("level-triggered after the one-shot: %d events", n);
+	t_expect_str(c, "reply", "+PONG\r\n");
+	close(ep);
+	close(c);
+}
+
+static void case_dup2(void)
+{
+	struct epoll_event ev[4];
+	int c = fresh_conn(), c2 = fresh_conn(), ep, n;
+
+	t_phase = "dup2";
+	ep = new_set(EPOLL_CLOEXEC);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
+	t_write_all(c, "PING\r\n", 6); /* the old connection's reply comes */
+	t_wait_reply(c);
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, c, 0, 0);
+	if (dup2(c2, c) != c)
+		die_errno("dup2");
+	close(c2);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_DUP);
+	n = t_epoll_wait(ep, ev, 4, 150);
+	if (n != 0)
+		FAIL("the new connection, idle: %d events (0x%x 0x%llx)", n,
+		     ev[0].events, (unsigned long long)ev[0].data.u64);
+	t_write_all(c, "ECHO abc\r\n", 10);
+	n = t_epoll_wait(ep, ev, 4, 2000);
+	if (n != 1 || ev[0].data.u64 != TAG_DUP || !(ev[0].events & EPOLLIN))
+		FAIL("the new connection's reply: %d events (0x%x 0x%llx)", n,
+		     n > 0 ? ev[0].events : 0,
+		     n > 0 ? (unsigned long long)ev[0].data.u64 : 0ULL);
+	else
+		t_checked();
+	t_expect_str(c, "reply", "$3\r\nabc\r\n");
+	close(ep);
+	close(c);
+}
+
+#define CLOSE_ROUNDS 40
+
+struct spinner {
+	int ep, fd;
+	volatile int stop;
+	volatile long events;
+	long foreign;
+	uint64_t foreign_data;
+	uint32_t foreign_events;
+};
+
+/* Waits on the set until told to stop, counting events (any whose data
+   is not the connection's is foreign), and re-arms the one-shot
+   registration after each (failing once the connection is closed). */
+static void *spin_thread(void *arg)
+{
+	struct spinner *sp = arg;
+	struct epoll_event ev[4];
+
+	while (!sp->stop) {
+		int n = epoll_wait(sp->ep, ev, 4, 20);
+
+		for (int i = 0; i < n; i++) {
+			sp->events++;
+			if (ev[i].data.u64 != TAG_SOCK && sp->foreign++ == 0) {
+				sp->foreign_data = ev[i].data.u64;
+				sp->foreign_events = ev[i].events;
+			}
+		}
+		if (n > 0) {
+			struct epoll_event e = { EPOLLOUT | EPOLLONESHOT,
+						 { .u64 = TAG_SOCK } };
+
+			(void)epoll_ctl(sp->ep, EPOLL_CTL_MOD, sp->fd, &e);
+		}
+	}
+	return NULL;
+}
+
+static void case_closewait(void)
+{
+	struct spinner sp = { 0 };
+	struct epoll_event ev[4];
+	uint64_t rng = 0x9e3779b97f4a7c15ULL;
+	pthread_t th;
+	int n;
+
+	t_phase = "closewait";
+	sp.ep = new_set(EPOLL_CLOEXEC);
+	for (int round = 0; round < CLOSE_ROUNDS; round++) {
+		int c = fresh_conn();
+		long before;
+		struct timespec ts = { 0, (long)(t_rand(&rng) % 300000) };
+
+		sp.stop = 0;
+		before = sp.events;
+		sp.fd = c;
+		t_epoll_ctl(sp.ep, EPOLL_CTL_ADD, c, EPOLLOUT | EPOLLONESHOT,
+			    TAG_SOCK);
+		if (pthread_create(&th, NULL, spin_thread, &sp) != 0)
+			die("pthread_create");
+		for (int ms = 0; sp.events == before; ms++) {
+			if (ms == 2000)
+				die("closewait: no event of a writable connection "
+				    "in 2 s");
+			t_sleep_ms(1);
+		}
+		nanosleep(&ts, NULL);
+		close(c); /* while the thread waits, or holds an event of c */
+		sp.stop = 1;
+		pthread_join(th, NULL);
+		n = t_epoll_wait(sp.ep, ev, 4, 0);
+		if (n != 0)
+			FAIL("round %d: a wait after the close: %d events (0x%x 0x%llx)",
+			     round, n, ev[0].events,
+			     (unsigned long long)ev[0].data.u64);
+	}
+	if (sp.foreign > 0)
+		FAIL("%ld of %ld events not the connection's data (first: 0x%x "
+		     "0x%llx)", sp.foreign, sp.events, sp.foreign_events,
+		     (unsigned long long)sp.foreign_data);
+	else
+		t_checked();
+	close(sp.ep);
+}
+
+/* ---------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+	const char *only = getenv("T_EPOLL_WAIT_CASE");
+	static const struct {
+		const char *name;
+		void (*run)(void);
+	} cases[] = {
+		{ "readdwait", case_readdwait }, { "eintr", case_eintr },
+		{ "pwait2", case_pwait2 },       { "oneshot", case_oneshot },
+		{ "dup2", case_dup2 },           { "closewait", case_closewait },
+	};
+
+	t_init(argc, argv);
+	for (int pass = 0; pass < 2; pass++) {
+		busy = pass;
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			int before = nfail;
+
+			if (only != NULL && strcmp(only, cases[i].name) != 0)
+				continue;
+			cases[i].run();
+			printf("%s%s: %s\n", cases[i].name, busy ? " (busy)" : "",
+			       nfail == before ? "ok" : "FAILED");
+		}
+	}
+	if (nfail > 0) {
+		printf("%d failure(s)\n", nfail);
+		exit(1);
+	}
+	t_done();
+}
