@@ -49,6 +49,18 @@ static inline void *fdt_map_peek(struct fdt_map *m, int fd)
 /* fdt_map_set - store p at fd (NULL clears); 0, or -1 if fd is too large. */
 int fdt_map_set(struct fdt_map *m, int fd, void *p);
 
+/* fd -> a count, lock-free (the readiness module's waits under way that
+   bypass it, by epoll fd).  Allocated, like the maps, once. */
+struct fdt_counts {
+	_Atomic(atomic_long *) slots;
+	size_t size;
+};
+
+/* fdt_count_add - add delta to fd's count and return the new count; -1
+   (nothing added) if fd is beyond the table or the table cannot be had.
+   Sequentially consistent. */
+long fdt_count_add(struct fdt_counts *c, int fd, long delta);
+
 /* How the entries of fdt_socks count their references (the socket module's
    part: the table only calls these). */
 struct fdt_ref_ops {

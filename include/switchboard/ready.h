@@ -57,6 +57,16 @@ int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
    (its waits are then the shim's, whatever it holds now). */
 int ready_has_set(int epfd);
 
+/* ready_bypass_begin / ready_bypass_end - around the kernel's wait on an
+   epoll set that has had no TLS socket (!ready_has_set): begin returns 1
+   if the wait may bypass the shim (0: take ready_epoll_wait); end takes
+   the kernel's result n and returns it, its events translated if a TLS
+   socket was added to the set during the wait, or READY_AGAIN if none of
+   them is left (then wait again with ready_epoll_wait).  errno is kept. */
+#define READY_AGAIN (-2)
+int ready_bypass_begin(int epfd);
+int ready_bypass_end(int epfd, struct epoll_event *ev, int n);
+
 /* ready_atfork_prepare / ready_atfork_release - around fork() (hooks.c's
    handlers, before the fd table's lock and after it): a child never
    inherits the epoll mirror's lock held by another thread.  The mirror's

@@ -67,6 +67,37 @@ static int fdt_map_alloc(struct fdt_map *m)
 	return 0;
 }
 
+long fdt_count_add(struct fdt_counts *c, int fd, long delta)
+{
+	atomic_long *slots = atomic_load_explicit(&c->slots,
+						  memory_order_acquire);
+
+	if (slots == NULL) {
+		fdt_lock();
+		slots = atomic_load_explicit(&c->slots, memory_order_acquire);
+		if (slots == NULL) {
+			size_t n = fdt_capacity();
+			void *p = mmap(NULL, n * sizeof(atomic_long),
+				       PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				       -1, 0);
+
+			if (p != MAP_FAILED) {
+				c->size = n;
+				slots = p;
+				atomic_store_explicit(&c->slots, slots,
+						      memory_order_release);
+			}
+		}
+		fdt_unlock();
+		if (slots == NULL)
+			return -1;
+	}
+	if (fd < 0 || (size_t)fd >= c->size)
+		return -1;
+	return atomic_fetch_add(&slots[fd], delta) + delta;
+}
+
 int fdt_map_set(struct fdt_map *m, int fd, void *p)
 {
 	if (m->slots == NULL) {

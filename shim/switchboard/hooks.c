@@ -570,8 +570,13 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int ms)
 {
 	hooks_init();
-	if (LIKELY(!ready_has_set(epfd)))
-		return real.epoll_wait(epfd, ev, max, ms);
+	if (LIKELY(!ready_has_set(epfd)) && ready_bypass_begin(epfd)) {
+		int n = ready_bypass_end(epfd, ev,
+					 real.epoll_wait(epfd, ev, max, ms));
+
+		if (LIKELY(n != READY_AGAIN))
+			return n;
+	}
 	return ready_epoll_wait_ms(epfd, ev, max, ms, NULL);
 }
 
@@ -579,8 +584,13 @@ SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max,
 			    int ms, const sigset_t *mask)
 {
 	hooks_init();
-	if (LIKELY(!ready_has_set(epfd)))
-		return real.epoll_pwait(epfd, ev, max, ms, mask);
+	if (LIKELY(!ready_has_set(epfd)) && ready_bypass_begin(epfd)) {
+		int n = ready_bypass_end(epfd, ev, real.epoll_pwait(epfd, ev, max,
+								    ms, mask));
+
+		if (LIKELY(n != READY_AGAIN))
+			return n;
+	}
 	return ready_epoll_wait_ms(epfd, ev, max, ms, mask);
 }
 
@@ -593,8 +603,14 @@ SHIM_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
 		errno = ENOSYS;
 		return -1;
 	}
-	if (LIKELY(!ready_has_set(epfd)))
-		return real.epoll_pwait2(epfd, ev, max, timeout, mask);
+	if (LIKELY(!ready_has_set(epfd)) && ready_bypass_begin(epfd)) {
+		int n = ready_bypass_end(epfd, ev,
+					 real.epoll_pwait2(epfd, ev, max, timeout,
+							   mask));
+
+		if (LIKELY(n != READY_AGAIN))
+			return n;
+	}
 	return ready_epoll_wait(epfd, ev, max, timeout, mask);
 }
 

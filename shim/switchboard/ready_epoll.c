@@ -133,7 +133,9 @@ struct ready_set {
 			     a registration that goes stays in the hash
 			     (ready_retire), so that an event the kernel has
 			     already given that wait is known and dropped */
-	uint64_t rounds;  /* rounds begun on the set */
+	uint64_t rounds;  /* rounds begun on the set, from 1 (a round of
+			     generation 0 began before any: ready_bypass_end) */
+	int epfd;         /* its number (ready_bypassing's index) */
 	struct ready_reg *stale; /* ready_retire's, by stale_next */
 	int orphan;       /* its epoll fd was closed while a round was in
 			     progress: freed by the last one's end */
@@ -169,6 +171,9 @@ static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Forks this process is the child of (ready_atfork_child): a round begun
    before one is a thread the fork left behind, never to end. */
 static unsigned ready_forks;
+/* By epoll fd: the waits under way that bypass the shim (hooks.c, while
+   the set has had no TLS socket: ready_bypass_begin). */
+static struct fdt_counts ready_bypassing;
 /* Registrations by socket: a bucket's chain mixes sockets; its head is
    read without the lock to skip sockets nobody registered. */
 static struct ready_reg *ready_by_sock[READY_SOCK_BUCKETS];
@@ -369,7 +374,7 @@ static void ready_hash_del(struct ready_set *set, struct ready_reg *r)
 	r->hashed = 0;
 }
 
-static void ready_purge(struct ready_set *set);
+static void ready_purge(struct ready_set *set, int force);
 
 static void ready_unlink_round(struct ready_round **head,
 			       struct ready_round *rd)
@@ -380,6 +385,13 @@ static void ready_unlink_round(struct ready_round **head,
 			return;
 		}
 	}
+}
+
+/* Waits on set's epoll fd under way that bypass the shim (begun before
+   it had a TLS socket). */
+static int ready_bypassed(const struct ready_set *set)
+{
+	return fdt_count_add(&ready_bypassing, set->epfd, 0) > 0;
 }
 
 /* Caller holds ready_lock: the set's rounds in progress, less those of
@@ -408,7 +420,8 @@ static struct ready_round *ready_active(struct ready_set *set)
 static void ready_retire(struct ready_set *set, struct ready_reg *r,
 			 int freed)
 {
-	if (set != NULL && r->hashed && ready_active(set) != NULL) {
+	if (set != NULL && r->hashed &&
+	    (ready_active(set) != NULL || ready_bypassed(set))) {
 		r->freed = freed;
 		r->dead_gen = set->rounds;
 		if (!r->stale) {
@@ -419,7 +432,7 @@ static void ready_retire(struct ready_set *set, struct ready_reg *r,
 		return;
 	}
 	if (set != NULL && r->stale)
-		ready_purge(set); /* no round is left (a fork's child): r too */
+		ready_purge(set, 0); /* no wait is left (a fork's child): r too */
 	if (set != NULL)
 		ready_hash_del(set, r);
 	if (freed)
@@ -427,17 +440,19 @@ static void ready_retire(struct ready_set *set, struct ready_reg *r,
 }
 
 /* Caller holds ready_lock: the stale registrations no wait in progress
-   began before (every one, when none is) leave the hash; freed ones,
-   memory. */
-static void ready_purge(struct ready_set *set)
+   began before (every one, when none is, or by force: the set goes)
+   leave the hash; freed ones, memory. */
+static void ready_purge(struct ready_set *set, int force)
 {
 	uint64_t oldest = set->rounds;
 	struct ready_reg **pp = &set->stale;
 
-	for (const struct ready_round *a = ready_active(set); a != NULL;
-	     a = a->next)
+	for (const struct ready_round *a = ready_active(set);
+	     a != NULL && !force; a = a->next)
 		if (a->gen < oldest)
 			oldest = a->gen;
+	if (!force && ready_bypassed(set))
+		oldest = 0; /* they began before any */
 	while (*pp != NULL) {
 		struct ready_reg *r = *pp;
 
@@ -464,7 +479,7 @@ static void ready_set_free(int epfd, struct ready_set *set)
 		set->orphan = 1;
 		return;
 	}
-	ready_purge(set);
+	ready_purge(set, 1); /* a bypassing wait no longer finds the set */
 	free(set->hash);
 	free(set);
 }
@@ -478,6 +493,8 @@ static struct ready_set *ready_set_get(int epfd)
 	set = calloc(1, sizeof(*set));
 	if (set == NULL)
 		return NULL;
+	set->rounds = 1;
+	set->epfd = epfd;
 	if (fdt_map_set(&ready_sets, epfd, set) < 0) {
 		free(set);
 		return NULL;
@@ -823,7 +840,7 @@ int ready_has_set(int epfd)
 {
 	struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
 
-	return set != NULL && __atomic_load_n(&set->had_regs, __ATOMIC_RELAXED);
+	return set != NULL && __atomic_load_n(&set->had_regs, __ATOMIC_SEQ_CST);
 }
 
 int ready_is_epfd(int fd)
@@ -901,6 +918,10 @@ static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 		revive = 1;
 	}
 	ready_bury_sock(set, s, r, epfd);
+	/* before the kernel can give a wait that bypasses the shim an event
+	   with the tag (ready_bypass_end sees it then) */
+	if (!set->had_regs)
+		__atomic_store_n(&set->had_regs, 1, __ATOMIC_SEQ_CST);
 	if (ready_ctl_register(s, r, epfd, fd, ev, revive) < 0) {
 		int err = errno;
 		if (fresh)
@@ -921,7 +942,6 @@ static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 	}
 	r->live = 1;
 	set->nregs++;
-	__atomic_store_n(&set->had_regs, 1, __ATOMIC_RELAXED);
 	if (!revive)
 		ready_hash_add(set, r);
 	else if (set->nbuckets < set->nregs * 2)
@@ -1317,13 +1337,70 @@ static void ready_round_end(struct ready_round *rd, int out)
 	ready_unlink_round(&set->active, rd);
 	if (out > 0)
 		set->busy = out > 1;
-	if (set->stale != NULL)
-		ready_purge(set);
 	if (set->orphan && ready_active(set) == NULL) {
+		ready_purge(set, 1);
 		free(set->hash);
 		free(set);
+	} else if (set->stale != NULL) {
+		ready_purge(set, 0);
 	}
 	pthread_mutex_unlock(&ready_lock);
+}
+
+int ready_bypass_begin(int epfd)
+{
+	int err = errno;
+
+	if (fdt_count_add(&ready_bypassing, epfd, 1) < 0) {
+		errno = err;
+		return 0;
+	}
+	if (!ready_has_set(epfd))
+		return 1; /* an ADD from now on sees the count */
+	(void)fdt_count_add(&ready_bypassing, epfd, -1);
+	return 0;
+}
+
+/*
+ * The kernel's n events of a bypassing wait: as they are, unless a TLS
+ * socket was added to the set meanwhile, whose events carry the shim's
+ * tag.  Those are translated as a round's would be, by a round of
+ * generation 0 (registrations that went during the wait stayed stale for
+ * it, ready_retire).  READY_AGAIN if every event was dropped.
+ */
+int ready_bypass_end(int epfd, struct epoll_event *ev, int n)
+{
+	struct ready_round rd;
+	struct ready_set *set;
+	int err = errno, out = 0;
+
+	if (__builtin_expect(!ready_has_set(epfd), 1)) {
+		(void)fdt_count_add(&ready_bypassing, epfd, -1);
+		return n;
+	}
+	memset(&rd, 0, sizeof(rd));
+	rd.cap_ms = -1;
+	rd.ev = ev;
+	rd.max = n > 0 ? n : 0;
+	pthread_mutex_lock(&ready_lock);
+	set = fdt_map_peek(&ready_sets, epfd);
+	if (set != NULL) { /* gen 0: began before anything went */
+		rd.set = set;
+		rd.forks = ready_forks;
+		rd.next = set->active;
+		set->active = &rd;
+	}
+	(void)fdt_count_add(&ready_bypassing, epfd, -1);
+	pthread_mutex_unlock(&ready_lock);
+	for (int i = 0; i < n; i++) {
+		struct epoll_event e = ev[i];
+
+		if (set == NULL || ready_translate(epfd, &e, &rd, 0))
+			ev[out++] = e;
+	}
+	ready_round_end(&rd, out);
+	errno = err;
+	return n <= 0 ? n : out > 0 ? out : READY_AGAIN;
 }
 
 int ready_epoll_wait(int epfd, struct epoll_event *events, int max,
