@@ -5,10 +5,13 @@
  * (t_busy_epoll_set: there the shim keeps deletions dormant).  Cases
  * report and go on (exit 1 if any failed).  T_EPOLL_WAIT_CASE=name runs one.
  *
- *   readdwait  a connection added and deleted (the set has no TLS socket
- *              left); a thread blocks in epoll_wait; another adds the
- *              connection back and sends a PING: the waiter's event
- *              carries the program's data, not the shim's tag;
+ *   addwait    a thread blocks in epoll_wait on a set that holds a pipe
+ *              (on a fresh set: no TLS socket yet); another adds a
+ *              connection and sends a PING: the waiter's event carries
+ *              the program's data, not the shim's tag;
+ *   addwait-et the same, the connection added with EPOLLET;
+ *   readdwait  the same, the connection added and deleted before the
+ *              wait;
  *   eintr      a wait interrupted by a signal while another thread
  *              deletes; the next wait: no event;
  *   pwait2     a thread waits in epoll_pwait2 while another deletes the
@@ -106,22 +109,26 @@ static void check_events(struct waiter *w, uint64_t want, const char *what)
 
 /* ---------------------------------------------------------------- */
 
-static void case_readdwait(void)
+/* readd: the connection was in the set before; et: EPOLLET (as tokio's
+   mio registers, from any thread, while its driver waits) */
+static void addwait(const char *name, int readd, uint32_t et)
 {
 	struct waiter w = { .ms = 2000 };
 	pthread_t th;
 	int p[2], c = fresh_conn();
 
-	t_phase = "readdwait";
+	t_phase = name;
 	w.ep = new_set(EPOLL_CLOEXEC);
 	if (pipe(p) < 0)
 		die_errno("pipe");
 	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, p[0], EPOLLIN, TAG_PIPE);
-	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
-	t_epoll_ctl(w.ep, EPOLL_CTL_DEL, c, 0, 0);
+	if (readd) {
+		t_epoll_ctl(w.ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
+		t_epoll_ctl(w.ep, EPOLL_CTL_DEL, c, 0, 0);
+	}
 	start_waiter(&w, &th);
 	t_sleep_ms(100);
-	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
+	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, c, EPOLLIN | et, TAG_SOCK);
 	t_write_all(c, "PING\r\n", 6);
 	pthread_join(th, NULL);
 	check_events(&w, TAG_SOCK, "the waiter's event");
@@ -131,6 +138,10 @@ static void case_readdwait(void)
 	close(p[1]);
 	close(w.ep);
 }
+
+static void case_addwait(void) { addwait("addwait", 0, 0); }
+static void case_addwait_et(void) { addwait("addwait-et", 0, EPOLLET); }
+static void case_readdwait(void) { addwait("readdwait", 1, 0); }
 
 static void on_usr1(int sig)
 {
@@ -368,6 +379,7 @@ int main(int argc, char **argv)
 		const char *name;
 		void (*run)(void);
 	} cases[] = {
+		{ "addwait", case_addwait },     { "addwait-et", case_addwait_et },
 		{ "readdwait", case_readdwait }, { "eintr", case_eintr },
 		{ "pwait2", case_pwait2 },       { "oneshot", case_oneshot },
 		{ "dup2", case_dup2 },           { "closewait", case_closewait },
