@@ -102,6 +102,8 @@ struct ready_reg {
 	int wide;       /* kernel_events is more than the registration
 			   needs (a change not passed on): narrowed when an
 			   event the program did not ask for comes */
+	int wake;       /* kernel_events has ready_wake_bit's EPOLLOUT:
+			   narrowed when an event comes */
 	int hashed;     /* in its set's hash */
 	int stale;      /* on its set's stale list: hashed, though deleted
 			   or freed, while waits that began before may still
@@ -394,6 +396,28 @@ static int ready_bypassed(const struct ready_set *set)
 	return fdt_count_add(&ready_bypassing, set->epfd, 0) > 0;
 }
 
+/* forward: used by ready_wake_bit */
+static struct ready_round *ready_active(struct ready_set *set);
+static int ready_bypassed(const struct ready_set *set);
+
+/* Caller holds ready_lock, in a program's EPOLL_CTL_ADD or MOD: EPOLLOUT
+   if the level-triggered registration is ready without the kernel
+   (ready_mask_synthetic: writable, plaintext buffered) while another
+   thread's wait on the set is under way, which, natively, the change
+   wakes.  The private socket's kernel writability wakes it (and is
+   narrowed away when it comes, ready_translate); 0 otherwise. */
+static uint32_t ready_wake_bit(int epfd, const struct ready_facts *f,
+			       uint32_t app_events, uint32_t m)
+{
+	struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
+
+	if (set == NULL || m == READY_DISARMED || (m & EPOLLOUT) ||
+	    (app_events & READY_FLAGS) ||
+	    ready_mask_synthetic(f, app_events) == 0)
+		return 0;
+	return ready_active(set) != NULL || ready_bypassed(set) ? EPOLLOUT : 0;
+}
+
 /* Caller holds ready_lock: the set's rounds in progress, less those of
    threads a fork left behind (in a child, copies that never end). */
 static struct ready_round *ready_active(struct ready_set *set)
@@ -570,7 +594,7 @@ static void ready_apply(struct ready_reg *r)
 	struct epoll_event ev;
 
 	if (m == r->kernel_events) {
-		r->wide = 0;
+		r->wide = r->wake = 0;
 		return;
 	}
 	ev.events = m == READY_DISARMED ? EPOLLONESHOT : m;
@@ -579,7 +603,7 @@ static void ready_apply(struct ready_reg *r)
 		return;
 	if (real.epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->kfd, &ev) == 0) {
 		r->kernel_events = m;
-		r->wide = 0;
+		r->wide = r->wake = 0;
 	} else
 		log_msg(SHIM_LOG_DEBUG, "epoll_ctl(MOD, fd %d): %s", r->fd,
 			strerror(errno));
@@ -858,7 +882,7 @@ static int ready_ctl_register(struct shim_sock *s, struct ready_reg *r,
 	struct ready_facts f;
 	struct epoll_event kev;
 	int old_kfd = revive ? r->kfd : -1;
-	uint32_t old_events = r->kernel_events;
+	uint32_t old_events = r->kernel_events, wake;
 
 	r->epfd = epfd;
 	r->fd = fd;
@@ -871,6 +895,9 @@ static int ready_ctl_register(struct shim_sock *s, struct ready_reg *r,
 	ready_look(s, fd, &v, &f);
 	r->kfd = v.kernel_fd;
 	r->kernel_events = ready_watched_mask(epfd, &f, r->app_events, r->armed);
+	wake = ready_wake_bit(epfd, &f, r->app_events, r->kernel_events);
+	r->kernel_events |= wake;
+	r->wake = wake != 0;
 	kev.events = r->kernel_events |
 		     (!sock_emulated(v.state) ? 0 : (ev->events & EPOLLEXCLUSIVE));
 	kev.data.u64 = r->tag;
@@ -953,6 +980,9 @@ static int ready_ctl_mod(struct ready_reg *r, int epfd, int fd,
 			 struct epoll_event *ev)
 {
 	struct epoll_event kev;
+	struct sock_view v;
+	struct ready_facts f;
+	uint32_t wake;
 	int rc;
 
 	/* the kernel refuses to change an exclusive registration (EINVAL):
@@ -965,7 +995,11 @@ static int ready_ctl_mod(struct ready_reg *r, int epfd, int fd,
 	r->err_reported = 0;
 	r->edge = (ev->events & EPOLLET) != 0;
 	r->data = ev->data; /* the kernel's stays the tag */
-	kev.events = ready_reg_mask(r);
+	ready_look(r->sock, r->fd, &v, &f);
+	kev.events = ready_watched_mask(epfd, &f, r->app_events, r->armed);
+	wake = ready_wake_bit(epfd, &f, r->app_events, kev.events);
+	kev.events |= wake;
+	r->wake = wake != 0;
 	kev.data.u64 = r->tag;
 	/* level-triggered, and the kernel registration serves as it is: a
 	   kernel MOD would change nothing the program sees */
@@ -1269,8 +1303,8 @@ static int ready_translate(int epfd, struct epoll_event *ev,
 		return r == NULL; /* not ours: as the kernel said it */
 	}
 	ev->data = r->data; /* the program's, for the kernel's tag */
-	if (r->wide && (ev->events & ~r->app_events &
-			(EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP)))
+	if (r->wake || (r->wide && (ev->events & ~r->app_events &
+				    (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP))))
 		ready_apply(r); /* level-triggered: it would come again */
 	ready_look(r->sock, r->fd, &v, &f);
 	/* the kernel's registration carries the program's EPOLLONESHOT (and

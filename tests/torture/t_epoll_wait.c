@@ -10,6 +10,9 @@
  *              connection and sends a PING: the waiter's event carries
  *              the program's data, not the shim's tag;
  *   addwait-et the same, the connection added with EPOLLET;
+ *   addwait-out, addwait-buffered  the same, the connection ready as it
+ *              is when added: writable (EPOLLOUT), or readable (EPOLLIN)
+ *              with a second reply unread after the first was read;
  *   readdwait  the same, the connection added and deleted before the
  *              wait;
  *   eintr      a wait interrupted by a signal while another thread
@@ -94,7 +97,7 @@ static void check_events(struct waiter *w, uint64_t want, const char *what)
 		return;
 	}
 	if (w->n == 0) {
-		FAIL("%s: no event (natively EPOLLIN with 0x%llx)", what,
+		FAIL("%s: no event (natively one, data 0x%llx)", what,
 		     (unsigned long long)want);
 		return;
 	}
@@ -142,6 +145,44 @@ static void addwait(const char *name, int readd, uint32_t et)
 static void case_addwait(void) { addwait("addwait", 0, 0); }
 static void case_addwait_et(void) { addwait("addwait-et", 0, EPOLLET); }
 static void case_readdwait(void) { addwait("readdwait", 1, 0); }
+
+/* A thread waits; another adds a connection that is ready as it is:
+   writable (EPOLLOUT), or (EPOLLIN) with the second of two replies left
+   unread after reading the first: natively the ADD wakes the waiter. */
+static void addready(const char *name, uint32_t events)
+{
+	struct waiter w = { .ms = 2000 };
+	pthread_t th;
+	int p[2], c = fresh_conn();
+
+	t_phase = name;
+	w.ep = new_set(EPOLL_CLOEXEC);
+	if (pipe(p) < 0)
+		die_errno("pipe");
+	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, p[0], EPOLLIN, TAG_PIPE);
+	if (events & EPOLLIN) {
+		t_write_all(c, "PING\r\nPING\r\n", 12);
+		t_wait_reply(c);
+		t_expect_str(c, "the first reply", "+PONG\r\n");
+	}
+	start_waiter(&w, &th);
+	t_sleep_ms(100);
+	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, c, events, TAG_SOCK);
+	pthread_join(th, NULL);
+	check_events(&w, TAG_SOCK, "the waiter's event");
+	if (w.n > 0 && !(w.ev[0].events & events))
+		FAIL("the waiter's event: 0x%x, not 0x%x", w.ev[0].events,
+		     events);
+	if (events & EPOLLIN)
+		t_expect_str(c, "the second reply", "+PONG\r\n");
+	close(c);
+	close(p[0]);
+	close(p[1]);
+	close(w.ep);
+}
+
+static void case_addwait_out(void) { addready("addwait-out", EPOLLOUT); }
+static void case_addwait_buf(void) { addready("addwait-buffered", EPOLLIN); }
 
 static void on_usr1(int sig)
 {
@@ -380,6 +421,8 @@ int main(int argc, char **argv)
 		void (*run)(void);
 	} cases[] = {
 		{ "addwait", case_addwait },     { "addwait-et", case_addwait_et },
+		{ "addwait-out", case_addwait_out },
+		{ "addwait-buffered", case_addwait_buf },
 		{ "readdwait", case_readdwait }, { "eintr", case_eintr },
 		{ "pwait2", case_pwait2 },       { "oneshot", case_oneshot },
 		{ "dup2", case_dup2 },           { "closewait", case_closewait },
