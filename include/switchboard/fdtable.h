@@ -61,6 +61,14 @@ struct fdt_counts {
    Sequentially consistent. */
 long fdt_count_add(struct fdt_counts *c, int fd, long delta);
 
+/* fdt_count_get - fd's count (0 beyond the table), one sequentially
+   consistent load: no read-modify-write, for hot paths. */
+long fdt_count_get(struct fdt_counts *c, int fd);
+
+/* fdt_counts_clear - every count back to 0 (a fork child's: the counted
+   waits were other threads').  Only while no other thread counts. */
+void fdt_counts_clear(struct fdt_counts *c);
+
 /* How the entries of fdt_socks count their references (the socket module's
    part: the table only calls these). */
 struct fdt_ref_ops {

@@ -84,6 +84,11 @@ int ready_is_epfd(int fd);
    kept from the start so that polling it is seen whenever it happens. */
 void ready_epfd_new(int epfd);
 
+/* ready_epfd_dup - newfd is a new number of oldfd (dup, dup2, dup3,
+   F_DUPFD): if oldfd is an epoll set, newfd is the same set, waited on
+   and changed as it is, until the last of its numbers is closed. */
+void ready_epfd_dup(int oldfd, int newfd);
+
 /* ready_epfd_watched - fd is polled by the program (poll, select, or
    registered in an epoll set): if it is an epoll set, the kernel's
    readiness of it is the program's from now on (no synthetic

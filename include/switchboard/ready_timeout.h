@@ -31,4 +31,20 @@ int ready_pselect_ts(int nfds, fd_set *r, fd_set *w, fd_set *e,
 int ready_epoll_wait_ms(int epfd, struct epoll_event *ev, int max, int ms,
 			const sigset_t *mask);
 
+/* ready_wait_start - the start of a wait with a timeout (ms > 0, or a
+   timespec's): CLOCK_MONOTONIC into *t0 (ready_epoll_wait_left's); a
+   wait without one (ms <= 0) reads no clock. */
+void ready_wait_start(long ms, struct timespec *t0);
+
+/* ready_epoll_wait_left_ms, _ts - a wait begun at t0 (ready_wait_start)
+   whose bypassing round brought the shim's events only (READY_AGAIN),
+   again through the shim for what is left of its timeout: ms (< 0:
+   forever), or *timeout (NULL: forever). */
+int ready_epoll_wait_left_ms(int epfd, struct epoll_event *ev, int max,
+			     int ms, const sigset_t *mask,
+			     const struct timespec *t0);
+int ready_epoll_wait_left_ts(int epfd, struct epoll_event *ev, int max,
+			     const struct timespec *timeout,
+			     const sigset_t *mask, const struct timespec *t0);
+
 #endif

@@ -67,6 +67,28 @@ static int fdt_map_alloc(struct fdt_map *m)
 	return 0;
 }
 
+long fdt_count_get(struct fdt_counts *c, int fd)
+{
+	atomic_long *slots = atomic_load_explicit(&c->slots,
+						  memory_order_acquire);
+
+	if (slots == NULL || fd < 0 || (size_t)fd >= c->size)
+		return 0;
+	return atomic_load(&slots[fd]);
+}
+
+void fdt_counts_clear(struct fdt_counts *c)
+{
+	atomic_long *slots = atomic_load_explicit(&c->slots,
+						  memory_order_acquire);
+
+	/* a private anonymous mapping's dropped pages read as zeros */
+	if (slots != NULL &&
+	    madvise(slots, c->size * sizeof(*slots), MADV_DONTNEED) < 0)
+		for (size_t i = 0; i < c->size; i++)
+			atomic_store(&slots[i], 0);
+}
+
 long fdt_count_add(struct fdt_counts *c, int fd, long delta)
 {
 	atomic_long *slots = atomic_load_explicit(&c->slots,

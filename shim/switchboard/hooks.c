@@ -361,27 +361,45 @@ SHIM_EXPORT int shutdown(int fd, int how)
 	ON_SOCK(fd, s, real.shutdown(fd, how), sock_shutdown(s, fd, how));
 }
 
+/* Every dup: a socket's number shares its session (sock_dup), an epoll
+   set's is the same set (ready_epfd_dup). */
+static int hooks_dup(int oldfd, int newfd, int flags, int kind)
+{
+	int rc, err;
+
+	hooks_init();
+	rc = sock_dup(oldfd, newfd, flags, kind);
+	if (rc >= 0 && __builtin_expect(ready_is_epfd(oldfd), 0) &&
+	    !sock_in_vfork_child()) {
+		err = errno;
+		ready_epfd_dup(oldfd, rc);
+		errno = err;
+	}
+	return rc;
+}
+
 SHIM_EXPORT int dup(int fd)
 {
-	hooks_init();
-	return sock_dup(fd, 0, 0, SOCK_DUP_DUP);
+	return hooks_dup(fd, 0, 0, SOCK_DUP_DUP);
 }
 
 SHIM_EXPORT int dup2(int oldfd, int newfd)
 {
-	hooks_init();
-	return sock_dup(oldfd, newfd, 0, SOCK_DUP_DUP2);
+	return hooks_dup(oldfd, newfd, 0, SOCK_DUP_DUP2);
 }
 
 SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-	hooks_init();
-	return sock_dup(oldfd, newfd, flags, SOCK_DUP_DUP3);
+	return hooks_dup(oldfd, newfd, flags, SOCK_DUP_DUP3);
 }
 
-/* sock_fcntl also takes untracked fds (s NULL): F_DUPFD is a dup(). */
+/* sock_fcntl also takes untracked fds (s NULL); F_DUPFD is a dup(). */
 static int hooks_fcntl(int fd, int cmd, unsigned long arg)
 {
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		return hooks_dup(fd, (int)arg, 0,
+				 cmd == F_DUPFD ? SOCK_DUP_FCNTL
+						: SOCK_DUP_FCNTL_CLOEXEC);
 	ON_SOCK(fd, s, sock_fcntl(NULL, fd, cmd, arg),
 		sock_fcntl(s, fd, cmd, arg));
 }
@@ -569,13 +587,17 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 
 SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int ms)
 {
+	struct timespec t0;
+
 	hooks_init();
 	if (LIKELY(!ready_has_set(epfd)) && ready_bypass_begin(epfd)) {
-		int n = ready_bypass_end(epfd, ev,
-					 real.epoll_wait(epfd, ev, max, ms));
+		int n;
 
+		ready_wait_start(ms, &t0);
+		n = ready_bypass_end(epfd, ev, real.epoll_wait(epfd, ev, max, ms));
 		if (LIKELY(n != READY_AGAIN))
 			return n;
+		return ready_epoll_wait_left_ms(epfd, ev, max, ms, NULL, &t0);
 	}
 	return ready_epoll_wait_ms(epfd, ev, max, ms, NULL);
 }
@@ -583,13 +605,18 @@ SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int ms)
 SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max,
 			    int ms, const sigset_t *mask)
 {
+	struct timespec t0;
+
 	hooks_init();
 	if (LIKELY(!ready_has_set(epfd)) && ready_bypass_begin(epfd)) {
-		int n = ready_bypass_end(epfd, ev, real.epoll_pwait(epfd, ev, max,
-								    ms, mask));
+		int n;
 
+		ready_wait_start(ms, &t0);
+		n = ready_bypass_end(epfd, ev, real.epoll_pwait(epfd, ev, max,
+								ms, mask));
 		if (LIKELY(n != READY_AGAIN))
 			return n;
+		return ready_epoll_wait_left_ms(epfd, ev, max, ms, mask, &t0);
 	}
 	return ready_epoll_wait_ms(epfd, ev, max, ms, mask);
 }
@@ -604,12 +631,16 @@ SHIM_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
 		return -1;
 	}
 	if (LIKELY(!ready_has_set(epfd)) && ready_bypass_begin(epfd)) {
-		int n = ready_bypass_end(epfd, ev,
-					 real.epoll_pwait2(epfd, ev, max, timeout,
-							   mask));
+		struct timespec t0;
+		int n;
 
+		ready_wait_start(timeout == NULL ? -1 : 1, &t0);
+		n = ready_bypass_end(epfd, ev, real.epoll_pwait2(epfd, ev, max,
+								 timeout, mask));
 		if (LIKELY(n != READY_AGAIN))
 			return n;
+		return ready_epoll_wait_left_ts(epfd, ev, max, timeout, mask,
+						&t0);
 	}
 	return ready_epoll_wait(epfd, ev, max, timeout, mask);
 }

@@ -44,9 +44,13 @@
  * stale, until every wait begun before has ended: an event the kernel
  * has already given such a wait is dropped, never handed out with the
  * shim's tag as if it were the program's data.  A set whose epoll fd is
- * closed meanwhile is freed by the last of those waits.  Once a set has
- * had a TLS socket, every wait on it is the shim's (ready_has_set), so a
- * socket added during a wait is reported with the program's data.
+ * closed meanwhile is freed by the last of those waits (found by a wait
+ * that bypassed the shim on ready_orphans).  Once a set has had a TLS
+ * socket, every wait on it is the shim's (ready_has_set), so a socket
+ * added during a wait is reported with the program's data.  A set's
+ * numbers made by dup() are the same set (aliases) until the last one is
+ * closed; registrations hold one of them (set->epfd), which the shim's
+ * own epoll_ctl calls use.
  *
  * Calls: the socket module (sock_view, references, sock_probe_readable,
  * sock_observe), the fd table's maps, ready_drive.c, ready_mask.c, the real
@@ -128,7 +132,7 @@ struct ready_set {
 	int had_regs;     /* a tracked socket has been registered: from then
 			     on every wait on the set is the shim's, so that
 			     a socket added during one is reported with the
-			     program's data (ready_has_set) */
+			     program's data (ready_has_set, ready_tls_sets) */
 	struct ready_round *active; /* the rounds of waits in progress
 			     (until ready_round_end): while one is,
 			     EPOLL_CTL_DEL leaves registrations dormant, and
@@ -137,10 +141,18 @@ struct ready_set {
 			     already given that wait is known and dropped */
 	uint64_t rounds;  /* rounds begun on the set, from 1 (a round of
 			     generation 0 began before any: ready_bypass_end) */
-	int epfd;         /* its number (ready_bypassing's index) */
+	int epfd;         /* its number: every registration's r->epfd, what
+			     the shim's own epoll_ctl calls use */
+	int *aliases;     /* its other numbers (dup, dup2, F_DUPFD), mapped
+			     to it too: one becomes epfd if epfd is closed */
+	size_t naliases, aliases_cap;
 	struct ready_reg *stale; /* ready_retire's, by stale_next */
 	int orphan;       /* its epoll fd was closed while a round was in
-			     progress: freed by the last one's end */
+			     progress, or a wait that bypassed the shim:
+			     freed by the last one's end */
+	struct ready_set *orphan_next; /* on ready_orphans, if a bypassing
+			     wait kept it */
+	int listed;       /* on ready_orphans */
 	int watched;      /* the set itself is polled (poll, select, an
 			     outer epoll set): the kernel's readiness of it
 			     must be the program's, so nothing is synthetic
@@ -176,6 +188,16 @@ static unsigned ready_forks;
 /* By epoll fd: the waits under way that bypass the shim (hooks.c, while
    the set has had no TLS socket: ready_bypass_begin). */
 static struct fdt_counts ready_bypassing;
+/* By epoll fd: 1 if its set has had a TLS socket (set->had_regs, kept
+   for each of its numbers: ready_has_set reads it without the lock and
+   without the set, which a concurrent close may free). */
+static struct fdt_counts ready_tls_sets;
+/* Sets whose epoll fd was closed during a wait that bypassed the shim
+   (ready_set_free): that wait's events may carry their tags, which
+   ready_bypass_end knows by them, until its end.  Counted for its fast
+   path. */
+static struct ready_set *ready_orphans;
+static int ready_norphans;
 /* Registrations by socket: a bucket's chain mixes sockets; its head is
    read without the lock to skip sockets nobody registered. */
 static struct ready_reg *ready_by_sock[READY_SOCK_BUCKETS];
@@ -390,10 +412,25 @@ static void ready_unlink_round(struct ready_round **head,
 }
 
 /* Waits on set's epoll fd under way that bypass the shim (begun before
-   it had a TLS socket). */
+   it had a TLS socket), by any of its numbers. */
 static int ready_bypassed(const struct ready_set *set)
 {
-	return fdt_count_add(&ready_bypassing, set->epfd, 0) > 0;
+	if (fdt_count_add(&ready_bypassing, set->epfd, 0) > 0)
+		return 1;
+	for (size_t i = 0; i < set->naliases; i++)
+		if (fdt_count_add(&ready_bypassing, set->aliases[i], 0) > 0)
+			return 1;
+	return 0;
+}
+
+/* Caller holds ready_lock (every writer does): fd's ready_tls_sets
+   entry to `on`. */
+static void ready_mark_tls(int fd, long on)
+{
+	long v = fdt_count_get(&ready_tls_sets, fd);
+
+	if (v != on)
+		(void)fdt_count_add(&ready_tls_sets, fd, on - v);
 }
 
 /* forward: used by ready_wake_bit */
@@ -401,19 +438,21 @@ static struct ready_round *ready_active(struct ready_set *set);
 static int ready_bypassed(const struct ready_set *set);
 
 /* Caller holds ready_lock, in a program's EPOLL_CTL_ADD or MOD: EPOLLOUT
-   if the level-triggered registration is ready without the kernel
-   (ready_mask_synthetic: writable, plaintext buffered) while another
-   thread's wait on the set is under way, which, natively, the change
-   wakes.  The private socket's kernel writability wakes it (and is
-   narrowed away when it comes, ready_translate); 0 otherwise. */
+   if the registration (level- or edge-triggered, not one-shot) is ready
+   without the kernel (ready_mask_synthetic: writable, plaintext buffered)
+   while another thread's wait on the set is under way, which, natively,
+   the change wakes.  The private socket's kernel writability wakes it
+   (and is narrowed away when it comes, ready_translate: for an
+   edge-triggered one, that event is the change's edge); 0 otherwise.  A
+   one-shot registration's kernel event would disarm it: not woken. */
 static uint32_t ready_wake_bit(int epfd, const struct ready_facts *f,
 			       uint32_t app_events, uint32_t m)
 {
 	struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
 
 	if (set == NULL || m == READY_DISARMED || (m & EPOLLOUT) ||
-	    (app_events & READY_FLAGS) ||
-	    ready_mask_synthetic(f, app_events) == 0)
+	    (app_events & EPOLLONESHOT) ||
+	    ready_mask_synthetic(f, app_events & ~READY_FLAGS) == 0)
 		return 0;
 	return ready_active(set) != NULL || ready_bypassed(set) ? EPOLLOUT : 0;
 }
@@ -455,8 +494,11 @@ static void ready_retire(struct ready_set *set, struct ready_reg *r,
 		}
 		return;
 	}
-	if (set != NULL && r->stale)
-		ready_purge(set, 0); /* no wait is left (a fork's child): r too */
+	if (set != NULL && r->stale) { /* no wait is left (a fork's child) */
+		ready_unlink(&set->stale, r,
+			     offsetof(struct ready_reg, stale_next));
+		r->stale = 0;
+	}
 	if (set != NULL)
 		ready_hash_del(set, r);
 	if (freed)
@@ -493,19 +535,89 @@ static void ready_purge(struct ready_set *set, int force)
 	}
 }
 
-/* Caller holds ready_lock: epfd is closed, its registrations dropped: the
-   set goes, or, if a wait on it is in progress, is orphaned, for the
-   last one to free (ready_round_end). */
-static void ready_set_free(int epfd, struct ready_set *set)
+/* Caller holds ready_lock: set, orphaned, goes if no wait that began
+   before its close is left. */
+static void ready_orphan_done(struct ready_set *set)
 {
-	fdt_map_set(&ready_sets, epfd, NULL);
-	if (ready_active(set) != NULL) {
-		set->orphan = 1;
+	if (ready_active(set) != NULL || ready_bypassed(set))
 		return;
+	if (set->listed) {
+		struct ready_set **pp = &ready_orphans;
+
+		while (*pp != set)
+			pp = &(*pp)->orphan_next;
+		*pp = set->orphan_next;
+		__atomic_store_n(&ready_norphans, ready_norphans - 1,
+				 __ATOMIC_SEQ_CST);
 	}
 	ready_purge(set, 1); /* a bypassing wait no longer finds the set */
+	free(set->aliases);
 	free(set->hash);
 	free(set);
+}
+
+/* Caller holds ready_lock: epfd is closed, its registrations dropped: the
+   set goes, or, if a wait on it is in progress, is orphaned, for the
+   last one to free (ready_round_end, ready_bypass_end). */
+static void ready_set_free(int epfd, struct ready_set *set)
+{
+	set->orphan = 1;
+	/* listed before ready_has_set says no: a bypassing wait that ends
+	   meanwhile sees one or the other (ready_bypass_end) */
+	if (ready_bypassed(set)) {
+		set->listed = 1;
+		set->orphan_next = ready_orphans;
+		ready_orphans = set;
+		__atomic_store_n(&ready_norphans, ready_norphans + 1,
+				 __ATOMIC_SEQ_CST);
+	}
+	fdt_map_set(&ready_sets, epfd, NULL);
+	ready_mark_tls(epfd, 0);
+	ready_orphan_done(set);
+}
+
+static void ready_drop(struct ready_reg *r);
+
+/* Caller holds ready_lock: fd, one of set's numbers, is being closed
+   (still open).  1 if the set has others, and stays; 0 if fd was the
+   last (the caller frees the set).  If fd was the set's epfd, another
+   number takes its place, in every registration's r->epfd too. */
+static int ready_set_unname(struct ready_set *set, int fd)
+{
+	size_t i;
+
+	if (set->naliases == 0)
+		return 0;
+	fdt_map_set(&ready_sets, fd, NULL);
+	ready_mark_tls(fd, 0);
+	if (fd == set->epfd) {
+		set->epfd = set->aliases[--set->naliases];
+		for (struct ready_reg *r = set->regs; r != NULL; r = r->set_next)
+			r->epfd = set->epfd;
+		for (struct ready_reg *r = set->stale; r != NULL;
+		     r = r->stale_next)
+			r->epfd = set->epfd;
+		return 1;
+	}
+	for (i = 0; i < set->naliases && set->aliases[i] != fd; i++)
+		;
+	if (i < set->naliases)
+		set->aliases[i] = set->aliases[--set->naliases];
+	return 1;
+}
+
+/* Caller holds ready_lock: the number fd (an epoll set's, if the map
+   says so) is closed, or was closed unseen: the set goes with its last
+   number, its registrations dropped. */
+static void ready_number_gone(int fd)
+{
+	struct ready_set *set = fdt_map_peek(&ready_sets, fd);
+
+	if (set == NULL || ready_set_unname(set, fd))
+		return;
+	while (set->regs != NULL)
+		ready_drop(set->regs);
+	ready_set_free(fd, set);
 }
 
 static struct ready_set *ready_set_get(int epfd)
@@ -726,7 +838,6 @@ static void ready_sync(struct shim_sock *s)
 static void ready_closed(struct shim_sock *s, int fd)
 {
 	struct ready_reg *r, *next;
-	struct ready_set *set;
 
 	if (s != NULL && ready_sock_maybe(s)) {
 		pthread_mutex_lock(&ready_lock);
@@ -740,11 +851,7 @@ static void ready_closed(struct shim_sock *s, int fd)
 	if (fdt_map_peek(&ready_sets, fd) == NULL)
 		return;
 	pthread_mutex_lock(&ready_lock);
-	set = fdt_map_peek(&ready_sets, fd);
-	while (set != NULL && set->regs != NULL)
-		ready_drop(set->regs);
-	if (set != NULL)
-		ready_set_free(fd, set);
+	ready_number_gone(fd);
 	pthread_mutex_unlock(&ready_lock);
 }
 
@@ -855,6 +962,11 @@ void ready_atfork_release(void)
 void ready_atfork_child(void)
 {
 	ready_forks++;
+	fdt_counts_clear(&ready_bypassing); /* other threads' waits */
+	for (struct ready_set *o = ready_orphans, *next; o != NULL; o = next) {
+		next = o->orphan_next;
+		ready_orphan_done(o); /* kept by those waits only */
+	}
 	pthread_mutex_unlock(&ready_lock);
 }
 
@@ -862,9 +974,7 @@ void ready_atfork_child(void)
 
 int ready_has_set(int epfd)
 {
-	struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
-
-	return set != NULL && __atomic_load_n(&set->had_regs, __ATOMIC_SEQ_CST);
+	return fdt_count_get(&ready_tls_sets, epfd) > 0;
 }
 
 int ready_is_epfd(int fd)
@@ -947,8 +1057,12 @@ static int ready_ctl_add(struct shim_sock *s, struct ready_reg *r, int epfd,
 	ready_bury_sock(set, s, r, epfd);
 	/* before the kernel can give a wait that bypasses the shim an event
 	   with the tag (ready_bypass_end sees it then) */
-	if (!set->had_regs)
-		__atomic_store_n(&set->had_regs, 1, __ATOMIC_SEQ_CST);
+	if (!set->had_regs) {
+		set->had_regs = 1;
+		ready_mark_tls(set->epfd, 1);
+		for (size_t i = 0; i < set->naliases; i++)
+			ready_mark_tls(set->aliases[i], 1);
+	}
 	if (ready_ctl_register(s, r, epfd, fd, ev, revive) < 0) {
 		int err = errno;
 		if (fresh)
@@ -1039,6 +1153,9 @@ int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 
 	ready_observe();
 	pthread_mutex_lock(&ready_lock);
+	set = fdt_map_peek(&ready_sets, epfd);
+	if (set != NULL)
+		epfd = set->epfd; /* the number its registrations have (dup) */
 	r = ready_find(s, epfd, fd);
 	if (op == EPOLL_CTL_ADD && ev != NULL && (r == NULL || !r->live))
 		rc = ready_ctl_add(s, r, epfd, fd, ev);
@@ -1073,17 +1190,42 @@ int ready_epoll_ctl_plain(int epfd, int op, int fd, struct epoll_event *ev)
 
 void ready_epfd_new(int epfd)
 {
-	struct ready_set *set;
-
 	ready_observe(); /* its close must reach ready_closed, which frees it */
 	pthread_mutex_lock(&ready_lock);
-	set = fdt_map_peek(&ready_sets, epfd);
-	if (set != NULL) { /* the number's last epoll set, closed unseen */
-		while (set->regs != NULL)
-			ready_drop(set->regs);
-		ready_set_free(epfd, set);
-	}
+	ready_number_gone(epfd); /* the number's last epoll set, closed unseen */
+	ready_mark_tls(epfd, 0);
 	(void)ready_set_get(epfd);
+	pthread_mutex_unlock(&ready_lock);
+}
+
+void ready_epfd_dup(int oldfd, int newfd)
+{
+	struct ready_set *set;
+	int *a;
+
+	if (oldfd == newfd || fdt_map_peek(&ready_sets, oldfd) == NULL)
+		return;
+	pthread_mutex_lock(&ready_lock);
+	ready_number_gone(newfd); /* closed unseen, if the map has it */
+	set = fdt_map_peek(&ready_sets, oldfd);
+	if (set != NULL && set->naliases == set->aliases_cap) {
+		size_t cap = set->aliases_cap ? set->aliases_cap * 2 : 2;
+
+		a = realloc(set->aliases, cap * sizeof(*a));
+		if (a != NULL) {
+			set->aliases = a;
+			set->aliases_cap = cap;
+		}
+	}
+	if (set != NULL && set->naliases < set->aliases_cap &&
+	    fdt_map_set(&ready_sets, newfd, set) == 0) {
+		set->aliases[set->naliases++] = newfd;
+		ready_mark_tls(newfd, set->had_regs);
+	}
+	else if (set != NULL)
+		log_msg(SHIM_LOG_WARNING, "epoll set %d duplicated as %d: out "
+			"of memory, waits on %d see the shim's tags", oldfd,
+			newfd, newfd);
 	pthread_mutex_unlock(&ready_lock);
 }
 
@@ -1291,6 +1433,8 @@ static int ready_translate(int epfd, struct epoll_event *ev,
 
 	pthread_mutex_lock(&ready_lock);
 	set = rd->set; /* the map's may be another, if epfd was closed */
+	if (set != NULL)
+		epfd = set->epfd; /* the number its registrations have (dup) */
 	r = set ? ready_find_tag(set, ev->data.u64) : NULL;
 	if (r != NULL && r->dormant) /* deleted meanwhile: not reported */
 		ready_bury(set, r);
@@ -1303,6 +1447,11 @@ static int ready_translate(int epfd, struct epoll_event *ev,
 		return r == NULL; /* not ours: as the kernel said it */
 	}
 	ev->data = r->data; /* the program's, for the kernel's tag */
+	/* edge-triggered: the answer below says buffered plaintext too, so
+	   the ADD's or MOD's edge is reported with it (the wake's event, or
+	   the kernel's own) */
+	if (r->app_events & EPOLLET)
+		r->edge = 0;
 	if (r->wake || (r->wide && (ev->events & ~r->app_events &
 				    (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP))))
 		ready_apply(r); /* level-triggered: it would come again */
@@ -1371,10 +1520,8 @@ static void ready_round_end(struct ready_round *rd, int out)
 	ready_unlink_round(&set->active, rd);
 	if (out > 0)
 		set->busy = out > 1;
-	if (set->orphan && ready_active(set) == NULL) {
-		ready_purge(set, 1);
-		free(set->hash);
-		free(set);
+	if (set->orphan) {
+		ready_orphan_done(set);
 	} else if (set->stale != NULL) {
 		ready_purge(set, 0);
 	}
@@ -1395,20 +1542,56 @@ int ready_bypass_begin(int epfd)
 	return 0;
 }
 
+/* Caller holds ready_lock: the events of ev[0..n) that carry the tag of
+   a set whose number epfd was closed during the wait (ready_orphans):
+   dropped, as a deleted registration's are.  Returns how many are left. */
+static int ready_drop_orphaned(int epfd, struct epoll_event *ev, int n)
+{
+	int out = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct ready_set *o = ready_orphans;
+
+		while (o != NULL && (o->epfd != epfd ||
+				     ready_find_tag(o, ev[i].data.u64) == NULL))
+			o = o->orphan_next;
+		if (o == NULL)
+			ev[out++] = ev[i];
+	}
+	return out;
+}
+
+/* Caller holds ready_lock: this bypassing wait on epfd is over; the
+   orphans of that number it kept go (ready_orphan_done). */
+static void ready_bypass_over(int epfd)
+{
+	struct ready_set *o = ready_orphans, *next;
+
+	(void)fdt_count_add(&ready_bypassing, epfd, -1);
+	for (; o != NULL; o = next) {
+		next = o->orphan_next;
+		if (o->epfd == epfd)
+			ready_orphan_done(o);
+	}
+}
+
 /*
  * The kernel's n events of a bypassing wait: as they are, unless a TLS
  * socket was added to the set meanwhile, whose events carry the shim's
  * tag.  Those are translated as a round's would be, by a round of
  * generation 0 (registrations that went during the wait stayed stale for
- * it, ready_retire).  READY_AGAIN if every event was dropped.
+ * it, ready_retire); those of a set closed during the wait are dropped
+ * (ready_orphans).  READY_AGAIN if every event was dropped.
  */
 int ready_bypass_end(int epfd, struct epoll_event *ev, int n)
 {
 	struct ready_round rd;
 	struct ready_set *set;
-	int err = errno, out = 0;
+	int err = errno, out = 0, kept = n;
 
-	if (__builtin_expect(!ready_has_set(epfd), 1)) {
+	if (__builtin_expect(!ready_has_set(epfd), 1) &&
+	    __builtin_expect(__atomic_load_n(&ready_norphans, __ATOMIC_SEQ_CST) ==
+				     0, 1)) {
 		(void)fdt_count_add(&ready_bypassing, epfd, -1);
 		return n;
 	}
@@ -1417,16 +1600,18 @@ int ready_bypass_end(int epfd, struct epoll_event *ev, int n)
 	rd.ev = ev;
 	rd.max = n > 0 ? n : 0;
 	pthread_mutex_lock(&ready_lock);
-	set = fdt_map_peek(&ready_sets, epfd);
+	if (n > 0 && ready_orphans != NULL)
+		kept = ready_drop_orphaned(epfd, ev, n);
+	set = ready_has_set(epfd) ? fdt_map_peek(&ready_sets, epfd) : NULL;
 	if (set != NULL) { /* gen 0: began before anything went */
 		rd.set = set;
 		rd.forks = ready_forks;
 		rd.next = set->active;
 		set->active = &rd;
 	}
-	(void)fdt_count_add(&ready_bypassing, epfd, -1);
+	ready_bypass_over(epfd);
 	pthread_mutex_unlock(&ready_lock);
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < kept; i++) {
 		struct epoll_event e = ev[i];
 
 		if (set == NULL || ready_translate(epfd, &e, &rd, 0))

@@ -70,3 +70,56 @@ int ready_epoll_wait_ms(int epfd, struct epoll_event *ev, int max, int ms,
 
 	return ready_epoll_wait(epfd, ev, max, ready_ms_to_ts(ms, &ts), mask);
 }
+
+void ready_wait_start(long ms, struct timespec *t0)
+{
+	if (ms > 0)
+		deadline_now(t0);
+}
+
+/* What is left, from now, of total_ns begun at *t0, into *left. */
+static struct timespec *ready_left(long long total_ns,
+				   const struct timespec *t0,
+				   struct timespec *left)
+{
+	struct timespec now;
+	long long ns;
+
+	deadline_now(&now);
+	ns = total_ns - deadline_elapsed_ns(t0, &now);
+	if (ns < 0)
+		ns = 0;
+	left->tv_sec = (time_t)(ns / DEADLINE_NS_PER_S);
+	left->tv_nsec = (long)(ns % DEADLINE_NS_PER_S);
+	return left;
+}
+
+int ready_epoll_wait_left_ms(int epfd, struct epoll_event *ev, int max,
+			     int ms, const sigset_t *mask,
+			     const struct timespec *t0)
+{
+	struct timespec left;
+
+	if (ms <= 0)
+		return ready_epoll_wait_ms(epfd, ev, max, ms, mask);
+	return ready_epoll_wait(epfd, ev, max,
+				ready_left((long long)ms * DEADLINE_NS_PER_MS,
+					   t0, &left),
+				mask);
+}
+
+int ready_epoll_wait_left_ts(int epfd, struct epoll_event *ev, int max,
+			     const struct timespec *timeout,
+			     const sigset_t *mask, const struct timespec *t0)
+{
+	struct timespec left;
+
+	if (timeout == NULL || deadline_ts_to_ms(timeout) == 0)
+		return ready_epoll_wait(epfd, ev, max, timeout, mask);
+	return ready_epoll_wait(epfd, ev, max,
+				ready_left((long long)timeout->tv_sec *
+						   DEADLINE_NS_PER_S +
+						   timeout->tv_nsec,
+					   t0, &left),
+				mask);
+}

@@ -13,6 +13,9 @@
  *   addwait-out, addwait-buffered  the same, the connection ready as it
  *              is when added: writable (EPOLLOUT), or readable (EPOLLIN)
  *              with a second reply unread after the first was read;
+ *   addwait-buffered-et, addwait-both-et  the same, readable (and
+ *              writable, EPOLLIN | EPOLLOUT), added with EPOLLET: one
+ *              event, and a second wait (nothing read) hears none;
  *   readdwait  the same, the connection added and deleted before the
  *              wait;
  *   eintr      a wait interrupted by a signal while another thread
@@ -23,6 +26,18 @@
  *              again;
  *   dup2       DEL, dup2() of another connection over the number, ADD:
  *              only the new connection's reply is reported;
+ *   dupep      the set waited on and changed through dup() of its
+ *              number, and through the copy alone once the first number
+ *              is closed: events with the program's data;
+ *   closeep    a thread waits; another adds a connection, closes the
+ *              set, sends a PING: the wait's events (natively, the
+ *              connection's) carry the program's data, or it fails with
+ *              EBADF (through the shim), never with the shim's tag;
+ *   addtimeout a fresh connection added 800 ms into a 1000 ms wait: no
+ *              event, and the wait ends with its timeout (within 1.5 s);
+ *   forkwait   fork while a thread waits; the child adds, deletes and
+ *              closes 20000 numbers of a connection: its heap grows by
+ *              less than 512 KiB;
  *   closewait  a thread waits, again and again, on a writable connection
  *              (one-shot, re-armed: the kernel's event, every time),
  *              which another closes meanwhile (40 rounds, at random
@@ -32,8 +47,10 @@
  *
  * Checks: the events (count and data) of each case.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/wait.h>
 
 #include "torture.h"
 
@@ -170,9 +187,19 @@ static void addready(const char *name, uint32_t events)
 	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, c, events, TAG_SOCK);
 	pthread_join(th, NULL);
 	check_events(&w, TAG_SOCK, "the waiter's event");
-	if (w.n > 0 && !(w.ev[0].events & events))
+	if (w.n > 0 && !(w.ev[0].events & events & ~(uint32_t)EPOLLET))
 		FAIL("the waiter's event: 0x%x, not 0x%x", w.ev[0].events,
 		     events);
+	if (events & EPOLLET) {
+		/* one edge: a second wait, nothing read, hears nothing */
+		w.ms = 100;
+		wait_thread(&w);
+		if (w.n != 0)
+			FAIL("a second wait, nothing read: %d event(s) (natively "
+			     "none: one edge)", w.n);
+		else
+			t_checked();
+	}
 	if (events & EPOLLIN)
 		t_expect_str(c, "the second reply", "+PONG\r\n");
 	close(c);
@@ -183,6 +210,14 @@ static void addready(const char *name, uint32_t events)
 
 static void case_addwait_out(void) { addready("addwait-out", EPOLLOUT); }
 static void case_addwait_buf(void) { addready("addwait-buffered", EPOLLIN); }
+static void case_addwait_buf_et(void)
+{
+	addready("addwait-buffered-et", EPOLLIN | EPOLLET);
+}
+static void case_addwait_both_et(void)
+{
+	addready("addwait-both-et", EPOLLIN | EPOLLOUT | EPOLLET);
+}
 
 static void on_usr1(int sig)
 {
@@ -224,6 +259,199 @@ static void case_eintr(void)
 	t_expect_str(c, "reply", "+PONG\r\n");
 	close(w.ep);
 	close(c);
+}
+
+/* The set waited on by another number of it (dup, as a program that
+   hands its loop's set to a library may): the same events, with the
+   program's data; the connection changed through either number, and the
+   set kept by the copy when the first number is closed. */
+static void case_dupep(void)
+{
+	struct epoll_event ev[4];
+	int c = fresh_conn(), ep, ep2, n;
+
+	t_phase = "dupep";
+	ep = new_set(EPOLL_CLOEXEC);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
+	ep2 = dup(ep);
+	if (ep2 < 0)
+		die_errno("dup");
+	t_write_all(c, "PING\r\n", 6);
+	t_wait_reply(c);
+	n = t_epoll_wait(ep2, ev, 4, 1000);
+	if (n != 1 || ev[0].data.u64 != TAG_SOCK || !(ev[0].events & EPOLLIN))
+		FAIL("waited on dup(set): %d events, 0x%x data 0x%llx", n,
+		     n > 0 ? ev[0].events : 0,
+		     n > 0 ? (unsigned long long)ev[0].data.u64 : 0ULL);
+	else
+		t_checked();
+	t_expect_str(c, "reply", "+PONG\r\n");
+	/* deleted through the other number: no event on either */
+	t_epoll_ctl(ep2, EPOLL_CTL_DEL, c, 0, 0);
+	t_write_all(c, "PING\r\n", 6);
+	t_wait_reply(c);
+	n = t_epoll_wait(ep, ev, 4, 100);
+	if (n != 0)
+		FAIL("deleted through dup(set), waited on the set: %d events, "
+		     "data 0x%llx", n, (unsigned long long)ev[0].data.u64);
+	else
+		t_checked();
+	t_expect_str(c, "reply", "+PONG\r\n");
+	/* added through the copy, the first number closed: the set lives on
+	   (as natively, until its last number goes), with the program's
+	   data */
+	t_epoll_ctl(ep2, EPOLL_CTL_ADD, c, EPOLLIN, TAG_DUP);
+	close(ep);
+	t_write_all(c, "PING\r\n", 6);
+	t_wait_reply(c);
+	n = t_epoll_wait(ep2, ev, 4, 1000);
+	if (n != 1 || ev[0].data.u64 != TAG_DUP || !(ev[0].events & EPOLLIN))
+		FAIL("the first number closed, waited on the copy: %d events, "
+		     "0x%x data 0x%llx", n, n > 0 ? ev[0].events : 0,
+		     n > 0 ? (unsigned long long)ev[0].data.u64 : 0ULL);
+	else
+		t_checked();
+	t_expect_str(c, "reply", "+PONG\r\n");
+	t_epoll_ctl(ep2, EPOLL_CTL_DEL, c, 0, 0);
+	close(ep2);
+	close(c);
+}
+
+/* The set's number closed by another thread while one waits on it,
+   just after it added a connection: natively the wait reports the
+   connection's event (it holds the set).  Through the shim the wait may
+   end in an error instead (EBADF), but an event it reports carries the
+   program's data, never the shim's tag. */
+static void case_closeep(void)
+{
+	struct waiter w = { .ms = 1500 };
+	pthread_t th;
+	int p[2], c = fresh_conn();
+
+	t_phase = "closeep";
+	w.ep = new_set(EPOLL_CLOEXEC);
+	if (pipe(p) < 0)
+		die_errno("pipe");
+	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, p[0], EPOLLIN, TAG_PIPE);
+	start_waiter(&w, &th);
+	t_sleep_ms(100);
+	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
+	close(w.ep);
+	t_write_all(c, "PING\r\n", 6);
+	pthread_join(th, NULL);
+	for (int i = 0; i < w.n; i++)
+		if (w.ev[i].data.u64 != TAG_SOCK)
+			FAIL("event %d: 0x%x data 0x%llx, not 0x%llx (the set "
+			     "closed during the wait)", i, w.ev[i].events,
+			     (unsigned long long)w.ev[i].data.u64,
+			     (unsigned long long)TAG_SOCK);
+	if (w.n < 0 && w.err != EBADF)
+		FAIL("the set closed during the wait: %s, not EBADF",
+		     strerror(w.err));
+	t_checked();
+	t_expect_str(c, "reply", "+PONG\r\n");
+	close(c);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A connection added (its handshake's bytes, tickets, unread by the
+   program: no event) while another thread waits 1 s on the set, by
+   epoll_wait and by epoll_pwait2: the wait ends when its timeout does,
+   with no event. */
+static void case_addtimeout(void)
+{
+	for (int pw2 = 0; pw2 < 2; pw2++) {
+		struct waiter w = { .ms = 1000, .use_pwait2 = pw2 };
+		pthread_t th;
+		int p[2], c;
+		double t0, took;
+
+		t_phase = pw2 ? "addtimeout (epoll_pwait2)" : "addtimeout";
+		w.ep = new_set(EPOLL_CLOEXEC);
+		if (pipe(p) < 0)
+			die_errno("pipe");
+		t_epoll_ctl(w.ep, EPOLL_CTL_ADD, p[0], EPOLLIN, TAG_PIPE);
+		t0 = t_now_ms();
+		start_waiter(&w, &th);
+		t_sleep_ms(800);
+		c = t_connect();
+		t_epoll_ctl(w.ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
+		pthread_join(th, NULL);
+		took = t_now_ms() - t0;
+		if (w.n < 0 && w.err == ENOSYS)
+			fprintf(stderr, "# addtimeout: epoll_pwait2: ENOSYS\n");
+		else if (w.n != 0)
+			FAIL("%d event(s), not the timeout's 0 (data 0x%llx)",
+			     w.n, w.n > 0 ? (unsigned long long)w.ev[0].data.u64
+					  : 0ULL);
+		else if (took > 1500)
+			FAIL("a 1000 ms wait took %.0f ms (the time already "
+			     "waited waited again)", took);
+		else
+			t_checked();
+		close(c);
+		close(w.ep);
+		close(p[0]);
+		close(p[1]);
+	}
+}
+
+/* A thread waits on the set when the process forks; the child (where
+   no wait is under way) adds, deletes and closes 20000 numbers of a
+   connection: its heap stays flat (nothing kept for a wait that is not
+   its own). */
+static void case_forkwait(void)
+{
+	struct waiter w = { .ms = 10000 };
+	pthread_t th;
+	int p[2], status, c = fresh_conn();
+	pid_t pid;
+
+	t_phase = "forkwait";
+	w.ep = new_set(EPOLL_CLOEXEC);
+	if (pipe(p) < 0)
+		die_errno("pipe");
+	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, p[0], EPOLLIN, TAG_PIPE);
+	start_waiter(&w, &th);
+	t_sleep_ms(100);
+	pid = fork();
+	if (pid < 0)
+		die_errno("fork");
+	if (pid == 0) {
+		struct mallinfo2 m0 = mallinfo2(), m1;
+
+		for (int i = 0; i < 20000; i++) {
+			int d = dup(c);
+
+			if (d < 0)
+				_exit(2);
+			t_epoll_ctl(w.ep, EPOLL_CTL_ADD, d, EPOLLIN, TAG_DUP);
+			t_epoll_ctl(w.ep, EPOLL_CTL_DEL, d, 0, 0);
+			close(d);
+		}
+		m1 = mallinfo2();
+		if (m1.uordblks > m0.uordblks + 512 * 1024) {
+			fprintf(stderr, "FAIL forkwait%s: the child's heap grew "
+				"by %zu bytes over 20000 ADD, DEL and close\n",
+				busy ? " (busy)" : "", m1.uordblks - m0.uordblks);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		die_errno("waitpid");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		FAIL("the child: status 0x%x", status);
+	else
+		t_checked();
+	t_write_all(p[1], "x", 1);
+	pthread_join(th, NULL);
+	check_events(&w, TAG_PIPE, "the parent's waiter, woken by its pipe");
+	close(c);
+	close(w.ep);
+	close(p[0]);
+	close(p[1]);
 }
 
 static void case_pwait2(void)
@@ -423,9 +651,13 @@ int main(int argc, char **argv)
 		{ "addwait", case_addwait },     { "addwait-et", case_addwait_et },
 		{ "addwait-out", case_addwait_out },
 		{ "addwait-buffered", case_addwait_buf },
+		{ "addwait-buffered-et", case_addwait_buf_et },
+		{ "addwait-both-et", case_addwait_both_et },
 		{ "readdwait", case_readdwait }, { "eintr", case_eintr },
 		{ "pwait2", case_pwait2 },       { "oneshot", case_oneshot },
-		{ "dup2", case_dup2 },           { "closewait", case_closewait },
+		{ "dup2", case_dup2 },           { "dupep", case_dupep },
+		{ "closeep", case_closeep },     { "addtimeout", case_addtimeout },
+		{ "forkwait", case_forkwait },           { "closewait", case_closewait },
 	};
 
 	t_init(argc, argv);
