@@ -170,6 +170,9 @@ enum sock_event {
 			      change (connect, the relay's take-over) */
 	SOCK_EV_ATTACH,    /* ... and has changed */
 	SOCK_EV_REBIND,    /* it changed (both at once) */
+	SOCK_EV_UNTRACKED, /* s is no longer tracked (its connect passed
+			      through): the program's numbers of it are
+			      plain sockets from now on (GONE follows) */
 	SOCK_EV_GONE,      /* s's registrations are void: its session ended,
 			      it is no longer tracked, or it is recycled */
 };

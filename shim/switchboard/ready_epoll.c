@@ -740,12 +740,14 @@ static void ready_register(struct ready_reg *r, int kfd)
 	}
 }
 
-/* Caller holds ready_lock: r goes.  The kernel forgets a registration of
-   the program's own descriptor when it is closed, not one of the private
-   socket's: that one is removed here. */
+/* Caller holds ready_lock: r goes (its number is being closed, still
+   open).  Its kernel registration is removed too: the private socket's
+   would stay, and so would the program's own descriptor's while a dup of
+   it is open (the kernel forgets it with the file's last number), its
+   events carrying the shim's tag. */
 static void ready_unregister(struct ready_reg *r)
 {
-	if ((r->live || r->dormant) && r->kfd >= 0 && r->kfd != r->fd)
+	if ((r->live || r->dormant) && r->kfd >= 0)
 		real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->kfd, NULL);
 	ready_drop(r);
 }
@@ -855,6 +857,38 @@ static void ready_closed(struct shim_sock *s, int fd)
 	pthread_mutex_unlock(&ready_lock);
 }
 
+/* s is a plain socket from now on (SOCK_EV_UNTRACKED: its connect passed
+   through).  A registration made before, on the program's own number
+   (kfd == fd), stays in the kernel as the program made it: its data (the
+   shim's tag until now) and events, a fired one-shot still disarmed; any
+   other kernel registration of s goes.  Its mirror goes. */
+static void ready_untracked(struct shim_sock *s)
+{
+	struct ready_reg *r;
+
+	if (!ready_sock_maybe(s))
+		return;
+	pthread_mutex_lock(&ready_lock);
+	while ((r = ready_sock_first(s)) != NULL) {
+		struct epoll_event ev;
+
+		ev.events = r->armed ? r->app_events : EPOLLONESHOT;
+		ev.data = r->data;
+		if (r->live && r->kfd >= 0 && r->kfd == r->fd &&
+		    real.epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->fd, &ev) < 0 &&
+		    (real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->fd, NULL) < 0 ||
+		     real.epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->fd, &ev) < 0))
+			log_msg(SHIM_LOG_WARNING, "epoll set %d, fd %d: its "
+				"registration could not be made plain (%s): "
+				"no events", r->epfd, r->fd, strerror(errno));
+		if (r->live && r->kfd >= 0 && r->kfd == r->fd)
+			ready_drop(r); /* the kernel's is the program's now */
+		else
+			ready_unregister(r);
+	}
+	pthread_mutex_unlock(&ready_lock);
+}
+
 /* s's registrations are void (SOCK_EV_GONE): its session ended, it is no
    longer tracked (connect passed through), or it is recycled. */
 static void ready_forget(struct shim_sock *s)
@@ -929,6 +963,9 @@ static void ready_on_sock(struct shim_sock *s, enum sock_event ev, int fd)
 		break;
 	case SOCK_EV_REBIND:
 		ready_attach(s, 1);
+		break;
+	case SOCK_EV_UNTRACKED:
+		ready_untracked(s);
 		break;
 	case SOCK_EV_GONE:
 		ready_forget(s);

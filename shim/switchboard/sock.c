@@ -573,6 +573,7 @@ static void sock_untrack(int fd, struct shim_sock *s)
 	int last;
 	struct shim_sock *t = fdt_remove(fd, &last);
 
+	sock_notify(s, SOCK_EV_UNTRACKED, fd);
 	sock_notify(s, SOCK_EV_GONE, -1);
 	if (t != NULL)
 		sock_put(t);

@@ -15,6 +15,12 @@
  *   threads   four threads each MOD their own connection's data in a loop
  *             while a fifth waits: every event's data is one its
  *             connection had;
+ *   beforeconnect  a socket added before its connect, connected to a
+ *             local listener the shim passes through, and to the TLS
+ *             endpoint: the events carry the program's data;
+ *   closedup  a registered connection closed while its dup stays open, a
+ *             reply on the way (fast path, relay mode): an event, if
+ *             any (natively one), carries the program's data;
  *
  * Not here: a set and a TLS connection inherited by another program (a
  * fork child that execs) see the shim's registration of the parent's
@@ -23,6 +29,7 @@
  * Checks: each reply byte-exact, and the events above.
  */
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 
 #include "torture.h"
 
@@ -188,6 +195,113 @@ static void case_threads(void)
 	close(ep);
 }
 
+/* One wait for an event of fd with `events`; its data must be `want`. */
+static void expect_event(int ep, uint32_t events, uint64_t want,
+			 const char *what)
+{
+	struct epoll_event ev[4];
+	int n = t_epoll_wait(ep, ev, 4, 2000);
+
+	if (n != 1 || !(ev[0].events & events) || ev[0].data.u64 != want)
+		die("beforeconnect: %s: %d events, 0x%x data 0x%llx (natively "
+		    "one, 0x%x, data 0x%llx)", what, n, n > 0 ? ev[0].events : 0,
+		    n > 0 ? (unsigned long long)ev[0].data.u64 : 0ULL, events,
+		    (unsigned long long)want);
+	t_checked();
+}
+
+/* A socket added to the set before its connect (as runtimes that
+   register every socket at creation do), then connected: to a local
+   listener the shim is not configured for (the connect passes through:
+   the kernel registration is the program's from then on), and to the
+   TLS endpoint.  Every event carries the program's data. */
+static void case_beforeconnect(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	struct addrinfo *res = t_resolve();
+	int ep = epoll_create1(EPOLL_CLOEXEC), l, c, s, tls;
+
+	t_phase = "beforeconnect";
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(l, 4) < 0 || getsockname(l, (struct sockaddr *)&a, &alen) < 0)
+		die_errno("a local listener");
+	c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c < 0)
+		die_errno("socket");
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN | EPOLLOUT, DATA_A);
+	if (connect(c, (struct sockaddr *)&a, sizeof(a)) < 0 &&
+	    errno != EINPROGRESS)
+		die_errno("connect to the local listener");
+	expect_event(ep, EPOLLOUT, DATA_A, "connected (not configured)");
+	s = accept(l, NULL, NULL);
+	if (s < 0)
+		die_errno("accept");
+	t_write_all(s, "hi", 2);
+	t_sleep_ms(50);
+	t_epoll_ctl(ep, EPOLL_CTL_MOD, c, EPOLLIN, DATA_A);
+	expect_event(ep, EPOLLIN, DATA_A, "readable (not configured)");
+	t_epoll_ctl(ep, EPOLL_CTL_DEL, c, 0, 0);
+	close(s);
+	close(c);
+	close(l);
+
+	tls = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (tls < 0)
+		die_errno("socket");
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, tls, EPOLLIN, DATA_B);
+	if (connect(tls, res->ai_addr, res->ai_addrlen) < 0)
+		die_errno("connect to %s:%s", t_host, t_port);
+	t_write_all(tls, "PING\r\n", 6);
+	expect_event(ep, EPOLLIN, DATA_B, "the TLS endpoint's reply");
+	t_expect_str(tls, "beforeconnect PING", "+PONG\r\n");
+	freeaddrinfo(res);
+	close(tls);
+	close(ep);
+}
+
+/* A registered connection closed while a dup of it stays open, a reply
+   then on its way through the dup: natively the registration stays
+   (until the file's last number goes) and its event carries the
+   program's data; through the shim it goes with the close.  Either way no
+   event carries anything but the program's data.  On the fast path, and
+   in relay mode (bytes written past the hooks first). */
+static void case_closedup(void)
+{
+	for (int relay = 0; relay < 2; relay++) {
+		struct epoll_event ev[4];
+		int ep = epoll_create1(EPOLL_CLOEXEC), c = t_connect(), d, n;
+
+		t_phase = relay ? "closedup (relay)" : "closedup";
+		t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
+		if (relay) {
+			if (syscall(SYS_write, c, "PING\r\n", 6) != 6)
+				die_errno("a write past the hooks");
+			t_expect_str(c, "the relayed reply", "+PONG\r\n");
+		}
+		t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN, DATA_A);
+		d = dup(c);
+		if (d < 0)
+			die_errno("dup");
+		close(c);
+		t_write_all(d, "PING\r\n", 6);
+		t_wait_reply(d);
+		n = t_epoll_wait(ep, ev, 4, 200);
+		for (int i = 0; i < n; i++)
+			if (ev[i].data.u64 != DATA_A)
+				die("%s: event %d: 0x%x data 0x%llx, not the "
+				    "program's 0x%llx", t_phase, i, ev[i].events,
+				    (unsigned long long)ev[i].data.u64,
+				    (unsigned long long)DATA_A);
+		t_checked();
+		t_expect_str(d, "the reply through the dup", "+PONG\r\n");
+		close(d);
+		close(ep);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = getenv("T_EPOLL_TAG_CASE");
@@ -207,6 +321,8 @@ int main(int argc, char **argv)
 	RUN("moddata", case_moddata(fd));
 	RUN("pointer", case_pointer(fd));
 	RUN("threads", case_threads());
+	RUN("beforeconnect", case_beforeconnect());
+	RUN("closedup", case_closedup());
 	close(fd);
 	t_done();
 }
