@@ -89,6 +89,11 @@ void ready_epfd_new(int epfd);
    and changed as it is, until the last of its numbers is closed. */
 void ready_epfd_dup(int oldfd, int newfd);
 
+/* ready_closing_range - close_range(first, last) or closefrom(first) is
+   about to close every number in [first, last]: the epoll sets' among
+   them go (as ready's close observer does for each close()). */
+void ready_closing_range(unsigned first, unsigned last);
+
 /* ready_epfd_watched - fd is polled by the program (poll, select, or
    registered in an epoll set): if it is an epoll set, the kernel's
    readiness of it is the program's from now on (no synthetic

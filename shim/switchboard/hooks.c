@@ -343,6 +343,8 @@ SHIM_EXPORT int close(int fd)
 SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	hooks_init();
+	if (!(flags & CLOSE_RANGE_CLOEXEC) && !sock_in_vfork_child())
+		ready_closing_range(first, last);
 	return sock_close_range(first, last, flags);
 }
 
@@ -353,6 +355,8 @@ SHIM_EXPORT void closefrom(int lowfd)
 	hooks_init();
 	if (lowfd < 0)
 		lowfd = 0;
+	if (!sock_in_vfork_child())
+		ready_closing_range((unsigned)lowfd, ~0U);
 	sock_close_range((unsigned)lowfd, ~0U, 0);
 }
 

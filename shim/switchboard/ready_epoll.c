@@ -44,8 +44,8 @@
  * stale, until every wait begun before has ended: an event the kernel
  * has already given such a wait is dropped, never handed out with the
  * shim's tag as if it were the program's data.  A set whose epoll fd is
- * closed meanwhile is freed by the last of those waits (found by a wait
- * that bypassed the shim on ready_orphans).  Once a set has had a TLS
+ * closed meanwhile is freed by the last of those waits (a wait that
+ * bypassed the shim finds it by its closed number: ready_ghosts).  Once a set has had a TLS
  * socket, every wait on it is the shim's (ready_has_set), so a socket
  * added during a wait is reported with the program's data.  A set's
  * numbers made by dup() are the same set (aliases) until the last one is
@@ -150,9 +150,7 @@ struct ready_set {
 	int orphan;       /* its epoll fd was closed while a round was in
 			     progress, or a wait that bypassed the shim:
 			     freed by the last one's end */
-	struct ready_set *orphan_next; /* on ready_orphans, if a bypassing
-			     wait kept it */
-	int listed;       /* on ready_orphans */
+	int nghosts;      /* its closed numbers on ready_ghosts */
 	int watched;      /* the set itself is polled (poll, select, an
 			     outer epoll set): the kernel's readiness of it
 			     must be the program's, so nothing is synthetic
@@ -192,12 +190,18 @@ static struct fdt_counts ready_bypassing;
    for each of its numbers: ready_has_set reads it without the lock and
    without the set, which a concurrent close may free). */
 static struct fdt_counts ready_tls_sets;
-/* Sets whose epoll fd was closed during a wait that bypassed the shim
-   (ready_set_free): that wait's events may carry their tags, which
-   ready_bypass_end knows by them, until its end.  Counted for its fast
-   path. */
-static struct ready_set *ready_orphans;
-static int ready_norphans;
+/* A set's number closed while a wait on it that bypassed the shim is
+   under way (ready_set_unname, ready_set_free): that wait's events may
+   carry the set's tags, which ready_bypass_end translates by it (or, the
+   set orphaned, drops), until the number has no such wait left.
+   Counted for ready_bypass_end's fast path. */
+struct ready_ghost {
+	int fd;
+	struct ready_set *set;
+	struct ready_ghost *next;
+};
+static struct ready_ghost *ready_ghosts;
+static int ready_nghosts;
 /* Registrations by socket: a bucket's chain mixes sockets; its head is
    read without the lock to skip sockets nobody registered. */
 static struct ready_reg *ready_by_sock[READY_SOCK_BUCKETS];
@@ -412,10 +416,10 @@ static void ready_unlink_round(struct ready_round **head,
 }
 
 /* Waits on set's epoll fd under way that bypass the shim (begun before
-   it had a TLS socket), by any of its numbers. */
+   it had a TLS socket), by any of its numbers, closed ones too. */
 static int ready_bypassed(const struct ready_set *set)
 {
-	if (fdt_count_add(&ready_bypassing, set->epfd, 0) > 0)
+	if (set->nghosts > 0 || fdt_count_add(&ready_bypassing, set->epfd, 0) > 0)
 		return 1;
 	for (size_t i = 0; i < set->naliases; i++)
 		if (fdt_count_add(&ready_bypassing, set->aliases[i], 0) > 0)
@@ -541,36 +545,73 @@ static void ready_orphan_done(struct ready_set *set)
 {
 	if (ready_active(set) != NULL || ready_bypassed(set))
 		return;
-	if (set->listed) {
-		struct ready_set **pp = &ready_orphans;
-
-		while (*pp != set)
-			pp = &(*pp)->orphan_next;
-		*pp = set->orphan_next;
-		__atomic_store_n(&ready_norphans, ready_norphans - 1,
-				 __ATOMIC_SEQ_CST);
-	}
 	ready_purge(set, 1); /* a bypassing wait no longer finds the set */
 	free(set->aliases);
 	free(set->hash);
 	free(set);
 }
 
+/* Caller holds ready_lock: set's number fd is being closed; a wait on it
+   that bypassed the shim is under way: fd is set's ghost until it ends
+   (ready_ghost_end).  Before ready_has_set(fd) says no, so that such a
+   wait ending meanwhile sees one or the other. */
+static void ready_ghost_add(struct ready_set *set, int fd)
+{
+	struct ready_ghost *g;
+
+	if (fdt_count_add(&ready_bypassing, fd, 0) <= 0 ||
+	    (g = calloc(1, sizeof(*g))) == NULL)
+		return;
+	g->fd = fd;
+	g->set = set;
+	g->next = ready_ghosts;
+	ready_ghosts = g;
+	set->nghosts++;
+	__atomic_store_n(&ready_nghosts, ready_nghosts + 1, __ATOMIC_SEQ_CST);
+}
+
+/* Caller holds ready_lock: fd's ghosts, once no bypassing wait on fd is
+   left, go (and their orphaned sets, ready_orphan_done); with
+   `all`, every ghost goes (a fork's child: those waits are other
+   threads'). */
+static void ready_ghost_end(int fd, int all)
+{
+	struct ready_ghost **pp = &ready_ghosts;
+
+	if (!all && fdt_count_add(&ready_bypassing, fd, 0) > 0)
+		return;
+	while (*pp != NULL) {
+		struct ready_ghost *g = *pp;
+
+		if (!all && g->fd != fd) {
+			pp = &g->next;
+			continue;
+		}
+		*pp = g->next;
+		__atomic_store_n(&ready_nghosts, ready_nghosts - 1,
+				 __ATOMIC_SEQ_CST);
+		if (--g->set->nghosts == 0 && g->set->orphan)
+			ready_orphan_done(g->set);
+		free(g);
+	}
+}
+
+/* Caller holds ready_lock: the set of fd's ghost that knows tag, or NULL. */
+static struct ready_set *ready_ghost_find(int fd, uint64_t tag)
+{
+	for (struct ready_ghost *g = ready_ghosts; g != NULL; g = g->next)
+		if (g->fd == fd && ready_find_tag(g->set, tag) != NULL)
+			return g->set;
+	return NULL;
+}
+
 /* Caller holds ready_lock: epfd is closed, its registrations dropped: the
    set goes, or, if a wait on it is in progress, is orphaned, for the
-   last one to free (ready_round_end, ready_bypass_end). */
+   last one to free (ready_round_end, ready_ghost_end). */
 static void ready_set_free(int epfd, struct ready_set *set)
 {
 	set->orphan = 1;
-	/* listed before ready_has_set says no: a bypassing wait that ends
-	   meanwhile sees one or the other (ready_bypass_end) */
-	if (ready_bypassed(set)) {
-		set->listed = 1;
-		set->orphan_next = ready_orphans;
-		ready_orphans = set;
-		__atomic_store_n(&ready_norphans, ready_norphans + 1,
-				 __ATOMIC_SEQ_CST);
-	}
+	ready_ghost_add(set, epfd);
 	fdt_map_set(&ready_sets, epfd, NULL);
 	ready_mark_tls(epfd, 0);
 	ready_orphan_done(set);
@@ -588,6 +629,7 @@ static int ready_set_unname(struct ready_set *set, int fd)
 
 	if (set->naliases == 0)
 		return 0;
+	ready_ghost_add(set, fd);
 	fdt_map_set(&ready_sets, fd, NULL);
 	ready_mark_tls(fd, 0);
 	if (fd == set->epfd) {
@@ -620,6 +662,15 @@ static void ready_number_gone(int fd)
 	ready_set_free(fd, set);
 }
 
+/* The highest number an epoll set has had (ready_closing_range's walk). */
+static int ready_max_epfd = -1;
+
+static void ready_note_epfd(int fd)
+{
+	if (fd > __atomic_load_n(&ready_max_epfd, __ATOMIC_RELAXED))
+		__atomic_store_n(&ready_max_epfd, fd, __ATOMIC_RELAXED);
+}
+
 static struct ready_set *ready_set_get(int epfd)
 {
 	struct ready_set *set = fdt_map_peek(&ready_sets, epfd);
@@ -635,6 +686,7 @@ static struct ready_set *ready_set_get(int epfd)
 		free(set);
 		return NULL;
 	}
+	ready_note_epfd(epfd);
 	return set;
 }
 
@@ -857,11 +909,31 @@ static void ready_closed(struct shim_sock *s, int fd)
 	pthread_mutex_unlock(&ready_lock);
 }
 
+/* Caller holds ready_lock: r goes, and the kernel registration it made
+   on the program's own number (kfd == fd), which stays open, becomes the
+   program's as it made it: its data (the shim's tag until now) and
+   events, a fired one-shot still disarmed.  Any other goes. */
+static void ready_hand_back(struct ready_reg *r)
+{
+	struct epoll_event ev;
+
+	if (!r->live || r->kfd < 0 || r->kfd != r->fd) {
+		ready_unregister(r);
+		return;
+	}
+	ev.events = r->armed ? r->app_events : EPOLLONESHOT;
+	ev.data = r->data;
+	if (real.epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->fd, &ev) < 0 &&
+	    (real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->fd, NULL) < 0 ||
+	     real.epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->fd, &ev) < 0))
+		log_msg(SHIM_LOG_WARNING, "epoll set %d, fd %d: its "
+			"registration could not be made plain (%s): no events",
+			r->epfd, r->fd, strerror(errno));
+	ready_drop(r); /* the kernel's is the program's now */
+}
+
 /* s is a plain socket from now on (SOCK_EV_UNTRACKED: its connect passed
-   through).  A registration made before, on the program's own number
-   (kfd == fd), stays in the kernel as the program made it: its data (the
-   shim's tag until now) and events, a fired one-shot still disarmed; any
-   other kernel registration of s goes.  Its mirror goes. */
+   through): its registrations are handed back. */
 static void ready_untracked(struct shim_sock *s)
 {
 	struct ready_reg *r;
@@ -869,28 +941,17 @@ static void ready_untracked(struct shim_sock *s)
 	if (!ready_sock_maybe(s))
 		return;
 	pthread_mutex_lock(&ready_lock);
-	while ((r = ready_sock_first(s)) != NULL) {
-		struct epoll_event ev;
-
-		ev.events = r->armed ? r->app_events : EPOLLONESHOT;
-		ev.data = r->data;
-		if (r->live && r->kfd >= 0 && r->kfd == r->fd &&
-		    real.epoll_ctl(r->epfd, EPOLL_CTL_MOD, r->fd, &ev) < 0 &&
-		    (real.epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->fd, NULL) < 0 ||
-		     real.epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->fd, &ev) < 0))
-			log_msg(SHIM_LOG_WARNING, "epoll set %d, fd %d: its "
-				"registration could not be made plain (%s): "
-				"no events", r->epfd, r->fd, strerror(errno));
-		if (r->live && r->kfd >= 0 && r->kfd == r->fd)
-			ready_drop(r); /* the kernel's is the program's now */
-		else
-			ready_unregister(r);
-	}
+	while ((r = ready_sock_first(s)) != NULL)
+		ready_hand_back(r);
 	pthread_mutex_unlock(&ready_lock);
 }
 
 /* s's registrations are void (SOCK_EV_GONE): its session ended, it is no
-   longer tracked (connect passed through), or it is recycled. */
+   longer tracked (connect passed through), or it is recycled.  One on a
+   number the program still has for s (a session ended in relay mode:
+   the program's descriptor is the kernel's from now on) is handed back;
+   any other goes, the kernel's too unless it is on the program's own
+   number (which may be another file's by now, closed past the hooks). */
 static void ready_forget(struct shim_sock *s)
 {
 	struct ready_reg *r;
@@ -898,8 +959,12 @@ static void ready_forget(struct shim_sock *s)
 	if (!ready_sock_maybe(s))
 		return;
 	pthread_mutex_lock(&ready_lock);
-	while ((r = ready_sock_first(s)) != NULL)
-		ready_unregister(r);
+	while ((r = ready_sock_first(s)) != NULL) {
+		if (r->kfd >= 0 && r->kfd == r->fd && fdt_peek(r->fd) != s)
+			ready_drop(r);
+		else
+			ready_hand_back(r);
+	}
 	pthread_mutex_unlock(&ready_lock);
 }
 
@@ -1000,10 +1065,7 @@ void ready_atfork_child(void)
 {
 	ready_forks++;
 	fdt_counts_clear(&ready_bypassing); /* other threads' waits */
-	for (struct ready_set *o = ready_orphans, *next; o != NULL; o = next) {
-		next = o->orphan_next;
-		ready_orphan_done(o); /* kept by those waits only */
-	}
+	ready_ghost_end(-1, 1); /* kept by those waits only */
 	pthread_mutex_unlock(&ready_lock);
 }
 
@@ -1235,6 +1297,21 @@ void ready_epfd_new(int epfd)
 	pthread_mutex_unlock(&ready_lock);
 }
 
+void ready_closing_range(unsigned first, unsigned last)
+{
+	int max = __atomic_load_n(&ready_max_epfd, __ATOMIC_RELAXED);
+
+	if (max < 0 || first > (unsigned)max)
+		return;
+	if (last > (unsigned)max)
+		last = (unsigned)max;
+	pthread_mutex_lock(&ready_lock);
+	for (unsigned fd = first; fd <= last; fd++)
+		if (fdt_map_peek(&ready_sets, (int)fd) != NULL)
+			ready_number_gone((int)fd);
+	pthread_mutex_unlock(&ready_lock);
+}
+
 void ready_epfd_dup(int oldfd, int newfd)
 {
 	struct ready_set *set;
@@ -1256,6 +1333,7 @@ void ready_epfd_dup(int oldfd, int newfd)
 	}
 	if (set != NULL && set->naliases < set->aliases_cap &&
 	    fdt_map_set(&ready_sets, newfd, set) == 0) {
+		ready_note_epfd(newfd);
 		set->aliases[set->naliases++] = newfd;
 		ready_mark_tls(newfd, set->had_regs);
 	}
@@ -1579,55 +1657,23 @@ int ready_bypass_begin(int epfd)
 	return 0;
 }
 
-/* Caller holds ready_lock: the events of ev[0..n) that carry the tag of
-   a set whose number epfd was closed during the wait (ready_orphans):
-   dropped, as a deleted registration's are.  Returns how many are left. */
-static int ready_drop_orphaned(int epfd, struct epoll_event *ev, int n)
-{
-	int out = 0;
-
-	for (int i = 0; i < n; i++) {
-		struct ready_set *o = ready_orphans;
-
-		while (o != NULL && (o->epfd != epfd ||
-				     ready_find_tag(o, ev[i].data.u64) == NULL))
-			o = o->orphan_next;
-		if (o == NULL)
-			ev[out++] = ev[i];
-	}
-	return out;
-}
-
-/* Caller holds ready_lock: this bypassing wait on epfd is over; the
-   orphans of that number it kept go (ready_orphan_done). */
-static void ready_bypass_over(int epfd)
-{
-	struct ready_set *o = ready_orphans, *next;
-
-	(void)fdt_count_add(&ready_bypassing, epfd, -1);
-	for (; o != NULL; o = next) {
-		next = o->orphan_next;
-		if (o->epfd == epfd)
-			ready_orphan_done(o);
-	}
-}
-
 /*
  * The kernel's n events of a bypassing wait: as they are, unless a TLS
  * socket was added to the set meanwhile, whose events carry the shim's
  * tag.  Those are translated as a round's would be, by a round of
  * generation 0 (registrations that went during the wait stayed stale for
- * it, ready_retire); those of a set closed during the wait are dropped
- * (ready_orphans).  READY_AGAIN if every event was dropped.
+ * it, ready_retire); if epfd was closed during the wait, by the set it
+ * was (its ghost: an orphaned set's are dropped).  READY_AGAIN if every
+ * event was dropped.
  */
 int ready_bypass_end(int epfd, struct epoll_event *ev, int n)
 {
-	struct ready_round rd;
+	struct ready_round rd, rd_ghost;
 	struct ready_set *set;
-	int err = errno, out = 0, kept = n;
+	int err = errno, out = 0;
 
 	if (__builtin_expect(!ready_has_set(epfd), 1) &&
-	    __builtin_expect(__atomic_load_n(&ready_norphans, __ATOMIC_SEQ_CST) ==
+	    __builtin_expect(__atomic_load_n(&ready_nghosts, __ATOMIC_SEQ_CST) ==
 				     0, 1)) {
 		(void)fdt_count_add(&ready_bypassing, epfd, -1);
 		return n;
@@ -1636,9 +1682,8 @@ int ready_bypass_end(int epfd, struct epoll_event *ev, int n)
 	rd.cap_ms = -1;
 	rd.ev = ev;
 	rd.max = n > 0 ? n : 0;
+	rd_ghost = rd;
 	pthread_mutex_lock(&ready_lock);
-	if (n > 0 && ready_orphans != NULL)
-		kept = ready_drop_orphaned(epfd, ev, n);
 	set = ready_has_set(epfd) ? fdt_map_peek(&ready_sets, epfd) : NULL;
 	if (set != NULL) { /* gen 0: began before anything went */
 		rd.set = set;
@@ -1646,15 +1691,29 @@ int ready_bypass_end(int epfd, struct epoll_event *ev, int n)
 		rd.next = set->active;
 		set->active = &rd;
 	}
-	ready_bypass_over(epfd);
 	pthread_mutex_unlock(&ready_lock);
-	for (int i = 0; i < kept; i++) {
+	/* this wait's count keeps epfd's ghosts (and what their sets know)
+	   until ready_ghost_end below */
+	for (int i = 0; i < n; i++) {
 		struct epoll_event e = ev[i];
+		struct ready_round *r = &rd;
 
-		if (set == NULL || ready_translate(epfd, &e, &rd, 0))
+		if (__atomic_load_n(&ready_nghosts, __ATOMIC_SEQ_CST) > 0) {
+			pthread_mutex_lock(&ready_lock);
+			rd_ghost.set = ready_ghost_find(epfd, e.data.u64);
+			pthread_mutex_unlock(&ready_lock);
+			if (rd_ghost.set != NULL)
+				r = &rd_ghost;
+		}
+		if (r->set == NULL || ready_translate(epfd, &e, r, 0))
 			ev[out++] = e;
 	}
-	ready_round_end(&rd, out);
+	pthread_mutex_lock(&ready_lock);
+	(void)fdt_count_add(&ready_bypassing, epfd, -1);
+	if (ready_ghosts != NULL)
+		ready_ghost_end(epfd, 0);
+	pthread_mutex_unlock(&ready_lock);
+	ready_round_end(&rd, out); /* purges what only this wait could meet */
 	errno = err;
 	return n <= 0 ? n : out > 0 ? out : READY_AGAIN;
 }

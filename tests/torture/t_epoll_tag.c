@@ -21,6 +21,8 @@
  *   closedup  a registered connection closed while its dup stays open, a
  *             reply on the way (fast path, relay mode): an event, if
  *             any (natively one), carries the program's data;
+ *   halfclose a registered connection shut down for writing (fast path,
+ *             relay mode): one EOF event with the program's data;
  *
  * Not here: a set and a TLS connection inherited by another program (a
  * fork child that execs) see the shim's registration of the parent's
@@ -302,6 +304,45 @@ static void case_closedup(void)
 	}
 }
 
+/* A registered connection shut down for writing (the server then
+   closes): one event, EOF (EPOLLIN | EPOLLRDHUP), with the program's data,
+   and read() returns 0.  On the fast path, and in relay mode, where the
+   session ends while the program's descriptor stays registered. */
+static void case_halfclose(void)
+{
+	for (int relay = 0; relay < 2; relay++) {
+		struct epoll_event ev[4];
+		int ep = epoll_create1(EPOLL_CLOEXEC), c = t_connect(), n;
+		char b[16];
+
+		t_phase = relay ? "halfclose (relay)" : "halfclose";
+		t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
+		if (relay) {
+			if (syscall(SYS_write, c, "PING\r\n", 6) != 6)
+				die_errno("a write past the hooks");
+			t_expect_str(c, "the relayed reply", "+PONG\r\n");
+		}
+		t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN | EPOLLRDHUP, DATA_A);
+		if (shutdown(c, SHUT_WR) < 0)
+			die_errno("shutdown");
+		t_sleep_ms(300); /* the server's close has come: the session
+				    ended before the wait */
+		n = t_epoll_wait(ep, ev, 4, 3000);
+		if (n != 1 || ev[0].data.u64 != DATA_A ||
+		    !(ev[0].events & EPOLLIN))
+			die("%s: %d events, 0x%x data 0x%llx (natively one, "
+			    "EPOLLIN, data 0x%llx)", t_phase, n,
+			    n > 0 ? ev[0].events : 0,
+			    n > 0 ? (unsigned long long)ev[0].data.u64 : 0ULL,
+			    (unsigned long long)DATA_A);
+		if (read(c, b, sizeof(b)) != 0)
+			die("%s: read after the event: not EOF", t_phase);
+		t_checked();
+		close(c);
+		close(ep);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = getenv("T_EPOLL_TAG_CASE");
@@ -323,6 +364,7 @@ int main(int argc, char **argv)
 	RUN("threads", case_threads());
 	RUN("beforeconnect", case_beforeconnect());
 	RUN("closedup", case_closedup());
+	RUN("halfclose", case_halfclose());
 	close(fd);
 	t_done();
 }

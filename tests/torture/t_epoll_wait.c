@@ -29,6 +29,10 @@
  *   dupep      the set waited on and changed through dup() of its
  *              number, and through the copy alone once the first number
  *              is closed: events with the program's data;
+ *   closealias a thread waits on a dup of the set, which is closed; a
+ *              connection added through the first number: its event;
+ *   closerange numbers of a set closed by close_range (one then reused by
+ *              a pipe), the first closed: the last one still works;
  *   closeep    a thread waits; another adds a connection, closes the
  *              set, sends a PING: the wait's events (natively, the
  *              connection's) carry the program's data, or it fails with
@@ -315,6 +319,78 @@ static void case_dupep(void)
 	t_epoll_ctl(ep2, EPOLL_CTL_DEL, c, 0, 0);
 	close(ep2);
 	close(c);
+}
+
+/* A thread waits on a dup of the set; the dup is closed, a connection
+   added through the set's first number and sent a PING: natively the
+   wait (which holds the set) reports the connection's event. */
+static void case_closealias(void)
+{
+	struct waiter w = { .ms = 1500 };
+	pthread_t th;
+	int p[2], c = fresh_conn(), ep;
+
+	t_phase = "closealias";
+	ep = new_set(EPOLL_CLOEXEC);
+	if (pipe(p) < 0)
+		die_errno("pipe");
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, p[0], EPOLLIN, TAG_PIPE);
+	w.ep = dup(ep);
+	if (w.ep < 0)
+		die_errno("dup");
+	start_waiter(&w, &th);
+	t_sleep_ms(100);
+	close(w.ep);
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
+	t_write_all(c, "PING\r\n", 6);
+	pthread_join(th, NULL);
+	check_events(&w, TAG_SOCK, "the wait on the closed dup");
+	t_expect_str(c, "reply", "+PONG\r\n");
+	close(c);
+	close(ep);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* Numbers of a set closed by close_range() (before the process has any
+   TLS socket: nothing else tells the shim), the number reused by a pipe,
+   then the set's first number closed: the set works through its last
+   number, and nothing of the shim's goes to the pipe. */
+static void case_closerange(void)
+{
+	struct epoll_event ev[4], mod = { .events = EPOLLIN | EPOLLOUT,
+					  .data.u64 = TAG_SOCK };
+	int ep, last, gone, p[2], c, n;
+
+	t_phase = "closerange";
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	last = fcntl(ep, F_DUPFD_CLOEXEC, 40);
+	gone = dup(ep);
+	if (last < 0 || gone < 0)
+		die_errno("dup");
+	if (close_range((unsigned)gone, (unsigned)gone, 0) < 0)
+		die_errno("close_range");
+	if (pipe(p) < 0)
+		die_errno("pipe");
+	c = fresh_conn();
+	t_epoll_ctl(last, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
+	close(ep);
+	if (epoll_ctl(last, EPOLL_CTL_MOD, c, &mod) < 0)
+		FAIL("MOD through the last number: %s", strerror(errno));
+	n = t_epoll_wait(last, ev, 4, 1000);
+	if (n != 1 || ev[0].data.u64 != TAG_SOCK || !(ev[0].events & EPOLLOUT))
+		FAIL("through the last number: %d events, 0x%x data 0x%llx (one "
+		     "EPOLLOUT, data 0x%llx)", n, n > 0 ? ev[0].events : 0,
+		     n > 0 ? (unsigned long long)ev[0].data.u64 : 0ULL,
+		     (unsigned long long)TAG_SOCK);
+	if (epoll_ctl(last, EPOLL_CTL_DEL, c, NULL) < 0)
+		FAIL("DEL through the last number: %s", strerror(errno));
+	else
+		t_checked();
+	close(c);
+	close(last);
+	close(p[0]);
+	close(p[1]);
 }
 
 /* The set's number closed by another thread while one waits on it,
@@ -657,7 +733,8 @@ int main(int argc, char **argv)
 		{ "pwait2", case_pwait2 },       { "oneshot", case_oneshot },
 		{ "dup2", case_dup2 },           { "dupep", case_dupep },
 		{ "closeep", case_closeep },     { "addtimeout", case_addtimeout },
-		{ "forkwait", case_forkwait },           { "closewait", case_closewait },
+		{ "forkwait", case_forkwait },   { "closealias", case_closealias },
+		{ "closerange", case_closerange },           { "closewait", case_closewait },
 	};
 
 	t_init(argc, argv);
