@@ -264,6 +264,21 @@ static void case_beforeconnect(void)
 	close(ep);
 }
 
+/* A connection that has answered a PING; with relay, switched to relay
+   mode first (a PING written past the hooks). */
+static int conn(int relay)
+{
+	int c = t_connect();
+
+	t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
+	if (relay) {
+		if (syscall(SYS_write, c, "PING\r\n", 6) != 6)
+			die_errno("a write past the hooks");
+		t_expect_str(c, "the relayed reply", "+PONG\r\n");
+	}
+	return c;
+}
+
 /* A registered connection closed while a dup of it stays open, a reply
    then on its way through the dup: natively the registration stays
    (until the file's last number goes) and its event carries the
@@ -274,15 +289,9 @@ static void case_closedup(void)
 {
 	for (int relay = 0; relay < 2; relay++) {
 		struct epoll_event ev[4];
-		int ep = epoll_create1(EPOLL_CLOEXEC), c = t_connect(), d, n;
+		int ep = epoll_create1(EPOLL_CLOEXEC), c = conn(relay), d, n;
 
 		t_phase = relay ? "closedup (relay)" : "closedup";
-		t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
-		if (relay) {
-			if (syscall(SYS_write, c, "PING\r\n", 6) != 6)
-				die_errno("a write past the hooks");
-			t_expect_str(c, "the relayed reply", "+PONG\r\n");
-		}
 		t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN, DATA_A);
 		d = dup(c);
 		if (d < 0)
@@ -312,16 +321,10 @@ static void case_halfclose(void)
 {
 	for (int relay = 0; relay < 2; relay++) {
 		struct epoll_event ev[4];
-		int ep = epoll_create1(EPOLL_CLOEXEC), c = t_connect(), n;
+		int ep = epoll_create1(EPOLL_CLOEXEC), c = conn(relay), n;
 		char b[16];
 
 		t_phase = relay ? "halfclose (relay)" : "halfclose";
-		t_cmd_expect(c, "+PONG\r\n", "PING", NULL);
-		if (relay) {
-			if (syscall(SYS_write, c, "PING\r\n", 6) != 6)
-				die_errno("a write past the hooks");
-			t_expect_str(c, "the relayed reply", "+PONG\r\n");
-		}
 		t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN | EPOLLRDHUP, DATA_A);
 		if (shutdown(c, SHUT_WR) < 0)
 			die_errno("shutdown");

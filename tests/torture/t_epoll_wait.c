@@ -78,6 +78,17 @@ static int new_set(int flags)
 	return busy ? t_busy_epoll_set(flags) : epoll_create1(flags);
 }
 
+/* new_set() holding the read end of a new pipe p, with TAG_PIPE */
+static int pipe_set(int p[2])
+{
+	int ep = new_set(EPOLL_CLOEXEC);
+
+	if (pipe(p) < 0)
+		die_errno("pipe");
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, p[0], EPOLLIN, TAG_PIPE);
+	return ep;
+}
+
 static int fresh_conn(void)
 {
 	int c = t_connect();
@@ -131,6 +142,23 @@ static void check_events(struct waiter *w, uint64_t want, const char *what)
 	t_checked();
 }
 
+/* One wait on ep of up to ms: natively one event, with `events` among
+   its bits and data `want`. */
+static void expect_one(int ep, int ms, uint32_t events, uint64_t want,
+		       const char *what)
+{
+	struct epoll_event ev[4];
+	int n = t_epoll_wait(ep, ev, 4, ms);
+
+	if (n != 1 || ev[0].data.u64 != want || !(ev[0].events & events))
+		FAIL("%s: %d events, 0x%x data 0x%llx (natively one, 0x%x, "
+		     "data 0x%llx)", what, n, n > 0 ? ev[0].events : 0,
+		     n > 0 ? (unsigned long long)ev[0].data.u64 : 0ULL, events,
+		     (unsigned long long)want);
+	else
+		t_checked();
+}
+
 /* ---------------------------------------------------------------- */
 
 /* readd: the connection was in the set before; et: EPOLLET (as tokio's
@@ -142,10 +170,7 @@ static void addwait(const char *name, int readd, uint32_t et)
 	int p[2], c = fresh_conn();
 
 	t_phase = name;
-	w.ep = new_set(EPOLL_CLOEXEC);
-	if (pipe(p) < 0)
-		die_errno("pipe");
-	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, p[0], EPOLLIN, TAG_PIPE);
+	w.ep = pipe_set(p);
 	if (readd) {
 		t_epoll_ctl(w.ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
 		t_epoll_ctl(w.ep, EPOLL_CTL_DEL, c, 0, 0);
@@ -177,10 +202,7 @@ static void addready(const char *name, uint32_t events)
 	int p[2], c = fresh_conn();
 
 	t_phase = name;
-	w.ep = new_set(EPOLL_CLOEXEC);
-	if (pipe(p) < 0)
-		die_errno("pipe");
-	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, p[0], EPOLLIN, TAG_PIPE);
+	w.ep = pipe_set(p);
 	if (events & EPOLLIN) {
 		t_write_all(c, "PING\r\nPING\r\n", 12);
 		t_wait_reply(c);
@@ -282,13 +304,7 @@ static void case_dupep(void)
 		die_errno("dup");
 	t_write_all(c, "PING\r\n", 6);
 	t_wait_reply(c);
-	n = t_epoll_wait(ep2, ev, 4, 1000);
-	if (n != 1 || ev[0].data.u64 != TAG_SOCK || !(ev[0].events & EPOLLIN))
-		FAIL("waited on dup(set): %d events, 0x%x data 0x%llx", n,
-		     n > 0 ? ev[0].events : 0,
-		     n > 0 ? (unsigned long long)ev[0].data.u64 : 0ULL);
-	else
-		t_checked();
+	expect_one(ep2, 1000, EPOLLIN, TAG_SOCK, "waited on dup(set)");
 	t_expect_str(c, "reply", "+PONG\r\n");
 	/* deleted through the other number: no event on either */
 	t_epoll_ctl(ep2, EPOLL_CTL_DEL, c, 0, 0);
@@ -308,13 +324,8 @@ static void case_dupep(void)
 	close(ep);
 	t_write_all(c, "PING\r\n", 6);
 	t_wait_reply(c);
-	n = t_epoll_wait(ep2, ev, 4, 1000);
-	if (n != 1 || ev[0].data.u64 != TAG_DUP || !(ev[0].events & EPOLLIN))
-		FAIL("the first number closed, waited on the copy: %d events, "
-		     "0x%x data 0x%llx", n, n > 0 ? ev[0].events : 0,
-		     n > 0 ? (unsigned long long)ev[0].data.u64 : 0ULL);
-	else
-		t_checked();
+	expect_one(ep2, 1000, EPOLLIN, TAG_DUP,
+		   "the first number closed, waited on the copy");
 	t_expect_str(c, "reply", "+PONG\r\n");
 	t_epoll_ctl(ep2, EPOLL_CTL_DEL, c, 0, 0);
 	close(ep2);
@@ -331,10 +342,7 @@ static void case_closealias(void)
 	int p[2], c = fresh_conn(), ep;
 
 	t_phase = "closealias";
-	ep = new_set(EPOLL_CLOEXEC);
-	if (pipe(p) < 0)
-		die_errno("pipe");
-	t_epoll_ctl(ep, EPOLL_CTL_ADD, p[0], EPOLLIN, TAG_PIPE);
+	ep = pipe_set(p);
 	w.ep = dup(ep);
 	if (w.ep < 0)
 		die_errno("dup");
@@ -358,9 +366,9 @@ static void case_closealias(void)
    number, and nothing of the shim's goes to the pipe. */
 static void case_closerange(void)
 {
-	struct epoll_event ev[4], mod = { .events = EPOLLIN | EPOLLOUT,
-					  .data.u64 = TAG_SOCK };
-	int ep, last, gone, p[2], c, n;
+	struct epoll_event mod = { .events = EPOLLIN | EPOLLOUT,
+				   .data.u64 = TAG_SOCK };
+	int ep, last, gone, p[2], c;
 
 	t_phase = "closerange";
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -377,12 +385,7 @@ static void case_closerange(void)
 	close(ep);
 	if (epoll_ctl(last, EPOLL_CTL_MOD, c, &mod) < 0)
 		FAIL("MOD through the last number: %s", strerror(errno));
-	n = t_epoll_wait(last, ev, 4, 1000);
-	if (n != 1 || ev[0].data.u64 != TAG_SOCK || !(ev[0].events & EPOLLOUT))
-		FAIL("through the last number: %d events, 0x%x data 0x%llx (one "
-		     "EPOLLOUT, data 0x%llx)", n, n > 0 ? ev[0].events : 0,
-		     n > 0 ? (unsigned long long)ev[0].data.u64 : 0ULL,
-		     (unsigned long long)TAG_SOCK);
+	expect_one(last, 1000, EPOLLOUT, TAG_SOCK, "through the last number");
 	if (epoll_ctl(last, EPOLL_CTL_DEL, c, NULL) < 0)
 		FAIL("DEL through the last number: %s", strerror(errno));
 	else
@@ -405,10 +408,7 @@ static void case_closeep(void)
 	int p[2], c = fresh_conn();
 
 	t_phase = "closeep";
-	w.ep = new_set(EPOLL_CLOEXEC);
-	if (pipe(p) < 0)
-		die_errno("pipe");
-	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, p[0], EPOLLIN, TAG_PIPE);
+	w.ep = pipe_set(p);
 	start_waiter(&w, &th);
 	t_sleep_ms(100);
 	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
@@ -444,10 +444,7 @@ static void case_addtimeout(void)
 		double t0, took;
 
 		t_phase = pw2 ? "addtimeout (epoll_pwait2)" : "addtimeout";
-		w.ep = new_set(EPOLL_CLOEXEC);
-		if (pipe(p) < 0)
-			die_errno("pipe");
-		t_epoll_ctl(w.ep, EPOLL_CTL_ADD, p[0], EPOLLIN, TAG_PIPE);
+		w.ep = pipe_set(p);
 		t0 = t_now_ms();
 		start_waiter(&w, &th);
 		t_sleep_ms(800);
@@ -485,10 +482,7 @@ static void case_forkwait(void)
 	pid_t pid;
 
 	t_phase = "forkwait";
-	w.ep = new_set(EPOLL_CLOEXEC);
-	if (pipe(p) < 0)
-		die_errno("pipe");
-	t_epoll_ctl(w.ep, EPOLL_CTL_ADD, p[0], EPOLLIN, TAG_PIPE);
+	w.ep = pipe_set(p);
 	start_waiter(&w, &th);
 	t_sleep_ms(100);
 	pid = fork();
@@ -574,13 +568,7 @@ static void case_oneshot(void)
 		FAIL("disarmed: %d events", n);
 	t_epoll_ctl(ep, EPOLL_CTL_DEL, c, 0, 0);
 	t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN | EPOLLONESHOT, TAG_SOCK);
-	n = t_epoll_wait(ep, ev, 4, 1000);
-	if (n != 1 || ev[0].data.u64 != TAG_SOCK || !(ev[0].events & EPOLLIN))
-		FAIL("re-added by ADD (reply unread): %d events, 0x%x 0x%llx", n,
-		     n > 0 ? ev[0].events : 0,
-		     n > 0 ? (unsigned long long)ev[0].data.u64 : 0ULL);
-	else
-		t_checked();
+	expect_one(ep, 1000, EPOLLIN, TAG_SOCK, "re-added by ADD (reply unread)");
 	n = t_epoll_wait(ep, ev, 4, 50);
 	if (n != 0)
 		FAIL("disarmed again: %d events", n);
@@ -617,13 +605,7 @@ static void case_dup2(void)
 		FAIL("the new connection, idle: %d events (0x%x 0x%llx)", n,
 		     ev[0].events, (unsigned long long)ev[0].data.u64);
 	t_write_all(c, "ECHO abc\r\n", 10);
-	n = t_epoll_wait(ep, ev, 4, 2000);
-	if (n != 1 || ev[0].data.u64 != TAG_DUP || !(ev[0].events & EPOLLIN))
-		FAIL("the new connection's reply: %d events (0x%x 0x%llx)", n,
-		     n > 0 ? ev[0].events : 0,
-		     n > 0 ? (unsigned long long)ev[0].data.u64 : 0ULL);
-	else
-		t_checked();
+	expect_one(ep, 2000, EPOLLIN, TAG_DUP, "the new connection's reply");
 	t_expect_str(c, "reply", "$3\r\nabc\r\n");
 	close(ep);
 	close(c);
