@@ -598,7 +598,8 @@ SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int ms)
 		int n;
 
 		ready_wait_start(ms, &t0);
-		n = ready_bypass_end(epfd, ev, real.epoll_wait(epfd, ev, max, ms));
+		n = ready_bypass_end(epfd, ev,
+				     real.epoll_wait(epfd, ev, max, ms));
 		if (LIKELY(n != READY_AGAIN))
 			return n;
 		return ready_epoll_wait_left_ms(epfd, ev, max, ms, NULL, &t0);
@@ -639,8 +640,9 @@ SHIM_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
 		int n;
 
 		ready_wait_start(timeout == NULL ? -1 : 1, &t0);
-		n = ready_bypass_end(epfd, ev, real.epoll_pwait2(epfd, ev, max,
-								 timeout, mask));
+		n = ready_bypass_end(epfd, ev,
+				     real.epoll_pwait2(epfd, ev, max, timeout,
+						       mask));
 		if (LIKELY(n != READY_AGAIN))
 			return n;
 		return ready_epoll_wait_left_ts(epfd, ev, max, timeout, mask,

@@ -45,12 +45,12 @@
  * has already given such a wait is dropped, never handed out with the
  * shim's tag as if it were the program's data.  A set whose epoll fd is
  * closed meanwhile is freed by the last of those waits (a wait that
- * bypassed the shim finds it by its closed number: ready_ghosts).  Once a set has had a TLS
- * socket, every wait on it is the shim's (ready_has_set), so a socket
- * added during a wait is reported with the program's data.  A set's
- * numbers made by dup() are the same set (aliases) until the last one is
- * closed; registrations hold one of them (set->epfd), which the shim's
- * own epoll_ctl calls use.
+ * bypassed the shim finds it by its closed number: ready_ghosts).  Once
+ * a set has had a TLS socket, every wait on it is the shim's
+ * (ready_has_set), so a socket added during a wait is reported with the
+ * program's data.  A set's numbers made by dup() are the same set
+ * (aliases) until the last one is closed; registrations hold one of them
+ * (set->epfd), which the shim's own epoll_ctl calls use.
  *
  * Calls: the socket module (sock_view, references, sock_probe_readable,
  * sock_observe), the fd table's maps, ready_drive.c, ready_mask.c, the real
@@ -117,7 +117,6 @@ struct ready_reg {
 	struct shim_sock *sock;
 	struct ready_reg *sock_next, *set_next, *hash_next, *stale_next;
 };
-
 
 struct ready_set {
 	struct ready_reg *regs;
@@ -419,7 +418,8 @@ static void ready_unlink_round(struct ready_round **head,
    it had a TLS socket), by any of its numbers, closed ones too. */
 static int ready_bypassed(const struct ready_set *set)
 {
-	if (set->nghosts > 0 || fdt_count_add(&ready_bypassing, set->epfd, 0) > 0)
+	if (set->nghosts > 0 ||
+	    fdt_count_add(&ready_bypassing, set->epfd, 0) > 0)
 		return 1;
 	for (size_t i = 0; i < set->naliases; i++)
 		if (fdt_count_add(&ready_bypassing, set->aliases[i], 0) > 0)
@@ -634,7 +634,8 @@ static int ready_set_unname(struct ready_set *set, int fd)
 	ready_mark_tls(fd, 0);
 	if (fd == set->epfd) {
 		set->epfd = set->aliases[--set->naliases];
-		for (struct ready_reg *r = set->regs; r != NULL; r = r->set_next)
+		for (struct ready_reg *r = set->regs; r != NULL;
+		     r = r->set_next)
 			r->epfd = set->epfd;
 		for (struct ready_reg *r = set->stale; r != NULL;
 		     r = r->stale_next)
@@ -1291,7 +1292,7 @@ void ready_epfd_new(int epfd)
 {
 	ready_observe(); /* its close must reach ready_closed, which frees it */
 	pthread_mutex_lock(&ready_lock);
-	ready_number_gone(epfd); /* the number's last epoll set, closed unseen */
+	ready_number_gone(epfd); /* its last epoll set, closed unseen */
 	ready_mark_tls(epfd, 0);
 	(void)ready_set_get(epfd);
 	pthread_mutex_unlock(&ready_lock);
@@ -1673,8 +1674,8 @@ int ready_bypass_end(int epfd, struct epoll_event *ev, int n)
 	int err = errno, out = 0;
 
 	if (__builtin_expect(!ready_has_set(epfd), 1) &&
-	    __builtin_expect(__atomic_load_n(&ready_nghosts, __ATOMIC_SEQ_CST) ==
-				     0, 1)) {
+	    __builtin_expect(!__atomic_load_n(&ready_nghosts, __ATOMIC_SEQ_CST),
+			     1)) {
 		(void)fdt_count_add(&ready_bypassing, epfd, -1);
 		return n;
 	}
