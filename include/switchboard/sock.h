@@ -216,8 +216,9 @@ int sock_close(int fd);
 int sock_close_range(unsigned first, unsigned last, int flags);
 int sock_shutdown(struct shim_sock *s, int fd, int how);
 int sock_dup(int oldfd, int newfd, int flags, int kind);
-/* sock_fcntl, sock_ioctl - s NULL when fd is not tracked: F_DUPFD* are
-   dup()s; one of the shim's own descriptors is EBADF, as if closed. */
+/* sock_fcntl, sock_ioctl - s NULL when fd is not tracked (F_DUPFD* are
+   sock_dup()s, which the hooks call for them); one of the shim's own
+   descriptors is EBADF, as if closed. */
 int sock_fcntl(struct shim_sock *s, int fd, int cmd, unsigned long arg);
 int sock_ioctl(struct shim_sock *s, int fd, unsigned long req, void *arg);
 int sock_getsockopt(struct shim_sock *s, int fd, int level, int name,

@@ -397,7 +397,8 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 	return hooks_dup(oldfd, newfd, flags, SOCK_DUP_DUP3);
 }
 
-/* sock_fcntl also takes untracked fds (s NULL); F_DUPFD is a dup(). */
+/* F_DUPFD is a dup() (hooks_dup); sock_fcntl also takes untracked fds
+   (s NULL). */
 static int hooks_fcntl(int fd, int cmd, unsigned long arg)
 {
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)

@@ -419,10 +419,10 @@ static void ready_unlink_round(struct ready_round **head,
 static int ready_bypassed(const struct ready_set *set)
 {
 	if (set->nghosts > 0 ||
-	    fdt_count_add(&ready_bypassing, set->epfd, 0) > 0)
+	    fdt_count_get(&ready_bypassing, set->epfd) > 0)
 		return 1;
 	for (size_t i = 0; i < set->naliases; i++)
-		if (fdt_count_add(&ready_bypassing, set->aliases[i], 0) > 0)
+		if (fdt_count_get(&ready_bypassing, set->aliases[i]) > 0)
 			return 1;
 	return 0;
 }
@@ -559,7 +559,7 @@ static void ready_ghost_add(struct ready_set *set, int fd)
 {
 	struct ready_ghost *g;
 
-	if (fdt_count_add(&ready_bypassing, fd, 0) <= 0 ||
+	if (fdt_count_get(&ready_bypassing, fd) <= 0 ||
 	    (g = calloc(1, sizeof(*g))) == NULL)
 		return;
 	g->fd = fd;
@@ -578,7 +578,7 @@ static void ready_ghost_end(int fd, int all)
 {
 	struct ready_ghost **pp = &ready_ghosts;
 
-	if (!all && fdt_count_add(&ready_bypassing, fd, 0) > 0)
+	if (!all && fdt_count_get(&ready_bypassing, fd) > 0)
 		return;
 	while (*pp != NULL) {
 		struct ready_ghost *g = *pp;
@@ -933,27 +933,15 @@ static void ready_hand_back(struct ready_reg *r)
 	ready_drop(r); /* the kernel's is the program's now */
 }
 
-/* s is a plain socket from now on (SOCK_EV_UNTRACKED: its connect passed
-   through): its registrations are handed back. */
-static void ready_untracked(struct shim_sock *s)
-{
-	struct ready_reg *r;
-
-	if (!ready_sock_maybe(s))
-		return;
-	pthread_mutex_lock(&ready_lock);
-	while ((r = ready_sock_first(s)) != NULL)
-		ready_hand_back(r);
-	pthread_mutex_unlock(&ready_lock);
-}
-
-/* s's registrations are void (SOCK_EV_GONE): its session ended, it is no
-   longer tracked (connect passed through), or it is recycled.  One on a
-   number the program still has for s (a session ended in relay mode:
-   the program's descriptor is the kernel's from now on) is handed back;
-   any other goes, the kernel's too unless it is on the program's own
-   number (which may be another file's by now, closed past the hooks). */
-static void ready_forget(struct shim_sock *s)
+/* s's registrations are void: its connect passed through (untracked:
+   SOCK_EV_UNTRACKED, the program's numbers of it plain sockets from now
+   on), or (SOCK_EV_GONE) its session ended, it is no longer tracked, or
+   it is recycled.  One on a number the program still has for s (an
+   untracked socket's, a session ended in relay mode: the program's
+   descriptor is the kernel's from now on) is handed back; any other
+   goes, the kernel's too unless it is on the program's own number (which
+   may be another file's by now, closed past the hooks). */
+static void ready_forget(struct shim_sock *s, int untracked)
 {
 	struct ready_reg *r;
 
@@ -961,7 +949,8 @@ static void ready_forget(struct shim_sock *s)
 		return;
 	pthread_mutex_lock(&ready_lock);
 	while ((r = ready_sock_first(s)) != NULL) {
-		if (r->kfd >= 0 && r->kfd == r->fd && fdt_peek(r->fd) != s)
+		if (!untracked && r->kfd >= 0 && r->kfd == r->fd &&
+		    fdt_peek(r->fd) != s)
 			ready_drop(r);
 		else
 			ready_hand_back(r);
@@ -1031,10 +1020,10 @@ static void ready_on_sock(struct shim_sock *s, enum sock_event ev, int fd)
 		ready_attach(s, 1);
 		break;
 	case SOCK_EV_UNTRACKED:
-		ready_untracked(s);
+		ready_forget(s, 1);
 		break;
 	case SOCK_EV_GONE:
-		ready_forget(s);
+		ready_forget(s, 0);
 		break;
 	default:
 		break;
@@ -1339,9 +1328,9 @@ void ready_epfd_dup(int oldfd, int newfd)
 		ready_mark_tls(newfd, set->had_regs);
 	}
 	else if (set != NULL)
-		log_msg(SHIM_LOG_WARNING, "epoll set %d duplicated as %d: out "
-			"of memory, waits on %d see the shim's tags", oldfd,
-			newfd, newfd);
+		log_msg(SHIM_LOG_WARNING, "epoll set %d duplicated as %d: not "
+			"recorded (out of memory or descriptors), waits on %d "
+			"see the shim's tags", oldfd, newfd, newfd);
 	pthread_mutex_unlock(&ready_lock);
 }
 

@@ -268,10 +268,6 @@ int sock_fcntl(struct shim_sock *s, int fd, int cmd, unsigned long arg)
 {
 	int rc;
 
-	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-		return sock_dup(fd, (int)arg, 0,
-				cmd == F_DUPFD ? SOCK_DUP_FCNTL
-					       : SOCK_DUP_FCNTL_CLOEXEC);
 	/* a daemon that clears close-on-exec on every descriptor before an
 	   exec (or asks which are open) meets them as closed */
 	if (s == NULL && sock_is_private(fd))
