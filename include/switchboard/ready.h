@@ -89,6 +89,11 @@ void ready_epfd_new(int epfd);
    and changed as it is, until the last of its numbers is closed. */
 void ready_epfd_dup(int oldfd, int newfd);
 
+/* ready_epfd_reused - a hooked call handed out fd as a new file: if it
+   was an epoll set's number (closed past the hooks), the set forgets it
+   (and goes with its last number). */
+void ready_epfd_reused(int fd);
+
 /* ready_closing_range - close_range(first, last) or closefrom(first) is
    about to close every number in [first, last]: the epoll sets' among
    them go (as ready's close observer does for each close()). */

@@ -112,6 +112,16 @@ static inline void hooks_init(void)
 		return r_;                                                 \
 	} while (0)
 
+/* A number a hooked call just handed out as a new file was closed
+   behind the shim's back (a raw close): no entry of the socket table, no
+   epoll set of the shim's stays on it. */
+static void hooks_fresh_fd(int fd)
+{
+	fdt_forget_stale(fd);
+	if (__builtin_expect(ready_is_epfd(fd), 0))
+		ready_epfd_reused(fd);
+}
+
 /* New files: a number handed out again cannot carry a stale entry. */
 #define NEW_FD(expr)                                                       \
 	do {                                                               \
@@ -119,7 +129,7 @@ static inline void hooks_init(void)
 		hooks_init();                                              \
 		r_ = (expr);                                               \
 		if (r_ >= 0)                                               \
-			fdt_forget_stale(r_);                              \
+			hooks_fresh_fd(r_);                                \
 		return r_;                                                 \
 	} while (0)
 
@@ -127,8 +137,8 @@ static inline void hooks_init(void)
 static int hooks_new_pair(int r, int fds[2])
 {
 	if (r == 0) {
-		fdt_forget_stale(fds[0]);
-		fdt_forget_stale(fds[1]);
+		hooks_fresh_fd(fds[0]);
+		hooks_fresh_fd(fds[1]);
 	}
 	return r;
 }
@@ -141,6 +151,8 @@ SHIM_EXPORT int socket(int domain, int type, int protocol)
 
 	hooks_init();
 	fd = real.socket(domain, type, protocol);
+	if (fd >= 0 && __builtin_expect(ready_is_epfd(fd), 0))
+		ready_epfd_reused(fd); /* sock_track_new forgets the rest */
 	if (fd >= 0)
 		sock_track_new(fd, domain, type);
 	return fd;
@@ -343,6 +355,12 @@ SHIM_EXPORT int close(int fd)
 SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
 	hooks_init();
+	/* the kernel's refusals, before anything is forgotten as closed */
+	if (first > last ||
+	    (flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (!(flags & CLOSE_RANGE_CLOEXEC) && !sock_in_vfork_child())
 		ready_closing_range(first, last);
 	return sock_close_range(first, last, flags);

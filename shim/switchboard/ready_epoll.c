@@ -1287,6 +1287,14 @@ void ready_epfd_new(int epfd)
 	pthread_mutex_unlock(&ready_lock);
 }
 
+void ready_epfd_reused(int fd)
+{
+	pthread_mutex_lock(&ready_lock);
+	ready_number_gone(fd);
+	ready_mark_tls(fd, 0);
+	pthread_mutex_unlock(&ready_lock);
+}
+
 void ready_closing_range(unsigned first, unsigned last)
 {
 	int max = __atomic_load_n(&ready_max_epfd, __ATOMIC_RELAXED);

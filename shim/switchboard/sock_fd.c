@@ -232,6 +232,11 @@ int sock_dup(int oldfd, int newfd, int flags, int kind)
 
 	if (sock_in_vfork_child())
 		return sock_dup_real(oldfd, newfd, flags, kind);
+	/* the kernel's refusal, before newfd is forgotten as closed */
+	if (kind == SOCK_DUP_DUP3 && (flags & ~O_CLOEXEC) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (sock_is_private(oldfd)) /* as if closed: EBADF */
 		return sock_refuse_private();
 	if (over && relay_is_private_fd(newfd))

@@ -33,6 +33,10 @@
  *              connection added through the first number: its event;
  *   closerange numbers of a set closed by close_range (one then reused by
  *              a pipe), the first closed: the last one still works;
+ *   badclose   close_range and dup3 that the kernel refuses (EINVAL) at
+ *              the set or the connection: both go on as before;
+ *   rawclose   the set's first number closed by a raw close and reused by
+ *              a socket: the set goes on through its dup;
  *   closeep    a thread waits; another adds a connection, closes the
  *              set, sends a PING: the wait's events (natively, the
  *              connection's) carry the program's data, or it fails with
@@ -54,6 +58,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "torture.h"
@@ -396,6 +401,72 @@ static void case_closerange(void)
 	close(p[1]);
 }
 
+/* close_range() and dup3() that the kernel refuses (EINVAL: an unknown
+   flag) close nothing: the set over whose number they were aimed, and the
+   connection, go on as before (an event with the program's data). */
+static void case_badclose(void)
+{
+	static const char *const what[] = {
+		"close_range(set, set, bad flag)", "dup3(pipe, set, O_NONBLOCK)",
+		"dup3(pipe, connection, O_NONBLOCK)",
+		"close_range(3, ~0U, bad flag)",
+	};
+
+	for (int mode = 0; mode < 4; mode++) {
+		int p[2], c = fresh_conn(), ep, rc;
+
+		t_phase = what[mode];
+		ep = pipe_set(p);
+		t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
+		if (mode == 0)
+			rc = close_range((unsigned)ep, (unsigned)ep, 0x80000000U);
+		else if (mode == 3)
+			rc = close_range(3, ~0U, 0x80000000U);
+		else
+			rc = dup3(p[1], mode == 1 ? ep : c, O_NONBLOCK);
+		if (rc != -1 || errno != EINVAL)
+			FAIL("%d (%s), not EINVAL", rc, strerror(errno));
+		t_write_all(c, "PING\r\n", 6);
+		expect_one(ep, 2000, EPOLLIN, TAG_SOCK, "after the refused call");
+		t_expect_str(c, "reply", "+PONG\r\n");
+		close(c);
+		close(ep);
+		close(p[0]);
+		close(p[1]);
+	}
+}
+
+/* The set's first number closed past the hooks (a raw close) and reused
+   by a new socket; its dup goes on: a connection added through it, and
+   the one added before, report with the program's data. */
+static void case_rawclose(void)
+{
+	int c = fresh_conn(), c2 = fresh_conn(), ep, ep2, s;
+
+	t_phase = "rawclose";
+	ep = new_set(EPOLL_CLOEXEC);
+	ep2 = dup(ep);
+	if (ep2 < 0)
+		die_errno("dup");
+	t_epoll_ctl(ep, EPOLL_CTL_ADD, c, EPOLLIN, TAG_SOCK);
+	if (syscall(SYS_close, ep) != 0)
+		die_errno("raw close");
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s != ep)
+		fprintf(stderr, "# rawclose: the socket is %d, not %d\n", s, ep);
+	t_epoll_ctl(ep2, EPOLL_CTL_ADD, c2, EPOLLIN, TAG_DUP);
+	t_write_all(c2, "PING\r\n", 6);
+	expect_one(ep2, 2000, EPOLLIN, TAG_DUP, "added through the dup");
+	t_expect_str(c2, "reply", "+PONG\r\n");
+	t_write_all(c, "PING\r\n", 6);
+	expect_one(ep2, 2000, EPOLLIN, TAG_SOCK, "added before the raw close");
+	t_expect_str(c, "reply", "+PONG\r\n");
+	close(s);
+	close(ep2);
+	close(c);
+	close(c2);
+}
+
 /* The set's number closed by another thread while one waits on it,
    just after it added a connection: natively the wait reports the
    connection's event (it holds the set).  Through the shim the wait may
@@ -716,7 +787,8 @@ int main(int argc, char **argv)
 		{ "dup2", case_dup2 },           { "dupep", case_dupep },
 		{ "closeep", case_closeep },     { "addtimeout", case_addtimeout },
 		{ "forkwait", case_forkwait },   { "closealias", case_closealias },
-		{ "closerange", case_closerange },           { "closewait", case_closewait },
+		{ "closerange", case_closerange }, { "badclose", case_badclose },
+		{ "rawclose", case_rawclose },           { "closewait", case_closewait },
 	};
 
 	t_init(argc, argv);
