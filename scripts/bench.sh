@@ -673,6 +673,7 @@ compile spawn_time "$ROOT/scripts/bench-lib/spawn_time.c"
 compile relay_bench "$ROOT/tests/clients/relay_bench.c"
 compile cpu_time "$ROOT/scripts/bench-lib/cpu_time.c"
 compile epoll_pattern "$ROOT/scripts/bench-lib/epoll_pattern.c"
+compile rtt "$ROOT/tests/clients/rtt.c"
 # shellcheck source-path=SCRIPTDIR source=bench-lib/wrapper.sh
 source "$ROOT/scripts/bench-lib/wrapper.sh"
 clients_prepare

@@ -4,7 +4,8 @@
 # system, from wait4: scripts/bench-lib/cpu_time.c) per request, native TLS
 # against the shim, on GET with 50 clients, the same with -P 16, and GET
 # with one client; and at one client the latency (p50 and p99, from
-# redis-benchmark's own histogram).
+# redis-benchmark's own histogram), and the round trip to the reply in
+# hand of one program both ways (tests/clients/rtt.c).
 #
 # The connection set-up is left out of the CPU figure: each measurement of
 # N requests is paired with a run of the same command making one request
@@ -35,6 +36,7 @@ declare -A CPU_TICK=() # "g1 native", "g1 shim" or a pattern -> % of the
 declare -A EPP_US=() # steady|perwait|steadydel -> CPU µs per request
 # (epoll_pattern)
 declare -A EPP_WALL=()
+declare -A RTT_US=() # "MODE FIELD" (native|shim, p50|p99|mean|ready_p50) -> µs
 CPU_SHIM_ENV=()
 
 # cpu_setup: the shim's variables, as a container or a unit would set them.
@@ -194,6 +196,32 @@ epp_measure() {
 		"$n" "$us" >>"$T_TMP/samples.tsv"
 }
 
+# rtt_measure MODE ROUND: one client's round trip as the program meets it
+# (tests/clients/rtt.c: write, poll, read until the reply is whole), the
+# same program natively (its own OpenSSL) and in plaintext through the
+# shim, as many GETs as g1 made natively in this round.
+rtt_measure() {
+	local mode=$1 round=$2 o=$T_TMP/rtt.out e=$T_TMP/rtt.err n f v line
+	local cmd=("${CPU_PIN[@]}" "$OUTDIR/rtt")
+	n=$(cpu_next_n g1 native)
+	case $mode in
+	native) cmd+=(tls 127.0.0.1 "$P2" "$n" "$PKI/ca.crt" "$PKI/client.crt" "$PKI/client.key") ;;
+	shim) cmd=("${CPU_PIN[@]}" env "${CPU_SHIM_ENV[@]}" "$OUTDIR/rtt" plain 127.0.0.1 "$P2" "$n") ;;
+	*) die "rtt_measure: $mode" ;;
+	esac
+	t_run_bg "$RB_TIMEOUT" "$o" "$e" "${cmd[@]}"
+	line=$(grep '^rtt: ' "$o")
+	v=$(sed -n 's/.* p50_us=\([0-9.]*\).*/\1/p' <<<"$line")
+	measured "round trip ($mode, -n $n)" "$e" "$v" "$v" || return 0
+	for f in p50 p99 mean ready_p50; do
+		v=$(sed -n "s/.* ${f}_us=\([0-9.]*\).*/\1/p" <<<"$line")
+		RTT_US["$mode $f"]+="$v "
+		printf '%s\trtt\tGET\t%s\t%s\t%s\t%s_us\t-\n' "$round" "$mode" "$n" "$v" "$f" \
+			>>"$T_TMP/samples.tsv"
+	done
+	log "round $round cpu rtt  $(printf '%-7s n=%-8s' "$mode" "$n") ${line#rtt: }"
+}
+
 # cpu_round ROUND: every workload, native and the shim in an order that
 # alternates with the round, then plaintext (the same client without TLS,
 # to the plaintext port: a reference, not a mode of the goals); then the
@@ -216,6 +244,13 @@ cpu_round() {
 	for i in 0 1 2; do
 		epp_measure "${pats[$(((i + round) % 3))]}" "$round"
 	done
+	if ((round % 2)); then
+		rtt_measure native "$round"
+		rtt_measure shim "$round"
+	else
+		rtt_measure shim "$round"
+		rtt_measure native "$round"
+	fi
 	cpu_pin off
 }
 
@@ -286,6 +321,28 @@ cpu_report() {
 	local mean_n mean_s
 	read -r mean_n mean_s < <(cpu_g1_means)
 	echo "| mean (1 / requests per second) | $mean_n | $mean_s | $(ratio "$mean_s" "$mean_n") | - |"
+	echo
+	echo "redis-benchmark's clock stops when the reply becomes readable, before its read; a"
+	echo "native TLS client decrypts the reply in that read, outside the clock, while the shim"
+	echo "has decrypted it before it calls the socket readable (plaintext must be there, not a"
+	echo "ticket or half a record). One program measured both ways, to the reply in hand"
+	echo "(tests/clients/rtt.c: GET, write, poll, read until the reply is whole; its own OpenSSL"
+	echo "natively, plaintext through the shim; the same pinning, medians of the rounds), µs:"
+	echo
+	echo "| round trip | native TLS | shim | shim/native |"
+	echo "|---|---:|---:|---:|"
+	local f lbl
+	for f in p50 p99 mean ready_p50; do
+		case $f in
+		p50) lbl="request to reply in hand, p50" ;;
+		p99) lbl="request to reply in hand, p99" ;;
+		mean) lbl="request to reply in hand, mean" ;;
+		ready_p50) lbl="request to readable (redis-benchmark's clock), p50" ;;
+		esac
+		n=$(cpu_cell RTT_US "native $f" %.1f)
+		s=$(cpu_cell RTT_US "shim $f" %.1f)
+		echo "| $lbl | $n | $s | $(ratio "$s" "$n") |"
+	done
 	echo
 	echo "What the kernel charges one client (scripts/bench-lib/epoll_pattern.c: no TLS, no"
 	echo "shim, the same pinning, plaintext GETs one at a time): with the epoll registration left"

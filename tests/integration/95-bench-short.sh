@@ -122,6 +122,17 @@ case_latency_table() {
 	check_rows "$NUM" "$NUM" "$DEC" "."
 }
 
+case_rtt_table() {
+	table_of "| round trip |" 4 "the round-trip table" || return
+	local label
+	for label in "request to reply in hand, p50" "request to reply in hand, p99" \
+		"request to reply in hand, mean" "request to readable (redis-benchmark's clock), p50"; do
+		assert_contains "$ROWS" "| $label |" "the round-trip table"
+	done
+	# native, shim (µs), ratio
+	check_rows "$DEC" "$DEC" "$DEC"
+}
+
 case_epoll_pattern_table() {
 	local tick='^([0-9]+\.[0-9]+|-)$' label
 	table_of "| one client |" 6 "the one-client kernel table" || return
@@ -211,6 +222,7 @@ t_case "supervisor CPU table (issue 12): client, relay, redis-server, idle, ceil
 	case_supcpu_table
 t_case "client CPU table (issue 14): every workload, every cell measured" case_cpu_table
 t_case "latency at one client: p50 and p99 measured" case_latency_table
+t_case "one-client round trip, one program both ways: every cell measured" case_rtt_table
 t_case "one-client kernel table: redis-benchmark and the three epoll patterns, every cell measured" \
 	case_epoll_pattern_table
 t_case "extras table: every cell measured" case_extras_table
