@@ -52,6 +52,9 @@
 #   --only clients  the client-language table alone (a minute or two)
 #   --only supcpu   the CPU per request of each process, native TLS against
 #               supervised (scripts/bench-lib/supcpu.sh) alone
+#   --only cpu      what the client pays per request (scripts/bench-lib/cpu.sh:
+#               client CPU, one-client latency and round trip, the epoll
+#               patterns) alone
 #
 # The number of requests of each measurement follows the rate measured so
 # far in that cell (the calibration round, or the previous rounds), so that
@@ -98,8 +101,8 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--only)
-		if [ $# -lt 2 ] || { [ "$2" != clients ] && [ "$2" != supcpu ]; }; then
-			echo "$me: --only takes clients or supcpu" >&2
+		if [ $# -lt 2 ] || ! [[ $2 =~ ^(clients|supcpu|cpu)$ ]]; then
+			echo "$me: --only takes clients, supcpu or cpu" >&2
 			exit 2
 		fi
 		only=$2
@@ -706,10 +709,17 @@ fi
 mem_round=0
 for ((r = 1; r <= ROUNDS; r++)); do
 	log "round $r of $ROUNDS"
-	if [ "$only" = supcpu ]; then
+	case $only in
+	supcpu)
 		supcpu_round "$r"
 		continue
-	fi
+		;;
+	cpu)
+		cpu_round "$r"
+		continue
+		;;
+	*) ;;
+	esac
 	clients_once "$r"
 	[ -n "$only" ] && continue
 	one_round "$r"
@@ -730,6 +740,7 @@ fi
 case $only in
 clients) clients_report >"$T_TMP/results.md" ;;
 supcpu) supcpu_report >"$T_TMP/results.md" ;;
+cpu) cpu_only_report >"$T_TMP/results.md" ;;
 *) report >"$T_TMP/results.md" ;;
 esac
 cat "$T_TMP/results.md"

@@ -219,7 +219,7 @@ rtt_measure() {
 		printf '%s\trtt\tGET\t%s\t%s\t%s\t%s_us\t-\n' "$round" "$mode" "$n" "$v" "$f" \
 			>>"$T_TMP/samples.tsv"
 	done
-	log "round $round cpu rtt  $(printf '%-7s n=%-8s' "$mode" "$n") ${line#rtt: }"
+	log "round $round cpu rtt  $(printf '%-7s' "$mode") ${line#rtt: }"
 }
 
 # cpu_round ROUND: every workload, native and the shim in an order that
@@ -371,4 +371,13 @@ cpu_report() {
 	echo "| epoll_pattern, registration left as it is | $s | $st | $(tick_cell steady) |"
 	echo "| epoll_pattern, left as it is, an unrelated eventfd added and deleted before each wait | $(cpu_cell EPP_US steadydel) | $(cpu_cell EPP_WALL steadydel %.1f) | $(tick_cell steadydel) |"
 	echo "| epoll_pattern, left as it is / changed | $(ratio "$s" "$n") | $(ratio "$st" "$pw") | - |"
+}
+
+# cpu_only_report: the markdown of `bench.sh --only cpu`.
+cpu_only_report() {
+	echo "### redis-tls-shim benchmark: what the client pays ($([ "$short" = 1 ] && echo short || echo full) run)"
+	echo
+	cpu_report
+	echo
+	machine
 }
