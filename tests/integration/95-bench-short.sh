@@ -3,7 +3,7 @@
 # well-formed table with every cell measured, the supervised path's table
 # (issue 12), the extras of issue 4, the slow-link and client-language
 # tables (issue 14) and the machine it ran on, and writes the same markdown
-# to its --out file.  The figures themselves are never judged here: CI
+# to its --out file; `--only cpu` prints the client-cost tables alone.  The figures themselves are never judged here: CI
 # machines are noisy.
 # shellcheck source-path=SCRIPTDIR source=../../scripts/testlib.sh disable=SC2317
 source "$(dirname "$0")/../../scripts/testlib.sh"
@@ -233,4 +233,20 @@ t_case "clients table (issue 14): five libraries, both loops, every cell measure
 t_case "machine, software and date" case_machine
 t_case "--out file and samples written" case_file
 t_case "servers, tunnel and scratch folder gone" case_nothing_left
+
+# --only cpu: the client-cost tables and the machine, nothing else
+case_only_cpu() {
+	T_TIMEOUT=120 t_run "$T_ROOT/scripts/bench.sh" --short --only cpu --out "$T_TMP/cpu/results.md"
+	assert_rc 0 "scripts/bench.sh --short --only cpu" || return
+	assert_not_contains "$T_OUT" "n/a" "the tables"
+	case_cpu_table
+	case_latency_table
+	case_rtt_table
+	case_epoll_pattern_table
+	case_machine
+	assert_not_contains "$T_OUT" "| workload | plaintext |" "--only cpu's output (the main table)"
+	assert_not_contains "$T_OUT" "| client | loop |" "--only cpu's output (the clients table)"
+}
+t_case "--only cpu: the client-cost tables alone, every cell measured" case_only_cpu
+t_case "servers and scratch folder of --only cpu gone" case_nothing_left
 t_done
