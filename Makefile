@@ -63,7 +63,7 @@ ENGINE_SRCS      := $(filter-out $(ENG_DIR)/engine_alloc.c,$(wildcard $(ENG_DIR)
 COMMON_SRCS      := $(wildcard $(COM_DIR)/*.c)
 # What the unit tests link: logic that needs no socket of the program.
 PURE_SRCS        := $(ENG_DIR)/config.c $(ENG_DIR)/session_cache.c $(SB_DIR)/ready_mask.c \
-                    $(SB_DIR)/names.c $(COMMON_SRCS)
+                    $(SB_DIR)/names.c $(SB_DIR)/ready_adapt.c $(COMMON_SRCS)
 
 obj = $(patsubst shim/%.c,$(BUILD)/obj/%.o,$(1))
 SWITCHBOARD_OBJS := $(call obj,$(SWITCHBOARD_SRCS))

@@ -1215,6 +1215,23 @@ static int cfg_env_log(struct cfg_loader *ld)
 	return 0;
 }
 
+/* REDIS_TLS_EPOLL_DELETE is the switchboard's (ready_adapt.h), read there
+   at the first registration of a TLS socket with epoll: checked here, when
+   the rest is, so that a typo is a clear error, not a way silently not
+   taken. */
+static int cfg_env_epoll(struct cfg_loader *ld)
+{
+	const char *v = cfg_env(ld, "REDIS_TLS_EPOLL_DELETE");
+	struct cfg_src src;
+
+	if (v == NULL || strcmp(v, "auto") == 0 || strcmp(v, "keep") == 0 ||
+	    strcmp(v, "pass") == 0)
+		return 0;
+	cfg_src_env(ld, "REDIS_TLS_EPOLL_DELETE", &src);
+	return cfg_value_fail(ld, &src, "epoll_delete",
+			      "'%s': must be auto, keep or pass", v);
+}
+
 /* ---- the file --------------------------------------------------------- */
 
 static int cfg_file_version(struct cfg_loader *ld, const config_setting_t *s)
@@ -1424,7 +1441,7 @@ static int cfg_load_all(struct cfg_loader *ld, config_t *lc)
 		if (cfg_file_root(ld, lc, &eps) < 0)
 			return -1;
 	}
-	if (cfg_env_log(ld) < 0 || cfg_env_defaults(ld) < 0)
+	if (cfg_env_log(ld) < 0 || cfg_env_epoll(ld) < 0 || cfg_env_defaults(ld) < 0)
 		return -1;
 	cfg_publish_where(&ld->cfg->defaults, ld->dw);
 	if (cfg_file_endpoints(ld, eps) < 0 || cfg_env_endpoints(ld) < 0)

@@ -26,18 +26,21 @@
  * the next wait on that epoll fd, which removes every dormant registration
  * first.  A kernel event of a dormant one met meanwhile (another thread's
  * wait) is dropped, and the registration removed.  Deletions stay dormant
- * only on a set whose last wait that returned events returned more than
- * one (busy), or while another thread's wait on it is under way (its
- * kernel events of the deleted one must still be known, to be dropped,
- * not handed out with the shim's tag).  Elsewhere they reach the kernel at
- * once, as natively: where a wait brings one event, the program sleeps
- * once per request, and the deletion passed on is what keeps the CPU's
- * tick over that sleep (an epoll item is freed through RCU, and a CPU with
- * RCU callbacks pending keeps its tick; stopping and restarting it on
- * every sleep cost a one-client loop about 5 microseconds a request on a
- * VM, more than the two system calls saved).  A set the program polls or
- * nests in another (watched) gets none of this: the kernel must see its
- * readiness as the program's.
+ * on a set whose last wait that returned events returned more than one
+ * (busy), and while another thread's wait on it is under way (its kernel
+ * events of the deleted one must still be known, to be dropped, not
+ * handed out with the shim's tag).  Elsewhere, where a wait brings one
+ * event and the program sleeps once per request, it depends on the
+ * machine which way is cheaper: the system calls saved (0.1-0.7 µs each,
+ * two or four a request), or the kernel deletion, which on some VMs keeps
+ * the CPU's tick over the next sleep (an epoll item is freed through RCU,
+ * and a CPU with RCU callbacks pending keeps its tick; stopping and
+ * restarting it on every sleep cost a one-client loop about 5
+ * microseconds a request on one VM).  So the process measures
+ * (ready_adapt.h: windows of waits each way, its CPU time per window) and
+ * takes the cheaper way, or the way REDIS_TLS_EPOLL_DELETE fixes.  A set
+ * the program polls or nests in another (watched) gets none of this: the
+ * kernel must see its readiness as the program's.
  *
  * Any registration that goes (deleted, its socket closed, its epoll fd
  * closed) while a wait on its set is under way stays known by its tag,
@@ -65,7 +68,9 @@
  */
 #include "ready.h"
 #include "ready_impl.h"
+#include "ready_adapt.h"
 #include "block.h"
+#include "exec_env.h"
 #include "fdtable.h"
 #include "log.h"
 #include "real.h"
@@ -204,6 +209,12 @@ static int ready_nghosts;
 /* Registrations by socket: a bucket's chain mixes sockets; its head is
    read without the lock to skip sockets nobody registered. */
 static struct ready_reg *ready_by_sock[READY_SOCK_BUCKETS];
+/* Which way a single-event set's EPOLL_CTL_DEL goes (ready_adapt.h):
+   measured over the process's waits, counted in ready_round_end;
+   REDIS_TLS_EPOLL_DELETE=keep|pass fixes it.  Under ready_lock. */
+static struct ready_adapt ready_adapt;
+static int ready_adapt_started;
+static unsigned ready_adapt_waits;
 
 static size_t ready_hash_of(uint64_t v, size_t nbuckets)
 {
@@ -1030,6 +1041,47 @@ static void ready_on_sock(struct shim_sock *s, enum sock_event ev, int fd)
 	}
 }
 
+/* Caller holds ready_lock: the way of deletions, from the environment
+   (checked with the configuration: a bad value never gets this far but
+   counts as auto), at the first mirrored registration. */
+static void ready_adapt_start(void)
+{
+	enum ready_del_way way;
+	int fixed;
+
+	(void)ready_adapt_parse(exec_env_getenv("REDIS_TLS_EPOLL_DELETE"),
+				&fixed, &way);
+	ready_adapt_init(&ready_adapt, fixed, way);
+	ready_adapt_started = 1;
+}
+
+/* Caller holds ready_lock: a wait returned events; a window's last one
+   reads the process's CPU time for the controller. */
+static void ready_adapt_count(void)
+{
+	struct timespec ts;
+	int64_t now = -1;
+	int measuring;
+
+	if (!ready_adapt_started || ready_adapt.fixed ||
+	    ++ready_adapt_waits < READY_ADAPT_WAITS)
+		return;
+	ready_adapt_waits = 0;
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0)
+		now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	measuring = ready_adapt.measuring;
+	(void)ready_adapt_window(&ready_adapt, now);
+	if (measuring && !ready_adapt.measuring)
+		log_msg(SHIM_LOG_DEBUG, "epoll deletions: %s for %u x %d waits "
+			"(CPU per wait: kept %.2f us, passed on %.2f us)",
+			ready_adapt.way == READY_DEL_KEEP ? "kept" : "passed on",
+			ready_adapt.left, READY_ADAPT_WAITS,
+			(double)ready_adapt.last_ns[READY_DEL_KEEP] / 1000.0 /
+				(READY_ADAPT_PAIRS * READY_ADAPT_WAITS),
+			(double)ready_adapt.last_ns[READY_DEL_PASS] / 1000.0 /
+				(READY_ADAPT_PAIRS * READY_ADAPT_WAITS));
+}
+
 static void ready_observe(void)
 {
 	static atomic_int observing;
@@ -1242,6 +1294,8 @@ int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 
 	ready_observe();
 	pthread_mutex_lock(&ready_lock);
+	if (__builtin_expect(!ready_adapt_started, 0))
+		ready_adapt_start();
 	set = fdt_map_peek(&ready_sets, epfd);
 	if (set != NULL)
 		epfd = set->epfd; /* the number its registrations have (dup) */
@@ -1253,7 +1307,9 @@ int ready_epoll_ctl(struct shim_sock *s, int epfd, int op, int fd,
 	else if (op == EPOLL_CTL_DEL && r != NULL && r->live && r->kfd >= 0 &&
 		 r->kfd != fd && !(r->app_events & EPOLLEXCLUSIVE) &&
 		 (set = fdt_map_peek(&ready_sets, epfd)) != NULL &&
-		 !set->watched && (set->busy || ready_active(set) != NULL)) {
+		 !set->watched &&
+		 (set->busy || ready_active(set) != NULL ||
+		  ready_adapt.way == READY_DEL_KEEP)) {
 		ready_sleep(set, r);
 		rc = 0;
 	} else {
@@ -1631,8 +1687,10 @@ static void ready_round_end(struct ready_round *rd, int out)
 		return;
 	pthread_mutex_lock(&ready_lock);
 	ready_unlink_round(&set->active, rd);
-	if (out > 0)
+	if (out > 0) {
 		set->busy = out > 1;
+		ready_adapt_count();
+	}
 	if (set->orphan) {
 		ready_orphan_done(set);
 	} else if (set->stale != NULL) {

@@ -1298,6 +1298,12 @@ static void test_env_errors_name_the_variable(void **state)
 	env_set("REDIS_TLS_PIN_SHA256", "%s,,%s", PIN1, PIN2);
 	load_fails(f, "environment REDIS_TLS_PIN_SHA256: empty item 2 in the "
 		      "comma-separated list");
+
+	env_set("REDIS_TLS_PIN_SHA256", "%s", "");
+	env_set("REDIS_TLS_EPOLL_DELETE", "keep-them");
+	load_fails(f, "environment REDIS_TLS_EPOLL_DELETE: 'keep-them': must be "
+		      "auto, keep or pass");
+	env_set("REDIS_TLS_EPOLL_DELETE", "%s", "");
 }
 
 static void test_env_relative_path_error_is_absolute(void **state)
