@@ -11,7 +11,8 @@
  * every sleep and pays more for that than the calls saved (the RCU free of
  * a deleted registration keeps the tick).  So the shim measures: windows
  * of waits in one way and the other, the process's CPU time per window,
- * and the cheaper way for a long while, measured again from time to time.
+ * and the cheaper way (the median window of each compared) for a long
+ * while, measured again from time to time.
  *
  * Pure logic: the caller counts waits, reads the clock and serialises
  * calls.
@@ -46,8 +47,11 @@ struct ready_adapt {
 	unsigned exploit; /* the length of the next exploiting phase */
 	int chosen;       /* the last measurement's way, -1 before any */
 	int64_t start_ns; /* CPU time at the window's start, -1: warming up */
-	int64_t cost_ns[2]; /* this measurement's CPU time per way */
-	int64_t last_ns[2]; /* the last finished measurement's */
+	int64_t win_ns[2][READY_ADAPT_PAIRS]; /* this measurement's windows'
+						 CPU time, per way */
+	unsigned nwin[2];
+	int64_t last_ns[2]; /* the last finished measurement's median window,
+			       per way */
 };
 
 /* A controller measuring from now, or fixed to way when fixed is 1. */

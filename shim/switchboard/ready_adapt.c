@@ -5,8 +5,9 @@
  *
  * A window's cost is the process's CPU time over it; windows hold the
  * same number of waits, and both ways give the program the same events,
- * so the sums of as many windows of each way compare the same work.  The
- * first window (connection set-up, handshakes) is not counted.
+ * so windows of each way compare the same work: the median of each way's
+ * is compared.  The first window (connection set-up, handshakes) is not
+ * counted.
  *
  * Calls nothing.  Not thread-safe: the caller serialises (ready_lock).
  */
@@ -32,14 +33,36 @@ static enum ready_del_way other(enum ready_del_way w)
 	return w == READY_DEL_KEEP ? READY_DEL_PASS : READY_DEL_KEEP;
 }
 
+/* The median of n window costs (n <= READY_ADAPT_PAIRS): one window that
+   met something else (a collection, a burst of other work) does not
+   decide. */
+static int64_t ready_adapt_median(const int64_t *v, unsigned n)
+{
+	int64_t s[READY_ADAPT_PAIRS];
+
+	if (n == 0)
+		return 0;
+	memcpy(s, v, n * sizeof(*s));
+	for (unsigned i = 1; i < n; i++)
+		for (unsigned j = i; j > 0 && s[j - 1] > s[j]; j--) {
+			int64_t t = s[j];
+
+			s[j] = s[j - 1];
+			s[j - 1] = t;
+		}
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
 /* The measurement is over: the cheaper way, for a phase that grows while
    measurements agree. */
 static void ready_adapt_choose(struct ready_adapt *a)
 {
 	enum ready_del_way best = READY_DEL_KEEP;
 
-	if (a->cost_ns[READY_DEL_PASS] * 100 <
-	    a->cost_ns[READY_DEL_KEEP] * (100 - READY_ADAPT_MARGIN_PCT))
+	for (int w = 0; w < 2; w++)
+		a->last_ns[w] = ready_adapt_median(a->win_ns[w], a->nwin[w]);
+	if (a->last_ns[READY_DEL_PASS] * 100 <
+	    a->last_ns[READY_DEL_KEEP] * (100 - READY_ADAPT_MARGIN_PCT))
 		best = READY_DEL_PASS;
 	if (a->chosen == (int)best) {
 		a->exploit *= 2;
@@ -52,8 +75,7 @@ static void ready_adapt_choose(struct ready_adapt *a)
 	a->way = best;
 	a->measuring = 0;
 	a->left = a->exploit;
-	memcpy(a->last_ns, a->cost_ns, sizeof(a->last_ns));
-	a->cost_ns[0] = a->cost_ns[1] = 0;
+	a->nwin[0] = a->nwin[1] = 0;
 }
 
 enum ready_del_way ready_adapt_window(struct ready_adapt *a, int64_t now_ns)
@@ -81,7 +103,8 @@ enum ready_del_way ready_adapt_window(struct ready_adapt *a, int64_t now_ns)
 		a->way = other((enum ready_del_way)a->way);
 		return (enum ready_del_way)a->way;
 	}
-	a->cost_ns[a->way] += spent > 0 ? spent : 0;
+	if (a->nwin[a->way] < READY_ADAPT_PAIRS)
+		a->win_ns[a->way][a->nwin[a->way]++] = spent > 0 ? spent : 0;
 	if (--a->left > 0) {
 		a->way = other((enum ready_del_way)a->way);
 		return (enum ready_del_way)a->way;

@@ -1077,9 +1077,9 @@ static void ready_adapt_count(void)
 			ready_adapt.way == READY_DEL_KEEP ? "kept" : "passed on",
 			ready_adapt.left, READY_ADAPT_WAITS,
 			(double)ready_adapt.last_ns[READY_DEL_KEEP] / 1000.0 /
-				(READY_ADAPT_PAIRS * READY_ADAPT_WAITS),
+				READY_ADAPT_WAITS,
 			(double)ready_adapt.last_ns[READY_DEL_PASS] / 1000.0 /
-				(READY_ADAPT_PAIRS * READY_ADAPT_WAITS));
+				READY_ADAPT_WAITS);
 }
 
 static void ready_observe(void)
