@@ -130,7 +130,57 @@ case_x100000() {
 	assert_eq "$want" "$got" "sha256 of the stored value (native client)"
 }
 
+# One client: redis's event loop deletes and re-adds its registration on
+# every request.  REDIS_TLS_EPOLL_DELETE=keep keeps those deletions from
+# the kernel (no epoll_ctl a request), pass passes them on (4 a request,
+# as natively), auto measures which costs the process less and says so
+# at debug; every way executes every request once.
+# deletions_run WAY N: redis-benchmark -c 1 -n N INCR under strace -c with
+# REDIS_TLS_EPOLL_DELETE=WAY and the log at debug; CTL = its epoll_ctl
+# calls.
+deletions_run() {
+	local way=$1 n=$2 key counts=$T_TMP/deletions.strace
+	key=bench:$(marker)
+	t_run "${RUN[@]}" env REDIS_TLS_EPOLL_DELETE="$way" REDIS_TLS_LOG_LEVEL=debug \
+		strace -f -qq -c -e trace=epoll_ctl -o "$counts" \
+		redis-benchmark -h 127.0.0.1 -p "$PORT" -c 1 -n "$n" INCR "$key"
+	assert_rc 0 "redis-benchmark -c 1 with REDIS_TLS_EPOLL_DELETE=$way" || return
+	assert_eq "$n" "$(srv GET "$key")" "the counter after $n INCRs (native client)" || return
+	CTL=$(awk '$NF == "epoll_ctl" { print $4 }' "$counts")
+	[[ $CTL =~ ^[0-9]+$ ]] || { fail "no epoll_ctl count in strace's summary: $(t_short "$(cat "$counts")")"; return 1; }
+}
+
+case_deletions_kept() {
+	deletions_run keep 2000 || return
+	[ "$CTL" -lt 100 ] || fail "$CTL epoll_ctl calls for 2000 requests with the deletions kept"
+	assert_not_contains "$T_ERR" "epoll deletions:" "the log (a fixed way is never measured)"
+}
+
+case_deletions_passed() {
+	deletions_run pass 2000 || return
+	[ "$CTL" -ge 6000 ] || fail "$CTL epoll_ctl calls for 2000 requests with the deletions passed on"
+}
+
+case_deletions_measured() {
+	local first
+	deletions_run auto 6000 || return
+	# 12000 waits: a window of set-up, six measured, then 32 in one way
+	first=$(grep -aoE 'epoll deletions: (kept|passed on) for 32 x 256 waits' <<<"$T_ERR" | head -1)
+	case $first in
+	*kept*) [ "$CTL" -lt 12000 ] || fail "chose to keep the deletions, yet $CTL epoll_ctl calls for 6000 requests" ;;
+	*passed*) [ "$CTL" -gt 12000 ] || fail "chose to pass the deletions on, yet only $CTL epoll_ctl calls for 6000 requests" ;;
+	*) fail "no choice in the log at debug: $(t_short "$(shim_log_lines "$T_ERR")")" ;;
+	esac
+}
+
 t_case "redis-benchmark -c 1 (INCR x5000)" case_c1
+if [ "$MODE" = tls ]; then
+	t_case "redis-benchmark -c 1, REDIS_TLS_EPOLL_DELETE=keep: no epoll_ctl a request" case_deletions_kept
+	t_case "redis-benchmark -c 1, REDIS_TLS_EPOLL_DELETE=pass: the deletions reach the kernel" \
+		case_deletions_passed
+	t_case "redis-benchmark -c 1, REDIS_TLS_EPOLL_DELETE=auto: measured, chosen, logged" \
+		case_deletions_measured
+fi
 t_case "redis-benchmark -c 50 (INCR x20000)" case_c50
 t_case "redis-benchmark -c 500 (INCR x20000)" case_c500
 t_case "redis-benchmark -P 16 (INCR x96000)" case_p16
