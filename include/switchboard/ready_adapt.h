@@ -62,6 +62,10 @@ void ready_adapt_init(struct ready_adapt *a, int fixed, enum ready_del_way way);
    good); returns the way for the next window. */
 enum ready_del_way ready_adapt_window(struct ready_adapt *a, int64_t now_ns);
 
+/* In a fork child: the CPU clock is the child's now, so the window under
+   way is a warm-up, and a measurement under way starts again. */
+void ready_adapt_forked(struct ready_adapt *a);
+
 /* "auto", "keep" or "pass" (REDIS_TLS_EPOLL_DELETE) into *fixed and
    *way; NULL or "" is auto.  -1 for anything else. */
 int ready_adapt_parse(const char *s, int *fixed, enum ready_del_way *way);

@@ -113,6 +113,15 @@ enum ready_del_way ready_adapt_window(struct ready_adapt *a, int64_t now_ns)
 	return (enum ready_del_way)a->way;
 }
 
+void ready_adapt_forked(struct ready_adapt *a)
+{
+	a->start_ns = -1;
+	if (a->measuring) {
+		a->left = 2 * READY_ADAPT_PAIRS;
+		a->nwin[0] = a->nwin[1] = 0;
+	}
+}
+
 int ready_adapt_parse(const char *s, int *fixed, enum ready_del_way *way)
 {
 	*way = READY_DEL_KEEP;

@@ -1106,6 +1106,8 @@ void ready_atfork_release(void)
 void ready_atfork_child(void)
 {
 	ready_forks++;
+	ready_adapt_forked(&ready_adapt);
+	ready_adapt_waits = 0;
 	fdt_counts_clear(&ready_bypassing); /* other threads' waits */
 	ready_ghost_end(-1, 1); /* kept by those waits only */
 	pthread_mutex_unlock(&ready_lock);

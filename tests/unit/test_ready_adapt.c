@@ -193,6 +193,31 @@ static void test_one_outlier_does_not_decide(void **state)
 	assert_true(a.last_ns[READY_DEL_KEEP] == 1000);
 }
 
+/* A fork child's CPU clock starts again near 0: the window under way is
+   not counted (a cost of 0 would make its way look free), and a
+   measurement under way starts again. */
+static void test_forked(void **state)
+{
+	struct ready_adapt a;
+	struct machine m = { .now = 1000000, .cost = { 1000, 1500 } };
+	enum ready_del_way w;
+
+	(void)state;
+	ready_adapt_init(&a, 0, READY_DEL_KEEP);
+	w = run(&a, &m, a.way, 3); /* warm-up and two measured windows */
+	assert_int_equal(a.measuring, 1);
+	ready_adapt_forked(&a);
+	assert_int_equal(a.nwin[0] + a.nwin[1], 0);
+	m.now = 10; /* the child's clock */
+	w = run(&a, &m, w, 1);
+	assert_int_equal(a.nwin[0] + a.nwin[1], 0);
+	w = run(&a, &m, w, 2 * READY_ADAPT_PAIRS);
+	assert_int_equal(a.measuring, 0);
+	assert_int_equal(w, READY_DEL_KEEP);
+	assert_true(a.last_ns[READY_DEL_KEEP] == 1000);
+	assert_true(a.last_ns[READY_DEL_PASS] == 1500);
+}
+
 static void test_parse(void **state)
 {
 	enum ready_del_way way;
@@ -228,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_follows_a_change),
 		cmocka_unit_test(test_backwards_clock),
 		cmocka_unit_test(test_one_outlier_does_not_decide),
+		cmocka_unit_test(test_forked),
 		cmocka_unit_test(test_parse),
 	};
 
