@@ -522,8 +522,11 @@ static int sock_msg_refused(struct shim_sock *s, const struct msghdr *msg,
 /*
  * *m: *msg with its address copied into *name, so that the address the
  * decision reads is the one the kernel gets (another thread may rewrite
- * the program's buffer in between).  Returns m, or msg as it is when it
- * has no address the kernel would take (NULL, or longer than any).
+ * the program's buffer in between).  A msg_namelen longer than any
+ * address is cut to sizeof(struct sockaddr_storage), as the kernel cuts
+ * it for sendmsg and sendmmsg (and then uses the address); one the kernel
+ * reads as negative (above INT_MAX) it refuses, and is left so.  Returns
+ * m, or msg when it is NULL.
  */
 static const struct msghdr *sock_msg_copy(const struct msghdr *msg,
 					  struct msghdr *m,
@@ -532,8 +535,10 @@ static const struct msghdr *sock_msg_copy(const struct msghdr *msg,
 	if (msg == NULL)
 		return msg;
 	*m = *msg;
-	if (m->msg_name == NULL || m->msg_namelen > sizeof(*name))
+	if (m->msg_name == NULL || m->msg_namelen > INT_MAX)
 		return m;
+	if (m->msg_namelen > sizeof(*name))
+		m->msg_namelen = sizeof(*name);
 	memcpy(name, m->msg_name, m->msg_namelen);
 	m->msg_name = name;
 	return m;

@@ -113,7 +113,8 @@
  *                it inherited; then (not after exec) read the reply
  *   toctou HOW QPORT  connections for 4 s (HOW connect: connect() then the
  *                SET; sendto, sendmsg, sendmmsg: the SET sent with
- *                MSG_FASTOPEN and the address) from one
+ *                MSG_FASTOPEN and the address; sendmsg_long, sendmmsg_long:
+ *                the same with a msg_namelen of 256) from one
  *                address whose port another thread flips between PORT and
  *                QPORT all along; prints how many connected
  *   touchall HOW connect + PING; the SET to every socket among the
@@ -610,8 +611,15 @@ static int m_touchall(const char *how)
 	return expect_reply(fd, "+OK");
 }
 
-/* toctou: the address another thread rewrites, PORT and QPORT in turn. */
-static struct sockaddr_in g_flip_addr;
+/* toctou: the address another thread rewrites, PORT and QPORT in turn;
+   in a buffer longer than any address, for a msg_namelen the kernel cuts
+   to sizeof(struct sockaddr_storage) (sendmsg, sendmmsg) and reads
+   again. */
+static struct {
+	struct sockaddr_in a;
+	char tail[256 - sizeof(struct sockaddr_in)];
+} g_flip;
+#define g_flip_addr g_flip.a
 static unsigned short g_flip_ports[2];
 static atomic_int g_flip_stop;
 
@@ -647,19 +655,20 @@ static int m_toctou(const char *how, const char *qport)
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 		const struct sockaddr *a = (const struct sockaddr *)&g_flip_addr;
 
+		int long_name = strstr(how, "_long") != NULL;
 		struct iovec iov = { g_cmd, g_cmdlen };
 		struct mmsghdr mm = { .msg_hdr = { .msg_name = (void *)a,
-			.msg_namelen = sizeof g_flip_addr, .msg_iov = &iov,
-			.msg_iovlen = 1 } };
+			.msg_namelen = long_name ? sizeof g_flip : sizeof g_flip_addr,
+			.msg_iov = &iov, .msg_iovlen = 1 } };
 
 		if (!strcmp(how, "sendto")) {
 			if (sendto(fd, g_cmd, g_cmdlen, MSG_FASTOPEN, a,
 				   sizeof g_flip_addr) > 0)
 				ok++;
-		} else if (!strcmp(how, "sendmsg")) {
+		} else if (!strncmp(how, "sendmsg", 7)) {
 			if (sendmsg(fd, &mm.msg_hdr, MSG_FASTOPEN) > 0)
 				ok++;
-		} else if (!strcmp(how, "sendmmsg")) {
+		} else if (!strncmp(how, "sendmmsg", 8)) {
 			if (sendmmsg(fd, &mm, 1, MSG_FASTOPEN) == 1)
 				ok++;
 		} else if (connect(fd, a, sizeof g_flip_addr) == 0) {

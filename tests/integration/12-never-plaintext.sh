@@ -508,10 +508,13 @@ case_toctou() {
 	# then a closed one, in turn) while connect() or a Fast Open send
 	# runs: the shim decided on what it read first, the kernel connected
 	# to what it read later, and a connect passed by as unconfigured went
-	# to the endpoint in clear.  4 s of connections each.
+	# to the endpoint in clear.  4 s of connections each.  _long: a
+	# msg_namelen longer than any address, which the kernel cuts to
+	# sizeof(struct sockaddr_storage) and uses (the shim once decided on
+	# the program's buffer for those).
 	local how q
 	q=$(free_port) || return
-	for how in connect sendto sendmsg sendmmsg; do
+	for how in connect sendto sendmsg sendmmsg sendmsg_long sendmmsg_long; do
 		np_setup "toctou-$how" || return
 		T_TIMEOUT=30 probe toctou "$how" "$q"
 		no_hang || return
@@ -520,7 +523,7 @@ case_toctou() {
 		stop_pid "$REC_PID"
 	done
 }
-t_case "another thread rewrites the address during connect() / sendto / sendmsg / sendmmsg (MSG_FASTOPEN)" case_toctou
+t_case "another thread rewrites the address during connect() / sendto / sendmsg / sendmmsg (MSG_FASTOPEN, msg_namelen 16 and 256)" case_toctou
 
 # ------------------------------------------------------- 13. other paths
 
