@@ -28,6 +28,7 @@
 #include "config.h"
 #include "deadline.h"
 #include "engine.h"
+#include "thread_count.h"
 
 #include <netdb.h>
 #include <pthread.h>
@@ -219,6 +220,7 @@ static void *resolve_main(void *arg)
 {
 	struct timespec every = { .tv_sec = RESOLVE_REFRESH_S };
 
+	(void)shim_thread_uncount(); /* it never ends (thread_count.h) */
 	for (;;) {
 		while (nanosleep(&every, NULL) != 0)
 			;

@@ -19,6 +19,7 @@
  *    one for a recycled socket only makes it re-check its descriptors.
  */
 #include "relay.h"
+#include "thread_count.h"
 #include "sock_impl.h"
 #include "block.h"
 #include "log.h"
@@ -30,6 +31,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -50,6 +52,7 @@
 #define RELAY_DRAIN_MS 2000 /* at exit, for bytes still in flight */
 #define RELAY_DRAIN_NAP_MS 2 /* ... looked at this often */
 #define RELAY_TAKE_WAIT_MS 100 /* for a session's lock, at exit */
+#define RELAY_END_WAIT_MS 10000 /* at exit, for the thread to stop */
 #define RELAY_SEAL_TRIES 100  /* an exec's tries for the lock */
 #define RELAY_WALK_MAX (1 << 22) /* sockets, for a walk without the lock */
 
@@ -96,6 +99,9 @@ static struct shim_sock *relay_list;
 static int relay_epfd = -1;
 static int relay_started;
 static pthread_t relay_thread;
+static sem_t relay_ended; /* posted by the thread when it is done */
+static atomic_int relay_returns; /* ... and it returns (else it sleeps) */
+static int relay_uncounted;      /* off glibc's count (thread_count.h) */
 static int relay_wake_fd = -1;  /* eventfd: stop the thread at exit, or
 				   hand it the sessions an exit waits for */
 static atomic_int relay_stopping;
@@ -167,6 +173,8 @@ static int relay_start(void)
 	/* no signal of the program may land on this thread */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	sem_init(&relay_ended, 0, 0);
+	atomic_store(&relay_returns, 0);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	rc = pthread_create(&t, &attr, relay_main, NULL);
@@ -653,10 +661,28 @@ static int relay_woken(void)
 	return 0;
 }
 
+/* The thread is done (stopped at exit, or its wait failed): back on
+   glibc's count and returning, or, where the process is ending because
+   its last counted thread did, asleep until it is gone (thread_count.h);
+   relay_stop is told which. */
+static void relay_done(void)
+{
+	if (sock_eng() != NULL && sock_eng()->thread_stop)
+		sock_eng()->thread_stop();
+	if (!relay_uncounted || shim_thread_recount()) {
+		atomic_store(&relay_returns, 1);
+		sem_post(&relay_ended);
+		return;
+	}
+	sem_post(&relay_ended);
+	shim_thread_park();
+}
+
 static void *relay_main(void *arg)
 {
 	struct epoll_event ev[RELAY_EVENTS];
 
+	relay_uncounted = shim_thread_uncount();
 	for (;;) {
 		struct shim_sock *got[RELAY_EVENTS];
 		int n, ng = 0, ms, woken = 0;
@@ -668,6 +694,7 @@ static void *relay_main(void *arg)
 		if (n < 0 && errno != EINTR) {
 			log_msg(SHIM_LOG_ERROR, "relay: epoll_wait: %s",
 				strerror(errno));
+			relay_done();
 			return NULL;
 		}
 		relay_lock();
@@ -687,8 +714,7 @@ static void *relay_main(void *arg)
 		relay_unlock();
 		relay_serve(got, ng);
 		if (woken && relay_woken()) { /* the process is exiting */
-			if (sock_eng() != NULL && sock_eng()->thread_stop)
-				sock_eng()->thread_stop();
+			relay_done();
 			return NULL;
 		}
 		if (n == 0)
@@ -903,6 +929,27 @@ void relay_drain(void)
 		nanosleep(&nap, NULL);
 }
 
+/* At exit: 1 when the thread stopped (relay_done), 0 when
+   RELAY_END_WAIT_MS went by first (a thread stuck in a call: the process
+   ends all the same). */
+static int relay_wait_ended(void)
+{
+	int rc;
+
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += RELAY_END_WAIT_MS / 1000;
+	until.tv_nsec += (long)(RELAY_END_WAIT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while ((rc = sem_timedwait(&relay_ended, &until)) != 0 && errno == EINTR)
+		;
+	return rc == 0;
+}
+
 /*
  * At exit: what the program wrote past the hooks just before exiting is
  * still in flight; give the thread a moment to carry it, then stop it.
@@ -919,7 +966,8 @@ static void relay_stop(void)
 		return;
 	relay_drain();
 	atomic_store(&relay_stopping, 1);
-	if (real.write(relay_wake_fd, &one, sizeof(one)) == sizeof(one))
+	if (real.write(relay_wake_fd, &one, sizeof(one)) == sizeof(one) &&
+	    relay_wait_ended() && atomic_load(&relay_returns))
 		pthread_join(relay_thread, NULL);
 	atomic_store(&relay_stopping, 0);
 	relay_started = 0;
