@@ -17,8 +17,12 @@
 #ifndef REDIS_TLS_THREAD_COUNT_H
 #define REDIS_TLS_THREAD_COUNT_H
 
-/* Called once by a thread of the shim's, at its start: 1 if it was taken
-   off the count, 0 if there is none (or it was not what we know). */
+/* Called once for a thread of the shim's by the thread that made it,
+   right after pthread_create() (which counted it): then the maker is
+   alive and counted too, whereas the new thread, left to do it itself,
+   may first run after its maker has ended and leave it the count's last
+   one.  1 if it was taken off the count, 0 if there is none (or it was
+   not what we know). */
 int shim_thread_uncount(void);
 
 /* Before a thread of the shim's that shim_thread_uncount took off ends

@@ -220,7 +220,6 @@ static void *resolve_main(void *arg)
 {
 	struct timespec every = { .tv_sec = RESOLVE_REFRESH_S };
 
-	(void)shim_thread_uncount(); /* it never ends (thread_count.h) */
 	for (;;) {
 		while (nanosleep(&every, NULL) != 0)
 			;
@@ -248,6 +247,10 @@ static void resolve_start_thread(void)
 	rc = pthread_create(&t, &attr, resolve_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
+	/* it never ends: off glibc's count for good, here, while its maker
+	   is certainly alive and counted (thread_count.h) */
+	if (rc == 0)
+		(void)shim_thread_uncount();
 	if (rc == 0)
 		atomic_store(&resolve_thread_on, 1);
 	else

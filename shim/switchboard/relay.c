@@ -99,6 +99,7 @@ static struct shim_sock *relay_list;
 static int relay_epfd = -1;
 static int relay_started;
 static pthread_t relay_thread;
+static sem_t relay_go;    /* posted by relay_start: the thread may run */
 static sem_t relay_ended; /* posted by the thread when it is done */
 static atomic_int relay_returns; /* ... and it returns (else it sleeps) */
 static int relay_uncounted;      /* off glibc's count (thread_count.h) */
@@ -173,6 +174,7 @@ static int relay_start(void)
 	/* no signal of the program may land on this thread */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	sem_init(&relay_go, 0, 0);
 	sem_init(&relay_ended, 0, 0);
 	atomic_store(&relay_returns, 0);
 	pthread_attr_init(&attr);
@@ -184,6 +186,10 @@ static int relay_start(void)
 		errno = rc;
 		return -1;
 	}
+	/* off the count here, not in the thread: a maker that ended before
+	   the thread first ran would have left it the count's last one */
+	relay_uncounted = shim_thread_uncount();
+	sem_post(&relay_go);
 	relay_thread = t;
 	relay_pid = (int)syscall(SYS_getpid);
 	relay_started = 1;
@@ -682,7 +688,11 @@ static void *relay_main(void *arg)
 {
 	struct epoll_event ev[RELAY_EVENTS];
 
-	relay_uncounted = shim_thread_uncount();
+	/* relay_start takes it off glibc's count (its maker is certainly
+	   alive and counted then), and says whether it did, before it may
+	   end (relay_done puts it back) */
+	while (sem_wait(&relay_go) != 0)
+		;
 	for (;;) {
 		struct shim_sock *got[RELAY_EVENTS];
 		int n, ng = 0, ms, woken = 0;

@@ -511,10 +511,14 @@ static ssize_t sock_sendmsg_tls(struct shim_sock *s, int fd,
 	return sock_writev(s, fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
 }
 
-/* A msghdr's address, as sock_send_refused reads it (msg may be NULL). */
+/* A msghdr's address, as sock_send_refused reads it (msg may be NULL).
+   One whose length the kernel reads as negative it refuses itself
+   (EINVAL), nothing sent: the kernel answers. */
 static int sock_msg_refused(struct shim_sock *s, const struct msghdr *msg,
 			    int flags)
 {
+	if (msg != NULL && msg->msg_name != NULL && msg->msg_namelen > INT_MAX)
+		return 0;
 	return msg != NULL && sock_send_refused(s, flags, msg->msg_name,
 						msg->msg_namelen, msg);
 }

@@ -11,7 +11,10 @@
  *   2. the same, the worker ending with pthread_exit() instead;
  *   3. two workers, one connection each, both outliving main();
  *   4. connects, runs a command, and main() calls pthread_exit() as the
- *      only thread.
+ *      only thread;
+ *   5. main() calls pthread_exit(); a worker starts a non-blocking
+ *      connect() and ends at once (the shim's thread, started by that
+ *      connect, may first run after the worker is gone), NB_RUNS times.
  * Checks: every reply byte-exact (a worker that fails exits 1 through
  * die()), each child's status 0, and each gone within the bound.
  */
@@ -20,15 +23,32 @@
 #include "torture.h"
 
 #define CHILD_WAIT_S 10
+#define NB_RUNS 20
 
-enum { ONE_RETURNS, ONE_EXITS, TWO_WORKERS, MAIN_ALONE, NCASES };
+enum { ONE_RETURNS, ONE_EXITS, TWO_WORKERS, MAIN_ALONE, NB_CONNECT, NCASES };
 
 static const char *const case_name[NCASES] = {
 	"main pthread_exit()s, a worker uses the connection and returns",
 	"main pthread_exit()s, a worker uses the connection and pthread_exit()s",
 	"main pthread_exit()s, two workers with a connection each",
 	"main uses the connection and pthread_exit()s alone",
+	"main pthread_exit()s, a worker starts a non-blocking connect and ends",
 };
+
+/* The worker of case 5: a non-blocking connect under way, nothing more. */
+static void *nb_worker(void *arg)
+{
+	struct addrinfo *ai = t_resolve();
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK, ai->ai_protocol);
+
+	(void)arg;
+	if (fd < 0)
+		_exit(21);
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)
+		_exit(22);
+	freeaddrinfo(ai);
+	return NULL;
+}
 
 struct work {
 	int fd;
@@ -64,6 +84,11 @@ static void child(int kind)
 	pthread_t t;
 	int n = kind == TWO_WORKERS ? 2 : 1;
 
+	if (kind == NB_CONNECT) {
+		if (pthread_create(&t, NULL, nb_worker, NULL) != 0)
+			_exit(20);
+		pthread_exit(NULL);
+	}
 	for (int i = 0; i < n; i++) {
 		w[i].fd = t_connect();
 		w[i].how = kind;
@@ -82,8 +107,8 @@ static void child(int kind)
 int main(int argc, char **argv)
 {
 	t_init(argc, argv);
-	for (int k = 0; k < NCASES; k++) {
-		int status;
+	for (int run = 0; run < NCASES - 1 + NB_RUNS; run++) {
+		int k = run < NCASES - 1 ? run : NB_CONNECT, status;
 		pid_t pid, got = 0;
 		double end;
 
