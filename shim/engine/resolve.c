@@ -249,14 +249,14 @@ static void resolve_start_thread(void)
 	pthread_attr_destroy(&attr);
 	/* it never ends: off glibc's count for good, here, while its maker
 	   is certainly alive and counted (thread_count.h) */
-	if (rc == 0)
+	if (rc == 0) {
 		(void)shim_thread_uncount();
-	if (rc == 0)
 		atomic_store(&resolve_thread_on, 1);
-	else
+	} else {
 		ENGINE_LOG(SHIM_LOG_WARNING, "cannot start the thread that "
 			   "re-resolves endpoint names (%s): connect() "
 			   "re-resolves them instead", strerror(rc));
+	}
 }
 
 int resolve_init(struct shim_config *cfg, char *why, size_t whylen)

@@ -944,9 +944,8 @@ void relay_drain(void)
    ends all the same). */
 static int relay_wait_ended(void)
 {
-	int rc;
-
 	struct timespec until;
+	int rc;
 
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += RELAY_END_WAIT_MS / 1000;
